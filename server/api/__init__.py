@@ -1,0 +1,198 @@
+"""The JSON API blueprint and its small operation registry.
+
+Each resource module declares its operations with `@op(...)`: method, path, the role
+needed, the pydantic model of the body and the answers. The same models validate the
+request and produce the OpenAPI 3 document at /api/openapi.json, so the document cannot
+drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+from collections.abc import Callable
+
+import pydantic
+from flask import Blueprint, Flask, current_app, g, jsonify, request, session
+from werkzeug.exceptions import HTTPException
+
+from server import auth
+from server.core.errors import DomainError
+from server.models import User
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@dataclasses.dataclass
+class Operation:
+    method: str
+    rule: str
+    role: str | None
+    summary: str
+    body: type[pydantic.BaseModel] | None
+    responses: dict[int, tuple[str, type[pydantic.BaseModel] | None]]
+    tag: str
+    query: type[pydantic.BaseModel] | None = None
+    content_type: str = "application/json"
+
+
+OPERATIONS: list[Operation] = []
+
+
+class ErrorBody(pydantic.BaseModel):
+    error: str = pydantic.Field(description="stable reason code, see docs/reason-codes.md")
+    message: str
+    details: list | dict | None = None
+
+
+def error(code: str, message: str, status: int, details=None):
+    body = {"error": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return jsonify(body), status
+
+
+def _error_details(exc: pydantic.ValidationError) -> list[dict]:
+    return [
+        {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def _read_json(model: type[pydantic.BaseModel]):
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Malformed("Body is not valid JSON", None) from exc
+    if not isinstance(data, dict):
+        raise _Malformed("Body must be a JSON object", None)
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise _Malformed("Body does not match the schema", _error_details(exc), data) from exc
+
+
+class _Malformed(Exception):
+    def __init__(self, message: str, details, data=None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.data = data
+
+
+def current_user() -> User | None:
+    """The caller: a bearer token, else the browser session."""
+    if "user" in g:
+        return g.user
+    user = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = auth.user_for_token(header[7:].strip())
+    elif session.get("user_id"):
+        user = User.get_or_none((User.id == session["user_id"]) & (User.active == True))  # noqa: E712
+    g.user = user
+    return user
+
+
+def op(
+    method: str,
+    rule: str,
+    *,
+    role: str | None,
+    summary: str,
+    tag: str,
+    body: type[pydantic.BaseModel] | None = None,
+    query: type[pydantic.BaseModel] | None = None,
+    responses: dict[int, tuple[str, type[pydantic.BaseModel] | None]] | None = None,
+    content_type: str = "application/json",
+) -> Callable:
+    """Declare an API operation: route, auth, body validation and OpenAPI entry."""
+
+    def decorate(view: Callable) -> Callable:
+        OPERATIONS.append(
+            Operation(
+                method.lower(),
+                rule,
+                role,
+                summary,
+                body,
+                responses or {200: ("OK", None)},
+                tag,
+                query,
+                content_type,
+            )
+        )
+
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            user = current_user()
+            if role is not None:
+                if user is None:
+                    return error("unauthorized", "Sign in or send a Bearer token", 401)
+                if not auth.has_role(user, role):
+                    return error("forbidden", f"This needs the {role} role", 403)
+            if body is not None:
+                kwargs["body"] = _read_json(body)
+            if query is not None:
+                try:
+                    kwargs["query"] = query.model_validate(request.args.to_dict())
+                except pydantic.ValidationError as exc:
+                    raise _Malformed("Bad query parameters", _error_details(exc)) from exc
+            return view(**kwargs)
+
+        endpoint = f"{method.lower()}_{view.__name__}"
+        bp.add_url_rule(rule, endpoint, wrapper, methods=[method.upper()])
+        return wrapper
+
+    return decorate
+
+
+@bp.errorhandler(_Malformed)
+def _malformed(exc: _Malformed):
+    return error("bad_payload", exc.message, 400, exc.details)
+
+
+@bp.errorhandler(DomainError)
+def _domain(exc: DomainError):
+    return error(exc.code, exc.message, exc.status, exc.details or None)
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    # import the resource modules so their @op declarations register
+    from server.api import (  # noqa: F401
+        items,
+        openapi,
+        orders,
+        products,
+        scanners,
+        scans,
+        stations,
+        stock,
+    )
+
+    app.register_blueprint(bp)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if _is_api():
+            code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(
+                exc.code or 500, (exc.name or "error").lower().replace(" ", "_")
+            )
+            return error(code, exc.description or exc.name, exc.code or 500)
+        return exc
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if _is_api():
+            return error("server_error", "Unexpected error; it has been logged", 500)
+        return "Internal error; it has been logged.", 500

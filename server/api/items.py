@@ -1,0 +1,133 @@
+"""Items: creating labelled items, and an item's detail with history and genealogy."""
+
+from __future__ import annotations
+
+import peewee as pw
+import pydantic
+from flask import current_app
+
+from server.api import op
+from server.api.schemas import Answer, Code, PositiveQty, Strict, num
+from server.core.errors import Invalid, NotFound
+from server.core.items import create_items
+from server.models import Item, LedgerEntry, Product, ProductionOrder, Station, User, utcnow
+
+
+class ItemsIn(Strict):
+    product: Code
+    count: int = pydantic.Field(default=1, ge=1, le=10000)
+    qty: PositiveQty | None = None
+    lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
+    serial: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
+    order: Code | None = None
+
+
+class ItemOut(Answer):
+    code: str
+    product: str
+    stage: str
+    qty: float
+
+
+def item_dict(item: Item) -> dict:
+    return {
+        "code": item.code,
+        "product": item.product.sku,
+        "product_name": item.product.name,
+        "stage": item.stage,
+        "qty": num(item.qty),
+        "unit": item.product.unit,
+        "lot": item.lot,
+        "serial": item.serial,
+        "expiry": item.expiry.isoformat() if item.expiry else None,
+        "station": item.station.code if item.station_id else None,
+        "order": item.order.number if item.order_id else None,
+        "parent": item.parent.code if item.parent_id else None,
+        "stage_at": item.stage_at.isoformat() + "Z",
+    }
+
+
+@op(
+    "POST",
+    "/items",
+    role="supervisor",
+    tag="items",
+    summary="Create labelled items (stage new, not yet in stock)",
+    body=ItemsIn,
+    responses={201: ("The new items with their label codes", None)},
+)
+def post_items(body: ItemsIn):
+    product = Product.get_or_none(Product.sku == body.product)
+    if product is None:
+        raise Invalid("bad_payload", f"No product {body.product}")
+    order = None
+    if body.order:
+        order = ProductionOrder.get_or_none(ProductionOrder.number == body.order)
+        if order is None:
+            raise Invalid("unknown_order", f"No order {body.order}")
+    from server.api import current_user
+
+    items = create_items(
+        current_app.extensions["koordinator.db"],
+        product,
+        count=body.count,
+        qty=body.qty,
+        lot=body.lot,
+        serial=body.serial,
+        order=order,
+        operator_id=current_user().id,
+        now=utcnow(),
+    )
+    for item in items:
+        item.product = product
+    return {"items": [item_dict(i) for i in items]}, 201
+
+
+@op(
+    "GET",
+    "/items/<code>",
+    role="operator",
+    tag="items",
+    summary="An item: stage, station, order, parent, children and history",
+    responses={200: ("The item", ItemOut), 404: ("Unknown code", None)},
+)
+def show_item(code: str):
+    item = Item.get_or_none(Item.code == code.upper())
+    if item is None:
+        raise NotFound("unknown_item", f"No item {code}")
+    out = item_dict(item)
+    out["children"] = [
+        {"code": c.code, "product": c.product.sku, "qty": num(c.qty), "lot": c.lot}
+        for c in Item.select().where(Item.parent == item.id).order_by(Item.id)
+    ]
+    out["split_from"] = item.split_from.code if item.split_from_id else None
+    history = (
+        LedgerEntry.select(LedgerEntry, Station, User)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))
+        .switch(LedgerEntry)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.operator == User.id))
+        .where(LedgerEntry.item == item.id)
+        .order_by(LedgerEntry.id)
+    )
+    out["history"] = [
+        {
+            "at": e.received_at.isoformat() + "Z",
+            "scanned_at": e.scanned_at.isoformat() + "Z" if e.scanned_at else None,
+            "origin": e.origin,
+            "scan_id": e.scan_id,
+            "action": e.action,
+            "from": e.from_stage,
+            "to": e.to_stage,
+            "qty": num(e.qty),
+            "status": e.status,
+            "reason": e.reason,
+            "message": e.message,
+            "note": e.note,
+            "warnings": e.warnings,
+            "station": e.station.code if e.station_id else None,
+            "operator": e.operator.username if e.operator_id else None,
+            "scanner": e.scanner_id,
+        }
+        for e in history
+    ]
+    return out

@@ -1,0 +1,85 @@
+"""The OpenAPI 3.1 document, generated from the operations and their pydantic models."""
+
+from __future__ import annotations
+
+import re
+
+from flask import jsonify
+
+from server.api import OPERATIONS, ErrorBody, bp
+
+REF = "#/components/schemas/{model}"
+
+
+def _schema(model, components: dict) -> dict:
+    schema = model.model_json_schema(ref_template=REF, mode="validation")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def build() -> dict:
+    components: dict = {}
+    error_ref = _schema(ErrorBody, components)
+    paths: dict = {}
+    for o in OPERATIONS:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", o.rule)
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in re.findall(r"{(\w+)}", path)
+        ]
+        entry: dict = {
+            "summary": o.summary,
+            "tags": [o.tag],
+            "operationId": f"{o.method}_{o.tag}_{len(paths)}",
+            "responses": {},
+        }
+        if params:
+            entry["parameters"] = params
+        if o.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(o.body, components)}},
+            }
+        for status, (desc, model) in sorted(o.responses.items()):
+            resp: dict = {"description": desc}
+            if model is not None:
+                resp["content"] = {"application/json": {"schema": _schema(model, components)}}
+            elif status < 400:
+                resp["content"] = {"application/json": {"schema": {"type": "object"}}}
+            entry["responses"][str(status)] = resp
+        errors = {"400": "Malformed request"} if (o.body or o.query) else {}
+        if o.role:
+            errors.update({"401": "Not signed in", "403": "Role too low"})
+        if params:
+            errors.setdefault("404", "Not found")
+        for status, desc in errors.items():
+            entry["responses"].setdefault(
+                status,
+                {"description": desc, "content": {"application/json": {"schema": error_ref}}},
+            )
+        if o.role:
+            entry["security"] = [{"bearer": []}, {"session": []}]
+        paths.setdefault("/api" + path, {})[o.method] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Koordinator API",
+            "version": "1.0.0",
+            "description": "See docs/api.md and docs/protocol.md",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(build())

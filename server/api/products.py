@@ -1,0 +1,200 @@
+"""Products, their bills of materials and routings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import peewee as pw
+import pydantic
+from flask import current_app
+
+from server.api import op
+from server.api.schemas import Answer, Code, Name, NonNegQty, PositiveQty, Strict, num
+from server.core.errors import Conflict, Invalid, NotFound
+from server.models import BomLine, Product, RoutingStep, Station
+
+
+class ProductIn(Strict):
+    sku: Code
+    name: Name
+    kind: Literal["raw", "component", "finished", "supplies"]
+    tracking: Literal["unit", "lot"] = "unit"
+    gtin: str | None = pydantic.Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    unit: str = pydantic.Field(default="ea", min_length=1, max_length=16)
+    reorder_point: NonNegQty | None = None
+
+    @pydantic.field_validator("gtin")
+    @classmethod
+    def _gtin(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        gtin = v.zfill(14)
+        digits = [int(c) for c in gtin[:-1]]
+        total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
+        if (10 - total % 10) % 10 != int(gtin[-1]):
+            raise ValueError("GTIN check digit is wrong")
+        return gtin
+
+
+class ProductOut(Answer):
+    sku: str
+    name: str
+    kind: str
+    tracking: str
+    gtin: str | None
+    unit: str
+    reorder_point: float | None
+
+
+class BomLineIn(Strict):
+    component: Code
+    qty: PositiveQty
+
+
+class BomIn(Strict):
+    lines: list[BomLineIn] = pydantic.Field(max_length=500)
+
+
+class RoutingIn(Strict):
+    stations: list[Code] = pydantic.Field(max_length=100)
+
+
+def product_dict(p: Product) -> dict:
+    return {
+        "sku": p.sku,
+        "name": p.name,
+        "kind": p.kind,
+        "tracking": p.tracking,
+        "gtin": p.gtin,
+        "unit": p.unit,
+        "reorder_point": num(p.reorder_point),
+    }
+
+
+def get_product(sku: str) -> Product:
+    product = Product.get_or_none(Product.sku == sku)
+    if product is None:
+        raise NotFound("not_found", f"No product {sku}")
+    return product
+
+
+def _db():
+    return current_app.extensions["koordinator.db"]
+
+
+@op(
+    "POST",
+    "/products",
+    role="admin",
+    tag="products",
+    summary="Create a product",
+    body=ProductIn,
+    responses={201: ("Created", ProductOut), 409: ("SKU or GTIN exists", None)},
+)
+def create_product(body: ProductIn):
+    try:
+        with _db().atomic():
+            product = Product.create(**body.model_dump())
+    except pw.IntegrityError as exc:
+        raise Conflict("exists", f"A product with SKU {body.sku} or this GTIN exists") from exc
+    return product_dict(product), 201
+
+
+@op(
+    "GET",
+    "/products",
+    role="operator",
+    tag="products",
+    summary="List products",
+    responses={200: ("Products", None)},
+)
+def list_products():
+    return {"products": [product_dict(p) for p in Product.select().order_by(Product.sku)]}
+
+
+@op(
+    "GET",
+    "/products/<sku>",
+    role="operator",
+    tag="products",
+    summary="A product with its BOM and routing",
+    responses={200: ("Product", ProductOut)},
+)
+def show_product(sku: str):
+    product = get_product(sku)
+    out = product_dict(product)
+    out["bom"] = [
+        {"component": line.component.sku, "qty": num(line.qty)}
+        for line in BomLine.select(BomLine, Product)
+        .join(Product, on=(BomLine.component == Product.id))
+        .where(BomLine.product == product.id)
+    ]
+    out["routing"] = [
+        s.station.code
+        for s in RoutingStep.select(RoutingStep, Station)
+        .join(Station)
+        .where(RoutingStep.product == product.id)
+        .order_by(RoutingStep.seq)
+    ]
+    return out
+
+
+@op(
+    "PUT",
+    "/products/<sku>/bom",
+    role="admin",
+    tag="products",
+    summary="Replace the bill of materials",
+    body=BomIn,
+    responses={200: ("The new BOM", None)},
+)
+def put_bom(sku: str, body: BomIn):
+    product = get_product(sku)
+    seen = set()
+    rows = []
+    for i, line in enumerate(body.lines):
+        comp = Product.get_or_none(Product.sku == line.component)
+        if comp is None:
+            raise Invalid("bad_payload", f"lines[{i}]: no product {line.component}")
+        if comp.id == product.id or comp.id in seen:
+            raise Invalid(
+                "bad_payload", f"lines[{i}]: {line.component} repeated or the product itself"
+            )
+        if comp.kind not in ("raw", "component", "supplies"):
+            raise Invalid("bad_payload", f"lines[{i}]: {line.component} is {comp.kind}")
+        seen.add(comp.id)
+        rows.append({"product": product.id, "component": comp.id, "qty": line.qty})
+    with _db().atomic():
+        BomLine.delete().where(BomLine.product == product.id).execute()
+        if rows:
+            BomLine.insert_many(rows).execute()
+    return {
+        "sku": sku,
+        "lines": [{"component": ln.component, "qty": num(ln.qty)} for ln in body.lines],
+    }
+
+
+@op(
+    "PUT",
+    "/products/<sku>/routing",
+    role="admin",
+    tag="products",
+    summary="Replace the routing (ordered stations)",
+    body=RoutingIn,
+    responses={200: ("The new routing", None)},
+)
+def put_routing(sku: str, body: RoutingIn):
+    product = get_product(sku)
+    rows = []
+    for seq, code in enumerate(body.stations, start=1):
+        station = Station.get_or_none(Station.code == code)
+        if station is None:
+            raise Invalid("bad_payload", f"stations[{seq - 1}]: no station {code}")
+        rows.append({"product": product.id, "seq": seq, "station": station.id})
+    if len({r["station"] for r in rows}) != len(rows):
+        raise Invalid("bad_payload", "a station appears twice in the routing")
+    with _db().atomic():
+        RoutingStep.delete().where(RoutingStep.product == product.id).execute()
+        if rows:
+            RoutingStep.insert_many(rows).execute()
+    return {"sku": sku, "stations": list(body.stations)}

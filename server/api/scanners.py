@@ -1,0 +1,70 @@
+"""Scanners: each belongs to a station and keeps its command-label context."""
+
+from __future__ import annotations
+
+import peewee as pw
+from flask import current_app
+
+from server.api import op
+from server.api.schemas import Answer, Code, Strict
+from server.core.errors import Conflict, Invalid
+from server.models import ProductionOrder, Scanner, Station, User
+
+
+class ScannerIn(Strict):
+    id: Code
+    station: Code
+    name: str = ""
+
+
+class ScannerOut(Answer):
+    id: str
+    station: str | None
+    operator: str | None
+    order: str | None
+    action: str | None
+
+
+def scanner_dict(s: Scanner) -> dict:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "station": s.station.code if s.station_id else None,
+        "operator": User.get_by_id(s.operator_id).username if s.operator_id else None,
+        "order": ProductionOrder.get_by_id(s.order_id).number if s.order_id else None,
+        "action": s.action,
+        "last_scan_at": s.last_scan_at.isoformat() + "Z" if s.last_scan_at else None,
+    }
+
+
+@op(
+    "POST",
+    "/scanners",
+    role="admin",
+    tag="scanners",
+    summary="Register a scanner",
+    body=ScannerIn,
+    responses={201: ("Created", ScannerOut), 409: ("Id exists", None)},
+)
+def create_scanner(body: ScannerIn):
+    station = Station.get_or_none(Station.code == body.station)
+    if station is None:
+        raise Invalid("unknown_station", f"No station {body.station}")
+    try:
+        with current_app.extensions["koordinator.db"].atomic():
+            scanner = Scanner.create(id=body.id, station=station, name=body.name)
+    except pw.IntegrityError as exc:
+        raise Conflict("exists", f"Scanner {body.id} exists") from exc
+    return scanner_dict(scanner), 201
+
+
+@op(
+    "GET",
+    "/scanners",
+    role="operator",
+    tag="scanners",
+    summary="List scanners and contexts",
+    responses={200: ("Scanners", None)},
+)
+def list_scanners():
+    return {"scanners": [scanner_dict(s) for s in Scanner.select().order_by(Scanner.id)]}

@@ -1,0 +1,32 @@
+"""POST /api/scans: the HTTP adapter around apply_scan()."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from server.api import current_user, op
+from server.core.scans import apply_scan
+from server.wire import HttpScanPayload, ScanResultOut
+
+
+@op(
+    "POST",
+    "/scans",
+    role="operator",
+    tag="scans",
+    summary="Apply one scan",
+    body=HttpScanPayload,
+    responses={
+        201: ("Accepted", ScanResultOut),
+        200: ("Duplicate scan_id: the first answer again", ScanResultOut),
+        400: ("Malformed", None),
+        422: ("Rejected, with its reason code", ScanResultOut),
+    },
+)
+def post_scan(body: HttpScanPayload):
+    user = current_user()
+    result = apply_scan(
+        current_app.extensions["koordinator.db"], body.to_scan(body.scanner_id, user.id)
+    )
+    status = 200 if result.duplicate else (201 if result.accepted else 422)
+    return result.to_dict(), status

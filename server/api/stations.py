@@ -1,0 +1,76 @@
+"""Stations: where scans happen, with their default action and check policy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import peewee as pw
+import pydantic
+from flask import current_app
+
+from server.api import op
+from server.api.schemas import Answer, Code, Name, Strict
+from server.core.errors import Conflict
+from server.core.reasons import CONFIGURABLE_CHECKS
+from server.models import Station
+
+CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
+
+
+class StationIn(Strict):
+    code: Code
+    name: Name
+    default_action: Literal["receive", "start", "issue", "move", "complete", "ship", "use"]
+    policy: dict[CheckName, Literal["reject", "warn"]] = pydantic.Field(default_factory=dict)
+    operator_required: bool = False
+    dwell_limit_minutes: int | None = pydantic.Field(default=None, ge=1, le=525600)
+
+
+class StationOut(Answer):
+    code: str
+    name: str
+    default_action: str
+    policy: dict
+    operator_required: bool
+    dwell_limit_minutes: int | None
+
+
+def station_dict(s: Station) -> dict:
+    return {
+        "code": s.code,
+        "name": s.name,
+        "default_action": s.default_action,
+        "policy": {**CONFIGURABLE_CHECKS, **(s.policy or {})},
+        "operator_required": s.operator_required,
+        "dwell_limit_minutes": s.dwell_limit_minutes,
+    }
+
+
+@op(
+    "POST",
+    "/stations",
+    role="admin",
+    tag="stations",
+    summary="Create a station",
+    body=StationIn,
+    responses={201: ("Created", StationOut), 409: ("Code exists", None)},
+)
+def create_station(body: StationIn):
+    try:
+        with current_app.extensions["koordinator.db"].atomic():
+            station = Station.create(**body.model_dump())
+    except pw.IntegrityError as exc:
+        raise Conflict("exists", f"Station {body.code} exists") from exc
+    return station_dict(station), 201
+
+
+@op(
+    "GET",
+    "/stations",
+    role="operator",
+    tag="stations",
+    summary="List stations",
+    responses={200: ("Stations", None)},
+)
+def list_stations():
+    return {"stations": [station_dict(s) for s in Station.select().order_by(Station.code)]}

@@ -1,0 +1,64 @@
+"""Settings from the environment, checked at start.
+
+- `DATABASE_URL`: `sqlite:///var/koordinator.db` (default) or
+  `postgresql://user:pass@host/db`.
+- `SECRET_KEY`: signs browser sessions; random per process in development, required in
+  production.
+- `KOORDINATOR_ENV`: `development` (default), `test` or `production` (refuses unsafe
+  defaults).
+- `MQTT_URL`: the broker of the ingest; unset means the embedded broker of the zero-setup
+  run.
+- `MQTT_TOPIC_PREFIX`: `koordinator` by default.
+- `LOG_LEVEL`: `INFO` by default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+
+DEFAULT_DATABASE_URL = "sqlite:///var/koordinator.db"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict:
+    env = os.environ if environ is None else environ
+    mode = env.get("KOORDINATOR_ENV", "development")
+    if mode not in ("development", "production", "test"):
+        raise ConfigError(f"KOORDINATOR_ENV={mode!r}: use development, production or test")
+    secret = env.get("SECRET_KEY")
+    if not secret:
+        if mode == "production":
+            raise ConfigError("SECRET_KEY must be set in production (e.g. `openssl rand -hex 32`)")
+        secret = secrets.token_hex(32)
+    elif mode == "production" and len(secret) < 16:
+        raise ConfigError("SECRET_KEY is too short for production: use 32 random bytes")
+    return {
+        "ENV_MODE": mode,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        "MQTT_URL": env.get("MQTT_URL") or None,
+        "MQTT_TOPIC_PREFIX": env.get("MQTT_TOPIC_PREFIX", "koordinator"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def redact(config: Mapping) -> dict:
+    """A copy safe to log: secrets and passwords in URLs replaced."""
+    from server.db import redact_url
+
+    out = {}
+    for key, value in config.items():
+        if key in ("SECRET_KEY",) or "PASSWORD" in key:
+            out[key] = "***"
+        elif isinstance(value, str) and "://" in value:
+            out[key] = redact_url(value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,147 @@
+"""Creating items (for labels, from the API, from a supplier label) and splitting lots."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import peewee as pw
+
+from server.core import codes
+from server.core.errors import Invalid, Rejected
+from server.core.stages import Stage, Tracking
+from server.core.stock import StockDelta
+from server.models import Item, LedgerEntry, Product, ProductionOrder
+
+_MAX_CODE_TRIES = 8
+
+
+def _free_code() -> str:
+    for _ in range(_MAX_CODE_TRIES):
+        code = codes.make_item_code()
+        if not Item.select().where(Item.code == code).exists():
+            return code
+    raise RuntimeError("could not draw a free item code")  # 34 billion codes: not in practice
+
+
+def new_item(
+    product: Product,
+    *,
+    delta: StockDelta,
+    now: dt.datetime,
+    qty: Decimal | None = None,
+    lot: str | None = None,
+    serial: str | None = None,
+    ext_key: str | None = None,
+    expiry: dt.date | None = None,
+    order: ProductionOrder | None = None,
+    origin: str = "api",
+    operator_id: int | None = None,
+) -> Item:
+    """One new item in stage `new` with a fresh code, and its creation ledger entry."""
+    if product.tracking == Tracking.UNIT and qty not in (None, 1):
+        raise Invalid("bad_quantity", "unit-tracked products are labelled one unit per item")
+    item = Item.create(
+        code=_free_code(),
+        product=product,
+        stage=Stage.NEW,
+        qty=qty if qty is not None else Decimal(1),
+        lot=lot,
+        serial=serial,
+        ext_key=ext_key,
+        expiry=expiry,
+        order=order,
+        created_at=now,
+        stage_at=now,
+    )
+    delta.enter(item)
+    LedgerEntry.create(
+        origin=origin,
+        action="create",
+        item=item,
+        to_stage=Stage.NEW,
+        qty=item.qty,
+        message="Item created",
+        operator=operator_id,
+        order=order,
+        received_at=now,
+    )
+    return item
+
+
+def create_items(
+    db: pw.Database,
+    product: Product,
+    *,
+    count: int = 1,
+    qty: Decimal | None = None,
+    lot: str | None = None,
+    serial: str | None = None,
+    order: ProductionOrder | None = None,
+    operator_id: int | None = None,
+    now: dt.datetime,
+) -> list[Item]:
+    """`count` new items of `product` (stage new), in one transaction."""
+    if serial is not None and count != 1:
+        raise Invalid("bad_quantity", "a serial number labels exactly one item")
+    ext_key = f"01{product.gtin}21{serial}" if (serial and product.gtin) else None
+    if ext_key and Item.select().where(Item.ext_key == ext_key).exists():
+        raise Invalid("bad_payload", f"serial {serial} of {product.sku} already exists")
+    delta = StockDelta()
+    with db.atomic():
+        items = [
+            new_item(
+                product,
+                delta=delta,
+                now=now,
+                qty=qty,
+                lot=lot,
+                serial=serial,
+                ext_key=ext_key,
+                order=order,
+                operator_id=operator_id,
+            )
+            for _ in range(count)
+        ]
+        delta.flush()
+    return items
+
+
+def split(item: Item, qty: Decimal, *, delta: StockDelta, now: dt.datetime, **ledger) -> Item:
+    """Split `qty` off lot `item`; the part split off gets a new code and keeps the lot."""
+    if item.product.tracking == Tracking.UNIT:
+        raise Rejected("bad_quantity", "A unit cannot be split")
+    if qty >= item.qty:
+        raise Rejected("bad_quantity", f"Only {item.qty} on this label")
+    delta.leave(item)
+    item.qty = Decimal(item.qty) - qty
+    item.save()
+    delta.enter(item)
+    part = Item.create(
+        code=_free_code(),
+        product=item.product,
+        stage=item.stage,
+        qty=qty,
+        lot=item.lot,
+        expiry=item.expiry,
+        station=item.station,
+        order=item.order,
+        split_from=item,
+        created_at=now,
+        stage_at=item.stage_at,
+    )
+    delta.enter(part)
+    for it, msg in ((item, f"Split {qty} off to {part.code}"), (part, f"Split from {item.code}")):
+        LedgerEntry.create(
+            origin="system",
+            action="split",
+            item=it,
+            from_stage=it.stage,
+            to_stage=it.stage,
+            qty=it.qty,
+            message=msg,
+            received_at=now,
+            station=it.station_id,
+            **ledger,
+        )
+    return part

@@ -1,0 +1,119 @@
+"""The catalogue of reason codes.
+
+A reason code is a stable string: scanners, integrations and reports key on it, so a code
+is never renamed or reused. `docs/reason-codes.md` is generated from this table by
+`python -m server reason-codes` and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+#: code -> (short message for the worker, when it happens)
+REASONS: dict[str, tuple[str, str]] = {
+    # what was scanned
+    "unknown_code": (
+        "Label not recognised",
+        "The text is not an item label, a GS1 element string, an EPC or a command label.",
+    ),
+    "bad_check_digit": (
+        "Misread label - scan again",
+        "An item code's check character or a GTIN/SSCC check digit does not match.",
+    ),
+    "unknown_item": (
+        "No item with this label",
+        "The code is well formed but no item carries it (or no in-stock item of that GS1 lot).",
+    ),
+    "unknown_product": (
+        "Product not registered",
+        "A GS1 or EPC label names a GTIN that no product has.",
+    ),
+    "bad_quantity": (
+        "Quantity not possible",
+        "qty is not positive, exceeds the item's quantity, or splits a unit-tracked item.",
+    ),
+    # where and who
+    "unknown_scanner": (
+        "Scanner not registered",
+        "The scanner id is not registered, or it is not the scanner of the MQTT topic.",
+    ),
+    "unknown_station": (
+        "Station not known",
+        "The scan names a station that does not exist, or the scanner has none.",
+    ),
+    "unknown_operator": ("Badge not known", "An operator badge that no active user carries."),
+    "unknown_order": ("Order not known", "An order command label names no order."),
+    "unknown_action": ("Action not known", "An action command label names no action."),
+    "operator_required": (
+        "Scan your badge first",
+        "The station requires a signed-in operator and nobody is signed in.",
+    ),
+    "supervisor_required": (
+        "Supervisor needed",
+        "Scrap and return need a signed-in supervisor (badge) or a supervisor's token.",
+    ),
+    "reason_required": (
+        "Reason needed",
+        "Scrap and return need a note saying why.",
+    ),
+    # stage rules (always rejected)
+    "illegal_transition": (
+        "Not allowed from this stage",
+        "The action cannot move an item from its current stage (see docs/stages.md).",
+    ),
+    # schedule checks (reject or warn, per station)
+    "not_scheduled": (
+        "No released order for this",
+        "No released order needs this product here (start, issue) or the unit has no "
+        "active order (complete).",
+    ),
+    "not_in_bom": (
+        "Not on this order's bill",
+        "The selected order's bill of materials does not need this material.",
+    ),
+    "over_issue": (
+        "More than the order needs",
+        "Issuing this would exceed the order's remaining need for the material.",
+    ),
+    "over_plan": (
+        "Order already complete",
+        "Completing this unit would exceed the order's planned quantity.",
+    ),
+    "wrong_station": (
+        "Wrong station for this unit",
+        "The routing says the unit goes elsewhere next (start at the first station, "
+        "move to the next one).",
+    ),
+    "routing_incomplete": (
+        "Routing not finished",
+        "The unit has not reached the last station of its routing.",
+    ),
+    "short_material": (
+        "Issued material short",
+        "Completing a unit found less issued material than its bill needs (warning by default).",
+    ),
+    # transport
+    "bad_payload": (
+        "Scan not readable",
+        "The MQTT or HTTP scan payload is not valid JSON or misses or mistypes a field.",
+    ),
+    "server_error": (
+        "Server problem - scan again",
+        "An unexpected error; the scan was not applied and may be sent again.",
+    ),
+}
+
+#: checks a station may set to "reject" or "warn"; everything else always rejects
+CONFIGURABLE_CHECKS: dict[str, str] = {
+    "not_scheduled": "reject",
+    "not_in_bom": "reject",
+    "over_issue": "reject",
+    "over_plan": "reject",
+    "wrong_station": "reject",
+    "routing_incomplete": "reject",
+    "short_material": "warn",
+}
+
+
+def describe(code: str) -> str:
+    """The short worker message for a reason code."""
+    entry = REASONS.get(code)
+    return entry[0] if entry else code.replace("_", " ")

@@ -1,0 +1,562 @@
+"""`apply_scan()`: one scan, one transaction.
+
+1. deduplicate on scan_id (a repeat returns the stored first answer, `duplicate: true`);
+2. parse the code (internal, GS1, EPC, command label);
+3. resolve the scanner, its station and context (operator, order, action), the item;
+4. check the stage transition, then the schedule (reject or warn per station policy);
+5. write the ledger row (accepted and rejected alike), the item, stock counters, genealogy;
+6. return the answer for the worker.
+
+`apply_scans()` does the same for a batch in one transaction (group commit, used by the
+MQTT ingest); each scan runs in its own savepoint so one rejection undoes only itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from decimal import Decimal
+
+import peewee as pw
+
+from server.core import codes, schedule
+from server.core.errors import DomainError, Rejected
+from server.core.items import new_item, split
+from server.core.reasons import CONFIGURABLE_CHECKS
+from server.core.stages import (
+    OVERRIDE_ACTIONS,
+    SUPERVISOR_ACTIONS,
+    Action,
+    Kind,
+    Stage,
+    Tracking,
+    target_stage,
+)
+from server.core.stock import StockDelta
+from server.models import (
+    BomLine,
+    Item,
+    LedgerEntry,
+    Product,
+    ProductionOrder,
+    Scanner,
+    Station,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_ROLES = ("supervisor", "admin")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanIn:
+    """A scan as the adapters hand it over: plain, already type-checked values."""
+
+    scan_id: str
+    scanner_id: str
+    code: str
+    scanned_at: dt.datetime | None = None
+    source: str = "barcode"
+    qty: Decimal | None = None
+    station: str | None = None
+    note: str | None = None
+    #: the API caller, when the scan came over HTTP with a user's token or session
+    user_id: int | None = None
+
+
+@dataclasses.dataclass
+class ScanResult:
+    scan_id: str
+    status: str  # accepted | rejected
+    duplicate: bool = False
+    reason: str | None = None
+    message: str = ""
+    item: str | None = None
+    stage: str | None = None
+    warnings: list[dict] = dataclasses.field(default_factory=list)
+    action: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, **changes) -> ScanResult:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in {**data, **changes}.items() if k in fields})
+
+
+class _Ctx:
+    """What is known about a scan so far; a rejection records whatever was resolved."""
+
+    def __init__(self, scan: ScanIn, now: dt.datetime):
+        self.scan = scan
+        self.now = now
+        self.scanner: Scanner | None = None
+        self.station: Station | None = None
+        self.operator: User | None = None
+        self.order: ProductionOrder | None = None
+        self.action: str | None = None
+        self.item: Item | None = None
+        self.from_stage: str | None = None
+        self.parsed: codes.Parsed | None = None
+        self.warnings: list[dict] = []
+        self.delta = StockDelta()
+
+    def check(self, code: str, message: str | None = None) -> None:
+        """A schedule check failed: reject, or warn when the station's policy says so."""
+        policy = (self.station.policy or {}) if self.station else {}
+        answer = policy.get(code, CONFIGURABLE_CHECKS.get(code, "reject"))
+        err = Rejected(code, message)
+        if answer == "warn":
+            self.warnings.append({"code": code, "message": err.message})
+        else:
+            raise err
+
+
+def apply_scan(db: pw.Database, scan: ScanIn, *, now: dt.datetime | None = None) -> ScanResult:
+    """Apply one scan in its own transaction and return the answer for the worker."""
+    return apply_scans(db, [scan], now=now)[0]
+
+
+def apply_scans(
+    db: pw.Database, scans: list[ScanIn], *, now: dt.datetime | None = None
+) -> list[ScanResult]:
+    """Apply scans in order in one transaction (group commit); answers in the same order."""
+    results: list[ScanResult] = []
+    with db.atomic():
+        for scan in scans:
+            results.append(_apply_one(db, scan, now or utcnow()))
+    return results
+
+
+def _stored(scan_id: str) -> ScanResult | None:
+    row = LedgerEntry.select(LedgerEntry.result).where(LedgerEntry.scan_id == scan_id).first()
+    if row is None:
+        return None
+    return ScanResult.from_dict(row.result or {"scan_id": scan_id}, duplicate=True)
+
+
+def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime) -> ScanResult:
+    prior = _stored(scan.scan_id)
+    if prior is not None:
+        return prior
+    ctx = _Ctx(scan, now)
+    try:
+        try:
+            with db.atomic():
+                result = _process(ctx)
+                _write_ledger(ctx, result)
+                ctx.delta.flush()
+            return result
+        except Rejected as rej:
+            result = ScanResult(
+                scan_id=scan.scan_id,
+                status="rejected",
+                reason=rej.code,
+                message=rej.message,
+                item=ctx.item.code if ctx.item and ctx.item.id else None,
+                stage=ctx.from_stage,
+                warnings=ctx.warnings,
+                action=ctx.action,
+            )
+            with db.atomic():
+                _write_ledger(ctx, result)
+            return result
+    except pw.IntegrityError:
+        # Another worker committed the same scan_id between our check and our insert.
+        prior = _stored(scan.scan_id)
+        if prior is not None:
+            return prior
+        log.exception("integrity error applying scan %s", scan.scan_id)
+    except Exception:
+        log.exception("unexpected error applying scan %s", scan.scan_id)
+    # Not stored: the agent sends it again and it is applied then.
+    return ScanResult(
+        scan_id=scan.scan_id,
+        status="rejected",
+        reason="server_error",
+        message="Server problem - scan again",
+    )
+
+
+def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
+    item = ctx.item if ctx.item is not None and ctx.item.id else None
+    LedgerEntry.create(
+        scan_id=ctx.scan.scan_id,
+        origin="scan",
+        scanner_id=ctx.scan.scanner_id,
+        raw_code=ctx.scan.code[:500],
+        code_kind=ctx.parsed.kind if ctx.parsed else None,
+        action=ctx.action,
+        item=item,
+        from_stage=ctx.from_stage,
+        to_stage=result.stage if result.accepted and item else None,
+        qty=item.qty if item is not None and result.accepted else None,
+        status=result.status,
+        reason=result.reason,
+        message=result.message[:200],
+        note=(ctx.scan.note or None) and ctx.scan.note[:200],
+        warnings=result.warnings,
+        operator=ctx.operator.id if ctx.operator else None,
+        station=ctx.station.id if ctx.station else None,
+        order=ctx.order.id if ctx.order else None,
+        scanned_at=ctx.scan.scanned_at,
+        received_at=ctx.now,
+        result=result.to_dict(),
+    )
+
+
+# --- the steps ---------------------------------------------------------------------------
+
+
+def _process(ctx: _Ctx) -> ScanResult:
+    scan = ctx.scan
+    ctx.scanner = Scanner.get_or_none(Scanner.id == scan.scanner_id)
+    if ctx.scanner is None:
+        raise Rejected("unknown_scanner", f"Scanner {scan.scanner_id!r} is not registered")
+    ctx.scanner.last_scan_at = ctx.now
+    Scanner.update(last_scan_at=ctx.now).where(Scanner.id == ctx.scanner.id).execute()
+    if scan.station:
+        ctx.station = Station.get_or_none(Station.code == scan.station)
+        if ctx.station is None:
+            raise Rejected("unknown_station", f"Station {scan.station!r} not known")
+    elif ctx.scanner.station_id:
+        ctx.station = Station.get_by_id(ctx.scanner.station_id)
+    else:
+        raise Rejected("unknown_station", "This scanner has no station")
+    if ctx.scanner.operator_id:
+        ctx.operator = User.get_or_none(User.id == ctx.scanner.operator_id)
+    if ctx.operator is None and scan.user_id:
+        ctx.operator = User.get_or_none(User.id == scan.user_id)
+    if ctx.scanner.order_id:
+        ctx.order = ProductionOrder.get_or_none(ProductionOrder.id == ctx.scanner.order_id)
+
+    qty = codes.parse_qty(scan.qty)
+    ctx.parsed = parsed = codes.parse(scan.code, scan.source)
+    if parsed.kind == codes.CodeKind.COMMAND:
+        return _command(ctx, parsed)
+
+    ctx.action = action = Action(ctx.scanner.action or ctx.station.default_action)
+    if ctx.station.operator_required and ctx.operator is None:
+        raise Rejected("operator_required")
+    if action in SUPERVISOR_ACTIONS:
+        if ctx.operator is None or ctx.operator.role not in SUPERVISOR_ROLES:
+            raise Rejected("supervisor_required")
+        if not (scan.note or "").strip():
+            raise Rejected("reason_required")
+    if qty is None and parsed.qty is not None:
+        qty = parsed.qty
+
+    item = _resolve_item(ctx, parsed, action, qty)
+    return _transition(ctx, item, action, qty)
+
+
+def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
+    if parsed.kind == codes.CodeKind.ITEM:
+        item = Item.select(Item, Product).join(Product).where(Item.code == parsed.item_code)
+        item = item.first()
+        if item is None:
+            raise Rejected("unknown_item")
+        return _lock(item)
+    # GS1 or EPC: an outside identity
+    if parsed.ext_key:
+        item = (
+            Item.select(Item, Product).join(Product).where(Item.ext_key == parsed.ext_key).first()
+        )
+        if item is not None:
+            return _lock(item)
+    if parsed.sscc:
+        raise Rejected("unknown_item", f"No item for SSCC {parsed.sscc}")
+    product = Product.get_or_none(Product.gtin == parsed.gtin)
+    if product is None:
+        raise Rejected("unknown_product", f"No product has GTIN {parsed.gtin}")
+    if action == Action.RECEIVE:
+        # a supplier label: the item comes into being with this scan
+        if product.tracking == Tracking.UNIT and qty not in (None, 1):
+            raise Rejected("bad_quantity", "A unit-tracked product is received one by one")
+        item = new_item(
+            product,
+            delta=ctx.delta,
+            now=ctx.now,
+            qty=qty if product.tracking == Tracking.LOT else None,
+            lot=parsed.lot,
+            serial=parsed.serial,
+            ext_key=parsed.ext_key,
+            expiry=parsed.expiry,
+            origin="scan",
+        )
+        item.product = product
+        return item
+    if parsed.serial:
+        raise Rejected("unknown_item", f"Serial {parsed.serial} of {product.sku} not received")
+    # a lot or a bare GTIN: the oldest item of it in a stage this action starts from
+    from server.core.stages import ALLOWED_FROM
+
+    query = (
+        Item.select(Item, Product)
+        .join(Product)
+        .where(
+            (Item.product == product.id) & (Item.stage.in_([str(s) for s in ALLOWED_FROM[action]]))
+        )
+    )
+    if parsed.lot:
+        query = query.where(Item.lot == parsed.lot)
+    item = query.order_by(Item.created_at, Item.id).first()
+    if item is None:
+        what = f"lot {parsed.lot}" if parsed.lot else product.sku
+        raise Rejected("unknown_item", f"No {what} in stock for this")
+    return _lock(item)
+
+
+def _lock(item: Item) -> Item:
+    """Row-lock the item on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises)."""
+    db = Item._meta.database
+    if getattr(db, "for_update", False):
+        Item.select(Item.id).where(Item.id == item.id).for_update().execute()
+        item = Item.select(Item, Product).join(Product).where(Item.id == item.id).get()
+    return item
+
+
+def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> ScanResult:
+    ctx.item = item
+    ctx.from_stage = str(item.stage)
+    product: Product = item.product
+    to = target_stage(action, Stage(item.stage), Kind(product.kind))
+    if to is None:
+        raise Rejected(
+            "illegal_transition",
+            f"Cannot {action.value} a {product.kind} item that is {item.stage}",
+        )
+    station = ctx.station
+    if qty is not None and product.tracking == Tracking.UNIT and qty != 1:
+        raise Rejected("bad_quantity", "A unit is scanned one at a time")
+    if qty is not None and qty > Decimal(item.qty) and action != Action.RECEIVE:
+        raise Rejected("bad_quantity", f"Only {Decimal(item.qty).normalize()} on this label")
+    notes: list[str] = []
+
+    if action == Action.RECEIVE:
+        if qty is not None and product.tracking == Tracking.LOT:
+            ctx.delta.leave(item)
+            item.qty = qty
+            ctx.delta.enter(item)
+    elif action == Action.START:
+        order = schedule.order_for_start_checked(ctx, product, station, Decimal(item.qty))
+        routing = schedule.routing_of(product.id)
+        if routing and routing[0] != station.id:
+            ctx.check("wrong_station", "Start this unit at the first station of its routing")
+        if order is not None:
+            item.order = order
+            ctx.order = order
+            ProductionOrder.update(
+                started=ProductionOrder.started + Decimal(item.qty),
+                status=pw.Case(
+                    None,
+                    [(ProductionOrder.status == "released", "in_progress")],
+                    ProductionOrder.status,
+                ),
+            ).where(ProductionOrder.id == order.id).execute()
+            notes.append(f"order {order.number}")
+    elif action == Action.ISSUE:
+        order, remaining = _issue_order(ctx, product, station)
+        moving = qty if qty is not None else Decimal(item.qty)
+        if order is not None:
+            if moving > remaining:
+                ctx.check(
+                    "over_issue",
+                    f"Order {order.number} needs only {max(remaining, 0).normalize()} more",
+                )
+        if qty is not None and qty < Decimal(item.qty):
+            item = split(item, qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
+            ctx.item = item
+            ctx.warnings.append(
+                {"code": "split", "message": f"Split: label the part taken with {item.code}"}
+            )
+        if order is not None:
+            item.order = order
+            ctx.order = order
+            schedule.add_issued(order.id, product.id, issued_qty=moving)
+            notes.append(f"to {order.number}")
+    elif action == Action.MOVE:
+        if item.station_id == station.id:
+            raise Rejected("wrong_station", "Already at this station")
+        routing = schedule.routing_of(product.id)
+        if routing and (item.order_id is None or item.order.product_id == product.id):
+            if item.station_id in routing:
+                idx = routing.index(item.station_id)
+                expected = routing[idx + 1] if idx + 1 < len(routing) else None
+            else:
+                expected = routing[0]
+            if expected != station.id:
+                where = Station.get_by_id(expected).code if expected else "complete"
+                ctx.check("wrong_station", f"Next for this unit: {where}")
+    elif action == Action.COMPLETE:
+        order = item.order if item.order_id else None
+        if order is not None:
+            order = ProductionOrder.select().where(ProductionOrder.id == order.id)
+            order = _for_update(order).get()
+        if order is None or order.status not in schedule.ACTIVE:
+            ctx.check("not_scheduled", "This unit has no active order")
+            order = None
+        routing = schedule.routing_of(product.id)
+        if routing and item.station_id != routing[-1]:
+            ctx.check("routing_incomplete")
+        if order is not None:
+            ctx.order = order
+            done = Decimal(order.completed) + Decimal(item.qty)
+            if done > Decimal(order.qty):
+                ctx.check("over_plan", f"Order {order.number} already has {order.qty} done")
+            _consume_for(ctx, item, order)
+            status = "done" if done >= Decimal(order.qty) else "in_progress"
+            ProductionOrder.update(
+                completed=ProductionOrder.completed + Decimal(item.qty),
+                status=status,
+                done_at=ctx.now if status == "done" else None,
+            ).where(ProductionOrder.id == order.id).execute()
+            notes.append(f"{order.number} {done.normalize()}/{Decimal(order.qty).normalize()}")
+    elif action in (Action.USE, Action.SHIP, Action.SCRAP, Action.RETURN):
+        if qty is not None and qty < Decimal(item.qty):
+            item = split(item, qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
+            ctx.item = item
+
+    ctx.delta.leave(item)
+    item.stage = to
+    item.station = station if to not in (Stage.SHIPPED, Stage.CONSUMED) else item.station
+    item.stage_at = ctx.now
+    item.save()
+    ctx.delta.enter(item)
+    text = f"{action.value.capitalize()}: {product.name} {ctx.from_stage} → {to}"
+    if notes:
+        text += " (" + ", ".join(notes) + ")"
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=text,
+        item=item.code,
+        stage=str(to),
+        warnings=ctx.warnings,
+        action=action.value,
+    )
+
+
+def _for_update(query):
+    db = ProductionOrder._meta.database
+    return query.for_update() if getattr(db, "for_update", False) else query
+
+
+def _issue_order(ctx: _Ctx, product: Product, station: Station):
+    try:
+        return schedule.order_for_issue(product, station, ctx.order)
+    except Rejected as rej:
+        ctx.check(rej.code, rej.message)
+        return None, Decimal(0)
+
+
+def _consume_for(ctx: _Ctx, unit: Item, order: ProductionOrder) -> None:
+    """Consume the order's issued material for `unit` by its BOM and link it to the unit."""
+    for line in BomLine.select().where(BomLine.product == order.product_id):
+        need = Decimal(line.qty) * Decimal(unit.qty)
+        pool = (
+            Item.select(Item, Product)
+            .join(Product)
+            .where(
+                (Item.order == order.id)
+                & (Item.product == line.component_id)
+                & (Item.stage == Stage.WIP)
+                & (Item.id != unit.id)
+            )
+            .order_by(Item.id)
+        )
+        taken = Decimal(0)
+        for part in _for_update(pool):
+            if taken >= need:
+                break
+            if Decimal(part.qty) > need - taken:
+                part = split(part, need - taken, delta=ctx.delta, now=ctx.now)
+            ctx.delta.leave(part)
+            part.stage = Stage.CONSUMED
+            part.parent = unit
+            part.stage_at = ctx.now
+            part.save()
+            ctx.delta.enter(part)
+            taken += Decimal(part.qty)
+            LedgerEntry.create(
+                origin="system",
+                action=Action.CONSUME.value,
+                item=part,
+                from_stage=Stage.WIP,
+                to_stage=Stage.CONSUMED,
+                qty=part.qty,
+                message=f"Built into {unit.code}",
+                scanner_id=ctx.scan.scanner_id,
+                station=ctx.station.id,
+                order=order.id,
+                operator=ctx.operator.id if ctx.operator else None,
+                received_at=ctx.now,
+            )
+        if taken:
+            schedule.add_issued(order.id, line.component_id, consumed_qty=taken)
+        if taken < need:
+            ctx.check(
+                "short_material",
+                f"{line.component.sku}: {taken.normalize()} of {need.normalize()} issued",
+            )
+
+
+def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
+    """Command labels change this scanner's context until changed again."""
+    scanner = ctx.scanner
+    changes: dict = {"context_at": ctx.now}
+    if parsed.command == "OP":
+        user = User.get_or_none((User.badge == parsed.arg) & (User.active == True))  # noqa: E712
+        if user is None:
+            raise Rejected("unknown_operator")
+        if scanner.operator_id == user.id:
+            changes["operator"] = None
+            message = f"Signed out: {user.username}"
+        else:
+            changes["operator"] = user.id
+            message = f"Signed in: {user.username}"
+        ctx.operator = user
+    elif parsed.command == "OUT":
+        changes["operator"] = None
+        message = "Signed out"
+    elif parsed.command == "ORD":
+        order = ProductionOrder.get_or_none(ProductionOrder.number == parsed.arg)
+        if order is None:
+            order = ProductionOrder.get_or_none(
+                pw.fn.UPPER(ProductionOrder.number) == parsed.arg.upper()
+            )
+        if order is None:
+            raise Rejected("unknown_order", f"Order {parsed.arg} not known")
+        changes["order"] = order.id
+        ctx.order = order
+        message = f"Order {order.number} selected"
+    elif parsed.command == "ACT":
+        try:
+            action = Action(parsed.arg.lower())
+        except ValueError:
+            raise Rejected("unknown_action", f"Action {parsed.arg} not known") from None
+        if action not in OVERRIDE_ACTIONS:
+            raise Rejected("unknown_action", f"Action {parsed.arg} cannot be selected")
+        changes["action"] = action.value
+        message = f"Action: {action.value}"
+    else:  # DONE: back to the station's defaults
+        changes.update(order=None, action=None)
+        message = "Done - station defaults"
+    Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=message,
+        action=f"command:{parsed.command.lower()}",
+    )
+
+
+__all__ = ["ScanIn", "ScanResult", "apply_scan", "apply_scans", "DomainError"]

@@ -1,0 +1,83 @@
+"""The database chosen from DATABASE_URL and bound late to the models' proxy.
+
+SQLite (the default, a file under var/) runs in WAL mode with foreign keys on and
+`BEGIN IMMEDIATE` transactions, so concurrent writers queue on the lock instead of
+failing half-way. PostgreSQL is `postgresql://user:pass@host:5432/name`.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import peewee as pw
+from playhouse.db_url import connect
+
+from server.models import MODELS, database_proxy
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",  # durable across app crashes; WAL fsyncs at checkpoints
+    "busy_timeout": 30000,
+    "cache_size": -32000,
+}
+
+
+class DatabaseURLError(ValueError):
+    """DATABASE_URL names no database we can open."""
+
+
+def make_database(url: str) -> pw.Database:
+    """A peewee Database for `url` (sqlite:///path or postgresql://...)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise DatabaseURLError(f"{url!r}: use sqlite:///relative/path or sqlite:////abs")
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return pw.SqliteDatabase(
+            path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", check_same_thread=False
+        )
+    if parsed.scheme in ("postgres", "postgresql"):
+        try:
+            return connect(url)
+        except (RuntimeError, ValueError) as exc:
+            raise DatabaseURLError(f"{redact_url(url)}: {exc}") from exc
+    raise DatabaseURLError(f"{redact_url(url)}: only sqlite:/// and postgresql:// are supported")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for logs and error messages."""
+    parsed = urlparse(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return parsed._replace(netloc=netloc).geturl()
+    return url
+
+
+def init_db(url: str) -> pw.Database:
+    """Point the models at the database of `url` and return it."""
+    db = make_database(url)
+    database_proxy.initialize(db)
+    return db
+
+
+def create_schema(db: pw.Database) -> None:
+    """Create every table that does not exist yet (idempotent)."""
+    with db.connection_context():
+        db.create_tables(MODELS, safe=True)
+
+
+def drop_schema(db: pw.Database) -> None:
+    with db.connection_context():
+        db.drop_tables(
+            list(reversed(MODELS)),
+            safe=True,
+            cascade=db is not None and isinstance(db, pw.PostgresqlDatabase),
+        )
+
+
+def is_sqlite(db: pw.Database) -> bool:
+    return isinstance(db, pw.SqliteDatabase)

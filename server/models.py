@@ -1,0 +1,240 @@
+"""Peewee models: the plant's master data, items, the scan ledger and stock counters.
+
+Models are bound to `database_proxy`, which `server.db.init_db()` points at the database
+named by DATABASE_URL. Nothing here knows about URLs, Flask or MQTT.
+
+Quantities are `DecimalField`s (a lot of 12.5 kg of resin is normal); counts of items are
+integers. Times are stored as naive UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import peewee as pw
+
+from server.core.stages import Action, Kind, Stage, Tracking
+
+database_proxy = pw.DatabaseProxy()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class JSONField(pw.TextField):
+    """JSON stored as text, so SQLite and PostgreSQL hold it the same way."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+def Qty(**kw) -> pw.DecimalField:  # noqa: N802 - reads like a field class
+    return pw.DecimalField(max_digits=18, decimal_places=4, auto_round=True, **kw)
+
+
+def _choices(enum_cls) -> list[tuple[str, str]]:
+    return [(m.value, m.value) for m in enum_cls]
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    username = pw.CharField(max_length=64, unique=True)
+    password_hash = pw.CharField(max_length=256, null=True)
+    role = pw.CharField(
+        max_length=16, choices=[(r, r) for r in ("operator", "supervisor", "admin")]
+    )
+    badge = pw.CharField(max_length=64, unique=True, null=True)
+    language = pw.CharField(max_length=8, default="en")
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class ApiToken(BaseModel):
+    user = pw.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    name = pw.CharField(max_length=64, default="")
+    token_hash = pw.CharField(max_length=64, unique=True)  # sha256 hex of the token
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+    revoked = pw.BooleanField(default=False)
+
+
+class Product(BaseModel):
+    sku = pw.CharField(max_length=64, unique=True)
+    name = pw.CharField(max_length=200)
+    kind = pw.CharField(max_length=16, choices=_choices(Kind))
+    tracking = pw.CharField(max_length=8, choices=_choices(Tracking), default=Tracking.UNIT)
+    gtin = pw.CharField(max_length=14, unique=True, null=True)  # stored as GTIN-14
+    unit = pw.CharField(max_length=16, default="ea")
+    reorder_point = Qty(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class BomLine(BaseModel):
+    product = pw.ForeignKeyField(Product, backref="bom_lines", on_delete="CASCADE")
+    component = pw.ForeignKeyField(Product, backref="used_in")
+    qty = Qty()
+
+    class Meta:
+        indexes = ((("product", "component"), True),)
+
+
+class Station(BaseModel):
+    code = pw.CharField(max_length=32, unique=True)
+    name = pw.CharField(max_length=200)
+    default_action = pw.CharField(max_length=16, choices=_choices(Action))
+    #: check -> "reject" | "warn"; missing checks take reasons.CONFIGURABLE_CHECKS
+    policy = JSONField(default=dict)
+    operator_required = pw.BooleanField(default=False)
+    dwell_limit_minutes = pw.IntegerField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class RoutingStep(BaseModel):
+    product = pw.ForeignKeyField(Product, backref="routing", on_delete="CASCADE")
+    seq = pw.IntegerField()
+    station = pw.ForeignKeyField(Station)
+
+    class Meta:
+        indexes = ((("product", "seq"), True),)
+
+
+class ProductionOrder(BaseModel):
+    number = pw.CharField(max_length=64, unique=True)
+    product = pw.ForeignKeyField(Product, backref="orders")
+    qty = Qty()
+    start = pw.DateField()
+    due = pw.DateField()
+    station = pw.ForeignKeyField(Station, null=True, backref="orders")  # the line
+    status = pw.CharField(max_length=16, default="planned", index=True)
+    completed = Qty(default=0)
+    started = Qty(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+    released_at = pw.DateTimeField(null=True)
+    done_at = pw.DateTimeField(null=True)
+
+
+class OrderMaterial(BaseModel):
+    """Material issued to an order, per component product, kept in step with the ledger."""
+
+    order = pw.ForeignKeyField(ProductionOrder, backref="materials", on_delete="CASCADE")
+    product = pw.ForeignKeyField(Product)
+    issued = Qty(default=0)
+    consumed = Qty(default=0)
+
+    class Meta:
+        indexes = ((("order", "product"), True),)
+
+
+class Scanner(BaseModel):
+    """A scanner and its context, changed by command labels until changed again."""
+
+    id = pw.CharField(max_length=64, primary_key=True)
+    station = pw.ForeignKeyField(Station, null=True, backref="scanners")
+    name = pw.CharField(max_length=200, default="")
+    secret_hash = pw.CharField(max_length=256, null=True)  # broker password, hashed
+    operator = pw.ForeignKeyField(User, null=True)
+    order = pw.ForeignKeyField(ProductionOrder, null=True)
+    action = pw.CharField(max_length=16, null=True)
+    context_at = pw.DateTimeField(null=True)
+    last_scan_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Item(BaseModel):
+    code = pw.CharField(max_length=16, unique=True)
+    product = pw.ForeignKeyField(Product, backref="items")
+    stage = pw.CharField(max_length=16, choices=_choices(Stage), default=Stage.NEW)
+    qty = Qty(default=1)
+    lot = pw.CharField(max_length=64, null=True)
+    serial = pw.CharField(max_length=64, null=True)
+    #: unique outside identity: "01<gtin>21<serial>" (SGTIN) or "00<sscc>"
+    ext_key = pw.CharField(max_length=64, unique=True, null=True)
+    expiry = pw.DateField(null=True)
+    station = pw.ForeignKeyField(Station, null=True, backref="items")
+    order = pw.ForeignKeyField(ProductionOrder, null=True, backref="items")
+    parent = pw.ForeignKeyField("self", null=True, backref="children")
+    split_from = pw.ForeignKeyField("self", null=True, backref="splits")
+    created_at = pw.DateTimeField(default=utcnow)
+    stage_at = pw.DateTimeField(default=utcnow)  # when it reached its stage/station
+
+    class Meta:
+        indexes = (
+            (("product", "stage"), False),
+            (("product", "lot", "stage"), False),
+            (("order", "stage"), False),
+            (("station", "stage"), False),
+        )
+
+
+class LedgerEntry(BaseModel):
+    """The append-only history: every scan (accepted or rejected) and every other change.
+
+    `scan_id` is unique for scans; API and system entries (creation, split, consume,
+    reprint) leave it null. `result` keeps the answer sent for a scan so a duplicate gets
+    the very same answer.
+    """
+
+    scan_id = pw.CharField(max_length=64, unique=True, null=True)
+    origin = pw.CharField(max_length=8, default="scan")  # scan | api | system
+    scanner_id = pw.CharField(max_length=64, null=True, index=True)
+    raw_code = pw.TextField(null=True)
+    code_kind = pw.CharField(max_length=8, null=True)
+    action = pw.CharField(max_length=16, null=True)
+    item = pw.ForeignKeyField(Item, null=True, backref="ledger")
+    from_stage = pw.CharField(max_length=16, null=True)
+    to_stage = pw.CharField(max_length=16, null=True)
+    qty = Qty(null=True)  # the item's quantity after the entry
+    status = pw.CharField(max_length=8, default="accepted", index=True)
+    reason = pw.CharField(max_length=32, null=True)
+    message = pw.CharField(max_length=200, default="")
+    note = pw.CharField(max_length=200, null=True)
+    warnings = JSONField(default=list)
+    operator = pw.ForeignKeyField(User, null=True)
+    station = pw.ForeignKeyField(Station, null=True)
+    order = pw.ForeignKeyField(ProductionOrder, null=True)
+    scanned_at = pw.DateTimeField(null=True)
+    received_at = pw.DateTimeField(default=utcnow, index=True)
+    result = JSONField(null=True)
+
+
+class StockCounter(BaseModel):
+    """Items and quantity per product x stage x station (0 = no station).
+
+    Kept in step with every item change in the same transaction, so stock pages read a
+    table of a few thousand rows instead of the item table.
+    """
+
+    product = pw.ForeignKeyField(Product)
+    stage = pw.CharField(max_length=16)
+    station_id = pw.IntegerField(default=0)
+    count = pw.BigIntegerField(default=0)
+    qty = Qty(default=0)
+
+    class Meta:
+        indexes = ((("product", "stage", "station_id"), True),)
+
+
+MODELS = [
+    User,
+    ApiToken,
+    Product,
+    BomLine,
+    Station,
+    RoutingStep,
+    ProductionOrder,
+    OrderMaterial,
+    Scanner,
+    Item,
+    LedgerEntry,
+    StockCounter,
+]
