@@ -67,6 +67,37 @@ def cmd_create_token(args, settings) -> int:
     return 0
 
 
+def cmd_bootstrap(args, settings) -> int:
+    """First run: an admin with a one-time password and a token, printed once."""
+    import secrets
+
+    from server import auth
+    from server.models import User
+
+    db = _db(settings)
+    create_schema(db)
+    with db.connection_context():
+        if User.select().where(User.role == "admin").exists():
+            print("Users exist. Sign in with yours, or get a token with:")
+            print("  .venv/bin/python -m server create-token <username>")
+            return 0
+        if settings["ENV_MODE"] == "production":
+            print(
+                "error: no admin yet; create one with `python -m server create-user`",
+                file=sys.stderr,
+            )
+            return 2
+        password = secrets.token_urlsafe(12)
+        with db.atomic():
+            user = auth.create_user("admin", "admin", password)
+            token = auth.create_token(user, "bootstrap")
+    print("First run: created user 'admin' (shown once, change it for real use)")
+    print(f"  password: {password}")
+    print(f"  API token: {token}")
+    print(f"  try: curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8000/api/stock")
+    return 0
+
+
 def cmd_serve(args, settings) -> int:
     import waitress
 
@@ -117,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create the schema (idempotent)")
+    sub.add_parser("bootstrap", help="first run: create an admin and print a token")
     p = sub.add_parser("serve", help="serve HTTP (waitress)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -137,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "init-db": cmd_init_db,
+    "bootstrap": cmd_bootstrap,
     "serve": cmd_serve,
     "create-user": cmd_create_user,
     "create-token": cmd_create_token,

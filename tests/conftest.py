@@ -95,7 +95,7 @@ def users(db):
 
     out = {}
     for role in auth.ROLES:
-        user = auth.create_user(f"{role}1", role, "password123", badge=f"B-{role.upper()}")
+        user = auth.create_user(f"{role}1", role, None, badge=f"B-{role.upper()}")
         out[role] = (user, auth.create_token(user, "test"))
     return out
 
@@ -122,21 +122,32 @@ class Plant:
         self.db = db
 
     def scan(self, scanner, code, *, expected=None, **extra):
-        body = {"scan_id": extra.pop("scan_id", None) or new_scan_id(), "scanner_id": scanner,
-                "code": code, "scanned_at": "2026-11-26T08:00:00Z", **extra}
-        return self.api.post("/api/scans", body, as_=extra.pop("as_", "operator"),
-                             expected=expected).get_json()
+        body = {
+            "scan_id": extra.pop("scan_id", None) or new_scan_id(),
+            "scanner_id": scanner,
+            "code": code,
+            "scanned_at": "2026-11-26T08:00:00Z",
+            **extra,
+        }
+        return self.api.post(
+            "/api/scans", body, as_=extra.pop("as_", "operator"), expected=expected
+        ).get_json()
 
     def items(self, product, expected=201, **kw):
-        resp = self.api.post("/api/items", {"product": product, **kw}, as_="supervisor",
-                             expected=expected)
+        resp = self.api.post(
+            "/api/items", {"product": product, **kw}, as_="supervisor", expected=expected
+        )
         return [i["code"] for i in resp.get_json()["items"]]
 
     def order(self, number, product, qty, *, release=True, station=None, due=None):
         today = dt.date.today()
-        body = {"number": number, "product": product, "qty": qty,
-                "start": (today - dt.timedelta(days=1)).isoformat(),
-                "due": (due or today + dt.timedelta(days=5)).isoformat()}
+        body = {
+            "number": number,
+            "product": product,
+            "qty": qty,
+            "start": (today - dt.timedelta(days=1)).isoformat(),
+            "due": (due or today + dt.timedelta(days=5)).isoformat(),
+        }
         if station:
             body["station"] = station
         self.api.post("/api/orders", body, as_="supervisor", expected=201)
@@ -162,23 +173,35 @@ GTIN_NUT = "09506000134369"
 @pytest.fixture
 def plant(api, db) -> Plant:
     for code, name, action in STATIONS:
-        api.post("/api/stations", {"code": code, "name": name, "default_action": action},
-                 expected=201)
+        api.post(
+            "/api/stations", {"code": code, "name": name, "default_action": action}, expected=201
+        )
         api.post("/api/scanners", {"id": f"sc-{code.lower()}", "station": code}, expected=201)
     for body in [
         {"sku": "STEEL", "name": "Steel sheet", "kind": "raw", "tracking": "lot", "unit": "kg"},
-        {"sku": "BOLT", "name": "Bolt M6", "kind": "component", "tracking": "lot",
-         "gtin": GTIN_BOLT},
-        {"sku": "NUT", "name": "Nut M6", "kind": "component", "tracking": "unit",
-         "gtin": GTIN_NUT},
+        {
+            "sku": "BOLT",
+            "name": "Bolt M6",
+            "kind": "component",
+            "tracking": "lot",
+            "gtin": GTIN_BOLT,
+        },
+        {"sku": "NUT", "name": "Nut M6", "kind": "component", "tracking": "unit", "gtin": GTIN_NUT},
         {"sku": "BRACKET", "name": "Bracket", "kind": "component", "tracking": "unit"},
         {"sku": "WIDGET", "name": "Widget", "kind": "finished", "tracking": "unit"},
-        {"sku": "GLOVES", "name": "Gloves box", "kind": "supplies", "tracking": "lot",
-         "reorder_point": 5},
+        {
+            "sku": "GLOVES",
+            "name": "Gloves box",
+            "kind": "supplies",
+            "tracking": "lot",
+            "reorder_point": 5,
+        },
     ]:
         api.post("/api/products", body, expected=201)
-    api.put("/api/products/WIDGET/bom",
-            {"lines": [{"component": "STEEL", "qty": 2}, {"component": "BOLT", "qty": 4}]},
-            expected=200)
+    api.put(
+        "/api/products/WIDGET/bom",
+        {"lines": [{"component": "STEEL", "qty": 2}, {"component": "BOLT", "qty": 4}]},
+        expected=200,
+    )
     api.put("/api/products/WIDGET/routing", {"stations": ["A1", "A2", "QA"]}, expected=200)
     return Plant(api, db)

@@ -171,6 +171,11 @@ def _parse_epc(hex_text: str) -> Parsed:
         tag = epcpy.hex_to_tag_encodable(hex_text)
     except (epcpy.ConvertException, ValueError) as exc:
         raise Rejected("unknown_code", "RFID tag of an unsupported scheme") from exc
+    return _from_tag(tag, hex_text)
+
+
+def _from_tag(tag, text: str) -> Parsed:
+    hex_text = text
     name = type(tag).__name__
     if name == "SGTIN":
         gtin = tag.gtin()
@@ -198,7 +203,7 @@ def parse(raw: str, source: str = "barcode") -> Parsed:
             tag = epcpy.tag_uri_to_tag_encodable(text)
         except (epcpy.ConvertException, ValueError) as exc:
             raise Rejected("unknown_code", "RFID tag URI not readable") from exc
-        return _parse_epc(tag.hex())
+        return _from_tag(tag, text)
     if source == "rfid" or (EPC_HEX.match(upper) and upper[:2] in ("30", "31", "36")):
         if not EPC_HEX.match(upper):
             raise Rejected("unknown_code", "RFID read is not EPC hex")

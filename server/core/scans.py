@@ -401,7 +401,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         if order is not None:
             order = ProductionOrder.select().where(ProductionOrder.id == order.id)
             order = _for_update(order).get()
-        if order is None or order.status not in schedule.ACTIVE:
+        # a done order is still the unit's order: completing past it is over_plan
+        if order is None or order.status not in (*schedule.ACTIVE, "done"):
             ctx.check("not_scheduled", "This unit has no active order")
             order = None
         routing = schedule.routing_of(product.id)
@@ -413,7 +414,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             if done > Decimal(order.qty):
                 ctx.check("over_plan", f"Order {order.number} already has {order.qty} done")
             _consume_for(ctx, item, order)
-            status = "done" if done >= Decimal(order.qty) else "in_progress"
+            status = "done" if done >= Decimal(order.qty) else order.status
+            status = "in_progress" if status == "released" else status
             ProductionOrder.update(
                 completed=ProductionOrder.completed + Decimal(item.qty),
                 status=status,

@@ -59,7 +59,9 @@ def order_for_start(
     for order in candidates:
         if Decimal(order.started) + qty <= Decimal(order.qty):
             return order
-    raise Rejected("over_plan", f"Order {candidates[0].number} has all its units started")
+    raise Rejected(
+        "over_plan", f"Order {candidates[0].number} has all its units started", order=candidates[0]
+    )
 
 
 def need_per_unit(order: ProductionOrder, component_id: int) -> Decimal | None:
@@ -192,9 +194,13 @@ def shortages(order: ProductionOrder) -> list[dict]:
 
 
 def order_for_start_checked(ctx, product, station, qty):
-    """`order_for_start` with the station's policy applied: None when only warned."""
+    """`order_for_start` with the station's policy applied.
+
+    When the station only warns, an over-plan unit still starts under the earliest order
+    (the supervisor sees the warning); an unscheduled one starts with no order.
+    """
     try:
         return order_for_start(product, station, ctx.order, qty)
     except Rejected as rej:
         ctx.check(rej.code, rej.message)
-        return None
+        return rej.details.get("order")

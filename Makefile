@@ -1,0 +1,58 @@
+# Koordinator: `make run` starts the system, `make test` runs the suite.
+# Both create .venv and install the pinned packages on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: help install run test lint format bench clean system-deps
+
+help:
+	@echo "make run    - serve on http://$(HOST):$(PORT) (SQLite under var/)"
+	@echo "make test   - the test suite (PostgreSQL too when TEST_POSTGRES_URL is set)"
+	@echo "make lint   - ruff"
+	@echo "make bench  - the benchmarks in bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Mosquitto for the MQTT tests: installed from the distribution where we are root and it
+# is missing; elsewhere the tests fall back to the embedded broker.
+system-deps:
+	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing mosquitto"; \
+	    apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; \
+	  else echo "note: no mosquitto binary; MQTT tests use the embedded broker"; fi; \
+	fi
+
+run: install
+	$(BIN)/python -m server init-db
+	$(BIN)/python -m server bootstrap
+	$(BIN)/python -m server serve --host $(HOST) --port $(PORT)
+
+test: install system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

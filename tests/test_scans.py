@@ -1,0 +1,376 @@
+"""apply_scan(): every reason code, the stage moves through real scans, deduplication
+(also from two threads at once), commands, policies, splitting and genealogy."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from server.core import codes
+from server.core.reasons import REASONS
+from server.core.scans import ScanIn, apply_scan
+from server.models import Item, LedgerEntry, Station
+from tests.conftest import GTIN_BOLT, GTIN_NUT, new_scan_id
+
+UNKNOWN_GTIN = "00012345600012"
+
+
+def _scan(db, scanner, code, **kw):
+    return apply_scan(
+        db,
+        ScanIn(
+            scan_id=kw.pop("scan_id", None) or new_scan_id(), scanner_id=scanner, code=code, **kw
+        ),
+    )
+
+
+def _in_stock(plant, sku, **kw):
+    """An item of `sku` received at the dock."""
+    (code,) = plant.items(sku, **kw)
+    plant.scan("sc-recv", code, expected=201)
+    return code
+
+
+def _started(plant, order="WO-1", qty=2):
+    plant.order(order, "WIDGET", qty)
+    (w,) = plant.items("WIDGET")
+    plant.scan("sc-a1", w, expected=201)
+    return w
+
+
+# --- every reason code ---------------------------------------------------------------------
+
+
+def r_unknown_code(p):
+    return p.scan("sc-recv", "hello?")
+
+
+def r_bad_check_digit(p):
+    code = codes.make_item_code(99)
+    return p.scan("sc-recv", code[:-1] + ("A" if code[-1] != "A" else "B"))
+
+
+def r_unknown_item(p):
+    return p.scan("sc-recv", codes.make_item_code(12345))
+
+
+def r_unknown_product(p):
+    return p.scan("sc-recv", f"]C101{UNKNOWN_GTIN}10L1")
+
+
+def r_bad_quantity(p):
+    steel = _in_stock(p, "STEEL", qty=10, lot="L")
+    p.order("WO-9", "WIDGET", 10)
+    return p.scan("sc-line", steel, qty=11)
+
+
+def r_unknown_scanner(p):
+    return p.scan("sc-nope", codes.make_item_code(1))
+
+
+def r_unknown_station(p):
+    return p.scan("sc-recv", codes.make_item_code(1), station="NOWHERE")
+
+
+def r_unknown_operator(p):
+    return p.scan("sc-recv", "CMD-OP-NOBODY")
+
+
+def r_unknown_order(p):
+    return p.scan("sc-recv", "CMD-ORD-WO-404")
+
+
+def r_unknown_action(p):
+    return p.scan("sc-recv", "CMD-ACT-DANCE")
+
+
+def r_operator_required(p):
+    Station.update(operator_required=True).where(Station.code == "RECV").execute()
+    (steel,) = p.items("STEEL", qty=1)
+    return p.scan("sc-recv", steel, as_="admin_no_user")
+
+
+def r_supervisor_required(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.scan("sc-line", "CMD-ACT-SCRAP", expected=201)
+    return p.scan("sc-line", steel, note="dented")  # operator's token, no badge
+
+
+def r_reason_required(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.scan("sc-line", "CMD-ACT-SCRAP", expected=201)
+    return p.scan("sc-line", steel, as_="supervisor")
+
+
+def r_illegal_transition(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    return p.scan("sc-ship", steel)
+
+
+def r_not_scheduled(p):
+    (w,) = p.items("WIDGET")
+    return p.scan("sc-a1", w)
+
+
+def r_not_in_bom(p):
+    nut = _in_stock(p, "NUT")
+    p.order("WO-2", "WIDGET", 1)
+    p.scan("sc-line", "CMD-ORD-WO-2", expected=201)
+    return p.scan("sc-line", nut)
+
+
+def r_over_issue(p):
+    steel = _in_stock(p, "STEEL", qty=100, lot="L")
+    p.order("WO-3", "WIDGET", 2)  # needs 2 x 2 kg
+    return p.scan("sc-line", steel, qty=5)
+
+
+def r_over_plan(p):
+    Station.update(policy={"over_plan": "warn"}).where(Station.code == "A1").execute()
+    p.order("WO-4", "WIDGET", 1)
+    units = p.items("WIDGET", count=2)
+    for u in units:
+        r = p.scan("sc-a1", u, expected=201)
+    assert r["warnings"][0]["code"] == "over_plan"  # warned at start, stopped at complete
+    for u in units:
+        for sc in ("sc-a2", "sc-qa"):
+            p.scan(sc, u, expected=201)
+    p.scan("sc-end", units[0], expected=201)
+    return p.scan("sc-end", units[1])
+
+
+def r_wrong_station(p):
+    w = _started(p)
+    return p.scan("sc-qa", w)  # skips A2
+
+
+def r_routing_incomplete(p):
+    w = _started(p)
+    return p.scan("sc-end", w)
+
+
+def r_short_material(p):
+    Station.update(policy={"short_material": "reject"}).where(Station.code == "END").execute()
+    w = _started(p)
+    p.scan("sc-a2", w, expected=201)
+    p.scan("sc-qa", w, expected=201)
+    return p.scan("sc-end", w)
+
+
+REASON_CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("r_")}
+TRANSPORT_ONLY = {"bad_payload", "server_error"}  # tested in test_api.py / below
+
+
+def test_every_reason_code_has_a_case():
+    assert set(REASONS) - TRANSPORT_ONLY == set(REASON_CASES)
+
+
+@pytest.mark.parametrize("reason", sorted(REASON_CASES))
+def test_reason_code(reason, plant, api, users, db):
+    api.tokens["admin_no_user"] = api.tokens["admin"]
+    if reason == "operator_required":
+        # an MQTT scan: nobody behind the request, nobody signed in at the station
+        Station.update(operator_required=True).where(Station.code == "RECV").execute()
+        (steel,) = plant.items("STEEL", qty=1)
+        result = _scan(db, "sc-recv", steel).to_dict()
+    else:
+        result = REASON_CASES[reason](plant)
+    assert result["status"] == "rejected", result
+    assert result["reason"] == reason, result
+    assert result["message"]
+    row = LedgerEntry.get(LedgerEntry.scan_id == result["scan_id"])
+    assert (row.status, row.reason) == ("rejected", reason)
+
+
+def test_rejected_scan_changes_nothing(plant, db):
+    steel = _in_stock(plant, "STEEL", qty=3)
+    before = Item.get(Item.code == steel)
+    r = plant.scan("sc-ship", steel, expected=422)
+    after = Item.get(Item.code == steel)
+    assert r["reason"] == "illegal_transition"
+    assert (after.stage, after.station_id, after.qty) == (
+        before.stage,
+        before.station_id,
+        before.qty,
+    )
+
+
+# --- allowed moves through real scans -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sku", "scanners", "stages"),
+    [
+        ("STEEL", ["sc-recv"], ["raw"]),
+        ("BOLT", ["sc-recv"], ["component"]),
+        ("GLOVES", ["sc-recv", "sc-stores"], ["supplies", "consumed"]),
+        ("WIDGET", ["sc-recv"], [None]),  # finished goods are made, not received
+    ],
+)
+def test_receive_and_use(plant, sku, scanners, stages):
+    (code,) = plant.items(sku)
+    for scanner, stage in zip(scanners, stages, strict=True):
+        r = plant.scan(scanner, code)
+        assert r["stage"] == stage if stage else r["reason"] == "illegal_transition"
+
+
+def test_ship_and_return(plant, api):
+    w = _started(plant, qty=1)
+    for sc in ("sc-a2", "sc-qa", "sc-end", "sc-ship"):
+        plant.scan(sc, w, expected=201)
+    plant.scan("sc-ship", "CMD-ACT-RETURN", expected=201)
+    r = plant.scan("sc-ship", w, as_="supervisor", note="customer refused", expected=201)
+    assert r["stage"] == "finished"
+    assert api.get("/api/orders/WO-1").get_json()["status"] == "done"
+
+
+def test_scrap_by_badge_supervisor(plant, db):
+    steel = _in_stock(plant, "STEEL", qty=1)
+    for code in ("CMD-OP-B-SUPERVISOR", "CMD-ACT-SCRAP"):
+        plant.scan("sc-line", code, expected=201)
+    r = plant.scan("sc-line", steel, note="rust", expected=201)
+    assert r["stage"] == "scrapped"
+    row = LedgerEntry.get(LedgerEntry.scan_id == r["scan_id"])
+    assert row.operator.username == "supervisor1" and row.note == "rust"
+
+
+def test_commands_set_and_clear_context(plant, api):
+    plant.order("WO-7", "WIDGET", 1)
+    for code in ("CMD-OP-B-OPERATOR", "CMD-ORD-WO-7", "CMD-ACT-SCRAP"):
+        plant.scan("sc-line", code, expected=201)
+    sc = {s["id"]: s for s in api.get("/api/scanners").get_json()["scanners"]}["sc-line"]
+    assert (sc["operator"], sc["order"], sc["action"]) == ("operator1", "WO-7", "scrap")
+    plant.scan("sc-line", "CMD-DONE", expected=201)
+    plant.scan("sc-line", "CMD-OP-B-OPERATOR", expected=201)  # same badge again: sign out
+    sc = {s["id"]: s for s in api.get("/api/scanners").get_json()["scanners"]}["sc-line"]
+    assert (sc["operator"], sc["order"], sc["action"]) == (None, None, None)
+
+
+def test_policy_warn_accepts_with_warning(plant):
+    Station.update(policy={"wrong_station": "warn"}).where(Station.code == "QA").execute()
+    w = _started(plant)
+    r = plant.scan("sc-qa", w, expected=201)
+    assert r["warnings"][0]["code"] == "wrong_station"
+
+
+# --- GS1 and EPC labels at receiving ------------------------------------------------------
+
+
+def test_supplier_serial_label_creates_the_item_once(plant):
+    label = f"]C101{GTIN_NUT}21SN-1"
+    r = plant.scan("sc-recv", label, expected=201)
+    assert r["stage"] == "component"
+    again = plant.scan("sc-recv", label, expected=422)  # a new scan of the same unit
+    assert again["reason"] == "illegal_transition" and again["item"] == r["item"]
+
+
+def test_lot_labels_are_taken_oldest_first(plant):
+    first = plant.scan("sc-recv", f"]C101{GTIN_BOLT}10B1\x1d3710", expected=201)
+    second = plant.scan("sc-recv", f"]C101{GTIN_BOLT}10B1\x1d3710", expected=201)
+    assert first["item"] != second["item"]
+    plant.order("WO-5", "WIDGET", 5)
+    r = plant.scan("sc-line", f"]C101{GTIN_BOLT}10B1", expected=201)
+    assert r["item"] == first["item"]
+
+
+def test_epc_serial_resolves_the_received_unit(plant, api, db):
+    from server.models import Product
+
+    Product.update(gtin="80614141123458").where(Product.sku == "NUT").execute()
+    r = plant.scan("sc-recv", "3074257BF7194E4000001A85", source="rfid", expected=201)
+    item = api.get(f"/api/items/{r['item']}").get_json()
+    assert (item["product"], item["serial"]) == ("NUT", "6789")
+
+
+# --- deduplication ---------------------------------------------------------------------------
+
+
+def test_same_scan_id_twice(plant, db):
+    steel = _in_stock(plant, "STEEL", qty=1)
+    plant.order("WO-6", "WIDGET", 1)
+    first = plant.scan("sc-line", steel, scan_id="dup-1", expected=201)
+    second = plant.scan("sc-line", steel, scan_id="dup-1", expected=200)
+    assert second["duplicate"] is True
+    assert {**second, "duplicate": False} == first
+    assert LedgerEntry.select().where(LedgerEntry.scan_id == "dup-1").count() == 1
+
+
+def test_same_rejected_scan_id_twice(plant, db):
+    first = plant.scan("sc-recv", "nonsense", scan_id="dup-2", expected=422)
+    second = plant.scan("sc-recv", "nonsense", scan_id="dup-2", expected=200)
+    assert second["duplicate"] and second["reason"] == first["reason"] == "unknown_code"
+
+
+def test_same_scan_id_from_two_threads(plant, app, db):
+    plant.order("WO-8", "WIDGET", 10)
+    steels = [_in_stock(plant, "STEEL", qty=1) for _ in range(5)]
+    database = app.extensions["koordinator.db"]
+    for n, steel in enumerate(steels):
+        barrier = threading.Barrier(2)
+        results = []
+
+        def worker(steel=steel, n=n, barrier=barrier, results=results):
+            with database.connection_context():
+                barrier.wait()
+                results.append(_scan(database, "sc-line", steel, scan_id=f"race-{n}"))
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r.duplicate for r in results) == [False, True], results
+        assert {r.status for r in results} == {"accepted"}
+        assert LedgerEntry.select().where(LedgerEntry.scan_id == f"race-{n}").count() == 1
+    assert Item.select().where(Item.stage == "wip").count() == 5
+
+
+def test_unexpected_error_is_not_stored(plant, db, monkeypatch):
+    from server.core import schedule
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(schedule, "routing_of", boom)
+    (w,) = plant.items("WIDGET")
+    plant.order("WO-10", "WIDGET", 1)
+    result = _scan(db, "sc-a1", w, scan_id="boom-1")
+    assert (result.status, result.reason) == ("rejected", "server_error")
+    assert not LedgerEntry.select().where(LedgerEntry.scan_id == "boom-1").exists()
+    monkeypatch.undo()
+    assert _scan(db, "sc-a1", w, scan_id="boom-1").status == "accepted"  # the resend works
+
+
+# --- genealogy, splitting and counters -------------------------------------------------------
+
+
+def test_complete_consumes_issued_material_and_links_it(plant, api):
+    steel = _in_stock(plant, "STEEL", qty=10, lot="S-9")
+    plant.scan("sc-recv", f"]C101{GTIN_BOLT}10B-2\x1d3720", expected=201)
+    w = _started(plant, qty=2)
+    issued = plant.scan("sc-line", steel, qty=3, expected=201)
+    plant.scan("sc-line", f"]C101{GTIN_BOLT}10B-2", qty=8, expected=201)
+    for sc in ("sc-a2", "sc-qa", "sc-end"):
+        r = plant.scan(sc, w, expected=201)
+    assert r["warnings"] == []
+    unit = api.get(f"/api/items/{w}").get_json()
+    kids = {(c["product"], c["qty"], c["lot"]) for c in unit["children"]}
+    assert kids == {("STEEL", 2, "S-9"), ("BOLT", 4, "B-2")}
+    left = api.get(f"/api/items/{issued['item']}").get_json()  # 1 kg still at the line
+    assert (left["stage"], left["qty"]) == ("wip", 1)
+    order = api.get("/api/orders/WO-1").get_json()
+    mats = {m["material"]: m for m in order["materials"]}
+    assert mats["STEEL"] == {"material": "STEEL", "needed": 4, "issued": 3, "consumed": 2}
+
+
+def test_stock_counters_follow_moves(plant, api, db):
+    from server.core import stock
+
+    steel = _in_stock(plant, "STEEL", qty=10)
+    plant.order("WO-11", "WIDGET", 5)
+    plant.scan("sc-line", steel, qty=Decimal("2.5"), expected=201)
+    assert stock.counters() == stock.recount_from_items()
+    by_stage = {r["stage"]: r for r in api.get("/api/stock").get_json()["by_stage"]}
+    assert by_stage["raw"]["qty"] == 7.5 and by_stage["wip"]["qty"] == 2.5
