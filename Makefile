@@ -52,7 +52,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/bench_*.py; do echo "== $$f"; PYTHONPATH=. $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""PDF sheets: many labels on a sheet template, or one label per page on thermal stock.
+
+This module owns placing labels on pages and drawing them with reportlab's canvas. Bars
+are filled vector rectangles (one path per symbol), never bitmaps, so the sheet prints
+sharp at any printer resolution; text uses the PDF base fonts, so nothing is embedded.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+
+from reportlab.pdfgen.canvas import Canvas
+
+from labels.layout import FONT, FONT_BOLD, PT, Layout, layout_label
+from labels.model import Label
+from labels.templates import get_template
+
+MM = 72 / 25.4  # points per millimetre
+Progress = Callable[[int, int], None]
+
+
+def _draw(canvas: Canvas, layout: Layout, left: float, top: float, page_height: float) -> None:
+    """Draw ``layout`` with its top-left corner at (``left``, ``top``) mm on the page."""
+    if layout.bars:
+        path = canvas.beginPath()
+        for x, y, w, h in layout.bars:
+            path.rect((left + x) * MM, (page_height - top - y - h) * MM, w * MM, h * MM)
+        canvas.drawPath(path, stroke=0, fill=1)
+    for t in layout.texts:
+        canvas.setFont(FONT_BOLD if t.bold else FONT, t.size / PT)
+        x, y = (left + t.x) * MM, (page_height - top - t.y) * MM
+        if t.anchor == "middle":
+            canvas.drawCentredString(x, y, t.text)
+        elif t.anchor == "end":
+            canvas.drawRightString(x, y, t.text)
+        else:
+            canvas.drawString(x, y, t.text)
+
+
+def render_pdf(
+    labels: Iterable[Label],
+    template: str = "a4-3x8",
+    *,
+    progress: Progress | None = None,
+    title: str = "Labels",
+) -> bytes:
+    """A PDF with ``labels`` laid out on ``template`` (see :data:`labels.TEMPLATES`),
+    filling each page row by row. ``progress(done, total)`` is called as labels are
+    drawn. Raises ValueError for an unknown template, no labels, or a code too long for
+    the template's label width."""
+    tpl = get_template(template)
+    items = list(labels)
+    if not items:
+        raise ValueError("no labels to render")
+    out = io.BytesIO()
+    canvas = Canvas(
+        out,
+        pagesize=(tpl.page_width * MM, tpl.page_height * MM),
+        invariant=True,
+        pageCompression=1,
+    )
+    canvas.setTitle(title)
+    canvas.setCreator("Koordinator labels")
+    total = len(items)
+    for i, label in enumerate(items):
+        slot = i % tpl.per_page
+        if i and slot == 0:
+            canvas.showPage()
+        layout = layout_label(label, tpl.label_width, tpl.label_height)
+        left, top = tpl.origin(slot)
+        _draw(canvas, layout, left, top, tpl.page_height)
+        if progress is not None and ((i + 1) % 100 == 0 or i + 1 == total):
+            progress(i + 1, total)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
