@@ -15,7 +15,7 @@ import sys
 import peewee as pw
 
 from server import config as config_mod
-from server.db import create_schema, init_db, redact_url
+from server.db import DatabaseURLError, create_schema, init_db, redact_url
 
 log = logging.getLogger("server")
 
@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args, settings)
+    except DatabaseURLError as exc:
+        print(f"configuration error: DATABASE_URL {exc}", file=sys.stderr)
+        return 2
     except pw.OperationalError as exc:
         print(f"database error ({redact_url(settings['DATABASE_URL'])}): {exc}", file=sys.stderr)
         return 1
