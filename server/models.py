@@ -96,6 +96,8 @@ class Station(BaseModel):
     policy = JSONField(default=dict)
     operator_required = pw.BooleanField(default=False)
     dwell_limit_minutes = pw.IntegerField(null=True)
+    #: language of the scan station page and its worker messages; null: the user's
+    language = pw.CharField(max_length=8, null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -168,6 +170,7 @@ class Item(BaseModel):
     stage_at = pw.DateTimeField(default=utcnow)  # when it reached its stage/station
 
     class Meta:
+        only_save_dirty = True  # a scan updates the columns it changed, not all 15
         indexes = (
             (("product", "stage"), False),
             (("product", "lot", "stage"), False),

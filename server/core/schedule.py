@@ -1,4 +1,7 @@
-"""Checks of scans against the master production schedule, and the order flags.
+"""Checks of scans against the master production schedule.
+
+The flags shown to supervisors (late, behind, short, reorder, dwell) live in `flags.py`;
+`order_flags()` and `shortages()` here are kept for callers of the first version.
 
 An order is *active* when released or in progress. "At that line" means the order's
 station is the scanning station, or the order names no station (plant-wide).
@@ -135,62 +138,19 @@ def add_issued(order_id: int, component_id: int, issued_qty=0, consumed_qty=0) -
 
 
 def order_flags(order: ProductionOrder, today: dt.date) -> list[dict]:
-    """Flags of one order: late, behind, short (the materials and missing quantities)."""
-    flags: list[dict] = []
-    completed, planned = Decimal(order.completed), Decimal(order.qty)
-    if order.status in ("done", "closed"):
-        return flags
-    if today > order.due:
-        flags.append({"flag": "late", "message": f"due {order.due.isoformat()}"})
-    if order.status in ACTIVE:
-        span = max((order.due - order.start).days, 0) + 1
-        elapsed = min(max((today - order.start).days + 1, 0), span)
-        expected = (planned * elapsed / span).quantize(Decimal("0.0001"))
-        if completed < expected:
-            flags.append(
-                {
-                    "flag": "behind",
-                    "message": f"completed {completed.normalize()} of {expected.normalize()} "
-                    "planned by today",
-                    "expected": str(expected.normalize()),
-                }
-            )
-    short = shortages(order)
-    if short:
-        flags.append({"flag": "short", "materials": short, "message": "material short"})
-    return flags
+    """Flags of one order (late, behind, short, dwell); see `server.core.flags`."""
+    from server.core import flags  # noqa: PLC0415 - flags reads orders through this module
+
+    now = dt.datetime.combine(today, dt.datetime.now(dt.UTC).time()).replace(tzinfo=None)
+    return flags.compute(now, today=today).for_order(order.id)
 
 
 def shortages(order: ProductionOrder) -> list[dict]:
-    """Per BOM line: remaining need above available (raw/component stock) plus issued."""
-    from server.models import StockCounter  # noqa: PLC0415 - avoid a cycle at import
-
-    out = []
-    for line in BomLine.select().where(BomLine.product == order.product_id):
-        need = Decimal(line.qty) * Decimal(order.qty)
-        already = issued(order.id, line.component_id)
-        remaining = need - already
-        if remaining <= 0:
-            continue
-        available = (
-            StockCounter.select(pw.fn.COALESCE(pw.fn.SUM(StockCounter.qty), 0))
-            .where(
-                (StockCounter.product == line.component_id)
-                & (StockCounter.stage.in_(("raw", "component")))
-            )
-            .scalar()
-        )
-        available = Decimal(available or 0)
-        if remaining > available:
-            out.append(
-                {
-                    "material": line.component.sku,
-                    "needed": str(remaining.normalize()),
-                    "available": str(available.normalize()),
-                    "missing": str((remaining - available).normalize()),
-                }
-            )
-    return out
+    """The materials `order` is short of, with the missing quantities."""
+    for flag in order_flags(order, dt.date.today()):
+        if flag["flag"] == "short":
+            return flag["materials"]
+    return []
 
 
 def order_for_start_checked(ctx, product, station, qty):

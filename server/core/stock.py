@@ -39,6 +39,11 @@ class StockDelta:
     def enter(self, item: Item) -> None:
         self.add(key_of(item), 1, Decimal(item.qty))
 
+    def merge(self, other: StockDelta) -> None:
+        for key, (count, qty) in other._d.items():
+            self.add(key, count, qty)
+        other._d.clear()
+
     def flush(self) -> None:
         for (product_id, stage, station_id), (count, qty) in sorted(self._d.items()):
             if count == 0 and qty == 0:

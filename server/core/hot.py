@@ -1,0 +1,117 @@
+"""Hand-written SQL for the statements every scan runs.
+
+peewee builds each statement anew from its expression tree: about 0.4 ms of Python for an
+item select or a ledger insert, twenty times what SQLite needs to run it (measured in
+bench/bench_core.py). The few statements of the per-scan hot path are therefore written
+out here once per database (placeholders and quoting from the database itself) and give
+back ordinary model instances. Everything else stays on the query builder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+
+import peewee as pw
+
+from server.models import Item, LedgerEntry, Scanner
+
+LEDGER_COLUMNS = (
+    "scan_id", "origin", "scanner_id", "raw_code", "code_kind", "action", "item_id",
+    "from_stage", "to_stage", "qty", "status", "reason", "message", "note", "warnings",
+    "operator_id", "station_id", "order_id", "scanned_at", "received_at", "result",
+)  # fmt: skip
+ITEM_UPDATE = ("stage", "qty", "station_id", "order_id", "parent_id", "stage_at")
+
+
+def _db() -> pw.Database:
+    db = Item._meta.database
+    return getattr(db, "obj", db)  # the proxy's target
+
+
+@cache
+def _sql(kind: str, param: str, for_update: bool) -> str:
+    lock = " FOR UPDATE" if for_update else ""
+    if kind == "scanner":
+        return f'SELECT * FROM "scanner" WHERE "id" = {param}'
+    if kind == "item_by_code":
+        return f'SELECT * FROM "item" WHERE "code" = {param}{lock}'
+    if kind == "item_by_id":
+        return f'SELECT * FROM "item" WHERE "id" = {param}{lock}'
+    if kind == "item_update":
+        sets = ", ".join(f'"{c}" = {param}' for c in ITEM_UPDATE)
+        return f'UPDATE "item" SET {sets} WHERE "id" = {param}'
+    if kind == "ledger_insert":
+        cols = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
+        marks = ", ".join([param] * len(LEDGER_COLUMNS))
+        return f'INSERT INTO "ledger_entry" ({cols}) VALUES ({marks})'
+    raise KeyError(kind)
+
+
+def _first(query):
+    for row in query:
+        return row
+    return None
+
+
+def _stmt(kind: str) -> tuple[pw.Database, str]:
+    db = _db()
+    return db, _sql(kind, db.param, bool(getattr(db, "for_update", False)))
+
+
+def scanner(scanner_id: str) -> Scanner | None:
+    db, sql = _stmt("scanner")
+    return _first(Scanner.raw(sql, scanner_id))
+
+
+def item_by_code(code: str) -> Item | None:
+    """The item, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises)."""
+    db, sql = _stmt("item_by_code")
+    return _first(Item.raw(sql, code))
+
+
+def relock(item: Item) -> Item:
+    """Re-read an item found by another query, row-locked where the database locks rows."""
+    db, sql = _stmt("item_by_id")
+    if not getattr(db, "for_update", False):
+        return item
+    fresh = _first(Item.raw(sql, item.id))
+    fresh.product = item.product
+    return fresh
+
+
+def _dt(value: dt.datetime | None):
+    return Item.stage_at.db_value(value) if value is not None else None
+
+
+def save_item(item: Item) -> None:
+    db, sql = _stmt("item_update")
+    db.execute_sql(
+        sql,
+        (
+            str(item.stage),
+            Item.qty.db_value(item.qty),
+            item.station_id,
+            item.order_id,
+            item.parent_id,
+            _dt(item.stage_at),
+            item.id,
+        ),
+    )
+
+
+def insert_ledger(**fields) -> None:
+    db, sql = _stmt("ledger_insert")
+    qty = fields.get("qty")
+    values = {
+        **fields,
+        "qty": LedgerEntry.qty.db_value(qty) if qty is not None else None,
+        "warnings": json.dumps(fields.get("warnings") or [], separators=(",", ":")),
+        "result": json.dumps(fields["result"], separators=(",", ":"))
+        if fields.get("result") is not None
+        else None,
+        "scanned_at": _dt(fields.get("scanned_at")),
+        "received_at": _dt(fields.get("received_at")),
+    }
+    db.execute_sql(sql, tuple(values.get(c) for c in LEDGER_COLUMNS))

@@ -1,0 +1,102 @@
+"""Who is signed in where, from badge scans, and how many scans each person made today.
+
+Signed in: a scanner's context holds an operator (set by a `CMD-OP-<badge>` scan, cleared
+by the same badge again, `CMD-OUT`). The time of sign-in is that scanner's latest accepted
+`command:op` ledger row for the operator. Scans today: ledger rows of item scans (command
+scans left out) with that operator, received since 00:00 UTC, accepted and rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from server.models import LedgerEntry, Scanner, Station, User
+
+
+def people(now: dt.datetime) -> dict:
+    since = dt.datetime.combine(now.date(), dt.time())
+    signed_in = list(
+        Scanner.select(
+            Scanner.id, Scanner.context_at, User.id, User.username, User.role, Station.code
+        )
+        .join(User, on=(Scanner.operator == User.id))
+        .switch(Scanner)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(Scanner.station == Station.id))
+        .order_by(Station.code, Scanner.id)
+        .tuples()
+    )
+    sign_in_at = dict(
+        (
+            (scanner_id, operator_id),
+            at,
+        )
+        for scanner_id, operator_id, at in LedgerEntry.select(
+            LedgerEntry.scanner_id, LedgerEntry.operator, pw.fn.MAX(LedgerEntry.received_at)
+        )
+        .where(
+            (LedgerEntry.action == "command:op")
+            & (LedgerEntry.status == "accepted")
+            & (LedgerEntry.scanner_id.in_([row[0] for row in signed_in] or [""]))
+        )
+        .group_by(LedgerEntry.scanner_id, LedgerEntry.operator)
+        .tuples()
+    )
+    counts: dict[int, dict] = {}
+    rows = (
+        LedgerEntry.select(
+            LedgerEntry.operator,
+            LedgerEntry.status,
+            pw.fn.COUNT(LedgerEntry.id),
+            pw.fn.MAX(LedgerEntry.received_at),
+        )
+        .where(
+            (LedgerEntry.received_at >= since)
+            & (LedgerEntry.origin == "scan")
+            & LedgerEntry.operator.is_null(False)
+            & ~(pw.fn.COALESCE(LedgerEntry.action, "").startswith("command:"))
+        )
+        .group_by(LedgerEntry.operator, LedgerEntry.status)
+        .tuples()
+    )
+    for operator_id, status, n, last in rows:
+        c = counts.setdefault(operator_id, {"scans": 0, "accepted": 0, "rejected": 0, "last": None})
+        c["scans"] += n
+        c[status] = c.get(status, 0) + n
+        c["last"] = max(c["last"], last) if c["last"] else last
+    names = {
+        u.id: u
+        for u in User.select(User.id, User.username, User.role).where(
+            User.id.in_(list(counts) or [0])
+        )
+    }
+    stations_of: dict[int, list[str]] = {}
+    out_signed = []
+    for scanner_id, context_at, user_id, username, role, station in signed_in:
+        at = sign_in_at.get((scanner_id, user_id)) or context_at
+        stations_of.setdefault(user_id, []).append(station)
+        out_signed.append(
+            {
+                "operator": username,
+                "role": role,
+                "station": station,
+                "scanner": scanner_id,
+                "since": at.isoformat() + "Z" if at else None,
+                "scans_today": counts.get(user_id, {}).get("scans", 0),
+            }
+        )
+    today = [
+        {
+            "operator": names[uid].username,
+            "role": names[uid].role,
+            "scans": c["scans"],
+            "accepted": c["accepted"],
+            "rejected": c["rejected"],
+            "last_scan_at": c["last"].isoformat() + "Z" if c["last"] else None,
+            "signed_in_at": stations_of.get(uid, []),
+        }
+        for uid, c in sorted(counts.items(), key=lambda kv: names[kv[0]].username)
+        if uid in names
+    ]
+    return {"date": now.date().isoformat(), "signed_in": out_signed, "today": today}
