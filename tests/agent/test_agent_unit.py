@@ -91,19 +91,32 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
 class Harness:
     def __init__(self, tmp_path: Path) -> None:
         self.config = load(
-            ["--scanner-id=u1", "--reader=stdin", f"--outbox={tmp_path / 'o.db'}",
-             "--resend-after=2", "--station=ASM1"],
+            [
+                "--scanner-id=u1",
+                "--reader=stdin",
+                f"--outbox={tmp_path / 'o.db'}",
+                "--resend-after=2",
+                "--station=ASM1",
+            ],
             environ={},
         )
         self.reader = QueueReader()
         self.outbox = Outbox(self.config.outbox_path)
         self.link = FakeLink()
         self.console = io.StringIO()
-        self.feedback = Feedback(b"G", b"B", b"W", color="never", out=self.console,
-                                 device_write=self.reader.write)
+        self.feedback = Feedback(
+            b"G", b"B", b"W", color="never", out=self.console, device_write=self.reader.write
+        )
         self.clock = Clock()
-        self.agent = Agent(self.config, self.reader, self.outbox, self.link, self.feedback,
-                           clock=self.clock, batch=3)
+        self.agent = Agent(
+            self.config,
+            self.reader,
+            self.outbox,
+            self.link,
+            self.feedback,
+            clock=self.clock,
+            batch=3,
+        )
         self.agent.tick = 0.02
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.agent.run, args=(self.stop,), daemon=True)
@@ -168,12 +181,32 @@ def test_results_ack_and_give_feedback(tmp_path: Path) -> None:
         h.reader.push("OK1", "NO1", "WARN1")
         assert wait_for(lambda: len(h.link.published) == 3)
         ok, no, warn = h.link.published
-        h.link.on_result({"scan_id": ok.scan_id, "status": "accepted", "message": "Moved",
-                          "item": "OK1", "stage": "wip", "warnings": []})
-        h.link.on_result({"scan_id": no.scan_id, "status": "rejected",
-                          "reason": "illegal_transition", "message": "Already shipped"})
-        h.link.on_result({"scan_id": warn.scan_id, "status": "accepted", "message": "Moved",
-                          "warnings": ["order is late"]})
+        h.link.on_result(
+            {
+                "scan_id": ok.scan_id,
+                "status": "accepted",
+                "message": "Moved",
+                "item": "OK1",
+                "stage": "wip",
+                "warnings": [],
+            }
+        )
+        h.link.on_result(
+            {
+                "scan_id": no.scan_id,
+                "status": "rejected",
+                "reason": "illegal_transition",
+                "message": "Already shipped",
+            }
+        )
+        h.link.on_result(
+            {
+                "scan_id": warn.scan_id,
+                "status": "accepted",
+                "message": "Moved",
+                "warnings": ["order is late"],
+            }
+        )
         h.link.on_result({"scan_id": ok.scan_id, "status": "accepted", "duplicate": True})
         h.link.on_result({"scan_id": "unknown", "status": "accepted"})
         assert h.outbox.count() == 0
@@ -198,3 +231,20 @@ def test_stdin_style_reader_end_drains_then_exits(tmp_path: Path) -> None:
     h.thread.join(5)
     assert not h.thread.is_alive()
     assert h.link.stopped
+
+
+def test_at_most_max_in_flight_unanswered(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.agent.max_in_flight = 2
+    with h:
+        h.link.connect()
+        h.reader.push("A", "B", "C", "D")
+        assert wait_for(lambda: h.codes() == ["A", "B"])
+        time.sleep(0.1)
+        assert h.codes() == ["A", "B"]
+        h.link.on_result({"scan_id": h.link.published[0].scan_id, "status": "accepted"})
+        assert wait_for(lambda: h.codes() == ["A", "B", "C"])
+        h.clock.now += 2.5  # B and C time out: resent, D still waits for room
+        assert wait_for(lambda: h.codes() == ["A", "B", "C", "B", "C"])
+        time.sleep(0.1)
+        assert h.codes()[-1] == "C"

@@ -153,8 +153,7 @@ def test_list_of_byte_values(tmp_path: Path) -> None:
         (["--reader", "stdin"], "configuration error: scanner_id is required"),
         (
             ["--scanner-id", "s1", "--mqtt-url", "ftp://u:topsecret@h"],
-            "configuration error: mqtt.url must start with mqtt:// or mqtts://, "
-            "got ftp://u:***@h",
+            "configuration error: mqtt.url must start with mqtt:// or mqtts://, got ftp://u:***@h",
         ),
         (["--scanner-id", "s1", "--reader", "serial"], "reader.port (--port) is required"),
     ],
@@ -184,3 +183,15 @@ def test_bad_flag_value_exits_2() -> None:
     assert proc.returncode == 2
     assert "--baud: invalid int value" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_agent_imports_neither_flask_nor_the_server() -> None:
+    code = (
+        "import sys, scanner_agent.__main__\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'server', 'peewee')]\n"
+        "print(bad)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=20
+    )
+    assert proc.stdout.strip() == "[]", proc.stderr

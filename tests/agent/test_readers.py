@@ -131,16 +131,25 @@ def test_serial_reader_on_a_pty(serial_reader, pty_scanner: PtyScanner) -> None:
 def test_serial_reader_follows_a_replug(serial_reader, pty_scanner: PtyScanner) -> None:
     reader, got = serial_reader
     assert wait_for(lambda: reader.opens == 1)
-    first_device = pty_scanner.device
     pty_scanner.scan("BEFORE")
     assert wait_for(lambda: got == ["BEFORE"])
     pty_scanner.unplug()
     assert wait_for(lambda: not reader.write(b"x"))
     pty_scanner.plug()
-    assert os.path.realpath(pty_scanner.link_path) == pty_scanner.device != first_device
     assert wait_for(lambda: reader.opens == 2)
     pty_scanner.scan("AFTER")
     assert wait_for(lambda: got == ["BEFORE", "AFTER"]), got
+
+    # A replug that renumbers the device: the new one appears while the old one still
+    # exists, so it surely gets another /dev/pts number; the link follows it.
+    old_master, old_slave, old_device = pty_scanner.master, pty_scanner.slave, pty_scanner.device
+    pty_scanner.plug()
+    os.close(old_master)
+    os.close(old_slave)
+    assert os.path.realpath(pty_scanner.link_path) == pty_scanner.device != old_device
+    assert wait_for(lambda: reader.opens == 3)
+    pty_scanner.scan("RENUMBERED")
+    assert wait_for(lambda: got == ["BEFORE", "AFTER", "RENUMBERED"]), got
 
 
 def test_serial_reader_waits_for_a_missing_port(tmp_path: Path) -> None:

@@ -106,9 +106,7 @@ class Responder:
                 self.results[scan_id] = result
             else:
                 result = dict(first, duplicate=True)
-        client.publish(
-            f"{self.prefix}/scanners/{scanner_id}/results", json.dumps(result), qos=1
-        )
+        client.publish(f"{self.prefix}/scanners/{scanner_id}/results", json.dumps(result), qos=1)
 
     # queries
 
