@@ -374,3 +374,9 @@ def test_stock_counters_follow_moves(plant, api, db):
     assert stock.counters() == stock.recount_from_items()
     by_stage = {r["stage"]: r for r in api.get("/api/stock").get_json()["by_stage"]}
     assert by_stage["raw"]["qty"] == 7.5 and by_stage["wip"]["qty"] == 2.5
+
+
+def test_scanner_last_scan_is_recorded(plant, api):
+    plant.scan("sc-recv", "garbage", expected=422)
+    sc = {s["id"]: s for s in api.get("/api/scanners").get_json()["scanners"]}
+    assert sc["sc-recv"]["last_scan_at"] is not None and sc["sc-ship"]["last_scan_at"] is None

@@ -149,6 +149,11 @@ def apply_scans(
                 answered[scan.scan_id] = ScanResult.from_dict(result.to_dict(), duplicate=True)
             results.append(result)
         batch.delta.flush()
+        if batch.scanners:
+            # one update per scanner per batch, not per scan
+            Scanner.update(last_scan_at=now or utcnow()).where(
+                Scanner.id.in_(sorted(batch.scanners))
+            ).execute()
     return results
 
 
@@ -159,6 +164,7 @@ class _Batch:
         self.delta = StockDelta()
         self._stations: dict = {}
         self._products: dict = {}
+        self.scanners: set[str] = set()
 
     def product(self, product_id: int) -> Product:
         if product_id not in self._products:
@@ -265,6 +271,7 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.scanner = hot.scanner(scan.scanner_id)
     if ctx.scanner is None:
         raise Rejected("unknown_scanner", f"Scanner {scan.scanner_id!r} is not registered")
+    ctx.batch.scanners.add(ctx.scanner.id)
     if scan.station:
         ctx.station = ctx.batch.station(code=scan.station)
         if ctx.station is None:
