@@ -7,10 +7,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: help install run test lint format bench clean system-deps
+.PHONY: help install run demo test lint format bench clean system-deps
 
 help:
 	@echo "make run    - serve on http://$(HOST):$(PORT) (SQLite under var/)"
+	@echo "make demo   - a seeded plant, the server and simulated scanners (Ctrl-C stops)"
 	@echo "make test   - the test suite (PostgreSQL too when TEST_POSTGRES_URL is set)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - the benchmarks in bench/"
@@ -34,11 +35,22 @@ system-deps:
 	    apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; \
 	  else echo "note: no mosquitto binary; MQTT tests use the embedded broker"; fi; \
 	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (the page tests drive it headless)"; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: the page tests need /usr/bin/chromium (apt-get install chromium)"; exit 1; fi; \
+	fi
 
 run: install
 	$(BIN)/python -m server init-db
 	$(BIN)/python -m server bootstrap
 	$(BIN)/python -m server serve --host $(HOST) --port $(PORT)
+
+# A seeded plant in var/demo.db, the server with its embedded broker, one real scanner
+# agent per station reading a pseudo-terminal, and a simulated worker scanning into them.
+demo: install
+	$(BIN)/python -m server demo --port $(PORT)
 
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

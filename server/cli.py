@@ -1,4 +1,5 @@
-"""The command line: init-db, serve, create-user, create-token, recount-stock, reason-codes.
+"""The command line: init-db, serve, ingest, mqtt-credentials, demo, create-user, create-token,
+recount-stock, reason-codes.
 
 Every command reads the same settings as the app (DATABASE_URL, ...), prints a clear
 message and exits with 2 on bad input, never with a traceback for a user's mistake.
@@ -106,9 +107,158 @@ def cmd_serve(args, settings) -> int:
     db = _db(settings)
     create_schema(db)
     app = create_app()
+    mqtt_parts = [] if args.no_ingest else start_mqtt(app.extensions["koordinator.db"], settings)
+    _stop_on_sigterm()
     print(f"Koordinator on http://{args.host}:{args.port}/  (API under /api)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="koordinator")
+    try:
+        waitress.serve(
+            app, host=args.host, port=args.port, threads=args.threads, ident="koordinator"
+        )
+    finally:
+        stop_mqtt(mqtt_parts)
     return 0
+
+
+def start_mqtt(db, settings: dict, *, client_id: str | None = None) -> list:
+    """The zero-setup MQTT side of `serve`: the embedded broker when MQTT_URL is unset (or
+    the broker already answering on 127.0.0.1:1883), and the ingest worker in threads.
+    Returns what `stop_mqtt()` stops, last started first."""
+    from server.broker import ensure_local_broker
+    from server.ingest import IngestSettings, IngestWorker
+
+    parts: list = []
+    url = settings["MQTT_URL"]
+    if url is None:
+        broker = ensure_local_broker()
+        if broker is not None:
+            parts.append(broker)
+        url = "mqtt://127.0.0.1:1883"
+    else:
+        print(f"MQTT broker: {redact_url(url)} (MQTT_URL)", flush=True)
+    ingest_settings = IngestSettings.from_env(
+        url, prefix=settings["MQTT_TOPIC_PREFIX"], client_id=client_id
+    )
+    worker = IngestWorker(db, ingest_settings).start()
+    parts.append(worker)
+    return parts
+
+
+def stop_mqtt(parts: list) -> None:
+    for part in reversed(parts):
+        try:
+            part.stop()
+        except Exception:  # stopping must go on with the other parts
+            log.exception("stopping %s", type(part).__name__)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker) ends the process the way Ctrl-C does: cleanly."""
+    import signal
+
+    def _raise(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def cmd_ingest(args, settings) -> int:
+    """Only the MQTT ingest worker (scale out: several of these with --shared-group)."""
+    import signal
+    import threading
+
+    from server.ingest import IngestConfigError, IngestSettings, IngestWorker
+
+    db = _db(settings)
+    create_schema(db)
+    try:
+        ingest_settings = IngestSettings.from_env(
+            settings["MQTT_URL"],
+            prefix=settings["MQTT_TOPIC_PREFIX"],
+            client_id=args.client_id,
+            shared_group=args.shared_group,
+            batch_size=args.batch,
+            mqtt5=True if args.mqtt5 else None,
+        )
+    except IngestConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        log.info("received %s; stopping the ingest", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    IngestWorker(db, ingest_settings).run(stop)
+    return 0
+
+
+def cmd_mqtt_credentials(args, settings) -> int:
+    """Mosquitto password file + ACL for the registered scanners; new passwords printed once."""
+    from server import mqtt_credentials as mc
+    from server.models import Scanner
+
+    prefix = settings["MQTT_TOPIC_PREFIX"]
+    if not mc.SAFE_ID.match(args.server_user):
+        print(
+            f"error: --server-user {args.server_user!r} is not a valid user name", file=sys.stderr
+        )
+        return 2
+    db = _db(settings)
+    create_schema(db)
+    accounts: list[mc.Account] = []
+    shown: list[tuple[str, str]] = []
+    with db.connection_context(), db.atomic():
+        scanners = list(Scanner.select().order_by(Scanner.id))
+        if any(s.id == args.server_user for s in scanners):
+            print(
+                f"error: a scanner is called {args.server_user!r}; pick another --server-user",
+                file=sys.stderr,
+            )
+            return 2
+        scanner_ids = []
+        for scanner in scanners:
+            if not mc.SAFE_ID.match(scanner.id):
+                print(
+                    f"warning: scanner {scanner.id!r} skipped: its id cannot be an MQTT user "
+                    "and topic level (use letters, digits, _ . -)",
+                    file=sys.stderr,
+                )
+                continue
+            rotate = args.rotate or scanner.id in (args.scanner or [])
+            if rotate or not (scanner.secret_hash or "").startswith("$7$"):
+                password = mc.new_password()
+                scanner.secret_hash = mc.hash_password(password)
+                Scanner.update(secret_hash=scanner.secret_hash).where(
+                    Scanner.id == scanner.id
+                ).execute()
+                shown.append((scanner.id, password))
+            accounts.append(mc.Account(scanner.id, scanner.secret_hash))
+            scanner_ids.append(scanner.id)
+    existing = mc.read_password_file(args.passwd).get(args.server_user)
+    if existing and not args.new_server_password:
+        server_hash = existing
+    else:
+        password = os.environ.get("KOORDINATOR_MQTT_SERVER_PASSWORD") or mc.new_password()
+        server_hash = mc.hash_password(password)
+        shown.insert(0, (args.server_user, password))
+    accounts.insert(0, mc.Account(args.server_user, server_hash))
+    mc.write_private(args.passwd, mc.password_file(accounts))
+    mc.write_private(args.acl, mc.acl_file(scanner_ids, args.server_user, prefix))
+    print(f"wrote {args.passwd} ({len(accounts)} users) and {args.acl}")
+    if shown:
+        print("New passwords (shown once; only their hashes are kept):")
+        for user, password in shown:
+            print(f"  {user}  {password}")
+    print("Reload Mosquitto to apply: systemctl reload mosquitto (or kill -HUP its pid)")
+    return 0
+
+
+def cmd_demo(args, settings) -> int:
+    from server import demo
+
+    return demo.run(args, settings)
 
 
 def cmd_recount_stock(args, settings) -> int:
@@ -153,6 +303,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--no-ingest", action="store_true", help="HTTP only (ingest runs elsewhere)")
+    p = sub.add_parser("ingest", help="run the MQTT ingest worker only")
+    p.add_argument("--client-id", help="stable MQTT client id (default from INGEST_CLIENT_ID)")
+    p.add_argument("--shared-group", help="MQTT 5 shared subscription group (INGEST_SHARED_GROUP)")
+    p.add_argument("--batch", type=int, help="scans per transaction at most (default 200)")
+    p.add_argument("--mqtt5", action="store_true", help="MQTT 5 even without a shared group")
+    p = sub.add_parser("mqtt-credentials", help="write a Mosquitto password file and ACL")
+    p.add_argument("--passwd", required=True, help="password file to write")
+    p.add_argument("--acl", required=True, help="ACL file to write")
+    p.add_argument("--server-user", default="koordinator-server", help="the ingest's user")
+    p.add_argument("--new-server-password", action="store_true", help="replace its password")
+    p.add_argument("--rotate", action="store_true", help="new passwords for every scanner")
+    p.add_argument("--scanner", action="append", help="new password for this scanner")
+    p = sub.add_parser("demo", help="a seeded plant, the server and simulated scanners")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", default="var/demo.db", help="SQLite file (recreated)")
+    p.add_argument("--pace", type=float, default=1.5, help="seconds between scans")
+    p.add_argument("--units", type=int, default=6, help="widgets to build")
     p = sub.add_parser("create-user", help="create a user")
     p.add_argument("username")
     p.add_argument("--role", default="admin", choices=("operator", "supervisor", "admin"))
@@ -171,6 +339,9 @@ COMMANDS = {
     "init-db": cmd_init_db,
     "bootstrap": cmd_bootstrap,
     "serve": cmd_serve,
+    "ingest": cmd_ingest,
+    "mqtt-credentials": cmd_mqtt_credentials,
+    "demo": cmd_demo,
     "create-user": cmd_create_user,
     "create-token": cmd_create_token,
     "recount-stock": cmd_recount_stock,

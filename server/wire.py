@@ -42,6 +42,14 @@ class ScanPayload(pydantic.BaseModel):
         default=None, max_length=200, description="why (scrap and return need it)"
     )
 
+    @pydantic.field_validator("code", "note", "station")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # NUL cannot be stored in PostgreSQL text and never comes from a real scanner
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     def to_scan(self, scanner_id: str, user_id: int | None = None) -> ScanIn:
         scanned_at = self.scanned_at
         if scanned_at is not None and scanned_at.tzinfo is not None:

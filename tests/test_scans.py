@@ -380,3 +380,17 @@ def test_scanner_last_scan_is_recorded(plant, api):
     plant.scan("sc-recv", "garbage", expected=422)
     sc = {s["id"]: s for s in api.get("/api/scanners").get_json()["scanners"]}
     assert sc["sc-recv"]["last_scan_at"] is not None and sc["sc-ship"]["last_scan_at"] is None
+
+
+def test_nul_in_a_code_is_recorded_not_crashed(plant, db):
+    # the core must store whatever the adapters let through, on PostgreSQL too
+    result = _scan(db, "sc-recv", "K\x00BAD", note="a\x00b")
+    assert (result.status, result.reason) == ("rejected", "unknown_code")
+    row = LedgerEntry.get(LedgerEntry.scan_id == result.scan_id)
+    assert "\x00" not in row.raw_code
+
+
+def test_nul_in_an_http_scan_is_400(plant):
+    body = {"scan_id": "nul-1", "scanner_id": "sc-recv", "code": "K\x00X"}
+    resp = plant.api.post("/api/scans", body, as_="operator", expected=400)
+    assert resp.get_json()["error"] == "bad_payload"

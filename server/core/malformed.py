@@ -47,7 +47,7 @@ def record_rejected_payload(
             scan_id=None,
             origin="scan",
             scanner_id=scanner_id[:64],
-            raw_code=(raw or "")[:500] or None,
+            raw_code=(raw or "")[:500].replace("\x00", "\ufffd") or None,
             status="rejected",
             reason=reason,
             message=message,

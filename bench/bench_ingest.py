@@ -1,0 +1,305 @@
+"""End-to-end ingest: agent-like publishers -> Mosquitto -> `python -m server ingest` ->
+SQLite -> results back to the publishers.
+
+Three measurements (DESIGN.md "Figures" and "Reliability"):
+
+1. sustained throughput: publishers keep a window of unanswered scans full; scans/s from
+   first publish to last result, nothing lost (target >= 5,000/s);
+2. result latency at 1,000 scans/s offered: publish -> result p50/p99 (target p99 <= 25 ms);
+3. a 10,000-scan burst through a Mosquitto at its default settings (1,000-message queue
+   per session, 20 in flight), with the agent's resend of unanswered scans: nothing lost,
+   nothing applied twice.
+
+Every scan receives a new item (`new` -> `raw`), the real path of `apply_scan()`.
+Run: `PYTHONPATH=. .venv/bin/python bench/bench_ingest.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from server.core.codes import make_item_code
+from server.core.stock import rebuild
+from server.db import create_schema, init_db
+from server.models import Item, LedgerEntry, Product, Scanner, Station
+from tests.support.broker import start_mosquitto
+
+REPO = Path(__file__).resolve().parents[1]
+
+PREFIX = "koordinator"
+
+
+def seed(url: str, items: int, scanners: int) -> list[str]:
+    db = init_db(url)
+    create_schema(db)
+    with db.connection_context(), db.atomic():
+        station = Station.create(code="RECV", name="Receiving", default_action="receive")
+        product = Product.create(sku="STEEL", name="Steel", kind="raw", tracking="lot")
+        for n in range(scanners):
+            Scanner.create(id=f"sc-b{n}", station=station)
+        codes = [make_item_code(100_000 + n) for n in range(items)]
+        rows = [{"code": c, "product": product.id, "stage": "new", "qty": 5} for c in codes]
+        for i in range(0, len(rows), 500):
+            Item.insert_many(rows[i : i + 500]).execute()
+        rebuild(db)
+    db.close()
+    return codes
+
+
+class Publisher:
+    """An agent in miniature: a pending table, QoS 1 publishes, resend of the unanswered."""
+
+    def __init__(self, port: int, scanner_id: str, resend_after: float = 5.0) -> None:
+        self.scanner_id = scanner_id
+        self.resend_after = resend_after
+        self.pending: dict[str, tuple[bytes, float]] = {}
+        self.sent_at: dict[str, float] = {}
+        self.latency: dict[str, float] = {}
+        self.resends = 0
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.ready = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"bench-{scanner_id}-{uuid.uuid4().hex[:4]}"
+        )
+        self.client.max_inflight_messages_set(100)  # as the agent
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            f"{PREFIX}/scanners/{scanner_id}/results", 1
+        )
+        self.client.on_subscribe = lambda *a: self.ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self.ready.wait(10)
+
+    def _on_message(self, client, userdata, message) -> None:
+        now = time.perf_counter()
+        scan_id = json.loads(message.payload)["scan_id"]
+        with self.cond:
+            if self.pending.pop(scan_id, None) is not None:
+                self.latency[scan_id] = now - self.sent_at[scan_id]
+                self.cond.notify_all()
+
+    def send(self, code: str) -> None:
+        scan_id = uuid.uuid4().hex
+        body = {"scan_id": scan_id, "code": code, "scanned_at": "2026-11-26T08:00:00Z"}
+        payload = json.dumps(body).encode()
+        now = time.perf_counter()
+        with self.lock:
+            self.pending[scan_id] = (payload, now)
+            self.sent_at[scan_id] = now
+        self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
+
+    def resend_due(self) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            due = [(sid, p) for sid, (p, t) in self.pending.items() if now - t > self.resend_after]
+            for sid, p in due:
+                self.pending[sid] = (p, now)
+        for _sid, payload in due:
+            self.resends += 1
+            self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
+
+    def wait_window(self, window: int) -> None:
+        with self.cond:
+            while len(self.pending) >= window:
+                self.cond.wait(0.5)
+                if len(self.pending) >= window:
+                    self.lock.release()
+                    try:
+                        self.resend_due()
+                    finally:
+                        self.lock.acquire()
+
+    def drain(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.pending:
+                    return True
+            self.resend_due()
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def start_ingest(url: str, broker, workdir: Path, *args: str) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        MQTT_URL=broker.url,
+        INGEST_CLIENT_ID=f"bench-ingest-{uuid.uuid4().hex[:6]}",
+        LOG_LEVEL="INFO",
+        PYTHONPATH=str(REPO),
+    )
+    log = open(workdir / "ingest.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "ingest", *args],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while "ingest connected" not in (workdir / "ingest.log").read_text(errors="replace"):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"ingest did not start; see {workdir / 'ingest.log'}")
+        time.sleep(0.05)
+    (workdir / "ingest.log").unlink()  # one log per phase
+    return proc
+
+
+def check_exactly_once(url: str, codes: list[str]) -> tuple[int, int]:
+    """(scan ledger rows for these codes, items not raw) - want (len(codes), 0)."""
+    db = init_db(url)
+    with db.connection_context():
+        rows = 0
+        not_raw = 0
+        for i in range(0, len(codes), 900):
+            part = codes[i : i + 900]
+            rows += (
+                LedgerEntry.select()
+                .where((LedgerEntry.origin == "scan") & LedgerEntry.raw_code.in_(part))
+                .count()
+            )
+            not_raw += Item.select().where(Item.code.in_(part) & (Item.stage != "raw")).count()
+    db.close()
+    return rows, not_raw
+
+
+def phase_throughput(tmp: Path, n: int, publishers: int, window: int) -> dict:
+    url = f"sqlite:///{tmp}/throughput.db"
+    codes = seed(url, n, publishers)
+    broker = start_mosquitto(tmp / "mq-throughput", conf_extra="max_queued_messages 100000")
+    ingest = start_ingest(url, broker, tmp, "--mqtt5", "--batch", "500")
+    pubs = [Publisher(broker.port, f"sc-b{k}") for k in range(publishers)]
+    try:
+        start = time.perf_counter()
+
+        def feed(pub: Publisher, mine: list[str]) -> None:
+            for code in mine:
+                pub.wait_window(window)
+                pub.send(code)
+
+        threads = [
+            threading.Thread(target=feed, args=(p, codes[k::publishers]))
+            for k, p in enumerate(pubs)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ok = all(p.drain(120) for p in pubs)
+        elapsed = time.perf_counter() - start
+    finally:
+        for p in pubs:
+            p.close()
+        ingest.terminate()
+        ingest.wait(10)
+        broker.stop()
+    rows, not_raw = check_exactly_once(url, codes)
+    return {
+        "scans": n,
+        "seconds": round(elapsed, 2),
+        "scans_per_s": round(n / elapsed),
+        "all_answered": ok,
+        "ledger_rows": rows,
+        "not_applied": not_raw,
+        "resends": sum(p.resends for p in pubs),
+    }
+
+
+def phase_latency(tmp: Path, rate: int, seconds: int) -> dict:
+    n = rate * seconds
+    url = f"sqlite:///{tmp}/latency.db"
+    codes = seed(url, n, 4)
+    broker = start_mosquitto(tmp / "mq-latency")
+    ingest = start_ingest(url, broker, tmp, "--mqtt5")
+    pubs = [Publisher(broker.port, f"sc-b{k}") for k in range(4)]
+    try:
+        start = time.perf_counter()
+        for i, code in enumerate(codes):
+            target = start + i / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pubs[i % 4].send(code)
+        ok = all(p.drain(60) for p in pubs)
+    finally:
+        for p in pubs:
+            p.close()
+        ingest.terminate()
+        ingest.wait(10)
+        broker.stop()
+    lat = sorted(v * 1000 for p in pubs for v in p.latency.values())
+    q = statistics.quantiles(lat, n=100)
+    return {
+        "offered_per_s": rate,
+        "scans": n,
+        "all_answered": ok,
+        "p50_ms": round(q[49], 1),
+        "p99_ms": round(q[98], 1),
+        "max_ms": round(lat[-1], 1),
+    }
+
+
+def phase_burst(tmp: Path, n: int) -> dict:
+    url = f"sqlite:///{tmp}/burst.db"
+    codes = seed(url, n, 1)
+    broker = start_mosquitto(tmp / "mq-burst")  # Mosquitto defaults
+    ingest = start_ingest(url, broker, tmp)  # the worker's defaults (MQTT 3.1.1)
+    pub = Publisher(broker.port, "sc-b0", resend_after=5.0)
+    try:
+        start = time.perf_counter()
+        for code in codes:
+            pub.send(code)
+        ok = pub.drain(300)
+        elapsed = time.perf_counter() - start
+    finally:
+        pub.close()
+        ingest.terminate()
+        ingest.wait(10)
+        broker.stop()
+    rows, not_raw = check_exactly_once(url, codes)
+    return {
+        "scans": n,
+        "seconds": round(elapsed, 2),
+        "all_answered": ok,
+        "resends": pub.resends,
+        "ledger_rows": rows,
+        "not_applied": not_raw,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    args = parser.parse_args()
+    n = 5_000 if args.quick else 30_000
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
+        tmp = Path(tmpdir)
+        print("throughput:", phase_throughput(tmp, n, publishers=4, window=500), flush=True)
+        print("latency:   ", phase_latency(tmp, 1000, 3 if args.quick else 10), flush=True)
+        print("burst:     ", phase_burst(tmp, 2_000 if args.quick else 10_000), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

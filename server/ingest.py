@@ -1,0 +1,502 @@
+"""The MQTT ingest worker: decode -> `apply_scans()` -> commit -> publish results -> ack.
+
+Delivery, in order, for every message on `<prefix>/scanners/+/scans`:
+
+1. paho's network thread puts the message in a queue and does *not* acknowledge it
+   (`manual_ack=True`): until the PUBACK the broker still owns the message and redelivers
+   it to this session after a crash or a reconnect.
+2. The database thread takes up to `batch_size` queued messages, decodes them and applies
+   them with `apply_scans()` in ONE transaction (group commit).
+3. After the commit it publishes each result (QoS 1) on the scanner's results topic, then
+   acknowledges the message to the broker.
+
+A crash anywhere before step 3 leaves the message with the broker; a crash after the
+commit but before the ack makes the broker redeliver it, and the scan_id dedupe in
+`apply_scan()` answers with the stored first result (`duplicate: true`). Together with the
+agent's outbox this gives every scan an exactly-once effect (docs/protocol.md).
+
+A PUBACK is only valid on the connection the message came in on, so each message carries
+the connection "epoch" it arrived on, and one from an older connection is never acked (the
+broker resends it and the dedupe answers it).
+
+The session is persistent (stable client id, clean_session=False, or MQTT 5 clean_start
+False with a session expiry) so the broker keeps scans while the worker restarts. With
+`shared_group` the worker subscribes to `$share/<group>/<prefix>/scanners/+/scans`
+(MQTT 5), so several workers split the scans; the dedupe makes an overlap harmless.
+
+The worker never dies on input: unreadable payloads get a `bad_payload` result when a
+scan_id can be read, a payload naming another scanner than its topic gets
+`unknown_scanner`, both are logged and recorded in the ledger
+(`server.core.malformed`). A database outage keeps the batch unacknowledged and retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import queue
+import re
+import socket
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+import peewee as pw
+import pydantic
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from server.core.malformed import record_rejected_payload, rejected_result
+from server.core.scans import ScanIn, ScanResult, apply_scans
+from server.wire import ScanPayload
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_DELAY = 0.1
+RECONNECT_MAX_DELAY = 2
+MAX_PAYLOAD = 16 * 1024  # a scan payload is a few hundred bytes; code is at most 4096
+SESSION_EXPIRY = 7 * 24 * 3600  # MQTT 5: how long the broker keeps our session offline
+DB_RETRY_MAX = 5.0
+_SCAN_ID_RE = re.compile(rb'"scan_id"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]{1,64})"')
+_SCAN_ID_OK = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+class IngestConfigError(ValueError):
+    """A setting of the ingest is wrong; the message says which."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestSettings:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: bool = False
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    prefix: str = "koordinator"
+    client_id: str = "koordinator-ingest"
+    shared_group: str | None = None
+    mqtt5: bool = False
+    batch_size: int = 200
+    receive_maximum: int = 1000  # MQTT 5: messages the broker may have unacked with us
+    keepalive: int = 30
+
+    @property
+    def url(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+    @property
+    def protocol(self) -> int:
+        return mqtt.MQTTv5 if (self.mqtt5 or self.shared_group) else mqtt.MQTTv311
+
+    @property
+    def scans_filter(self) -> str:
+        plain = f"{self.prefix}/scanners/+/scans"
+        return f"$share/{self.shared_group}/{plain}" if self.shared_group else plain
+
+    @classmethod
+    def from_env(
+        cls, url: str | None, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> IngestSettings:
+        """Settings from MQTT_URL and the INGEST_* variables; `overrides` (flags) win."""
+        env = os.environ if environ is None else environ
+        parts = parse_mqtt_url(url or "mqtt://127.0.0.1:1883")
+        values: dict[str, Any] = {
+            **parts,
+            "prefix": env.get("MQTT_TOPIC_PREFIX", "koordinator").strip("/"),
+            "client_id": env.get("INGEST_CLIENT_ID")
+            or f"koordinator-ingest-{socket.gethostname()}",
+            "shared_group": env.get("INGEST_SHARED_GROUP") or None,
+            "mqtt5": env.get("INGEST_MQTT5", "").lower() in ("1", "true", "yes"),
+        }
+        if env.get("MQTT_PASSWORD"):
+            values["password"] = env["MQTT_PASSWORD"]
+        if env.get("INGEST_BATCH"):
+            try:
+                values["batch_size"] = int(env["INGEST_BATCH"])
+            except ValueError:
+                raise IngestConfigError(
+                    f"INGEST_BATCH={env['INGEST_BATCH']!r}: not a number"
+                ) from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not self.prefix or any(c in self.prefix for c in "+#"):
+            raise IngestConfigError(f"topic prefix {self.prefix!r}: non-empty, no '+' or '#'")
+        if self.shared_group is not None and not re.fullmatch(r"[\w.-]{1,64}", self.shared_group):
+            raise IngestConfigError(f"shared group {self.shared_group!r}: letters, digits, _.-")
+        if not 1 <= self.batch_size <= 10_000:
+            raise IngestConfigError(f"batch size {self.batch_size}: between 1 and 10000")
+        if not self.client_id:
+            raise IngestConfigError("the MQTT client id must not be empty")
+
+
+def parse_mqtt_url(url: str) -> dict[str, Any]:
+    """`mqtt://user:pass@host:port` or `mqtts://...` -> host, port, tls, username, password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise IngestConfigError(f"MQTT_URL is not a valid URL ({exc})") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise IngestConfigError("MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883")
+    tls = parts.scheme == "mqtts"
+    return {
+        "host": parts.hostname,
+        "port": port or (8883 if tls else 1883),
+        "tls": tls,
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+    }
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Inbound:
+    """One scans-topic message waiting for its commit."""
+
+    epoch: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    scanner_id: str = ""
+    scan: ScanIn | None = None
+    #: rejected before apply_scan: (reason, detail, scan_id or None)
+    rejection: tuple[str, str, str | None] | None = None
+    result: ScanResult | None = None
+
+
+def sniff_scan_id(payload: bytes) -> str | None:
+    """A scan_id read out of a payload that is not valid JSON (truncated, binary...)."""
+    match = _SCAN_ID_RE.search(payload[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+def decode(msg: Inbound, prefix: str) -> None:
+    """Fill `msg.scan` or `msg.rejection` from its topic and payload. Never raises."""
+    head, tail = f"{prefix}/scanners/", "/scans"
+    scanner_id = msg.topic[len(head) : -len(tail)] if msg.topic.startswith(head) else ""
+    msg.scanner_id = scanner_id
+    payload = msg.payload
+    if not 1 <= len(scanner_id) <= 64:
+        msg.rejection = ("unknown_scanner", "scanner id in the topic is not valid", None)
+        return
+    if len(payload) > MAX_PAYLOAD:
+        detail = f"payload of {len(payload)} bytes (at most {MAX_PAYLOAD})"
+        msg.rejection = ("bad_payload", detail, sniff_scan_id(payload))
+        return
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        msg.rejection = ("bad_payload", "payload is not UTF-8 text", sniff_scan_id(payload))
+        return
+    if "\x00" in text or "\\u0000" in text:  # PostgreSQL text cannot hold NUL
+        msg.rejection = ("bad_payload", "payload contains NUL characters", sniff_scan_id(payload))
+        return
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        msg.rejection = ("bad_payload", "payload is not JSON", sniff_scan_id(payload))
+        return
+    if not isinstance(body, dict):
+        msg.rejection = ("bad_payload", f"payload is a JSON {type(body).__name__}", None)
+        return
+    raw_id = body.get("scan_id")
+    scan_id = raw_id if isinstance(raw_id, str) and _SCAN_ID_OK.match(raw_id) else None
+    named = body.get("scanner_id")
+    if named is not None and named != scanner_id:
+        msg.rejection = (
+            "unknown_scanner",
+            f"payload names scanner {str(named)[:64]!r}, the topic {scanner_id!r}",
+            scan_id,
+        )
+        return
+    try:
+        msg.scan = ScanPayload.model_validate(body).to_scan(scanner_id)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        msg.rejection = ("bad_payload", f"{where}: {first.get('msg', 'invalid')}", scan_id)
+    except Exception as exc:  # a payload must never take the worker down
+        log.exception("unexpected error decoding a payload on %s", msg.topic)
+        msg.rejection = ("bad_payload", type(exc).__name__, scan_id)
+
+
+# --- the worker ----------------------------------------------------------------------------
+
+
+class IngestWorker:
+    """Owns one paho client (network thread) and one database thread."""
+
+    def __init__(self, db: pw.Database, settings: IngestSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self.queue: queue.Queue[Inbound] = queue.Queue()
+        #: latest retained status per scanner id, from <prefix>/scanners/+/status
+        self.scanner_status: dict[str, dict[str, Any]] = {}
+        self.applied = 0  # messages committed and answered, for logs and tests
+        self._epoch = 0
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._db_thread: threading.Thread | None = None
+        self._last_failure: str | None = None
+        self.client = self._make_client()
+
+    # setup
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        kwargs: dict[str, Any] = {}
+        if s.protocol != mqtt.MQTTv5:
+            kwargs["clean_session"] = False
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=s.protocol,
+            manual_ack=True,
+            **kwargs,
+        )
+        if s.username:
+            client.username_pw_set(s.username, s.password)
+        if s.tls:
+            client.tls_set()
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_DELAY, max_delay=RECONNECT_MAX_DELAY)
+        client.max_inflight_messages_set(1000)  # results in flight towards the broker
+        client.max_queued_messages_set(0)  # unbounded: results are never dropped here
+        client.on_socket_open = self._on_socket_open
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def start(self) -> IngestWorker:
+        s = self.settings
+        log.info(
+            "ingest: %s as %s, subscribing %s (MQTT %s, batches of %d)",
+            s.url,
+            s.client_id,
+            s.scans_filter,
+            "5" if s.protocol == mqtt.MQTTv5 else "3.1.1",
+            s.batch_size,
+        )
+        self._db_thread = threading.Thread(target=self._db_loop, name="ingest-db", daemon=True)
+        self._db_thread.start()
+        if s.protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY
+            props.ReceiveMaximum = s.receive_maximum
+            self.client.connect_async(
+                s.host, s.port, keepalive=s.keepalive, clean_start=False, properties=props
+            )
+        else:
+            self.client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        self.client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish the batch in hand, then disconnect; the broker keeps what is unacked."""
+        self._stopping.set()
+        if self._db_thread is not None:
+            self._db_thread.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._connected.clear()
+        log.info("ingest stopped after %d scans", self.applied)
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set (the CLI's main thread)."""
+        self.start()
+        try:
+            while not stop.wait(0.5):
+                if self._db_thread is not None and not self._db_thread.is_alive():
+                    raise RuntimeError("ingest database thread died")
+        finally:
+            self.stop()
+
+    # paho callbacks (network thread); an exception here would kill paho's loop
+
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            text = f"broker refused the connection: {reason_code}"
+            if text != self._last_failure:
+                log.error("%s; retrying", text)
+            self._last_failure = text
+            return
+        self._last_failure = None
+        with self._lock:
+            self._epoch += 1
+        # Subscribing here renews the subscription on every reconnect.
+        client.subscribe(
+            [(self.settings.scans_filter, 1), (f"{self.settings.prefix}/scanners/+/status", 0)]
+        )
+        log.info("ingest connected (session present: %s)", flags.session_present)
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        if was and not self._stopping.is_set():
+            log.warning("ingest lost the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = ""
+        try:
+            if not topic.endswith("/scans"):
+                if topic.endswith("/status"):
+                    self._note_status(topic, message.payload)
+                if message.qos:
+                    client.ack(message.mid, message.qos)
+                return
+            self.queue.put(
+                Inbound(self._epoch, message.mid, message.qos, topic, bytes(message.payload))
+            )
+        except Exception:
+            log.exception("ingest: error taking a message on %r", topic)
+
+    def _note_status(self, topic: str, payload: bytes) -> None:
+        scanner_id = topic.split("/")[-2]
+        try:
+            body = json.loads(payload) if payload else {"state": "unknown"}
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            self.scanner_status[scanner_id] = body
+
+    # database thread
+
+    def _db_loop(self) -> None:
+        try:
+            self._drain()
+        finally:
+            if not self.db.is_closed():  # this thread's connection
+                self.db.close()
+
+    def _drain(self) -> None:
+        delay = 0.1
+        batch: list[Inbound] = []
+        while True:
+            if not batch:
+                if self._stopping.is_set():
+                    return
+                try:
+                    batch = [self.queue.get(timeout=0.2)]
+                except queue.Empty:
+                    continue
+                while len(batch) < self.settings.batch_size:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+            try:
+                self._commit(batch)
+            except Exception as exc:
+                # Nothing acked: retry the same batch, the broker keeps the messages anyway.
+                log.error("ingest: database error, retrying in %.1f s: %s", delay, exc)
+                try:
+                    self.db.close()
+                except Exception:
+                    pass
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, DB_RETRY_MAX)
+                continue
+            delay = 0.1
+            self._answer(batch)
+            batch = []
+
+    def _commit(self, batch: list[Inbound]) -> None:
+        scans: list[Inbound] = []
+        for msg in batch:
+            if msg.scan is None and msg.rejection is None:
+                decode(msg, self.settings.prefix)
+            if msg.scan is not None:
+                scans.append(msg)
+        self.db.connect(reuse_if_open=True)
+        with self.db.atomic():
+            results = apply_scans(self.db, [m.scan for m in scans]) if scans else []
+            for msg, result in zip(scans, results, strict=True):
+                msg.result = result
+            for msg in batch:
+                if msg.rejection is None:
+                    continue
+                reason, detail, scan_id = msg.rejection
+                log.warning(
+                    "rejected payload on %s (%s: %s)%s: %r",
+                    msg.topic,
+                    reason,
+                    detail,
+                    f" scan_id {scan_id}" if scan_id else ", no scan_id to answer",
+                    msg.payload[:120],
+                )
+                try:
+                    msg.result = record_rejected_payload(
+                        self.db,
+                        scanner_id=msg.scanner_id or "?",
+                        reason=reason,
+                        detail=detail,
+                        scan_id=scan_id,
+                        raw=msg.payload[:500].decode("utf-8", "replace").replace("\x00", "\ufffd"),
+                    )
+                except (pw.OperationalError, pw.InterfaceError):
+                    raise  # the database is away: retry the batch
+                except Exception:
+                    # Its savepoint is rolled back; answer it anyway rather than retry forever.
+                    log.exception("could not record the rejected payload on %s", msg.topic)
+                    msg.result = rejected_result(scan_id, reason, detail) if scan_id else None
+
+    def _answer(self, batch: list[Inbound]) -> None:
+        prefix = self.settings.prefix
+        for msg in batch:
+            result = msg.result
+            # server_error was not stored: no answer, so the agent's outbox sends it again.
+            if result is not None and result.reason != "server_error" and msg.scanner_id:
+                payload = json.dumps(result.to_dict(), separators=(",", ":"), default=str)
+                info = self.client.publish(
+                    f"{prefix}/scanners/{msg.scanner_id}/results", payload, qos=1
+                )
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    log.warning("result for %s not queued: %s", result.scan_id, info.rc)
+            elif result is not None and result.reason == "server_error":
+                log.error(
+                    "scan %s hit a server error; left for the agent to resend", result.scan_id
+                )
+            self._ack(msg)
+        self.applied += len(batch)
+
+    def _ack(self, msg: Inbound) -> None:
+        if msg.qos == 0:
+            return
+        with self._lock:
+            current = msg.epoch == self._epoch and self._connected.is_set()
+        if current:
+            self.client.ack(msg.mid, msg.qos)
+        # else: the connection it came on is gone; the broker redelivers it and the
+        # scan_id dedupe answers the repeat.

@@ -1,0 +1,215 @@
+"""The broker side of the zero-setup run and of production: the embedded broker, and the
+Mosquitto password file and ACL written by `python -m server mqtt-credentials`."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from server import mqtt_credentials as mc
+from server.broker import EmbeddedBroker, ensure_local_broker
+from server.models import Scanner
+from tests.ingest.conftest import HAVE_MOSQUITTO, wait_for
+from tests.support.agent_process import REPO_ROOT
+from tests.support.broker import free_port, start_mosquitto
+
+
+class Client:
+    def __init__(
+        self,
+        port: int,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        clean: bool = True,
+        client_id: str | None = None,
+    ) -> None:
+        self.got: list[tuple[str, bytes, bool]] = []
+        self.refused: str | None = None
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"c-{uuid.uuid4().hex[:8]}",
+            clean_session=clean,
+        )
+        if user:
+            self.c.username_pw_set(user, password)
+        self.c.on_connect = self._on_connect
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload, m.retain))
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.refused = str(reason_code)
+        self.connected.set()
+
+    def subscribe(self, topic: str) -> None:
+        self.subscribed.clear()
+        self.c.subscribe(topic, 1)
+        assert self.subscribed.wait(5)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+# --- the embedded broker ------------------------------------------------------------------
+
+
+@pytest.fixture
+def embedded():
+    broker = EmbeddedBroker("127.0.0.1", free_port()).start()
+    yield broker
+    broker.stop()
+    gc.collect()  # amqtt's leaked transports warn now, inside this test (see conftest)
+
+
+def test_embedded_broker_keeps_qos1_for_an_offline_persistent_session_and_retains(embedded):
+    worker = Client(embedded.port, client_id="worker-1", clean=False)
+    assert worker.connected.wait(5) and worker.refused is None
+    worker.subscribe("k/+/scans")
+    worker.close()
+    agent = Client(embedded.port)
+    assert agent.connected.wait(5)
+    agent.publish("k/sc/status", b'{"state":"online"}', retain=True)
+    for n in range(5):
+        agent.publish("k/sc/scans", str(n).encode())
+    agent.close()
+    worker = Client(embedded.port, client_id="worker-1", clean=False)
+    assert wait_for(lambda: len(worker.got) == 5, 10), worker.got
+    assert [p for _t, p, _r in worker.got] == [b"0", b"1", b"2", b"3", b"4"]
+    worker.subscribe("k/+/status")
+    assert wait_for(lambda: any(t == "k/sc/status" for t, _p, _r in worker.got), 5)
+    worker.close()
+
+
+def test_ensure_local_broker_uses_one_that_already_answers(embedded, capsys):
+    assert ensure_local_broker("127.0.0.1", embedded.port) is None
+    assert "already answering" in capsys.readouterr().out
+    port = free_port()
+    started = ensure_local_broker("127.0.0.1", port)
+    try:
+        assert started is not None and started.port == port
+        assert "Embedded MQTT broker" in capsys.readouterr().out
+    finally:
+        started.stop()
+        gc.collect()
+
+
+# --- Mosquitto credentials and ACL ---------------------------------------------------------
+
+
+def test_mosquitto_hash_format_matches_mosquitto_passwd(tmp_path):
+    hashed = mc.hash_password("s3cret", iterations=101, salt=b"0123456789ab")
+    assert hashed.startswith("$7$101$") and mc.check_password("s3cret", hashed)
+    assert not mc.check_password("other", hashed)
+    tool = "/usr/bin/mosquitto_passwd"
+    if os.access(tool, os.X_OK):
+        path = tmp_path / "pw"
+        path.write_text("")
+        subprocess.run([tool, "-b", str(path), "u", "s3cret"], check=True)
+        theirs = path.read_text().strip().split(":", 1)[1]
+        assert mc.check_password("s3cret", theirs)
+
+
+def _credentials(tmp_path, db_url, *extra):
+    env = dict(os.environ, DATABASE_URL=db_url, KOORDINATOR_ENV="test")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "mqtt-credentials",
+            "--passwd",
+            str(tmp_path / "passwd"),
+            "--acl",
+            str(tmp_path / "acl"),
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    shown = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("  ") and len(parts) == 2:
+            shown[parts[0]] = parts[1]
+    return shown
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
+    shown = _credentials(tmp_path, db_url)
+    assert {"koordinator-server", "sc-recv", "sc-line"} <= set(shown)
+    stored = Scanner.get_by_id("sc-recv").secret_hash
+    assert stored.startswith("$7$") and shown["sc-recv"] not in stored
+    assert mc.check_password(shown["sc-recv"], stored)
+    # run again: nothing new to show, the password file is the same
+    before = (tmp_path / "passwd").read_text()
+    assert _credentials(tmp_path, db_url) == {}
+    assert (tmp_path / "passwd").read_text() == before
+    assert oct((tmp_path / "passwd").stat().st_mode & 0o777) == "0o600"
+
+    broker = start_mosquitto(
+        tmp_path / "mosq",
+        conf_extra=f"allow_anonymous false\npassword_file {tmp_path / 'passwd'}\n"
+        f"acl_file {tmp_path / 'acl'}\n",
+    )
+    clients = []
+    try:
+
+        def connect(user, password):
+            c = Client(broker.port, user, password)
+            clients.append(c)
+            assert c.connected.wait(5)
+            return c
+
+        assert connect("sc-recv", "wrong").refused is not None
+        assert connect(None, None).refused is not None  # anonymous
+        server = connect("koordinator-server", shown["koordinator-server"])
+        assert server.refused is None
+        server.subscribe("koordinator/scanners/+/scans")
+        recv = connect("sc-recv", shown["sc-recv"])
+        line = connect("sc-line", shown["sc-line"])
+        assert recv.refused is None and line.refused is None
+        recv.subscribe("koordinator/scanners/sc-recv/results")
+        recv.subscribe("koordinator/scanners/sc-line/results")  # not allowed to read
+        recv.publish("koordinator/scanners/sc-line/scans", b"forged")
+        recv.publish("koordinator/scanners/sc-recv/scans", b"mine")
+        assert wait_for(lambda: server.got, 5)
+        time.sleep(0.3)
+        assert [(t, p) for t, p, _r in server.got] == [
+            ("koordinator/scanners/sc-recv/scans", b"mine")
+        ]
+        server.publish("koordinator/scanners/sc-line/results", b"for line")
+        server.publish("koordinator/scanners/sc-recv/results", b"for recv")
+        assert wait_for(lambda: recv.got, 5)
+        time.sleep(0.3)
+        assert [p for _t, p, _r in recv.got] == [b"for recv"]
+        # a scanner cannot write results, not even its own
+        line.subscribe("koordinator/scanners/sc-line/results")
+        recv.publish("koordinator/scanners/sc-line/results", b"fake result")
+        time.sleep(0.3)
+        assert [p for _t, p, _r in line.got] == [b"for line"] or line.got == []
+    finally:
+        for c in clients:
+            c.close()
+        broker.kill()
