@@ -76,7 +76,11 @@ def completed_by_day(date_from: dt.date, date_to: dt.date) -> dict[tuple[int, dt
     )
     out: dict[tuple[int, dt.date], Decimal] = {}
     for product_id, d, qty in rows:
-        d = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])
+        # SQLite gives text, PostgreSQL a date; peewee may convert either to a datetime
+        if isinstance(d, dt.datetime):
+            d = d.date()
+        elif not isinstance(d, dt.date):
+            d = dt.date.fromisoformat(str(d)[:10])
         out[(product_id, d)] = Decimal(qty or 0)
     return out
 
@@ -160,7 +164,8 @@ def schedule(
             "due": o.due.isoformat(),
             "qty": _num(o.qty),
             "completed": _num(o.completed),
-            "flags": flags.for_order(o.id),
+            # names and messages only: the details are in GET /api/flags and the order
+            "flags": [{"flag": f["flag"], "message": f["message"]} for f in flags.for_order(o.id)],
         }
         for o in orders
         if flags.for_order(o.id)

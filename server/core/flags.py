@@ -52,8 +52,10 @@ Q = Decimal("0.0001")
 
 def txt(value: Decimal) -> str:
     """A quantity for messages and JSON strings: no trailing zeros, no exponent."""
-    d = Decimal(value).quantize(Q).normalize()
-    return f"{d:f}"
+    d = Decimal(value)
+    if d == d.to_integral_value():
+        return str(int(d))
+    return f"{d.quantize(Q).normalize():f}"
 
 
 def expected_by(order: ProductionOrder, today: dt.date) -> Decimal:
@@ -99,20 +101,30 @@ class Flags:
         return counts
 
 
-def compute(now: dt.datetime, *, today: dt.date | None = None) -> Flags:
-    """All current flags. `now` is naive UTC; `today` defaults to its date."""
+def compute(
+    now: dt.datetime, *, today: dt.date | None = None, only: ProductionOrder | None = None
+) -> Flags:
+    """All current flags. `now` is naive UTC; `today` defaults to its date.
+
+    With `only`, the flags of that one order (the product flags stay complete).
+    """
     today = today or now.date()
-    orders = list(
+    query = (
         ProductionOrder.select(ProductionOrder, Product)
         .join(Product)
         .where(ProductionOrder.status.in_(OPEN))
         .order_by(ProductionOrder.due, ProductionOrder.start, ProductionOrder.id)
     )
+    if only is not None:
+        query = query.where(ProductionOrder.id == only.id)
+    orders = list(query)
     by_order: dict[int, list[dict]] = defaultdict(list)
     for o in orders:
         by_order[o.id].extend(_time_flags(o, today))
-    for oid, short in _shortages(orders).items():
-        by_order[oid].append(short)
+    if orders:
+        for oid, short in _shortages(orders, only).items():
+            if oid in by_order:
+                by_order[oid].append(short)
     dwell, dwell_by_order = _dwell(now)
     info = {o.id: o for o in orders}
     for oid, items in dwell_by_order.items():
@@ -164,65 +176,86 @@ def _time_flags(order: ProductionOrder, today: dt.date) -> list[dict]:
     return flags
 
 
-def _shortages(orders: list[ProductionOrder]) -> dict[int, dict]:
-    """Short flags per order id; `orders` sorted by priority (earliest due first)."""
+def _shortages(orders: list[ProductionOrder], only: ProductionOrder | None = None):
+    """Short flags per order id, by the earliest-due-first share of each material's stock.
+
+    One SQL statement does the sharing: per material, the running total of remaining need
+    over open orders in (due, start, id) order, against the material's stock; only the
+    rows where the running total passes the stock come back. With `only`, just the
+    materials of that order's BOM are looked at.
+    """
     if not orders:
         return {}
-    product_ids = {o.product_id for o in orders}
-    bom: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
-    components: set[int] = set()
-    for product_id, component_id, qty in (
-        BomLine.select(BomLine.product, BomLine.component, BomLine.qty)
-        .where(BomLine.product.in_(list(product_ids)))
-        .order_by(BomLine.id)
-        .tuples()
-    ):
-        bom[product_id].append((component_id, Decimal(qty)))
-        components.add(component_id)
-    if not components:
-        return {}
-    issued: dict[tuple[int, int], Decimal] = {
-        (oid, pid): Decimal(q)
-        for oid, pid, q in OrderMaterial.select(
-            OrderMaterial.order, OrderMaterial.product, OrderMaterial.issued
+    db = ProductionOrder._meta.database
+    t = {m: m._meta.table_name for m in (ProductionOrder, BomLine, OrderMaterial, StockCounter)}
+    p = db.param
+    only_sql, params = "", [*OPEN]
+    if only is not None:
+        only_sql = (
+            f" AND b.component_id IN (SELECT component_id FROM {t[BomLine]} WHERE product_id = {p})"
         )
-        .join(ProductionOrder)
-        .where(ProductionOrder.status.in_(OPEN))
-        .tuples()
-    }
-    pool = _stock(components, STOCK_STAGES)
-    on_hand = dict(pool)
+        params.append(only.product_id)
+    params.extend(STOCK_STAGES)
+    sql = f"""
+        WITH need AS (
+            SELECT o.id AS order_id, o.due, o.start, b.id AS line_id,
+                   b.component_id AS comp,
+                   b.qty * o.qty - COALESCE(m.issued, 0) AS remaining
+            FROM {t[ProductionOrder]} o
+            JOIN {t[BomLine]} b ON b.product_id = o.product_id
+            LEFT JOIN {t[OrderMaterial]} m
+                   ON m.order_id = o.id AND m.product_id = b.component_id
+            WHERE o.status IN ({p}, {p}, {p}){only_sql}
+        ), pos AS (
+            SELECT order_id, line_id, comp, remaining,
+                   SUM(remaining) OVER (
+                       PARTITION BY comp ORDER BY due, start, order_id
+                       ROWS UNBOUNDED PRECEDING
+                   ) AS cum
+            FROM need WHERE remaining > 0
+        ), stock AS (
+            SELECT product_id, SUM(qty) AS qty FROM {t[StockCounter]}
+            WHERE stage IN ({p}, {p}) GROUP BY product_id
+        )
+        SELECT pos.order_id, pos.comp, pos.remaining, pos.cum, COALESCE(stock.qty, 0)
+        FROM pos LEFT JOIN stock ON stock.product_id = pos.comp
+        WHERE ROUND(pos.cum - COALESCE(stock.qty, 0), 4) > 0
+        ORDER BY pos.order_id, pos.line_id
+    """
+    rows = db.execute_sql(sql, params).fetchall()
+    if not rows:
+        return {}
     names = {
         pid: (sku, unit)
         for pid, sku, unit in Product.select(Product.id, Product.sku, Product.unit)
-        .where(Product.id.in_(list(components)))
+        .where(Product.id.in_(list({r[1] for r in rows})))
         .tuples()
     }
+    by_order: dict[int, list[dict]] = defaultdict(list)
+    for order_id, comp, remaining, cum, stock in rows:
+        remaining, cum, stock = _dec(remaining), _dec(cum), _dec(stock)
+        missing = min(remaining, cum - stock)
+        sku, unit = names[comp]
+        by_order[order_id].append(
+            {
+                "material": sku,
+                "unit": unit,
+                "needed": txt(remaining),
+                "available": txt(remaining - missing),
+                "on_hand": txt(stock),
+                "missing": txt(missing),
+            }
+        )
     out: dict[int, dict] = {}
-    for o in orders:
-        short = []
-        for component_id, per_unit in bom.get(o.product_id, ()):
-            remaining = per_unit * Decimal(o.qty) - issued.get((o.id, component_id), Decimal(0))
-            if remaining <= 0:
-                continue
-            left = pool.get(component_id, Decimal(0))
-            take = min(left, remaining)
-            pool[component_id] = left - take
-            if remaining > take:
-                short.append(
-                    {
-                        "material": names[component_id][0],
-                        "unit": names[component_id][1],
-                        "needed": txt(remaining),
-                        "available": txt(take),
-                        "on_hand": txt(on_hand.get(component_id, Decimal(0))),
-                        "missing": txt(remaining - take),
-                    }
-                )
-        if short:
-            names = ", ".join(f"{m['material']} {m['missing']} {m['unit']}" for m in short)
-            out[o.id] = {"flag": "short", "message": f"short: {names}", "materials": short}
+    for order_id, short in by_order.items():
+        listing = ", ".join(f"{m['material']} {m['missing']} {m['unit']}" for m in short)
+        out[order_id] = {"flag": "short", "message": f"short: {listing}", "materials": short}
     return out
+
+
+def _dec(value) -> Decimal:
+    """A number from SQL (SQLite may answer float) as a Decimal of 4 places."""
+    return Decimal(str(value)).quantize(Q) if not isinstance(value, Decimal) else value.quantize(Q)
 
 
 def _stock(product_ids, stages) -> dict[int, Decimal]:

@@ -46,7 +46,43 @@ def _sql(kind: str, param: str, for_update: bool) -> str:
         cols = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
         marks = ", ".join([param] * len(LEDGER_COLUMNS))
         return f'INSERT INTO "ledger_entry" ({cols}) VALUES ({marks})'
+    if kind == "counter_upsert":
+        return (
+            'INSERT INTO "stock_counter" ("product_id", "stage", "station_id", "count", "qty") '
+            f"VALUES ({param}, {param}, {param}, {param}, {param}) "
+            'ON CONFLICT ("product_id", "stage", "station_id") DO UPDATE SET '
+            '"count" = "stock_counter"."count" + EXCLUDED."count", '
+            '"qty" = "stock_counter"."qty" + EXCLUDED."qty"'
+        )
+    if kind == "scanner_touch":
+        return f'UPDATE "scanner" SET "last_scan_at" = {param} WHERE "id" = {param}'
     raise KeyError(kind)
+
+
+def stored(scan_ids: list[str]) -> list[tuple[str, str | None]]:
+    """(scan_id, result JSON text) of the scan_ids already in the ledger."""
+    db = _db()
+    out: list = []
+    for i in range(0, len(scan_ids), 500):
+        chunk = scan_ids[i : i + 500]
+        marks = ", ".join([db.param] * len(chunk))
+        cursor = db.execute_sql(
+            f'SELECT "scan_id", "result" FROM "ledger_entry" WHERE "scan_id" IN ({marks})',
+            tuple(chunk),
+        )
+        out.extend(cursor.fetchall())
+    return out
+
+
+def upsert_counter(product_id: int, stage: str, station_id: int, count: int, qty) -> None:
+    db, sql = _stmt("counter_upsert")
+    db.execute_sql(sql, (product_id, stage, station_id, count, Item.qty.db_value(qty)))
+
+
+def touch_scanners(scanner_ids, when: dt.datetime) -> None:
+    db, sql = _stmt("scanner_touch")
+    for scanner_id in scanner_ids:
+        db.execute_sql(sql, (_dt(when), scanner_id))
 
 
 def _first(query):

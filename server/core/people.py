@@ -1,9 +1,10 @@
 """Who is signed in where, from badge scans, and how many scans each person made today.
 
 Signed in: a scanner's context holds an operator (set by a `CMD-OP-<badge>` scan, cleared
-by the same badge again, `CMD-OUT`). The time of sign-in is that scanner's latest accepted
-`command:op` ledger row for the operator. Scans today: ledger rows of item scans (command
-scans left out) with that operator, received since 00:00 UTC, accepted and rejected.
+by the same badge again or `CMD-OUT`). The sign-in time is that scanner's latest accepted
+OP command scan for the operator (ledger `code_kind` `command`, answer action
+`command:op`). Scans today: the ledger's item scans (command scans left out) with that
+operator, received since 00:00 UTC, accepted and rejected.
 """
 
 from __future__ import annotations
@@ -27,22 +28,10 @@ def people(now: dt.datetime) -> dict:
         .order_by(Station.code, Scanner.id)
         .tuples()
     )
-    sign_in_at = dict(
-        (
-            (scanner_id, operator_id),
-            at,
-        )
-        for scanner_id, operator_id, at in LedgerEntry.select(
-            LedgerEntry.scanner_id, LedgerEntry.operator, pw.fn.MAX(LedgerEntry.received_at)
-        )
-        .where(
-            (LedgerEntry.action == "command:op")
-            & (LedgerEntry.status == "accepted")
-            & (LedgerEntry.scanner_id.in_([row[0] for row in signed_in] or [""]))
-        )
-        .group_by(LedgerEntry.scanner_id, LedgerEntry.operator)
-        .tuples()
-    )
+    sign_in_at = {
+        (scanner_id, user_id): _signed_in_at(scanner_id, user_id)
+        for scanner_id, _c, user_id, *_ in signed_in
+    }
     counts: dict[int, dict] = {}
     rows = (
         LedgerEntry.select(
@@ -55,7 +44,7 @@ def people(now: dt.datetime) -> dict:
             (LedgerEntry.received_at >= since)
             & (LedgerEntry.origin == "scan")
             & LedgerEntry.operator.is_null(False)
-            & ~(pw.fn.COALESCE(LedgerEntry.action, "").startswith("command:"))
+            & (pw.fn.COALESCE(LedgerEntry.code_kind, "") != "command")
         )
         .group_by(LedgerEntry.operator, LedgerEntry.status)
         .tuples()
@@ -100,3 +89,22 @@ def people(now: dt.datetime) -> dict:
         if uid in names
     ]
     return {"date": now.date().isoformat(), "signed_in": out_signed, "today": today}
+
+
+def _signed_in_at(scanner_id: str, user_id: int) -> dt.datetime | None:
+    """When `user_id` signed in at `scanner_id`: its latest accepted OP command there."""
+    rows = (
+        LedgerEntry.select(LedgerEntry.received_at, LedgerEntry.result)
+        .where(
+            (LedgerEntry.scanner_id == scanner_id)
+            & (LedgerEntry.code_kind == "command")
+            & (LedgerEntry.operator == user_id)
+            & (LedgerEntry.status == "accepted")
+        )
+        .order_by(LedgerEntry.id.desc())
+        .limit(20)
+    )
+    for row in rows:
+        if (row.result or {}).get("action") == "command:op":
+            return row.received_at
+    return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 from decimal import Decimal
 
@@ -151,9 +152,7 @@ def apply_scans(
         batch.delta.flush()
         if batch.scanners:
             # one update per scanner per batch, not per scan
-            Scanner.update(last_scan_at=now or utcnow()).where(
-                Scanner.id.in_(sorted(batch.scanners))
-            ).execute()
+            hot.touch_scanners(sorted(batch.scanners), now or utcnow())
     return results
 
 
@@ -181,14 +180,9 @@ class _Batch:
 
 def _stored_many(scan_ids: list[str]) -> dict[str, ScanResult]:
     out: dict[str, ScanResult] = {}
-    for i in range(0, len(scan_ids), 500):
-        rows = (
-            LedgerEntry.select(LedgerEntry.scan_id, LedgerEntry.result)
-            .where(LedgerEntry.scan_id.in_(scan_ids[i : i + 500]))
-            .tuples()
-        )
-        for scan_id, result in rows:
-            out[scan_id] = ScanResult.from_dict(result or {"scan_id": scan_id}, duplicate=True)
+    for scan_id, result in hot.stored(scan_ids):
+        data = json.loads(result) if result else {"scan_id": scan_id}
+        out[scan_id] = ScanResult.from_dict(data, duplicate=True)
     return out
 
 

@@ -142,7 +142,7 @@ def order_flags(order: ProductionOrder, today: dt.date) -> list[dict]:
     from server.core import flags  # noqa: PLC0415 - flags reads orders through this module
 
     now = dt.datetime.combine(today, dt.datetime.now(dt.UTC).time()).replace(tzinfo=None)
-    return flags.compute(now, today=today).for_order(order.id)
+    return flags.compute(now, today=today, only=order).for_order(order.id)
 
 
 def shortages(order: ProductionOrder) -> list[dict]:

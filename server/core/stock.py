@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
+from server.core import hot
 from server.models import Item, StockCounter
 
 Key = tuple[int, str, int]  # product_id, stage, station_id (0 = none)
@@ -48,23 +49,7 @@ class StockDelta:
         for (product_id, stage, station_id), (count, qty) in sorted(self._d.items()):
             if count == 0 and qty == 0:
                 continue
-            (
-                StockCounter.insert(
-                    product=product_id, stage=stage, station_id=station_id, count=count, qty=qty
-                )
-                .on_conflict(
-                    conflict_target=[
-                        StockCounter.product,
-                        StockCounter.stage,
-                        StockCounter.station_id,
-                    ],
-                    update={
-                        StockCounter.count: StockCounter.count + pw.EXCLUDED.count,
-                        StockCounter.qty: StockCounter.qty + pw.EXCLUDED.qty,
-                    },
-                )
-                .execute()
-            )
+            hot.upsert_counter(product_id, stage, station_id, count, qty)
         self._d.clear()
 
 

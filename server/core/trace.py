@@ -196,6 +196,7 @@ def recall(sku: str, lot: str) -> dict:
         node = _node(r.unit)
         d = dates.get(r.unit.id, {})
         node.update(
+            made_order=d.get("made_order"),
             completed_at=d.get("complete"),
             shipped_at=d.get("ship"),
             order_due=r.unit.order.due.isoformat() if r.unit.order_id else None,
@@ -210,16 +211,26 @@ def recall(sku: str, lot: str) -> dict:
         "lot_items": [{**_node(i), "split_from": codes.get(i.split_from_id)} for i in lot_items],
         "units": [out(r) for r in sorted(units, key=lambda r: r.unit.code)],
         "in_process": [out(r) for r in sorted(open_, key=lambda r: r.unit.code)],
-        "orders": sorted({r.unit.order.number for r in reached.values() if r.unit.order_id}),
+        "orders": sorted(
+            {r.unit.order.number for r in reached.values() if r.unit.order_id}
+            | {d["made_order"] for d in dates.values() if d.get("made_order")}
+        ),
     }
 
 
 def _dates(item_ids: list[int]) -> dict[int, dict[str, str]]:
-    """The latest accepted complete and ship scan time of each item."""
+    """Per item: the latest accepted complete and ship scan time, and the order it was
+    completed under (`made_order`; the item's own order may since be the parent's)."""
     out: dict[int, dict[str, str]] = {}
     for part in _chunks(item_ids):
         rows = (
-            LedgerEntry.select(LedgerEntry.item, LedgerEntry.action, LedgerEntry.received_at)
+            LedgerEntry.select(
+                LedgerEntry.item,
+                LedgerEntry.action,
+                LedgerEntry.received_at,
+                ProductionOrder.number,
+            )
+            .join(ProductionOrder, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.order == ProductionOrder.id))
             .where(
                 LedgerEntry.item.in_(part)
                 & (LedgerEntry.status == "accepted")
@@ -228,6 +239,9 @@ def _dates(item_ids: list[int]) -> dict[int, dict[str, str]]:
             .order_by(LedgerEntry.id)
             .tuples()
         )
-        for item_id, action, at in rows:
-            out.setdefault(item_id, {})[action] = at.isoformat() + "Z"
+        for item_id, action, at, number in rows:
+            entry = out.setdefault(item_id, {})
+            entry[action] = at.isoformat() + "Z"
+            if action == "complete":
+                entry["made_order"] = number
     return out

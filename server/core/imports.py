@@ -1,0 +1,600 @@
+"""CSV import and export of products, bills of materials, routings, stations and orders.
+
+A file is applied in one transaction or not at all. Every row is checked — first against
+the same pydantic model the JSON API validates with (handed in by the caller, so this module
+needs no Flask), then against the database while it is applied — and every bad row is
+reported with its line number in the file (the header is line 1; a quoted cell spanning
+lines counts its first line). One bad row and nothing is written.
+
+| file | columns (* required) | a row means |
+|---|---|---|
+| products | sku*, name*, kind*, tracking, gtin, unit, reorder_point | the whole product, created or replaced by sku |
+| bom | product*, component*, qty* | one line; each product in the file gets exactly the file's lines |
+| routings | product*, station*, seq | one step; each product's steps in seq order (else file order) |
+| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy | the whole station, by code; policy as `check=warn;check=reject` |
+| orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
+
+Empty cells take the model's default. Exports write the same columns, so an export imports
+back unchanged.
+"""  # noqa: E501 - the table reads better unbroken
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Callable
+from decimal import Decimal
+
+import peewee as pw
+import pydantic
+
+from server.core import planning
+from server.core.errors import DomainError, Invalid
+from server.models import BomLine, Item, Product, ProductionOrder, RoutingStep, Station
+
+MAX_ROWS = 100_000
+KINDS = ("products", "bom", "routings", "stations", "orders")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+
+
+SPECS = {
+    "products": Spec(
+        ("sku", "name", "kind", "tracking", "gtin", "unit", "reorder_point"),
+        ("sku", "name", "kind"),
+    ),
+    "bom": Spec(("product", "component", "qty"), ("product", "component", "qty")),
+    "routings": Spec(("product", "station", "seq"), ("product", "station")),
+    "stations": Spec(
+        ("code", "name", "default_action", "operator_required", "dwell_limit_minutes", "policy"),
+        ("code", "name", "default_action"),
+    ),
+    "orders": Spec(
+        ("number", "product", "qty", "start", "due", "station", "status"),
+        ("number", "product", "qty", "start", "due"),
+    ),
+}
+
+
+class BadCSV(Invalid):
+    """The file is refused; `details` lists `{"line", "error"}` per bad row."""
+
+    def __init__(self, message: str, errors: list[dict]):
+        super().__init__("bad_csv", message)
+        self.details = errors  # a list, so the JSON answer carries it as is
+
+
+class _Abort(Exception):
+    """Leaves the transaction so that it rolls back."""
+
+
+@dataclasses.dataclass
+class Row:
+    line: int
+    cells: dict[str, str]
+    model: pydantic.BaseModel | None = None
+
+
+@dataclasses.dataclass
+class Result:
+    kind: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _pydantic_error(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for e in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return "; ".join(parts)
+
+
+def read_rows(kind: str, text: str) -> tuple[list[Row], list[dict]]:
+    """The file's rows as dicts of non-empty cells, and the errors of its shape."""
+    spec = SPECS[kind]
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    errors: list[dict] = []
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadCSV("The file is empty", [{"line": 1, "error": "no header row"}]) from None
+    except csv.Error as exc:
+        raise BadCSV("Not a CSV file", [{"line": 1, "error": str(exc)}]) from exc
+    names = [h.strip().lower() for h in header]
+    unknown = [n for n in names if n not in spec.columns]
+    missing = [c for c in spec.required if c not in names]
+    if unknown or missing or len(set(names)) != len(names):
+        why = []
+        if unknown:
+            why.append(f"unknown column(s) {', '.join(unknown)}")
+        if missing:
+            why.append(f"missing column(s) {', '.join(missing)}")
+        if len(set(names)) != len(names):
+            why.append("a column appears twice")
+        why.append(f"expected {', '.join(spec.columns)}")
+        raise BadCSV("Bad header row", [{"line": 1, "error": "; ".join(why)}])
+    rows: list[Row] = []
+    last = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append({"line": last + 1, "error": f"not CSV: {exc}"})
+            break
+        line, last = last + 1, reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= MAX_ROWS:
+            errors.append({"line": line, "error": f"more than {MAX_ROWS} rows"})
+            break
+        if len(cells) > len(names):
+            errors.append({"line": line, "error": f"{len(cells)} cells, header has {len(names)}"})
+            continue
+        values = {n: c.strip() for n, c in zip(names, cells, strict=False) if c.strip()}
+        rows.append(Row(line, values))
+    return rows, errors
+
+
+def import_csv(
+    db: pw.Database,
+    kind: str,
+    text: str,
+    *,
+    models: dict[str, type[pydantic.BaseModel]],
+    now: dt.datetime,
+    user_id: int | None = None,
+    dry_run: bool = False,
+) -> Result:
+    """Apply a CSV file of `kind` in one transaction; BadCSV lists every bad row.
+
+    `models` are the API's request models: `product` (products), `bom_line` (bom),
+    `routing` (routings), `station` (stations), `order` (orders).
+    """
+    if kind not in SPECS:
+        raise Invalid("not_found", f"No import for {kind}")
+    rows, errors = read_rows(kind, text)
+    prepare, apply = _HANDLERS[kind]
+    for row in rows:
+        try:
+            row.model = prepare(row.cells, models)
+        except pydantic.ValidationError as exc:
+            errors.append({"line": row.line, "error": _pydantic_error(exc)})
+        except ValueError as exc:
+            errors.append({"line": row.line, "error": str(exc)})
+    good = [r for r in rows if r.model is not None]
+    result = Result(kind=kind, rows=len(rows), dry_run=dry_run)
+    try:
+        with db.atomic():
+            apply(db, good, errors, result, models=models, now=now, user_id=user_id)
+            if errors or dry_run:
+                raise _Abort
+    except _Abort:
+        pass
+    if errors:
+        errors.sort(key=lambda e: e["line"])
+        raise BadCSV(f"{len(errors)} bad row(s) in the {kind} file; nothing was imported", errors)
+    return result
+
+
+def _row_step(db: pw.Database, row: Row, errors: list[dict], fn: Callable[[], str | None]):
+    """Run one row's change in a savepoint; a refusal becomes the row's error."""
+    try:
+        with db.atomic():
+            return fn()
+    except DomainError as exc:
+        errors.append({"line": row.line, "error": exc.message})
+    except pw.IntegrityError as exc:
+        errors.append({"line": row.line, "error": f"conflicts with existing data ({exc})"[:300]})
+    return None
+
+
+def _count(result: Result, outcome: str | None) -> None:
+    if outcome is not None:
+        setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+def _first_seen(rows: list[Row], key: Callable[[Row], object], errors, what: str) -> list[Row]:
+    seen: dict[object, int] = {}
+    out = []
+    for r in rows:
+        k = key(r)
+        if k in seen:
+            errors.append({"line": r.line, "error": f"{what} repeats line {seen[k]}"})
+        else:
+            seen[k] = r.line
+            out.append(r)
+    return out
+
+
+# --- products ----------------------------------------------------------------------------
+
+
+def _prep_product(cells, models):
+    return models["product"].model_validate(cells)
+
+
+def _apply_products(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.sku, errors, "sku")
+    rows = _first_seen(rows, lambda r: r.model.gtin or f"none-{r.line}", errors, "gtin")
+    for row in rows:
+        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_product(row.model)))
+
+
+def _upsert_product(m) -> str:
+    data = m.model_dump()
+    if m.gtin:
+        other = Product.get_or_none((Product.gtin == m.gtin) & (Product.sku != m.sku))
+        if other is not None:
+            raise Invalid("exists", f"GTIN {m.gtin} belongs to {other.sku}")
+    product = Product.get_or_none(Product.sku == m.sku)
+    if product is None:
+        Product.create(**data)
+        return "created"
+    if (product.kind, product.tracking) != (m.kind, m.tracking) and (
+        Item.select().where(Item.product == product.id).exists()
+    ):
+        raise Invalid(
+            "bad_payload", f"{m.sku} has items: its kind and tracking can no longer change"
+        )
+    if _same(product, data):
+        return "unchanged"
+    Product.update(**data).where(Product.id == product.id).execute()
+    return "updated"
+
+
+def _same(obj, data: dict) -> bool:
+    for key, value in data.items():
+        have = getattr(obj, key)
+        if isinstance(value, Decimal) or isinstance(have, Decimal):
+            if (have is None) != (value is None) or (
+                have is not None and Decimal(have) != Decimal(value)
+            ):
+                return False
+        elif have != value:
+            return False
+    return True
+
+
+# --- bills of materials --------------------------------------------------------------------
+
+
+def _prep_bom(cells, models):
+    product = cells.get("product", "")
+    line = models["bom_line"].model_validate(
+        {k: v for k, v in cells.items() if k in ("component", "qty")}
+    )
+    if not product:
+        raise ValueError("product: Field required")
+    return _Keyed(product, line)
+
+
+@dataclasses.dataclass
+class _Keyed:
+    key: str
+    model: pydantic.BaseModel
+
+
+def _products_by_sku(skus) -> dict[str, Product]:
+    return {p.sku: p for p in Product.select().where(Product.sku.in_(list(skus) or [""]))}
+
+
+def _apply_bom(db, rows, errors, result, **_):
+    skus = {r.model.key for r in rows} | {r.model.model.component for r in rows}
+    products = _products_by_sku(skus)
+    rows = _first_seen(rows, lambda r: (r.model.key, r.model.model.component), errors, "line")
+    lines: dict[int, list[dict]] = {}
+    for row in rows:
+        sku, comp_sku = row.model.key, row.model.model.component
+        product, comp = products.get(sku), products.get(comp_sku)
+        if product is None or comp is None:
+            errors.append(
+                {"line": row.line, "error": f"no product {sku if not product else comp_sku}"}
+            )
+            continue
+        if comp.id == product.id:
+            errors.append({"line": row.line, "error": f"{sku} cannot contain itself"})
+            continue
+        if comp.kind not in ("raw", "component", "supplies"):
+            errors.append({"line": row.line, "error": f"{comp_sku} is {comp.kind}"})
+            continue
+        lines.setdefault(product.id, []).append(
+            {"product": product.id, "component": comp.id, "qty": row.model.model.qty}
+        )
+    for product_id, new in lines.items():
+        old = {
+            (c, Decimal(q))
+            for c, q in BomLine.select(BomLine.component, BomLine.qty)
+            .where(BomLine.product == product_id)
+            .tuples()
+        }
+        if old == {(r["component"], Decimal(r["qty"])) for r in new}:
+            result.unchanged += 1
+            continue
+        BomLine.delete().where(BomLine.product == product_id).execute()
+        BomLine.insert_many(new).execute()
+        result.updated += 1 if old else 0
+        result.created += 0 if old else 1
+
+
+# --- routings -------------------------------------------------------------------------------
+
+
+def _prep_routing(cells, models):
+    if not cells.get("product"):
+        raise ValueError("product: Field required")
+    seq = cells.get("seq")
+    if seq is not None:
+        try:
+            seq = int(seq)
+        except ValueError:
+            raise ValueError(f"seq: {seq!r} is not a whole number") from None
+        if seq < 1:
+            raise ValueError("seq: must be 1 or more")
+    step = models["routing"].model_validate({"stations": [cells.get("station", "")]})
+    return _Keyed(cells["product"], step)
+
+
+def _apply_routings(db, rows, errors, result, models, **_):
+    products = _products_by_sku({r.model.key for r in rows})
+    stations = {
+        s.code: s
+        for s in Station.select().where(
+            Station.code.in_([r.cells["station"] for r in rows] or [""])
+        )
+    }
+    steps: dict[str, list[tuple[int, int, Row]]] = {}
+    for row in rows:
+        sku, code = row.model.key, row.cells["station"]
+        if sku not in products:
+            errors.append({"line": row.line, "error": f"no product {sku}"})
+            continue
+        if code not in stations:
+            errors.append({"line": row.line, "error": f"no station {code}"})
+            continue
+        seq = int(row.cells["seq"]) if "seq" in row.cells else None
+        steps.setdefault(sku, []).append((seq if seq is not None else row.line, row.line, row))
+    for sku, product_steps in steps.items():
+        product_steps.sort(key=lambda s: (s[0], s[1]))
+        seen_seq: dict[int, int] = {}
+        seen_station: dict[str, int] = {}
+        ok = True
+        for seq, line, row in product_steps:
+            code = row.cells["station"]
+            if "seq" in row.cells and seq in seen_seq:
+                errors.append({"line": line, "error": f"seq {seq} repeats line {seen_seq[seq]}"})
+                ok = False
+            if code in seen_station:
+                errors.append(
+                    {"line": line, "error": f"station {code} repeats line {seen_station[code]}"}
+                )
+                ok = False
+            seen_seq[seq], seen_station[code] = line, line
+        codes = [row.cells["station"] for _s, _l, row in product_steps]
+        try:
+            models["routing"].model_validate({"stations": codes})
+        except pydantic.ValidationError as exc:
+            errors.append({"line": product_steps[0][1], "error": _pydantic_error(exc)})
+            ok = False
+        if not ok:
+            continue
+        product = products[sku]
+        old = [
+            s
+            for (s,) in RoutingStep.select(RoutingStep.station)
+            .where(RoutingStep.product == product.id)
+            .order_by(RoutingStep.seq)
+            .tuples()
+        ]
+        new = [stations[c].id for c in codes]
+        if old == new:
+            result.unchanged += 1
+            continue
+        RoutingStep.delete().where(RoutingStep.product == product.id).execute()
+        RoutingStep.insert_many(
+            [{"product": product.id, "seq": i, "station": s} for i, s in enumerate(new, 1)]
+        ).execute()
+        result.updated += 1 if old else 0
+        result.created += 0 if old else 1
+
+
+# --- stations -------------------------------------------------------------------------------
+
+
+def _prep_station(cells, models):
+    data = dict(cells)
+    if "policy" in data:
+        policy = {}
+        for part in data["policy"].replace(",", ";").split(";"):
+            if not part.strip():
+                continue
+            check, sep, answer = part.partition("=")
+            if not sep:
+                raise ValueError(f"policy: {part.strip()!r} is not check=reject|warn")
+            policy[check.strip()] = answer.strip()
+        data["policy"] = policy
+    return models["station"].model_validate(data)
+
+
+def _apply_stations(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.code, errors, "code")
+    for row in rows:
+        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_station(row.model)))
+
+
+def _upsert_station(m) -> str:
+    data = m.model_dump()
+    station = Station.get_or_none(Station.code == m.code)
+    if station is None:
+        Station.create(**data)
+        return "created"
+    if _same(station, data):
+        return "unchanged"
+    Station.update(**data).where(Station.id == station.id).execute()
+    return "updated"
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def _prep_order(cells, models):
+    status = cells.get("status")
+    model = models["order"].model_validate({k: v for k, v in cells.items() if k != "status"})
+    if status is not None and status not in planning.STATUSES:
+        raise ValueError(f"status: {status!r} is not one of {', '.join(planning.STATUSES)}")
+    return model
+
+
+def _apply_orders(db, rows, errors, result, now, user_id, **_):
+    rows = _first_seen(rows, lambda r: r.model.number, errors, "number")
+    for row in rows:
+        _count(
+            result,
+            _row_step(
+                db, row, errors, lambda row=row: _upsert_order(row, now=now, user_id=user_id)
+            ),
+        )
+
+
+def _upsert_order(row: Row, *, now, user_id) -> str:
+    m = row.model
+    status = row.cells.get("status")
+    plan = planning.OrderPlan(
+        number=m.number, product=m.product, qty=m.qty, start=m.start, due=m.due, station=m.station
+    )
+    order = ProductionOrder.get_or_none(ProductionOrder.number == m.number)
+    if order is None:
+        if status not in (None, "planned", "released"):
+            raise Invalid("bad_status", f"a new order starts planned or released, not {status}")
+        order = planning.create_order(plan, now=now, user_id=user_id)
+        if status == "released":
+            planning.release_order(order, now=now, user_id=user_id)
+        return "created"
+    if order.product.sku != m.product:
+        raise Invalid("bad_payload", f"order {m.number} is for {order.product.sku}")
+    station = Station.get_by_id(order.station_id).code if order.station_id else None
+    changed = False
+    if (Decimal(order.qty), order.start, order.due, station) != (m.qty, m.start, m.due, m.station):
+        changed = bool(
+            planning.edit_order(
+                order,
+                qty=m.qty,
+                start=m.start,
+                due=m.due,
+                station=m.station,
+                now=now,
+                user_id=user_id,
+                note="CSV import",
+            )
+        )
+    # the status column only releases; other values (as exported) describe, not command
+    if status == "released" and order.status == "planned":
+        planning.release_order(order, now=now, user_id=user_id)
+        changed = True
+    return "updated" if changed else "unchanged"
+
+
+_HANDLERS = {
+    "products": (_prep_product, _apply_products),
+    "bom": (_prep_bom, _apply_bom),
+    "routings": (_prep_routing, _apply_routings),
+    "stations": (_prep_station, _apply_stations),
+    "orders": (_prep_order, _apply_orders),
+}
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _q(value) -> str:
+    if value is None:
+        return ""
+    d = Decimal(value).normalize()
+    return f"{d:f}"
+
+
+def export_rows(kind: str) -> list[list[str]]:
+    """The rows of an export of `kind`, header first."""
+    if kind not in SPECS:
+        raise Invalid("not_found", f"No export for {kind}")
+    out: list[list[str]] = [list(SPECS[kind].columns)]
+    if kind == "products":
+        for p in Product.select().order_by(Product.sku):
+            out.append(
+                [p.sku, p.name, p.kind, p.tracking, p.gtin or "", p.unit, _q(p.reorder_point)]
+            )
+    elif kind == "bom":
+        comp = Product.alias()
+        rows = (
+            BomLine.select(Product.sku, comp.sku, BomLine.qty)
+            .join(Product, on=(BomLine.product == Product.id))
+            .switch(BomLine)
+            .join(comp, on=(BomLine.component == comp.id))
+            .order_by(Product.sku, BomLine.id)
+            .tuples()
+        )
+        out.extend([p, c, _q(q)] for p, c, q in rows)
+    elif kind == "routings":
+        rows = (
+            RoutingStep.select(Product.sku, Station.code, RoutingStep.seq)
+            .join(Product)
+            .switch(RoutingStep)
+            .join(Station)
+            .order_by(Product.sku, RoutingStep.seq)
+            .tuples()
+        )
+        out.extend([p, s, str(seq)] for p, s, seq in rows)
+    elif kind == "stations":
+        for s in Station.select().order_by(Station.code):
+            policy = ";".join(f"{k}={v}" for k, v in sorted((s.policy or {}).items()))
+            out.append(
+                [
+                    s.code,
+                    s.name,
+                    s.default_action,
+                    "true" if s.operator_required else "false",
+                    str(s.dwell_limit_minutes or ""),
+                    policy,
+                ]
+            )
+    else:
+        rows = (
+            ProductionOrder.select(ProductionOrder, Product, Station)
+            .join(Product)
+            .switch(ProductionOrder)
+            .join(Station, pw.JOIN.LEFT_OUTER)
+            .order_by(ProductionOrder.due, ProductionOrder.number)
+        )
+        for o in rows:
+            out.append(
+                [
+                    o.number,
+                    o.product.sku,
+                    _q(o.qty),
+                    o.start.isoformat(),
+                    o.due.isoformat(),
+                    o.station.code if o.station_id else "",
+                    o.status,
+                ]
+            )
+    return out
+
+
+def export_csv(kind: str) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(export_rows(kind))
+    return buf.getvalue()
