@@ -108,6 +108,10 @@ def cmd_serve(args, settings) -> int:
     create_schema(db)
     app = create_app()
     mqtt_parts = [] if args.no_ingest else start_mqtt(app.extensions["koordinator.db"], settings)
+    for part in mqtt_parts:
+        if hasattr(part, "scanner_status"):
+            # the stations page shows online/offline from the ingest's status table
+            app.extensions["koordinator.ingest"] = part
     _stop_on_sigterm()
     print(f"Koordinator on http://{args.host}:{args.port}/  (API under /api)", flush=True)
     try:
