@@ -87,12 +87,28 @@ def main() -> None:
     items = 2000 * args.seconds * 2
     token, codes = seed(url, items)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING",
-           "SECRET_KEY": "bench-secret-key-0123456789"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "bench-secret-key-0123456789",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "server:create_app()"],
-        cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "server:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         for _ in range(100):
             try:
@@ -103,14 +119,27 @@ def main() -> None:
         script = OUT / "scans.lua"
         script.write_text(LUA % {"codes": codes, "token": token, "threads": 2})
         res = subprocess.run(
-            ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
-             str(script), f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, check=True)
+            [
+                "wrk",
+                "-t2",
+                f"-c{args.connections}",
+                f"-d{args.seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     finally:
         server.terminate()
         server.wait(10)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; gunicorn {args.workers} "
-          f"sync workers, SQLite WAL, wrk -t2 -c{args.connections} on the same machine")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; gunicorn {args.workers} "
+        f"sync workers, SQLite WAL, wrk -t2 -c{args.connections} on the same machine"
+    )
     print(res.stdout)
     if "Non-2xx" in res.stdout:
         print("WARNING: some answers were not 2xx (see above)")
@@ -119,8 +148,11 @@ def main() -> None:
 
     db = init_db(url)
     with db.connection_context():
-        acc = LedgerEntry.select().where((LedgerEntry.status == "accepted")
-                                         & LedgerEntry.scan_id.is_null(False)).count()
+        acc = (
+            LedgerEntry.select()
+            .where((LedgerEntry.status == "accepted") & LedgerEntry.scan_id.is_null(False))
+            .count()
+        )
         rej = LedgerEntry.select().where(LedgerEntry.status == "rejected").count()
     print(f"ledger: {acc} accepted scans, {rej} rejected")
 

@@ -25,4 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db_flask.init_app(app)
     init_api(app)
+    from server.web import init_app as init_web
+
+    init_web(app)
     return app

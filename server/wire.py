@@ -50,6 +50,16 @@ class ScanPayload(pydantic.BaseModel):
             raise ValueError("must not contain NUL characters")
         return value
 
+    @pydantic.field_validator("scanned_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValueError("scanned_at is outside the representable range") from exc
+
     def to_scan(self, scanner_id: str, user_id: int | None = None) -> ScanIn:
         scanned_at = self.scanned_at
         if scanned_at is not None and scanned_at.tzinfo is not None:

@@ -38,6 +38,7 @@ class Operation:
     tag: str
     query: type[pydantic.BaseModel] | None = None
     content_type: str = "application/json"
+    operation_id: str = ""
 
 
 OPERATIONS: list[Operation] = []
@@ -67,14 +68,32 @@ def _read_json(model: type[pydantic.BaseModel]):
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _Malformed("Body is not valid JSON", None) from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise _Malformed("Body is not valid JSON (or nested too deeply)", None) from exc
     if not isinstance(data, dict):
         raise _Malformed("Body must be a JSON object", None)
+    if _has_nul(data):
+        # PostgreSQL text cannot hold NUL, and no scanner or person types one
+        raise _Malformed(
+            "Text must not contain NUL characters",
+            [{"loc": "", "msg": "NUL characters are not allowed", "type": "nul"}],
+        )
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise _Malformed("Body does not match the schema", _error_details(exc), data) from exc
+
+
+def _has_nul(value, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 50:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
 
 
 class _Malformed(Exception):
@@ -125,6 +144,7 @@ def op(
                 tag,
                 query,
                 content_type,
+                view.__name__,
             )
         )
 
@@ -152,6 +172,13 @@ def op(
     return decorate
 
 
+@bp.before_request
+def _refuse_nul_in_url():
+    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+        return error("not_found", "No such resource", 404)
+    return None
+
+
 @bp.errorhandler(_Malformed)
 def _malformed(exc: _Malformed):
     return error("bad_payload", exc.message, 400, exc.details)
@@ -169,14 +196,18 @@ def _is_api() -> bool:
 def init_app(app: Flask) -> None:
     # import the resource modules so their @op declarations register
     from server.api import (  # noqa: F401
+        imports,
         items,
         openapi,
         orders,
+        people,
         products,
         scanners,
         scans,
+        schedule,
         stations,
         stock,
+        trace,
     )
 
     app.register_blueprint(bp)

@@ -32,7 +32,7 @@ def build() -> dict:
         entry: dict = {
             "summary": o.summary,
             "tags": [o.tag],
-            "operationId": f"{o.method}_{o.tag}_{len(paths)}",
+            "operationId": o.operation_id,
             "responses": {},
         }
         if params:
@@ -48,6 +48,8 @@ def build() -> dict:
                 resp["content"] = {"application/json": {"schema": _schema(model, components)}}
             elif status < 400:
                 resp["content"] = {"application/json": {"schema": {"type": "object"}}}
+            else:
+                resp["content"] = {"application/json": {"schema": error_ref}}
             entry["responses"][str(status)] = resp
         errors = {"400": "Malformed request"} if (o.body or o.query) else {}
         if o.role:

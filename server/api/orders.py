@@ -1,4 +1,7 @@
-"""Production orders: the lines of the master production schedule."""
+"""Production orders: the lines of the master production schedule.
+
+Thin views over `server.core.planning` (lifecycle, edits) and `server.core.flags`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ import peewee as pw
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import Answer, Code, PositiveQty, Strict, num
-from server.core import schedule
-from server.core.errors import Conflict, Invalid, NotFound
-from server.models import OrderMaterial, Product, ProductionOrder, Station, utcnow
+from server.core import flags as flags_mod
+from server.core import planning
+from server.core.errors import Conflict, Invalid
+from server.models import OrderMaterial, ProductionOrder, utcnow
 
 
 class OrderIn(Strict):
@@ -30,6 +34,34 @@ class OrderIn(Strict):
         return self
 
 
+class OrderEdit(Strict):
+    """Change the plan of an order that is not done or closed. Omitted fields stay; a null
+    station makes the order plant-wide."""
+
+    qty: PositiveQty | None = None
+    start: dt.date | None = None
+    due: dt.date | None = None
+    station: Code | None = None
+    note: str | None = pydantic.Field(default=None, max_length=200)
+
+
+class CloseIn(Strict):
+    reason: str | None = pydantic.Field(default=None, max_length=200)
+
+
+class OrderQuery(Strict):
+    status: str | None = pydantic.Field(
+        default=None,
+        description="comma-separated statuses; `open` = planned, released, in_progress",
+        pattern=r"^(planned|released|in_progress|done|closed|open)(,(planned|released|"
+        r"in_progress|done|closed|open))*$",
+    )
+    product: Code | None = None
+    due_from: dt.date | None = None
+    due_to: dt.date | None = None
+    limit: int = pydantic.Field(default=1000, ge=1, le=10000)
+
+
 class OrderOut(Answer):
     number: str
     product: str
@@ -42,14 +74,23 @@ class OrderOut(Answer):
     flags: list
 
 
-def get_order(number: str) -> ProductionOrder:
-    order = ProductionOrder.get_or_none(ProductionOrder.number == number)
-    if order is None:
-        raise NotFound("not_found", f"No order {number}")
-    return order
+get_order = planning.get_order
 
 
-def order_dict(o: ProductionOrder, *, detail: bool = False) -> dict:
+def _db():
+    return current_app.extensions["koordinator.db"]
+
+
+def _user_id() -> int | None:
+    user = current_user()
+    return user.id if user else None
+
+
+def order_dict(
+    o: ProductionOrder, *, detail: bool = False, flags: flags_mod.Flags | None = None
+) -> dict:
+    if flags is None:
+        flags = flags_mod.compute(utcnow(), only=o)
     out = {
         "number": o.number,
         "product": o.product.sku,
@@ -62,7 +103,7 @@ def order_dict(o: ProductionOrder, *, detail: bool = False) -> dict:
         "completed": num(o.completed),
         "remaining": num(max(o.qty - o.completed, 0)),
         "progress": round(float(o.completed / o.qty) * 100, 1) if o.qty else 0.0,
-        "flags": schedule.order_flags(o, dt.date.today()),
+        "flags": flags.for_order(o.id),
     }
     if detail:
         need = {line.component.sku: line.qty * o.qty for line in o.product.bom_lines}
@@ -76,6 +117,7 @@ def order_dict(o: ProductionOrder, *, detail: bool = False) -> dict:
             }
             for sku, n in sorted(need.items())
         ]
+        out["history"] = planning.order_events(o)
     return out
 
 
@@ -89,29 +131,14 @@ def order_dict(o: ProductionOrder, *, detail: bool = False) -> dict:
     responses={201: ("Created (planned)", OrderOut), 409: ("Number exists", None)},
 )
 def create_order(body: OrderIn):
-    product = Product.get_or_none(Product.sku == body.product)
-    if product is None:
-        raise Invalid("bad_payload", f"No product {body.product}")
-    if product.kind not in ("finished", "component"):
-        raise Invalid("bad_payload", f"{body.product} is {product.kind}, not made in the plant")
-    station = None
-    if body.station:
-        station = Station.get_or_none(Station.code == body.station)
-        if station is None:
-            raise Invalid("unknown_station", f"No station {body.station}")
     try:
-        with current_app.extensions["koordinator.db"].atomic():
-            order = ProductionOrder.create(
-                number=body.number,
-                product=product,
-                qty=body.qty,
-                start=body.start,
-                due=body.due,
-                station=station,
+        with _db().atomic():
+            order = planning.create_order(
+                planning.OrderPlan(**body.model_dump()), now=utcnow(), user_id=_user_id()
             )
-    except pw.IntegrityError as exc:
+    except pw.IntegrityError as exc:  # created by someone else between check and insert
         raise Conflict("exists", f"Order {body.number} exists") from exc
-    return order_dict(order), 201
+    return order_dict(get_order(order.number)), 201
 
 
 @op(
@@ -123,13 +150,63 @@ def create_order(body: OrderIn):
     responses={200: ("Released", OrderOut), 409: ("Not planned", None)},
 )
 def release_order(number: str):
-    order = get_order(number)
-    if order.status != "planned":
-        raise Conflict("bad_status", f"Order {number} is {order.status}, not planned")
-    ProductionOrder.update(status="released", released_at=utcnow()).where(
-        (ProductionOrder.id == order.id) & (ProductionOrder.status == "planned")
-    ).execute()
+    with _db().atomic():
+        planning.release_order(get_order(number), now=utcnow(), user_id=_user_id())
     return order_dict(get_order(number))
+
+
+@op(
+    "PATCH",
+    "/orders/<number>",
+    role="supervisor",
+    tag="orders",
+    summary="Edit or reschedule an order (qty, start, due, station) that is not done or closed",
+    body=OrderEdit,
+    responses={
+        200: ("The order as changed", OrderOut),
+        400: ("Quantity below completed, or due before start", None),
+        409: ("Done or closed", None),
+    },
+)
+def edit_order(number: str, body: OrderEdit):
+    given = body.model_fields_set
+    with _db().atomic():
+        changes = planning.edit_order(
+            get_order(number),
+            qty=body.qty,
+            start=body.start,
+            due=body.due,
+            station=body.station if "station" in given else planning.KEEP,
+            note=body.note,
+            now=utcnow(),
+            user_id=_user_id(),
+        )
+    out = order_dict(get_order(number), detail=True)
+    out["changes"] = changes
+    return out
+
+
+@op(
+    "POST",
+    "/orders/<number>/close",
+    role="supervisor",
+    tag="orders",
+    summary="Close a done order, or cancel/short-close an open one with a reason",
+    body=CloseIn,
+    responses={
+        200: ("Closed", OrderOut),
+        400: ("A reason is needed", None),
+        409: ("Already closed", None),
+    },
+)
+def close_order(number: str, body: CloseIn):
+    with _db().atomic():
+        how = planning.close_order(
+            get_order(number), reason=body.reason, now=utcnow(), user_id=_user_id()
+        )
+    out = order_dict(get_order(number), detail=True)
+    out["closed_as"] = how
+    return out
 
 
 @op(
@@ -149,9 +226,23 @@ def show_order(number: str):
     "/orders",
     role="operator",
     tag="orders",
-    summary="List orders",
+    summary="List orders (filters: status, product, due_from, due_to)",
+    query=OrderQuery,
     responses={200: ("Orders", None)},
 )
-def list_orders():
-    rows = ProductionOrder.select().order_by(ProductionOrder.due, ProductionOrder.number)
-    return {"orders": [order_dict(o) for o in rows.limit(1000)]}
+def list_orders(query: OrderQuery):
+    statuses: list[str] = []
+    for status in (query.status or "").split(","):
+        if status:
+            statuses.extend(planning.STATUSES[:3] if status == "open" else [status])
+    if query.due_from and query.due_to and query.due_to < query.due_from:
+        raise Invalid("bad_payload", "due_to is before due_from")
+    rows = planning.list_orders(
+        statuses=statuses,
+        product=query.product,
+        due_from=query.due_from,
+        due_to=query.due_to,
+        limit=query.limit,
+    )
+    flags = flags_mod.compute(utcnow())
+    return {"orders": [order_dict(o, flags=flags) for o in rows]}

@@ -19,7 +19,7 @@ class ProductIn(Strict):
     name: Name
     kind: Literal["raw", "component", "finished", "supplies"]
     tracking: Literal["unit", "lot"] = "unit"
-    gtin: str | None = pydantic.Field(default=None, pattern=r"^\d{8}$|^\d{12,14}$")
+    gtin: str | None = pydantic.Field(default=None, pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")
     unit: str = pydantic.Field(default="ea", min_length=1, max_length=16)
     reorder_point: NonNegQty | None = None
 
@@ -139,6 +139,22 @@ def show_product(sku: str):
     return out
 
 
+def _reaches(start: int, target: int) -> bool:
+    """Whether `target` is in the multi-level BOM of product `start`."""
+    todo, seen = [start], set()
+    while todo:
+        pid = todo.pop()
+        if pid == target:
+            return True
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo.extend(
+            c for (c,) in BomLine.select(BomLine.component).where(BomLine.product == pid).tuples()
+        )
+    return False
+
+
 @op(
     "PUT",
     "/products/<sku>/bom",
@@ -162,6 +178,10 @@ def put_bom(sku: str, body: BomIn):
             )
         if comp.kind not in ("raw", "component", "supplies"):
             raise Invalid("bad_payload", f"lines[{i}]: {line.component} is {comp.kind}")
+        if _reaches(comp.id, product.id):
+            raise Invalid(
+                "bad_payload", f"lines[{i}]: {line.component} is made from {sku}: a BOM cycle"
+            )
         seen.add(comp.id)
         rows.append({"product": product.id, "component": comp.id, "qty": line.qty})
     with _db().atomic():

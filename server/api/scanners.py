@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import peewee as pw
+import pydantic
 from flask import current_app
 
 from server.api import op
@@ -14,7 +15,7 @@ from server.models import ProductionOrder, Scanner, Station, User
 class ScannerIn(Strict):
     id: Code
     station: Code
-    name: str = ""
+    name: str = pydantic.Field(default="", max_length=200)
 
 
 class ScannerOut(Answer):

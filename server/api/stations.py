@@ -9,7 +9,7 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Code, Name, Strict
+from server.api.schemas import Answer, Name, StationCode, Strict
 from server.core.errors import Conflict
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.models import Station
@@ -18,7 +18,7 @@ CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
 
 
 class StationIn(Strict):
-    code: Code
+    code: StationCode
     name: Name
     default_action: Literal["receive", "start", "issue", "move", "complete", "ship", "use"]
     policy: dict[CheckName, Literal["reject", "warn"]] = pydantic.Field(default_factory=dict)

@@ -1,0 +1,110 @@
+"""CSV import and export: POST /api/import/<kind>, GET /api/export/<kind>.csv.
+
+The body is the CSV text (`Content-Type: text/csv`) or a multipart form with one file.
+Rows are validated with the JSON API's own request models; see `server.core.imports`.
+Master data (products, bom, routings, stations) needs the admin role, orders a supervisor.
+"""
+
+from __future__ import annotations
+
+import pydantic
+from flask import Response, current_app, request
+
+from server import auth
+from server.api import current_user, op
+from server.api.orders import OrderIn
+from server.api.products import BomLineIn, ProductIn, RoutingIn
+from server.api.schemas import Strict
+from server.api.stations import StationIn
+from server.core import imports
+from server.core.errors import DomainError, Invalid, NotFound
+from server.models import utcnow
+
+MAX_BYTES = 16 * 1024 * 1024
+MODELS = {
+    "product": ProductIn,
+    "bom_line": BomLineIn,
+    "routing": RoutingIn,
+    "station": StationIn,
+    "order": OrderIn,
+}
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class ImportQuery(Strict):
+    dry_run: bool = pydantic.Field(default=False, description="check only, write nothing")
+
+
+def _kind(kind: str) -> str:
+    if kind not in imports.KINDS:
+        raise NotFound("not_found", f"No CSV for {kind}; use one of {', '.join(imports.KINDS)}")
+    return kind
+
+
+def _csv_text() -> str:
+    if (request.content_length or 0) > MAX_BYTES:
+        raise Invalid("too_large", f"CSV files up to {MAX_BYTES // (1024 * 1024)} MB")
+    if request.mimetype == "multipart/form-data":
+        files = list(request.files.values())
+        if len(files) != 1:
+            raise Invalid("bad_csv", "Send exactly one file in the form")
+        raw = files[0].read(MAX_BYTES + 1)
+    else:
+        raw = request.get_data(cache=False)
+    if len(raw) > MAX_BYTES:
+        raise Invalid("too_large", f"CSV files up to {MAX_BYTES // (1024 * 1024)} MB")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid("bad_csv", f"The file is not UTF-8 (byte {exc.start})") from exc
+
+
+@op(
+    "POST",
+    "/import/<kind>",
+    role="supervisor",
+    tag="import",
+    summary="Import a CSV file (products, bom, routings, stations, orders) in one transaction",
+    query=ImportQuery,
+    content_type="text/csv",
+    responses={
+        200: ("Imported (or checked, with dry_run)", None),
+        400: ("bad_csv: every bad row with its line number; nothing written", None),
+    },
+)
+def import_csv(kind: str, query: ImportQuery):
+    kind = _kind(kind)
+    user = current_user()
+    if kind != "orders" and not auth.has_role(user, "admin"):
+        raise Forbidden("forbidden", f"Importing {kind} needs the admin role")
+    text = _csv_text()
+    result = imports.import_csv(
+        current_app.extensions["koordinator.db"],
+        kind,
+        text,
+        models=MODELS,
+        now=utcnow(),
+        user_id=user.id,
+        dry_run=query.dry_run,
+    )
+    return result.as_dict()
+
+
+@op(
+    "GET",
+    "/export/<kind>.csv",
+    role="supervisor",
+    tag="import",
+    summary="Export products, bom, routings, stations or orders as CSV (importable back)",
+    responses={200: ("text/csv", None)},
+)
+def export_csv(kind: str):
+    kind = _kind(kind)
+    return Response(
+        imports.export_csv(kind),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
+    )

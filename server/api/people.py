@@ -1,0 +1,19 @@
+"""People at stations: GET /api/people."""
+
+from __future__ import annotations
+
+from server.api import op
+from server.core.people import people
+from server.models import utcnow
+
+
+@op(
+    "GET",
+    "/people",
+    role="supervisor",
+    tag="people",
+    summary="Who is signed in at which station, and their scans today",
+    responses={200: ("People", None)},
+)
+def get_people():
+    return people(utcnow())

@@ -1,0 +1,312 @@
+"""Admin pages: products with their BOM and routing, stations, scanners (and their broker
+passwords), users and API tokens.
+
+Creating master data goes through the JSON API's own operations (their pydantic bodies
+and views), so a form and an API call accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import peewee as pw
+import pydantic
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+
+from server import auth, mqtt_credentials
+from server.api import products as api_products
+from server.api import scanners as api_scanners
+from server.api import stations as api_stations
+from server.core.errors import DomainError
+from server.core.stages import Action
+from server.models import ApiToken, BomLine, Product, RoutingStep, Scanner, Station, User
+from server.web import bp, i18n
+from server.web.pages import role_required, web_user
+
+STATION_ACTIONS = ["receive", "start", "issue", "move", "complete", "ship", "use"]
+
+
+def _db():
+    return current_app.extensions["koordinator.db"]
+
+
+def flash_invalid(exc: pydantic.ValidationError) -> None:
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"])
+        flash(f"{where}: {err['msg']}", "error")
+
+
+def _call(operation, **kwargs) -> bool:
+    """Run an API operation's view body; flash its refusal and answer False."""
+    try:
+        operation.__wrapped__(**kwargs)
+        return True
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return False
+
+
+def _once(template: str, **context):
+    """A page showing a secret once: never stored by the browser or a proxy."""
+    resp = make_response(render_template(template, **context))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _form(*names: str) -> dict:
+    """The non-empty form fields among `names`, stripped."""
+    out = {}
+    for name in names:
+        value = request.form.get(name, "").strip()
+        if value:
+            out[name] = value
+    return out
+
+
+@bp.route("/admin")
+@role_required("admin")
+def admin():
+    return render_template(
+        "admin/index.html",
+        products=Product.select().order_by(Product.sku),
+        stations=Station.select().order_by(Station.code),
+        scanners=Scanner.select().order_by(Scanner.id),
+        users=User.select().order_by(User.username),
+        actions=STATION_ACTIONS,
+    )
+
+
+@bp.route("/admin/products", methods=["POST"])
+@role_required("admin")
+def admin_product_create():
+    data = _form("sku", "name", "kind", "tracking", "gtin", "unit", "reorder_point")
+    try:
+        body = api_products.ProductIn.model_validate(data)
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+        return redirect(url_for("web.admin") + "#products")
+    if _call(api_products.create_product, body=body):
+        flash(gettext("Product %(sku)s created.", sku=body.sku))
+    return redirect(url_for("web.admin") + "#products")
+
+
+def _lines(text: str) -> list[list[str]]:
+    return [line.replace(",", " ").split() for line in text.splitlines() if line.strip()]
+
+
+@bp.route("/admin/products/<sku>", methods=["GET", "POST"])
+@role_required("admin")
+def admin_product(sku: str):
+    product = Product.get_or_none(Product.sku == sku)
+    if product is None:
+        abort(404, gettext("No product %(sku)s", sku=sku))
+    if request.method == "POST":
+        what = request.form.get("what")
+        try:
+            if what == "bom":
+                lines = []
+                for parts in _lines(request.form.get("bom", "")):
+                    if len(parts) != 2:
+                        raise DomainError("bad_payload", gettext("Each line: SKU quantity"))
+                    lines.append({"component": parts[0], "qty": Decimal(parts[1])})
+                ok = _call(api_products.put_bom, sku=sku, body=api_products.BomIn(lines=lines))
+            elif what == "routing":
+                codes = [c for parts in _lines(request.form.get("routing", "")) for c in parts]
+                ok = _call(
+                    api_products.put_routing,
+                    sku=sku,
+                    body=api_products.RoutingIn(stations=codes),
+                )
+            else:
+                abort(400)
+            if ok:
+                flash(gettext("Saved."))
+        except (DomainError, InvalidOperation, pydantic.ValidationError) as exc:
+            flash(getattr(exc, "message", None) or gettext("Not a valid quantity"), "error")
+        return redirect(url_for("web.admin_product", sku=sku))
+    bom = list(
+        BomLine.select(BomLine, Product)
+        .join(Product, on=(BomLine.component == Product.id))
+        .where(BomLine.product == product.id)
+        .order_by(Product.sku)
+    )
+    routing = list(
+        RoutingStep.select(RoutingStep, Station)
+        .join(Station)
+        .where(RoutingStep.product == product.id)
+        .order_by(RoutingStep.seq)
+    )
+    return render_template("admin/product.html", product=product, bom=bom, routing=routing)
+
+
+@bp.route("/admin/stations", methods=["POST"])
+@role_required("admin")
+def admin_station_create():
+    data = _form("code", "name", "default_action")
+    try:
+        body = api_stations.StationIn.model_validate(data)
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+        return redirect(url_for("web.admin") + "#stations")
+    if _call(api_stations.create_station, body=body):
+        language = request.form.get("language") or None
+        if language in i18n.languages():
+            Station.update(language=language).where(Station.code == body.code).execute()
+        flash(gettext("Station %(code)s created.", code=body.code))
+    return redirect(url_for("web.admin") + "#stations")
+
+
+@bp.route("/admin/stations/<code>", methods=["POST"])
+@role_required("admin")
+def admin_station_edit(code: str):
+    station = Station.get_or_none(Station.code == code)
+    if station is None:
+        abort(404)
+    changes: dict = {}
+    action = request.form.get("default_action")
+    if action in STATION_ACTIONS:
+        changes["default_action"] = Action(action).value
+    language = request.form.get("language", "")
+    changes["language"] = language if language in i18n.languages() else None
+    dwell = request.form.get("dwell_limit_minutes", "").strip()
+    changes["dwell_limit_minutes"] = int(dwell) if dwell.isdigit() and int(dwell) > 0 else None
+    changes["operator_required"] = request.form.get("operator_required") == "on"
+    Station.update(**changes).where(Station.id == station.id).execute()
+    flash(gettext("Station %(code)s saved.", code=code))
+    return redirect(url_for("web.admin") + "#stations")
+
+
+@bp.route("/admin/scanners", methods=["POST"])
+@role_required("admin")
+def admin_scanner_create():
+    try:
+        body = api_scanners.ScannerIn.model_validate(_form("id", "station", "name"))
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+        return redirect(url_for("web.admin") + "#scanners")
+    if _call(api_scanners.create_scanner, body=body):
+        flash(gettext("Scanner %(id)s registered.", id=body.id))
+    return redirect(url_for("web.admin") + "#scanners")
+
+
+@bp.route("/admin/scanners/<scanner_id>/password", methods=["POST"])
+@role_required("admin")
+def admin_scanner_password(scanner_id: str):
+    """A new broker password for the scanner: shown once, only its hash is kept."""
+    scanner = Scanner.get_or_none(Scanner.id == scanner_id)
+    if scanner is None:
+        abort(404)
+    password = mqtt_credentials.new_password()
+    Scanner.update(secret_hash=mqtt_credentials.hash_password(password)).where(
+        Scanner.id == scanner.id
+    ).execute()
+    return _once(
+        "admin/secret.html",
+        title=gettext("Broker password of scanner %(id)s", id=scanner.id),
+        username=scanner.id,
+        secret=password,
+        note=gettext(
+            "Put it in the agent's configuration, then rewrite the broker's password file "
+            "(python -m server mqtt-credentials)."
+        ),
+    )
+
+
+@bp.route("/admin/users", methods=["POST"])
+@role_required("admin")
+def admin_user_create():
+    data = _form("username", "role", "password", "badge", "language")
+    try:
+        if not data.get("username"):
+            raise ValueError(gettext("A user needs a name"))
+        with _db().atomic():
+            user = auth.create_user(
+                data.get("username", ""),
+                data.get("role", ""),
+                data.get("password"),
+                badge=data.get("badge"),
+            )
+            if data.get("language") in i18n.languages():
+                User.update(language=data["language"]).where(User.id == user.id).execute()
+        flash(gettext("User %(u)s created.", u=user.username))
+    except ValueError as exc:
+        flash(str(exc), "error")
+    except pw.IntegrityError:
+        flash(gettext("That user name or badge exists."), "error")
+    return redirect(url_for("web.admin") + "#users")
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def admin_user(user_id: int):
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404)
+    if request.method == "POST":
+        changes: dict = {}
+        role = request.form.get("role")
+        if role in auth.ROLES:
+            if user.id == web_user().id and role != "admin":
+                flash(gettext("You cannot take your own admin role."), "error")
+            else:
+                changes["role"] = role
+        language = request.form.get("language")
+        if language in i18n.languages():
+            changes["language"] = language
+        changes["badge"] = request.form.get("badge", "").strip() or None
+        if user.id != web_user().id:
+            changes["active"] = request.form.get("active") == "on"
+        password = request.form.get("password", "")
+        if password:
+            if len(password) < 8:
+                flash(gettext("A password needs at least 8 characters."), "error")
+                return redirect(url_for("web.admin_user", user_id=user.id))
+            changes["password_hash"] = auth.hash_password(password)
+        try:
+            User.update(**changes).where(User.id == user.id).execute()
+            flash(gettext("User %(u)s saved.", u=user.username))
+        except pw.IntegrityError:
+            flash(gettext("That user name or badge exists."), "error")
+        return redirect(url_for("web.admin_user", user_id=user.id))
+    tokens = ApiToken.select().where(ApiToken.user == user.id).order_by(ApiToken.id.desc())
+    return render_template("admin/user.html", user=user, tokens=tokens, roles=auth.ROLES)
+
+
+@bp.route("/admin/users/<int:user_id>/tokens", methods=["POST"])
+@role_required("admin")
+def admin_token_create(user_id: int):
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404)
+    name = request.form.get("name", "").strip()[:64] or "web"
+    token = auth.create_token(user, name)
+    return _once(
+        "admin/secret.html",
+        title=gettext("API token for %(u)s", u=user.username),
+        username=user.username,
+        secret=token,
+        note=gettext("Send it as: Authorization: Bearer <token>. It is shown only now."),
+    )
+
+
+@bp.route("/admin/tokens/<int:token_id>/revoke", methods=["POST"])
+@role_required("admin")
+def admin_token_revoke(token_id: int):
+    token = ApiToken.get_or_none(ApiToken.id == token_id)
+    if token is None:
+        abort(404)
+    ApiToken.update(revoked=True).where(ApiToken.id == token.id).execute()
+    flash(gettext("Token revoked."))
+    return redirect(url_for("web.admin_user", user_id=token.user_id))

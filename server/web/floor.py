@@ -1,0 +1,202 @@
+"""The shop floor seen from the office: stations and scanners, rejected scans, supplies."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import peewee as pw
+from flask import current_app, render_template, request
+
+from server.models import (
+    Item,
+    LedgerEntry,
+    Product,
+    ProductionOrder,
+    Scanner,
+    Station,
+    StockCounter,
+    User,
+    utcnow,
+)
+from server.web import bp
+from server.web.pages import role_required
+
+REJECTED_PAGE = 100
+
+
+def scanner_states() -> dict[str, dict]:
+    """Online/offline per scanner id, from the retained status topic the MQTT ingest reads.
+
+    The ingest worker keeps `scanner_status` ({id: {"state": ...}}); the page sees it when
+    the worker runs in this process and is registered as app.extensions["koordinator.ingest"].
+    Without it the page shows how long ago each scanner last scanned.
+    """
+    worker = current_app.extensions.get("koordinator.ingest")
+    status = getattr(worker, "scanner_status", None)
+    if not isinstance(status, dict):
+        return {}
+    return {k: v for k, v in list(status.items()) if isinstance(v, dict)}
+
+
+def station_rows() -> list[dict]:
+    now = utcnow()
+    stations = list(Station.select().order_by(Station.code))
+    wip = dict(
+        StockCounter.select(StockCounter.station_id, pw.fn.SUM(StockCounter.count))
+        .where(StockCounter.stage == "wip")
+        .group_by(StockCounter.station_id)
+        .tuples()
+    )
+    # the oldest WIP item per station with WIP: one seek on the (station, stage) index each
+    oldest = {
+        sid: Item.select(pw.fn.MIN(Item.stage_at))
+        .where((Item.station == sid) & (Item.stage == "wip"))
+        .scalar()
+        for sid, n in wip.items()
+        if n
+    }
+    users = {u.id: u.username for u in User.select(User.id, User.username)}
+    orders = {}
+    scanners: dict[int, list[Scanner]] = {}
+    for sc in Scanner.select().order_by(Scanner.id):
+        scanners.setdefault(sc.station_id, []).append(sc)
+        if sc.order_id:
+            orders[sc.order_id] = None
+    if orders:
+        orders = dict(
+            ProductionOrder.select(ProductionOrder.id, ProductionOrder.number)
+            .where(ProductionOrder.id.in_(list(orders)))
+            .tuples()
+        )
+    states = scanner_states()
+    out = []
+    for st in stations:
+        since = oldest.get(st.id)
+        if isinstance(since, str):  # SQLite hands MIN() of a datetime back as text
+            since = pw.format_date_time(since, Item.stage_at.formats)
+        dwell_min = int((now - since).total_seconds() // 60) if since else None
+        out.append(
+            {
+                "station": st,
+                "wip": int(wip.get(st.id) or 0),
+                "oldest": since,
+                "dwell_minutes": dwell_min,
+                "dwelling": bool(
+                    st.dwell_limit_minutes and dwell_min and dwell_min > st.dwell_limit_minutes
+                ),
+                "scanners": [
+                    {
+                        "scanner": sc,
+                        "operator": users.get(sc.operator_id),
+                        "order": orders.get(sc.order_id),
+                        "state": (states.get(sc.id) or {}).get("state"),
+                    }
+                    for sc in scanners.get(st.id, [])
+                ],
+            }
+        )
+    return out
+
+
+@bp.route("/stations")
+@role_required("supervisor")
+def stations():
+    return render_template("stations.html", rows=station_rows(), now=utcnow())
+
+
+@bp.route("/stations/live")
+@role_required("supervisor")
+def stations_live():
+    return render_template("_stations_live.html", rows=station_rows(), now=utcnow())
+
+
+def rejected_rows(reason: str | None = None) -> list[LedgerEntry]:
+    query = (
+        LedgerEntry.select(LedgerEntry, Station, User)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))
+        .switch(LedgerEntry)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.operator == User.id))
+        .where(LedgerEntry.status == "rejected")
+    )
+    if reason:
+        query = query.where(LedgerEntry.reason == reason)
+    rows = list(query.order_by(LedgerEntry.id.desc()).limit(REJECTED_PAGE))
+    ids = {e.item_id for e in rows if e.item_id}
+    codes = (
+        dict(Item.select(Item.id, Item.code).where(Item.id.in_(list(ids))).tuples()) if ids else {}
+    )
+    for e in rows:
+        e.item_code = codes.get(e.item_id)
+    return rows
+
+
+def _reason_arg() -> str | None:
+    return request.args.get("reason", "").strip() or None
+
+
+@bp.route("/rejected")
+@role_required("supervisor")
+def rejected():
+    reason = _reason_arg()
+    codes = [
+        r
+        for (r,) in LedgerEntry.select(LedgerEntry.reason)
+        .where((LedgerEntry.status == "rejected") & LedgerEntry.reason.is_null(False))
+        .order_by(LedgerEntry.id.desc())
+        .limit(1000)
+        .tuples()
+    ]
+    return render_template(
+        "rejected.html",
+        rows=rejected_rows(reason),
+        reason=reason,
+        reasons=sorted(set(codes)),
+    )
+
+
+@bp.route("/rejected/live")
+@role_required("supervisor")
+def rejected_live():
+    return render_template("_rejected_live.html", rows=rejected_rows(_reason_arg()))
+
+
+def supply_rows() -> list[dict]:
+    in_stock = dict(
+        StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.qty))
+        .where(StockCounter.stage == "supplies")
+        .group_by(StockCounter.product)
+        .tuples()
+    )
+    counts = dict(
+        StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.count))
+        .where(StockCounter.stage == "supplies")
+        .group_by(StockCounter.product)
+        .tuples()
+    )
+    rows = []
+    for p in Product.select().where(Product.kind == "supplies").order_by(Product.sku):
+        have = Decimal(in_stock.get(p.id) or 0)
+        point = Decimal(p.reorder_point) if p.reorder_point is not None else None
+        rows.append(
+            {
+                "product": p,
+                "qty": have,
+                "labels": int(counts.get(p.id) or 0),
+                "reorder_point": point,
+                "reorder": point is not None and have <= point,
+            }
+        )
+    rows.sort(key=lambda r: (not r["reorder"], r["product"].sku))
+    return rows
+
+
+@bp.route("/supplies")
+@role_required("supervisor")
+def supplies():
+    return render_template("supplies.html", rows=supply_rows())
+
+
+@bp.route("/supplies/live")
+@role_required("supervisor")
+def supplies_live():
+    return render_template("_supplies_live.html", rows=supply_rows())

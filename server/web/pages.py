@@ -1,0 +1,139 @@
+"""Page plumbing: the signed-in user, role checks, and the helpers templates use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, g, redirect, render_template, request, url_for
+from flask_babel import format_datetime, get_locale, gettext, lazy_gettext
+
+from server import auth
+from server.core.stages import Stage
+from server.models import User, utcnow
+from server.web import bp, i18n
+
+#: stages in the order the plant sees them; the chart shows the stock-holding ones
+STAGES = [s.value for s in Stage]
+STOCK_STAGES = ["raw", "component", "wip", "finished", "supplies", "shipped"]
+
+
+def web_user() -> User | None:
+    """The user of the browser session (pages never take a Bearer token)."""
+    if "web_user" not in g:
+        from flask import session
+
+        user = None
+        if session.get("user_id"):
+            user = User.get_or_none(
+                (User.id == session["user_id"]) & (User.active == True)  # noqa: E712
+            )
+        g.web_user = user
+    return g.web_user
+
+
+def role_required(role: str) -> Callable:
+    """Sign-in needed (302 to the login page), and at least `role` (else 403)."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = web_user()
+            if user is None:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            if not auth.has_role(user, role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_role = role  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after sign-in; anything else goes home."""
+    if not target:
+        return url_for("web.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+def age(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """'12 s', '5 min', '3 h', '2 d' since `when` (naive UTC)."""
+    if when is None:
+        return "—"
+    seconds = max(int(((now or utcnow()) - when).total_seconds()), 0)
+    if seconds < 60:
+        return gettext("%(n)s s", n=seconds)
+    if seconds < 3600:
+        return gettext("%(n)s min", n=seconds // 60)
+    if seconds < 86400:
+        return gettext("%(n)s h", n=seconds // 3600)
+    return gettext("%(n)s d", n=seconds // 86400)
+
+
+def qty(value) -> str:
+    """A quantity without trailing zeros: 12.5, 3, 0.25."""
+    if value is None:
+        return ""
+    d = Decimal(value).normalize()
+    text = f"{d:f}"
+    return text
+
+
+def when(value: dt.datetime | None) -> str:
+    """A naive UTC time shown in the page's language (UTC, short)."""
+    if value is None:
+        return ""
+    return format_datetime(value.replace(tzinfo=dt.UTC), "short")
+
+
+NAV = [
+    # endpoint, label, role
+    ("web.stock", lazy_gettext("Stock"), "operator"),
+    ("web.schedule", lazy_gettext("Schedule"), "supervisor"),
+    ("web.stations", lazy_gettext("Stations"), "supervisor"),
+    ("web.rejected", lazy_gettext("Rejected scans"), "supervisor"),
+    ("web.supplies", lazy_gettext("Supplies"), "supervisor"),
+    ("web.scan_index", lazy_gettext("Scan station"), "operator"),
+    ("web.admin", lazy_gettext("Admin"), "admin"),
+]
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _globals():
+        user = web_user() if request.blueprint == "web" else None
+        return {
+            "me": user,
+            "page_lang": lambda: str(get_locale() or i18n.DEFAULT),
+            "has_role": (lambda role: user is not None and auth.has_role(user, role)),
+            "nav": [n for n in NAV if user is not None and auth.has_role(user, n[2])],
+            "languages": [(code, i18n.language_name(code)) for code in i18n.languages()],
+            "stage_text": i18n.stage_text,
+            "reason_text": i18n.reason_text,
+            "action_text": i18n.action_text,
+            "flag_text": i18n.flag_text,
+            "status_text": i18n.status_text,
+            "role_text": i18n.role_text,
+            "age": age,
+            "qty": qty,
+            "when": when,
+        }
+
+
+@bp.errorhandler(403)
+def _forbidden(exc):
+    message = gettext("Your role may not open this page.")
+    return render_template("error.html", code=403, message=message), 403
+
+
+@bp.errorhandler(404)
+def _not_found(exc):
+    return render_template("error.html", code=404, message=exc.description), 404

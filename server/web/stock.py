@@ -1,0 +1,290 @@
+"""Stock by stage (from the StockCounter table only), item lists and the item page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+import peewee as pw
+from flask import Response, abort, current_app, render_template, request
+from flask_babel import gettext
+
+from labels import Label, render_pdf, render_svg
+from server.models import (
+    Item,
+    LedgerEntry,
+    Product,
+    ProductionOrder,
+    Station,
+    StockCounter,
+    User,
+    utcnow,
+)
+from server.web import bp, charts, i18n
+from server.web.pages import STAGES, STOCK_STAGES, role_required, web_user
+
+PAGE_SIZE = 50
+
+
+def stock_figures() -> dict:
+    """Counts and quantities by stage, product x stage and station, from the counters.
+
+    Reads StockCounter (a row per product x stage x station) and the small master tables;
+    never the item table, so it costs the same with a million items.
+    """
+    n, q = pw.fn.SUM(StockCounter.count), pw.fn.SUM(StockCounter.qty)
+    products = {
+        p.id: p
+        for p in Product.select(
+            Product.id, Product.sku, Product.name, Product.tracking, Product.unit
+        )
+    }
+    stations = {s.id: s for s in Station.select(Station.id, Station.code, Station.name)}
+    by_stage: dict[str, list] = {s: [0, Decimal(0)] for s in STAGES}
+    by_product: dict[int, dict[str, list]] = defaultdict(dict)
+    by_station: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    # the database sums the counters (a few thousand rows); Python sees ~products x stages
+    for product_id, stage, count, qty in (
+        StockCounter.select(StockCounter.product, StockCounter.stage, n, q)
+        .group_by(StockCounter.product, StockCounter.stage)
+        .having(n != 0)
+        .tuples()
+    ):
+        qty = Decimal(qty or 0)
+        by_product[product_id][stage] = [count, qty]
+        entry = by_stage.setdefault(stage, [0, Decimal(0)])
+        entry[0] += count
+        entry[1] += qty
+    for station_id, stage, count in (
+        StockCounter.select(StockCounter.station_id, StockCounter.stage, n)
+        .where((StockCounter.station_id != 0) & StockCounter.stage.not_in(("consumed", "shipped")))
+        .group_by(StockCounter.station_id, StockCounter.stage)
+        .having(n != 0)
+        .tuples()
+    ):
+        by_station[station_id][stage] = count
+    product_rows = [
+        (products[pid], cells)
+        for pid, cells in sorted(by_product.items(), key=lambda kv: products[kv[0]].sku)
+        if pid in products
+    ]
+    station_rows = [
+        (stations[sid], cells)
+        for sid, cells in sorted(by_station.items(), key=lambda kv: stations[kv[0]].code)
+        if sid in stations and any(cells.values())
+    ]
+    shown = [s for s in STAGES if by_stage.get(s, [0])[0] or s in STOCK_STAGES]
+    chart = charts.bar_chart(
+        [(s, i18n.stage_text(s), by_stage[s][0]) for s in STOCK_STAGES],
+        title=gettext("Items by stage"),
+    )
+    return {
+        "by_stage": by_stage,
+        "stages": shown,
+        "product_rows": product_rows,
+        "station_rows": station_rows,
+        "chart": chart,
+    }
+
+
+@bp.route("/stock")
+@role_required("operator")
+def stock():
+    return render_template("stock.html", **stock_figures())
+
+
+@bp.route("/stock/live")
+@role_required("operator")
+def stock_live():
+    return render_template("_stock_live.html", **stock_figures())
+
+
+def _lookup(model, field, value):
+    if not value:
+        return None
+    row = model.get_or_none(field == value)
+    if row is None:
+        abort(404, gettext("Nothing named %(v)s", v=value))
+    return row
+
+
+@bp.route("/items")
+@role_required("operator")
+def items():
+    """The items of a filter, newest first, a page at a time (keyset on the id)."""
+    args = request.args
+    product = _lookup(Product, Product.sku, args.get("product", "").strip())
+    station = _lookup(Station, Station.code, args.get("station", "").strip())
+    order = _lookup(ProductionOrder, ProductionOrder.number, args.get("order", "").strip())
+    stage = args.get("stage", "").strip()
+    lot = args.get("lot", "").strip()
+    if stage and stage not in STAGES:
+        abort(404, gettext("No stage %(v)s", v=stage))
+    query = Item.select(Item, Product).join(Product)
+    if product:
+        query = query.where(Item.product == product.id)
+    if stage:
+        query = query.where(Item.stage == stage)
+    if station:
+        query = query.where(Item.station == station.id)
+    if order:
+        query = query.where(Item.order == order.id)
+    if lot:
+        query = query.where(Item.lot == lot)
+    before = args.get("before", type=int)
+    if before:
+        query = query.where(Item.id < before)
+    rows = list(query.order_by(Item.id.desc()).limit(PAGE_SIZE + 1))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    stations = {s.id: s.code for s in Station.select(Station.id, Station.code)}
+    orders = {}
+    order_ids = {r.order_id for r in rows if r.order_id}
+    if order_ids:
+        orders = {
+            o.id: o.number
+            for o in ProductionOrder.select(ProductionOrder.id, ProductionOrder.number).where(
+                ProductionOrder.id.in_(order_ids)
+            )
+        }
+    total = None
+    if not (order or lot):  # the counters know the total of these filters
+        counted = StockCounter.select(pw.fn.COALESCE(pw.fn.SUM(StockCounter.count), 0))
+        if product:
+            counted = counted.where(StockCounter.product == product.id)
+        if stage:
+            counted = counted.where(StockCounter.stage == stage)
+        if station:
+            counted = counted.where(StockCounter.station_id == station.id)
+        total = counted.scalar()
+    filters = {
+        k: args[k].strip()
+        for k in ("product", "stage", "station", "lot", "order")
+        if args.get(k, "").strip()
+    }
+    return render_template(
+        "items.html",
+        rows=rows,
+        stations=stations,
+        orders=orders,
+        more=more,
+        next_before=rows[-1].id if rows and more else None,
+        filters=filters,
+        total=total,
+        products=Product.select(Product.sku, Product.name).order_by(Product.sku),
+        station_list=Station.select(Station.code).order_by(Station.code),
+        stages=STAGES,
+        paged=bool(before),
+    )
+
+
+def _item_or_404(code: str) -> Item:
+    item = Item.select(Item, Product).join(Product).where(Item.code == code.strip().upper()).first()
+    if item is None:
+        abort(404, gettext("No item %(code)s", code=code))
+    return item
+
+
+def item_label(item: Item) -> Label:
+    lines = [item.product.sku]
+    if item.lot:
+        lines.append(f"LOT {item.lot}")
+    if item.serial:
+        lines.append(f"S/N {item.serial}")
+    return Label(code=item.code, title=item.product.name[:40], lines=tuple(lines))
+
+
+def _ancestors(item: Item, limit: int = 20) -> list[Item]:
+    chain, seen = [], {item.id}
+    current = item
+    while current.parent_id and len(chain) < limit and current.parent_id not in seen:
+        current = Item.select(Item, Product).join(Product).where(Item.id == current.parent_id).get()
+        seen.add(current.id)
+        chain.append(current)
+    return chain
+
+
+def _descendants(item: Item, depth: int = 3, limit: int = 200) -> list[tuple[int, Item]]:
+    """The items built into `item`, and theirs, as (depth, item), at most `limit`."""
+    out: list[tuple[int, Item]] = []
+    level = [item.id]
+    for d in range(1, depth + 1):
+        if not level or len(out) >= limit:
+            break
+        children = list(
+            Item.select(Item, Product)
+            .join(Product)
+            .where(Item.parent.in_(level))
+            .order_by(Item.id)
+            .limit(limit - len(out))
+        )
+        out.extend((d, c) for c in children)
+        level = [c.id for c in children]
+    return out
+
+
+@bp.route("/items/<code>")
+@role_required("operator")
+def item(code: str):
+    it = _item_or_404(code)
+    station = Station.get_or_none(Station.id == it.station_id) if it.station_id else None
+    order = ProductionOrder.get_or_none(ProductionOrder.id == it.order_id) if it.order_id else None
+    split_from = Item.get_or_none(Item.id == it.split_from_id) if it.split_from_id else None
+    history = list(
+        LedgerEntry.select(LedgerEntry, Station, User)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))
+        .switch(LedgerEntry)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.operator == User.id))
+        .where(LedgerEntry.item == it.id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(500)
+    )
+    splits = list(Item.select(Item.code).where(Item.split_from == it.id).limit(100))
+    return render_template(
+        "item.html",
+        item=it,
+        station=station,
+        order=order,
+        split_from=split_from,
+        splits=splits,
+        history=history,
+        ancestors=_ancestors(it),
+        descendants=_descendants(it),
+    )
+
+
+@bp.route("/items/<code>/label.svg")
+@role_required("operator")
+def item_label_svg(code: str):
+    it = _item_or_404(code)
+    svg = render_svg(item_label(it), "thermal-2x1")
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/items/<code>/reprint", methods=["POST"])
+@role_required("supervisor")
+def item_reprint(code: str):
+    """A PDF of the item's label for printing; the reprint is written to the ledger."""
+    it = _item_or_404(code)
+    template = request.form.get("template", "thermal-2x1")
+    try:
+        pdf = render_pdf([item_label(it)], template, title=it.code)
+    except ValueError:
+        abort(404, gettext("No label template %(v)s", v=template))
+    with current_app.extensions["koordinator.db"].atomic():
+        LedgerEntry.create(
+            origin="api",
+            action="reprint",
+            item=it,
+            from_stage=it.stage,
+            to_stage=it.stage,
+            qty=it.qty,
+            message=f"Label reprinted ({template})",
+            operator=web_user().id,
+            received_at=utcnow(),
+        )
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{it.code}.pdf"'},
+    )
