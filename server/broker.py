@@ -85,6 +85,10 @@ class EmbeddedBroker:
         }
 
     def start(self, timeout: float = 10.0) -> EmbeddedBroker:
+        # amqtt and its state machine log every transition at INFO: keep the console readable
+        for name in ("amqtt", "transitions"):
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.WARNING)
         self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
