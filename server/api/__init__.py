@@ -198,6 +198,7 @@ def init_app(app: Flask) -> None:
     from server.api import (  # noqa: F401
         imports,
         items,
+        labels,
         openapi,
         orders,
         people,

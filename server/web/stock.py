@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, render_template, request
 from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
+from server import labelling
 from server.models import (
     Item,
     LedgerEntry,
@@ -186,12 +187,7 @@ def _item_or_404(code: str) -> Item:
 
 
 def item_label(item: Item) -> Label:
-    lines = [item.product.sku]
-    if item.lot:
-        lines.append(f"LOT {item.lot}")
-    if item.serial:
-        lines.append(f"S/N {item.serial}")
-    return Label(code=item.code, title=item.product.name[:40], lines=tuple(lines))
+    return labelling.item_label(item, item.product)
 
 
 def _ancestors(item: Item, limit: int = 20) -> list[Item]:
@@ -272,17 +268,7 @@ def item_reprint(code: str):
     except ValueError:
         abort(404, gettext("No label template %(v)s", v=template))
     with current_app.extensions["koordinator.db"].atomic():
-        LedgerEntry.create(
-            origin="api",
-            action="reprint",
-            item=it,
-            from_stage=it.stage,
-            to_stage=it.stage,
-            qty=it.qty,
-            message=f"Label reprinted ({template})",
-            operator=web_user().id,
-            received_at=utcnow(),
-        )
+        labelling.record_prints([it], f"pdf {template}", web_user().id, utcnow())
     return Response(
         pdf,
         mimetype="application/pdf",

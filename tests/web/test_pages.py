@@ -59,7 +59,7 @@ def test_item_pages(history, as_role):
     s = as_role("supervisor")
     pdf = s.post(f"/items/{widget}/reprint", data={"template": "thermal-2x1"})
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
-    assert LedgerEntry.select().where(LedgerEntry.action == "reprint").count() == 1
+    assert LedgerEntry.select().where(LedgerEntry.action.in_(("print", "reprint"))).count() == 1
 
 
 def test_item_list_filters_and_pages(history, as_role):
