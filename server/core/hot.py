@@ -85,10 +85,22 @@ def touch_scanners(scanner_ids, when: dt.datetime) -> None:
         db.execute_sql(sql, (_dt(when), scanner_id))
 
 
-def _first(query):
-    for row in query:
-        return row
-    return None
+def _one(model, sql: str, *params):
+    """The first row of `sql` as a `model` instance, built straight from the cursor
+    (peewee's raw() resolves column names with regexes on every row)."""
+    db = _db()
+    cursor = db.execute_sql(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    columns = model._meta.columns
+    obj = model(__no_default__=True)
+    data = obj.__data__
+    for (name, *_), value in zip(cursor.description, row, strict=True):
+        field = columns[name]
+        data[field.name] = field.python_value(value)
+    obj._dirty.clear()
+    return obj
 
 
 def _stmt(kind: str) -> tuple[pw.Database, str]:
@@ -98,13 +110,13 @@ def _stmt(kind: str) -> tuple[pw.Database, str]:
 
 def scanner(scanner_id: str) -> Scanner | None:
     db, sql = _stmt("scanner")
-    return _first(Scanner.raw(sql, scanner_id))
+    return _one(Scanner, sql, scanner_id)
 
 
 def item_by_code(code: str) -> Item | None:
     """The item, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises)."""
     db, sql = _stmt("item_by_code")
-    return _first(Item.raw(sql, code))
+    return _one(Item, sql, code)
 
 
 def relock(item: Item) -> Item:
@@ -112,7 +124,7 @@ def relock(item: Item) -> Item:
     db, sql = _stmt("item_by_id")
     if not getattr(db, "for_update", False):
         return item
-    fresh = _first(Item.raw(sql, item.id))
+    fresh = _one(Item, sql, item.id)
     fresh.product = item.product
     return fresh
 
