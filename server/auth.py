@@ -55,19 +55,15 @@ def create_token(user: User, name: str = "") -> str:
 
 
 def user_for_token(token: str) -> User | None:
-    row = (
-        ApiToken.select(ApiToken, User)
-        .join(User)
-        .where(
-            (ApiToken.token_hash == _digest(token))
-            & (ApiToken.revoked == False)  # noqa: E712
-            & (User.active == True)  # noqa: E712
-        )
-        .first()
-    )
-    if row is None:
+    from server.core import hot  # the per-request lookup, without peewee's query building
+
+    row = hot.get(ApiToken, "token_hash", _digest(token))
+    if row is None or row.revoked:
+        return None
+    user = hot.get(User, "id", row.user_id)
+    if user is None or not user.active:
         return None
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
-    return row.user
+    return user

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import peewee as pw
 from playhouse.db_url import connect
+from playhouse.pool import PooledSqliteDatabase
 
 from server.models import MODELS, database_proxy
 
@@ -37,12 +38,20 @@ def make_database(url: str) -> pw.Database:
             raise DatabaseURLError(f"{url!r}: use sqlite:///relative/path or sqlite:////abs")
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return pw.SqliteDatabase(
-            path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", check_same_thread=False
+        # Pooled: a web request or an ingest batch reuses an open connection instead of
+        # paying for connect + five pragmas each time (measured: a quarter of a request).
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            lock_type="IMMEDIATE",
+            check_same_thread=False,
+            max_connections=64,
+            stale_timeout=300,
         )
     if parsed.scheme in ("postgres", "postgresql"):
+        pooled = url.replace(f"{parsed.scheme}://", "postgresql+pool://", 1)
         try:
-            return connect(url)
+            return connect(pooled, max_connections=64, stale_timeout=300)
         except (RuntimeError, ValueError) as exc:
             raise DatabaseURLError(f"{redact_url(url)}: {exc}") from exc
     raise DatabaseURLError(f"{redact_url(url)}: only sqlite:/// and postgresql:// are supported")

@@ -46,6 +46,8 @@ def app(db_url):
     yield app
     if not db.is_closed():
         db.close()
+    if hasattr(db, "close_all"):
+        db.close_all()  # pooled: give the connections back to the server, not to the pool
 
 
 @pytest.fixture

@@ -103,6 +103,17 @@ def _one(model, sql: str, *params):
     return obj
 
 
+@cache
+def _select_by(table: str, column: str, param: str) -> str:
+    return f'SELECT * FROM "{table}" WHERE "{column}" = {param}'
+
+
+def get(model, column: str, value):
+    """`model` row whose `column` equals `value`, or None (e.g. get(Station, "code", "A1"))."""
+    db = _db()
+    return _one(model, _select_by(model._meta.table_name, column, db.param), value)
+
+
 def _stmt(kind: str) -> tuple[pw.Database, str]:
     db = _db()
     return db, _sql(kind, db.param, bool(getattr(db, "for_update", False)))

@@ -178,14 +178,13 @@ class _Batch:
 
     def product(self, product_id: int) -> Product:
         if product_id not in self._products:
-            self._products[product_id] = Product.get_by_id(product_id)
+            self._products[product_id] = hot.get(Product, "id", product_id)
         return self._products[product_id]
 
     def station(self, *, id: int | None = None, code: str | None = None) -> Station | None:
         key = ("id", id) if id is not None else ("code", code)
         if key not in self._stations:
-            query = Station.id == id if id is not None else Station.code == code
-            self._stations[key] = Station.get_or_none(query)
+            self._stations[key] = hot.get(Station, *key)
         return self._stations[key]
 
 
@@ -286,11 +285,11 @@ def _process(ctx: _Ctx) -> ScanResult:
     else:
         raise Rejected("unknown_station", "This scanner has no station")
     if ctx.scanner.operator_id:
-        ctx.operator = User.get_or_none(User.id == ctx.scanner.operator_id)
+        ctx.operator = hot.get(User, "id", ctx.scanner.operator_id)
     if ctx.operator is None and scan.user_id:
-        ctx.operator = User.get_or_none(User.id == scan.user_id)
+        ctx.operator = hot.get(User, "id", scan.user_id)
     if ctx.scanner.order_id:
-        ctx.order = ProductionOrder.get_or_none(ProductionOrder.id == ctx.scanner.order_id)
+        ctx.order = hot.get(ProductionOrder, "id", ctx.scanner.order_id)
 
     qty = codes.parse_qty(scan.qty)
     ctx.parsed = parsed = codes.parse(scan.code, scan.source)
