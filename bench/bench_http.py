@@ -76,6 +76,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--database-url",
+        help="e.g. postgresql://postgres@127.0.0.1/bench "
+        "(its tables are dropped and recreated); default a SQLite file",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -83,7 +88,11 @@ def main() -> None:
     db_path = OUT / "http.db"
     for p in OUT.glob("http.db*"):
         p.unlink()
-    url = f"sqlite:///{db_path}"
+    url = args.database_url or f"sqlite:///{db_path}"
+    if args.database_url:
+        from server.db import drop_schema, init_db
+
+        drop_schema(init_db(url))
     items = 2000 * args.seconds * 2
     token, codes = seed(url, items)
     port = free_port()
@@ -104,7 +113,7 @@ def main() -> None:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "server:create_app()",
+            "server.wsgi:app",
         ],
         cwd=ROOT,
         env=env,
@@ -138,7 +147,7 @@ def main() -> None:
         server.wait(10)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores; gunicorn {args.workers} "
-        f"sync workers, SQLite WAL, wrk -t2 -c{args.connections} on the same machine"
+        f"sync workers, {url.split(':')[0]}, wrk -t2 -c{args.connections} on the same machine"
     )
     print(res.stdout)
     if "Non-2xx" in res.stdout:

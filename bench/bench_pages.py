@@ -51,6 +51,9 @@ def main() -> None:
     with db.connection_context():
         user = User.get_or_none(User.username == "bench") or auth.create_user("bench", "admin")
         user_id = user.id
+    from server.runtime import tune_gc
+
+    tune_gc()  # as `serve` and server.wsgi do
     client = app.test_client()
     with client.session_transaction() as session:
         session["user_id"] = user_id

@@ -113,6 +113,9 @@ def cmd_serve(args, settings) -> int:
             # the stations page shows online/offline from the ingest's status table
             app.extensions["koordinator.ingest"] = part
     _stop_on_sigterm()
+    from server.runtime import tune_gc
+
+    tune_gc()
     print(f"Koordinator on http://{args.host}:{args.port}/  (API under /api)", flush=True)
     try:
         waitress.serve(
@@ -194,6 +197,9 @@ def cmd_ingest(args, settings) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from server.runtime import tune_gc
+
+    tune_gc()
     IngestWorker(db, ingest_settings).run(stop)
     return 0
 

@@ -23,8 +23,13 @@ from server.models import (
 )
 from server.web import bp, charts, i18n
 from server.web.pages import STAGES, STOCK_STAGES, role_required, web_user
+from server.web.pages import qty as fmt_qty
 
 PAGE_SIZE = 50
+
+
+def shown_stages(by_stage: dict) -> list[str]:
+    return [s for s in STAGES if by_stage.get(s, [0])[0] or s in STOCK_STAGES]
 
 
 def stock_figures() -> dict:
@@ -64,17 +69,29 @@ def stock_figures() -> dict:
         .tuples()
     ):
         by_station[station_id][stage] = count
-    product_rows = [
-        (products[pid], cells)
-        for pid, cells in sorted(by_product.items(), key=lambda kv: products[kv[0]].sku)
-        if pid in products
-    ]
+    # each row's cells in stage order, numbers formatted here: the matrix is products x
+    # stages cells, and per-cell logic in the template was most of the page's time
+    product_rows = []
+    for pid, cells in sorted(by_product.items(), key=lambda kv: products[kv[0]].sku):
+        product = products.get(pid)
+        if product is None:
+            continue
+        lot = product.tracking == "lot"
+        row = []
+        for s in shown_stages(by_stage):
+            c = cells.get(s)
+            if not c:
+                row.append((s, 0, None))
+            else:
+                extra = f"{fmt_qty(c[1])} {product.unit}" if (lot or c[1] != c[0]) else None
+                row.append((s, c[0], extra))
+        product_rows.append((product, row))
     station_rows = [
         (stations[sid], cells)
         for sid, cells in sorted(by_station.items(), key=lambda kv: stations[kv[0]].code)
         if sid in stations and any(cells.values())
     ]
-    shown = [s for s in STAGES if by_stage.get(s, [0])[0] or s in STOCK_STAGES]
+    shown = shown_stages(by_stage)
     chart = charts.bar_chart(
         [(s, i18n.stage_text(s), by_stage[s][0]) for s in STOCK_STAGES],
         title=gettext("Items by stage"),
