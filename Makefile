@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: help install run demo test lint format bench clean system-deps
+.PHONY: help install run demo test screenshots lint format bench clean system-deps
 
 help:
 	@echo "make run    - serve on http://$(HOST):$(PORT) (SQLite under var/)"
@@ -54,6 +54,11 @@ demo: install
 
 test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Regenerate the screenshots of docs/img/pages (the page tests take them into a temp dir
+# otherwise, so that a test run leaves the work tree clean).
+screenshots: install system-deps
+	KOORDINATOR_SCREENSHOTS=$(CURDIR)/docs/img/pages $(BIN)/python -m pytest tests/web/test_browser.py -k sqlite
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,7 +19,12 @@ from server.models import User
 from tests.conftest import GTIN_BOLT
 
 PASSWORD = "correct-horse-7"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "pages"
+# Screenshots are always taken (a page that cannot render fails the test) but written to
+# docs/img/pages only by `make screenshots`, so a test run leaves the work tree clean.
+SHOTS = Path(
+    os.environ.get("KOORDINATOR_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / f"koordinator-shots-{os.getpid()}"
+)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -163,7 +169,7 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
 
 
 def shot(page, name: str, db_url: str, *, full_page: bool = True) -> None:
-    """docs/img/pages/<name>.png, from the SQLite run (one set of pictures is enough)."""
+    """<SHOTS>/<name>.png, from the SQLite run (one set of pictures is enough)."""
     if not db_url.startswith("sqlite"):
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
