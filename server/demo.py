@@ -215,6 +215,7 @@ class Demo:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+                preexec_fn=_die_with_parent,
             )
             log.close()
         deadline = time.monotonic() + 20
@@ -301,6 +302,16 @@ class Demo:
             self.http.close()
         stop_mqtt(self.parts)
         say("stopped")
+
+
+def _die_with_parent() -> None:
+    """In the agent child (Linux): SIGTERM it if the demo dies without stopping it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: shutdown() is the only way, as before
 
 
 def say(text: str) -> None:
