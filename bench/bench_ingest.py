@@ -191,11 +191,14 @@ def check_exactly_once(url: str, codes: list[str]) -> tuple[int, int]:
     return rows, not_raw
 
 
-def phase_throughput(tmp: Path, n: int, publishers: int, window: int) -> dict:
+def phase_throughput(tmp: Path, n: int, publishers: int, window: int, workers: int = 1) -> dict:
     url = f"sqlite:///{tmp}/throughput.db"
     codes = seed(url, n, publishers)
     broker = start_mosquitto(tmp / "mq-throughput", conf_extra=TUNED)
-    ingest = start_ingest(url, broker, tmp, "--mqtt5", "--batch", "500")
+    shared = ("--shared-group", "bench") if workers > 1 else ()
+    ingests = [
+        start_ingest(url, broker, tmp, "--mqtt5", "--batch", "500", *shared) for _ in range(workers)
+    ]
     pubs = [Publisher(broker.port, f"sc-b{k}") for k in range(publishers)]
     try:
         start = time.perf_counter()
@@ -218,11 +221,21 @@ def phase_throughput(tmp: Path, n: int, publishers: int, window: int) -> dict:
     finally:
         for p in pubs:
             p.close()
-        ingest.terminate()
-        ingest.wait(10)
+        cpu = {}
+        for k, ingest in enumerate(ingests):
+            with open(f"/proc/{ingest.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu[f"ingest{k}_cpu_s"] = round(
+                (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1
+            )
+            ingest.terminate()
+            ingest.wait(10)
         broker.stop()
     rows, not_raw = check_exactly_once(url, codes)
     return {
+        **cpu,
+        "bench_process_cpu_s": round(sum(os.times()[:2]), 1),
+        "workers": workers,
         "scans": n,
         "seconds": round(elapsed, 2),
         "scans_per_s": round(n / elapsed),
@@ -298,13 +311,19 @@ def phase_burst(tmp: Path, n: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--workers", type=int, default=1, help="ingest workers ($share)")
+    parser.add_argument("--only", choices=("throughput", "latency", "burst"))
     args = parser.parse_args()
     n = 5_000 if args.quick else 30_000
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)
-        print("throughput:", phase_throughput(tmp, n, publishers=4, window=500), flush=True)
-        print("latency:   ", phase_latency(tmp, 1000, 3 if args.quick else 10), flush=True)
-        print("burst:     ", phase_burst(tmp, 2_000 if args.quick else 10_000), flush=True)
+        if args.only in (None, "throughput"):
+            result = phase_throughput(tmp, n, publishers=4, window=500, workers=args.workers)
+            print("throughput:", result, flush=True)
+        if args.only in (None, "latency"):
+            print("latency:   ", phase_latency(tmp, 1000, 3 if args.quick else 10), flush=True)
+        if args.only in (None, "burst"):
+            print("burst:     ", phase_burst(tmp, 2_000 if args.quick else 10_000), flush=True)
     return 0
 
 

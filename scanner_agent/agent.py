@@ -76,6 +76,8 @@ class Agent:
         link.on_result = self._on_result
         if hasattr(link, "on_published"):
             link.on_published = self._on_published
+        if hasattr(link, "on_server_online"):
+            link.on_server_online = self._on_server_online
 
     # reader thread
 
@@ -143,6 +145,12 @@ class Agent:
             log.info("connected with %d scans pending; resending them in order", pending)
         self.outbox.reset_sent()
         self._wake.set()
+
+    def _on_server_online(self) -> None:
+        if self.outbox.count():
+            log.info("server online: resending the pending scans")
+            self.outbox.reset_sent()
+            self._wake.set()
 
     def _on_published(self) -> None:
         if self._blocked:  # paho's queue was full; it has room again

@@ -62,6 +62,8 @@ class Link:
         self.on_connected: Callable[[], None] = lambda: None
         self.on_result: Callable[[dict[str, Any]], None] = lambda result: None
         self.on_published: Callable[[], None] = lambda: None
+        self.on_server_online: Callable[[], None] = lambda: None
+        self.server_status_filter = f"{config.mqtt.topic_prefix}/server/+/status"
         self._connected = threading.Event()
         self._stopping = False
         self._last_failure: str | None = None
@@ -154,13 +156,24 @@ class Link:
             self._last_failure = message
             return
         self._last_failure = None
-        client.subscribe(self.results_topic, qos=1)
+        client.subscribe([(self.results_topic, 1), (self.server_status_filter, 1)])
         client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
         log.info(
             "connected to %s (session present: %s)", self.config.mqtt.url(), flags.session_present
         )
         self._connected.set()
         self.on_connected()
+
+    def _on_server_status(self, payload: bytes) -> None:
+        try:
+            state = json.loads(payload).get("state")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            return
+        if state == "online":
+            # A server worker (re)subscribed: what we sent while none was listening may
+            # have been dropped by the broker, so send the pending scans again now.
+            log.info("a server worker is online")
+            self.on_server_online()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self._connected.is_set()
@@ -172,6 +185,11 @@ class Link:
         self.on_published()
 
     def _on_message(self, client, userdata, message) -> None:
+        if message.topic != self.results_topic and mqtt.topic_matches_sub(
+            self.server_status_filter, message.topic
+        ):
+            self._on_server_status(message.payload)
+            return
         if message.topic != self.results_topic:
             log.debug("ignoring message on %s", message.topic)
             return

@@ -33,6 +33,7 @@ scan_id can be read, a payload naming another scanner than its topic gets
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -245,6 +246,7 @@ class IngestWorker:
         self.queue: queue.Queue[Inbound] = queue.Queue()
         #: latest retained status per scanner id, from <prefix>/scanners/+/status
         self.scanner_status: dict[str, dict[str, Any]] = {}
+        self._subscribe_mid: int | None = None
         self.applied = 0  # messages committed and answered, for logs and tests
         self._epoch = 0
         self._lock = threading.Lock()
@@ -275,11 +277,27 @@ class IngestWorker:
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_DELAY, max_delay=RECONNECT_MAX_DELAY)
         client.max_inflight_messages_set(1000)  # results in flight towards the broker
         client.max_queued_messages_set(0)  # unbounded: results are never dropped here
+        client.will_set(self.server_status_topic, json.dumps({"state": "offline"}), 1, True)
         client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
+
+    @property
+    def server_status_topic(self) -> str:
+        """Retained online/offline of this worker. Agents resend their pending scans when a
+        worker comes online: a scan published while no worker was subscribed (the broker
+        restarted without persistence and the agent reconnected first) is not left to the
+        agent's resend timeout."""
+        return f"{self.settings.prefix}/server/{self.settings.client_id}/status"
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid != self._subscribe_mid:
+            return
+        body = json.dumps({"state": "online", "at": dt.datetime.now(dt.UTC).isoformat()})
+        client.publish(self.server_status_topic, body, qos=1, retain=True)
 
     @property
     def connected(self) -> bool:
@@ -317,6 +335,14 @@ class IngestWorker:
         self._stopping.set()
         if self._db_thread is not None:
             self._db_thread.join(timeout)
+        if self._connected.is_set():
+            info = self.client.publish(
+                self.server_status_topic, json.dumps({"state": "offline"}), qos=1, retain=True
+            )
+            try:
+                info.wait_for_publish(1.0)
+            except (RuntimeError, ValueError):
+                pass  # not connected after all: the broker sends the will instead
         self.client.disconnect()
         self.client.loop_stop()
         self._connected.clear()
@@ -351,7 +377,7 @@ class IngestWorker:
         with self._lock:
             self._epoch += 1
         # Subscribing here renews the subscription on every reconnect.
-        client.subscribe(
+        _rc, self._subscribe_mid = client.subscribe(
             [(self.settings.scans_filter, 1), (f"{self.settings.prefix}/scanners/+/status", 0)]
         )
         log.info("ingest connected (session present: %s)", flags.session_present)

@@ -83,6 +83,7 @@ def acl_file(scanner_ids: Iterable[str], server_user: str, prefix: str) -> str:
         f"topic read {prefix}/scanners/+/scans",
         f"topic read {prefix}/scanners/+/status",
         f"topic write {prefix}/scanners/+/results",
+        f"topic write {prefix}/server/+/status",
         "",
     ]
     for sid in scanner_ids:
@@ -91,6 +92,7 @@ def acl_file(scanner_ids: Iterable[str], server_user: str, prefix: str) -> str:
             f"topic write {prefix}/scanners/{sid}/scans",
             f"topic write {prefix}/scanners/{sid}/status",
             f"topic read {prefix}/scanners/{sid}/results",
+            f"topic read {prefix}/server/+/status",
             "",
         ]
     return "\n".join(lines)

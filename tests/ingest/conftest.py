@@ -195,7 +195,9 @@ def make_agent(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
     """A real scanner agent reading a pseudo-terminal; built, not started."""
     made: list[AgentProcess] = []
 
-    def factory(broker: Any, scanner_id: str, pty: PtyScanner) -> AgentProcess:
+    def factory(
+        broker: Any, scanner_id: str, pty: PtyScanner, resend_after: float = 1.0
+    ) -> AgentProcess:
         workdir = tmp_path / f"agent-{scanner_id}-{len(made)}"
         workdir.mkdir()
         settings = {
@@ -203,7 +205,7 @@ def make_agent(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
             "log_level": "INFO",
             "mqtt": {"url": broker.url, "client_id": f"agent-{scanner_id}-{uuid.uuid4().hex[:6]}"},
             "reader": {"kind": "serial", "port": str(pty.link_path), "baud": 9600},
-            "outbox": {"path": str(workdir / "outbox.sqlite3"), "resend_after": 1.0},
+            "outbox": {"path": str(workdir / "outbox.sqlite3"), "resend_after": resend_after},
             "feedback": {"good": "\\x06GOOD", "bad": "\\x15BAD", "color": "never"},
         }
         agent = AgentProcess(write_config(workdir / "agent.toml", settings), workdir)

@@ -109,6 +109,68 @@ def test_agent_killed_with_scans_in_its_outbox(plant, broker, make_ingest, make_
     assert_each_applied_once(codes)
 
 
+def test_scans_nobody_heard_are_resent_when_a_worker_comes_online(
+    plant, broker, make_ingest, make_agent, pty_factory
+):
+    """A broker that lost its sessions drops scans published before any worker has
+    subscribed again. The worker's retained `server/<id>/status` online message makes the
+    agent resend them at once, not after its resend timeout (60 s here)."""
+    codes = plant.items("STEEL", count=3, qty=5)
+    pty = pty_factory("recv")
+    agent = make_agent(broker, "sc-recv", pty, resend_after=60).start()
+    agent_ready(agent)
+    for code in codes:  # no worker has ever subscribed: the broker drops these
+        pty.scan(code)
+    assert wait_for(lambda: len(outbox_pending(agent.outbox_path)) == 3)
+    time.sleep(0.5)
+    make_ingest(broker).start()
+    assert wait_for(lambda: outbox_pending(agent.outbox_path) == [], 15), agent.stderr()[-2000:]
+    assert "a server worker is online" in agent.stderr()
+    assert_each_applied_once(codes)
+
+
+def test_repeated_kill_9_of_broker_ingest_and_agent(
+    plant, broker, make_ingest, make_agent, pty_factory
+):
+    """DESIGN.md: "repeated kill -9 of broker, server and agent mid-stream": every scan
+    the agent read is applied exactly once. (Scans made while the *agent* is dead never
+    leave the scanner, so those are made after it is back.)"""
+    codes = plant.items("STEEL", count=30, qty=5)
+    ingest = make_ingest(broker, "--batch", "5").start()
+    pty = pty_factory("recv")
+    agent = make_agent(broker, "sc-recv", pty).start()
+    agent_ready(agent)
+    victims = ["broker", "ingest", "agent", "broker", "ingest"]
+    for round_, victim in enumerate(victims):
+        chunk = codes[round_ * 6 : round_ * 6 + 6]
+        for code in chunk[:3]:
+            pty.scan(code)
+        time.sleep(0.2)  # mid-stream: some of these are in flight when the kill lands
+        if victim == "broker":
+            broker.kill()
+            for code in chunk[3:]:
+                pty.scan(code)
+            time.sleep(0.5)
+            broker.start()
+        elif victim == "ingest":
+            ingest.kill()
+            for code in chunk[3:]:
+                pty.scan(code)
+            time.sleep(0.5)
+            ingest.start()
+        else:
+            agent.kill()
+            agent.start()
+            agent_ready(agent)
+            for code in chunk[3:]:
+                pty.scan(code)
+    assert wait_for(lambda: outbox_pending(agent.outbox_path) == [], 60), (
+        agent.all_stderr()[-3000:] + ingest.all_logs()[-2000:]
+    )
+    assert_each_applied_once(codes)
+    assert ingest.alive()
+
+
 @pytest.mark.skipif(not HAVE_MOSQUITTO, reason="the embedded broker has no MQTT 5 $share")
 def test_two_workers_share_the_scans_without_applying_twice(plant, broker, make_ingest, peer):
     codes = plant.items("STEEL", count=120, qty=5)
