@@ -154,7 +154,9 @@ class Scanner(BaseModel):
 
 class Item(BaseModel):
     code = pw.CharField(max_length=16, unique=True)
-    product = pw.ForeignKeyField(Product, backref="items")
+    # single-column FK indexes are left out where a composite index below starts with the
+    # same column: every scan updates the item, and each index is another write
+    product = pw.ForeignKeyField(Product, backref="items", index=False)
     stage = pw.CharField(max_length=16, choices=_choices(Stage), default=Stage.NEW)
     qty = Qty(default=1)
     lot = pw.CharField(max_length=64, null=True)
@@ -162,8 +164,8 @@ class Item(BaseModel):
     #: unique outside identity: "01<gtin>21<serial>" (SGTIN) or "00<sscc>"
     ext_key = pw.CharField(max_length=64, unique=True, null=True)
     expiry = pw.DateField(null=True)
-    station = pw.ForeignKeyField(Station, null=True, backref="items")
-    order = pw.ForeignKeyField(ProductionOrder, null=True, backref="items")
+    station = pw.ForeignKeyField(Station, null=True, backref="items", index=False)
+    order = pw.ForeignKeyField(ProductionOrder, null=True, backref="items", index=False)
     parent = pw.ForeignKeyField("self", null=True, backref="children")
     split_from = pw.ForeignKeyField("self", null=True, backref="splits")
     created_at = pw.DateTimeField(default=utcnow)
