@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help=">1: gthread workers")
     parser.add_argument(
         "--database-url",
         help="e.g. postgresql://postgres@127.0.0.1/bench "
@@ -109,6 +110,7 @@ def main() -> None:
             "gunicorn",
             "-w",
             str(args.workers),
+            *(["-k", "gthread", "--threads", str(args.threads)] if args.threads > 1 else []),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",

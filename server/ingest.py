@@ -53,7 +53,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from server.core.malformed import record_rejected_payload, rejected_result
-from server.core.scans import ScanIn, ScanResult, apply_scans
+from server.core.scans import ScanIn, ScanResult, apply_scans, writing
 from server.wire import ScanPayload
 
 log = logging.getLogger(__name__)
@@ -466,7 +466,7 @@ class IngestWorker:
             if msg.scan is not None:
                 scans.append(msg)
         self.db.connect(reuse_if_open=True)
-        with self.db.atomic():
+        with writing(self.db):
             results = apply_scans(self.db, [m.scan for m in scans]) if scans else []
             for msg, result in zip(scans, results, strict=True):
                 msg.result = result

@@ -394,3 +394,22 @@ def test_nul_in_an_http_scan_is_400(plant):
     body = {"scan_id": "nul-1", "scanner_id": "sc-recv", "code": "K\x00X"}
     resp = plant.api.post("/api/scans", body, as_="operator", expected=400)
     assert resp.get_json()["error"] == "bad_payload"
+
+
+def test_writer_lock_is_not_taken_twice_inside_a_transaction(app, db):
+    """The ingest opens the transaction (holding the writer lock) and calls apply_scans in
+    it: taking the lock again would deadlock its own thread."""
+    import threading
+
+    from server.core.scans import writing
+
+    done = threading.Event()
+
+    def nested():
+        with db.connection_context(), writing(db), writing(db):
+            done.set()
+
+    t = threading.Thread(target=nested, daemon=True)
+    t.start()
+    t.join(10)
+    assert done.is_set()

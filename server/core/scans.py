@@ -13,6 +13,7 @@ MQTT ingest); each scan runs in its own savepoint so one rejection undoes only i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -148,7 +149,7 @@ def apply_scans(
     commit: a batch of 200 moves touches a handful of counter rows, not 400.
     """
     results: list[ScanResult] = []
-    with db.atomic():
+    with writing(db):
         answered = _stored_many([s.scan_id for s in scans])
         batch = _Batch()
         for scan in scans:
@@ -165,6 +166,21 @@ def apply_scans(
             # one update per scanner per batch, not per scan
             hot.touch_scanners(sorted(batch.scanners), now or utcnow())
     return results
+
+
+@contextlib.contextmanager
+def writing(db: pw.Database):
+    """A write transaction. On SQLite the writers of every process first queue on the
+    database's writer lock (`server/db.py`) instead of SQLite's sleep-polling. Inside an
+    open transaction the caller already holds it (and the SQLite lock): nothing more is
+    taken, or two processes could each hold one lock and wait for the other."""
+    lock = getattr(db, "writer_lock", None)
+    if lock is None or db.in_transaction():
+        with db.atomic():
+            yield
+    else:
+        with lock, db.atomic():
+            yield
 
 
 class _Batch:
