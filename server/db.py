@@ -126,9 +126,5 @@ def drop_schema(db: pw.Database) -> None:
         db.drop_tables(
             list(reversed(MODELS)),
             safe=True,
-            cascade=db is not None and isinstance(db, pw.PostgresqlDatabase),
+            cascade=isinstance(db, pw.PostgresqlDatabase),
         )
-
-
-def is_sqlite(db: pw.Database) -> bool:
-    return isinstance(db, pw.SqliteDatabase)

@@ -19,7 +19,3 @@ def init_app(app: Flask) -> None:
     def _close(exc: BaseException | None) -> None:
         if not db.is_closed():
             db.close()
-
-
-def get_db(app: Flask):
-    return app.extensions["koordinator.db"]

@@ -18,10 +18,16 @@ from server.api import current_user, op
 from server.api.schemas import Code, PositiveQty, Strict
 from server.core.errors import DomainError, Invalid, NotFound
 from server.core.items import create_items
-from server.labelling import LabelError, command_label, item_label, record_prints
+from server.labelling import (
+    SYMBOLOGY_CHOICES,
+    LabelError,
+    command_label,
+    item_label,
+    record_prints,
+)
 from server.models import Item, Product, ProductionOrder, utcnow
 
-Symbology = Literal["auto", "code128", "gs1-128", "qr", "datamatrix"]
+Symbology = Literal[SYMBOLOGY_CHOICES]  # type: ignore[valid-type]
 Template = Literal[tuple(TEMPLATES)]  # type: ignore[valid-type]
 MAX_JOB = 2000
 
@@ -91,7 +97,7 @@ def get_label(name: str):
         raise NotFound("not_found", "Ask for <code>.svg, <code>.png or <code>.zpl")
     symbology = request.args.get("symbology", "auto")
     template = request.args.get("template")
-    if symbology not in ("auto", "code128", "gs1-128", "qr", "datamatrix"):
+    if symbology not in SYMBOLOGY_CHOICES:
         raise Invalid("bad_payload", f"symbology {symbology!r} not known")
     if template is not None and template not in TEMPLATES:
         raise Invalid("bad_payload", f"template {template!r} not known")

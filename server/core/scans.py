@@ -27,6 +27,7 @@ from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import (
+    ALLOWED_FROM,
     OVERRIDE_ACTIONS,
     SUPERVISOR_ACTIONS,
     Action,
@@ -340,7 +341,7 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
             Item.select(Item, Product).join(Product).where(Item.ext_key == parsed.ext_key).first()
         )
         if item is not None:
-            return _lock(item)
+            return hot.relock(item)
     if parsed.sscc:
         raise Rejected("unknown_item", f"No item for SSCC {parsed.sscc}")
     product = Product.get_or_none(Product.gtin == parsed.gtin)
@@ -366,8 +367,6 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     if parsed.serial:
         raise Rejected("unknown_item", f"Serial {parsed.serial} of {product.sku} not received")
     # a lot or a bare GTIN: the oldest item of it in a stage this action starts from
-    from server.core.stages import ALLOWED_FROM
-
     query = (
         Item.select(Item, Product)
         .join(Product)
@@ -381,11 +380,6 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     if item is None:
         what = f"lot {parsed.lot}" if parsed.lot else product.sku
         raise Rejected("unknown_item", f"No {what} in stock for this")
-    return _lock(item)
-
-
-def _lock(item: Item) -> Item:
-    """Row-lock the item on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises)."""
     return hot.relock(item)
 
 
@@ -412,7 +406,7 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             item.qty = qty
             ctx.delta.enter(item)
     elif action == Action.START:
-        order = schedule.order_for_start_checked(ctx, product, station, Decimal(item.qty))
+        order = _start_order(ctx, product, station, Decimal(item.qty))
         routing = schedule.routing_of(product.id)
         if routing and routing[0] != station.id:
             ctx.check("wrong_station", "Start this unit at the first station of its routing")
@@ -516,6 +510,17 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
 def _for_update(query):
     db = ProductionOrder._meta.database
     return query.for_update() if getattr(db, "for_update", False) else query
+
+
+def _start_order(ctx: _Ctx, product: Product, station: Station, qty: Decimal):
+    """`order_for_start` with the station's policy applied. When the station only warns, an
+    over-plan unit still starts under the earliest order (the supervisor sees the warning);
+    an unscheduled one starts with no order."""
+    try:
+        return schedule.order_for_start(product, station, ctx.order, qty)
+    except Rejected as rej:
+        ctx.check(rej.code, rej.message)
+        return rej.details.get("order")
 
 
 def _issue_order(ctx: _Ctx, product: Product, station: Station):

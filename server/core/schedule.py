@@ -1,7 +1,6 @@
 """Checks of scans against the master production schedule.
 
-The flags shown to supervisors (late, behind, short, reorder, dwell) live in `flags.py`;
-`order_flags()` and `shortages()` here are kept for callers of the first version.
+The flags shown to supervisors (late, behind, short, reorder, dwell) live in `flags.py`.
 
 An order is *active* when released or in progress. "At that line" means the order's
 station is the scanning station, or the order names no station (plant-wide).
@@ -9,7 +8,6 @@ station is the scanning station, or the order names no station (plant-wide).
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import peewee as pw
@@ -135,32 +133,3 @@ def add_issued(order_id: int, component_id: int, issued_qty=0, consumed_qty=0) -
         )
         .execute()
     )
-
-
-def order_flags(order: ProductionOrder, today: dt.date) -> list[dict]:
-    """Flags of one order (late, behind, short, dwell); see `server.core.flags`."""
-    from server.core import flags  # noqa: PLC0415 - flags reads orders through this module
-
-    now = dt.datetime.combine(today, dt.datetime.now(dt.UTC).time()).replace(tzinfo=None)
-    return flags.compute(now, today=today, only=order).for_order(order.id)
-
-
-def shortages(order: ProductionOrder) -> list[dict]:
-    """The materials `order` is short of, with the missing quantities."""
-    for flag in order_flags(order, dt.date.today()):
-        if flag["flag"] == "short":
-            return flag["materials"]
-    return []
-
-
-def order_for_start_checked(ctx, product, station, qty):
-    """`order_for_start` with the station's policy applied.
-
-    When the station only warns, an over-plan unit still starts under the earliest order
-    (the supervisor sees the warning); an unscheduled one starts with no order.
-    """
-    try:
-        return order_for_start(product, station, ctx.order, qty)
-    except Rejected as rej:
-        ctx.check(rej.code, rej.message)
-        return rej.details.get("order")
