@@ -11,21 +11,8 @@ through the browser session; p50/p95 over 200 calls each. Target: p95 <= 50 ms.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
-from bench_core import OUT, build
-
-
-def measure(client, path: str, calls: int) -> tuple[float, float]:
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        resp = client.get(path)
-        times.append((time.perf_counter() - t0) * 1000)
-        assert resp.status_code == 200, (path, resp.status_code)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1]
+from bench_core import measure, open_dataset
 
 
 def main() -> None:
@@ -34,29 +21,10 @@ def main() -> None:
     parser.add_argument("--ledger", type=int, default=5_000_000)
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
-    path = OUT / f"core-{args.items}-{args.ledger}.db"
-    from server import auth, create_app
-    from server.db import create_schema
-    from server.models import User
-
-    fresh = not path.exists()
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_LEVEL": "WARNING"})
-    db = app.extensions["koordinator.db"]
-    if fresh:
-        create_schema(db)
-        with db.connection_context():
-            print("building data set ...", flush=True)
-            build(db, args.items, args.ledger)
-    with db.connection_context():
-        user = User.get_or_none(User.username == "bench") or auth.create_user("bench", "admin")
-        user_id = user.id
-    from server.runtime import tune_gc
-
-    tune_gc()  # as `serve` and server.wsgi do
+    app, user = open_dataset(args.items, args.ledger)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["user_id"] = user_id
+        session["user_id"] = user.id
     for page in ("/stock", "/stock/live"):
         p50, p95 = measure(client, page, args.calls)
         print(
