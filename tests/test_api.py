@@ -1300,3 +1300,15 @@ def test_bom_cycle(plant, api):
     api.put("/api/products/NUT/bom", {"lines": [{"component": "BRACKET", "qty": 1}]}, expected=200)
     resp = api.put("/api/products/BRACKET/bom", {"lines": [{"component": "NUT", "qty": 1}]})
     assert_error(resp, 400, "bad_payload")
+
+
+@pytest.mark.parametrize(("language", "status"), [("id", 201), (None, 201), ("Bahasa", 400)])
+def test_station_language(api, language, status):
+    body = {"code": "LANG", "name": "Lang", "default_action": "move", "language": language}
+    answer = api.post("/api/stations", body, expected=status).get_json()
+    if status == 201:
+        assert answer["language"] == language
+        listed = {s["code"]: s for s in api.get("/api/stations").get_json()["stations"]}
+        assert listed["LANG"]["language"] == language
+    else:
+        assert answer["error"] == "bad_payload"

@@ -24,6 +24,8 @@ class StationIn(Strict):
     policy: dict[CheckName, Literal["reject", "warn"]] = pydantic.Field(default_factory=dict)
     operator_required: bool = False
     dwell_limit_minutes: int | None = pydantic.Field(default=None, ge=1, le=525600)
+    #: language of the scan station page and of the worker messages there (None: the user's)
+    language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
 
 
 class StationOut(Answer):
@@ -33,6 +35,7 @@ class StationOut(Answer):
     policy: dict
     operator_required: bool
     dwell_limit_minutes: int | None
+    language: str | None
 
 
 def station_dict(s: Station) -> dict:
@@ -43,6 +46,7 @@ def station_dict(s: Station) -> dict:
         "policy": {**CONFIGURABLE_CHECKS, **(s.policy or {})},
         "operator_required": s.operator_required,
         "dwell_limit_minutes": s.dwell_limit_minutes,
+        "language": s.language,
     }
 
 

@@ -155,15 +155,14 @@ def admin_product(sku: str):
 @role_required("admin")
 def admin_station_create():
     data = _form("code", "name", "default_action")
+    if request.form.get("language") in i18n.languages():
+        data["language"] = request.form["language"]
     try:
         body = api_stations.StationIn.model_validate(data)
     except pydantic.ValidationError as exc:
         flash_invalid(exc)
         return redirect(url_for("web.admin") + "#stations")
     if _call(api_stations.create_station, body=body):
-        language = request.form.get("language") or None
-        if language in i18n.languages():
-            Station.update(language=language).where(Station.code == body.code).execute()
         flash(gettext("Station %(code)s created.", code=body.code))
     return redirect(url_for("web.admin") + "#stations")
 
