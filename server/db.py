@@ -115,10 +115,23 @@ def init_db(url: str) -> pw.Database:
     return db
 
 
+#: indexes earlier versions created that the schema no longer has; each was written on every
+#: scan and no query searched by it (replaced by partial indexes, see models.LedgerEntry)
+OBSOLETE_INDEXES = (
+    "ledger_entry_operator_id",
+    "ledger_entry_station_id",
+    "ledger_entry_order_id",
+    "ledger_entry_status",
+)
+
+
 def create_schema(db: pw.Database) -> None:
-    """Create every table that does not exist yet (idempotent)."""
-    with db.connection_context():
+    """Create every table and index that does not exist yet and drop the obsolete indexes
+    of earlier versions (idempotent: `init-db` on an existing database upgrades it)."""
+    with db.connection_context(), db.atomic():
         db.create_tables(MODELS, safe=True)
+        for name in OBSOLETE_INDEXES:
+            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
 
 
 def drop_schema(db: pw.Database) -> None:

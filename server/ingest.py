@@ -504,7 +504,7 @@ class IngestWorker:
             result = msg.result
             # server_error was not stored: no answer, so the agent's outbox sends it again.
             if result is not None and result.reason != "server_error" and msg.scanner_id:
-                payload = json.dumps(result.to_dict(), separators=(",", ":"), default=str)
+                payload = result.to_json()
                 info = self.client.publish(
                     f"{prefix}/scanners/{msg.scanner_id}/results", payload, qos=1
                 )

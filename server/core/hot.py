@@ -22,7 +22,15 @@ LEDGER_COLUMNS = (
     "from_stage", "to_stage", "qty", "status", "reason", "message", "note", "warnings",
     "operator_id", "station_id", "order_id", "scanned_at", "received_at", "result",
 )  # fmt: skip
-ITEM_UPDATE = ("stage", "qty", "station_id", "order_id", "parent_id", "stage_at")
+#: the item fields a scan may change -> their columns
+ITEM_UPDATE = {
+    "stage": "stage",
+    "qty": "qty",
+    "station": "station_id",
+    "order": "order_id",
+    "parent": "parent_id",
+    "stage_at": "stage_at",
+}
 
 
 def _db() -> pw.Database:
@@ -39,9 +47,6 @@ def _sql(kind: str, param: str, for_update: bool) -> str:
         return f'SELECT * FROM "item" WHERE "code" = {param}{lock}'
     if kind == "item_by_id":
         return f'SELECT * FROM "item" WHERE "id" = {param}{lock}'
-    if kind == "item_update":
-        sets = ", ".join(f'"{c}" = {param}' for c in ITEM_UPDATE)
-        return f'UPDATE "item" SET {sets} WHERE "id" = {param}'
     if kind == "ledger_insert":
         cols = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
         marks = ", ".join([param] * len(LEDGER_COLUMNS))
@@ -144,20 +149,36 @@ def _dt(value: dt.datetime | None):
     return Item.stage_at.db_value(value) if value is not None else None
 
 
+@cache
+def _item_update(fields: tuple[str, ...], param: str) -> str:
+    sets = ", ".join(f'"{ITEM_UPDATE[f]}" = {param}' for f in fields)
+    return f'UPDATE "item" SET {sets} WHERE "id" = {param}'
+
+
 def save_item(item: Item) -> None:
-    db, sql = _stmt("item_update")
-    db.execute_sql(
-        sql,
-        (
-            str(item.stage),
-            Item.qty.db_value(item.qty),
-            item.station_id,
-            item.order_id,
-            item.parent_id,
-            _dt(item.stage_at),
-            item.id,
-        ),
-    )
+    """Write the fields of `item` changed since it was read. Only those: an unchanged
+    column that is SET still rewrites the entries of every index over it."""
+    fields = tuple(f for f in ITEM_UPDATE if f in item._dirty)
+    if not fields:
+        return
+    data = item.__data__
+    values = [data[f] for f in fields]
+    for i, f in enumerate(fields):
+        if f == "stage":
+            values[i] = str(values[i])
+        elif f == "qty":
+            values[i] = Item.qty.db_value(values[i])
+        elif f == "stage_at":
+            values[i] = _dt(values[i])
+    db = _db()
+    db.execute_sql(_item_update(fields, db.param), (*values, item.id))
+    item._dirty.difference_update(fields)
+
+
+def _json_text(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value  # already JSON text (ScanResult.to_json)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def insert_ledger(**fields) -> None:
@@ -167,9 +188,7 @@ def insert_ledger(**fields) -> None:
         **fields,
         "qty": LedgerEntry.qty.db_value(qty) if qty is not None else None,
         "warnings": json.dumps(fields.get("warnings") or [], separators=(",", ":")),
-        "result": json.dumps(fields["result"], separators=(",", ":"))
-        if fields.get("result") is not None
-        else None,
+        "result": _json_text(fields.get("result")),
         "scanned_at": _dt(fields.get("scanned_at")),
         "received_at": _dt(fields.get("received_at")),
     }

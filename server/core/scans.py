@@ -81,6 +81,8 @@ class ScanResult:
     stage: str | None = None
     warnings: list[dict] = dataclasses.field(default_factory=list)
     action: str | None = None
+    #: the JSON text of to_dict(), made once: the ledger stores it, the ingest publishes it
+    _json: str | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def accepted(self) -> bool:
@@ -99,6 +101,13 @@ class ScanResult:
             "warnings": [dict(w) for w in self.warnings],
             "action": self.action,
         }
+
+    def to_json(self) -> str:
+        """to_dict() as compact JSON. Made once per result: a result is not changed after
+        it is stored (a duplicate is a copy, see apply_scans)."""
+        if self._json is None:
+            self._json = json.dumps(self.to_dict(), separators=(",", ":"), default=str)
+        return self._json
 
     @classmethod
     def from_dict(cls, data: dict, **changes) -> ScanResult:
@@ -156,17 +165,24 @@ def apply_scans(
         for scan in scans:
             prior = answered.get(scan.scan_id)
             if prior is not None:
-                results.append(prior)
+                # a repeat inside the batch: a copy of the first answer, marked duplicate
+                results.append(prior if prior.duplicate else _as_duplicate(prior))
                 continue
             result = _apply_one(db, scan, now or utcnow(), batch)
             if result.reason != "server_error":
-                answered[scan.scan_id] = ScanResult.from_dict(result.to_dict(), duplicate=True)
+                answered[scan.scan_id] = result
             results.append(result)
         batch.delta.flush()
         if batch.scanners:
             # one update per scanner per batch, not per scan
             hot.touch_scanners(sorted(batch.scanners), now or utcnow())
     return results
+
+
+def _as_duplicate(result: ScanResult) -> ScanResult:
+    return dataclasses.replace(
+        result, duplicate=True, warnings=[dict(w) for w in result.warnings]
+    )
 
 
 @contextlib.contextmanager
@@ -185,13 +201,31 @@ def writing(db: pw.Database):
 
 
 class _Batch:
-    """What scans of one batch share: the summed stock deltas and a station cache."""
+    """What scans of one batch share: the summed stock deltas and caches of the rows a
+    batch reads again and again (scanners, stations, products, users). Orders are not
+    cached: scans of the batch change them."""
 
     def __init__(self) -> None:
         self.delta = StockDelta()
         self._stations: dict = {}
         self._products: dict = {}
+        self._users: dict = {}
+        self._scanners: dict = {}
         self.scanners: set[str] = set()
+
+    def scanner(self, scanner_id: str) -> Scanner | None:
+        if scanner_id not in self._scanners:
+            self._scanners[scanner_id] = hot.scanner(scanner_id)
+        return self._scanners[scanner_id]
+
+    def forget_scanner(self, scanner_id: str) -> None:
+        """A command label changed the scanner's context: read it again."""
+        self._scanners.pop(scanner_id, None)
+
+    def user(self, user_id: int) -> User | None:
+        if user_id not in self._users:
+            self._users[user_id] = hot.get(User, "id", user_id)
+        return self._users[user_id]
 
     def product(self, product_id: int) -> Product:
         if product_id not in self._products:
@@ -280,7 +314,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         order_id=ctx.order.id if ctx.order else None,
         scanned_at=ctx.scan.scanned_at,
         received_at=ctx.now,
-        result=result.to_dict(),
+        result=result.to_json(),
     )
 
 
@@ -289,7 +323,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
 
 def _process(ctx: _Ctx) -> ScanResult:
     scan = ctx.scan
-    ctx.scanner = hot.scanner(scan.scanner_id)
+    ctx.scanner = ctx.batch.scanner(scan.scanner_id)
     if ctx.scanner is None:
         raise Rejected("unknown_scanner", f"Scanner {scan.scanner_id!r} is not registered")
     ctx.batch.scanners.add(ctx.scanner.id)
@@ -302,9 +336,9 @@ def _process(ctx: _Ctx) -> ScanResult:
     else:
         raise Rejected("unknown_station", "This scanner has no station")
     if ctx.scanner.operator_id:
-        ctx.operator = hot.get(User, "id", ctx.scanner.operator_id)
+        ctx.operator = ctx.batch.user(ctx.scanner.operator_id)
     if ctx.operator is None and scan.user_id:
-        ctx.operator = hot.get(User, "id", scan.user_id)
+        ctx.operator = ctx.batch.user(scan.user_id)
     if ctx.scanner.order_id:
         ctx.order = hot.get(ProductionOrder, "id", ctx.scanner.order_id)
 
@@ -624,6 +658,7 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         changes.update(order=None, action=None)
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
+    ctx.batch.forget_scanner(scanner.id)
     return ScanResult(
         scan_id=ctx.scan.scan_id,
         status="accepted",
