@@ -180,9 +180,7 @@ def apply_scans(
 
 
 def _as_duplicate(result: ScanResult) -> ScanResult:
-    return dataclasses.replace(
-        result, duplicate=True, warnings=[dict(w) for w in result.warnings]
-    )
+    return dataclasses.replace(result, duplicate=True, warnings=[dict(w) for w in result.warnings])
 
 
 @contextlib.contextmanager
