@@ -253,7 +253,7 @@ def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch) -
     ctx = _Ctx(scan, now, batch)
     try:
         try:
-            with db.atomic():
+            with _savepoint(db):
                 result = _process(ctx)
                 _write_ledger(ctx, result)
             batch.delta.merge(ctx.delta)
@@ -269,7 +269,7 @@ def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch) -
                 warnings=ctx.warnings,
                 action=ctx.action,
             )
-            with db.atomic():
+            with _savepoint(db):
                 _write_ledger(ctx, result)
             return result
     except pw.IntegrityError:
@@ -287,6 +287,21 @@ def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch) -
         reason="server_error",
         message="Server problem - scan again",
     )
+
+
+@contextlib.contextmanager
+def _savepoint(db: pw.Database):
+    """One scan's savepoint inside the batch transaction: a rejection undoes only what that
+    scan wrote. Always the same name (scans do not nest), so SQLite and PostgreSQL reuse one
+    prepared statement instead of parsing peewee's fresh uuid-named savepoint each time."""
+    db.execute_sql('SAVEPOINT "scan"')
+    try:
+        yield
+    except BaseException:
+        db.execute_sql('ROLLBACK TO SAVEPOINT "scan"')
+        db.execute_sql('RELEASE SAVEPOINT "scan"')
+        raise
+    db.execute_sql('RELEASE SAVEPOINT "scan"')
 
 
 def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
