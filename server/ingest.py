@@ -2,13 +2,21 @@
 
 Delivery, in order, for every message on `<prefix>/scanners/+/scans`:
 
-1. paho's network thread puts the message in a queue and does *not* acknowledge it
-   (`manual_ack=True`): until the PUBACK the broker still owns the message and redelivers
-   it to this session after a crash or a reconnect.
-2. The database thread takes up to `batch_size` queued messages, decodes them and applies
-   them with `apply_scans()` in ONE transaction (group commit).
-3. After the commit it publishes each result (QoS 1) on the scanner's results topic, then
-   acknowledges the message to the broker.
+1. The message is put in the inbox and *not* acknowledged (`manual_ack=True`): until the
+   PUBACK the broker still owns the message and redelivers it to this session after a
+   crash or a reconnect.
+2. When the socket has nothing more to read (or `batch_size` messages wait, or the oldest
+   has waited `MAX_BATCH_WAIT`), up to `batch_size` of them are decoded and applied with
+   `apply_scans()` in ONE transaction (group commit).
+3. After the commit each result is published (QoS 1) on the scanner's results topic, then
+   the message is acknowledged to the broker.
+
+One thread does all of it, driving paho through its external-loop API (`loop_read`,
+`loop_write`, `loop_misc`) instead of `loop_start()`'s network thread. With two threads
+every socket call and every SQLite statement handed the GIL to the other thread, and each
+result and ack woke the network thread through paho's socket pair: measured, a third of
+the worker's CPU (docs/decisions.md). The network is still served while the database is
+away: the loop keeps reading, pinging and retrying the batch with backoff.
 
 A crash anywhere before step 3 leaves the message with the broker; a crash after the
 commit but before the ack makes the broker redeliver it, and the scan_id dedupe in
@@ -37,10 +45,12 @@ import datetime as dt
 import json
 import logging
 import os
-import queue
 import re
+import select
 import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -63,6 +73,8 @@ RECONNECT_MAX_DELAY = 2
 MAX_PAYLOAD = 16 * 1024  # a scan payload is a few hundred bytes; code is at most 4096
 SESSION_EXPIRY = 7 * 24 * 3600  # MQTT 5: how long the broker keeps our session offline
 DB_RETRY_MAX = 5.0
+MAX_BATCH_WAIT = 0.01  # s: a message waits at most this long for its batch to fill
+POLL = 0.2  # s: the longest the loop sleeps in select() (stop requests, keepalive)
 _SCAN_ID_RE = re.compile(rb'"scan_id"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]{1,64})"')
 _SCAN_ID_OK = re.compile(r"^[\x21-\x7e]{1,64}$")
 
@@ -171,6 +183,7 @@ class Inbound:
     qos: int
     topic: str
     payload: bytes
+    received: float = 0.0  # time.monotonic() when it arrived
     scanner_id: str = ""
     scan: ScanIn | None = None
     #: rejected before apply_scan: (reason, detail, scan_id or None)
@@ -238,12 +251,13 @@ def decode(msg: Inbound, prefix: str) -> None:
 
 
 class IngestWorker:
-    """Owns one paho client (network thread) and one database thread."""
+    """Owns one paho client and the one thread that serves it and the database."""
 
     def __init__(self, db: pw.Database, settings: IngestSettings) -> None:
         self.db = db
         self.settings = settings
-        self.queue: queue.Queue[Inbound] = queue.Queue()
+        #: received, not yet committed; only the loop thread touches it
+        self.inbox: deque[Inbound] = deque()
         #: latest retained status per scanner id, from <prefix>/scanners/+/status
         self.scanner_status: dict[str, dict[str, Any]] = {}
         self._subscribe_mid: int | None = None
@@ -252,8 +266,14 @@ class IngestWorker:
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._stopping = threading.Event()
-        self._db_thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
         self._last_failure: str | None = None
+        self._conn_delay = RECONNECT_MIN_DELAY
+        self._reconnect_at = 0.0
+        #: results the broker has not acknowledged yet (mids), and those waiting for room
+        self._results_in_flight: set[int] = set()
+        self._results_waiting: deque[tuple[str, str]] = deque()
+        self._quota = 0  # the broker's Receive Maximum (MQTT 5); 0: no limit
         self.client = self._make_client()
 
     # setup
@@ -274,8 +294,10 @@ class IngestWorker:
             client.username_pw_set(s.username, s.password)
         if s.tls:
             client.tls_set()
-        client.reconnect_delay_set(min_delay=RECONNECT_MIN_DELAY, max_delay=RECONNECT_MAX_DELAY)
-        client.max_inflight_messages_set(1000)  # results in flight towards the broker
+        # No limit in paho: on every PUBACK paho walks all of its in-flight messages to find
+        # one to send (a fifth of the worker's time with 1,000 in flight). The broker's
+        # Receive Maximum is kept by `_publish_result` instead, in O(1).
+        client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)  # unbounded: results are never dropped here
         client.will_set(self.server_status_topic, json.dumps({"state": "offline"}), 1, True)
         client.on_socket_open = self._on_socket_open
@@ -283,6 +305,7 @@ class IngestWorker:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         return client
 
     @property
@@ -316,8 +339,6 @@ class IngestWorker:
             "5" if s.protocol == mqtt.MQTTv5 else "3.1.1",
             s.batch_size,
         )
-        self._db_thread = threading.Thread(target=self._db_loop, name="ingest-db", daemon=True)
-        self._db_thread.start()
         if s.protocol == mqtt.MQTTv5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY
@@ -327,24 +348,16 @@ class IngestWorker:
             )
         else:
             self.client.connect_async(s.host, s.port, keepalive=s.keepalive)
-        self.client.loop_start()
+        self._thread = threading.Thread(target=self._serve, name="ingest", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the batch in hand, then disconnect; the broker keeps what is unacked."""
+        """Finish the batch in hand, say offline, disconnect; the broker keeps what is
+        unacked."""
         self._stopping.set()
-        if self._db_thread is not None:
-            self._db_thread.join(timeout)
-        if self._connected.is_set():
-            info = self.client.publish(
-                self.server_status_topic, json.dumps({"state": "offline"}), qos=1, retain=True
-            )
-            try:
-                info.wait_for_publish(1.0)
-            except (RuntimeError, ValueError):
-                pass  # not connected after all: the broker sends the will instead
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
         self._connected.clear()
         log.info("ingest stopped after %d scans", self.applied)
 
@@ -353,12 +366,12 @@ class IngestWorker:
         self.start()
         try:
             while not stop.wait(0.5):
-                if self._db_thread is not None and not self._db_thread.is_alive():
-                    raise RuntimeError("ingest database thread died")
+                if self._thread is not None and not self._thread.is_alive():
+                    raise RuntimeError("ingest thread died")
         finally:
             self.stop()
 
-    # paho callbacks (network thread); an exception here would kill paho's loop
+    # paho callbacks (called from loop_read in the ingest thread); they must not raise
 
     def _on_socket_open(self, client, userdata, sock) -> None:
         try:
@@ -368,12 +381,11 @@ class IngestWorker:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            text = f"broker refused the connection: {reason_code}"
-            if text != self._last_failure:
-                log.error("%s; retrying", text)
-            self._last_failure = text
+            self._note_failure(f"broker refused the connection: {reason_code}")
             return
         self._last_failure = None
+        self._conn_delay = RECONNECT_MIN_DELAY
+        self._quota = getattr(properties, "ReceiveMaximum", 0) if properties else 0
         with self._lock:
             self._epoch += 1
         # Subscribing here renews the subscription on every reconnect.
@@ -386,6 +398,7 @@ class IngestWorker:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        self._back_off()
         if was and not self._stopping.is_set():
             log.warning("ingest lost the broker (%s); reconnecting", reason_code)
 
@@ -401,11 +414,41 @@ class IngestWorker:
                 if message.qos:
                     client.ack(message.mid, message.qos)
                 return
-            self.queue.put(
-                Inbound(self._epoch, message.mid, message.qos, topic, bytes(message.payload))
+            self.inbox.append(
+                Inbound(
+                    self._epoch,
+                    message.mid,
+                    message.qos,
+                    topic,
+                    bytes(message.payload),
+                    time.monotonic(),
+                )
             )
         except Exception:
             log.exception("ingest: error taking a message on %r", topic)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._results_in_flight.discard(mid)
+        while self._results_waiting and (
+            not self._quota or len(self._results_in_flight) < self._quota
+        ):
+            self._send_result(*self._results_waiting.popleft())
+
+    def _publish_result(self, topic: str, payload: str) -> None:
+        """Publish a result (QoS 1), or hold it while the broker's Receive Maximum of
+        unacknowledged messages is reached (MQTT 5; Mosquitto advertises its
+        max_inflight_messages). Held results go out as PUBACKs come back."""
+        if self._results_waiting or (self._quota and len(self._results_in_flight) >= self._quota):
+            self._results_waiting.append((topic, payload))
+        else:
+            self._send_result(topic, payload)
+
+    def _send_result(self, topic: str, payload: str) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self._results_in_flight.add(info.mid)  # NO_CONN: paho sends it on reconnect
+        else:
+            log.warning("result on %s not queued: %s", topic, info.rc)
 
     def _note_status(self, topic: str, payload: bytes) -> None:
         scanner_id = topic.split("/")[-2]
@@ -416,47 +459,113 @@ class IngestWorker:
         if isinstance(body, dict):
             self.scanner_status[scanner_id] = body
 
-    # database thread
+    # the loop
 
-    def _db_loop(self) -> None:
+    def _serve(self) -> None:
         try:
-            self._drain()
+            self._loop()
+        except Exception:
+            log.exception("ingest loop failed")
+            raise
         finally:
+            self._goodbye()
             if not self.db.is_closed():  # this thread's connection
                 self.db.close()
 
-    def _drain(self) -> None:
-        delay = 0.1
-        batch: list[Inbound] = []
-        while True:
-            if not batch:
-                if self._stopping.is_set():
-                    return
-                try:
-                    batch = [self.queue.get(timeout=0.2)]
-                except queue.Empty:
+    def _loop(self) -> None:
+        client, inbox, batch_size = self.client, self.inbox, self.settings.batch_size
+        db_delay, retry_at = 0.1, 0.0
+        misc_at = 0.0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            sock = client.socket()
+            if sock is None:
+                if now < self._reconnect_at:
+                    self._stopping.wait(min(self._reconnect_at - now, POLL))
                     continue
-                while len(batch) < self.settings.batch_size:
-                    try:
-                        batch.append(self.queue.get_nowait())
-                    except queue.Empty:
-                        break
+                try:
+                    client.reconnect()  # TCP connect + CONNECT; CONNACK arrives in loop_read
+                except OSError as exc:
+                    self._note_failure(f"cannot reach the broker at {self.settings.url}: {exc}")
+                    self._back_off()
+                continue
+            # Commit now when a batch is due: full, or old enough, or nothing more to read.
+            due = bool(inbox) and now >= retry_at
+            timeout = 0.0 if due else min(POLL, max(retry_at - now, 0.0)) if inbox else POLL
+            try:
+                readable, writable, _ = select.select(
+                    [sock], [sock] if client.want_write() else [], [], timeout
+                )
+            except (OSError, ValueError):
+                readable, writable = [], []  # closed under us; loop_misc/read notice it
+            if readable:
+                client.loop_read()
+            if writable and client.socket() is not None:
+                client.loop_write()
+            if now >= misc_at:
+                client.loop_misc()  # keepalive pings, a broker gone silent
+                misc_at = now + 0.5
+            if not inbox or time.monotonic() < retry_at:
+                continue
+            if (
+                readable
+                and len(inbox) < batch_size
+                and time.monotonic() - inbox[0].received < MAX_BATCH_WAIT
+            ):
+                continue  # more is arriving: let the batch fill
+            batch = [inbox.popleft() for _ in range(min(batch_size, len(inbox)))]
             try:
                 self._commit(batch)
             except Exception as exc:
                 # Nothing acked: retry the same batch, the broker keeps the messages anyway.
-                log.error("ingest: database error, retrying in %.1f s: %s", delay, exc)
+                log.error("ingest: database error, retrying in %.1f s: %s", db_delay, exc)
+                inbox.extendleft(reversed(batch))
                 try:
                     self.db.close()
                 except Exception:
                     pass
-                if self._stopping.wait(delay):
-                    return
-                delay = min(delay * 2, DB_RETRY_MAX)
+                retry_at = time.monotonic() + db_delay
+                db_delay = min(db_delay * 2, DB_RETRY_MAX)
                 continue
-            delay = 0.1
+            db_delay, retry_at = 0.1, 0.0
             self._answer(batch)
-            batch = []
+
+    def _back_off(self) -> None:
+        """The next connection attempt after a failure: 0.1 s, doubling, at most 2 s."""
+        self._reconnect_at = time.monotonic() + self._conn_delay
+        self._conn_delay = min(self._conn_delay * 2, RECONNECT_MAX_DELAY)
+
+    def _note_failure(self, text: str) -> None:
+        if text != self._last_failure:
+            log.error("%s; retrying", text)
+        self._last_failure = text
+
+    def _goodbye(self) -> None:
+        """Publish offline (retained) and disconnect, serving the socket until the broker
+        has the status or a second has passed; without it the broker sends the will."""
+        client = self.client
+        if client.socket() is not None and self._connected.is_set():
+            info = client.publish(
+                self.server_status_topic, json.dumps({"state": "offline"}), qos=1, retain=True
+            )
+            deadline = time.monotonic() + 1.0
+            while not info.is_published() and time.monotonic() < deadline:
+                sock = client.socket()
+                if sock is None:
+                    break
+                try:
+                    readable, _, _ = select.select([sock], [], [], 0.05)
+                except (OSError, ValueError):
+                    break
+                if readable:
+                    client.loop_read()
+                if client.socket() is not None and client.want_write():
+                    client.loop_write()
+        self._connected.clear()
+        try:
+            client.disconnect()
+        except Exception:  # the socket may already be gone
+            pass
 
     def _commit(self, batch: list[Inbound]) -> None:
         scans: list[Inbound] = []
@@ -504,12 +613,8 @@ class IngestWorker:
             result = msg.result
             # server_error was not stored: no answer, so the agent's outbox sends it again.
             if result is not None and result.reason != "server_error" and msg.scanner_id:
-                payload = result.to_json()
-                info = self.client.publish(
-                    f"{prefix}/scanners/{msg.scanner_id}/results", payload, qos=1
-                )
-                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                    log.warning("result for %s not queued: %s", result.scan_id, info.rc)
+                topic = f"{prefix}/scanners/{msg.scanner_id}/results"
+                self._publish_result(topic, result.to_json())
             elif result is not None and result.reason == "server_error":
                 log.error(
                     "scan %s hit a server error; left for the agent to resend", result.scan_id
