@@ -34,7 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server.core.codes import make_item_code
 from server.core.stock import rebuild
-from server.db import create_schema, init_db
+from server.db import create_schema, drop_schema, init_db
 from server.models import Item, LedgerEntry, Product, Scanner, Station
 from tests.support.broker import start_mosquitto
 
@@ -47,6 +47,8 @@ TUNED = "max_queued_messages 100000\nmax_inflight_messages 1000\nset_tcp_nodelay
 
 def seed(url: str, items: int, scanners: int) -> list[str]:
     db = init_db(url)
+    if not url.startswith("sqlite"):
+        drop_schema(db)  # a PostgreSQL database given with --database-url starts empty
     create_schema(db)
     with db.connection_context(), db.atomic():
         station = Station.create(code="RECV", name="Receiving", default_action="receive")
@@ -286,8 +288,10 @@ def check_exactly_once(url: str, codes: list[str]) -> tuple[int, int]:
     return rows, not_raw
 
 
-def phase_throughput(tmp: Path, n: int, publishers: int, window: int, workers: int = 1) -> dict:
-    url = f"sqlite:///{tmp}/throughput.db"
+def phase_throughput(
+    tmp: Path, n: int, publishers: int, window: int, workers: int = 1, url: str | None = None
+) -> dict:
+    url = url or f"sqlite:///{tmp}/throughput.db"
     codes = seed(url, n, publishers)
     broker = start_mosquitto(tmp / "mq-throughput", conf_extra=TUNED)
     shared = ("--shared-group", "bench") if workers > 1 else ()
@@ -410,12 +414,17 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="ingest workers ($share)")
     parser.add_argument("--only", choices=("throughput", "latency", "burst"))
     parser.add_argument("--scans", type=int, help="throughput phase: this many scans")
+    parser.add_argument(
+        "--database-url", help="throughput phase on this database (its tables are dropped)"
+    )
     args = parser.parse_args()
     n = args.scans or (5_000 if args.quick else 30_000)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)
         if args.only in (None, "throughput"):
-            result = phase_throughput(tmp, n, publishers=4, window=500, workers=args.workers)
+            result = phase_throughput(
+                tmp, n, publishers=4, window=500, workers=args.workers, url=args.database_url
+            )
             print("throughput:", result, flush=True)
         if args.only in (None, "latency"):
             print("latency:   ", phase_latency(tmp, 1000, 3 if args.quick else 10), flush=True)
