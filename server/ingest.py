@@ -12,11 +12,11 @@ Delivery, in order, for every message on `<prefix>/scanners/+/scans`:
    the message is acknowledged to the broker.
 
 One thread does all of it, driving paho through its external-loop API (`loop_read`,
-`loop_write`, `loop_misc`) instead of `loop_start()`'s network thread. With two threads
-every socket call and every SQLite statement handed the GIL to the other thread, and each
-result and ack woke the network thread through paho's socket pair: measured, a third of
-the worker's CPU (docs/decisions.md). The network is still served while the database is
-away: the loop keeps reading, pinging and retrying the batch with backoff.
+`loop_write`, `loop_misc`) instead of `loop_start()`'s network thread: no queue between
+threads, no socket-pair wake-up of a network thread for every result and ack, and the
+broker's Receive Maximum kept without locks (`_publish_result`). The network is still
+served while the database is away: the loop keeps reading, pinging and retrying the batch
+with backoff.
 
 A crash anywhere before step 3 leaves the message with the broker; a crash after the
 commit but before the ack makes the broker redeliver it, and the scan_id dedupe in

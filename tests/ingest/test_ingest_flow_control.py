@@ -1,0 +1,76 @@
+"""The ingest keeps to the broker's Receive Maximum (MQTT 5) when it publishes results:
+results beyond it wait for PUBACKs and none is lost on the way."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.ingest import IngestSettings, IngestWorker
+from tests.ingest.conftest import HAVE_MOSQUITTO, Peer, assert_each_applied_once
+from tests.support.broker import start_mosquitto
+
+OK_TIME = "2026-11-26T08:00:00Z"
+
+
+def test_results_held_beyond_the_receive_maximum_all_arrive(plant, tmp_path, make_ingest):
+    """Mosquitto with max_inflight_messages 2 tells MQTT 5 clients Receive Maximum 2; a
+    burst of 60 scans is committed in few batches, so most results wait for PUBACKs."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("the embedded broker speaks MQTT 3.1.1 only; CI runs this on Mosquitto")
+    broker = start_mosquitto(tmp_path / "mq", conf_extra="max_inflight_messages 2")
+    peer = Peer(broker)
+    try:
+        codes = plant.items("STEEL", count=60, qty=5)
+        # subscribe once, then stop: the broker keeps the scans for the worker's session
+        # and hands it all 60 at once when it comes back, so they share one batch
+        ingest = make_ingest(broker, "--mqtt5", "--batch", "500").start()
+        ingest.stop()
+        for n, code in enumerate(codes):
+            body = {"scan_id": f"rm-{n}", "code": code, "scanned_at": OK_TIME}
+            peer.publish("sc-recv", body)
+        ingest.start()
+        for n in range(len(codes)):
+            assert peer.wait_result(f"rm-{n}", 30), ingest.log()[-3000:]
+        assert all(len(peer.results[f"rm-{n}"]) == 1 for n in range(len(codes)))
+        assert_each_applied_once(codes, "raw")
+    finally:
+        peer.stop()
+        broker.kill()
+
+
+class _Info:
+    def __init__(self, mid: int, rc) -> None:
+        self.mid, self.rc = mid, rc
+
+
+class _Client:
+    """Stands in for paho's client in `_publish_result`: records what is published."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def publish(self, topic: str, payload: str, qos: int) -> _Info:
+        from paho.mqtt.enums import MQTTErrorCode
+
+        self.sent.append((topic, payload))
+        return _Info(len(self.sent), MQTTErrorCode.MQTT_ERR_SUCCESS)
+
+
+@pytest.mark.parametrize("quota", [0, 1, 3])
+def test_publish_result_keeps_at_most_the_quota_unacknowledged(db, quota):
+    worker = IngestWorker(db, IngestSettings())
+    worker.client = _Client()
+    worker._quota = quota
+    for n in range(10):
+        worker._publish_result("t", f"r{n}")
+    in_flight = 10 if quota == 0 else quota
+    assert len(worker.client.sent) == in_flight
+    assert len(worker._results_in_flight) == in_flight
+    # PUBACKs come back one by one: each lets one held result go, in order
+    acked = 0
+    while acked < len(worker.client.sent):
+        acked += 1
+        worker._on_publish(worker.client, None, acked, None, None)
+        assert len(worker._results_in_flight) <= (quota or 10)
+    assert [p for _t, p in worker.client.sent] == [f"r{n}" for n in range(10)]
+    assert not worker._results_waiting and not worker._results_in_flight
