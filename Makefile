@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: help install run demo test screenshots lint format bench clean system-deps
+.PHONY: help install run demo test screenshots lint format bench bench-deps clean system-deps
 
 help:
 	@echo "make run    - serve on http://$(HOST):$(PORT) (SQLite under var/)"
@@ -68,7 +68,18 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+# The benchmarks drive the server with wrk (HTTP) and Mosquitto's C clients (MQTT load).
+bench-deps: system-deps
+	@for pkg in mosquitto-clients:mosquitto_pub wrk:wrk; do \
+	  if ! command -v $${pkg#*:} >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing $${pkg%%:*}"; \
+	      apt-get update -qq && apt-get install -y -qq $${pkg%%:*} >/dev/null; \
+	    else echo "error: the benchmarks need $${pkg%%:*} (apt-get install $${pkg%%:*})"; exit 1; fi; \
+	  fi; \
+	done
+
+bench: install bench-deps
 	@for f in bench/bench_*.py; do echo "== $$f"; PYTHONPATH=. $(BIN)/python $$f || exit 1; done
 
 clean:

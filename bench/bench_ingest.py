@@ -1,6 +1,12 @@
 """End-to-end ingest: agent-like publishers -> Mosquitto -> `python -m server ingest` ->
 SQLite -> results back to the publishers.
 
+The publishers of the throughput and latency phases put Mosquitto's C clients on the wire
+(`mosquitto_pub -l`, `mosquitto_sub`; Debian package mosquitto-clients, `make bench`
+installs it) and keep each scanner's pending table in Python; the burst phase uses paho,
+as the agent does. `--database-url` runs the throughput phase on PostgreSQL, `--workers 2`
+with a `$share` subscription.
+
 Three measurements (DESIGN.md "Figures" and "Reliability"):
 
 1. sustained throughput: publishers keep a window of unanswered scans full; scans/s from
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -418,6 +425,9 @@ def main() -> int:
         "--database-url", help="throughput phase on this database (its tables are dropped)"
     )
     args = parser.parse_args()
+    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"{tool} not found: apt-get install mosquitto mosquitto-clients")
     n = args.scans or (5_000 if args.quick else 30_000)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)
