@@ -197,12 +197,20 @@ class CPublisher(Publisher):
             ],
             stdin=subprocess.PIPE,
         )  # fmt: skip
+        # mosquitto_pub connects after it starts: lines written before sit in the pipe.
+        # A first scan through the whole path (rejected: no such code) shows it is ready,
+        # so no measured scan waits for a client's start-up.
+        self.probe.clear()
+        probe = {"scan_id": f"probe-{scanner_id}-{tag}", "code": "NO-SUCH-CODE"}
+        self._publish(json.dumps(probe).encode())
+        if not self.probe.wait(30):
+            raise RuntimeError(f"no answer to the probe scan of {scanner_id}")
 
     def _read(self) -> None:
         for line in self.sub.stdout:
             now = time.perf_counter()
             scan_id = json.loads(line)["scan_id"]
-            if scan_id == "probe":
+            if scan_id.startswith("probe"):
                 self.probe.set()
                 continue
             with self.cond:
