@@ -128,7 +128,10 @@ OBSOLETE_INDEXES = (
 def create_schema(db: pw.Database) -> None:
     """Create every table and index that does not exist yet and drop the obsolete indexes
     of earlier versions (idempotent: `init-db` on an existing database upgrades it)."""
-    with db.connection_context(), db.atomic():
+    # Statement by statement, not in one transaction: on PostgreSQL even a CREATE INDEX IF
+    # NOT EXISTS takes a lock on its table, and holding those locks until the end would
+    # block (or deadlock with) the scans of workers already running.
+    with db.connection_context():
         db.create_tables(MODELS, safe=True)
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')

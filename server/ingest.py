@@ -8,15 +8,19 @@ Delivery, in order, for every message on `<prefix>/scanners/+/scans`:
 2. When the socket has nothing more to read (or `batch_size` messages wait, or the oldest
    has waited `MAX_BATCH_WAIT`), up to `batch_size` of them are decoded and applied with
    `apply_scans()` in ONE transaction (group commit).
-3. After the commit each result is published (QoS 1) on the scanner's results topic, then
-   the message is acknowledged to the broker.
+3. After the commit each result is published (QoS 1) on the scanner's results topic (or
+   queued while the broker's Receive Maximum is reached), then the message is
+   acknowledged to the broker.
 
 One thread does all of it, driving paho through its external-loop API (`loop_read`,
 `loop_write`, `loop_misc`) instead of `loop_start()`'s network thread: no queue between
 threads, no socket-pair wake-up of a network thread for every result and ack, and the
 broker's Receive Maximum kept without locks (`_publish_result`). The network is still
 served while the database is away: the loop keeps reading, pinging and retrying the batch
-with backoff.
+with backoff. A commit that hangs (a database that neither answers nor fails) would stop
+the keepalive pings, so a guard thread serves the connection while a commit has taken
+longer than `GUARD_AFTER` (measured: committing every batch in a second thread instead
+cost 18 % of the throughput).
 
 A crash anywhere before step 3 leaves the message with the broker; a crash after the
 commit but before the ack makes the broker redeliver it, and the scan_id dedupe in
@@ -74,7 +78,8 @@ MAX_PAYLOAD = 16 * 1024  # a scan payload is a few hundred bytes; code is at mos
 SESSION_EXPIRY = 7 * 24 * 3600  # MQTT 5: how long the broker keeps our session offline
 DB_RETRY_MAX = 5.0
 MAX_BATCH_WAIT = 0.01  # s: a message waits at most this long for its batch to fill
-POLL = 0.2  # s: the longest the loop sleeps in select() (stop requests, keepalive)
+POLL = 0.2  # s: the longest the loop sleeps in poll() (stop requests, keepalive)
+GUARD_AFTER = 5.0  # s: a commit running longer gets a guard thread serving the connection
 _SCAN_ID_RE = re.compile(rb'"scan_id"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]{1,64})"')
 _SCAN_ID_OK = re.compile(r"^[\x21-\x7e]{1,64}$")
 
@@ -274,6 +279,10 @@ class IngestWorker:
         self._results_in_flight: set[int] = set()
         self._results_waiting: deque[tuple[str, str]] = deque()
         self._quota = 0  # the broker's Receive Maximum (MQTT 5); 0: no limit
+        #: when the commit in hand started (None: none); paho is the guard's only then
+        self._commit_started: float | None = None
+        self._net_lock = threading.Lock()
+        self._guard_after = min(GUARD_AFTER, settings.keepalive / 3)
         self.client = self._make_client()
 
     # setup
@@ -350,6 +359,7 @@ class IngestWorker:
             self.client.connect_async(s.host, s.port, keepalive=s.keepalive)
         self._thread = threading.Thread(target=self._serve, name="ingest", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._guard, name="ingest-guard", daemon=True).start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -428,6 +438,8 @@ class IngestWorker:
             log.exception("ingest: error taking a message on %r", topic)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if getattr(reason_code, "is_failure", False):
+            log.warning("the broker refused a publish of ours (mid %s): %s", mid, reason_code)
         self._results_in_flight.discard(mid)
         while self._results_waiting and (
             not self._quota or len(self._results_in_flight) < self._quota
@@ -445,10 +457,12 @@ class IngestWorker:
 
     def _send_result(self, topic: str, payload: str) -> None:
         info = self.client.publish(topic, payload, qos=1)
-        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            self._results_in_flight.add(info.mid)  # NO_CONN: paho sends it on reconnect
-        else:
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:  # not kept by paho (no limit is set)
             log.warning("result on %s not queued: %s", topic, info.rc)
+            return
+        # Kept by paho, also on NO_CONN or CONN_LOST: it is sent (again) on reconnect and
+        # its PUBACK calls _on_publish.
+        self._results_in_flight.add(info.mid)
 
     def _note_status(self, topic: str, payload: bytes) -> None:
         scanner_id = topic.split("/")[-2]
@@ -492,14 +506,9 @@ class IngestWorker:
             # Commit now when a batch is due: full, or old enough, or nothing more to read.
             due = bool(inbox) and now >= retry_at
             timeout = 0.0 if due else min(POLL, max(retry_at - now, 0.0)) if inbox else POLL
-            try:
-                readable, writable, _ = select.select(
-                    [sock], [sock] if client.want_write() else [], [], timeout
-                )
-            except (OSError, ValueError):
-                readable, writable = [], []  # closed under us; loop_misc/read notice it
+            readable, writable = self._poll(sock, client.want_write(), timeout)
             if readable:
-                client.loop_read()
+                self._read()
             if writable and client.socket() is not None:
                 client.loop_write()
             if now >= misc_at:
@@ -515,7 +524,7 @@ class IngestWorker:
                 continue  # more is arriving: let the batch fill
             batch = [inbox.popleft() for _ in range(min(batch_size, len(inbox)))]
             try:
-                self._commit(batch)
+                self._commit_guarded(batch)
             except Exception as exc:
                 # Nothing acked: retry the same batch, the broker keeps the messages anyway.
                 log.error("ingest: database error, retrying in %.1f s: %s", db_delay, exc)
@@ -529,6 +538,71 @@ class IngestWorker:
                 continue
             db_delay, retry_at = 0.1, 0.0
             self._answer(batch)
+
+    def _poll(self, sock, want_write: bool, timeout: float) -> tuple[bool, bool]:
+        """(readable, writable). poll() rather than select(): no limit on descriptor
+        numbers (the serve process has many)."""
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | (select.POLLOUT if want_write else 0))
+        try:
+            events = poller.poll(timeout * 1000)
+        except (OSError, ValueError):  # closed under us: loop_misc/loop_read notice it
+            self._stopping.wait(0.05)
+            return False, False
+        mask = events[0][1] if events else 0
+        readable = bool(mask & (select.POLLIN | select.POLLHUP | select.POLLERR))
+        return readable, bool(mask & select.POLLOUT)
+
+    def _read(self) -> None:
+        """Read what the socket has, including packets TLS already decrypted into its own
+        buffer (poll() does not see those; paho's own loop checks `pending()` too)."""
+        client = self.client
+        client.loop_read()
+        sock = client.socket()
+        while sock is not None and getattr(sock, "pending", None) and sock.pending() > 0:
+            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            sock = client.socket()
+
+    def _commit_guarded(self, batch: list[Inbound]) -> None:
+        """`_commit`, marked as running for the guard thread (`_guard`)."""
+        self._commit_started = time.monotonic()
+        try:
+            self._commit(batch)
+        finally:
+            with self._net_lock:  # the guard is not inside paho now, nor will it enter
+                self._commit_started = None
+
+    def _guard(self) -> None:
+        """While a commit has run longer than GUARD_AFTER, serve the connection (read,
+        write, ping) every half second, so that a hanging database does not make the
+        broker drop this worker (1.5 x keepalive without a packet). Otherwise idle."""
+        client = self.client
+        warned = None
+        while not self._stopping.wait(0.5):
+            with self._net_lock:
+                started = self._commit_started
+                if started is None or time.monotonic() - started < self._guard_after:
+                    continue
+                if warned != started:
+                    warned = started
+                    log.warning(
+                        "ingest: a commit runs longer than %.1f s; keeping the connection",
+                        self._guard_after,
+                    )
+                sock = client.socket()
+                if sock is None:
+                    continue  # the loop reconnects when the commit is over
+                try:
+                    readable, writable = self._poll(sock, client.want_write(), 0)
+                    if readable:
+                        self._read()
+                    if writable and client.socket() is not None:
+                        client.loop_write()
+                    if client.socket() is not None:
+                        client.loop_misc()
+                except Exception:
+                    log.exception("ingest: keeping the connection during a long commit")
 
     def _back_off(self) -> None:
         """The next connection attempt after a failure: 0.1 s, doubling, at most 2 s."""
@@ -553,13 +627,10 @@ class IngestWorker:
                 sock = client.socket()
                 if sock is None:
                     break
-                try:
-                    readable, _, _ = select.select([sock], [], [], 0.05)
-                except (OSError, ValueError):
-                    break
+                readable, writable = self._poll(sock, client.want_write(), 0.05)
                 if readable:
-                    client.loop_read()
-                if client.socket() is not None and client.want_write():
+                    self._read()
+                if writable and client.socket() is not None:
                     client.loop_write()
         self._connected.clear()
         try:

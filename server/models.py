@@ -217,15 +217,20 @@ class LedgerEntry(BaseModel):
     result = JSONField(null=True)
 
 
-# Partial indexes: only the rows they find are written to them (see LedgerEntry).
+# Partial indexes: only the rows they find are written to them (see LedgerEntry). The
+# conditions are SQL literals: DDL takes no bound parameters on every driver.
 LedgerEntry.add_index(
     LedgerEntry.index(
-        LedgerEntry.status, name="ledger_entry_rejected", where=LedgerEntry.status == "rejected"
+        LedgerEntry.status,
+        name="ledger_entry_rejected",
+        where=LedgerEntry.status == pw.SQL("'rejected'"),
     )
 )
 LedgerEntry.add_index(
     LedgerEntry.index(
-        LedgerEntry.order, name="ledger_entry_order_api", where=LedgerEntry.origin == "api"
+        LedgerEntry.order,
+        name="ledger_entry_order_api",
+        where=LedgerEntry.origin == pw.SQL("'api'"),
     )
 )
 

@@ -74,3 +74,59 @@ def test_publish_result_keeps_at_most_the_quota_unacknowledged(db, quota):
         assert len(worker._results_in_flight) <= (quota or 10)
     assert [p for _t, p in worker.client.sent] == [f"r{n}" for n in range(10)]
     assert not worker._results_waiting and not worker._results_in_flight
+
+
+def test_a_hanging_commit_does_not_lose_the_broker(plant, db, tmp_path):
+    """A database that neither answers nor fails for three keepalive periods: the guard
+    thread keeps the connection, so the broker never publishes the worker's will."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("needs Mosquitto (CI has it)")
+    import json
+    import time
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = start_mosquitto(tmp_path / "mq")
+    statuses: list[str] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
+    watcher.on_message = lambda c, u, m: statuses.append(json.loads(m.payload)["state"])
+    watcher.connect(broker.host, broker.port)
+    watcher.subscribe("koordinator/server/#", 1)
+    watcher.loop_start()
+    settings = IngestSettings(host=broker.host, port=broker.port, keepalive=2, client_id="slow")
+    worker = IngestWorker(db, settings)
+    real_commit = worker._commit
+
+    def hanging_commit(batch):
+        time.sleep(6)  # > 1.5 x keepalive: without pings the broker drops the worker
+        real_commit(batch)
+
+    worker._commit = hanging_commit
+    peer = Peer(broker)
+    try:
+        (lot,) = plant.items("STEEL", qty=5)
+        worker.start()
+        assert worker.wait_connected(10)
+        assert wait_until(lambda: statuses == ["online"])
+        peer.publish("sc-recv", {"scan_id": "slow-1", "code": lot, "scanned_at": OK_TIME})
+        assert peer.wait_result("slow-1", 20)
+        assert statuses == ["online"], statuses  # no "offline" will in between
+        assert worker.connected
+    finally:
+        worker.stop()
+        peer.stop()
+        watcher.loop_stop()
+        broker.kill()
+    assert_each_applied_once([lot], "raw")
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
