@@ -476,11 +476,25 @@ class IngestWorker:
     # the loop
 
     def _serve(self) -> None:
+        """Run the loop until stopped. An unexpected error (a bug, a callback that raised
+        inside paho) must not end the worker silently - in `serve` nothing would notice:
+        it is logged, the connection is dropped (its packet stream may be cut mid-way) and
+        the loop starts again after a second. What was not acked comes again."""
         try:
-            self._loop()
-        except Exception:
-            log.exception("ingest loop failed")
-            raise
+            while True:
+                try:
+                    self._loop()
+                    return
+                except Exception:
+                    log.exception("ingest loop failed; reconnecting in 1 s")
+                self._connected.clear()
+                try:
+                    self.client.disconnect()
+                except Exception:
+                    pass
+                self._reconnect_at = time.monotonic() + 1.0
+                if self._stopping.wait(1.0):
+                    return
         finally:
             self._goodbye()
             if not self.db.is_closed():  # this thread's connection

@@ -130,3 +130,38 @@ def wait_until(predicate, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def test_an_unexpected_error_in_the_loop_is_survived(plant, db, tmp_path):
+    """A bug that raises inside the loop (here: answering the first batch) is logged, the
+    worker reconnects, the unacked scan comes again and is answered (as a duplicate)."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("needs Mosquitto (CI has it)")
+    broker = start_mosquitto(tmp_path / "mq")
+    settings = IngestSettings(host=broker.host, port=broker.port, client_id="buggy")
+    worker = IngestWorker(db, settings)
+    real_answer = worker._answer
+    calls = []
+
+    def answer_once_broken(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("a bug in answering")
+        real_answer(batch)
+
+    worker._answer = answer_once_broken
+    peer = Peer(broker)
+    try:
+        (lot,) = plant.items("STEEL", qty=5)
+        worker.start()
+        assert worker.wait_connected(10)
+        peer.publish("sc-recv", {"scan_id": "bug-1", "code": lot, "scanned_at": OK_TIME})
+        result = peer.wait_result("bug-1", 20)
+        assert result is not None and result["status"] == "accepted"
+        assert result["duplicate"] is True  # committed before the error, answered on redelivery
+        assert len(calls) >= 2 and worker._thread.is_alive()
+    finally:
+        worker.stop()
+        peer.stop()
+        broker.kill()
+    assert_each_applied_once([lot], "raw")
