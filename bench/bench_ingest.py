@@ -75,14 +75,7 @@ class Publisher:
     """An agent in miniature: a pending table, QoS 1 publishes, resend of the unanswered."""
 
     def __init__(self, port: int, scanner_id: str, resend_after: float = 5.0) -> None:
-        self.scanner_id = scanner_id
-        self.resend_after = resend_after
-        self.pending: dict[str, tuple[bytes, float]] = {}
-        self.sent_at: dict[str, float] = {}
-        self.latency: dict[str, float] = {}
-        self.resends = 0
-        self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
+        self._pending_table(scanner_id, resend_after)
         self.ready = threading.Event()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"bench-{scanner_id}-{uuid.uuid4().hex[:4]}"
@@ -102,13 +95,28 @@ class Publisher:
         self.client.loop_start()
         assert self.ready.wait(10)
 
-    def _on_message(self, client, userdata, message) -> None:
-        now = time.perf_counter()
-        scan_id = json.loads(message.payload)["scan_id"]
+    def _pending_table(self, scanner_id: str, resend_after: float) -> None:
+        self.scanner_id = scanner_id
+        self.resend_after = resend_after
+        self.pending: dict[str, tuple[bytes, float]] = {}
+        self.sent_at: dict[str, float] = {}
+        self.latency: dict[str, float] = {}
+        self.resends = 0
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+
+    def _answered(self, scan_id: str, now: float) -> None:
+        """A result arrived: the scan leaves the pending table."""
         with self.cond:
             if self.pending.pop(scan_id, None) is not None:
                 self.latency[scan_id] = now - self.sent_at[scan_id]
                 self.cond.notify_all()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self._answered(json.loads(message.payload)["scan_id"], time.perf_counter())
+
+    def _publish(self, payload: bytes) -> None:
+        self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
 
     def send(self, code: str) -> None:
         scan_id = uuid.uuid4().hex
@@ -118,7 +126,7 @@ class Publisher:
         with self.lock:
             self.pending[scan_id] = (payload, now)
             self.sent_at[scan_id] = now
-        self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
+        self._publish(payload)
 
     def resend_due(self) -> None:
         now = time.perf_counter()
@@ -128,7 +136,7 @@ class Publisher:
                 self.pending[sid] = (p, now)
         for _sid, payload in due:
             self.resends += 1
-            self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
+            self._publish(payload)
 
     def wait_window(self, window: int) -> None:
         with self.cond:
@@ -165,14 +173,7 @@ class CPublisher(Publisher):
     table, as the agent's outbox does."""
 
     def __init__(self, port: int, scanner_id: str, resend_after: float = 5.0) -> None:
-        self.scanner_id = scanner_id
-        self.resend_after = resend_after
-        self.pending = {}
-        self.sent_at = {}
-        self.latency = {}
-        self.resends = 0
-        self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
+        self._pending_table(scanner_id, resend_after)
         tag = uuid.uuid4().hex[:4]
         common = ["-h", "127.0.0.1", "-p", str(port), "-q", "1", "-V", "mqttv311"]
         results = f"{PREFIX}/scanners/{scanner_id}/results"
@@ -212,35 +213,12 @@ class CPublisher(Publisher):
             scan_id = json.loads(line)["scan_id"]
             if scan_id.startswith("probe"):
                 self.probe.set()
-                continue
-            with self.cond:
-                if self.pending.pop(scan_id, None) is not None:
-                    self.latency[scan_id] = now - self.sent_at[scan_id]
-                    self.cond.notify_all()
+            else:
+                self._answered(scan_id, now)
 
     def _publish(self, payload: bytes) -> None:
         self.pub.stdin.write(payload + b"\n")
         self.pub.stdin.flush()
-
-    def send(self, code: str) -> None:
-        scan_id = uuid.uuid4().hex
-        body = {"scan_id": scan_id, "code": code, "scanned_at": "2026-11-26T08:00:00Z"}
-        payload = json.dumps(body).encode()
-        now = time.perf_counter()
-        with self.lock:
-            self.pending[scan_id] = (payload, now)
-            self.sent_at[scan_id] = now
-        self._publish(payload)
-
-    def resend_due(self) -> None:
-        now = time.perf_counter()
-        with self.lock:
-            due = [(sid, p) for sid, (p, t) in self.pending.items() if now - t > self.resend_after]
-            for sid, p in due:
-                self.pending[sid] = (p, now)
-        for _sid, payload in due:
-            self.resends += 1
-            self._publish(payload)
 
     def close(self) -> None:
         self.pub.stdin.close()
