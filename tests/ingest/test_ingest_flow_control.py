@@ -1,12 +1,19 @@
-"""The ingest keeps to the broker's Receive Maximum (MQTT 5) when it publishes results:
-results beyond it wait for PUBACKs and none is lost on the way."""
+"""How the ingest keeps its broker connection: it keeps to the broker's Receive Maximum
+(MQTT 5) when it publishes results, none lost on the way; a hanging commit does not cost
+it the connection; an unexpected error in its loop does not end it."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from server.ingest import IngestSettings, IngestWorker
-from tests.ingest.conftest import HAVE_MOSQUITTO, Peer, assert_each_applied_once
+from tests.ingest.conftest import HAVE_MOSQUITTO, Peer, assert_each_applied_once, wait_for
 from tests.support.broker import start_mosquitto
 
 OK_TIME = "2026-11-26T08:00:00Z"
@@ -76,26 +83,26 @@ def test_publish_result_keeps_at_most_the_quota_unacknowledged(db, quota):
     assert not worker._results_waiting and not worker._results_in_flight
 
 
-def test_a_hanging_commit_does_not_lose_the_broker(plant, db, tmp_path):
-    """A database that neither answers nor fails for three keepalive periods: the guard
-    thread keeps the connection, so the broker never publishes the worker's will."""
+@pytest.fixture
+def worker(db, broker) -> Iterator[IngestWorker]:
+    """An ingest worker in this process (built, not started), so a test can replace a
+    step of it; stopped at the end."""
+    w = IngestWorker(db, IngestSettings(host=broker.host, port=broker.port, keepalive=2))
+    yield w
+    w.stop()
+
+
+def test_a_hanging_commit_does_not_lose_the_broker(plant, broker, peer, worker):
+    """A database that neither answers nor fails for three keepalive periods (2 s): the
+    guard thread keeps the connection, so the broker never publishes the worker's will."""
     if not HAVE_MOSQUITTO:
-        pytest.skip("needs Mosquitto (CI has it)")
-    import json
-    import time
-
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    broker = start_mosquitto(tmp_path / "mq")
+        pytest.skip("the embedded broker does not enforce keepalive; CI runs this on Mosquitto")
     statuses: list[str] = []
     watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
     watcher.on_message = lambda c, u, m: statuses.append(json.loads(m.payload)["state"])
     watcher.connect(broker.host, broker.port)
     watcher.subscribe("koordinator/server/#", 1)
     watcher.loop_start()
-    settings = IngestSettings(host=broker.host, port=broker.port, keepalive=2, client_id="slow")
-    worker = IngestWorker(db, settings)
     real_commit = worker._commit
 
     def hanging_commit(batch):
@@ -103,43 +110,23 @@ def test_a_hanging_commit_does_not_lose_the_broker(plant, db, tmp_path):
         real_commit(batch)
 
     worker._commit = hanging_commit
-    peer = Peer(broker)
     try:
         (lot,) = plant.items("STEEL", qty=5)
         worker.start()
         assert worker.wait_connected(10)
-        assert wait_until(lambda: statuses == ["online"])
+        assert wait_for(lambda: statuses == ["online"], 10)
         peer.publish("sc-recv", {"scan_id": "slow-1", "code": lot, "scanned_at": OK_TIME})
         assert peer.wait_result("slow-1", 20)
         assert statuses == ["online"], statuses  # no "offline" will in between
         assert worker.connected
     finally:
-        worker.stop()
-        peer.stop()
         watcher.loop_stop()
-        broker.kill()
     assert_each_applied_once([lot], "raw")
 
 
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def test_an_unexpected_error_in_the_loop_is_survived(plant, db, tmp_path):
+def test_an_unexpected_error_in_the_loop_is_survived(plant, peer, worker):
     """A bug that raises inside the loop (here: answering the first batch) is logged, the
     worker reconnects, the unacked scan comes again and is answered (as a duplicate)."""
-    if not HAVE_MOSQUITTO:
-        pytest.skip("needs Mosquitto (CI has it)")
-    broker = start_mosquitto(tmp_path / "mq")
-    settings = IngestSettings(host=broker.host, port=broker.port, client_id="buggy")
-    worker = IngestWorker(db, settings)
     real_answer = worker._answer
     calls = []
 
@@ -150,18 +137,12 @@ def test_an_unexpected_error_in_the_loop_is_survived(plant, db, tmp_path):
         real_answer(batch)
 
     worker._answer = answer_once_broken
-    peer = Peer(broker)
-    try:
-        (lot,) = plant.items("STEEL", qty=5)
-        worker.start()
-        assert worker.wait_connected(10)
-        peer.publish("sc-recv", {"scan_id": "bug-1", "code": lot, "scanned_at": OK_TIME})
-        result = peer.wait_result("bug-1", 20)
-        assert result is not None and result["status"] == "accepted"
-        assert result["duplicate"] is True  # committed before the error, answered on redelivery
-        assert len(calls) >= 2 and worker._thread.is_alive()
-    finally:
-        worker.stop()
-        peer.stop()
-        broker.kill()
+    (lot,) = plant.items("STEEL", qty=5)
+    worker.start()
+    assert worker.wait_connected(10)
+    peer.publish("sc-recv", {"scan_id": "bug-1", "code": lot, "scanned_at": OK_TIME})
+    result = peer.wait_result("bug-1", 20)
+    assert result is not None and result["status"] == "accepted"
+    assert result["duplicate"] is True  # committed before the error, answered on redelivery
+    assert len(calls) >= 2 and worker._thread.is_alive()
     assert_each_applied_once([lot], "raw")
