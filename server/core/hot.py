@@ -175,20 +175,15 @@ def save_item(item: Item) -> None:
     item._dirty.difference_update(fields)
 
 
-def _json_text(value) -> str | None:
-    if value is None or isinstance(value, str):
-        return value  # already JSON text (ScanResult.to_json)
-    return json.dumps(value, separators=(",", ":"))
-
-
 def insert_ledger(**fields) -> None:
+    """One ledger row; `result` comes as JSON text (ScanResult.to_json(), the same text the
+    ingest publishes)."""
     db, sql = _stmt("ledger_insert")
     qty = fields.get("qty")
     values = {
         **fields,
         "qty": LedgerEntry.qty.db_value(qty) if qty is not None else None,
         "warnings": json.dumps(fields.get("warnings") or [], separators=(",", ":")),
-        "result": _json_text(fields.get("result")),
         "scanned_at": _dt(fields.get("scanned_at")),
         "received_at": _dt(fields.get("received_at")),
     }

@@ -173,9 +173,9 @@ def apply_scans(
                 answered[scan.scan_id] = result
             results.append(result)
         batch.delta.flush()
-        if batch.scanners:
+        if batch.touched:
             # one update per scanner per batch, not per scan
-            hot.touch_scanners(sorted(batch.scanners), now or utcnow())
+            hot.touch_scanners(sorted(batch.touched), now or utcnow())
     return results
 
 
@@ -209,7 +209,7 @@ class _Batch:
         self._products: dict = {}
         self._users: dict = {}
         self._scanners: dict = {}
-        self.scanners: set[str] = set()
+        self.touched: set[str] = set()  # scanner ids that scanned in this batch
 
     def scanner(self, scanner_id: str) -> Scanner | None:
         if scanner_id not in self._scanners:
@@ -339,7 +339,7 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.scanner = ctx.batch.scanner(scan.scanner_id)
     if ctx.scanner is None:
         raise Rejected("unknown_scanner", f"Scanner {scan.scanner_id!r} is not registered")
-    ctx.batch.scanners.add(ctx.scanner.id)
+    ctx.batch.touched.add(ctx.scanner.id)
     if scan.station:
         ctx.station = ctx.batch.station(code=scan.station)
         if ctx.station is None:
