@@ -45,42 +45,43 @@ def test_results_held_beyond_the_receive_maximum_all_arrive(plant, tmp_path, mak
         broker.kill()
 
 
-class _Info:
-    def __init__(self, mid: int, rc) -> None:
-        self.mid, self.rc = mid, rc
+def test_results_in_flight_never_exceed_the_brokers_receive_maximum(plant, db, tmp_path):
+    """The same burst through a worker in this process: the Receive Maximum it keeps is the
+    one Mosquitto announced, and no result is sent while that many are unacknowledged."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("the embedded broker speaks MQTT 3.1.1 only; CI runs this on Mosquitto")
+    broker = start_mosquitto(tmp_path / "mq", conf_extra="max_inflight_messages 2")
+    settings = IngestSettings(
+        host=broker.host, port=broker.port, mqtt5=True, batch_size=500, client_id="quota"
+    )
+    peer = Peer(broker)
+    first = IngestWorker(db, settings).start()  # subscribes the session, then goes
+    assert first.wait_connected(10)
+    first.stop()
+    codes = plant.items("STEEL", count=60, qty=5)
+    for n, code in enumerate(codes):
+        peer.publish("sc-recv", {"scan_id": f"q-{n}", "code": code, "scanned_at": OK_TIME})
+    worker = IngestWorker(db, settings)
+    in_flight_at_send: list[int] = []
+    real_send = worker._send_result
 
+    def counted_send(topic: str, payload: str) -> None:
+        in_flight_at_send.append(len(worker._results_in_flight))
+        real_send(topic, payload)
 
-class _Client:
-    """Stands in for paho's client in `_publish_result`: records what is published."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def publish(self, topic: str, payload: str, qos: int) -> _Info:
-        from paho.mqtt.enums import MQTTErrorCode
-
-        self.sent.append((topic, payload))
-        return _Info(len(self.sent), MQTTErrorCode.MQTT_ERR_SUCCESS)
-
-
-@pytest.mark.parametrize("quota", [0, 1, 3])
-def test_publish_result_keeps_at_most_the_quota_unacknowledged(db, quota):
-    worker = IngestWorker(db, IngestSettings())
-    worker.client = _Client()
-    worker._quota = quota
-    for n in range(10):
-        worker._publish_result("t", f"r{n}")
-    in_flight = 10 if quota == 0 else quota
-    assert len(worker.client.sent) == in_flight
-    assert len(worker._results_in_flight) == in_flight
-    # PUBACKs come back one by one: each lets one held result go, in order
-    acked = 0
-    while acked < len(worker.client.sent):
-        acked += 1
-        worker._on_publish(worker.client, None, acked, None, None)
-        assert len(worker._results_in_flight) <= (quota or 10)
-    assert [p for _t, p in worker.client.sent] == [f"r{n}" for n in range(10)]
-    assert not worker._results_waiting and not worker._results_in_flight
+    worker._send_result = counted_send
+    try:
+        worker.start()
+        for n in range(len(codes)):
+            assert peer.wait_result(f"q-{n}", 30)
+        assert worker._quota == 2
+        assert len(in_flight_at_send) == len(codes)
+        assert max(in_flight_at_send) < 2, in_flight_at_send
+    finally:
+        worker.stop()
+        peer.stop()
+        broker.kill()
+    assert_each_applied_once(codes, "raw")
 
 
 @pytest.fixture
