@@ -68,6 +68,7 @@ from paho.mqtt.properties import Properties
 
 from server.core.malformed import record_rejected_payload, rejected_result
 from server.core.scans import ScanIn, ScanResult, apply_scans, writing
+from server.mqtt_client import IngestClient
 from server.wire import ScanPayload
 
 log = logging.getLogger(__name__)
@@ -292,7 +293,7 @@ class IngestWorker:
         kwargs: dict[str, Any] = {}
         if s.protocol != mqtt.MQTTv5:
             kwargs["clean_session"] = False
-        client = mqtt.Client(
+        client = IngestClient(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             protocol=s.protocol,
@@ -310,6 +311,9 @@ class IngestWorker:
         client.max_queued_messages_set(0)  # unbounded: results are never dropped here
         client.will_set(self.server_status_topic, json.dumps({"state": "offline"}), 1, True)
         client.on_socket_open = self._on_socket_open
+        # Queued packets wait for the loop's write (IngestClient joins them into one send)
+        # instead of paho writing each at once from publish() and ack().
+        client.on_socket_register_write = lambda client, userdata, sock: None
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -488,10 +492,7 @@ class IngestWorker:
                 except Exception:
                     log.exception("ingest loop failed; reconnecting in 1 s")
                 self._connected.clear()
-                try:
-                    self.client.disconnect()
-                except Exception:
-                    pass
+                self._disconnect()
                 self._reconnect_at = time.monotonic() + 1.0
                 if self._stopping.wait(1.0):
                     return
@@ -577,12 +578,15 @@ class IngestWorker:
         return readable, bool(mask & select.POLLOUT)
 
     def _read(self) -> None:
-        """Read what the socket has, including packets TLS already decrypted into its own
-        buffer (poll() does not see those; paho's own loop checks `pending()` too)."""
+        """Read what the socket has, including bytes already taken off it: IngestClient's
+        read buffer and packets TLS decrypted into its own (poll() sees neither; paho's
+        own loop checks `pending()` too)."""
         client = self.client
         client.loop_read()
         sock = client.socket()
-        while sock is not None and getattr(sock, "pending", None) and sock.pending() > 0:
+        while sock is not None and (
+            client.buffered or (getattr(sock, "pending", None) and sock.pending() > 0)
+        ):
             if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
             sock = client.socket()
@@ -647,8 +651,14 @@ class IngestWorker:
                     break
                 self._service(sock, 0.05, misc=False)
         self._connected.clear()
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        """Send DISCONNECT now (queued packets wait for the loop's write, and there is no
+        more loop) and close: the broker drops the will."""
         try:
-            client.disconnect()
+            self.client.disconnect()
+            self.client.loop_write()
         except Exception:  # the socket may already be gone
             pass
 
