@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -71,6 +72,16 @@ def seed(url: str, items: int, scanners: int) -> list[str]:
     return codes
 
 
+_SCAN_ID = re.compile(rb'"scan_id":\s*"([^"]+)"')
+
+
+def scan_payload(code: str) -> tuple[str, bytes]:
+    """(scan_id, payload) of a new scan of `code`, as an agent publishes it."""
+    scan_id = uuid.uuid4().hex
+    body = {"scan_id": scan_id, "code": code, "scanned_at": "2026-11-26T08:00:00Z"}
+    return scan_id, json.dumps(body).encode()
+
+
 class Publisher:
     """An agent in miniature: a pending table, QoS 1 publishes, resend of the unanswered."""
 
@@ -105,28 +116,36 @@ class Publisher:
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
 
-    def _answered(self, scan_id: str, now: float) -> None:
-        """A result arrived: the scan leaves the pending table."""
+    def _answered(self, scan_ids, now: float) -> None:
+        """Results arrived: their scans leave the pending table."""
         with self.cond:
-            if self.pending.pop(scan_id, None) is not None:
-                self.latency[scan_id] = now - self.sent_at[scan_id]
-                self.cond.notify_all()
+            pending, latency, sent_at = self.pending, self.latency, self.sent_at
+            for scan_id in scan_ids:
+                if pending.pop(scan_id, None) is not None:
+                    latency[scan_id] = now - sent_at[scan_id]
+            self.cond.notify_all()
 
     def _on_message(self, client, userdata, message) -> None:
-        self._answered(json.loads(message.payload)["scan_id"], time.perf_counter())
+        self._answered((json.loads(message.payload)["scan_id"],), time.perf_counter())
 
     def _publish(self, payload: bytes) -> None:
         self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
 
     def send(self, code: str) -> None:
-        scan_id = uuid.uuid4().hex
-        body = {"scan_id": scan_id, "code": code, "scanned_at": "2026-11-26T08:00:00Z"}
-        payload = json.dumps(body).encode()
+        self.send_many([scan_payload(code)])
+
+    def send_many(self, scans: list[tuple[str, bytes]]) -> None:
+        """Publish (scan_id, payload) pairs, all pending from now."""
         now = time.perf_counter()
         with self.lock:
-            self.pending[scan_id] = (payload, now)
-            self.sent_at[scan_id] = now
-        self._publish(payload)
+            for scan_id, payload in scans:
+                self.pending[scan_id] = (payload, now)
+                self.sent_at[scan_id] = now
+        self._publish_many([payload for _sid, payload in scans])
+
+    def _publish_many(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self._publish(payload)
 
     def resend_due(self) -> None:
         now = time.perf_counter()
@@ -134,11 +153,12 @@ class Publisher:
             due = [(sid, p) for sid, (p, t) in self.pending.items() if now - t > self.resend_after]
             for sid, p in due:
                 self.pending[sid] = (p, now)
-        for _sid, payload in due:
-            self.resends += 1
-            self._publish(payload)
+        if due:
+            self.resends += len(due)
+            self._publish_many([payload for _sid, payload in due])
 
-    def wait_window(self, window: int) -> None:
+    def wait_window(self, window: int) -> int:
+        """Wait until fewer than `window` scans are pending; how many more fit."""
         with self.cond:
             while len(self.pending) >= window:
                 self.cond.wait(0.5)
@@ -148,6 +168,7 @@ class Publisher:
                         self.resend_due()
                     finally:
                         self.lock.acquire()
+            return window - len(self.pending)
 
     def drain(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -208,16 +229,21 @@ class CPublisher(Publisher):
             raise RuntimeError(f"no answer to the probe scan of {scanner_id}")
 
     def _read(self) -> None:
-        for line in self.sub.stdout:
+        """Take what mosquitto_sub printed, a chunk at a time: one result per line."""
+        fd, tail = self.sub.stdout.fileno(), b""
+        while chunk := os.read(fd, 1 << 16):
             now = time.perf_counter()
-            scan_id = json.loads(line)["scan_id"]
-            if scan_id.startswith("probe"):
+            lines, _, tail = (tail + chunk).rpartition(b"\n")
+            ids = [m.decode() for m in _SCAN_ID.findall(lines)]
+            if any(i.startswith("probe") for i in ids):
                 self.probe.set()
-            else:
-                self._answered(scan_id, now)
+            self._answered(ids, now)
 
     def _publish(self, payload: bytes) -> None:
-        self.pub.stdin.write(payload + b"\n")
+        self._publish_many([payload])
+
+    def _publish_many(self, payloads: list[bytes]) -> None:
+        self.pub.stdin.write(b"".join(p + b"\n" for p in payloads))
         self.pub.stdin.flush()
 
     def close(self) -> None:
@@ -292,16 +318,20 @@ def phase_throughput(
         start_ingest(url, broker, tmp, "--mqtt5", "--batch", "500", *shared) for _ in range(workers)
     ]
     pubs = [CPublisher(broker.port, f"sc-b{k}") for k in range(publishers)]
+    payloads = [scan_payload(code) for code in codes]  # the load, made before the clock
     try:
         start = time.perf_counter()
 
-        def feed(pub: Publisher, mine: list[str]) -> None:
-            for code in mine:
-                pub.wait_window(window)
-                pub.send(code)
+        def feed(pub: Publisher, mine: list[tuple[str, bytes]]) -> None:
+            # a whole window's room in one write: mosquitto_pub reads its lines in bulk
+            i = 0
+            while i < len(mine):
+                room = pub.wait_window(window)
+                pub.send_many(mine[i : i + room])
+                i += room
 
         threads = [
-            threading.Thread(target=feed, args=(p, codes[k::publishers]))
+            threading.Thread(target=feed, args=(p, payloads[k::publishers]))
             for k, p in enumerate(pubs)
         ]
         for t in threads:
