@@ -12,10 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import cache
+from typing import Any
 
 import peewee as pw
 
 from server.models import Item, LedgerEntry, Scanner
+
+#: compact JSON; one encoder made once (json.dumps with options makes one per call)
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 LEDGER_COLUMNS = (
     "scan_id", "origin", "scanner_id", "raw_code", "code_kind", "action", "item_id",
@@ -42,11 +46,11 @@ def _db() -> pw.Database:
 def _sql(kind: str, param: str, for_update: bool) -> str:
     lock = " FOR UPDATE" if for_update else ""
     if kind == "scanner":
-        return f'SELECT * FROM "scanner" WHERE "id" = {param}'
+        return _select_by(Scanner, "id", param)
     if kind == "item_by_code":
-        return f'SELECT * FROM "item" WHERE "code" = {param}{lock}'
+        return _select_by(Item, "code", param) + lock
     if kind == "item_by_id":
-        return f'SELECT * FROM "item" WHERE "id" = {param}{lock}'
+        return _select_by(Item, "id", param) + lock
     if kind == "ledger_insert":
         cols = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
         marks = ", ".join([param] * len(LEDGER_COLUMNS))
@@ -90,33 +94,48 @@ def touch_scanners(scanner_ids, when: dt.datetime) -> None:
         db.execute_sql(sql, (_dt(when), scanner_id))
 
 
-def _one(model, sql: str, *params):
-    """The first row of `sql` as a `model` instance, built straight from the cursor
-    (peewee's raw() resolves column names with regexes on every row)."""
-    db = _db()
-    cursor = db.execute_sql(sql, params)
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    columns = model._meta.columns
-    obj = model(__no_default__=True)
-    data = obj.__data__
-    for (name, *_), value in zip(cursor.description, row, strict=True):
-        field = columns[name]
-        data[field.name] = field.python_value(value)
-    obj._dirty.clear()
-    return obj
+#: field types whose python_value() gives back what both drivers already return (str, int)
+_AS_IS = (pw.CharField, pw.TextField, pw.IntegerField, pw.AutoField)
 
 
 @cache
-def _select_by(table: str, column: str, param: str) -> str:
-    return f'SELECT * FROM "{table}" WHERE "{column}" = {param}'
+def _reader(model) -> tuple[tuple[str, Any], ...]:
+    """(field name, converter or None) for each column of `model`, in `_select_by`'s
+    order. Converters only where the driver's value is not already the Python one
+    (decimals, dates, booleans, JSON): python_value() on every column of every row was a
+    third of reading an item."""
+    out = []
+    for field in model._meta.columns.values():
+        target = field.rel_field if isinstance(field, pw.ForeignKeyField) else field
+        out.append((field.name, None if type(target) in _AS_IS else field.python_value))
+    return tuple(out)
+
+
+@cache
+def _select_by(model, column: str, param: str) -> str:
+    columns = ", ".join(f'"{c}"' for c in model._meta.columns)
+    return f'SELECT {columns} FROM "{model._meta.table_name}" WHERE "{column}" = {param}'
+
+
+def _one(model, sql: str, *params):
+    """The first row of `sql` (a `_select_by` statement) as a `model` instance, built
+    straight from the cursor (peewee's raw() resolves column names with regexes on every
+    row)."""
+    row = _db().execute_sql(sql, params).fetchone()
+    if row is None:
+        return None
+    obj = model(__no_default__=True)
+    obj.__data__ = {
+        name: value if convert is None or value is None else convert(value)
+        for (name, convert), value in zip(_reader(model), row, strict=True)
+    }
+    return obj
 
 
 def get(model, column: str, value):
     """`model` row whose `column` equals `value`, or None (e.g. get(Station, "code", "A1"))."""
     db = _db()
-    return _one(model, _select_by(model._meta.table_name, column, db.param), value)
+    return _one(model, _select_by(model, column, db.param), value)
 
 
 def _stmt(kind: str) -> tuple[pw.Database, str]:
@@ -175,16 +194,18 @@ def save_item(item: Item) -> None:
     item._dirty.difference_update(fields)
 
 
-def insert_ledger(**fields) -> None:
-    """One ledger row; `result` comes as JSON text (ScanResult.to_json(), the same text the
-    ingest publishes)."""
+def insert_ledger(
+    *, scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
+    to_stage, qty, status, reason, message, note, warnings, operator_id, station_id,
+    order_id, scanned_at, received_at, result: str,
+) -> None:  # fmt: skip
+    """One ledger row (the LEDGER_COLUMNS, in order); `result` comes as JSON text
+    (ScanResult.to_json(), the same text the ingest publishes)."""
     db, sql = _stmt("ledger_insert")
-    qty = fields.get("qty")
-    values = {
-        **fields,
-        "qty": LedgerEntry.qty.db_value(qty) if qty is not None else None,
-        "warnings": json.dumps(fields.get("warnings") or [], separators=(",", ":")),
-        "scanned_at": _dt(fields.get("scanned_at")),
-        "received_at": _dt(fields.get("received_at")),
-    }
-    db.execute_sql(sql, tuple(values.get(c) for c in LEDGER_COLUMNS))
+    row = (
+        scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
+        to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
+        message, note, _encode(warnings) if warnings else "[]", operator_id, station_id,
+        order_id, _dt(scanned_at), _dt(received_at), result,
+    )  # fmt: skip
+    db.execute_sql(sql, row)
