@@ -40,6 +40,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from scanner_agent.outbox import new_scan_id
 from server.core.codes import make_item_code
 from server.core.stock import rebuild
 from server.db import create_schema, drop_schema, init_db
@@ -77,7 +78,7 @@ _SCAN_ID = re.compile(rb'"scan_id":\s*"([^"]+)"')
 
 def scan_payload(code: str) -> tuple[str, bytes]:
     """(scan_id, payload) of a new scan of `code`, as an agent publishes it."""
-    scan_id = uuid.uuid4().hex
+    scan_id = new_scan_id()  # the agent's time-ordered ids
     body = {"scan_id": scan_id, "code": code, "scanned_at": "2026-11-26T08:00:00Z"}
     return scan_id, json.dumps(body).encode()
 

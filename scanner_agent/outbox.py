@@ -17,9 +17,10 @@ One connection is shared by the agent's threads behind a lock.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
-import uuid
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,7 +76,12 @@ class Scan:
 
 
 def new_scan_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits: the time in milliseconds (12), then 80 random bits (20), the layout
+    of a UUIDv7. As unique as a random uuid4, and in time order: the server's unique index
+    on the ledger's scan_id grows at its end instead of at random places, so a commit
+    writes fewer index pages and a ledger of millions of scans keeps that index's hot
+    part in cache (docs/protocol.md)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def utc_now_rfc3339() -> str:

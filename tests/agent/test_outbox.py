@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from scanner_agent.outbox import Outbox
+from scanner_agent.outbox import Outbox, new_scan_id
 from tests.support.agent_process import REPO_ROOT
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -94,6 +95,20 @@ def test_scans_survive_kill_9(tmp_path: Path) -> None:
     box = Outbox(path)
     assert [s.code for s in box.pending()] == [f"K{i}" for i in range(50)]
     box.close()
+
+
+def test_scan_ids_are_unique_and_in_time_order() -> None:
+    """Time-ordered ids keep the server's scan_id index growing at its end."""
+    ids = []
+    for _ in range(3):
+        ids += [new_scan_id() for _ in range(2000)]
+        time.sleep(0.002)  # the next round starts in a later millisecond
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    stamps = [int(i[:12], 16) for i in ids]
+    assert stamps == sorted(stamps)
+    assert abs(stamps[-1] - time.time_ns() // 1_000_000) < 60_000  # milliseconds, not seconds
+    assert sorted(ids[:2000])[-1] < sorted(ids[2000:])[0]  # a later millisecond sorts after
 
 
 def test_bad_scan_id_refused(tmp_path: Path) -> None:
