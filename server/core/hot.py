@@ -165,7 +165,14 @@ def relock(item: Item) -> Item:
 
 
 def _dt(value: dt.datetime | None):
-    return Item.stage_at.db_value(value) if value is not None else None
+    """A datetime parameter. For SQLite the text its driver would make of it
+    (`isoformat(" ")`, what peewee reads back), made here: the driver's default adapter is
+    a Python function called for every datetime parameter (and deprecated since 3.12)."""
+    if value is None:
+        return None
+    if isinstance(_db(), pw.SqliteDatabase):
+        return value.isoformat(" ")
+    return Item.stage_at.db_value(value)
 
 
 @cache

@@ -291,19 +291,24 @@ def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch) -
     )
 
 
-@contextlib.contextmanager
-def _savepoint(db: pw.Database):
+class _savepoint:  # noqa: N801 - used as `with _savepoint(db):`
     """One scan's savepoint inside the batch transaction: a rejection undoes only what that
     scan wrote. Always the same name (scans do not nest), so SQLite and PostgreSQL reuse one
-    prepared statement instead of parsing peewee's fresh uuid-named savepoint each time."""
-    db.execute_sql('SAVEPOINT "scan"')
-    try:
-        yield
-    except BaseException:
-        db.execute_sql('ROLLBACK TO SAVEPOINT "scan"')
-        db.execute_sql('RELEASE SAVEPOINT "scan"')
-        raise
-    db.execute_sql('RELEASE SAVEPOINT "scan"')
+    prepared statement instead of parsing peewee's fresh uuid-named savepoint each time. A
+    class rather than a generator: it is entered once or twice for every scan."""
+
+    __slots__ = ("execute",)
+
+    def __init__(self, db: pw.Database) -> None:
+        self.execute = db.execute_sql
+
+    def __enter__(self) -> None:
+        self.execute('SAVEPOINT "scan"')
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.execute('ROLLBACK TO SAVEPOINT "scan"')
+        self.execute('RELEASE SAVEPOINT "scan"')
 
 
 def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
