@@ -28,6 +28,10 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",  # durable across app crashes; WAL fsyncs at checkpoints
     "busy_timeout": 30000,
     "cache_size": -32000,
+    # the statement journal of each scan's savepoint in memory: on file it took two
+    # pwrite() calls for each of the ~14 pages a scan changes (SQLite spills it to a temp
+    # file past 64 KiB); also temp tables and sorts (bounded by our LIMITed queries)
+    "temp_store": "memory",
 }
 
 
