@@ -30,7 +30,8 @@ SQLITE_PRAGMAS = {
     "cache_size": -32000,
     # the statement journal of each scan's savepoint in memory: on file it took two
     # pwrite() calls for each of the ~14 pages a scan changes (SQLite spills it to a temp
-    # file past 64 KiB); also temp tables and sorts (bounded by our LIMITed queries)
+    # file past 64 KiB); temp tables and sorts too (the pages sort small tables or read
+    # in index order)
     "temp_store": "memory",
 }
 
