@@ -1,10 +1,12 @@
-"""paho's Client with fewer system calls, for the ingest worker's hot path.
+"""paho's Client with less work per packet, for the ingest worker's hot path.
 
+For each scan the ingest receives a PUBLISH and a PUBACK and sends a PUBLISH and a PUBACK.
 paho reads every packet with at least three `recv()` calls (the command byte, the
-remaining length byte by byte, the rest) and, driven from an external loop, writes every
-queued packet with a `send()` of its own. For each scan the ingest receives a PUBLISH and
-a PUBACK and sends a PUBLISH and a PUBACK: about nine system calls, and a loopback TCP
-`send()` also runs the receiving side's network stack on our core.
+remaining length byte by byte, the rest), keeps its state in a dict between them, builds
+a ReasonCode, a Properties object and an MQTTMessageInfo (with a Condition) for packets
+that carry none of them, and, driven from an external loop, writes every queued packet
+with a `send()` of its own (a loopback TCP `send()` also runs the receiving side's network
+stack on our core).
 
 `IngestClient` changes how bytes cross the socket and how the two packets of every scan
 are decoded, not what paho does with them:
@@ -13,31 +15,35 @@ are decoded, not what paho does with them:
   few bytes it asks for out of that buffer. poll() cannot see bytes already in the buffer,
   so the owner of the loop keeps calling `loop_read()` while `buffered` is not zero (as for
   TLS's `pending()`).
+- `_packet_read` takes a packet that lies whole in that buffer in one step; a packet cut
+  by the end of the buffer goes through paho's reader as before.
+- `_handle_pubackcomp`: a PUBACK of two bytes (a message id; success, no properties, as
+  Mosquitto sends it) skips paho's decoder; paho's `_do_on_publish` then does its
+  bookkeeping as always, with shared success and empty-properties objects.
+- `_handle_publish`: a QoS 1 PUBLISH without properties, with `manual_ack`, is decoded in
+  a few slices, and its MQTTMessage gets no MQTTMessageInfo (paho uses that only for
+  messages it sends). Anything else (QoS 0 or 2, MQTT 5 properties, a malformed packet)
+  goes to paho's own decoder.
 - `_packet_write` joins a run of queued PUBACKs and QoS 1/2 PUBLISHes (packets paho does
   nothing more with once written) into one `send()`. Any other packet (CONNECT,
   DISCONNECT, a QoS 0 PUBLISH whose `on_publish` paho calls when it is written) goes out
   on its own as before.
 
-- `_handle_pubackcomp`: a PUBACK of two bytes (a message id; success, no properties, as
-  Mosquitto sends it) skips paho's decoder, which builds a ReasonCode and a Properties
-  object for every PUBACK (a twentieth of the worker's time); paho's `_do_on_publish` then
-  does its bookkeeping as always, with shared success and empty-properties objects.
-- `_handle_publish`: a QoS 1 PUBLISH without properties, with `manual_ack`, is decoded in
-  a few slices instead of paho's struct formats and Properties parser; anything else
-  (QoS 0 or 2, MQTT 5 properties, a malformed packet) goes to paho's own decoder.
-
 The owner must set `on_socket_register_write` (the ingest does): otherwise paho writes
 each packet at once from `publish()` and `ack()` and there is never a run to join.
 
-Both overrides touch paho internals (`_sock_recv`, `_sock_close`, `_packet_write`,
-`_out_packet`); paho-mqtt is pinned in requirements.txt and tests/ingest run the worker
-against a real broker, so a paho change that breaks them fails the suite.
+The overrides touch paho internals (`_sock_recv`, `_sock_close`, `_packet_read`,
+`_in_packet`, `_packet_write`, `_out_packet`, the packet handlers). paho-mqtt is pinned in
+requirements.txt; tests/ingest/test_mqtt_client.py feeds the same bytes to this client and
+to plain paho and compares what each delivers and writes, so a paho upgrade that breaks
+an override fails the suite.
 """
 
 from __future__ import annotations
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -79,6 +85,41 @@ class IngestClient(mqtt.Client):
         end = min(pos + bufsize, len(buf))
         self._rpos = end
         return buf[pos:end]
+
+    def _packet_read(self) -> MQTTErrorCode:
+        """A packet that lies whole in the read buffer is taken in one step; anything else
+        (a packet cut by the end of the buffer, a length of more than four bytes) goes
+        through paho's reader, byte by byte, as before."""
+        buf, pos = self._rbuf, self._rpos
+        end = len(buf)
+        if self._in_packet["command"] or end - pos < 2:
+            return super()._packet_read()
+        i, length, shift = pos + 1, 0, 0
+        while i < end and shift < 28:
+            byte = buf[i]
+            i += 1
+            length |= (byte & 127) << shift
+            shift += 7
+            if not byte & 128:
+                break
+        else:
+            return super()._packet_read()  # length not complete here, or too long
+        if end - i < length:
+            return super()._packet_read()
+        self._rpos = i + length
+        packet = self._in_packet
+        packet["command"] = buf[pos]
+        packet["packet"] = buf[i : i + length]
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        packet["command"] = 0
+        packet["packet"] = bytearray()
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        return rc
 
     def _sock_close(self) -> None:
         # the bytes of a closed connection must never be read as the next one's
@@ -128,11 +169,16 @@ class IngestClient(mqtt.Client):
         body = start + 2 + mqtt5  # after the message id and an empty properties length
         if start == 2 or len(packet) < body or (mqtt5 and packet[start + 2] != 0):
             return super()._handle_publish()  # topic alias, properties, or malformed
-        mid = (packet[start] << 8) | packet[start + 1]
-        message = mqtt.MQTTMessage(mid=mid, topic=bytes(packet[2:start]))
+        # MQTTMessage's __init__ without the MQTTMessageInfo (and its Condition and lock)
+        # it makes for every message: paho uses it only for messages it sends
+        message = mqtt.MQTTMessage.__new__(mqtt.MQTTMessage)
+        message.mid = (packet[start] << 8) | packet[start + 1]
+        message._topic = bytes(packet[2:start])
+        message.state = mqtt.mqtt_ms_invalid
         message.dup = bool(header & 0x08)
         message.qos = 1
         message.retain = bool(header & 0x01)
+        message.info = None
         message.properties = _NO_PUBLISH_PROPERTIES if mqtt5 else None
         message.payload = bytes(packet[body:])
         message.timestamp = mqtt.time_func()
