@@ -8,7 +8,6 @@ operations (`python -m server recount-stock`).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 
 import peewee as pw
@@ -26,13 +25,18 @@ def key_of(item: Item) -> Key:
 class StockDelta:
     """Deltas collected during one scan, written by `flush()`."""
 
+    __slots__ = ("_d",)
+
     def __init__(self) -> None:
-        self._d: dict[Key, list] = defaultdict(lambda: [0, Decimal(0)])
+        self._d: dict[Key, list] = {}
 
     def add(self, key: Key, count: int, qty: Decimal) -> None:
-        entry = self._d[key]
-        entry[0] += count
-        entry[1] += Decimal(qty)
+        entry = self._d.get(key)
+        if entry is None:
+            self._d[key] = [count, Decimal(qty)]
+        else:
+            entry[0] += count
+            entry[1] += qty
 
     def leave(self, item: Item) -> None:
         self.add(key_of(item), -1, -Decimal(item.qty))
