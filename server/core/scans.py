@@ -192,10 +192,10 @@ def writing(db: pw.Database):
 
     Inside an open transaction nothing more is opened: the caller's transaction is the
     one, and it holds the lock already (taking it again could make two processes each hold
-    one lock and wait for the other). Not even a savepoint: SQLite copies every page first
-    changed under an open savepoint into its statement journal, and one around a whole
-    batch spilled it to a temporary file - two pwrite() calls for each of ~9 pages a scan,
-    a fifth of the ingest's CPU. The scans' own savepoints are short and stay in memory."""
+    one lock and wait for the other). Not even a savepoint: SQLite keeps the original of
+    every page changed under an open savepoint in its statement journal, so one around a
+    whole batch held every page the batch changed until its end (and PostgreSQL would
+    spend a subtransaction on it); the scans' own savepoints are released one by one."""
     if db.in_transaction():
         yield
         return
