@@ -10,7 +10,8 @@ import pytest
 
 from server.core import codes
 from server.core.reasons import REASONS
-from server.core.scans import ScanIn, apply_scan
+from server.core.scans import ScanIn, apply_scan, apply_scans, writing
+from server.db import init_db
 from server.models import Item, LedgerEntry, Station
 from tests.conftest import GTIN_BOLT, GTIN_NUT, new_scan_id
 
@@ -393,10 +394,6 @@ def test_nul_in_an_http_scan_is_400(plant):
 def test_writer_lock_is_not_taken_twice_inside_a_transaction(app, db):
     """The ingest opens the transaction (holding the writer lock) and calls apply_scans in
     it: taking the lock again would deadlock its own thread."""
-    import threading
-
-    from server.core.scans import writing
-
     done = threading.Event()
 
     def nested():
@@ -407,3 +404,45 @@ def test_writer_lock_is_not_taken_twice_inside_a_transaction(app, db):
     t.start()
     t.join(10)
     assert done.is_set()
+
+
+def test_apply_scans_inside_a_transaction_opens_no_batch_savepoint(plant):
+    """The ingest's transaction is the batch's: a savepoint around the batch would keep
+    every page it changes in SQLite's statement journal (a subtransaction on PostgreSQL).
+    Each scan still has its own: a rejected scan undoes only itself."""
+    db = plant.db
+    (code,) = plant.items("BOLT")
+    savepoints: list[str] = []
+    real = db.execute_sql
+
+    def spy(sql, params=None):
+        if sql.upper().startswith("SAVEPOINT"):
+            savepoints.append(sql)
+        return real(sql, params)
+
+    db.execute_sql = spy
+    try:
+        with writing(db):
+            with writing(db):
+                pass
+            results = apply_scans(
+                db,
+                [
+                    ScanIn(new_scan_id(), "sc-recv", code),
+                    ScanIn(new_scan_id(), "sc-recv", "no such code"),
+                ],
+            )
+    finally:
+        del db.execute_sql
+    assert [r.status for r in results] == ["accepted", "rejected"]
+    # the accepted scan's, the rejected scan's and the one its ledger row is written in
+    assert savepoints == ['SAVEPOINT "scan"'] * 3
+
+
+def test_sqlite_keeps_statement_journals_in_memory(tmp_path):
+    """Each scan's savepoint journal spilled to a temp file past 64 KiB: two pwrite() calls
+    for every page a scan changed (docs/decisions.md)."""
+    db = init_db(f"sqlite:///{tmp_path}/pragmas.db")
+    with db.connection_context():
+        assert db.execute_sql("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+    db.close_all()
