@@ -109,14 +109,17 @@ class IngestClient(mqtt.Client):
         self._rpos = i + length
         packet = self._in_packet
         packet["command"] = buf[pos]
+        packet["remaining_length"] = length  # the ping handlers check it
         packet["packet"] = buf[i : i + length]
         try:
             rc = self._packet_handle()
         except MalformedPacket as exc:
             self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
             rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
-        packet["command"] = 0
-        packet["packet"] = bytearray()
+        finally:  # also when a callback raised: the next packet starts afresh
+            packet["command"] = 0
+            packet["remaining_length"] = 0
+            packet["packet"] = bytearray()
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         return rc

@@ -420,6 +420,18 @@ def test_malformed_mqtt5_publish_is_refused_as_paho_refuses_it(wire, build, reje
     check_malformed(*decoded_both_ways(wire, V5, data), rejected)
 
 
+@PROTOCOLS
+@pytest.mark.parametrize("command", [0xD0, 0xC0], ids=["pingresp", "pingreq"])
+def test_a_ping_with_a_body_is_refused_also_behind_another_packet(wire, protocol, command):
+    """paho checks a ping by the remaining length its reader counted; behind a first packet
+    the ping lies whole in the read buffer and takes the one-step path, which must count
+    it too."""
+    good = publish(properties=no_properties(protocol))
+    got, want = decoded_both_ways(wire, protocol, good + packet(command, b"\x00") + good)
+    assert got == want
+    assert len(got["messages"]) == 1 and got["rc"] == PROTOCOL_ERROR and not got["open"]
+
+
 def test_empty_topic_is_refused_in_mqtt311(wire):
     got, want = decoded_both_ways(wire, V311, publish(topic=b""))
     check_malformed(got, want, rejected=True)
