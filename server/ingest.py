@@ -271,6 +271,7 @@ class IngestWorker:
         self._epoch = 0
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker confirmed this connection's SUBSCRIBE
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_failure: str | None = None
@@ -332,6 +333,7 @@ class IngestWorker:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if mid != self._subscribe_mid:
             return
+        self._subscribed.set()
         body = json.dumps({"state": "online", "at": dt.datetime.now(dt.UTC).isoformat()})
         client.publish(self.server_status_topic, body, qos=1, retain=True)
 
@@ -341,6 +343,12 @@ class IngestWorker:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Connected, and the broker has confirmed the scans subscription: from now on a
+        scan published reaches this worker. Before it, on a new session, the broker has no
+        subscriber to give it to and drops it (the agents' resend covers that)."""
+        return self._subscribed.wait(timeout)
 
     def start(self) -> IngestWorker:
         s = self.settings
@@ -403,6 +411,7 @@ class IngestWorker:
         with self._lock:
             self._epoch += 1
         # Subscribing here renews the subscription on every reconnect.
+        self._subscribed.clear()
         _rc, self._subscribe_mid = client.subscribe(
             [(self.settings.scans_filter, 1), (f"{self.settings.prefix}/scanners/+/status", 0)]
         )
@@ -412,6 +421,7 @@ class IngestWorker:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         self._back_off()
         if was and not self._stopping.is_set():
             log.warning("ingest lost the broker (%s); reconnecting", reason_code)
