@@ -18,8 +18,9 @@ import peewee as pw
 
 from server.models import Item, LedgerEntry, Scanner
 
-#: compact JSON; one encoder made once (json.dumps with options makes one per call)
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+#: compact JSON for the scan path (results, warnings); one encoder made once, where
+#: json.dumps with options makes one per call
+compact_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 LEDGER_COLUMNS = (
     "scan_id", "origin", "scanner_id", "raw_code", "code_kind", "action", "item_id",
@@ -212,7 +213,7 @@ def insert_ledger(
     row = (
         scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
         to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
-        message, note, _encode(warnings) if warnings else "[]", operator_id, station_id,
+        message, note, compact_json(warnings) if warnings else "[]", operator_id, station_id,
         order_id, _dt(scanned_at), _dt(received_at), result,
     )  # fmt: skip
     db.execute_sql(sql, row)

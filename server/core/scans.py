@@ -52,8 +52,6 @@ from server.models import (
 log = logging.getLogger(__name__)
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
-#: compact JSON; one encoder made once (json.dumps with options makes one per call)
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +106,7 @@ class ScanResult:
         """to_dict() as compact JSON. Made once per result: a result is not changed after
         it is stored (a duplicate is a copy, see apply_scans)."""
         if self._json is None:
-            self._json = _encode(self.to_dict())
+            self._json = hot.compact_json(self.to_dict())
         return self._json
 
     @classmethod

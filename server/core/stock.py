@@ -33,7 +33,7 @@ class StockDelta:
     def add(self, key: Key, count: int, qty: Decimal) -> None:
         entry = self._d.get(key)
         if entry is None:
-            self._d[key] = [count, Decimal(qty)]
+            self._d[key] = [count, qty]
         else:
             entry[0] += count
             entry[1] += qty
