@@ -129,8 +129,10 @@ class Publisher:
     def _on_message(self, client, userdata, message) -> None:
         self._answered((json.loads(message.payload)["scan_id"],), time.perf_counter())
 
-    def _publish(self, payload: bytes) -> None:
-        self.client.publish(f"{PREFIX}/scanners/{self.scanner_id}/scans", payload, qos=1)
+    def _publish(self, payloads: list[bytes]) -> None:
+        topic = f"{PREFIX}/scanners/{self.scanner_id}/scans"
+        for payload in payloads:
+            self.client.publish(topic, payload, qos=1)
 
     def send(self, code: str) -> None:
         self.send_many([scan_payload(code)])
@@ -142,11 +144,7 @@ class Publisher:
             for scan_id, payload in scans:
                 self.pending[scan_id] = (payload, now)
                 self.sent_at[scan_id] = now
-        self._publish_many([payload for _sid, payload in scans])
-
-    def _publish_many(self, payloads: list[bytes]) -> None:
-        for payload in payloads:
-            self._publish(payload)
+        self._publish([payload for _sid, payload in scans])
 
     def resend_due(self) -> None:
         now = time.perf_counter()
@@ -156,7 +154,7 @@ class Publisher:
                 self.pending[sid] = (p, now)
         if due:
             self.resends += len(due)
-            self._publish_many([payload for _sid, payload in due])
+            self._publish([payload for _sid, payload in due])
 
     def wait_window(self, window: int) -> int:
         """Wait until fewer than `window` scans are pending; how many more fit."""
@@ -225,7 +223,7 @@ class CPublisher(Publisher):
         # so no measured scan waits for a client's start-up.
         self.probe.clear()
         probe = {"scan_id": f"probe-{scanner_id}-{tag}", "code": "NO-SUCH-CODE"}
-        self._publish(json.dumps(probe).encode())
+        self._publish([json.dumps(probe).encode()])
         if not self.probe.wait(30):
             raise RuntimeError(f"no answer to the probe scan of {scanner_id}")
 
@@ -240,10 +238,7 @@ class CPublisher(Publisher):
                 self.probe.set()
             self._answered(ids, now)
 
-    def _publish(self, payload: bytes) -> None:
-        self._publish_many([payload])
-
-    def _publish_many(self, payloads: list[bytes]) -> None:
+    def _publish(self, payloads: list[bytes]) -> None:
         self.pub.stdin.write(b"".join(p + b"\n" for p in payloads))
         self.pub.stdin.flush()
 
