@@ -27,7 +27,8 @@ def _db(settings: dict):
 
 def cmd_init_db(args, settings) -> int:
     db = _db(settings)
-    create_schema(db)
+    for name in create_schema(db):
+        print(f"migrated: {name}")
     print(f"schema ready in {redact_url(settings['DATABASE_URL'])}")
     return 0
 
@@ -307,7 +308,8 @@ def reason_codes_markdown(reasons, checks) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init-db", help="create the schema (idempotent)")
+    sub.add_parser("init-db", help="create the schema, apply pending migrations (idempotent)")
+    sub.add_parser("migrate", help="the same as init-db: apply pending schema migrations")
     sub.add_parser("bootstrap", help="first run: create an admin and print a token")
     p = sub.add_parser("serve", help="serve HTTP (waitress)")
     p.add_argument("--host", default="127.0.0.1")
@@ -347,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "init-db": cmd_init_db,
+    "migrate": cmd_init_db,
     "bootstrap": cmd_bootstrap,
     "serve": cmd_serve,
     "ingest": cmd_ingest,

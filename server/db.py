@@ -20,7 +20,7 @@ import peewee as pw
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 
-from server.models import MODELS, database_proxy
+from server.models import MODELS, LedgerEntry, database_proxy
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -130,16 +130,22 @@ OBSOLETE_INDEXES = (
 )
 
 
-def create_schema(db: pw.Database) -> None:
-    """Create every table and index that does not exist yet and drop the obsolete indexes
-    of earlier versions (idempotent: `init-db` on an existing database upgrades it)."""
+def create_schema(db: pw.Database) -> list[str]:
+    """Create every table and index that does not exist yet, drop the obsolete indexes of
+    earlier versions and apply the pending migrations (idempotent: `init-db` on an existing
+    database upgrades it). Returns the names of the migrations run."""
+    from server import migrations
+
     # Statement by statement, not in one transaction: on PostgreSQL even a CREATE INDEX IF
     # NOT EXISTS takes a lock on its table, and holding those locks until the end would
     # block (or deadlock with) the scans of workers already running.
     with db.connection_context():
+        # a database without the ledger is new: the models give it every column already
+        fresh = not db.table_exists(LedgerEntry._meta.table_name)
         db.create_tables(MODELS, safe=True)
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+        return migrations.apply(db, fresh)
 
 
 def drop_schema(db: pw.Database) -> None:

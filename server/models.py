@@ -56,6 +56,8 @@ class User(BaseModel):
     badge = pw.CharField(max_length=64, unique=True, null=True)
     language = pw.CharField(max_length=8, default="en")
     active = pw.BooleanField(default=True)
+    #: raised to end every session of the user (logout everywhere, new password, new role)
+    session_version = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -76,6 +78,8 @@ class Product(BaseModel):
     gtin = pw.CharField(max_length=14, unique=True, null=True)  # stored as GTIN-14
     unit = pw.CharField(max_length=16, default="ea")
     reorder_point = Qty(null=True)
+    #: an inactive product keeps its items and history but takes no new items or orders
+    active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -98,6 +102,8 @@ class Station(BaseModel):
     dwell_limit_minutes = pw.IntegerField(null=True)
     #: language of the scan station page and its worker messages; null: the user's
     language = pw.CharField(max_length=8, null=True)
+    #: an inactive station keeps its history; its scanners' scans are refused
+    active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -149,6 +155,8 @@ class Scanner(BaseModel):
     action = pw.CharField(max_length=16, null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
+    #: an inactive scanner's scans are refused as from an unknown scanner
+    active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -252,7 +260,15 @@ class StockCounter(BaseModel):
         indexes = ((("product", "stage", "station_id"), True),)
 
 
+class SchemaMigration(BaseModel):
+    """A migration of server/migrations applied to (or recorded in) this database."""
+
+    name = pw.CharField(max_length=128, primary_key=True)
+    applied_at = pw.DateTimeField()
+
+
 MODELS = [
+    SchemaMigration,
     User,
     ApiToken,
     Product,

@@ -12,7 +12,7 @@ import pytest
 
 from server import create_app
 from server.db import create_schema, init_db
-from server.models import MODELS
+from server.models import MODELS, SchemaMigration
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
@@ -30,7 +30,9 @@ def db_url(request, tmp_path) -> str:
             db.drop_tables(list(reversed(MODELS)), safe=True, cascade=True)
             _pg_schema_ready = True
         create_schema(db)
-        names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+        names = ", ".join(
+            f'"{m._meta.table_name}"' for m in MODELS if m is not SchemaMigration
+        )
         db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     db.close()
     return POSTGRES_URL

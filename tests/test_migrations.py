@@ -1,0 +1,88 @@
+"""Schema migrations: a new database records them, an existing one gets them applied once,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import peewee as pw
+import pytest
+
+from server import migrations
+from server.db import create_schema, init_db
+from server.models import Product, Scanner, SchemaMigration, Station, User
+
+FIRST = "0001_active_flags_and_session_version"
+#: the columns 0001 adds, as a database made before it lacks them
+ADDED = {"user": "session_version", "product": "active", "station": "active", "scanner": "active"}
+
+
+@pytest.fixture
+def database(db_url):
+    db = init_db(db_url)
+    db.connect(reuse_if_open=True)
+    yield db
+    db.close()
+    if hasattr(db, "close_all"):
+        db.close_all()
+
+
+def _columns(db: pw.Database, table: str) -> set[str]:
+    return {c.name for c in db.get_columns(table)}
+
+
+def _as_before_0001(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0001."""
+    for table, column in ADDED.items():
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    SchemaMigration.delete().execute()
+
+
+def test_every_migration_is_listed_in_order():
+    names = [name for name, _module in migrations.available()]
+    assert names == sorted(names) and names[0] == FIRST
+    assert all(callable(module.up) for _name, module in migrations.available())
+
+
+def test_an_existing_database_gets_pending_migrations_once(database):
+    create_schema(database)
+    _as_before_0001(database)
+    # rows written by the older release, which knows nothing of the new columns
+    now = "2026-01-01 00:00:00"
+    database.execute_sql(
+        'INSERT INTO "station" ("code", "name", "default_action", "policy", '
+        '"operator_required", "created_at") VALUES (%s, %s, %s, %s, %s, %s)'.replace(
+            "%s", database.param
+        ),
+        ("S1", "old", "move", "{}", False, now),
+    )
+    database.execute_sql(
+        'INSERT INTO "product" ("sku", "name", "kind", "tracking", "unit", "created_at") '
+        "VALUES (%s, %s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("P1", "old", "raw", "unit", "ea", now),
+    )
+    assert "active" not in _columns(database, "product")
+
+    assert create_schema(database) == [FIRST]
+
+    for table, column in ADDED.items():
+        assert column in _columns(database, table), table
+    # rows from before the migration take the new columns' defaults
+    assert Product.get(Product.sku == "P1").active is True
+    assert Station.get(Station.code == "S1").active is True
+    assert SchemaMigration.select().count() == len(migrations.available())
+    assert create_schema(database) == []  # a second start changes nothing
+
+
+def test_a_new_database_records_its_migrations_without_running_them(database, monkeypatch):
+    ran = []
+    for _name, module in migrations.available():
+        monkeypatch.setattr(module, "up", lambda db, m=module: ran.append(m))
+    assert create_schema(database) == []
+    assert ran == []
+    names = [m.name for m in SchemaMigration.select().order_by(SchemaMigration.name)]
+    assert names == [name for name, _module in migrations.available()]
+    for table, column in ADDED.items():
+        assert column in _columns(database, table)
+    User.create(username="u", role="admin")
+    Scanner.create(id="SC1")
+    assert User.get(User.username == "u").session_version == 0
+    assert Scanner.get_by_id("SC1").active is True
