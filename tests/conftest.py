@@ -30,9 +30,7 @@ def db_url(request, tmp_path) -> str:
             db.drop_tables(list(reversed(MODELS)), safe=True, cascade=True)
             _pg_schema_ready = True
         create_schema(db)
-        names = ", ".join(
-            f'"{m._meta.table_name}"' for m in MODELS if m is not SchemaMigration
-        )
+        names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS if m is not SchemaMigration)
         db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     db.close()
     return POSTGRES_URL
