@@ -1,4 +1,4 @@
-"""Resident memory of the scanner agent under load (target: <= 40 MB, DESIGN.md).
+"""Resident memory of the scanner agent under load (target: <= 40 MB, docs/design.md).
 
 Starts a Mosquitto on a free port, a test peer that answers scans in the server's place,
 and ``python -m scanner_agent`` reading a pseudo-terminal.  Then:

@@ -7,7 +7,7 @@ installs it) and keep each scanner's pending table in Python; the burst phase us
 as the agent does. `--database-url` runs the throughput phase on PostgreSQL, `--workers 2`
 with a `$share` subscription.
 
-Three measurements (DESIGN.md "Figures" and "Reliability"):
+Three measurements (docs/design.md "Figures to reach" and "Reliability"):
 
 1. sustained throughput: publishers keep a window of unanswered scans full; scans/s from
    first publish to last result, nothing lost (target >= 5,000/s);

@@ -1,5 +1,5 @@
 """Label rendering figures: a PDF sheet of 1,000 labels (A4 grid and thermal rolls) and a
-ZPL job of 10,000 labels. DESIGN.md's target is 1,000 labels in a PDF in at most 2 s.
+ZPL job of 10,000 labels. docs/design.md's target is 1,000 labels in a PDF in at most 2 s.
 
     PYTHONPATH=. .venv/bin/python bench/bench_labels.py [--repeat 3]
 

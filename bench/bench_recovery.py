@@ -1,4 +1,4 @@
-"""Recovery after a broker crash: DESIGN.md "first scan committed <= 2 s after the broker
+"""Recovery after a broker crash: docs/design.md "first scan committed <= 2 s after the broker
 is back".
 
     PYTHONPATH=. .venv/bin/python bench/bench_recovery.py [--rounds 5]

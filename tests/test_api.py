@@ -1,4 +1,4 @@
-"""Every JSON API route's success and failure status codes, as DESIGN.md's wire contract and
+"""Every JSON API route's success and failure status codes, as the wire contract (docs/api.md) and
 issue 2 promise them: resources, roles, malformed bodies, unknown routes and the OpenAPI
 document. Table-driven (one row per case); every error answer is checked to be the JSON
 `{"error": code, "message": text}` shape. The bugs this suite found are fixed; their
@@ -784,7 +784,7 @@ FORBIDDEN_CASES = [
     if o.role in RANKS
     for role in RANKS[: RANKS.index(o.role)]
 ]
-# the routes of DESIGN.md's table (and the order lifecycle): each needs hand rows above
+# the routes of docs/api.md's table (and the order lifecycle): each needs hand rows above
 DOCUMENTED = [
     ("POST", "/products"),
     ("GET", "/products"),

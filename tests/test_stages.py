@@ -1,4 +1,4 @@
-"""The transition table, every action x stage x kind, against DESIGN.md's table."""
+"""The transition table, every action x stage x kind, against docs/stages.md's table."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ ALLOWED_FROM: dict[Action, frozenset[Stage]] = {
 def target_stage(action: Action, stage: Stage, kind: Kind) -> Stage | None:
     """The stage an item of `kind` in `stage` reaches by `action`, or None if illegal.
 
-    This is the whole transition table of DESIGN.md; everything not answered here is an
+    This is the whole transition table (docs/stages.md); everything not answered here is an
     `illegal_transition`.
     """
     if stage not in ALLOWED_FROM[action]:

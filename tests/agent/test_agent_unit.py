@@ -248,3 +248,24 @@ def test_at_most_max_in_flight_unanswered(tmp_path: Path) -> None:
         assert wait_for(lambda: h.codes() == ["A", "B", "C", "B", "C"])
         time.sleep(0.1)
         assert h.codes()[-1] == "C"
+
+
+def test_the_console_sample_in_the_docs_is_what_the_agent_prints() -> None:
+    """docs/agent.md "Feedback" shows real lines: the same results print the same text."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "agent.md").read_text()
+    block = doc.split("Each result prints one line")[1].split("```")[1]
+    sample = [line for line in block.splitlines() if line.strip()]
+    results = [
+        {"status": "accepted", "message": "Receive: Gloves new → supplies",
+         "item": "KWENET6N7", "stage": "supplies"},
+        {"status": "rejected", "reason": "illegal_transition",
+         "message": sample[1].split("]  ", 1)[1]},
+        {"status": "rejected", "reason": "bad_check_digit",
+         "message": "Misread label - scan again"},
+    ]  # fmt: skip
+    codes = ["KWENET6N7", "KWENET6N7", "KWENET6N8"]
+    printed = [
+        Feedback.format(result, Scan(1, "s", code, "2026-11-29T20:48:25Z", "barcode"), [])
+        for result, code in zip(results, codes, strict=True)
+    ]
+    assert [line[8:] for line in printed] == [line[8:] for line in sample]

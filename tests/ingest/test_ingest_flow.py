@@ -132,7 +132,7 @@ def test_scans_nobody_heard_are_resent_when_a_worker_comes_online(
 def test_repeated_kill_9_of_broker_ingest_and_agent(
     plant, broker, make_ingest, make_agent, pty_factory
 ):
-    """DESIGN.md: "repeated kill -9 of broker, server and agent mid-stream": every scan
+    """docs/design.md: "repeated kill -9 of broker, server and agent mid-stream": every scan
     the agent read is applied exactly once. (Scans made while the *agent* is dead never
     leave the scanner, so those are made after it is back.)"""
     codes = plant.items("STEEL", count=30, qty=5)
