@@ -26,6 +26,7 @@ from decimal import Decimal
 import peewee as pw
 
 from server.core import flags as flags_mod
+from server.core import plantday
 from server.models import Item, LedgerEntry, Product, ProductionOrder
 
 Q = Decimal("0.0001")
@@ -92,9 +93,11 @@ def schedule(
     *,
     now: dt.datetime,
     flags: flags_mod.Flags | None = None,
+    tz: str | None = None,
 ) -> dict:
-    """The schedule view of `date_from..date_to` (inclusive) in day or week buckets."""
-    today = now.date()
+    """The schedule view of `date_from..date_to` (inclusive) in day or week buckets;
+    today is the plant's local day (`tz`, an IANA name; None is UTC)."""
+    today = plantday.local_date(now, tz)
     orders = list(
         ProductionOrder.select(ProductionOrder, Product)
         .join(Product)
@@ -154,7 +157,7 @@ def schedule(
                 "cells": cells,
             }
         )
-    flags = flags if flags is not None else flags_mod.compute(now)
+    flags = flags if flags is not None else flags_mod.compute(now, tz=tz)
     flagged = [
         {
             "number": o.number,
