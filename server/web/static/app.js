@@ -76,15 +76,21 @@
     setInterval(keepFocus, 1000);
     keepFocus();
 
+    // English pages show the core's own message; other languages word the answer from
+    // its reason code and parameters (action, stage), never from the English text.
     function wording(res) {
+      var en = T.lang.split(/[-_]/)[0] === "en";
       if (res.status === "rejected") {
-        var text = T.reasons[res.reason] || res.message || res.reason;
-        // English pages add the core's detail ("Cannot move a raw item that is new")
-        if (T.lang === "en" && res.message && res.message !== text) text += " — " + res.message;
+        var text = T.reasons[res.reason] || (en ? res.message : "") || res.reason;
+        if (en && res.message && res.message !== text) text += " — " + res.message;
+        if (!en && res.reason === "illegal_transition" && res.action && res.stage) {
+          text += " — " + T.illegal.replace("%(action)s", T.verbs[res.action] || res.action)
+            .replace("%(stage)s", T.stages[res.stage] || res.stage);
+        }
         return text;
       }
-      if (T.lang === "en" || !res.action) return res.message;
-      if (res.action.indexOf("command") === 0) return T.command + ": " + res.message;
+      if (en || !res.action) return res.message;
+      if (res.action.indexOf("command") === 0) return T.commands[res.action] || T.command;
       var said = T.actions[res.action] || res.action;
       if (res.stage) said += " → " + (T.stages[res.stage] || res.stage);
       return said;
