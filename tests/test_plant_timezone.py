@@ -121,3 +121,31 @@ def test_the_cli_stops_on_a_wrong_zone(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "PLANT_TIMEZONE='Nowhere/City'" in lines[0], proc.stderr
+
+
+def test_the_schedule_counts_a_completion_on_the_plants_day(plant):
+    from server.core import adherence
+    from server.models import Item
+
+    code = plant.items("WIDGET")[0]
+    item = Item.get(Item.code == code)
+    for n, when in enumerate(
+        [dt.datetime(2026, 11, 29, 16, 30), dt.datetime(2026, 11, 29, 23, 10)]
+    ):
+        LedgerEntry.create(
+            origin="scan",
+            action="complete",
+            status="accepted",
+            item=item.id,
+            qty=1,
+            received_at=when,
+            scan_id=f"tz-c{n}",
+        )
+    days = (dt.date(2026, 11, 29), dt.date(2026, 11, 30))
+    jakarta = adherence.completed_by_day(*days, tz=JAKARTA, now=NIGHT)
+    assert {d.isoformat(): int(q) for (_p, d), q in jakarta.items()} == {
+        "2026-11-29": 1,
+        "2026-11-30": 1,
+    }
+    utc = adherence.completed_by_day(*days, now=NIGHT)
+    assert {d.isoformat(): int(q) for (_p, d), q in utc.items()} == {"2026-11-29": 2}
