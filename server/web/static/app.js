@@ -106,7 +106,7 @@
       li.className = ok ? "accepted" : "rejected";
       var c = document.createElement("span"); c.className = "code"; c.textContent = code.slice(0, 32);
       var m = document.createElement("span"); m.textContent = message;
-      var t = document.createElement("small"); t.textContent = new Date().toLocaleTimeString();
+      var t = document.createElement("small"); t.textContent = new Date().toLocaleTimeString(T.lang);
       li.appendChild(c); li.appendChild(m); li.appendChild(t);
       recent.insertBefore(li, recent.firstChild);
       while (recent.children.length > 10) recent.removeChild(recent.lastChild);
