@@ -14,7 +14,8 @@ Rules (also in docs/planning.md):
   planned in one bucket does not make up for making less in another; producing early or
   late counts against adherence. For the current bucket only its days through today count
   as planned. `attainment` is the plain ratio of totals (completed / planned).
-- Days are the plant's local days (`tz`, its IANA time zone; None is UTC); weeks are ISO weeks (Monday to Sunday), labelled by their Monday.
+- Days are the plant's local days (`tz`, its IANA time zone; None is UTC); weeks are ISO
+  weeks (Monday to Sunday), labelled by their Monday.
 """
 
 from __future__ import annotations
