@@ -10,6 +10,8 @@
   run.
 - `MQTT_TOPIC_PREFIX`: `koordinator` by default.
 - `LOG_LEVEL`: `INFO` by default.
+- `PLANT_TIMEZONE`: the plant's IANA time zone (`Asia/Jakarta`), `UTC` by default: where
+  a day begins for the flags, the schedule and the scans of today, and the times on pages.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+
+from server.core import plantday
 
 DEFAULT_DATABASE_URL = "sqlite:///var/koordinator.db"
 
@@ -37,8 +41,17 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
         secret = secrets.token_hex(32)
     elif mode == "production" and len(secret) < 16:
         raise ConfigError("SECRET_KEY is too short for production: use 32 random bytes")
+    plant_tz = env.get("PLANT_TIMEZONE", "").strip() or "UTC"
+    try:
+        plantday.zone(plant_tz)
+    except ValueError:
+        raise ConfigError(
+            f"PLANT_TIMEZONE={plant_tz!r} is not an IANA time zone name "
+            "(e.g. Asia/Jakarta, Europe/Berlin, UTC)"
+        ) from None
     return {
         "ENV_MODE": mode,
+        "PLANT_TIMEZONE": plant_tz,
         "SECRET_KEY": secret,
         "DATABASE_URL": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         "MQTT_URL": env.get("MQTT_URL") or None,

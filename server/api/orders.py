@@ -90,7 +90,7 @@ def order_dict(
     o: ProductionOrder, *, detail: bool = False, flags: flags_mod.Flags | None = None
 ) -> dict:
     if flags is None:
-        flags = flags_mod.compute(utcnow(), only=o)
+        flags = flags_mod.compute(utcnow(), only=o, tz=current_app.config.get("PLANT_TIMEZONE"))
     out = {
         "number": o.number,
         "product": o.product.sku,
@@ -244,5 +244,5 @@ def list_orders(query: OrderQuery):
         due_to=query.due_to,
         limit=query.limit,
     )
-    flags = flags_mod.compute(utcnow())
+    flags = flags_mod.compute(utcnow(), tz=current_app.config.get("PLANT_TIMEZONE"))
     return {"orders": [order_dict(o, flags=flags) for o in rows]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from server.api import op
 from server.core.people import people
 from server.models import utcnow
@@ -16,4 +18,4 @@ from server.models import utcnow
     responses={200: ("People", None)},
 )
 def get_people():
-    return people(utcnow())
+    return people(utcnow(), current_app.config.get("PLANT_TIMEZONE"))

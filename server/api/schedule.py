@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Literal
 
 import pydantic
+from flask import current_app
 
 from server.api import op
 from server.api.schemas import Strict
-from server.core import adherence, flags
+from server.core import adherence, flags, plantday
 from server.core.errors import Invalid
 from server.models import utcnow
 
@@ -30,14 +31,15 @@ class ScheduleQuery(Strict):
     responses={200: ("The schedule view", None)},
 )
 def get_schedule(query: ScheduleQuery):
-    now = utcnow()
-    start = query.from_ or (now.date() - dt.timedelta(days=now.date().weekday()))
+    now, tz = utcnow(), current_app.config.get("PLANT_TIMEZONE")
+    today = plantday.local_date(now, tz)
+    start = query.from_ or (today - dt.timedelta(days=today.weekday()))
     end = query.to or (start + dt.timedelta(days=6 if query.bucket == "day" else 27))
     if end < start:
         raise Invalid("bad_payload", "to is before from")
     if (end - start).days >= adherence.MAX_DAYS:
         raise Invalid("bad_payload", f"at most {adherence.MAX_DAYS} days at once")
-    return adherence.schedule(start, end, query.bucket, now=now)
+    return adherence.schedule(start, end, query.bucket, now=now, tz=tz)
 
 
 @op(
@@ -50,7 +52,7 @@ def get_schedule(query: ScheduleQuery):
 )
 def get_flags():
     now = utcnow()
-    found = flags.compute(now)
+    found = flags.compute(now, tz=current_app.config.get("PLANT_TIMEZONE"))
     return {
         "at": now.isoformat() + "Z",
         "today": found.today.isoformat(),

@@ -14,7 +14,8 @@ Rules (also in docs/planning.md):
   planned in one bucket does not make up for making less in another; producing early or
   late counts against adherence. For the current bucket only its days through today count
   as planned. `attainment` is the plain ratio of totals (completed / planned).
-- Days are UTC days; weeks are ISO weeks (Monday to Sunday), labelled by their Monday.
+- Days are the plant's local days (`tz`, its IANA time zone; None is UTC); weeks are ISO
+  weeks (Monday to Sunday), labelled by their Monday.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from decimal import Decimal
 import peewee as pw
 
 from server.core import flags as flags_mod
+from server.core import plantday
 from server.models import Item, LedgerEntry, Product, ProductionOrder
 
 Q = Decimal("0.0001")
@@ -57,11 +59,16 @@ def _pct(part: Decimal, whole: Decimal) -> float | None:
     return round(float(part / whole * 100), 1) if whole else None
 
 
-def completed_by_day(date_from: dt.date, date_to: dt.date) -> dict[tuple[int, dt.date], Decimal]:
-    """Completed quantity per (product id, day) from the ledger's accepted complete scans."""
-    lo = dt.datetime.combine(date_from, dt.time())
-    hi = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time())
-    day = pw.fn.DATE(LedgerEntry.received_at)
+def completed_by_day(
+    date_from: dt.date, date_to: dt.date, *, tz: str | None = None, now: dt.datetime | None = None
+) -> dict[tuple[int, dt.date], Decimal]:
+    """Completed quantity per (product id, plant day) from the ledger's accepted complete
+    scans. The day of a scan is its date in the plant's time zone `tz` at the offset of
+    `now` (exact for zones without summer time; an hour off at most around a change)."""
+    lo = plantday.day_start(date_from, tz)
+    hi = plantday.day_start(date_to + dt.timedelta(days=1), tz)
+    offset = plantday.local(now or hi, tz).utcoffset() or dt.timedelta()
+    day = _local_day(LedgerEntry.received_at, int(offset.total_seconds()))
     rows = (
         LedgerEntry.select(Item.product, day.alias("day"), pw.fn.SUM(LedgerEntry.qty))
         .join(Item, on=(LedgerEntry.item == Item.id))
@@ -85,6 +92,16 @@ def completed_by_day(date_from: dt.date, date_to: dt.date) -> dict[tuple[int, dt
     return out
 
 
+def _local_day(column, offset_seconds: int):
+    """SQL: the date of a stored UTC time shifted by the plant's offset."""
+    if not offset_seconds:
+        return pw.fn.DATE(column)
+    db = LedgerEntry._meta.database
+    if isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase):  # through the proxy
+        return pw.fn.DATE(column + pw.SQL(f"interval '{offset_seconds} seconds'"))
+    return pw.fn.DATE(column, f"{offset_seconds:+d} seconds")
+
+
 def schedule(
     date_from: dt.date,
     date_to: dt.date,
@@ -92,9 +109,11 @@ def schedule(
     *,
     now: dt.datetime,
     flags: flags_mod.Flags | None = None,
+    tz: str | None = None,
 ) -> dict:
-    """The schedule view of `date_from..date_to` (inclusive) in day or week buckets."""
-    today = now.date()
+    """The schedule view of `date_from..date_to` (inclusive) in day or week buckets;
+    today is the plant's local day (`tz`, an IANA name; None is UTC)."""
+    today = plantday.local_date(now, tz)
     orders = list(
         ProductionOrder.select(ProductionOrder, Product)
         .join(Product)
@@ -118,7 +137,7 @@ def schedule(
                 if day <= today:
                     planned_due[key] += q
     done = defaultdict(Decimal)
-    for (product_id, day), q in completed_by_day(date_from, date_to).items():
+    for (product_id, day), q in completed_by_day(date_from, date_to, tz=tz, now=now).items():
         done[(product_id, bucket_of(day, bucket))] += q
     missing = {pid for pid, _ in done} - set(products)
     if missing:
@@ -154,7 +173,7 @@ def schedule(
                 "cells": cells,
             }
         )
-    flags = flags if flags is not None else flags_mod.compute(now)
+    flags = flags if flags is not None else flags_mod.compute(now, tz=tz)
     flagged = [
         {
             "number": o.number,

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 import peewee as pw
 
+from server.core import plantday
 from server.core.stages import Stage
 from server.models import (
     BomLine,
@@ -102,13 +103,18 @@ class Flags:
 
 
 def compute(
-    now: dt.datetime, *, today: dt.date | None = None, only: ProductionOrder | None = None
+    now: dt.datetime,
+    *,
+    today: dt.date | None = None,
+    only: ProductionOrder | None = None,
+    tz: str | None = None,
 ) -> Flags:
-    """All current flags. `now` is naive UTC; `today` defaults to its date.
+    """All current flags. `now` is naive UTC; `today` defaults to its date in the plant's
+    time zone `tz` (an IANA name, None for UTC): late and behind turn at local midnight.
 
     With `only`, the flags of that one order (the product flags stay complete).
     """
-    today = today or now.date()
+    today = today or plantday.local_date(now, tz)
     query = (
         ProductionOrder.select(ProductionOrder, Product)
         .join(Product)

@@ -4,7 +4,8 @@ Signed in: a scanner's context holds an operator (set by a `CMD-OP-<badge>` scan
 by the same badge again or `CMD-OUT`). The sign-in time is that scanner's latest accepted
 OP command scan for the operator (ledger `code_kind` `command`, answer action
 `command:op`). Scans today: the ledger's item scans (command scans left out) with that
-operator, received since 00:00 UTC, accepted and rejected.
+operator, received since 00:00 in the plant's time zone (`tz`, an IANA name; None is
+UTC), accepted and rejected.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import datetime as dt
 
 import peewee as pw
 
+from server.core import plantday
 from server.models import LedgerEntry, Scanner, Station, User
 
 
-def people(now: dt.datetime) -> dict:
-    since = dt.datetime.combine(now.date(), dt.time())
+def people(now: dt.datetime, tz: str | None = None) -> dict:
+    day = plantday.local_date(now, tz)
+    since = plantday.day_start(day, tz)
     signed_in = list(
         Scanner.select(
             Scanner.id, Scanner.context_at, User.id, User.username, User.role, Station.code
@@ -88,7 +91,7 @@ def people(now: dt.datetime) -> dict:
         for uid, c in sorted(counts.items(), key=lambda kv: names[kv[0]].username)
         if uid in names
     ]
-    return {"date": now.date().isoformat(), "signed_in": out_signed, "today": today}
+    return {"date": day.isoformat(), "signed_in": out_signed, "today": today}
 
 
 def _signed_in_at(scanner_id: str, user_id: int) -> dt.datetime | None:

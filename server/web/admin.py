@@ -31,7 +31,7 @@ from server.core.errors import DomainError
 from server.core.stages import Action
 from server.models import ApiToken, BomLine, Product, RoutingStep, Scanner, Station, User
 from server.web import bp, i18n
-from server.web.pages import role_required, web_user
+from server.web.pages import FormError, role_required, web_user
 
 STATION_ACTIONS = ["receive", "start", "issue", "move", "complete", "ship", "use"]
 
@@ -42,8 +42,7 @@ def _db():
 
 def flash_invalid(exc: pydantic.ValidationError) -> None:
     for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"])
-        flash(f"{where}: {err['msg']}", "error")
+        flash(i18n.invalid_text(err), "error")
 
 
 def _call(operation, **kwargs) -> bool:
@@ -54,7 +53,7 @@ def _call(operation, **kwargs) -> bool:
     except pydantic.ValidationError as exc:
         flash_invalid(exc)
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(i18n.error_text(exc.code, exc.message), "error")
     return False
 
 
@@ -119,7 +118,7 @@ def admin_product(sku: str):
                 lines = []
                 for parts in _lines(request.form.get("bom", "")):
                     if len(parts) != 2:
-                        raise DomainError("bad_payload", gettext("Each line: SKU quantity"))
+                        raise FormError("bad_payload", gettext("Each line: SKU quantity"))
                     lines.append({"component": parts[0], "qty": Decimal(parts[1])})
                 ok = _call(api_products.put_bom, sku=sku, body=api_products.BomIn(lines=lines))
             elif what == "routing":
@@ -134,7 +133,12 @@ def admin_product(sku: str):
             if ok:
                 flash(gettext("Saved."))
         except (DomainError, InvalidOperation, pydantic.ValidationError) as exc:
-            flash(getattr(exc, "message", None) or gettext("Not a valid quantity"), "error")
+            if isinstance(exc, FormError):
+                flash(exc.message, "error")
+            elif isinstance(exc, DomainError):
+                flash(i18n.error_text(exc.code, exc.message), "error")
+            else:
+                flash(gettext("Not a valid quantity"), "error")
         return redirect(url_for("web.admin_product", sku=sku))
     bom = list(
         BomLine.select(BomLine, Product)

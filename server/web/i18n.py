@@ -5,8 +5,12 @@ language of the source). Adding one is a translation-only change: see docs/pages
 The locale of a request is the station's language on a scan station page, else the
 signed-in user's language, else the browser's preference.
 
-Worker messages come from the core in English; this module maps their reason codes,
-stages and actions to translated text, so the core stays free of any web concern.
+Messages come from the core in English, with a reason code and parameters (the action,
+the stage, the quantities of a flag). The English text is shown only on English pages;
+every other language words the message here from its code and parameters, so the core
+stays free of any web concern and a change of an English sentence in the core cannot
+break a translation. Dates and times are formatted by Babel for the page's language in
+the plant's time zone (`PLANT_TIMEZONE`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from pathlib import Path
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g, request
-from flask_babel import Babel, get_locale, gettext, lazy_gettext
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext, lazy_gettext
 
 from server.core.reasons import describe
 
@@ -112,6 +116,106 @@ FLAG_TEXT = {
 }
 
 
+KIND_TEXT = {
+    "raw": _("raw material"),
+    "component": _("component"),
+    "finished": _("finished good"),
+    "supplies": _("supplies"),
+}
+
+TRACKING_TEXT = {"unit": _("per unit"), "lot": _("per lot")}
+
+#: a station's default action, as the verb shown in the admin's choice
+VERB_TEXT = {
+    "receive": _("receive"),
+    "start": _("start"),
+    "issue": _("issue"),
+    "move": _("move"),
+    "complete": _("complete"),
+    "ship": _("ship"),
+    "use": _("use"),
+    "consume": _("consume"),
+    "scrap": _("scrap"),
+    "return": _("return"),
+}
+
+#: accepted command labels (the action of the answer is "command:<name>")
+COMMAND_TEXT = {
+    "command:op": _("Operator badge"),
+    "command:out": _("Signed out"),
+    "command:ord": _("Order selected"),
+    "command:act": _("Action selected"),
+    "command:done": _("Back to the station defaults"),
+}
+
+#: warnings of an accepted scan that are not reason codes
+WARNING_TEXT = {"split": _("Split - label the part taken")}
+
+#: codes of refused forms and planning calls that are not scan reasons
+ERROR_TEXT = {
+    "bad_payload": _("Not a valid entry"),
+    "bad_status": _("Not possible in the order's status"),
+    "exists": _("Already exists"),
+    "not_found": _("Not found"),
+    "reason_required": _("Reason needed"),
+    "unknown_station": _("Station not known"),
+}
+
+#: pydantic error types of a refused form field
+INVALID_TEXT = {
+    "missing": _("needed"),
+    "string_too_short": _("needed"),
+    "string_too_long": _("too long"),
+    "string_pattern_mismatch": _("not in the expected form"),
+    "literal_error": _("not one of the choices"),
+    "enum": _("not one of the choices"),
+    "decimal_parsing": _("not a number"),
+    "greater_than": _("too small"),
+}
+
+#: the form fields named in refusals
+FIELD_TEXT = {
+    "sku": "SKU",
+    "gtin": "GTIN",
+    "name": _("name"),
+    "kind": _("kind"),
+    "tracking": _("tracking"),
+    "unit": _("unit"),
+    "reorder_point": _("reorder point"),
+    "code": _("code"),
+    "default_action": _("default action"),
+    "language": _("language"),
+    "id": "Id",
+    "station": _("station"),
+    "number": _("number"),
+    "product": _("product"),
+    "qty": _("quantity"),
+    "start": _("start"),
+    "due": _("due"),
+    "lines": _("lines"),
+    "stations": _("stations"),
+}
+
+#: how an order was closed (planning.close_order)
+CLOSE_TEXT = {
+    "closed": _("closed"),
+    "cancelled": _("cancelled"),
+    "short_closed": _("closed short"),
+}
+
+#: planning history entries of an order
+EVENT_TEXT = {"plan": _("Planned or changed"), "release": _("Released"), "close": _("Closed")}
+
+
+def english() -> bool:
+    return str(get_locale() or DEFAULT).split("_")[0] == DEFAULT
+
+
+def _text(table: dict, key, fallback: str) -> str:
+    text = table.get(key or "")
+    return str(text) if text is not None else fallback
+
+
 def languages() -> list[str]:
     """English plus every language with a catalogue, sorted with English first."""
     found = (
@@ -164,6 +268,132 @@ def role_text(role: str) -> str:
     return str(text) if text is not None else role
 
 
+def kind_text(kind: str | None) -> str:
+    return _text(KIND_TEXT, kind, kind or "")
+
+
+def tracking_text(tracking: str | None) -> str:
+    return _text(TRACKING_TEXT, tracking, tracking or "")
+
+
+def verb_text(action: str | None) -> str:
+    return _text(VERB_TEXT, action, action or "")
+
+
+def warning_text(code: str) -> str:
+    return _text(WARNING_TEXT, code, "") or reason_text(code)
+
+
+def close_text(how: str) -> str:
+    return _text(CLOSE_TEXT, how, how.replace("_", " "))
+
+
+def field_text(name: str) -> str:
+    return _text(FIELD_TEXT, name, name)
+
+
+def error_text(code: str | None, message: str) -> str:
+    """A refusal of the core in the page's language: its English message on English
+    pages, else the text of its code."""
+    if english() or not code:
+        return message
+    text = ERROR_TEXT.get(code) or REASON_TEXT.get(code)
+    return str(text) if text is not None else message
+
+
+def invalid_text(err: dict) -> str:
+    """One pydantic error of a form: 'field: what is wrong' in the page's language."""
+    where = ".".join(field_text(str(p)) for p in err.get("loc", ()) if p != "")
+    what = err.get("msg", "") if english() else _text(INVALID_TEXT, err.get("type"), "")
+    what = what or str(_("not valid"))
+    return f"{where}: {what}" if where else what
+
+
+def language_label(code: str | None) -> str:
+    """A language code as its name; no code: the user's own language."""
+    return language_name(code) if code else gettext("user’s language")
+
+
+def detail_text(reason: str | None, action: str | None, stage: str | None, message: str) -> str:
+    """The core's detail of a refused scan: the English message on English pages,
+    elsewhere worded from the reason code and its parameters (action, stage), or nothing
+    when the code alone says it all."""
+    if english():
+        return message
+    if reason == "illegal_transition" and action and stage:
+        return gettext(
+            "%(action)s is not possible from stage %(stage)s",
+            action=verb_text(action),
+            stage=stage_text(stage),
+        )
+    return ""
+
+
+def command_text(action: str | None, operator: str | None = None, order: str | None = None):
+    """An accepted command label, from its action and the ledger's operator and order."""
+    text = _text(COMMAND_TEXT, action, action or "")
+    extra = operator if action == "command:op" else order if action == "command:ord" else None
+    return f"{text}: {extra}" if extra else text
+
+
+def flag_message(flag: dict) -> str:
+    """A flag's message from its parameters (server/core/flags.py)."""
+    kind = flag.get("flag")
+    if english():
+        return flag.get("message", "")
+    if kind == "late":
+        return gettext("%(days)s day(s) past due", days=flag.get("days"))
+    if kind == "behind":
+        return gettext(
+            "completed %(done)s of %(expected)s planned by today",
+            done=flag.get("completed"),
+            expected=flag.get("expected"),
+        )
+    if kind == "short":
+        listing = ", ".join(
+            f"{m['material']} {m['missing']} {m['unit']}" for m in flag.get("materials", [])
+        )
+        return gettext("short of %(materials)s", materials=listing)
+    if kind == "dwell":
+        return gettext("%(n)s unit(s) dwelling", n=flag.get("count"))
+    return ""
+
+
+_EDIT = ("qty", "start", "due", "station")
+
+
+def event_text(action: str, message: str) -> str:
+    """A planning history entry (planning.order_events): the English message on English
+    pages; elsewhere the kind of entry and the changed fields (`field old -> new`)."""
+    if english():
+        return f"{action} · {message}" if message else action
+    said = [_text(EVENT_TEXT, action, action)]
+    for part in (message or "").split("; "):
+        name, _sp, rest = part.partition(" ")
+        if name in _EDIT and " -> " in rest:
+            old, new = rest.split(" -> ", 1)
+            said.append(f"{field_text(name)} {old} → {new}")
+    return " · ".join(said)
+
+
+def plant_timezone() -> str:
+    return current_app.config.get("PLANT_TIMEZONE") or "UTC"
+
+
+def when(value) -> str:
+    """A naive UTC time in the plant's time zone, formatted for the page's language."""
+    if value is None:
+        return ""
+    return format_datetime(value, "short")
+
+
+def day(value) -> str:
+    """A date formatted for the page's language (29 Nov 2026, Nov 29, 2026)."""
+    if value is None:
+        return ""
+    return format_date(value, "medium")
+
+
 def worker_catalogue() -> dict:
     """What the scan station's script needs to word answers in the page's language."""
     return {
@@ -174,6 +404,9 @@ def worker_catalogue() -> dict:
         "accepted": gettext("Accepted"),
         "rejected": gettext("Rejected"),
         "command": gettext("Command"),
+        "commands": {code: str(text) for code, text in COMMAND_TEXT.items()},
+        "illegal": gettext("%(action)s is not possible from stage %(stage)s"),
+        "verbs": {code: verb_text(code) for code in VERB_TEXT},
         "duplicate": gettext("Already scanned - same answer"),
         "ready": gettext("Ready - scan a label"),
     }
@@ -218,4 +451,6 @@ def init_app(app: Flask) -> None:
     compile_catalogues()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    # dates and times on pages are the plant's local ones
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("PLANT_TIMEZONE") or "UTC"
     Babel(app, locale_selector=select_locale)

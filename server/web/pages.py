@@ -9,9 +9,11 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, redirect, render_template, request, url_for
-from flask_babel import format_datetime, get_locale, gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 
 from server import auth
+from server.core import plantday
+from server.core.errors import DomainError
 from server.core.stages import Stage
 from server.models import User, utcnow
 from server.web import bp, i18n
@@ -19,6 +21,10 @@ from server.web import bp, i18n
 #: stages in the order the plant sees them; the chart shows the stock-holding ones
 STAGES = [s.value for s in Stage]
 STOCK_STAGES = ["raw", "component", "wip", "finished", "supplies", "shipped"]
+
+
+class FormError(DomainError):
+    """A form field refused by the page itself; its message is already translated."""
 
 
 def web_user() -> User | None:
@@ -87,11 +93,9 @@ def qty(value) -> str:
     return text
 
 
-def when(value: dt.datetime | None) -> str:
-    """A naive UTC time shown in the page's language (UTC, short)."""
-    if value is None:
-        return ""
-    return format_datetime(value.replace(tzinfo=dt.UTC), "short")
+def today() -> dt.date:
+    """The plant's calendar day now (PLANT_TIMEZONE)."""
+    return plantday.local_date(utcnow(), i18n.plant_timezone())
 
 
 NAV = [
@@ -122,9 +126,20 @@ def init_app(app: Flask) -> None:
             "flag_text": i18n.flag_text,
             "status_text": i18n.status_text,
             "role_text": i18n.role_text,
+            "kind_text": i18n.kind_text,
+            "tracking_text": i18n.tracking_text,
+            "verb_text": i18n.verb_text,
+            "warning_text": i18n.warning_text,
+            "detail_text": i18n.detail_text,
+            "command_text": i18n.command_text,
+            "flag_message": i18n.flag_message,
+            "event_text": i18n.event_text,
+            "language_label": i18n.language_label,
+            "english": i18n.english,
             "age": age,
             "qty": qty,
-            "when": when,
+            "when": i18n.when,
+            "day": i18n.day,
         }
 
 

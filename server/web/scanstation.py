@@ -2,16 +2,18 @@
 
 The page posts each scan to POST /api/scans with the browser session (and the CSRF token
 in X-CSRFToken), so a browser scan is handled exactly like a scanner's. The answer is
-worded in the station's language from the reason code (server/web/i18n.py).
+worded in the station's language from the reason code and its parameters
+(server/web/i18n.py); on a page not in English the product's name of an accepted item
+comes from `/scan/items/<code>`, as the scan answer carries only the item's code.
 """
 
 from __future__ import annotations
 
 import peewee as pw
-from flask import abort, g, render_template
+from flask import abort, g, jsonify, render_template
 from flask_babel import gettext
 
-from server.models import LedgerEntry, Scanner, Station, User
+from server.models import Item, LedgerEntry, Product, Scanner, Station, User
 from server.web import bp, i18n
 from server.web.pages import role_required
 
@@ -40,7 +42,9 @@ def scan_station(scanner_id: str):
         g.page_language = station.language
     operator = User.get_or_none(User.id == scanner.operator_id) if scanner.operator_id else None
     recent = list(
-        LedgerEntry.select()
+        LedgerEntry.select(LedgerEntry, Item, Product)
+        .join(Item, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.item == Item.id))
+        .join(Product, pw.JOIN.LEFT_OUTER)
         .where((LedgerEntry.scanner_id == scanner.id) & (LedgerEntry.origin == "scan"))
         .order_by(LedgerEntry.id.desc())
         .limit(RECENT)
@@ -53,3 +57,22 @@ def scan_station(scanner_id: str):
         recent=recent,
         catalogue=i18n.worker_catalogue(),
     )
+
+
+@bp.route("/scan/items/<code>")
+@role_required("operator")
+def scan_item(code: str):
+    """The product of an item, for the scan station's answer in a language other than
+    English (the core's English message names it; the answer's fields do not)."""
+    row = (
+        Item.select(Product.sku, Product.name)
+        .join(Product)
+        .where(Item.code == code.strip().upper())
+        .tuples()
+        .first()
+    )
+    if row is None:
+        return jsonify(
+            {"error": "unknown_item", "message": gettext("No item %(code)s", code=code)}
+        ), 404
+    return jsonify({"sku": row[0], "product": row[1]})

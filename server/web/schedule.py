@@ -16,8 +16,8 @@ from server.core import flags as flags_mod
 from server.core import planning
 from server.core.errors import DomainError
 from server.models import Product, ProductionOrder, Station, utcnow
-from server.web import bp
-from server.web.pages import role_required, web_user
+from server.web import bp, i18n
+from server.web.pages import FormError, role_required, today, web_user
 
 OPEN = ("planned", "released", "in_progress")
 RECENT_DONE_DAYS = 7
@@ -31,7 +31,9 @@ def _date(name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(request.form.get(name, "").strip())
     except ValueError:
-        raise DomainError("bad_payload", gettext("%(f)s is not a date", f=name)) from None
+        raise FormError(
+            "bad_payload", gettext("%(f)s is not a date", f=i18n.field_text(name))
+        ) from None
 
 
 def _qty(name: str, *, required: bool = True) -> Decimal | None:
@@ -41,17 +43,18 @@ def _qty(name: str, *, required: bool = True) -> Decimal | None:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise DomainError("bad_payload", gettext("%(f)s is not a number", f=name)) from None
+        raise FormError(
+            "bad_payload", gettext("%(f)s is not a number", f=i18n.field_text(name))
+        ) from None
     if not value.is_finite() or value <= 0:
-        raise DomainError("bad_payload", gettext("%(f)s must be above zero", f=name))
+        raise FormError("bad_payload", gettext("%(f)s must be above zero", f=i18n.field_text(name)))
     return value
 
 
 def board_rows(show_closed: bool = False) -> list[dict]:
-    now = utcnow()
-    flags = flags_mod.compute(now)
+    flags = flags_mod.compute(utcnow(), tz=i18n.plant_timezone())
     statuses = list(OPEN) + ["done"] + (["closed"] if show_closed else [])
-    since = now.date() - dt.timedelta(days=RECENT_DONE_DAYS)
+    since = flags.today - dt.timedelta(days=RECENT_DONE_DAYS)
     rows = []
     for o in planning.list_orders(statuses=statuses, limit=500):
         if o.status in ("done", "closed") and o.due < since and not show_closed:
@@ -78,7 +81,7 @@ def _form_choices() -> dict:
         .where(Product.kind.in_(("finished", "component")))
         .order_by(Product.sku),
         "station_list": Station.select().order_by(Station.code),
-        "today": dt.date.today(),
+        "today": today(),
     }
 
 
@@ -107,9 +110,12 @@ def schedule_live():
 def _fail(exc: Exception) -> None:
     if isinstance(exc, pydantic.ValidationError):
         for err in exc.errors(include_url=False):
-            flash(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", "error")
+            flash(i18n.invalid_text(err), "error")
+    elif isinstance(exc, FormError):
+        flash(exc.message, "error")
     else:
-        flash(getattr(exc, "message", str(exc)), "error")
+        code, message = getattr(exc, "code", None), getattr(exc, "message", str(exc))
+        flash(i18n.error_text(code, message), "error")
 
 
 @bp.route("/schedule/orders", methods=["POST"])
@@ -125,7 +131,7 @@ def order_create():
             station=request.form.get("station", "").strip() or None,
         )
         if not plan.number:
-            raise DomainError("bad_payload", gettext("An order needs a number"))
+            raise FormError("bad_payload", gettext("An order needs a number"))
         with _db().atomic():
             planning.create_order(plan, now=utcnow(), user_id=web_user().id)
         if request.form.get("release"):
@@ -161,7 +167,7 @@ def order_close(number: str):
                 now=utcnow(),
                 user_id=web_user().id,
             )
-        flash(gettext("Order %(n)s: %(how)s.", n=number, how=how.replace("_", " ")))
+        flash(gettext("Order %(n)s: %(how)s.", n=number, how=i18n.close_text(how)))
     except DomainError as exc:
         _fail(exc)
     return redirect(url_for("web.schedule"))
@@ -189,16 +195,20 @@ def order_edit(number: str):
                     user_id=web_user().id,
                     note=request.form.get("note", "").strip() or None,
                 )
-            flash(gettext("Order %(n)s: %(what)s", n=number, what=", ".join(said) or "-"))
+            what = i18n.event_text("plan", "; ".join(said)) if said else "-"
+            flash(gettext("Order %(n)s: %(what)s", n=number, what=what))
             return redirect(url_for("web.schedule"))
         except DomainError as exc:
             _fail(exc)
-    flags = flags_mod.compute(utcnow()).for_order(order.id)
+    flags = flags_mod.compute(utcnow(), tz=i18n.plant_timezone()).for_order(order.id)
     return render_template(
         "order.html",
         order=ProductionOrder.get_by_id(order.id),
         flags=flags,
-        events=planning.order_events(order),
+        events=[
+            {**e, "when": dt.datetime.fromisoformat(e["at"].rstrip("Z"))}
+            for e in planning.order_events(order)
+        ],
         **_form_choices(),
     )
 
@@ -247,6 +257,15 @@ def order_import():
         except DomainError as exc:
             details = exc.details if isinstance(exc.details, list) else []
             errors = details or [{"line": None, "error": exc.message}]
+            if not i18n.english():  # the core's row errors are English: keep them as detail
+                errors = [
+                    {
+                        "line": e.get("line"),
+                        "error": gettext("Not a valid row"),
+                        "detail": e.get("error"),
+                    }
+                    for e in errors
+                ]
     return render_template(
         "schedule.html",
         rows=board_rows(),

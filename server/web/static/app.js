@@ -62,7 +62,7 @@
     var recent = document.getElementById("recent");
     var scanner = root.getAttribute("data-scanner");
     var url = root.getAttribute("data-scan-url");
-    var seq = 0;
+    var seq = 0, shownAnswers = 0;
 
     // keep the wedge scanner's keystrokes in the input, unless a person uses another control
     function keepFocus() {
@@ -76,15 +76,21 @@
     setInterval(keepFocus, 1000);
     keepFocus();
 
+    // English pages show the core's own message; other languages word the answer from
+    // its reason code and parameters (action, stage), never from the English text.
     function wording(res) {
+      var en = T.lang.split(/[-_]/)[0] === "en";
       if (res.status === "rejected") {
-        var text = T.reasons[res.reason] || res.message || res.reason;
-        // English pages add the core's detail ("Cannot move a raw item that is new")
-        if (T.lang === "en" && res.message && res.message !== text) text += " — " + res.message;
+        var text = T.reasons[res.reason] || (en ? res.message : "") || res.reason;
+        if (en && res.message && res.message !== text) text += " — " + res.message;
+        if (!en && res.reason === "illegal_transition" && res.action && res.stage) {
+          text += " — " + T.illegal.replace("%(action)s", T.verbs[res.action] || res.action)
+            .replace("%(stage)s", T.stages[res.stage] || res.stage);
+        }
         return text;
       }
-      if (T.lang === "en" || !res.action) return res.message;
-      if (res.action.indexOf("command") === 0) return T.command + ": " + res.message;
+      if (en || !res.action) return res.message;
+      if (res.action.indexOf("command") === 0) return T.commands[res.action] || T.command;
       var said = T.actions[res.action] || res.action;
       if (res.stage) said += " → " + (T.stages[res.stage] || res.stage);
       return said;
@@ -92,6 +98,7 @@
 
     function show(ok, status, message, code) {
       answer.className = "answer " + (ok ? "ok" : "bad");
+      answer.setAttribute("data-seq", String(++shownAnswers));
       answer.querySelector(".answer-status").textContent = status;
       answer.querySelector(".answer-message").textContent = message;
       beep(ok);
@@ -99,10 +106,27 @@
       li.className = ok ? "accepted" : "rejected";
       var c = document.createElement("span"); c.className = "code"; c.textContent = code.slice(0, 32);
       var m = document.createElement("span"); m.textContent = message;
-      var t = document.createElement("small"); t.textContent = new Date().toLocaleTimeString();
+      var t = document.createElement("small"); t.textContent = new Date().toLocaleTimeString(T.lang);
       li.appendChild(c); li.appendChild(m); li.appendChild(t);
       recent.insertBefore(li, recent.firstChild);
       while (recent.children.length > 10) recent.removeChild(recent.lastChild);
+    }
+
+    // the answer names the item's code only: the product's name is looked up for pages
+    // that cannot show the core's English message
+    var itemUrl = root.getAttribute("data-item-url");
+    function productOf(item) {
+      var shown = answer.getAttribute("data-seq");
+      fetch(itemUrl.replace("CODE", encodeURIComponent(item)), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) {
+          if (!j || !j.product || answer.getAttribute("data-seq") !== shown) return;
+          var m = answer.querySelector(".answer-message");
+          m.textContent = j.product + " · " + m.textContent;
+          var first = recent.firstChild && recent.firstChild.children[1];
+          if (first) first.textContent = m.textContent;
+        })
+        .catch(function () {});
     }
 
     form.addEventListener("submit", function (ev) {
@@ -132,6 +156,8 @@
             var status = ok ? T.accepted : T.rejected;
             if (res.duplicate) status += " · " + T.duplicate;
             show(ok, status, wording(res), code);
+            if (ok && res.item && res.action && res.action.indexOf("command") !== 0 &&
+                T.lang.split(/[-_]/)[0] !== "en") productOf(res.item);
           } else {
             var reason = res.error || "server_error";
             show(false, T.rejected, T.reasons[reason] || res.message || reason, code);
