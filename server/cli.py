@@ -365,6 +365,12 @@ def reason_codes_markdown(reasons, checks) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m server", description=__doc__)
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="read settings from a systemd EnvironmentFile first (e.g. /etc/koordinator.env); "
+        "its values win over the environment",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create the schema (idempotent)")
     sub.add_parser("bootstrap", help="first run: create an admin and print a token")
@@ -446,6 +452,9 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.env_file:
+            # into os.environ: the ingest reads its INGEST_* settings from there too
+            os.environ.update(config_mod.read_env_file(args.env_file))
         settings = config_mod.from_env()
     except config_mod.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

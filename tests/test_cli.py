@@ -190,3 +190,28 @@ def test_create_user_without_terminal_takes_the_password_from_stdin_or_env(tmp_p
         tmp_path=tmp_path,
     )
     assert "created" in run("create-user", "bo", "--no-password", tmp_path=tmp_path).stdout
+
+
+def test_env_file_is_read_as_systemd_reads_it(tmp_path):
+    """`--env-file /etc/koordinator.env`: a command run by hand works on the services' database."""
+    env_file = tmp_path / "koordinator.env"
+    env_file.write_text(
+        "# settings of the services\n"
+        "KOORDINATOR_ENV=production\n"
+        "SECRET_KEY='0123456789abcdef0123456789abcdef'\n"
+        "\n"
+        f'DATABASE_URL="sqlite:///{tmp_path}/from-env-file.db"\n'
+    )
+    out = run("--env-file", str(env_file), "init-db", tmp_path=tmp_path).stdout
+    assert "from-env-file.db" in out and (tmp_path / "from-env-file.db").exists()
+    assert not (tmp_path / "cli.db").exists()  # not the DATABASE_URL of the environment
+    # production: no default admin, the first one is created by hand
+    proc = run("--env-file", str(env_file), "bootstrap", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "create-user" in proc.stderr
+
+    env_file.write_text("INGEST_BATCH=200   # scans per transaction\n")
+    proc = run("--env-file", str(env_file), "init-db", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "line 1" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run("--env-file", str(tmp_path / "none.env"), "init-db", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "none.env" in proc.stderr
