@@ -215,3 +215,41 @@ def test_env_file_is_read_as_systemd_reads_it(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     proc = run("--env-file", str(tmp_path / "none.env"), "init-db", tmp_path=tmp_path, check=False)
     assert proc.returncode == 2 and "none.env" in proc.stderr
+
+
+def test_create_user_asks_for_the_password_twice_on_a_terminal(tmp_path):
+    """What the README promises: on a terminal, create-user asks (and does not echo)."""
+    import pty
+
+    run("init-db", tmp_path=tmp_path)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    env.pop("KOORDINATOR_PASSWORD", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        try:
+            os.chdir(ROOT)
+            os.execve(sys.executable, [sys.executable, "-m", "server", "create-user", "ana"], env)
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        # each answer only once its prompt is there: getpass flushes earlier input
+        for prompt in (b"Password:", b"Again:"):
+            while prompt not in out:
+                out += os.read(fd, 1024)
+            os.write(fd, b"long-enough-pw\n")
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child exited and closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"user ana (admin) created" in out and b"long-enough-pw" not in out
+    token = run("create-token", "ana", tmp_path=tmp_path).stdout
+    assert token.startswith("kt_")
