@@ -302,7 +302,10 @@ def cmd_recount_stock(args, settings) -> int:
 def _sqlite_file(settings: dict, command: str) -> str:
     from server.db import sqlite_path
 
-    path = sqlite_path(settings["DATABASE_URL"])
+    url = settings["DATABASE_URL"]
+    path = sqlite_path(url)
+    if path is None and not url.startswith(("postgres://", "postgresql://")):
+        raise DatabaseURLError(f"{redact_url(url)}: only sqlite:/// and postgresql://")
     if path is None:
         tool = "pg_dump" if command == "backup" else "pg_restore"
         raise UsageError(

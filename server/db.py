@@ -5,8 +5,8 @@ SQLite (the default, a file under var/) runs in WAL mode with foreign keys on an
 failing half-way. PostgreSQL is `postgresql://user:pass@host:5432/name`.
 
 A SQLite file is private to the server's user: its directory is created 0700 and the file
-0600 (SQLite gives its -wal and -shm the mode of the database file). Every process that
-opens it holds a shared lock on `<file>.inuse` for its lifetime, so `restore`
+0600 (SQLite gives its -wal and -shm the mode of the database file). Every database object
+opened on it holds a shared lock on `<file>.inuse` as long as it exists, so `restore`
 (server/backup.py) can tell that a server, ingest or command still has it open.
 """
 

@@ -135,6 +135,7 @@ MISTAKES = [
     ("recount-stock-no-schema", ["recount-stock"], {}, "init-db"),
     ("reason-codes-extra", ["reason-codes", "--all"], {}, "--all"),
     ("backup-no-file", ["backup"], {}, "file"),
+    ("backup-bad-url", ["backup", "b.db"], {"DATABASE_URL": "mysql://u:pw@h/db"}, "DATABASE_URL"),
     ("backup-no-database", ["backup", "{tmp}/b.db"], {}, "no database"),
     ("backup-missing-dir", ["backup", "/nonexistent/b.db"], {"init": "1"}, "/nonexistent"),
     ("backup-onto-itself", ["backup", "{tmp}/cli.db"], {"init": "1"}, "itself"),
