@@ -1,5 +1,6 @@
 # Koordinator: `make run` starts the system, `make test` runs the suite.
-# Both create .venv and install the pinned packages on first use.
+# Both create .venv on first use; run and demo install only the runtime packages
+# (requirements.txt), test/lint/bench also the tools (requirements-dev.txt).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,7 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: help install run demo test screenshots lint format bench bench-deps clean system-deps
+.PHONY: help install install-dev run demo test screenshots lint format bench bench-deps clean system-deps
 
 help:
 	@echo "make run    - serve on http://$(HOST):$(PORT) (SQLite under var/)"
@@ -20,11 +21,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+# One stamp per set: a server needs no pytest, ruff or playwright.
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-run
+
+install-dev: $(VENV)/.installed-dev
 
 # Mosquitto for the MQTT tests: installed from the distribution where we are root and it
 # is missing; elsewhere the tests fall back to the embedded broker.
@@ -52,19 +60,19 @@ run: install
 demo: install
 	$(BIN)/python -m server demo --port $(PORT)
 
-test: install system-deps
+test: install-dev system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Regenerate the screenshots of docs/img/pages (the page tests take them into a temp dir
 # otherwise, so that a test run leaves the work tree clean).
-screenshots: install system-deps
+screenshots: install-dev system-deps
 	KOORDINATOR_SCREENSHOTS=$(CURDIR)/docs/img/pages $(BIN)/python -m pytest tests/web/test_browser.py -k sqlite
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
@@ -79,7 +87,7 @@ bench-deps: system-deps
 	  fi; \
 	done
 
-bench: install bench-deps
+bench: install-dev bench-deps
 	@for f in bench/bench_*.py; do echo "== $$f"; PYTHONPATH=. $(BIN)/python $$f || exit 1; done
 
 clean:

@@ -1,8 +1,9 @@
 """The command line: init-db, serve, ingest, mqtt-credentials, demo, create-user, create-token,
-recount-stock, reason-codes.
+recount-stock, backup, restore, reason-codes.
 
-Every command reads the same settings as the app (DATABASE_URL, ...), prints a clear
-message and exits with 2 on bad input, never with a traceback for a user's mistake.
+Every command reads the same settings as the app (DATABASE_URL, ...). A user's mistake (a
+wrong argument or setting, a missing file, a taken port) ends in ONE line on stderr and exit
+status 2, never a traceback; a failure at run time (the database unreachable) is exit 1.
 """
 
 from __future__ import annotations
@@ -21,8 +22,49 @@ from server.db import DatabaseURLError, create_schema, init_db, redact_url
 log = logging.getLogger("server")
 
 
+class UsageError(Exception):
+    """A mistake of the user's; `main()` prints the message as one line and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a wrong argument is one line (usage is one `--help` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _db(settings: dict):
     return init_db(settings["DATABASE_URL"])
+
+
+def _db_with_schema(settings: dict):
+    """The database of a command that reads existing data: no tables is a mistake."""
+    from server.models import User
+
+    db = _db(settings)
+    with db.connection_context():
+        if not User.table_exists():
+            raise UsageError(
+                f"no Koordinator tables in {redact_url(settings['DATABASE_URL'])}: "
+                "run `python -m server init-db` first (or check DATABASE_URL)"
+            )
+    return db
+
+
+def _read_password() -> str:
+    """The password of create-user: asked twice on a terminal, else a usage error."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no password given and no terminal to ask on: use --password, set "
+            "KOORDINATOR_PASSWORD, or --no-password for a badge-only operator"
+        )
+    try:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise UsageError("the two passwords differ")
+    except EOFError:
+        raise UsageError("no password entered") from None
+    return password
 
 
 def cmd_init_db(args, settings) -> int:
@@ -36,11 +78,11 @@ def cmd_init_db(args, settings) -> int:
 def cmd_create_user(args, settings) -> int:
     from server import auth
 
-    db = _db(settings)
-    create_schema(db)
     password = args.password
     if password is None and not args.no_password:
-        password = os.environ.get("KOORDINATOR_PASSWORD") or getpass.getpass("Password: ")
+        password = os.environ.get("KOORDINATOR_PASSWORD") or _read_password()
+    db = _db(settings)
+    create_schema(db)
     try:
         with db.connection_context(), db.atomic():
             user = auth.create_user(args.username, args.role, password, badge=args.badge)
@@ -58,7 +100,7 @@ def cmd_create_token(args, settings) -> int:
     from server import auth
     from server.models import User
 
-    db = _db(settings)
+    db = _db_with_schema(settings)
     with db.connection_context():
         user = User.get_or_none(User.username == args.username)
         if user is None:
@@ -101,62 +143,33 @@ def cmd_bootstrap(args, settings) -> int:
 
 
 def cmd_serve(args, settings) -> int:
-    import waitress
-
     from server import create_app
+    from server.runtime import listen, start_mqtt, stop_mqtt, tune_gc
 
     db = _db(settings)
     create_schema(db)
     app = create_app()
-    mqtt_parts = [] if args.no_ingest else start_mqtt(app.extensions["koordinator.db"], settings)
+    http = listen(app, args.host, args.port, threads=args.threads, ident="koordinator")
+    try:
+        mqtt_parts = (
+            [] if args.no_ingest else start_mqtt(app.extensions["koordinator.db"], settings)
+        )
+    except BaseException:
+        http.close()
+        raise
     for part in mqtt_parts:
         if hasattr(part, "scanner_status"):
             # the stations page shows online/offline from the ingest's status table
             app.extensions["koordinator.ingest"] = part
     _stop_on_sigterm()
-    from server.runtime import tune_gc
-
     tune_gc()
     print(f"Koordinator on http://{args.host}:{args.port}/  (API under /api)", flush=True)
     try:
-        waitress.serve(
-            app, host=args.host, port=args.port, threads=args.threads, ident="koordinator"
-        )
+        http.run()
     finally:
+        http.close()
         stop_mqtt(mqtt_parts)
     return 0
-
-
-def start_mqtt(db, settings: dict, *, client_id: str | None = None) -> list:
-    """The zero-setup MQTT side of `serve`: the embedded broker when MQTT_URL is unset (or
-    the broker already answering on 127.0.0.1:1883), and the ingest worker in threads.
-    Returns what `stop_mqtt()` stops, last started first."""
-    from server.broker import ensure_local_broker
-    from server.ingest import IngestSettings, IngestWorker
-
-    parts: list = []
-    url = settings["MQTT_URL"]
-    if url is None:
-        broker = ensure_local_broker()
-        if broker is not None:
-            parts.append(broker)
-        url = "mqtt://127.0.0.1:1883"
-    else:
-        print(f"MQTT broker: {redact_url(url)} (MQTT_URL)", flush=True)
-    ingest_settings = IngestSettings.from_env(
-        url, prefix=settings["MQTT_TOPIC_PREFIX"], client_id=client_id
-    )
-    worker = IngestWorker(db, ingest_settings).start()
-    parts.append(worker)
-    return parts
-
-
-def stop_mqtt(parts: list) -> None:
-    for part in reversed(parts):
-        try:
-            part.stop()
-        except Exception:  # stopping must go on with the other parts
-            log.exception("stopping %s", type(part).__name__)
 
 
 def _stop_on_sigterm() -> None:
@@ -216,6 +229,11 @@ def cmd_mqtt_credentials(args, settings) -> int:
             f"error: --server-user {args.server_user!r} is not a valid user name", file=sys.stderr
         )
         return 2
+    for path in (args.passwd, args.acl):
+        # checked before the transaction: new passwords must not be stored unwritten
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise UsageError(f"cannot write {path}: {folder} is not a writable directory")
     db = _db(settings)
     create_schema(db)
     accounts: list[mc.Account] = []
@@ -275,10 +293,54 @@ def cmd_demo(args, settings) -> int:
 def cmd_recount_stock(args, settings) -> int:
     from server.core.stock import rebuild
 
-    db = _db(settings)
+    db = _db_with_schema(settings)
     with db.connection_context():
         rows = rebuild(db)
     print(f"stock counters rebuilt: {rows} rows")
+    return 0
+
+
+def _sqlite_file(settings: dict, command: str) -> str:
+    from server.db import sqlite_path
+
+    url = settings["DATABASE_URL"]
+    path = sqlite_path(url)
+    if path is None and not url.startswith(("postgres://", "postgresql://")):
+        raise DatabaseURLError(f"{redact_url(url)}: only sqlite:/// and postgresql://")
+    if path is None:
+        tool = "pg_dump" if command == "backup" else "pg_restore"
+        raise UsageError(
+            f"{command} is for SQLite; DATABASE_URL is PostgreSQL: use {tool} "
+            "(docs/operations.md, Backup and restore)"
+        )
+    if path == ":memory:":
+        raise UsageError(f"{command}: DATABASE_URL is an in-memory database")
+    return path
+
+
+def cmd_backup(args, settings) -> int:
+    from server.backup import BackupError, backup
+
+    path = _sqlite_file(settings, "backup")
+    try:
+        size = backup(path, args.file)
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"backed up {path} to {args.file} ({size} bytes, mode 0600)")
+    return 0
+
+
+def cmd_restore(args, settings) -> int:
+    from server.backup import BackupError, restore
+
+    path = _sqlite_file(settings, "restore")
+    try:
+        kept = restore(args.file, path)
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"restored {args.file} into {path}")
+    if kept:
+        print(f"the previous database (with its -wal, if any) is kept as {kept}")
     return 0
 
 
@@ -306,20 +368,26 @@ def reason_codes_markdown(reasons, checks) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser = Parser(prog="python -m server", description=__doc__)
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="read settings from a systemd EnvironmentFile first (e.g. /etc/koordinator.env); "
+        "its values win over the environment",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create the schema, apply pending migrations (idempotent)")
     sub.add_parser("migrate", help="the same as init-db: apply pending schema migrations")
     sub.add_parser("bootstrap", help="first run: create an admin and print a token")
     p = sub.add_parser("serve", help="serve HTTP (waitress)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--port", type=_port, default=8000)
+    p.add_argument("--threads", type=_positive, default=8)
     p.add_argument("--no-ingest", action="store_true", help="HTTP only (ingest runs elsewhere)")
     p = sub.add_parser("ingest", help="run the MQTT ingest worker only")
     p.add_argument("--client-id", help="stable MQTT client id (default from INGEST_CLIENT_ID)")
     p.add_argument("--shared-group", help="MQTT 5 shared subscription group (INGEST_SHARED_GROUP)")
-    p.add_argument("--batch", type=int, help="scans per transaction at most (default 200)")
+    p.add_argument("--batch", type=_positive, help="scans per transaction at most (default 200)")
     p.add_argument("--mqtt5", action="store_true", help="MQTT 5 even without a shared group")
     p = sub.add_parser("mqtt-credentials", help="write a Mosquitto password file and ACL")
     p.add_argument("--passwd", required=True, help="password file to write")
@@ -329,22 +397,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", action="store_true", help="new passwords for every scanner")
     p.add_argument("--scanner", action="append", help="new password for this scanner")
     p = sub.add_parser("demo", help="a seeded plant, the server and simulated scanners")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--db", default="var/demo.db", help="SQLite file (recreated)")
     p.add_argument("--pace", type=float, default=1.5, help="seconds between scans")
-    p.add_argument("--units", type=int, default=6, help="widgets to build")
+    p.add_argument("--units", type=_positive, default=6, help="widgets to build")
     p = sub.add_parser("create-user", help="create a user")
     p.add_argument("username")
     p.add_argument("--role", default="admin", choices=("operator", "supervisor", "admin"))
-    p.add_argument("--password", help="default: $KOORDINATOR_PASSWORD, else asked")
+    p.add_argument(
+        "--password", help="default: $KOORDINATOR_PASSWORD, else asked (on a terminal only)"
+    )
     p.add_argument("--no-password", action="store_true", help="badge-only operator")
     p.add_argument("--badge", help="badge code scanned to sign in at a station")
     p = sub.add_parser("create-token", help="print a new API token for a user")
     p.add_argument("username")
     p.add_argument("--name", default="cli")
     sub.add_parser("recount-stock", help="rebuild stock counters from the items")
+    p = sub.add_parser("backup", help="copy the SQLite database, consistent while it runs")
+    p.add_argument("file", help="the backup file to write (mode 0600)")
+    p = sub.add_parser("restore", help="replace the SQLite database by a backup (server stopped)")
+    p.add_argument("file", help="a file written by `backup`")
     sub.add_parser("reason-codes", help="print docs/reason-codes.md")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 1 to 65535")
+    return value
 
 
 COMMANDS = {
@@ -358,6 +449,8 @@ COMMANDS = {
     "create-user": cmd_create_user,
     "create-token": cmd_create_token,
     "recount-stock": cmd_recount_stock,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "reason-codes": cmd_reason_codes,
 }
 
@@ -365,6 +458,9 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.env_file:
+            # into os.environ: the ingest reads its INGEST_* settings from there too
+            os.environ.update(config_mod.read_env_file(args.env_file))
         settings = config_mod.from_env()
     except config_mod.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -372,9 +468,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args, settings)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except config_mod.ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     except DatabaseURLError as exc:
         print(f"configuration error: DATABASE_URL {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     except pw.OperationalError as exc:
         print(f"database error ({redact_url(settings['DATABASE_URL'])}): {exc}", file=sys.stderr)
         return 1

@@ -75,3 +75,35 @@ def redact(config: Mapping) -> dict:
         else:
             out[key] = value
     return out
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The variables of a systemd `EnvironmentFile` (e.g. /etc/koordinator.env), read the
+    way systemd reads it, so that a command run by hand sees what the services see.
+
+    `KEY=value` lines; blank lines and lines starting with `#` or `;` are skipped; a value
+    may be in single or double quotes. systemd keeps a `# comment` after a value as part of
+    the value, so such a line is refused here rather than read differently."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"--env-file {path}: {exc.strerror or exc}") from None
+    out: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text[0] in "#;":
+            continue
+        key, sep, value = text.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise ConfigError(f"{path} line {number}: not KEY=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value or "\t#" in value:
+            raise ConfigError(
+                f"{path} line {number}: {key}: systemd would keep the '# ...' in the value; "
+                "put comments on their own line"
+            )
+        out[key] = value
+    return out

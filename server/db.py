@@ -3,12 +3,18 @@
 SQLite (the default, a file under var/) runs in WAL mode with foreign keys on and
 `BEGIN IMMEDIATE` transactions, so concurrent writers queue on the lock instead of
 failing half-way. PostgreSQL is `postgresql://user:pass@host:5432/name`.
+
+A SQLite file is private to the server's user: its directory is created 0700 and the file
+0600 (SQLite gives its -wal and -shm the mode of the database file). Every database object
+opened on it holds a shared lock on `<file>.inuse` as long as it exists, so `restore`
+(server/backup.py) can tell that a server, ingest or command still has it open.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import weakref
 from urllib.parse import urlparse
 
 try:
@@ -73,15 +79,48 @@ class DatabaseURLError(ValueError):
     """DATABASE_URL names no database we can open."""
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a sqlite:/// URL; None for any other database."""
+    if urlparse(url).scheme != "sqlite":
+        return None
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    if not path:
+        raise DatabaseURLError(f"{url!r}: use sqlite:///relative/path or sqlite:////abs")
+    return path
+
+
+def prepare_sqlite_file(path: str) -> None:
+    """Create the directory (0700) and the empty database file (0600) if missing: SQLite
+    itself would create them with the umask's mode, world-readable on most systems."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseURLError(f"{path}: {exc.strerror or exc}") from None
+
+
+def hold_database(db: pw.Database, path: str) -> None:
+    """Hold a shared lock on `<path>.inuse` as long as `db` exists (see `restore`)."""
+    if fcntl is None:
+        return
+    try:
+        fd = os.open(os.path.abspath(path) + ".inuse", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DatabaseURLError(f"{path}.inuse: {exc.strerror or exc}") from None
+    fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a restore replaces the file
+    weakref.finalize(db, os.close, fd)
+
+
 def make_database(url: str) -> pw.Database:
     """A peewee Database for `url` (sqlite:///path or postgresql://...)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
-        if not path:
-            raise DatabaseURLError(f"{url!r}: use sqlite:///relative/path or sqlite:////abs")
+        path = sqlite_path(url)
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            prepare_sqlite_file(path)
         # Pooled: a web request or an ingest batch reuses an open connection instead of
         # paying for connect + five pragmas each time (measured: a quarter of a request).
         db = PooledSqliteDatabase(
@@ -92,6 +131,8 @@ def make_database(url: str) -> pw.Database:
             max_connections=64,
             stale_timeout=300,
         )
+        if path != ":memory:":
+            hold_database(db, path)
         if path != ":memory:" and fcntl is not None:
             db.writer_lock = WriterLock(path + ".writelock")
         return db

@@ -10,14 +10,17 @@ starting units, the quality check, completing and shipping - plus two mistakes, 
 rejection shows too. The agents print each result (green/red) in this console; the stock by
 stage is printed after each unit and served at http://127.0.0.1:8000/api/stock.
 
-Ctrl-C stops everything cleanly: the walker, the agents, the web server, the ingest, the
-broker. Nothing here is used by the server itself.
+It prints a user and password to sign in to the pages with, and an API token. Ctrl-C stops
+everything cleanly: the walker, the agents, the web server, the ingest, the broker. It
+starts the system with what `serve` uses (server/runtime.py); nothing here is used by the
+server itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +30,7 @@ import tty
 from pathlib import Path
 
 from server.db import create_schema, init_db
+from server.runtime import listen, start_mqtt, stop_mqtt
 
 STATIONS = [
     # code, name, default action
@@ -84,14 +88,16 @@ class Pty:
 
 
 def seed(app, units: int) -> dict:
-    """The plant, through the JSON API as an admin would build it. Returns label codes."""
+    """The plant, through the JSON API as an admin would build it. Returns label codes and
+    the demo admin's credentials (user name, password, API token)."""
     from server import auth
 
     client = app.test_client()
+    password = secrets.token_urlsafe(12)
     with app.app_context():
         db = app.extensions["koordinator.db"]
         with db.connection_context():
-            user = auth.create_user("demo-admin", "admin", None)
+            user = auth.create_user("demo-admin", "admin", password)
             token = auth.create_token(user, "demo")
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -130,6 +136,8 @@ def seed(app, units: int) -> dict:
         "steel": items({"product": "STEEL", "qty": 2 * units, "lot": "H-4471"})[0],
         "bolts": items({"product": "BOLT", "qty": 4 * units, "lot": "B-0815"})[0],
         "units": items({"product": "WIDGET", "count": units}),
+        "username": user.username,
+        "password": password,
         "token": token,
         "client": client,
         "headers": headers,
@@ -151,7 +159,6 @@ class Demo:
 
     def start(self):
         from server import create_app
-        from server.cli import start_mqtt
 
         db_path = Path(self.args.db)
         for suffix in ("", "-wal", "-shm"):
@@ -159,6 +166,8 @@ class Demo:
         url = f"sqlite:///{db_path}"
         create_schema(init_db(url))
         app = create_app({"DATABASE_URL": url})
+        # bound before seeding: a taken port is said at once, in one line (exit 2)
+        self.http = listen(app, "127.0.0.1", self.args.port, threads=4)
         self.plant = seed(app, self.args.units)
         say(
             f"seeded plant in {db_path}: {len(STATIONS)} stations, order WO-1001 for "
@@ -168,22 +177,23 @@ class Demo:
         self.parts = start_mqtt(
             app.extensions["koordinator.db"], self.settings, client_id="koordinator-demo-ingest"
         )
-        self._start_http(app)
+        self._start_http()
         self._start_agents()
 
-    def _start_http(self, app):
-        import waitress
-
-        self.http = waitress.create_server(app, host="127.0.0.1", port=self.args.port, threads=4)
+    def _start_http(self):
         threading.Thread(target=self.http.run, name="http", daemon=True).start()
-        say(f"web server on http://127.0.0.1:{self.args.port}/  (token: {self.plant['token']})")
+        say(
+            f"web server on http://127.0.0.1:{self.args.port}/  sign in as "
+            f"{self.plant['username']}, password {self.plant['password']}"
+        )
+        say(f"  API token: {self.plant['token']}")
         say(
             f"  curl -H 'Authorization: Bearer {self.plant['token']}' "
             f"http://127.0.0.1:{self.args.port}/api/stock"
         )
 
     def _start_agents(self):
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         mqtt_url = self.settings["MQTT_URL"] or "mqtt://127.0.0.1:1883"
         for code, _name, _action in STATIONS:
             sid = f"sc-{code.lower()}"
@@ -283,8 +293,6 @@ class Demo:
     # --- stop ---------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        from server.cli import stop_mqtt
-
         self.stop.set()
         say("stopping: agents, web server, ingest, broker")
         for proc in self.agents.values():

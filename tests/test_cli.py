@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +23,7 @@ def run(*args, env_extra=None, tmp_path=None, check=True):
         capture_output=True,
         text=True,
         timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -79,3 +84,173 @@ def test_reason_codes_doc_is_current():
 
     doc = (ROOT / "docs" / "reason-codes.md").read_text()
     assert doc == reason_codes_markdown(REASONS, CONFIGURABLE_CHECKS)
+
+
+def _busy_port():
+    """A listening socket on a free port: whatever is told to serve there finds it taken."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+#: (test id, argv, extra environment, a word the one line must contain). Each is a mistake a
+#: newcomer makes in the first hour; each must end in one line on stderr and exit 2.
+MISTAKES = [
+    ("no-command", [], {}, "command"),
+    ("unknown-command", ["serv"], {}, "serv"),
+    ("bad-setting", ["init-db"], {"KOORDINATOR_ENV": "staging"}, "KOORDINATOR_ENV"),
+    ("bad-database-url", ["init-db"], {"DATABASE_URL": "mysql://x:pw@h/db"}, "DATABASE_URL"),
+    (
+        "unusable-sqlite-path",
+        ["init-db"],
+        {"DATABASE_URL": "sqlite:////proc/koordinator/k.db"},
+        "/proc/koordinator",
+    ),
+    (
+        "bootstrap-production",
+        ["bootstrap"],
+        {"KOORDINATOR_ENV": "production", "SECRET_KEY": "x" * 32},
+        "create-user",
+    ),
+    ("serve-bad-port", ["serve", "--port", "eighty"], {}, "--port"),
+    ("serve-bad-mqtt-url", ["serve"], {"MQTT_URL": "http://broker:1883"}, "MQTT_URL"),
+    ("serve-port-taken", ["serve", "--no-ingest", "--port", "{busy}"], {}, "{busy}"),
+    ("ingest-bad-mqtt-url", ["ingest"], {"MQTT_URL": "broker:1883"}, "MQTT_URL"),
+    ("ingest-bad-batch", ["ingest"], {"INGEST_BATCH": "lots"}, "INGEST_BATCH"),
+    (
+        "mqtt-credentials-missing-dir",
+        ["mqtt-credentials", "--passwd", "/nonexistent/p", "--acl", "/nonexistent/a"],
+        {},
+        "/nonexistent/p",
+    ),
+    ("mqtt-credentials-no-files", ["mqtt-credentials"], {}, "--passwd"),
+    ("demo-no-units", ["demo", "--units", "0", "--db", "{tmp}/demo.db"], {}, "--units"),
+    ("demo-port-taken", ["demo", "--port", "{busy}", "--db", "{tmp}/demo.db"], {}, "{busy}"),
+    ("create-user-no-terminal", ["create-user", "ana"], {}, "--password"),
+    ("create-user-short-password", ["create-user", "ana", "--password", "short"], {}, "8"),
+    ("create-user-bad-role", ["create-user", "ana", "--role", "boss"], {}, "--role"),
+    ("create-token-no-user", ["create-token", "nobody"], {"init": "1"}, "nobody"),
+    ("create-token-no-schema", ["create-token", "admin"], {}, "init-db"),
+    ("recount-stock-no-schema", ["recount-stock"], {}, "init-db"),
+    ("reason-codes-extra", ["reason-codes", "--all"], {}, "--all"),
+    ("backup-no-file", ["backup"], {}, "file"),
+    ("backup-bad-url", ["backup", "b.db"], {"DATABASE_URL": "mysql://u:pw@h/db"}, "DATABASE_URL"),
+    ("backup-no-database", ["backup", "{tmp}/b.db"], {}, "no database"),
+    ("backup-missing-dir", ["backup", "/nonexistent/b.db"], {"init": "1"}, "/nonexistent"),
+    ("backup-onto-itself", ["backup", "{tmp}/cli.db"], {"init": "1"}, "itself"),
+    (
+        "backup-postgres",
+        ["backup", "{tmp}/b.db"],
+        {"DATABASE_URL": "postgresql://u@127.0.0.1:1/x"},
+        "pg_dump",
+    ),
+    ("restore-missing-file", ["restore", "{tmp}/none.db"], {}, "none.db"),
+    ("restore-not-a-database", ["restore", "{tmp}/notes.txt"], {}, "notes.txt"),
+    ("restore-foreign-database", ["restore", "{tmp}/other.db"], {}, "other.db"),
+    (
+        "restore-postgres",
+        ["restore", "{tmp}/b.dump"],
+        {"DATABASE_URL": "postgresql://u@127.0.0.1:1/x"},
+        "pg_restore",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "argv, env_extra, word", [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES]
+)
+def test_every_mistake_is_one_line_and_exit_2(tmp_path, argv, env_extra, word):
+    busy = _busy_port()
+    try:
+        port = str(busy.getsockname()[1])
+        argv = [a.replace("{busy}", port).replace("{tmp}", str(tmp_path)) for a in argv]
+        word = word.replace("{busy}", port)
+        env_extra = dict(env_extra)
+        (tmp_path / "notes.txt").write_text("not a database\n")
+        sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.close()
+        if env_extra.pop("init", None):
+            run("init-db", tmp_path=tmp_path)
+        proc = run(*argv, env_extra=env_extra, tmp_path=tmp_path, check=False)
+    finally:
+        busy.close()
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert word in lines[0], lines[0]
+    assert "pw@" not in proc.stderr  # passwords in URLs stay redacted
+
+
+def test_create_user_without_terminal_takes_the_password_from_stdin_or_env(tmp_path):
+    run("init-db", tmp_path=tmp_path)
+    run(
+        "create-user",
+        "ana",
+        env_extra={"KOORDINATOR_PASSWORD": "long-enough-pw"},
+        tmp_path=tmp_path,
+    )
+    assert "created" in run("create-user", "bo", "--no-password", tmp_path=tmp_path).stdout
+
+
+def test_env_file_is_read_as_systemd_reads_it(tmp_path):
+    """`--env-file /etc/koordinator.env`: a command run by hand works on the services' database."""
+    env_file = tmp_path / "koordinator.env"
+    env_file.write_text(
+        "# settings of the services\n"
+        "KOORDINATOR_ENV=production\n"
+        "SECRET_KEY='0123456789abcdef0123456789abcdef'\n"
+        "\n"
+        f'DATABASE_URL="sqlite:///{tmp_path}/from-env-file.db"\n'
+    )
+    out = run("--env-file", str(env_file), "init-db", tmp_path=tmp_path).stdout
+    assert "from-env-file.db" in out and (tmp_path / "from-env-file.db").exists()
+    assert not (tmp_path / "cli.db").exists()  # not the DATABASE_URL of the environment
+    # production: no default admin, the first one is created by hand
+    proc = run("--env-file", str(env_file), "bootstrap", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "create-user" in proc.stderr
+
+    env_file.write_text("INGEST_BATCH=200   # scans per transaction\n")
+    proc = run("--env-file", str(env_file), "init-db", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "line 1" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run("--env-file", str(tmp_path / "none.env"), "init-db", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "none.env" in proc.stderr
+
+
+def test_create_user_asks_for_the_password_twice_on_a_terminal(tmp_path):
+    """What the README promises: on a terminal, create-user asks (and does not echo)."""
+    import pty
+
+    run("init-db", tmp_path=tmp_path)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    env.pop("KOORDINATOR_PASSWORD", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        try:
+            os.chdir(ROOT)
+            os.execve(sys.executable, [sys.executable, "-m", "server", "create-user", "ana"], env)
+        finally:
+            os._exit(127)
+    out = b""
+    try:
+        # each answer only once its prompt is there: getpass flushes earlier input
+        for prompt in (b"Password:", b"Again:"):
+            while prompt not in out:
+                out += os.read(fd, 1024)
+            os.write(fd, b"long-enough-pw\n")
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child exited and closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"user ana (admin) created" in out and b"long-enough-pw" not in out
+    token = run("create-token", "ana", tmp_path=tmp_path).stdout
+    assert token.startswith("kt_")
