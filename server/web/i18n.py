@@ -16,6 +16,7 @@ the plant's time zone (`PLANT_TIMEZONE`).
 from __future__ import annotations
 
 import logging
+import io
 import os
 from pathlib import Path
 
@@ -424,10 +425,13 @@ def select_locale() -> str:
 
 
 def compile_catalogues(folder: Path = TRANSLATIONS) -> list[Path]:
-    """Compile each messages.po whose .mo is missing or older; returns the files written.
+    """Compile each messages.po whose .mo is missing or says something else; returns the
+    files written.
 
-    The .mo files are committed; this keeps them in step after a translator edits a .po
-    (a read-only install simply keeps the committed ones).
+    The .mo files are committed; this keeps them in step after a translator edits a .po.
+    A checkout gives the .po and the .mo arbitrary times, so an older .mo is compared by
+    content before it is rewritten: a read-only install with committed, current catalogues
+    writes (and warns about) nothing.
     """
     written = []
     for po_path in sorted(folder.glob("*/LC_MESSAGES/messages.po")):
@@ -436,10 +440,13 @@ def compile_catalogues(folder: Path = TRANSLATIONS) -> list[Path]:
             continue
         with po_path.open("rb") as f:
             catalog = read_po(f, locale=po_path.parent.parent.name)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        if mo_path.exists() and mo_path.read_bytes() == compiled.getvalue():
+            continue
         try:
             tmp = mo_path.with_suffix(f".mo.{os.getpid()}")
-            with tmp.open("wb") as f:
-                write_mo(f, catalog)
+            tmp.write_bytes(compiled.getvalue())
             os.replace(tmp, mo_path)
             written.append(mo_path)
         except OSError as exc:

@@ -4,6 +4,7 @@ complete and compiled, and a new language is only a catalogue."""
 from __future__ import annotations
 
 import gettext
+import os
 import shutil
 
 from babel.messages.pofile import read_po
@@ -46,3 +47,18 @@ def test_a_new_language_is_only_a_catalogue(tmp_path, monkeypatch):
     written = i18n.compile_catalogues(folder)
     assert folder / "vi" / "LC_MESSAGES" / "messages.mo" in written
     assert i18n.language_name("vi") == "Tiếng việt"
+
+
+def test_a_current_catalogue_with_an_older_time_is_not_rewritten(tmp_path):
+    """A fresh clone gives the .po a later time than the committed .mo: a read-only install
+    must neither rewrite nor warn about a catalogue that says the same."""
+    folder = tmp_path / "translations"
+    shutil.copytree(i18n.TRANSLATIONS, folder)
+    i18n.compile_catalogues(folder)  # the committed .mo may lag the .po in a work tree
+    mo = folder / "id" / "LC_MESSAGES" / "messages.mo"
+    po = mo.with_suffix(".po")
+    os.utime(mo, (1_000_000, 1_000_000))
+    assert i18n.compile_catalogues(folder) == []
+    po.write_text(po.read_text(encoding="utf-8") + '\nmsgid "zz-new"\nmsgstr "zz-baru"\n')
+    os.utime(mo, (1_000_000, 1_000_000))
+    assert i18n.compile_catalogues(folder) == [mo]
