@@ -15,8 +15,8 @@ the plant's time zone (`PLANT_TIMEZONE`).
 
 from __future__ import annotations
 
-import logging
 import io
+import logging
 import os
 from pathlib import Path
 
