@@ -379,3 +379,41 @@ def test_scan_page_works_under_the_csp(page, history, web_users):
     page.locator("#scan-input").press("Enter")
     expect(page.locator("#answer")).to_contain_text("Accepted")
     assert violations == []
+
+
+# --- the role matrix with browser sessions ------------------------------------------------
+
+
+def test_every_operation_checks_the_session_role_and_ended_sessions(app, client, as_role, plant):
+    """The role of each operation (docs/api.md "Auth and roles", the same registry
+    tests/test_api.py checks with tokens) holds for browser sessions, and a session that
+    ended answers 401 everywhere."""
+    from server.api import OPERATIONS
+    from tests.test_api import concrete
+
+    ranks = ("operator", "supervisor", "admin")
+    # the registry's role is the least; importing master data (kind=products here) is admin
+    needs = {"POST /import/<kind>": "admin"}
+    ops = [o for o in OPERATIONS if o.role in ranks]
+    seen = {}
+    for role in ranks:
+        b = as_role(role)
+        for o in ops:
+            resp = client.open(
+                concrete(o), method=o.method.upper(), json={}, headers={"X-CSRFToken": b.token}
+            )
+            key = f"{o.method.upper()} {o.rule}"
+            allowed = ranks.index(role) >= ranks.index(needs.get(key, o.role))
+            assert resp.is_json or resp.status_code == 200, key  # a CSV, a label
+            assert (resp.status_code == 403) == (not allowed), (role, key, resp.status_code)
+            assert resp.status_code != 401, (role, key)
+            seen[key] = o.role
+    stolen = client.get_cookie("session").value
+    b.post("/logout")
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    for o in ops:
+        resp = thief.open(concrete(o), method=o.method.upper(), json={})
+        assert resp.status_code in (400, 401), o.rule  # 400: csrf_failed on a write
+        assert resp.get_json()["error"] in ("unauthorized", "csrf_failed")
+    assert len(seen) == len(ops)
