@@ -133,6 +133,7 @@ def test_sign_ins_are_audited_and_admins_see_them(app, client, web_users, as_rol
         == User.get(User.username == "operator1").id
     )
     assert as_role("supervisor").get("/admin/sign-ins").status_code == 403
+    assert 'href="/admin/sign-ins"' in as_role("admin").get("/admin").get_data(as_text=True)
     page = as_role("admin").get("/admin/sign-ins?user=ghost")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "10.3.0.1" in html and "Unknown user name" in html
