@@ -14,6 +14,8 @@ import argparse
 
 from bench_core import measure, open_dataset
 
+from server import auth
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -24,7 +26,7 @@ def main() -> None:
     app, user = open_dataset(args.items, args.ledger)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["user_id"] = user.id
+        session.update(auth.session_data(user))
     for page in ("/stock", "/stock/live"):
         p50, p95 = measure(client, page, args.calls)
         print(

@@ -12,10 +12,17 @@
 - `LOG_LEVEL`: `INFO` by default.
 - `PLANT_TIMEZONE`: the plant's IANA time zone (`Asia/Jakarta`), `UTC` by default: where
   a day begins for the flags, the schedule and the scans of today, and the times on pages.
+- `SESSION_COOKIE_SECURE`: send the session cookie over HTTPS only; on by default in
+  production, `0` for a plant that serves plain HTTP on its LAN (docs/deploy.md).
+- `SESSION_HOURS` / `FLOOR_SESSION_HOURS`: how long a sign-in lasts, for supervisors and
+  admins (168) and for operators (12, one shift and a margin).
+- `TRUSTED_PROXIES`: how many reverse proxies in front set `X-Forwarded-For`/`-Proto`
+  (0 by default), so sign-in throttling sees the client's address, not the proxy's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Mapping
@@ -49,6 +56,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
             f"PLANT_TIMEZONE={plant_tz!r} is not an IANA time zone name "
             "(e.g. Asia/Jakarta, Europe/Berlin, UTC)"
         ) from None
+    secure = _flag(env, "SESSION_COOKIE_SECURE", default=mode == "production")
     return {
         "ENV_MODE": mode,
         "PLANT_TIMEZONE": plant_tz,
@@ -59,7 +67,46 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "JSON_SORT_KEYS": False,
+        # Flask defines these keys already, so they are set here, not by setdefault
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_HOURS": _hours(env, "SESSION_HOURS", 168),
+        "FLOOR_SESSION_HOURS": _hours(env, "FLOOR_SESSION_HOURS", 12),
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(
+            hours=max(_hours(env, "SESSION_HOURS", 168), _hours(env, "FLOOR_SESSION_HOURS", 12))
+        ),
+        "TRUSTED_PROXIES": _count(env, "TRUSTED_PROXIES", 0),
     }
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: use 1 or 0")
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(f"{name}={raw!r}: use a whole number from 0 to 10")
+    return int(raw)
+
+
+def _hours(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 24 * 90:
+        raise ConfigError(f"{name}={raw!r}: use a whole number of hours from 1 to 2160")
+    return int(raw)
 
 
 def redact(config: Mapping) -> dict:

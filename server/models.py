@@ -70,6 +70,26 @@ class ApiToken(BaseModel):
     revoked = pw.BooleanField(default=False)
 
 
+class LoginThrottle(BaseModel):
+    """Failed sign-ins counted per key (`pair:<name>|<address>`, `addr:<address>`,
+    `user:<name>`), shared by every web worker; see server/auth.py for the policy."""
+
+    key = pw.CharField(max_length=200, unique=True)
+    failures = pw.IntegerField(default=0)
+    last_failure_at = pw.DateTimeField(default=utcnow)
+    locked_until = pw.DateTimeField(null=True)
+
+
+class LoginAttempt(BaseModel):
+    """The sign-in audit: who (as typed, and the user if known), from where, when, result."""
+
+    at = pw.DateTimeField(default=utcnow, index=True)
+    username = pw.CharField(max_length=64)
+    user_id = pw.IntegerField(null=True)
+    address = pw.CharField(max_length=64)
+    result = pw.CharField(max_length=16)
+
+
 class Product(BaseModel):
     sku = pw.CharField(max_length=64, unique=True)
     name = pw.CharField(max_length=200)
@@ -271,6 +291,8 @@ MODELS = [
     SchemaMigration,
     User,
     ApiToken,
+    LoginThrottle,
+    LoginAttempt,
     Product,
     BomLine,
     Station,

@@ -15,6 +15,7 @@ import pkgutil
 import pytest
 
 import server.api
+from server import auth
 from server.api import OPERATIONS
 from server.core import codes
 from tests.conftest import GTIN_BOLT, new_scan_id
@@ -906,7 +907,7 @@ def test_browser_session(app, users, client, role, method, csrf, status, code):
         good = generate_csrf()
         raw_token = flask.session["csrf_token"]
     with client.session_transaction() as sess:
-        sess["user_id"] = users[role][0].id
+        sess.update(auth.session_data(users[role][0]))
         sess["csrf_token"] = raw_token
     headers = {"X-CSRFToken": good if csrf == "good" else "nope"} if csrf else {}
     body = PRODUCT_BODY if method == "POST" else None

@@ -6,16 +6,27 @@ one small JavaScript file, no build step.
 operations as the JSON API; they never change business state on their own.
 
 CSRF: every unsafe request to a page needs the session's token (form field `csrf_token`).
-A request to any other endpoint (the JSON API) that rides on the browser session - a
-session user and no `Authorization` header - needs it too, in the `X-CSRFToken` header;
-Bearer-token calls are exempt, a cross-site page cannot set that header.
+A request to any other endpoint (the JSON API) that rides on the browser session needs it
+too, in the `X-CSRFToken` header, unless it carries a valid Bearer token: any other
+`Authorization` header (or a bad token) is no reason to trust the cookie.
+
+Sessions: every request checks the session against the user (`auth.session_user`) and
+forgets a session that has ended (signed out, new password or role, deactivated, too old).
+
+Headers: every answer gets a Content-Security-Policy without inline scripts or styles
+(pages keep scripts and styles in app.js / app.css; `style="..."` is not allowed, a
+template passes sizes as `data-*` attributes that app.js applies), no framing, no MIME
+sniffing and a same-origin Referrer-Policy.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, render_template, request, session
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server import auth
 
 bp = Blueprint(
     "web",
@@ -29,6 +40,29 @@ csrf = CSRFProtect()
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+}
+
 
 def _needs_csrf() -> bool:
     if request.method not in UNSAFE:
@@ -36,7 +70,22 @@ def _needs_csrf() -> bool:
     if request.blueprint == "web":
         return True
     # anything else (the JSON API): only when the browser session is the credential
-    return bool(session.get("user_id")) and "Authorization" not in request.headers
+    if not session.get("user_id"):
+        return False
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        from server.api import current_user
+
+        return current_user() is None  # a bad token: the cookie alone is no credential
+    return True
+
+
+def _check_session() -> None:
+    if "user_id" not in session or request.endpoint == "web.static":
+        return
+    user = auth.session_user(session, current_app.config)
+    if user is None:
+        session.clear()
+    g.web_user = user  # pages.web_user() reads it
 
 
 class _CookieSessions(SecureCookieSessionInterface):
@@ -63,8 +112,7 @@ def init_app(app: Flask) -> None:
     )
 
     app.session_interface = _CookieSessions()
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # SESSION_COOKIE_SAMESITE / _SECURE / _HTTPONLY and the lifetimes: server/config.py
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config.setdefault("WTF_CSRF_SSL_STRICT", False)  # plants run plain HTTP on the LAN
     # we decide per request which calls need a token (see _needs_csrf)
@@ -73,11 +121,22 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     pages.init_app(app)
     app.register_blueprint(bp)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    app.before_request(_check_session)
 
     @app.before_request
     def _csrf() -> None:
         if _needs_csrf():
             csrf.protect()
+
+    @app.after_request
+    def _security_headers(resp):
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        return resp
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
