@@ -84,7 +84,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "routing_incomplete": (
         "Routing not finished",
-        "The unit has not reached the last station of its routing.",
+        "Completing a unit that has not reached the last station of its routing (scanned "
+        "at the last station straight from the one before, it arrives and completes).",
     ),
     "short_material": (
         "Issued material short",
