@@ -193,6 +193,52 @@ def test_rejected_scan_changes_nothing(plant, db):
     )
 
 
+def _shipped(p):
+    w = _started(p, qty=1)
+    for sc in ("sc-a2", "sc-qa", "sc-end", "sc-ship"):
+        p.scan(sc, w, expected=201)
+    return w
+
+
+# (how the item is made, the scanner that is refused, the worker message)
+ILLEGAL_SCANS = [
+    (
+        lambda p: p.items("STEEL")[0],
+        "sc-ship",
+        "This item is new (never received): receive it first",
+    ),
+    (
+        lambda p: p.items("WIDGET")[0],
+        "sc-recv",
+        "This item is new (not started yet): start it at its first station",
+    ),
+    (
+        lambda p: _in_stock(p, "STEEL", qty=1),
+        "sc-ship",
+        "This item is raw material in stock: issue it to an order",
+    ),
+    (
+        _started,
+        "sc-ship",
+        "This item is in work (WIP): move it to its next station or complete it",
+    ),
+    (_shipped, "sc-ship", "This item is already shipped: only a supervisor can return it"),
+    (
+        lambda p: _in_stock(p, "GLOVES", qty=1),
+        "sc-line",
+        "This item is in supplies: use it at stores",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "scanner", "message"), ILLEGAL_SCANS)
+def test_illegal_transition_says_the_stage_and_what_next(plant, make, scanner, message):
+    code = make(plant)
+    stage = plant.api.get(f"/api/items/{code}").get_json()["stage"]
+    r = plant.scan(scanner, code, expected=422)
+    assert (r["reason"], r["message"], r["stage"]) == ("illegal_transition", message, stage)
+
+
 # --- allowed moves through real scans -------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from server.core.stages import (
     Kind,
     Stage,
     Tracking,
+    illegal_message,
     target_stage,
 )
 from server.core.stock import StockDelta
@@ -449,10 +450,7 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
     product: Product = item.product
     to = target_stage(action, Stage(item.stage), Kind(product.kind))
     if to is None:
-        raise Rejected(
-            "illegal_transition",
-            f"Cannot {action.value} a {product.kind} item that is {item.stage}",
-        )
+        raise Rejected("illegal_transition", illegal_message(Stage(item.stage), Kind(product.kind)))
     station = ctx.station
     if qty is not None and product.tracking == Tracking.UNIT and qty != 1:
         raise Rejected("bad_quantity", "A unit is scanned one at a time")

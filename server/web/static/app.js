@@ -79,8 +79,11 @@
     function wording(res) {
       if (res.status === "rejected") {
         var text = T.reasons[res.reason] || res.message || res.reason;
-        // English pages add the core's detail ("Cannot move a raw item that is new")
-        if (T.lang === "en" && res.message && res.message !== text) text += " — " + res.message;
+        // the core's detail: translated when the catalogue has it whole ("This item is new
+        // (never received): receive it first"), else on English pages as it is
+        var detail = (T.messages || {})[res.message];
+        if (!detail && T.lang === "en") detail = res.message;
+        if (detail && detail !== text) text += " — " + detail;
         return text;
       }
       if (T.lang === "en" || !res.action) return res.message;
