@@ -17,6 +17,7 @@ import pytest
 import server.api
 from server.api import OPERATIONS
 from server.core import codes
+from server.core.stages import Stage
 from tests.conftest import GTIN_BOLT, new_scan_id
 
 # the resource modules register their operations on import; the tables below need them all
@@ -692,13 +693,17 @@ def test_scan_malformed(api, changes):
 def test_stock(plant, api):
     empty = api.get("/api/stock", as_="operator", expected=200).get_json()
     assert set(empty) == {"by_stage", "by_product", "by_station"}
-    assert all(row["stage"] == "new" for row in empty["by_stage"])
+    # every stage, in the table's order, zeros included: a stable shape for clients
+    assert empty["by_stage"] == [{"stage": s.value, "count": 0, "qty": 0} for s in Stage]
+    assert empty["by_product"] == [] and empty["by_station"] == []  # sparse: non-zero rows
     (steel,) = plant.items("STEEL", qty=100, lot="L-1")
     plant.items("WIDGET", count=2)
     plant.scan("sc-recv", steel, expected=201)
     stock = api.get("/api/stock", as_="operator", expected=200).get_json()
     assert {"stage": "raw", "count": 1, "qty": 100} in stock["by_stage"]
     assert {"stage": "new", "count": 2, "qty": 2} in stock["by_stage"]
+    assert [r["stage"] for r in stock["by_stage"]] == [s.value for s in Stage]
+    assert {"stage": "shipped", "count": 0, "qty": 0} in stock["by_stage"]
     assert {"sku": "STEEL", "name": "Steel sheet", "stage": "raw", "count": 1, "qty": 100} in (
         stock["by_product"]
     )
