@@ -361,7 +361,9 @@ def test_release_order(plant, api):
 
 ORDER_FLAG_CASES = [
     # (product, start offset, due offset, release, flags expected)
-    ("WIDGET", -1, 5, True, {"behind", "short"}),
+    # 2 units over 7 days: day 2 expects 0.57, not a whole unit (not behind); day 5 expects 1
+    ("WIDGET", -1, 5, True, {"short"}),
+    ("WIDGET", -4, 2, True, {"behind", "short"}),
     ("WIDGET", -1, 5, False, {"short"}),
     ("WIDGET", -10, -1, True, {"late", "behind", "short"}),
     ("WIDGET", 1, 5, True, {"short"}),
