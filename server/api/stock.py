@@ -1,7 +1,8 @@
 """GET /api/stock: stock by stage, product x stage and station, from the counters.
 
 `by_stage` lists every stage, zeros included; `by_product` and `by_station` list the
-non-zero combinations only (a missing one is zero): docs/api.md."""
+non-zero combinations only (a missing one is zero), `by_station` only stages still in the
+plant: docs/api.md."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import peewee as pw
 
 from server.api import op
 from server.api.schemas import num
-from server.core.stages import Stage
+from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
 
 
@@ -52,6 +53,9 @@ def get_stock():
             pw.fn.SUM(StockCounter.qty).alias("q"),
         )
         .join(Station, on=(StockCounter.station_id == Station.id))
+        # a shipped, consumed or scrapped item is at no station (its station column keeps
+        # the last one it passed): stations hold only what is in the plant
+        .where(StockCounter.stage.not_in([s.value for s in GONE]))
         .group_by(Station.code, StockCounter.stage)
         .order_by(Station.code, StockCounter.stage)
         .tuples()

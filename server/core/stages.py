@@ -24,6 +24,10 @@ class Stage(enum.StrEnum):
 
 
 TERMINAL = frozenset({Stage.CONSUMED, Stage.SCRAPPED})
+#: stages of an item that has left the plant or is gone into something else: it has no
+#: place at a station (its station column keeps the last one it was at, for the record);
+#: where it left from is the ledger row that took it there (`items.left_from`)
+GONE = frozenset({Stage.SHIPPED, Stage.CONSUMED, Stage.SCRAPPED})
 #: stages that count as stock on hand (everything but new, shipped and terminal)
 ON_HAND = frozenset({Stage.RAW, Stage.COMPONENT, Stage.WIP, Stage.FINISHED, Stage.SUPPLIES})
 
