@@ -18,6 +18,7 @@ import server.api
 from server import auth
 from server.api import OPERATIONS
 from server.core import codes
+from server.core.stages import Stage
 from tests.conftest import GTIN_BOLT, new_scan_id
 
 # the resource modules register their operations on import; the tables below need them all
@@ -361,7 +362,9 @@ def test_release_order(plant, api):
 
 ORDER_FLAG_CASES = [
     # (product, start offset, due offset, release, flags expected)
-    ("WIDGET", -1, 5, True, {"behind", "short"}),
+    # 2 units over 7 days: day 2 expects 0.57, not a whole unit (not behind); day 5 expects 1
+    ("WIDGET", -1, 5, True, {"short"}),
+    ("WIDGET", -4, 2, True, {"behind", "short"}),
     ("WIDGET", -1, 5, False, {"short"}),
     ("WIDGET", -10, -1, True, {"late", "behind", "short"}),
     ("WIDGET", 1, 5, True, {"short"}),
@@ -693,13 +696,17 @@ def test_scan_malformed(api, changes):
 def test_stock(plant, api):
     empty = api.get("/api/stock", as_="operator", expected=200).get_json()
     assert set(empty) == {"by_stage", "by_product", "by_station"}
-    assert all(row["stage"] == "new" for row in empty["by_stage"])
+    # every stage, in the table's order, zeros included: a stable shape for clients
+    assert empty["by_stage"] == [{"stage": s.value, "count": 0, "qty": 0} for s in Stage]
+    assert empty["by_product"] == [] and empty["by_station"] == []  # sparse: non-zero rows
     (steel,) = plant.items("STEEL", qty=100, lot="L-1")
     plant.items("WIDGET", count=2)
     plant.scan("sc-recv", steel, expected=201)
     stock = api.get("/api/stock", as_="operator", expected=200).get_json()
     assert {"stage": "raw", "count": 1, "qty": 100} in stock["by_stage"]
     assert {"stage": "new", "count": 2, "qty": 2} in stock["by_stage"]
+    assert [r["stage"] for r in stock["by_stage"]] == [s.value for s in Stage]
+    assert {"stage": "shipped", "count": 0, "qty": 0} in stock["by_stage"]
     assert {"sku": "STEEL", "name": "Steel sheet", "stage": "raw", "count": 1, "qty": 100} in (
         stock["by_product"]
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -192,6 +193,52 @@ def test_rejected_scan_changes_nothing(plant, db):
     )
 
 
+def _shipped(p):
+    w = _started(p, qty=1)
+    for sc in ("sc-a2", "sc-qa", "sc-end", "sc-ship"):
+        p.scan(sc, w, expected=201)
+    return w
+
+
+# (how the item is made, the scanner that is refused, the worker message)
+ILLEGAL_SCANS = [
+    (
+        lambda p: p.items("STEEL")[0],
+        "sc-ship",
+        "This item is new (never received): receive it first",
+    ),
+    (
+        lambda p: p.items("WIDGET")[0],
+        "sc-recv",
+        "This item is new (not started yet): start it at its first station",
+    ),
+    (
+        lambda p: _in_stock(p, "STEEL", qty=1),
+        "sc-ship",
+        "This item is raw material in stock: issue it to an order",
+    ),
+    (
+        _started,
+        "sc-ship",
+        "This item is in work (WIP): move it to its next station or complete it",
+    ),
+    (_shipped, "sc-ship", "This item is already shipped: only a supervisor can return it"),
+    (
+        lambda p: _in_stock(p, "GLOVES", qty=1),
+        "sc-line",
+        "This item is in supplies: use it at stores",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "scanner", "message"), ILLEGAL_SCANS)
+def test_illegal_transition_says_the_stage_and_what_next(plant, make, scanner, message):
+    code = make(plant)
+    stage = plant.api.get(f"/api/items/{code}").get_json()["stage"]
+    r = plant.scan(scanner, code, expected=422)
+    assert (r["reason"], r["message"], r["stage"]) == ("illegal_transition", message, stage)
+
+
 # --- allowed moves through real scans -------------------------------------------------------
 
 
@@ -336,6 +383,61 @@ def test_unexpected_error_is_not_stored(plant, db, monkeypatch):
     assert not LedgerEntry.select().where(LedgerEntry.scan_id == "boom-1").exists()
     monkeypatch.undo()
     assert _scan(db, "sc-a1", w, scan_id="boom-1").status == "accepted"  # the resend works
+
+
+# --- completing at the routing's last station (routing A1 -> A2 -> QA) ----------------------
+
+# (QA's default action, move scanners after the start at A1, completing scanner,
+#  station of the completed unit or None, the rejection message's next station)
+COMPLETE_CASES = [
+    # left A2 and scanned at QA, the completing last station: arrives and completes at once
+    ("complete", ["sc-a2"], "sc-qa", "QA", None),
+    # still at A1: skipping A2 is refused, the message says where it goes next
+    ("complete", [], "sc-qa", None, "A2"),
+    # left A2, scanned at END (not on the routing): it must reach QA first
+    ("complete", ["sc-a2"], "sc-end", None, "QA"),
+    # moved through QA, completed at END
+    ("move", ["sc-a2", "sc-qa"], "sc-end", "END", None),
+    ("move", ["sc-a2"], "sc-end", None, "QA"),
+    ("move", [], "sc-end", None, "A2"),
+]
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "one-batch"])
+@pytest.mark.parametrize(
+    ("qa_action", "moves", "completer", "done_at", "next_station"),
+    COMPLETE_CASES,
+    ids=[f"QA-{a}-{'-'.join(['sc-a1', *m])}-{c}" for a, m, c, _d, _n in COMPLETE_CASES],
+)
+def test_complete_at_the_last_station(
+    plant, api, db, batch, qa_action, moves, completer, done_at, next_station
+):
+    Station.update(default_action=qa_action).where(Station.code == "QA").execute()
+    w = _started(plant, qty=1)
+    # own scan ids: tests.conftest's counter is a second copy of the one plant.scan uses
+    scans = [ScanIn(f"route-{uuid.uuid4().hex}", sc, w) for sc in [*moves, completer]]
+    if batch:  # the MQTT ingest's path: the moves and the complete in one transaction
+        results = apply_scans(db, scans)
+    else:
+        results = [apply_scan(db, s) for s in scans]
+    assert all(r.accepted for r in results[:-1]), results
+    last = results[-1]
+    row = LedgerEntry.get(LedgerEntry.scan_id == last.scan_id)
+    unit = api.get(f"/api/items/{w}").get_json()
+    if done_at:
+        assert (last.status, last.stage, last.action) == ("accepted", "finished", "complete"), last
+        assert unit["station"] == done_at and unit["stage"] == "finished"
+        # the ledger shows it arrived there: the complete row is that station's
+        assert (row.station.code, row.from_stage, row.to_stage) == (done_at, "wip", "finished")
+        assert unit["history"][-1]["station"] == done_at
+        assert api.get("/api/orders/WO-1").get_json()["status"] == "done"
+    else:
+        assert (last.status, last.reason) == ("rejected", "routing_incomplete")
+        assert f"move it to {next_station} next" in last.message, last.message
+        assert unit["stage"] == "wip" and unit["station"] == (
+            {"A2": "A1"}.get(next_station) or "A2"
+        )
+        assert row.status == "rejected"
 
 
 # --- genealogy, splitting and counters -------------------------------------------------------

@@ -190,6 +190,33 @@ def test_behind_raised_and_cleared_by_complete_scans(plant, api):
     assert flags_of(api, "WO-2") == {}
 
 
+# (product, qty, start and due as days from today, completed, expected by today or None
+#  when not behind); BRACKET is unit-tracked, BOLT lot-tracked
+BEHIND_CASES = [
+    ("BRACKET", 5, 0, 6, 0, None),  # day 1 of 7: 5/7 = 0.71 is no whole unit yet
+    ("BRACKET", 5, -1, 5, 0, "1"),  # day 2: 10/7 = 1.43, one unit due
+    ("BRACKET", 5, -1, 5, 1, None),
+    ("BRACKET", 3, 0, 2, 0, "1"),  # 3/3 is exactly 1 on day 1, not 0.9999
+    ("BRACKET", 1, 0, 1, 0, None),  # one unit over two days: due by the end of day 2
+    ("BRACKET", 1, -1, 0, 0, "1"),
+    ("BOLT", 5, 0, 6, 0, "0.7143"),  # a lot is made in any quantity: its share to 4 places
+]
+
+
+@pytest.mark.parametrize(("sku", "qty", "start", "due", "done", "expected"), BEHIND_CASES)
+def test_behind_rounds_unit_products_down_to_whole_units(
+    plant, api, sku, qty, start, due, done, expected
+):
+    order(api, "WO-1", sku, qty, start, due)
+    if done:
+        make_brackets(plant, done)
+    behind = flags_of(api, "WO-1").get("behind")
+    if expected is None:
+        assert behind is None, behind
+    else:
+        assert (behind["expected"], behind["completed"]) == (expected, str(done)), behind
+
+
 def test_short_raised_and_cleared_by_receive_issue_and_scrap(plant, api):
     plant.order("WO-1", "WIDGET", 2)  # needs STEEL 4, BOLT 8
     short = flags_of(api, "WO-1")["short"]

@@ -1,4 +1,5 @@
-"""The transition table, every action x stage x kind, against docs/stages.md's table."""
+"""The transition table, every action x stage x kind, against docs/stages.md's table; and
+the worker message of every illegal one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import itertools
 
 import pytest
 
-from server.core.stages import Action, Kind, Stage, target_stage
+from server.core.stages import (
+    NEXT_STEP,
+    TERMINAL,
+    Action,
+    Kind,
+    Stage,
+    illegal_message,
+    target_stage,
+)
 
 # (action, from, kind) -> to; everything not listed is illegal
 ALLOWED = {
@@ -49,3 +58,26 @@ def test_terminal_stages_have_no_way_out():
     for action, kind in itertools.product(Action, Kind):
         for stage in (Stage.CONSUMED, Stage.SCRAPPED):
             assert target_stage(action, stage, kind) is None
+
+
+ILLEGAL = [(a, s, k) for a, s, k in CASES if (a, s, k) not in ALLOWED]
+
+
+@pytest.mark.parametrize(
+    ("action", "stage", "kind"), ILLEGAL, ids=[f"{a}-{s}-{k}" for a, s, k in ILLEGAL]
+)
+def test_illegal_message_names_the_stage_and_a_next_step(action, stage, kind):
+    message = illegal_message(stage, kind)
+    what, _, step = message.partition(": ")
+    assert what.startswith("This item is") and step, message
+    # the item's real stage, and no other, is what the message says it is
+    assert {s for s in Stage if s.value in what.lower()} == {stage}, message
+    suggested = NEXT_STEP[(stage, kind)][1]
+    if stage in TERMINAL:
+        assert suggested == () and "nothing more" in step, message
+    else:
+        # a next step that is legal from here, named in the message, never the refused one
+        assert suggested and action not in suggested, message
+        for nxt in suggested:
+            assert target_stage(nxt, stage, kind) is not None, (nxt, message)
+            assert nxt.value in step, (nxt, message)

@@ -9,7 +9,8 @@ from flask import current_app
 from server.api import op
 from server.api.schemas import Answer, Code, PositiveQty, Strict, num
 from server.core.errors import Invalid, NotFound
-from server.core.items import create_items
+from server.core.items import create_items, left_from
+from server.core.stages import GONE
 from server.models import Item, LedgerEntry, Product, ProductionOrder, Station, User, utcnow
 
 
@@ -40,7 +41,8 @@ def item_dict(item: Item) -> dict:
         "lot": item.lot,
         "serial": item.serial,
         "expiry": item.expiry.isoformat() if item.expiry else None,
-        "station": item.station.code if item.station_id else None,
+        # a shipped, consumed or scrapped item is at no station (show_item: left_from)
+        "station": item.station.code if item.station_id and item.stage not in GONE else None,
         "order": item.order.number if item.order_id else None,
         "parent": item.parent.code if item.parent_id else None,
         "stage_at": item.stage_at.isoformat() + "Z",
@@ -88,7 +90,8 @@ def post_items(body: ItemsIn):
     "/items/<code>",
     role="operator",
     tag="items",
-    summary="An item: stage, station, order, parent, children and history",
+    summary="An item: stage, station (or where a gone item left from), order, parent, "
+    "children and history",
     responses={200: ("The item", ItemOut), 404: ("Unknown code", None)},
 )
 def show_item(code: str):
@@ -101,6 +104,16 @@ def show_item(code: str):
         for c in Item.select().where(Item.parent == item.id).order_by(Item.id)
     ]
     out["split_from"] = item.split_from.code if item.split_from_id else None
+    left = left_from(item)
+    out["left_from"] = (
+        {
+            "station": left.station.code if left.station_id else None,
+            "action": left.action,
+            "at": left.received_at.isoformat() + "Z",
+        }
+        if left is not None
+        else None
+    )
     history = (
         LedgerEntry.select(LedgerEntry, Station, User)
         .join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))

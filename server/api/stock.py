@@ -1,4 +1,8 @@
-"""GET /api/stock: stock by stage, product x stage and station, from the counters."""
+"""GET /api/stock: stock by stage, product x stage and station, from the counters.
+
+`by_stage` lists every stage, zeros included; `by_product` and `by_station` list the
+non-zero combinations only (a missing one is zero), `by_station` only stages still in the
+plant: docs/api.md."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import peewee as pw
 
 from server.api import op
 from server.api.schemas import num
+from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
 
 
@@ -48,12 +53,21 @@ def get_stock():
             pw.fn.SUM(StockCounter.qty).alias("q"),
         )
         .join(Station, on=(StockCounter.station_id == Station.id))
+        # a shipped, consumed or scrapped item is at no station (its station column keeps
+        # the last one it passed): stations hold only what is in the plant
+        .where(StockCounter.stage.not_in([s.value for s in GONE]))
         .group_by(Station.code, StockCounter.stage)
         .order_by(Station.code, StockCounter.stage)
         .tuples()
     )
+    totals = {stage: (int(n or 0), q or 0) for stage, n, q in by_stage}
     return {
-        "by_stage": [{"stage": s, "count": int(n), "qty": num(q)} for s, n, q in by_stage if n],
+        # every stage, in the table's order, zeros included: the same shape every time
+        "by_stage": [
+            {"stage": s.value, "count": n, "qty": num(q)}
+            for s in Stage
+            for n, q in [totals.get(s.value, (0, 0))]
+        ],
         "by_product": [
             {"sku": sku, "name": name, "stage": s, "count": int(n), "qty": num(q)}
             for sku, name, s, n, q in by_product

@@ -10,7 +10,8 @@
 
 Pro-rata plan: an order of `qty` over `span = due - start + 1` days expects
 `qty * elapsed / span` completed by the end of today, `elapsed = today - start + 1` clamped to
-`0..span`. So on its first day an order expects its first day's share.
+`0..span`. So on its first day an order expects its first day's share, rounded down to
+whole units for a unit-tracked product (5 over 7 days expects 0 on day 1, not 0.71).
 
 Short: stock is shared. Each material's available stock (items in stage raw or component)
 is given to open orders (planned, released, in progress) earliest due first; an order is
@@ -31,7 +32,7 @@ from decimal import Decimal
 import peewee as pw
 
 from server.core import plantday
-from server.core.stages import Stage
+from server.core.stages import Stage, Tracking
 from server.models import (
     BomLine,
     Item,
@@ -60,9 +61,16 @@ def txt(value: Decimal) -> str:
 
 
 def expected_by(order: ProductionOrder, today: dt.date) -> Decimal:
-    """The pro-rata planned quantity of `order` through the end of `today`."""
+    """The pro-rata planned quantity of `order` through the end of `today`.
+
+    Whole units, rounded down, for a unit-tracked product: nobody completes 0.71 of a
+    unit, so 5 over 7 days expects 0 on day 1 and 1 on day 2 (exact integer division,
+    no float tolerance needed: 3 over 3 days expects exactly 1 on day 1). Lot-tracked
+    products are made in any quantity and expect their share to 4 places."""
     span = max((order.due - order.start).days, 0) + 1
     elapsed = min(max((today - order.start).days + 1, 0), span)
+    if order.product.tracking == Tracking.UNIT:
+        return (Decimal(order.qty) * elapsed // span).quantize(Q)
     return (Decimal(order.qty) * elapsed / span).quantize(Q)
 
 

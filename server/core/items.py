@@ -1,4 +1,5 @@
-"""Creating items (for labels, from the API, from a supplier label) and splitting lots."""
+"""Creating items (for labels, from the API, from a supplier label), splitting lots, and
+where a gone item left from."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import peewee as pw
 
 from server.core import codes
 from server.core.errors import Invalid, Rejected
-from server.core.stages import Stage, Tracking
+from server.core.stages import GONE, Stage, Tracking
 from server.core.stock import StockDelta
-from server.models import Item, LedgerEntry, Product, ProductionOrder
+from server.models import Item, LedgerEntry, Product, ProductionOrder, Station
 
 _MAX_CODE_TRIES = 8
 
@@ -145,3 +146,22 @@ def split(item: Item, qty: Decimal, *, delta: StockDelta, now: dt.datetime, **le
             **ledger,
         )
     return part
+
+
+def left_from(item: Item) -> LedgerEntry | None:
+    """For a shipped, consumed or scrapped item, the accepted ledger row that took it to that
+    stage (its `station` is where the item left from, with that station joined); None for an
+    item still in the plant, or when no row says so."""
+    if item.stage not in GONE:
+        return None
+    return (
+        LedgerEntry.select(LedgerEntry, Station)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))
+        .where(
+            (LedgerEntry.item == item.id)
+            & (LedgerEntry.to_stage == str(item.stage))
+            & (LedgerEntry.status == "accepted")
+        )
+        .order_by(LedgerEntry.id.desc())
+        .first()
+    )

@@ -57,7 +57,8 @@ REASONS: dict[str, tuple[str, str]] = {
     # stage rules (always rejected)
     "illegal_transition": (
         "Not allowed from this stage",
-        "The action cannot move an item from its current stage (see docs/stages.md).",
+        "The action cannot move an item from its current stage (see docs/stages.md); the "
+        "message names the item's stage and what to do with it next.",
     ),
     # schedule checks (reject or warn, per station)
     "not_scheduled": (
@@ -84,7 +85,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "routing_incomplete": (
         "Routing not finished",
-        "The unit has not reached the last station of its routing.",
+        "Completing a unit that has not reached the last station of its routing (scanned "
+        "at the last station straight from the one before, it arrives and completes).",
     ),
     "short_material": (
         "Issued material short",

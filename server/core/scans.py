@@ -34,6 +34,7 @@ from server.core.stages import (
     Kind,
     Stage,
     Tracking,
+    illegal_message,
     target_stage,
 )
 from server.core.stock import StockDelta
@@ -449,10 +450,7 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
     product: Product = item.product
     to = target_stage(action, Stage(item.stage), Kind(product.kind))
     if to is None:
-        raise Rejected(
-            "illegal_transition",
-            f"Cannot {action.value} a {product.kind} item that is {item.stage}",
-        )
+        raise Rejected("illegal_transition", illegal_message(Stage(item.stage), Kind(product.kind)))
     station = ctx.station
     if qty is not None and product.tracking == Tracking.UNIT and qty != 1:
         raise Rejected("bad_quantity", "A unit is scanned one at a time")
@@ -507,13 +505,9 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             raise Rejected("wrong_station", "Already at this station")
         routing = schedule.routing_of(product.id)
         if routing and (item.order_id is None or item.order.product_id == product.id):
-            if item.station_id in routing:
-                idx = routing.index(item.station_id)
-                expected = routing[idx + 1] if idx + 1 < len(routing) else None
-            else:
-                expected = routing[0]
+            expected = _next_on_routing(routing, item.station_id)
             if expected != station.id:
-                where = Station.get_by_id(expected).code if expected else "complete"
+                where = ctx.batch.station(id=expected).code if expected else "complete"
                 ctx.check("wrong_station", f"Next for this unit: {where}")
     elif action == Action.COMPLETE:
         order = item.order if item.order_id else None
@@ -526,7 +520,15 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             order = None
         routing = schedule.routing_of(product.id)
         if routing and item.station_id != routing[-1]:
-            ctx.check("routing_incomplete")
+            # Scanned at the last station straight from the one before it: arriving there
+            # and completing are one scan for the worker (the row records that station).
+            expected = _next_on_routing(routing, item.station_id)
+            if not (expected == routing[-1] == station.id):
+                where = ctx.batch.station(id=expected).code
+                ctx.check(
+                    "routing_incomplete",
+                    f"Routing not finished: move it to {where} next",
+                )
         if order is not None:
             ctx.order = order
             done = Decimal(order.completed) + Decimal(item.qty)
@@ -565,6 +567,15 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         warnings=ctx.warnings,
         action=action.value,
     )
+
+
+def _next_on_routing(routing: list[int], station_id: int | None) -> int | None:
+    """The routing's station after `station_id` (None after the last one); its first
+    station for a unit that is not on the routing."""
+    if station_id in routing:
+        idx = routing.index(station_id)
+        return routing[idx + 1] if idx + 1 < len(routing) else None
+    return routing[0]
 
 
 def _for_update(query):

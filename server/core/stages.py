@@ -24,6 +24,10 @@ class Stage(enum.StrEnum):
 
 
 TERMINAL = frozenset({Stage.CONSUMED, Stage.SCRAPPED})
+#: stages of an item that has left the plant or is gone into something else: it has no
+#: place at a station (its station column keeps the last one it was at, for the record);
+#: where it left from is the ledger row that took it there (`items.left_from`)
+GONE = frozenset({Stage.SHIPPED, Stage.CONSUMED, Stage.SCRAPPED})
 #: stages that count as stock on hand (everything but new, shipped and terminal)
 ON_HAND = frozenset({Stage.RAW, Stage.COMPONENT, Stage.WIP, Stage.FINISHED, Stage.SUPPLIES})
 
@@ -124,3 +128,63 @@ def target_stage(action: Action, stage: Stage, kind: Kind) -> Stage | None:
         case Action.RETURN:
             return Stage.FINISHED
     return None  # pragma: no cover - match is exhaustive
+
+
+def _next_step(stage: Stage, kind: Kind) -> tuple[str, tuple[Action, ...]]:
+    match stage:
+        case Stage.NEW if kind == Kind.COMPONENT:
+            return (
+                "This item is new (never received or started): receive it or start it first",
+                (Action.RECEIVE, Action.START),
+            )
+        case Stage.NEW if kind == Kind.FINISHED:
+            return (
+                "This item is new (not started yet): start it at its first station",
+                (Action.START,),
+            )
+        case Stage.NEW:
+            return "This item is new (never received): receive it first", (Action.RECEIVE,)
+        case Stage.RAW:
+            return "This item is raw material in stock: issue it to an order", (Action.ISSUE,)
+        case Stage.COMPONENT:
+            return "This item is a component in stock: issue it to an order", (Action.ISSUE,)
+        case Stage.WIP if kind in MADE_IN_PLANT:
+            return (
+                "This item is in work (WIP): move it to its next station or complete it",
+                (Action.MOVE, Action.COMPLETE),
+            )
+        case Stage.WIP:
+            return (
+                "This item is in work (WIP), issued to an order: it is consumed when its "
+                "unit is completed",
+                (Action.CONSUME,),
+            )
+        case Stage.FINISHED:
+            return "This item is finished: ship it", (Action.SHIP,)
+        case Stage.SHIPPED:
+            return (
+                "This item is already shipped: only a supervisor can return it",
+                (Action.RETURN,),
+            )
+        case Stage.SUPPLIES:
+            return "This item is in supplies: use it at stores", (Action.USE,)
+        case Stage.CONSUMED:
+            return "This item is already consumed: nothing more can be done with it", ()
+        case Stage.SCRAPPED:
+            return "This item is scrapped: nothing more can be done with it", ()
+    raise ValueError(stage)  # pragma: no cover - match is exhaustive
+
+
+#: (stage, kind) -> what an item there is and what is done with it next, and the actions
+#: that sentence suggests (legal from there: tests/test_stages.py checks it). The sentence
+#: is the worker message of an `illegal_transition`, whatever action was refused; fixed
+#: sentences, so the pages translate them whole (each is a msgid in server/web/i18n.py).
+NEXT_STEP: dict[tuple[Stage, Kind], tuple[str, tuple[Action, ...]]] = {
+    (stage, kind): _next_step(stage, kind) for stage in Stage for kind in Kind
+}
+
+
+def illegal_message(stage: Stage, kind: Kind) -> str:
+    """The worker message of an `illegal_transition` from `stage`: the item's real stage
+    and what to do with it next."""
+    return NEXT_STEP[(stage, kind)][0]

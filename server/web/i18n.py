@@ -66,6 +66,24 @@ REASON_TEXT = {
     "network": _("No connection to the server"),
 }
 
+#: the worker messages of an illegal_transition (server/core/stages.py NEXT_STEP), whole
+#: sentences translated whole; msgids equal the core's texts (tests/web/test_rejection_texts.py)
+NEXT_STEP_TEXT = [
+    _("This item is new (never received or started): receive it or start it first"),
+    _("This item is new (not started yet): start it at its first station"),
+    _("This item is new (never received): receive it first"),
+    _("This item is raw material in stock: issue it to an order"),
+    _("This item is a component in stock: issue it to an order"),
+    _("This item is in work (WIP): move it to its next station or complete it"),
+    _("This item is in work (WIP), issued to an order: it is consumed when its unit is completed"),
+    _("This item is finished: ship it"),
+    _("This item is already shipped: only a supervisor can return it"),
+    _("This item is in supplies: use it at stores"),
+    _("This item is already consumed: nothing more can be done with it"),
+    _("This item is scrapped: nothing more can be done with it"),
+]
+_MESSAGE_TEXT = {str(t._args[0]): t for t in NEXT_STEP_TEXT}
+
 STAGE_TEXT = {
     "new": _("new"),
     "raw": _("raw"),
@@ -244,6 +262,13 @@ def reason_text(code: str | None) -> str:
     return str(text) if text is not None else describe(code)
 
 
+def message_text(message: str | None) -> str:
+    """A core message in the request's language when the catalogue has it as a whole
+    sentence (an illegal transition's next step); any other message as it is."""
+    text = _MESSAGE_TEXT.get(message or "")
+    return str(text) if text is not None else (message or "")
+
+
 def stage_text(stage: str | None) -> str:
     text = STAGE_TEXT.get(stage or "")
     return str(text) if text is not None else (stage or "")
@@ -321,6 +346,8 @@ def detail_text(reason: str | None, action: str | None, stage: str | None, messa
     when the code alone says it all."""
     if english():
         return message
+    if message in _MESSAGE_TEXT:  # a whole sentence of the core's, translated whole
+        return str(_MESSAGE_TEXT[message])
     if reason == "illegal_transition" and action and stage:
         return gettext(
             "%(action)s is not possible from stage %(stage)s",
@@ -402,6 +429,7 @@ def worker_catalogue() -> dict:
         "reasons": {code: reason_text(code) for code in REASON_TEXT},
         "stages": {code: stage_text(code) for code in STAGE_TEXT},
         "actions": {code: action_text(code) for code in ACTION_TEXT},
+        "messages": {msgid: str(text) for msgid, text in _MESSAGE_TEXT.items()},
         "accepted": gettext("Accepted"),
         "rejected": gettext("Rejected"),
         "command": gettext("Command"),

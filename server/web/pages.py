@@ -122,6 +122,7 @@ def init_app(app: Flask) -> None:
             "languages": [(code, i18n.language_name(code)) for code in i18n.languages()],
             "stage_text": i18n.stage_text,
             "reason_text": i18n.reason_text,
+            "message_text": i18n.message_text,
             "action_text": i18n.action_text,
             "flag_text": i18n.flag_text,
             "status_text": i18n.status_text,

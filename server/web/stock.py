@@ -11,6 +11,8 @@ from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
 from server import labelling
+from server.core.items import left_from
+from server.core.stages import GONE
 from server.models import (
     Item,
     LedgerEntry,
@@ -240,7 +242,10 @@ def _descendants(item: Item, depth: int = 3, limit: int = 200) -> list[tuple[int
 @role_required("operator")
 def item(code: str):
     it = _item_or_404(code)
-    station = Station.get_or_none(Station.id == it.station_id) if it.station_id else None
+    left = left_from(it)  # a shipped, consumed or scrapped item has no station, only this
+    station = None
+    if it.station_id and it.stage not in GONE:
+        station = Station.get_or_none(Station.id == it.station_id)
     order = ProductionOrder.get_or_none(ProductionOrder.id == it.order_id) if it.order_id else None
     split_from = Item.get_or_none(Item.id == it.split_from_id) if it.split_from_id else None
     history = list(
@@ -257,6 +262,7 @@ def item(code: str):
         "item.html",
         item=it,
         station=station,
+        left=left,
         order=order,
         split_from=split_from,
         splits=splits,

@@ -34,7 +34,7 @@ def test_scan_answers_in_bahasa_have_no_english(page, history, web_users):
     scan(fresh, "Diterima", "Widget", "Dimulai")  # accepted, with the product's name
     expect(page.locator("#recent li").first).to_contain_text("Widget")
     scan("NOT-A-LABEL", "Ditolak", "Label tidak dikenali")
-    scan(fresh, "Ditolak", "mulai tidak bisa dari tahap")  # illegal transition, its detail
+    scan(fresh, "Ditolak", "Barang ini dalam proses")  # illegal transition: stage, next step
     scan("CMD-OP-B-OPERATOR", "Diterima", "Lencana operator")
     scan("CMD-OUT", "Keluar")
     vocabulary = Vocabulary("id", plant_data())  # the scanned codes are data too

@@ -97,11 +97,16 @@
       var en = T.lang.split(/[-_]/)[0] === "en";
       if (res.status === "rejected") {
         var text = T.reasons[res.reason] || (en ? res.message : "") || res.reason;
-        if (en && res.message && res.message !== text) text += " — " + res.message;
-        if (!en && res.reason === "illegal_transition" && res.action && res.stage) {
-          text += " — " + T.illegal.replace("%(action)s", T.verbs[res.action] || res.action)
+        // the core's detail: translated when the catalogue has it whole ("This item is new
+        // (never received): receive it first"), on English pages as it is, else worded
+        // from the refused action and the item's stage
+        var detail = (T.messages || {})[res.message];
+        if (!detail && en) detail = res.message;
+        if (!detail && res.reason === "illegal_transition" && res.action && res.stage) {
+          detail = T.illegal.replace("%(action)s", T.verbs[res.action] || res.action)
             .replace("%(stage)s", T.stages[res.stage] || res.stage);
         }
+        if (detail && detail !== text) text += " — " + detail;
         return text;
       }
       if (en || !res.action) return res.message;
