@@ -62,7 +62,42 @@
     var recent = document.getElementById("recent");
     var scanner = root.getAttribute("data-scanner");
     var url = root.getAttribute("data-scan-url");
+    var contextUrl = root.getAttribute("data-context-url");
+    var head = document.getElementById("scan-ctx");
+    var signout = document.getElementById("scan-signout");
     var seq = 0;
+    // the scanner's context as the header shows it; asked again after every answer
+    var context = {operator: signout && !signout.hidden ? "?" : null};
+
+    function fetchContext() {
+      return fetch(contextUrl, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .catch(function () { return null; })
+        .then(function (ctx) {
+          if (ctx) {
+            head.textContent = ctx.text;
+            signout.hidden = !ctx.operator;
+          }
+          return ctx;
+        });
+    }
+    fetchContext().then(function (ctx) { if (ctx) context = ctx; });
+
+    function fill(template, value) { return template.replace("{name}", value || ""); }
+
+    // a command's answer, worded from what the scanner's context became
+    function commandWording(res, before, after) {
+      var kind = res.action.slice("command:".length);
+      if (!after) return res.message;
+      if (kind === "op") {
+        return after.operator ? fill(T.signed_in, after.operator)
+                              : fill(T.signed_out_again, before.operator);
+      }
+      if (kind === "out") return before.operator ? fill(T.signed_out, before.operator) : res.message;
+      if (kind === "ord") return fill(T.order_selected, after.order);
+      if (kind === "act") return fill(T.action_selected, after.action_text);
+      return T.defaults;
+    }
 
     // keep the wedge scanner's keystrokes in the input, unless a person uses another control
     function keepFocus() {
@@ -109,7 +144,11 @@
       ev.preventDefault();
       var code = input.value.trim();
       input.value = "";
-      if (!code) return;
+      if (code) send(code);
+    });
+    signout.addEventListener("click", function () { send("CMD-OUT"); input.focus(); });
+
+    function send(code) {
       seq += 1;
       var body = {
         scan_id: "web-" + scanner + "-" + Date.now().toString(36) + "-" + seq + "-" +
@@ -127,6 +166,15 @@
         })
         .then(function (r) {
           var res = r.json || {};
+          var before = context;
+          if (res.status === "accepted" && res.action && res.action.indexOf("command:") === 0) {
+            // the header and the answer both follow the context the command left
+            return fetchContext().then(function (after) {
+              if (after) context = after;
+              var status = T.accepted + (res.duplicate ? " · " + T.duplicate : "");
+              show(true, status, commandWording(res, before, after), code);
+            });
+          }
           if (res.status === "accepted" || res.status === "rejected") {
             var ok = res.status === "accepted";
             var status = ok ? T.accepted : T.rejected;
@@ -136,9 +184,11 @@
             var reason = res.error || "server_error";
             show(false, T.rejected, T.reasons[reason] || res.message || reason, code);
           }
+          // another scanner's badge or a supervisor may have changed this context too
+          return fetchContext().then(function (after) { if (after) context = after; });
         })
         .catch(function () { show(false, T.rejected, T.reasons.network, code); });
-    });
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -1,0 +1,69 @@
+"""Issue #11, floor and pages: what a worker, a supervisor and an admin do on the pages.
+
+Live behaviour runs in headless Chromium against a real server; the rest reads the HTML
+the test client gets."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import sign_in
+
+
+def _scan(page, code: str) -> None:
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def test_scan_header_follows_every_answer(page, history, web_users):
+    """Badge in, action, CMD-DONE, badge again: the header shows the scanner's context
+    after each answer without a reload, and the badge scanned again says it signed out."""
+    sign_in(page, web_users["operator"])
+    page.goto("/scan/sc-end")
+    page.evaluate("window.__noReload = 'still here'")
+    head = page.locator(".scan-ctx")
+    answer = page.locator("#answer")
+    expect(head).to_have_text("Completed")
+    expect(head).not_to_contain_text("supervisor1")
+
+    _scan(page, "CMD-OP-B-SUPERVISOR")
+    expect(answer).to_contain_text("Signed in: supervisor1")
+    expect(head).to_have_text("Completed · supervisor1")
+
+    _scan(page, "CMD-ACT-MOVE")
+    expect(answer).to_contain_text("Action: Moved")
+    expect(head).to_have_text("Moved · supervisor1")
+
+    _scan(page, "CMD-DONE")
+    expect(head).to_have_text("Completed · supervisor1")
+
+    _scan(page, "CMD-OP-B-SUPERVISOR")  # the own badge again: signed out, and it says so
+    expect(answer).to_contain_text("Signed out: supervisor1")
+    expect(answer).to_contain_text("same badge")
+    expect(head).to_have_text("Completed")
+
+    _scan(page, "CMD-OP-B-OPERATOR")
+    expect(head).to_have_text("Completed · operator1")
+    page.click("#scan-signout")  # signing out has its own button (it sends CMD-OUT)
+    expect(answer).to_contain_text("Signed out: operator1")
+    expect(head).to_have_text("Completed")
+    expect(page.locator("#scan-signout")).to_be_hidden()
+    assert page.evaluate("window.__noReload") == "still here"
+
+
+def test_scan_header_speaks_bahasa(page, history, web_users):
+    from server.models import Station
+
+    Station.update(language="id").where(Station.code == "END").execute()
+    sign_in(page, web_users["operator"])
+    page.goto("/scan/sc-end")
+    _scan(page, "CMD-OP-B-OPERATOR")
+    expect(page.locator(".scan-ctx")).to_contain_text("operator1")
+    _scan(page, "CMD-OP-B-OPERATOR")
+    answer = page.locator("#answer")
+    expect(answer).to_contain_text("Keluar: operator1")
+    expect(answer).not_to_contain_text("Signed out")
+    expect(page.locator(".scan-ctx")).not_to_contain_text("operator1")
+    assert re.search("Diterima", answer.inner_text())
