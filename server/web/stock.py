@@ -29,7 +29,9 @@ PAGE_SIZE = 50
 
 
 def shown_stages(by_stage: dict) -> list[str]:
-    return [s for s in STAGES if by_stage.get(s, [0])[0] or s in STOCK_STAGES]
+    """Every stage, always in the same order: a card or a column that came and went with
+    its count made the others jump on the live page."""
+    return list(STAGES)
 
 
 def stock_figures() -> dict:
@@ -47,6 +49,9 @@ def stock_figures() -> dict:
     }
     stations = {s.id: s for s in Station.select(Station.id, Station.code, Station.name)}
     by_stage: dict[str, list] = {s: [0, Decimal(0)] for s in STAGES}
+    # quantities are only added up within one unit (kg and boxes do not sum); unit-tracked
+    # products count one per item, which the count already says
+    by_unit: dict[str, dict[str, Decimal]] = {s: {} for s in STAGES}
     by_product: dict[int, dict[str, list]] = defaultdict(dict)
     by_station: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     # the database sums the counters (a few thousand rows); Python sees ~products x stages
@@ -61,6 +66,10 @@ def stock_figures() -> dict:
         entry = by_stage.setdefault(stage, [0, Decimal(0)])
         entry[0] += count
         entry[1] += qty
+        product = products.get(product_id)
+        if product is not None and (product.tracking == "lot" or qty != count):
+            units = by_unit.setdefault(stage, {})
+            units[product.unit] = units.get(product.unit, Decimal(0)) + qty
     for station_id, stage, count in (
         StockCounter.select(StockCounter.station_id, StockCounter.stage, n)
         .where((StockCounter.station_id != 0) & StockCounter.stage.not_in(("consumed", "shipped")))
@@ -98,6 +107,7 @@ def stock_figures() -> dict:
     )
     return {
         "by_stage": by_stage,
+        "by_unit": {s: sorted(units.items()) for s, units in by_unit.items()},
         "stages": shown,
         "product_rows": product_rows,
         "station_rows": station_rows,

@@ -67,3 +67,33 @@ def test_scan_header_speaks_bahasa(page, history, web_users):
     expect(answer).not_to_contain_text("Signed out")
     expect(page.locator(".scan-ctx")).not_to_contain_text("operator1")
     assert re.search("Diterima", answer.inner_text())
+
+
+def test_stock_cards_keep_their_places(page, history, web_users):
+    """New labels (stage `new`) and a scrap appear while the page is open: every card that
+    was there stays where it was."""
+    plant = history["plant"]
+    sign_in(page, web_users["supervisor"])
+    page.goto("/stock")
+    cards = page.locator("#stock-live .card.stage")
+    before = cards.evaluate_all("els => els.map(e => e.dataset.stage)")
+    plant.items("WIDGET", count=2)  # labels printed, not received yet: stage new
+    new = page.locator(".card.stage[data-stage='new'] [data-count]")
+    expect(new).to_have_text("2", timeout=2000)
+    after = cards.evaluate_all("els => els.map(e => e.dataset.stage)")
+    assert after[: len(before)] == before
+
+
+def test_stock_cards_give_quantities_per_unit(as_role, history):
+    """Raw stock holds steel in kg and oil in litres: the card never adds them up."""
+    plant = history["plant"]
+    oil = {"sku": "OIL", "name": "Oil", "kind": "raw", "tracking": "lot", "unit": "l"}
+    plant.api.post("/api/products", oil, expected=201)
+    (can,) = plant.items("OIL", qty=5, lot="O-1")
+    plant.scan("sc-recv", can, expected=201)
+    html = as_role("supervisor").get("/stock/live").get_data(as_text=True)
+    card = re.search(r'data-stage="raw">(.*?)</a>', html, re.S).group(1)
+    assert re.search(r"data-count>2<", card), card
+    units = dict(re.findall(r'data-unit="([^"]+)">([^<]+)<', card))
+    assert units == {"kg": "92 kg", "l": "5 l"}, card
+    assert "97" not in card, card
