@@ -97,6 +97,7 @@ def when(value: dt.datetime | None) -> str:
 NAV = [
     # endpoint, label, role
     ("web.stock", lazy_gettext("Stock"), "operator"),
+    ("web.items", lazy_gettext("Items"), "operator"),
     ("web.schedule", lazy_gettext("Schedule"), "supervisor"),
     ("web.stations", lazy_gettext("Stations"), "supervisor"),
     ("web.rejected", lazy_gettext("Rejected scans"), "supervisor"),

@@ -97,3 +97,38 @@ def test_stock_cards_give_quantities_per_unit(as_role, history):
     units = dict(re.findall(r'data-unit="([^"]+)">([^<]+)<', card))
     assert units == {"kg": "92 kg", "l": "5 l"}, card
     assert "97" not in card, card
+
+
+def test_find_an_item_by_any_code_it_carries(as_role, history):
+    """The header's search box takes what the scanners take: an internal code (typed in
+    lower case too), a GS1 element string, an EPC read; it opens the item, or says that
+    nothing matched."""
+    from server.models import Product
+
+    plant = history["plant"]
+    sup = as_role("supervisor")
+    page = sup.get("/stock").get_data(as_text=True)
+    assert re.search(r'<form[^>]*action="/find"', page), "no search box in the header"
+    assert re.search(r'<nav>.*href="/items".*</nav>', page, re.S), "no Items link"
+
+    widget = history["widgets"][0]
+    resp = sup.get(f"/find?code={widget.lower()}")
+    assert resp.status_code == 302 and resp.location.endswith(f"/items/{widget}")
+
+    Product.update(gtin="80614141123458").where(Product.sku == "NUT").execute()
+    nut = plant.scan("sc-recv", "3074257BF7194E4000001A85", source="rfid", expected=201)
+    resp = sup.get("/find?code=3074257BF7194E4000001A85")
+    assert resp.status_code == 302 and resp.location.endswith(f"/items/{nut['item']}")
+    resp = sup.get("/find", query_string={"code": "(01)80614141123458(21)6789"})
+    assert resp.status_code == 302 and resp.location.endswith(f"/items/{nut['item']}")
+
+    # a lot of bolts: the items of that lot
+    resp = sup.get("/find", query_string={"code": "]C10109506000134352" + "10B-7"})
+    assert resp.status_code == 302 and "product=BOLT" in resp.location
+    assert "lot=B-7" in resp.location
+
+    for code in ("NOT-A-LABEL", "(01)80614141123458(21)9999", "CMD-DONE"):
+        resp = sup.get("/find", query_string={"code": code})
+        text = resp.get_data(as_text=True)
+        assert resp.status_code == 404, code
+        assert "Nothing matched" in text and code in text, text
