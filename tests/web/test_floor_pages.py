@@ -132,3 +132,31 @@ def test_find_an_item_by_any_code_it_carries(as_role, history):
         text = resp.get_data(as_text=True)
         assert resp.status_code == 404, code
         assert "Nothing matched" in text and code in text, text
+
+
+def test_order_page_shows_its_materials(as_role, history):
+    """WO-1 (4 widgets: 2 kg steel and 4 bolts each) had 8 kg steel and 16 bolts issued;
+    WO-2 (10 widgets) nothing yet: need, issued and short per material, as the API says."""
+    sup = as_role("supervisor")
+    rows = {}
+    for number in ("WO-1", "WO-2"):
+        html = sup.get(f"/schedule/orders/{number}").get_data(as_text=True)
+        assert "<h2>Materials</h2>" in html, html
+        for sku, cells in re.findall(r'<tr data-material="([^"]+)">(.*?)</tr>', html, re.S):
+            rows[number, sku] = re.findall(r'<td class="num[^"]*">([^<]*)</td>', cells)
+    assert rows["WO-1", "STEEL"] == ["8 kg", "8 kg", "0 kg"]
+    assert rows["WO-1", "BOLT"] == ["16 ea", "16 ea", "0 ea"]
+    assert rows["WO-2", "STEEL"] == ["20 kg", "0 kg", "20 kg"]
+    assert rows["WO-2", "BOLT"] == ["40 ea", "0 ea", "40 ea"]
+
+
+def test_order_page_headings_have_room(page, history, web_users):
+    """Each heading below other content in a card stands clear of it (it was glued on)."""
+    sign_in(page, web_users["supervisor"])
+    page.goto("/schedule/orders/WO-1")
+    gaps = page.locator(".card > * + h2").evaluate_all(
+        """els => els.map(h => [h.textContent, h.getBoundingClientRect().top
+             - h.previousElementSibling.getBoundingClientRect().bottom])"""
+    )
+    assert {text for text, _gap in gaps} >= {"Materials", "History", "Close"}, gaps
+    assert all(gap >= 16 for _text, gap in gaps), gaps
