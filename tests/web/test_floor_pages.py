@@ -160,3 +160,62 @@ def test_order_page_headings_have_room(page, history, web_users):
     )
     assert {text for text, _gap in gaps} >= {"Materials", "History", "Close"}, gaps
     assert all(gap >= 16 for _text, gap in gaps), gaps
+
+
+def _row(html: str, marker: str) -> str:
+    m = re.search(r"<tr[^>]*>(?:(?!</tr>).)*" + re.escape(marker) + r".*?</tr>", html, re.S)
+    assert m, marker
+    return m.group(0)
+
+
+def test_admin_edits_and_deactivates_a_product(as_role, plant):
+    from server.models import Product
+
+    admin = as_role("admin")
+    page = admin.get("/admin/products/NUT").get_data(as_text=True)
+    assert 'name="name" value="Nut M6"' in page, "no edit form for the product"
+    resp = admin.post(
+        "/admin/products/NUT",
+        {"what": "product", "name": "Nut M6 zinc", "unit": "ea", "gtin": "", "active": "on"},
+    )
+    assert resp.status_code == 302
+    nut = Product.get(Product.sku == "NUT")
+    assert (nut.name, nut.gtin, nut.active) == ("Nut M6 zinc", None, True)
+    admin.post("/admin/products/NUT", {"what": "product", "name": "Nut M6 zinc", "unit": "ea"})
+    assert Product.get(Product.sku == "NUT").active is False
+    index = admin.get("/admin").get_data(as_text=True)
+    assert "inactive" in _row(index, "Nut M6 zinc")
+    # refused input keeps the product as it was and says why
+    resp = admin.post(
+        "/admin/products/NUT", {"what": "product", "name": "", "unit": "ea", "active": "on"}
+    )
+    assert Product.get(Product.sku == "NUT").name == "Nut M6 zinc"
+    assert re.search(r'class="flash error"[^>]*>name:', admin.get("/admin/products/NUT").text)
+
+
+def test_admin_deactivates_and_reactivates_stations_and_scanners(as_role, plant):
+    from server.models import Scanner, Station
+
+    admin = as_role("admin")
+    index = admin.get("/admin").get_data(as_text=True)
+    assert 'name="active" form="st-A1"' in index, "no active box for the station"
+    form = {"default_action": "start", "language": "", "dwell_limit_minutes": ""}
+    admin.post("/admin/stations/A1", form)
+    assert Station.get(Station.code == "A1").active is False
+    admin.post("/admin/stations/A1", {**form, "active": "on"})
+    assert Station.get(Station.code == "A1").active is True
+
+    assert "/admin/scanners/sc-a1/active" in index, "no (de)activate button for the scanner"
+    admin.post("/admin/scanners/sc-a1/active", {"active": "off"})
+    assert Scanner.get_by_id("sc-a1").active is False
+    index = admin.get("/admin").get_data(as_text=True)
+    assert "inactive" in _row(index, "sc-a1")
+    admin.post("/admin/scanners/sc-a1/active", {"active": "on"})
+    assert Scanner.get_by_id("sc-a1").active is True
+
+
+def test_admin_empty_routing_is_not_a_numbered_step(as_role, plant):
+    html = as_role("admin").get("/admin/products/BRACKET").get_data(as_text=True)
+    routing = html[html.index("<h2>Routing</h2>") :]
+    assert not re.search(r"<ol>\s*<li[^>]*>\s*None", routing), routing[:400]
+    assert "None" in routing[: routing.index("<form")]
