@@ -152,6 +152,7 @@ class Demo:
     def start(self):
         from server import create_app
         from server.cli import start_mqtt
+        from server.web.floor import register_ingest
 
         db_path = Path(self.args.db)
         for suffix in ("", "-wal", "-shm"):
@@ -168,6 +169,7 @@ class Demo:
         self.parts = start_mqtt(
             app.extensions["koordinator.db"], self.settings, client_id="koordinator-demo-ingest"
         )
+        register_ingest(app, self.parts)  # the stations page's online/offline dots
         self._start_http(app)
         self._start_agents()
 

@@ -219,3 +219,44 @@ def test_admin_empty_routing_is_not_a_numbered_step(as_role, plant):
     routing = html[html.index("<h2>Routing</h2>") :]
     assert not re.search(r"<ol>\s*<li[^>]*>\s*None", routing), routing[:400]
     assert "None" in routing[: routing.index("<form")]
+
+
+def test_demo_stations_page_knows_scanner_status(tmp_path, monkeypatch):
+    """`make demo` runs the ingest in its own process as `serve` does: the stations page
+    must see the scanners' retained status there too (it showed no dot at all)."""
+    import argparse
+    import time
+
+    import paho.mqtt.publish as publish
+
+    from server import demo as demo_mod
+    from server.web import floor
+    from tests.support.broker import start_mosquitto
+
+    broker = start_mosquitto(tmp_path / "mosquitto")
+    apps = []
+    monkeypatch.setattr(demo_mod.Demo, "_start_http", lambda self, app: apps.append(app))
+    monkeypatch.setattr(demo_mod.Demo, "_start_agents", lambda self: None)
+    args = argparse.Namespace(db=str(tmp_path / "demo.db"), units=1, port=0, pace=0)
+    demo = demo_mod.Demo(args, {"MQTT_URL": broker.url, "MQTT_TOPIC_PREFIX": "koordinator"})
+    try:
+        demo.start()
+        publish.single(
+            "koordinator/scanners/sc-a1/status",
+            '{"state": "online"}',
+            qos=1,
+            retain=True,
+            hostname=broker.host,
+            port=broker.port,
+        )
+        (app,) = apps
+        deadline = time.monotonic() + 5
+        states: dict = {}
+        while time.monotonic() < deadline and "sc-a1" not in states:
+            with app.app_context():
+                states = floor.scanner_states()
+            time.sleep(0.05)
+        assert states.get("sc-a1", {}).get("state") == "online", states
+    finally:
+        demo.shutdown()
+        broker.stop()
