@@ -260,3 +260,17 @@ def test_demo_stations_page_knows_scanner_status(tmp_path, monkeypatch):
     finally:
         demo.shutdown()
         broker.stop()
+
+
+def test_stations_page_marks_what_is_deactivated(as_role, plant):
+    from server.models import Scanner, Station
+
+    Station.update(active=False).where(Station.code == "A2").execute()
+    Scanner.update(active=False).where(Scanner.id == "sc-a1").execute()
+    html = as_role("supervisor").get("/stations/live").get_data(as_text=True)
+    a2 = re.search(r'data-station="A2">(.*?)</section>', html, re.S).group(1)
+    assert "inactive" in a2.split("</h2>")[0]
+    a1 = re.search(r'data-station="A1">(.*?)</section>', html, re.S).group(1)
+    assert "inactive" in _row(a1, "sc-a1")
+    qa = re.search(r'data-station="QA">(.*?)</section>', html, re.S).group(1)
+    assert "inactive" not in qa
