@@ -153,19 +153,21 @@ class Demo:
         self.ptys: dict[str, Pty] = {}
         self.parts: list = []
         self.http = None
+        self.app = None
         self.workdir = Path(args.db).resolve().parent / "demo-agents"
 
     # --- start --------------------------------------------------------------------------
 
     def start(self):
         from server import create_app
+        from server.web.floor import register_ingest
 
         db_path = Path(self.args.db)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db_path}"
         create_schema(init_db(url))
-        app = create_app({"DATABASE_URL": url})
+        app = self.app = create_app({"DATABASE_URL": url})
         # bound before seeding: a taken port is said at once, in one line (exit 2)
         self.http = listen(app, "127.0.0.1", self.args.port, threads=4)
         self.plant = seed(app, self.args.units)
@@ -177,6 +179,7 @@ class Demo:
         self.parts = start_mqtt(
             app.extensions["koordinator.db"], self.settings, client_id="koordinator-demo-ingest"
         )
+        register_ingest(app, self.parts)  # the stations page's online/offline dots
         self._start_http()
         self._start_agents()
 

@@ -1096,7 +1096,7 @@ ROUTE_ERRORS = [
     ("GET", "/api/products/WIDGET/unknown", 404, "not_found"),
     ("GET", "/api/orders/WO-1/release", 405, "method_not_allowed"),
     ("DELETE", "/api/products", 405, "method_not_allowed"),
-    ("PATCH", "/api/products/WIDGET", 405, "method_not_allowed"),
+    ("DELETE", "/api/products/WIDGET", 405, "method_not_allowed"),
     ("GET", "/api/products/WIDGET/bom", 405, "method_not_allowed"),
     ("POST", "/api/products/WIDGET/routing", 405, "method_not_allowed"),
     ("PUT", "/api/stations", 405, "method_not_allowed"),

@@ -26,14 +26,34 @@ class ProductIn(Strict):
     @pydantic.field_validator("gtin")
     @classmethod
     def _gtin(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        gtin = v.zfill(14)
-        digits = [int(c) for c in gtin[:-1]]
-        total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
-        if (10 - total % 10) % 10 != int(gtin[-1]):
-            raise ValueError("GTIN check digit is wrong")
-        return gtin
+        return checked_gtin(v)
+
+
+def checked_gtin(v: str | None) -> str | None:
+    if v is None:
+        return None
+    gtin = v.zfill(14)
+    digits = [int(c) for c in gtin[:-1]]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
+    if (10 - total % 10) % 10 != int(gtin[-1]):
+        raise ValueError("GTIN check digit is wrong")
+    return gtin
+
+
+class ProductEdit(Strict):
+    """The fields a product's existing items do not depend on (kind and tracking stay);
+    `active: false` deactivates it: no new items, labels or orders; its stock still moves."""
+
+    name: Name | None = None
+    gtin: str | None = pydantic.Field(default=None, pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")
+    unit: str | None = pydantic.Field(default=None, min_length=1, max_length=16)
+    reorder_point: NonNegQty | None = None
+    active: bool | None = None
+
+    @pydantic.field_validator("gtin")
+    @classmethod
+    def _gtin(cls, v: str | None) -> str | None:
+        return checked_gtin(v)
 
 
 class ProductOut(Answer):
@@ -44,6 +64,7 @@ class ProductOut(Answer):
     gtin: str | None
     unit: str
     reorder_point: float | None
+    active: bool
 
 
 class BomLineIn(Strict):
@@ -68,6 +89,7 @@ def product_dict(p: Product) -> dict:
         "gtin": p.gtin,
         "unit": p.unit,
         "reorder_point": num(p.reorder_point),
+        "active": p.active,
     }
 
 
@@ -137,6 +159,30 @@ def show_product(sku: str):
         .order_by(RoutingStep.seq)
     ]
     return out
+
+
+@op(
+    "PATCH",
+    "/products/<sku>",
+    role="admin",
+    tag="products",
+    summary="Edit a product (name, GTIN, unit, reorder point) or (de)activate it",
+    body=ProductEdit,
+    responses={200: ("The product as changed", ProductOut), 409: ("GTIN exists", None)},
+)
+def edit_product(sku: str, body: ProductEdit):
+    product = get_product(sku)
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("name", "unit", "active"):  # these cannot be emptied
+        if field in changes and changes[field] is None:
+            raise Invalid("bad_payload", f"{field} cannot be null")
+    if changes:
+        try:
+            with _db().atomic():
+                Product.update(**changes).where(Product.id == product.id).execute()
+        except pw.IntegrityError as exc:
+            raise Conflict("exists", "Another product has this GTIN") from exc
+    return product_dict(get_product(sku))
 
 
 def _reaches(start: int, target: int) -> bool:

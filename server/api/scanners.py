@@ -8,7 +8,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Code, Strict
-from server.core.errors import Conflict, Invalid
+from server.core.errors import Conflict, Invalid, NotFound
 from server.models import ProductionOrder, Scanner, Station, User
 
 
@@ -18,12 +18,22 @@ class ScannerIn(Strict):
     name: str = pydantic.Field(default="", max_length=200)
 
 
+class ScannerEdit(Strict):
+    """`active: false` deactivates the scanner: its scans are refused (`unknown_scanner`)
+    until it is active again."""
+
+    station: Code | None = None
+    name: str | None = pydantic.Field(default=None, max_length=200)
+    active: bool | None = None
+
+
 class ScannerOut(Answer):
     id: str
     station: str | None
     operator: str | None
     order: str | None
     action: str | None
+    active: bool
 
 
 def scanner_dict(s: Scanner) -> dict:
@@ -35,6 +45,7 @@ def scanner_dict(s: Scanner) -> dict:
         "order": ProductionOrder.get_by_id(s.order_id).number if s.order_id else None,
         "action": s.action,
         "last_scan_at": s.last_scan_at.isoformat() + "Z" if s.last_scan_at else None,
+        "active": s.active,
     }
 
 
@@ -69,3 +80,30 @@ def create_scanner(body: ScannerIn):
 )
 def list_scanners():
     return {"scanners": [scanner_dict(s) for s in Scanner.select().order_by(Scanner.id)]}
+
+
+@op(
+    "PATCH",
+    "/scanners/<scanner_id>",
+    role="admin",
+    tag="scanners",
+    summary="Move a scanner to another station, rename it or (de)activate it",
+    body=ScannerEdit,
+    responses={200: ("The scanner as changed", ScannerOut)},
+)
+def edit_scanner(scanner_id: str, body: ScannerEdit):
+    scanner = Scanner.get_or_none(Scanner.id == scanner_id)
+    if scanner is None:
+        raise NotFound("not_found", f"No scanner {scanner_id}")
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("station", "name", "active"):
+        if field in changes and changes[field] is None:
+            raise Invalid("bad_payload", f"{field} cannot be null")
+    if "station" in changes:
+        station = Station.get_or_none(Station.code == changes["station"])
+        if station is None:
+            raise Invalid("unknown_station", f"No station {changes['station']}")
+        changes["station"] = station.id
+    if changes:
+        Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
+    return scanner_dict(Scanner.get_by_id(scanner.id))

@@ -10,7 +10,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Name, StationCode, Strict
-from server.core.errors import Conflict
+from server.core.errors import Conflict, Invalid, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.models import Station
 
@@ -28,6 +28,20 @@ class StationIn(Strict):
     language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
 
 
+class StationEdit(Strict):
+    """`active: false` deactivates the station: its scanners' scans are refused
+    (`unknown_station`) until it is active again."""
+
+    name: Name | None = None
+    default_action: (
+        Literal["receive", "start", "issue", "move", "complete", "ship", "use"] | None
+    ) = None
+    operator_required: bool | None = None
+    dwell_limit_minutes: int | None = pydantic.Field(default=None, ge=1, le=525600)
+    language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    active: bool | None = None
+
+
 class StationOut(Answer):
     code: str
     name: str
@@ -36,6 +50,7 @@ class StationOut(Answer):
     operator_required: bool
     dwell_limit_minutes: int | None
     language: str | None
+    active: bool
 
 
 def station_dict(s: Station) -> dict:
@@ -47,6 +62,7 @@ def station_dict(s: Station) -> dict:
         "operator_required": s.operator_required,
         "dwell_limit_minutes": s.dwell_limit_minutes,
         "language": s.language,
+        "active": s.active,
     }
 
 
@@ -78,3 +94,25 @@ def create_station(body: StationIn):
 )
 def list_stations():
     return {"stations": [station_dict(s) for s in Station.select().order_by(Station.code)]}
+
+
+@op(
+    "PATCH",
+    "/stations/<code>",
+    role="admin",
+    tag="stations",
+    summary="Edit a station or (de)activate it",
+    body=StationEdit,
+    responses={200: ("The station as changed", StationOut)},
+)
+def edit_station(code: str, body: StationEdit):
+    station = Station.get_or_none(Station.code == code)
+    if station is None:
+        raise NotFound("not_found", f"No station {code}")
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("name", "default_action", "operator_required", "active"):
+        if field in changes and changes[field] is None:
+            raise Invalid("bad_payload", f"{field} cannot be null")
+    if changes:
+        Station.update(**changes).where(Station.id == station.id).execute()
+    return station_dict(Station.get_by_id(station.id))

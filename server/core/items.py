@@ -9,7 +9,7 @@ from decimal import Decimal
 import peewee as pw
 
 from server.core import codes
-from server.core.errors import Invalid, Rejected
+from server.core.errors import Conflict, Invalid, Rejected
 from server.core.stages import GONE, Stage, Tracking
 from server.core.stock import StockDelta
 from server.models import Item, LedgerEntry, Product, ProductionOrder, Station
@@ -83,6 +83,8 @@ def create_items(
     now: dt.datetime,
 ) -> list[Item]:
     """`count` new items of `product` (stage new), in one transaction."""
+    if not product.active:
+        raise Conflict("inactive", f"Product {product.sku} is deactivated")
     if serial is not None and count != 1:
         raise Invalid("bad_quantity", "a serial number labels exactly one item")
     ext_key = f"01{product.gtin}21{serial}" if (serial and product.gtin) else None

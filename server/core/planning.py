@@ -49,6 +49,8 @@ def plannable_product(sku: str) -> Product:
         raise Invalid("bad_payload", f"No product {sku}")
     if Kind(product.kind) not in MADE_IN_PLANT:
         raise Invalid("bad_payload", f"{sku} is {product.kind}, not made in the plant")
+    if not product.active:
+        raise Conflict("inactive", f"Product {sku} is deactivated")
     return product
 
 

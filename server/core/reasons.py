@@ -24,7 +24,7 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "unknown_product": (
         "Product not registered",
-        "A GS1 or EPC label names a GTIN that no product has.",
+        "A GS1 or EPC label names a GTIN that no product has, or receives a deactivated product.",
     ),
     "bad_quantity": (
         "Quantity not possible",
@@ -33,11 +33,12 @@ REASONS: dict[str, tuple[str, str]] = {
     # where and who
     "unknown_scanner": (
         "Scanner not registered",
-        "The scanner id is not registered, or it is not the scanner of the MQTT topic.",
+        "The scanner id is not registered or is deactivated, or it is not the scanner of the "
+        "MQTT topic.",
     ),
     "unknown_station": (
         "Station not known",
-        "The scan names a station that does not exist, or the scanner has none.",
+        "The scan names a station that does not exist or is deactivated, or the scanner has none.",
     ),
     "unknown_operator": ("Badge not known", "An operator badge that no active user carries."),
     "unknown_order": ("Order not known", "An order command label names no order."),

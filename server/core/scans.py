@@ -353,6 +353,8 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.scanner = ctx.batch.scanner(scan.scanner_id)
     if ctx.scanner is None:
         raise Rejected("unknown_scanner", f"Scanner {scan.scanner_id!r} is not registered")
+    if not ctx.scanner.active:
+        raise Rejected("unknown_scanner", f"Scanner {ctx.scanner.id} is deactivated")
     ctx.batch.touched.add(ctx.scanner.id)
     if scan.station:
         ctx.station = ctx.batch.station(code=scan.station)
@@ -362,6 +364,8 @@ def _process(ctx: _Ctx) -> ScanResult:
         ctx.station = ctx.batch.station(id=ctx.scanner.station_id)
     else:
         raise Rejected("unknown_station", "This scanner has no station")
+    if ctx.station is not None and not ctx.station.active:
+        raise Rejected("unknown_station", f"Station {ctx.station.code} is deactivated")
     if ctx.scanner.operator_id:
         ctx.operator = ctx.batch.user(ctx.scanner.operator_id)
     if ctx.operator is None and scan.user_id:
@@ -410,6 +414,8 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
         raise Rejected("unknown_product", f"No product has GTIN {parsed.gtin}")
     if action == Action.RECEIVE:
         # a supplier label: the item comes into being with this scan
+        if not product.active:
+            raise Rejected("unknown_product", f"Product {product.sku} is deactivated")
         if product.tracking == Tracking.UNIT and qty not in (None, 1):
             raise Rejected("bad_quantity", "A unit-tracked product is received one by one")
         item = new_item(

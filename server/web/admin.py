@@ -105,6 +105,21 @@ def _lines(text: str) -> list[list[str]]:
     return [line.replace(",", " ").split() for line in text.splitlines() if line.strip()]
 
 
+def _product_edit() -> api_products.ProductEdit:
+    """The product form as the API's PATCH body: every field is sent, an empty GTIN or
+    reorder point clears it, an unticked box deactivates."""
+    form = request.form
+    return api_products.ProductEdit.model_validate(
+        {
+            "name": form.get("name", "").strip(),
+            "unit": form.get("unit", "").strip(),
+            "gtin": form.get("gtin", "").strip() or None,
+            "reorder_point": form.get("reorder_point", "").strip() or None,
+            "active": form.get("active") == "on",
+        }
+    )
+
+
 @bp.route("/admin/products/<sku>", methods=["GET", "POST"])
 @role_required("admin")
 def admin_product(sku: str):
@@ -121,6 +136,8 @@ def admin_product(sku: str):
                         raise FormError("bad_payload", gettext("Each line: SKU quantity"))
                     lines.append({"component": parts[0], "qty": Decimal(parts[1])})
                 ok = _call(api_products.put_bom, sku=sku, body=api_products.BomIn(lines=lines))
+            elif what == "product":
+                ok = _call(api_products.edit_product, sku=sku, body=_product_edit())
             elif what == "routing":
                 codes = [c for parts in _lines(request.form.get("routing", "")) for c in parts]
                 ok = _call(
@@ -132,13 +149,14 @@ def admin_product(sku: str):
                 abort(400)
             if ok:
                 flash(gettext("Saved."))
-        except (DomainError, InvalidOperation, pydantic.ValidationError) as exc:
-            if isinstance(exc, FormError):
-                flash(exc.message, "error")
-            elif isinstance(exc, DomainError):
-                flash(i18n.error_text(exc.code, exc.message), "error")
-            else:
-                flash(gettext("Not a valid quantity"), "error")
+        except pydantic.ValidationError as exc:
+            flash_invalid(exc)
+        except FormError as exc:
+            flash(exc.message, "error")
+        except DomainError as exc:
+            flash(i18n.error_text(exc.code, exc.message), "error")
+        except InvalidOperation:
+            flash(gettext("Not a valid quantity"), "error")
         return redirect(url_for("web.admin_product", sku=sku))
     bom = list(
         BomLine.select(BomLine, Product)
@@ -186,6 +204,7 @@ def admin_station_edit(code: str):
     dwell = request.form.get("dwell_limit_minutes", "").strip()
     changes["dwell_limit_minutes"] = int(dwell) if dwell.isdigit() and int(dwell) > 0 else None
     changes["operator_required"] = request.form.get("operator_required") == "on"
+    changes["active"] = request.form.get("active") == "on"
     Station.update(**changes).where(Station.id == station.id).execute()
     flash(gettext("Station %(code)s saved.", code=code))
     return redirect(url_for("web.admin") + "#stations")
@@ -201,6 +220,22 @@ def admin_scanner_create():
         return redirect(url_for("web.admin") + "#scanners")
     if _call(api_scanners.create_scanner, body=body):
         flash(gettext("Scanner %(id)s registered.", id=body.id))
+    return redirect(url_for("web.admin") + "#scanners")
+
+
+@bp.route("/admin/scanners/<scanner_id>/active", methods=["POST"])
+@role_required("admin")
+def admin_scanner_active(scanner_id: str):
+    """Deactivate (its scans are refused) or reactivate a scanner."""
+    if Scanner.get_or_none(Scanner.id == scanner_id) is None:
+        abort(404)
+    active = request.form.get("active") == "on"
+    body = api_scanners.ScannerEdit(active=active)
+    if _call(api_scanners.edit_scanner, scanner_id=scanner_id, body=body):
+        if active:
+            flash(gettext("Scanner %(id)s reactivated.", id=scanner_id))
+        else:
+            flash(gettext("Scanner %(id)s deactivated: its scans are refused.", id=scanner_id))
     return redirect(url_for("web.admin") + "#scanners")
 
 

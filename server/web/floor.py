@@ -24,11 +24,20 @@ from server.web.pages import role_required
 REJECTED_PAGE = 100
 
 
+def register_ingest(app, parts: list) -> None:
+    """Show the stations page the ingest worker among `parts` (what start_mqtt started in
+    this process): every process that runs both the web app and the ingest calls this."""
+    for part in parts:
+        if hasattr(part, "scanner_status"):
+            app.extensions["koordinator.ingest"] = part
+
+
 def scanner_states() -> dict[str, dict]:
     """Online/offline per scanner id, from the retained status topic the MQTT ingest reads.
 
     The ingest worker keeps `scanner_status` ({id: {"state": ...}}); the page sees it when
-    the worker runs in this process and is registered as app.extensions["koordinator.ingest"].
+    the worker runs in this process and is registered as app.extensions["koordinator.ingest"]
+    (register_ingest: `serve` and `demo`).
     Without it the page shows how long ago each scanner last scanned.
     """
     worker = current_app.extensions.get("koordinator.ingest")

@@ -438,6 +438,15 @@ def worker_catalogue() -> dict:
         "verbs": {code: verb_text(code) for code in VERB_TEXT},
         "duplicate": gettext("Already scanned - same answer"),
         "ready": gettext("Ready - scan a label"),
+        # command answers, worded from the scanner's context after the command
+        "signed_in": gettext("Signed in: %(name)s", name="{name}"),
+        "signed_out": gettext("Signed out: %(name)s", name="{name}"),
+        "signed_out_again": gettext(
+            "Signed out: %(name)s (the same badge again signs out)", name="{name}"
+        ),
+        "order_selected": gettext("Order %(number)s selected", number="{name}"),
+        "action_selected": gettext("Action: %(action)s", action="{name}"),
+        "defaults": gettext("Done - back to the station's defaults"),
     }
 
 

@@ -101,6 +101,7 @@ def today() -> dt.date:
 NAV = [
     # endpoint, label, role
     ("web.stock", lazy_gettext("Stock"), "operator"),
+    ("web.items", lazy_gettext("Items"), "operator"),
     ("web.schedule", lazy_gettext("Schedule"), "supervisor"),
     ("web.stations", lazy_gettext("Stations"), "supervisor"),
     ("web.rejected", lazy_gettext("Rejected scans"), "supervisor"),

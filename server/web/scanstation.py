@@ -13,7 +13,7 @@ import peewee as pw
 from flask import abort, g, jsonify, render_template
 from flask_babel import gettext
 
-from server.models import Item, LedgerEntry, Product, Scanner, Station, User
+from server.models import Item, LedgerEntry, Product, ProductionOrder, Scanner, Station, User
 from server.web import bp, i18n
 from server.web.pages import role_required
 
@@ -31,16 +31,54 @@ def scan_index():
     return render_template("scan_index.html", scanners=scanners)
 
 
-@bp.route("/scan/<scanner_id>")
-@role_required("operator")
-def scan_station(scanner_id: str):
+def _scanner_and_station(scanner_id: str) -> tuple[Scanner, Station | None]:
     scanner = Scanner.get_or_none(Scanner.id == scanner_id)
     if scanner is None:
         abort(404, gettext("No scanner %(id)s", id=scanner_id))
     station = Station.get_or_none(Station.id == scanner.station_id) if scanner.station_id else None
     if station is not None and station.language:
         g.page_language = station.language
+    return scanner, station
+
+
+def scanner_context(scanner: Scanner, station: Station | None) -> dict:
+    """What the scanner's next scan will be done as: its action (the command label's,
+    else the station's default), order and operator, read fresh from the database."""
     operator = User.get_or_none(User.id == scanner.operator_id) if scanner.operator_id else None
+    order = (
+        ProductionOrder.get_or_none(ProductionOrder.id == scanner.order_id)
+        if scanner.order_id
+        else None
+    )
+    action = scanner.action or (station.default_action if station else None)
+    parts = [
+        i18n.action_text(action),
+        order.number if order else "",
+        operator.username if operator else "",
+    ]
+    return {
+        "operator": operator.username if operator else None,
+        "order": order.number if order else None,
+        "action": action,
+        "action_text": i18n.action_text(action),
+        "text": " · ".join(p for p in parts if p),
+    }
+
+
+@bp.route("/scan/<scanner_id>/context")
+@role_required("operator")
+def scan_context(scanner_id: str):
+    """The header of the scan station page, asked again after every answer."""
+    scanner, station = _scanner_and_station(scanner_id)
+    resp = jsonify(scanner_context(scanner, station))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/scan/<scanner_id>")
+@role_required("operator")
+def scan_station(scanner_id: str):
+    scanner, station = _scanner_and_station(scanner_id)
     recent = list(
         LedgerEntry.select(LedgerEntry, Item, Product)
         .join(Item, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.item == Item.id))
@@ -53,7 +91,7 @@ def scan_station(scanner_id: str):
         "scan.html",
         scanner=scanner,
         station=station,
-        operator=operator,
+        context=scanner_context(scanner, station),
         recent=recent,
         catalogue=i18n.worker_catalogue(),
     )

@@ -12,6 +12,7 @@ import pydantic
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from server.api.orders import order_dict
 from server.core import flags as flags_mod
 from server.core import planning
 from server.core.errors import DomainError
@@ -173,6 +174,25 @@ def order_close(number: str):
     return redirect(url_for("web.schedule"))
 
 
+def order_materials(order: ProductionOrder, flags) -> list[dict]:
+    """Need, issued and short per material: the API's own figures (GET /api/orders/<n>)
+    with the material's unit."""
+    lines = order_dict(order, detail=True, flags=flags)["materials"]
+    units = dict(
+        Product.select(Product.sku, Product.unit)
+        .where(Product.sku.in_([m["material"] for m in lines]))
+        .tuples()
+    )
+    return [
+        {
+            **m,
+            "unit": units.get(m["material"], ""),
+            "short": max(Decimal(str(m["needed"])) - Decimal(str(m["issued"])), Decimal(0)),
+        }
+        for m in lines
+    ]
+
+
 @bp.route("/schedule/orders/<number>", methods=["GET", "POST"])
 @role_required("supervisor")
 def order_edit(number: str):
@@ -200,11 +220,13 @@ def order_edit(number: str):
             return redirect(url_for("web.schedule"))
         except DomainError as exc:
             _fail(exc)
-    flags = flags_mod.compute(utcnow(), tz=i18n.plant_timezone()).for_order(order.id)
+    all_flags = flags_mod.compute(utcnow(), tz=i18n.plant_timezone())
+    order = ProductionOrder.get_by_id(order.id)
     return render_template(
         "order.html",
-        order=ProductionOrder.get_by_id(order.id),
-        flags=flags,
+        order=order,
+        flags=all_flags.for_order(order.id),
+        materials=order_materials(order, all_flags),
         events=[
             {**e, "when": dt.datetime.fromisoformat(e["at"].rstrip("Z"))}
             for e in planning.order_events(order)

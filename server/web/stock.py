@@ -6,11 +6,13 @@ from collections import defaultdict
 from decimal import Decimal
 
 import peewee as pw
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
 from server import labelling
+from server.core import codes
+from server.core.errors import Rejected
 from server.core.items import left_from
 from server.core.stages import GONE
 from server.models import (
@@ -31,7 +33,9 @@ PAGE_SIZE = 50
 
 
 def shown_stages(by_stage: dict) -> list[str]:
-    return [s for s in STAGES if by_stage.get(s, [0])[0] or s in STOCK_STAGES]
+    """Every stage, always in the same order: a card or a column that came and went with
+    its count made the others jump on the live page."""
+    return list(STAGES)
 
 
 def stock_figures() -> dict:
@@ -49,6 +53,9 @@ def stock_figures() -> dict:
     }
     stations = {s.id: s for s in Station.select(Station.id, Station.code, Station.name)}
     by_stage: dict[str, list] = {s: [0, Decimal(0)] for s in STAGES}
+    # quantities are only added up within one unit (kg and boxes do not sum); unit-tracked
+    # products count one per item, which the count already says
+    by_unit: dict[str, dict[str, Decimal]] = {s: {} for s in STAGES}
     by_product: dict[int, dict[str, list]] = defaultdict(dict)
     by_station: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     # the database sums the counters (a few thousand rows); Python sees ~products x stages
@@ -63,6 +70,10 @@ def stock_figures() -> dict:
         entry = by_stage.setdefault(stage, [0, Decimal(0)])
         entry[0] += count
         entry[1] += qty
+        product = products.get(product_id)
+        if product is not None and (product.tracking == "lot" or qty != count):
+            units = by_unit.setdefault(stage, {})
+            units[product.unit] = units.get(product.unit, Decimal(0)) + qty
     for station_id, stage, count in (
         StockCounter.select(StockCounter.station_id, StockCounter.stage, n)
         .where((StockCounter.station_id != 0) & StockCounter.stage.not_in(("consumed", "shipped")))
@@ -100,6 +111,7 @@ def stock_figures() -> dict:
     )
     return {
         "by_stage": by_stage,
+        "by_unit": {s: sorted(units.items()) for s, units in by_unit.items()},
         "stages": shown,
         "product_rows": product_rows,
         "station_rows": station_rows,
@@ -196,6 +208,53 @@ def items():
         stages=STAGES,
         paged=bool(before),
     )
+
+
+def _found(text: str) -> tuple[str | None, str | None]:
+    """Where a typed or scanned code leads: the item page, or the item list of a lot or a
+    product. The code is read by the parser the scans use (server/core/codes.py), so an
+    internal code, a GS1 element string (with or without its AIM prefix) and an EPC read
+    all find what a scan of them would. Nothing found: (None, the parser's reason code)."""
+    exact = Item.get_or_none(Item.code == text.strip().upper())
+    if exact is not None:
+        return url_for("web.item", code=exact.code), None
+    try:
+        parsed = codes.parse(
+            text, "rfid" if codes.EPC_HEX.match(text.strip().upper()) else "barcode"
+        )
+    except Rejected as exc:
+        return None, exc.code
+    if parsed.kind == codes.CodeKind.ITEM:
+        item = Item.get_or_none(Item.code == parsed.item_code)
+        return (url_for("web.item", code=item.code), None) if item else (None, "unknown_item")
+    if parsed.kind == codes.CodeKind.COMMAND:
+        return None, None
+    if parsed.ext_key:
+        item = Item.get_or_none(Item.ext_key == parsed.ext_key)
+        return (url_for("web.item", code=item.code), None) if item else (None, "unknown_item")
+    product = Product.get_or_none(Product.gtin == parsed.gtin) if parsed.gtin else None
+    if product is None:
+        return None, "unknown_product"
+    if parsed.lot:
+        lot = Item.select(Item.code).where((Item.product == product.id) & (Item.lot == parsed.lot))
+        if not lot.exists():
+            return None, "unknown_item"
+        return url_for("web.items", product=product.sku, lot=parsed.lot), None
+    return url_for("web.items", product=product.sku), None
+
+
+@bp.route("/find")
+@role_required("operator")
+def find():
+    """The header's search box: a code typed or scanned into it opens what it names."""
+    text = request.args.get("code", "").strip()[:200]
+    target, reason = _found(text) if text else (None, None)
+    if target is not None:
+        return redirect(target)
+    message = gettext("Nothing matched %(code)s.", code=text) if text else gettext("No code given.")
+    if reason:
+        message = f"{message} {i18n.reason_text(reason)}"
+    return render_template("error.html", code=404, message=message), 404
 
 
 def _item_or_404(code: str) -> Item:

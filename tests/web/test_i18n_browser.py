@@ -35,7 +35,7 @@ def test_scan_answers_in_bahasa_have_no_english(page, history, web_users):
     expect(page.locator("#recent li").first).to_contain_text("Widget")
     scan("NOT-A-LABEL", "Ditolak", "Label tidak dikenali")
     scan(fresh, "Ditolak", "Barang ini dalam proses")  # illegal transition: stage, next step
-    scan("CMD-OP-B-OPERATOR", "Diterima", "Lencana operator")
+    scan("CMD-OP-B-OPERATOR", "Diterima", "Masuk: operator1")
     scan("CMD-OUT", "Keluar")
     vocabulary = Vocabulary("id", plant_data())  # the scanned codes are data too
     foreign = {w for text in said for w in vocabulary.foreign(text)}

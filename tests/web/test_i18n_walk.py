@@ -118,7 +118,7 @@ class Vocabulary:
         words = set(ALLOWED)
         for m in catalog:
             for s in m.string if isinstance(m.string, tuple) else (m.string,):
-                words |= _words(re.sub(r"%\(\w+\)s", " ", s or ""))
+                words |= _words(re.sub(r"%\(\w+\)s|\{\w+\}", " ", s or ""))
         loc = Locale.parse(lang)
         for table in (loc.months, loc.days, loc.eras, loc.periods, loc.day_periods):
             for name in _nested(table):
@@ -133,7 +133,7 @@ class Vocabulary:
 
     def foreign(self, text: str) -> list[str]:
         """The words of `text` that are neither wording of `lang` nor data."""
-        text = self.data.sub(" ", re.sub(r"%\(\w+\)s", " ", text))
+        text = self.data.sub(" ", re.sub(r"%\(\w+\)s|\{\w+\}", " ", text))
         out = []
         for chunk in text.split():
             if re.search(r"[\d_]", chunk):  # codes, quantities, ids: 12.5, WO-1, over_plan

@@ -313,6 +313,8 @@ HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
 # a value for each URL argument of a page; a page with a new argument fails until it has one
 ARGS = {"sku": "WIDGET", "scanner_id": "sc-a1", "number": "WO-1", "user_id": None, "code": None}
 NOT_PAGES = {"web.static", "web.item_label_svg"}
+#: pages that need a query string to be a page (the header's search box)
+QUERY = {"web.find": "code"}
 
 
 def _pages(app, item_code: str, user_id: int) -> list[str]:
@@ -328,7 +330,9 @@ def _pages(app, item_code: str, user_id: int) -> list[str]:
                 continue
             missing = rule.arguments - values.keys()
             assert not missing, f"give {rule.rule} a value for {missing} in ARGS"
-            out.append(url_for(rule.endpoint, **{a: values[a] for a in rule.arguments}))
+            query = {QUERY[rule.endpoint]: values["code"]} if rule.endpoint in QUERY else {}
+            args = {a: values[a] for a in rule.arguments}
+            out.append(url_for(rule.endpoint, **args, **query))
     return sorted(set(out))
 
 

@@ -77,7 +77,42 @@
     var recent = document.getElementById("recent");
     var scanner = root.getAttribute("data-scanner");
     var url = root.getAttribute("data-scan-url");
+    var contextUrl = root.getAttribute("data-context-url");
+    var head = document.getElementById("scan-ctx");
+    var signout = document.getElementById("scan-signout");
     var seq = 0, shownAnswers = 0;
+    // the scanner's context as the header shows it; asked again after every answer
+    var context = {operator: signout && !signout.hidden ? "?" : null};
+
+    function fetchContext() {
+      return fetch(contextUrl, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .catch(function () { return null; })
+        .then(function (ctx) {
+          if (ctx) {
+            head.textContent = ctx.text;
+            signout.hidden = !ctx.operator;
+          }
+          return ctx;
+        });
+    }
+    fetchContext().then(function (ctx) { if (ctx) context = ctx; });
+
+    function fill(template, value) { return template.replace("{name}", value || ""); }
+
+    // a command's answer, worded from what the scanner's context became
+    function commandWording(res, before, after) {
+      var kind = res.action.slice("command:".length);
+      if (!after) return T.lang.split(/[-_]/)[0] === "en" ? res.message : (T.commands[res.action] || T.command);
+      if (kind === "op") {
+        return after.operator ? fill(T.signed_in, after.operator)
+                              : fill(T.signed_out_again, before.operator);
+      }
+      if (kind === "out") return before.operator ? fill(T.signed_out, before.operator) : res.message;
+      if (kind === "ord") return fill(T.order_selected, after.order);
+      if (kind === "act") return fill(T.action_selected, after.action_text);
+      return T.defaults;
+    }
 
     // keep the wedge scanner's keystrokes in the input, unless a person uses another control
     function keepFocus() {
@@ -110,7 +145,6 @@
         return text;
       }
       if (en || !res.action) return res.message;
-      if (res.action.indexOf("command") === 0) return T.commands[res.action] || T.command;
       var said = T.actions[res.action] || res.action;
       if (res.stage) said += " → " + (T.stages[res.stage] || res.stage);
       return said;
@@ -153,7 +187,11 @@
       ev.preventDefault();
       var code = input.value.trim();
       input.value = "";
-      if (!code) return;
+      if (code) send(code);
+    });
+    signout.addEventListener("click", function () { send("CMD-OUT"); input.focus(); });
+
+    function send(code) {
       seq += 1;
       var body = {
         scan_id: "web-" + scanner + "-" + Date.now().toString(36) + "-" + seq + "-" +
@@ -171,6 +209,15 @@
         })
         .then(function (r) {
           var res = r.json || {};
+          var before = context;
+          if (res.status === "accepted" && res.action && res.action.indexOf("command:") === 0) {
+            // the header and the answer both follow the context the command left
+            return fetchContext().then(function (after) {
+              if (after) context = after;
+              var status = T.accepted + (res.duplicate ? " · " + T.duplicate : "");
+              show(true, status, commandWording(res, before, after), code);
+            });
+          }
           if (res.status === "accepted" || res.status === "rejected") {
             var ok = res.status === "accepted";
             var status = ok ? T.accepted : T.rejected;
@@ -182,9 +229,11 @@
             var reason = res.error || "server_error";
             show(false, T.rejected, T.reasons[reason] || res.message || reason, code);
           }
+          // another scanner's badge or a supervisor may have changed this context too
+          return fetchContext().then(function (after) { if (after) context = after; });
         })
         .catch(function () { show(false, T.rejected, T.reasons.network, code); });
-    });
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
