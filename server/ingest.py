@@ -128,7 +128,11 @@ class IngestSettings:
         values: dict[str, Any] = {
             **parts,
             "prefix": env.get("MQTT_TOPIC_PREFIX", "koordinator").strip("/"),
+            # Mosquitto as deployed makes a connection's user name its client id
+            # (use_username_as_clientid): the same here, so the session, the logs and the
+            # status topic all carry the id the broker knows.
             "client_id": env.get("INGEST_CLIENT_ID")
+            or parts["username"]
             or f"koordinator-ingest-{socket.gethostname()}",
             "shared_group": env.get("INGEST_SHARED_GROUP") or None,
             "mqtt5": env.get("INGEST_MQTT5", "").lower() in ("1", "true", "yes"),
