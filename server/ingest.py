@@ -648,19 +648,23 @@ class IngestWorker:
     def _note_db_down(self, exc: Exception) -> None:
         """Log a failed commit once per outage: a read-only or locked database fails every
         retry (and every scan of it), and a line each time buried the log (3,459 in 11 s).
-        The traceback goes to DEBUG."""
+        Each retry's traceback goes to DEBUG; a failure that is not the database's (a bug)
+        gets its traceback once."""
         log.debug("ingest: commit failed", exc_info=exc)
-        if self._db_down_since is None:
-            self._db_down_since = time.monotonic()
+        if self._db_down_since is not None:
+            return
+        self._db_down_since = time.monotonic()
+        if isinstance(exc, DATABASE_ERRORS):
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             log.error(
-                "ingest: database unavailable: %s: %s; retrying, scans wait with the broker",
-                type(exc).__name__,
-                str(exc).splitlines()[0][:300] if str(exc) else "-",
+                "ingest: database unavailable: %s; retrying, scans wait with the broker", reason
             )
+        else:
+            log.error("ingest: committing a batch failed; retrying", exc_info=exc)
 
     def _note_db_back(self) -> None:
-        assert self._db_down_since is not None
-        log.warning("ingest: database back after %.1f s", time.monotonic() - self._db_down_since)
+        down = time.monotonic() - (self._db_down_since or time.monotonic())
+        log.warning("ingest: database back after %.1f s", down)
         self._db_down_since = None
 
     def _back_off(self) -> None:

@@ -4,6 +4,7 @@ log says so once when it starts and once when it ends, not once per scan and ret
 from __future__ import annotations
 
 import logging
+import re
 
 import peewee as pw
 import pytest
@@ -17,9 +18,21 @@ OK_TIME = "2026-11-26T08:00:00Z"
 
 
 def _set_read_only(db, on: bool) -> None:
-    """SQLite's read-only state (`PRAGMA query_only`: "attempt to write a readonly
-    database", SQLITE_READONLY, as for a file opened read-only) on every pooled connection
-    of the real file but this thread's."""
+    """Make the database refuse writes to the worker, or accept them again.
+
+    SQLite: `PRAGMA query_only` on every pooled connection of the real file but this
+    thread's ("attempt to write a readonly database", SQLITE_READONLY, as for a file
+    opened read-only). PostgreSQL: the database's `default_transaction_read_only`, and
+    the other sessions ended so that the worker's next one has it ("cannot execute
+    INSERT in a read-only transaction")."""
+    if isinstance(db, pw.PostgresqlDatabase):
+        flag = "on" if on else "off"
+        db.execute_sql(f'ALTER DATABASE "{db.database}" SET default_transaction_read_only = {flag}')
+        db.execute_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return
     mine = db.connection()
     conns = [c.connection for c in db._in_use.values()] + [c[-1] for c in db._connections]
     for conn in conns:
@@ -30,8 +43,6 @@ def _set_read_only(db, on: bool) -> None:
 def test_a_read_only_database_is_logged_once_and_no_scan_is_lost(
     plant, db, db_url, broker, peer, caplog
 ):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's read-only state on a real file")
     settings = IngestSettings(host=broker.host, port=broker.port, client_id="ro-ingest")
     worker = IngestWorker(db, settings).start()
     try:
@@ -56,11 +67,12 @@ def test_a_read_only_database_is_logged_once_and_no_scan_is_lost(
         loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
         messages = [r.getMessage() for r in loud]
         assert len(loud) == 2, messages  # one line per change of state
-        assert "database unavailable" in messages[0] and "readonly" in messages[0]
+        assert "database unavailable" in messages[0]  # PostgreSQL: first the session end
         assert "database back" in messages[1]
         assert not any(r.exc_info for r in loud)  # no traceback above DEBUG
         failed = [r for r in caplog.records if r.getMessage() == "ingest: commit failed"]
         assert len(failed) >= 3  # retried, and each retry failed, but quietly
+        assert re.search(r"read-?only", str(failed[-1].exc_info[1]))
     finally:
         _set_read_only(db, False)
         worker.stop()
