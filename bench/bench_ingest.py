@@ -17,6 +17,15 @@ Three measurements (docs/design.md "Figures to reach" and "Reliability"):
    nothing applied twice.
 
 Every scan receives a new item (`new` -> `raw`), the real path of `apply_scan()`.
+
+This machine's speed moves by 2x from one hour to the next, so phases 1 and 2 also run, in
+the same run and with the same load generator, a **do-nothing ingest** (`NullIngestWorker`:
+the same `IngestWorker` and MQTT client code, subscribing, decoding and answering each scan
+with a fixed result, without `apply_scans()` or a database) just before and just after the
+project's ingest, and report the project's figure as a ratio to the mean of the two beside
+the absolute one: `throughput_ratio` (the project's scans/s over the do-nothing's),
+`p99_ratio` (the project's p99 over the do-nothing's), and `cpu_ratio` (the ingest
+process's CPU a scan while timed over the do-nothing's).
 Run: `PYTHONPATH=. .venv/bin/python bench/bench_ingest.py [--quick]`.
 """
 
@@ -42,8 +51,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from scanner_agent.outbox import new_scan_id
 from server.core.codes import make_item_code
+from server.core.scans import ScanResult
 from server.core.stock import rebuild
 from server.db import create_schema, drop_schema, init_db
+from server.ingest import IngestWorker, decode
 from server.models import Item, LedgerEntry, Product, Scanner, Station
 from tests.support.broker import start_mosquitto
 
@@ -249,7 +260,65 @@ class CPublisher(Publisher):
         self.sub.wait(10)
 
 
-def start_ingest(url: str, broker, workdir: Path, *args: str) -> subprocess.Popen:
+class NullIngestWorker(IngestWorker):
+    """The ingest without its work: every message is taken, batched, decoded, answered
+    and acked by `IngestWorker`'s own loop and `IngestClient`, but a batch's "commit" only
+    makes a fixed accepted result per scan (`apply_scans()` and the database are what is
+    missing). The baseline the bench divides by."""
+
+    def _commit(self, batch) -> None:
+        for msg in batch:
+            if msg.scan is None and msg.rejection is None:
+                decode(msg, self.settings.prefix)
+            scan = msg.scan
+            if scan is not None:
+                msg.result = ScanResult(
+                    scan_id=scan.scan_id,
+                    status="accepted",
+                    item=scan.code,
+                    stage="raw",
+                    action="receive",
+                )
+            elif msg.rejection is not None and msg.rejection[2]:
+                msg.result = ScanResult(
+                    scan_id=msg.rejection[2], status="rejected", reason=msg.rejection[0]
+                )
+
+
+def serve_null_ingest(argv: list[str]) -> int:
+    """`bench_ingest.py --null-ingest [--mqtt5] [--batch N] [--shared-group G]`: the
+    do-nothing ingest as a process of its own, started and stopped like `server ingest`."""
+    import logging
+    import signal
+
+    import peewee as pw
+
+    from server.ingest import IngestSettings
+    from server.runtime import tune_gc
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--null-ingest", action="store_true")
+    parser.add_argument("--mqtt5", action="store_true")
+    parser.add_argument("--batch", type=int)
+    parser.add_argument("--shared-group")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = IngestSettings.from_env(
+        os.environ["MQTT_URL"],
+        batch_size=args.batch,
+        shared_group=args.shared_group,
+        mqtt5=True if args.mqtt5 else None,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    tune_gc()
+    NullIngestWorker(pw.SqliteDatabase(":memory:"), settings).run(stop)  # never opened
+    return 0
+
+
+def start_ingest(
+    url: str, broker, workdir: Path, *args: str, null: bool = False
+) -> subprocess.Popen:
     env = dict(
         os.environ,
         DATABASE_URL=url,
@@ -262,8 +331,9 @@ def start_ingest(url: str, broker, workdir: Path, *args: str) -> subprocess.Pope
     # BENCH_INGEST_PREFIX="valgrind --tool=callgrind" counts the ingest's instructions:
     # repeatable where wall-clock figures on a shared 2-core machine vary by 20 %
     prefix = os.environ.get("BENCH_INGEST_PREFIX", "").split()
+    program = [__file__, "--null-ingest"] if null else ["-m", "server", "ingest"]
     proc = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "server", "ingest", *args],
+        [*prefix, sys.executable, *program, *args],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -304,19 +374,31 @@ def check_exactly_once(url: str, codes: list[str]) -> tuple[int, int]:
 
 
 def phase_throughput(
-    tmp: Path, n: int, publishers: int, window: int, workers: int = 1, url: str | None = None
+    tmp: Path,
+    n: int,
+    publishers: int,
+    window: int,
+    workers: int = 1,
+    url: str | None = None,
+    null: bool = False,
 ) -> dict:
-    url = url or f"sqlite:///{tmp}/throughput.db"
-    codes = seed(url, n, publishers)
-    broker = start_mosquitto(tmp / "mq-throughput", conf_extra=TUNED)
+    name = "throughput-null" if null else "throughput"
+    url = url or f"sqlite:///{tmp}/{name}.db"
+    if null:  # no database: the codes only fill the payloads
+        codes = [make_item_code(100_000 + k) for k in range(n)]
+    else:
+        codes = seed(url, n, publishers)
+    broker = start_mosquitto(tmp / f"mq-{name}", conf_extra=TUNED)
     shared = ("--shared-group", "bench") if workers > 1 else ()
     ingests = [
-        start_ingest(url, broker, tmp, "--mqtt5", "--batch", "500", *shared) for _ in range(workers)
+        start_ingest(url, broker, tmp, "--mqtt5", "--batch", "500", *shared, null=null)
+        for _ in range(workers)
     ]
     pubs = [CPublisher(broker.port, f"sc-b{k}") for k in range(publishers)]
     payloads = [scan_payload(code) for code in codes]  # the load, made before the clock
     try:
         start, bench_cpu = time.perf_counter(), sum(os.times()[:2])
+        ingest_cpu = sum(cpu_seconds(i.pid) for i in ingests)  # start-up not counted
 
         def feed(pub: Publisher, mine: list[tuple[str, bytes]]) -> None:
             # a whole window's room in one write: mosquitto_pub reads its lines in bulk
@@ -337,6 +419,7 @@ def phase_throughput(
         ok = all(p.drain(120) for p in pubs)
         elapsed = time.perf_counter() - start
         bench_cpu = sum(os.times()[:2]) - bench_cpu
+        ingest_cpu = sum(cpu_seconds(i.pid) for i in ingests) - ingest_cpu
     finally:
         cpu = {
             "broker_cpu_s": round(cpu_seconds(broker.proc.pid), 1),
@@ -351,7 +434,7 @@ def phase_throughput(
             ingest.terminate()
             ingest.wait(120)
         broker.stop()
-    rows, not_raw = check_exactly_once(url, codes)
+    rows, not_raw = (None, None) if null else check_exactly_once(url, codes)
     return {
         **cpu,
         "bench_process_cpu_s": round(bench_cpu, 1),  # while timed: the load generator
@@ -359,6 +442,7 @@ def phase_throughput(
         "scans": n,
         "seconds": round(elapsed, 2),
         "scans_per_s": round(n / elapsed),
+        "ingest_cpu_us_per_scan": round(ingest_cpu / n * 1e6),
         "all_answered": ok,
         "ledger_rows": rows,
         "not_applied": not_raw,
@@ -366,12 +450,13 @@ def phase_throughput(
     }
 
 
-def phase_latency(tmp: Path, rate: int, seconds: int) -> dict:
+def phase_latency(tmp: Path, rate: int, seconds: int, null: bool = False) -> dict:
     n = rate * seconds
-    url = f"sqlite:///{tmp}/latency.db"
-    codes = seed(url, n, 4)
-    broker = start_mosquitto(tmp / "mq-latency", conf_extra=TUNED)
-    ingest = start_ingest(url, broker, tmp, "--mqtt5")
+    name = "latency-null" if null else "latency"
+    url = f"sqlite:///{tmp}/{name}.db"
+    codes = [make_item_code(100_000 + k) for k in range(n)] if null else seed(url, n, 4)
+    broker = start_mosquitto(tmp / f"mq-{name}", conf_extra=TUNED)
+    ingest = start_ingest(url, broker, tmp, "--mqtt5", null=null)
     pubs = [CPublisher(broker.port, f"sc-b{k}") for k in range(4)]
     try:
         start = time.perf_counter()
@@ -428,7 +513,22 @@ def phase_burst(tmp: Path, n: int) -> dict:
     }
 
 
+def with_baseline(project: dict, baselines: list[dict], key: str, ratio: str) -> dict:
+    """The project's figures, its `key` as a ratio to the do-nothing ingest's (the mean of
+    its runs just before and just after the project's, so a change of the machine's speed
+    in between shows as a spread of the two), and the do-nothing's figures as
+    `null_<name>: [before, after]`."""
+    out = dict(project)
+    out[ratio] = round(project[key] / statistics.mean(b[key] for b in baselines), 2)
+    for name, value in baselines[0].items():
+        if value is not None and name not in ("workers", "offered_per_s", "scans"):
+            out[f"null_{name}"] = [b[name] for b in baselines]
+    return out
+
+
 def main() -> int:
+    if "--null-ingest" in sys.argv[1:]:
+        return serve_null_ingest(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     parser.add_argument("--workers", type=int, default=1, help="ingest workers ($share)")
@@ -445,12 +545,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)
         if args.only in (None, "throughput"):
-            result = phase_throughput(
-                tmp, n, publishers=4, window=500, workers=args.workers, url=args.database_url
-            )
+            load = {"n": n, "publishers": 4, "window": 500, "workers": args.workers}
+            before = phase_throughput(tmp, **load, null=True)
+            result = phase_throughput(tmp, **load, url=args.database_url)
+            after = phase_throughput(tmp, **load, null=True)
+            result = with_baseline(result, [before, after], "scans_per_s", "throughput_ratio")
+            result = with_baseline(result, [before, after], "ingest_cpu_us_per_scan", "cpu_ratio")
             print("throughput:", result, flush=True)
         if args.only in (None, "latency"):
-            print("latency:   ", phase_latency(tmp, 1000, 3 if args.quick else 10), flush=True)
+            seconds = 3 if args.quick else 10
+            before = phase_latency(tmp, 1000, seconds, null=True)
+            result = phase_latency(tmp, 1000, seconds)
+            after = phase_latency(tmp, 1000, seconds, null=True)
+            result = with_baseline(result, [before, after], "p99_ms", "p99_ratio")
+            print("latency:   ", result, flush=True)
         if args.only in (None, "burst"):
             print("burst:     ", phase_burst(tmp, 2_000 if args.quick else 10_000), flush=True)
     return 0

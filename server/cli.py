@@ -224,11 +224,11 @@ def cmd_mqtt_credentials(args, settings) -> int:
     from server.models import Scanner
 
     prefix = settings["MQTT_TOPIC_PREFIX"]
-    if not mc.SAFE_ID.match(args.server_user):
-        print(
-            f"error: --server-user {args.server_user!r} is not a valid user name", file=sys.stderr
-        )
-        return 2
+    # one user per ingest worker: the broker makes the user name the client id
+    server_users = list(dict.fromkeys(args.server_user or ["koordinator-server"]))
+    for user in server_users:
+        if not mc.SAFE_ID.match(user):
+            raise UsageError(f"--server-user {user!r} is not a valid user name")
     for path in (args.passwd, args.acl):
         # checked before the transaction: new passwords must not be stored unwritten
         folder = os.path.dirname(os.path.abspath(path))
@@ -240,9 +240,10 @@ def cmd_mqtt_credentials(args, settings) -> int:
     shown: list[tuple[str, str]] = []
     with db.connection_context(), db.atomic():
         scanners = list(Scanner.select().order_by(Scanner.id))
-        if any(s.id == args.server_user for s in scanners):
+        taken = [s.id for s in scanners if s.id in server_users]
+        if taken:
             print(
-                f"error: a scanner is called {args.server_user!r}; pick another --server-user",
+                f"error: a scanner is called {taken[0]!r}; pick another --server-user",
                 file=sys.stderr,
             )
             return 2
@@ -265,16 +266,19 @@ def cmd_mqtt_credentials(args, settings) -> int:
                 shown.append((scanner.id, password))
             accounts.append(mc.Account(scanner.id, scanner.secret_hash))
             scanner_ids.append(scanner.id)
-    existing = mc.read_password_file(args.passwd).get(args.server_user)
-    if existing and not args.new_server_password:
-        server_hash = existing
-    else:
-        password = os.environ.get("KOORDINATOR_MQTT_SERVER_PASSWORD") or mc.new_password()
-        server_hash = mc.hash_password(password)
-        shown.insert(0, (args.server_user, password))
-    accounts.insert(0, mc.Account(args.server_user, server_hash))
+    existing = mc.read_password_file(args.passwd)
+    server_accounts, server_shown = [], []
+    for user in server_users:
+        if existing.get(user) and not args.new_server_password:
+            server_hash = existing[user]
+        else:
+            password = os.environ.get("KOORDINATOR_MQTT_SERVER_PASSWORD") or mc.new_password()
+            server_hash = mc.hash_password(password)
+            server_shown.append((user, password))
+        server_accounts.append(mc.Account(user, server_hash))
+    accounts, shown = server_accounts + accounts, server_shown + shown
     mc.write_private(args.passwd, mc.password_file(accounts))
-    mc.write_private(args.acl, mc.acl_file(scanner_ids, args.server_user, prefix))
+    mc.write_private(args.acl, mc.acl_file(scanner_ids, server_users, prefix))
     print(f"wrote {args.passwd} ({len(accounts)} users) and {args.acl}")
     if shown:
         print("New passwords (shown once; only their hashes are kept):")
@@ -392,7 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mqtt-credentials", help="write a Mosquitto password file and ACL")
     p.add_argument("--passwd", required=True, help="password file to write")
     p.add_argument("--acl", required=True, help="ACL file to write")
-    p.add_argument("--server-user", default="koordinator-server", help="the ingest's user")
+    p.add_argument(
+        "--server-user",
+        action="append",
+        help="an ingest worker's user, one per worker (repeatable; default koordinator-server)",
+    )
     p.add_argument("--new-server-password", action="store_true", help="replace its password")
     p.add_argument("--rotate", action="store_true", help="new passwords for every scanner")
     p.add_argument("--scanner", action="append", help="new password for this scanner")

@@ -39,7 +39,8 @@ False with a session expiry) so the broker keeps scans while the worker restarts
 The worker never dies on input: unreadable payloads get a `bad_payload` result when a
 scan_id can be read, a payload naming another scanner than its topic gets
 `unknown_scanner`, both are logged and recorded in the ledger
-(`server.core.malformed`). A database outage keeps the batch unacknowledged and retries.
+(`server.core.malformed`). A database outage (down, read-only, locked) keeps the batch
+unacknowledged and retries; it is logged once when it starts and once when it ends.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from server.core.malformed import record_rejected_payload, rejected_result
-from server.core.scans import ScanIn, ScanResult, apply_scans, writing
+from server.core.scans import DATABASE_ERRORS, ScanIn, ScanResult, apply_scans, writing
 from server.mqtt_client import IngestClient
 from server.wire import ScanPayload
 
@@ -128,7 +129,11 @@ class IngestSettings:
         values: dict[str, Any] = {
             **parts,
             "prefix": env.get("MQTT_TOPIC_PREFIX", "koordinator").strip("/"),
+            # Mosquitto as deployed makes a connection's user name its client id
+            # (use_username_as_clientid): the same here, so the session, the logs and the
+            # status topic all carry the id the broker knows.
             "client_id": env.get("INGEST_CLIENT_ID")
+            or parts["username"]
             or f"koordinator-ingest-{socket.gethostname()}",
             "shared_group": env.get("INGEST_SHARED_GROUP") or None,
             "mqtt5": env.get("INGEST_MQTT5", "").lower() in ("1", "true", "yes"),
@@ -275,6 +280,8 @@ class IngestWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_failure: str | None = None
+        #: since when commits fail (time.monotonic()), None while the database answers
+        self._db_down_since: float | None = None
         self._conn_delay = RECONNECT_MIN_DELAY
         self._reconnect_at = 0.0
         #: results the broker has not acknowledged yet (mids), and those waiting for room
@@ -547,7 +554,7 @@ class IngestWorker:
                 self._commit_guarded(batch)
             except Exception as exc:
                 # Nothing acked: retry the same batch, the broker keeps the messages anyway.
-                log.error("ingest: database error, retrying in %.1f s: %s", db_delay, exc)
+                self._note_db_down(exc)
                 inbox.extendleft(reversed(batch))
                 try:
                     self.db.close()
@@ -557,6 +564,8 @@ class IngestWorker:
                 db_delay = min(db_delay * 2, DB_RETRY_MAX)
                 continue
             db_delay, retry_at = 0.1, 0.0
+            if self._db_down_since is not None:
+                self._note_db_back()
             self._answer(batch)
 
     def _service(self, sock, timeout: float, misc: bool) -> bool:
@@ -636,6 +645,28 @@ class IngestWorker:
                 except Exception:
                     log.exception("ingest: keeping the connection during a long commit")
 
+    def _note_db_down(self, exc: Exception) -> None:
+        """Log a failed commit once per outage: a read-only or locked database fails every
+        retry (and every scan of it), and a line each time buried the log (3,459 in 11 s).
+        Each retry's traceback goes to DEBUG; a failure that is not the database's (a bug)
+        gets its traceback once."""
+        log.debug("ingest: commit failed", exc_info=exc)
+        if self._db_down_since is not None:
+            return
+        self._db_down_since = time.monotonic()
+        if isinstance(exc, DATABASE_ERRORS):
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            log.error(
+                "ingest: database unavailable: %s; retrying, scans wait with the broker", reason
+            )
+        else:
+            log.error("ingest: committing a batch failed; retrying", exc_info=exc)
+
+    def _note_db_back(self) -> None:
+        down = time.monotonic() - (self._db_down_since or time.monotonic())
+        log.warning("ingest: database back after %.1f s", down)
+        self._db_down_since = None
+
     def _back_off(self) -> None:
         """The next connection attempt after a failure: 0.1 s, doubling, at most 2 s."""
         self._reconnect_at = time.monotonic() + self._conn_delay
@@ -681,7 +712,8 @@ class IngestWorker:
                 scans.append(msg)
         self.db.connect(reuse_if_open=True)
         with writing(self.db):
-            results = apply_scans(self.db, [m.scan for m in scans]) if scans else []
+            scans_in = [m.scan for m in scans]
+            results = apply_scans(self.db, scans_in, raise_db_errors=True) if scans else []
             for msg, result in zip(scans, results, strict=True):
                 msg.result = result
             for msg in batch:
@@ -705,7 +737,7 @@ class IngestWorker:
                         scan_id=scan_id,
                         raw=msg.payload[:500].decode("utf-8", "replace").replace("\x00", "\ufffd"),
                     )
-                except (pw.OperationalError, pw.InterfaceError):
+                except DATABASE_ERRORS:
                     raise  # the database is away: retry the batch
                 except Exception:
                     # Its savepoint is rolled back; answer it anyway rather than retry forever.

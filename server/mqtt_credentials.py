@@ -4,8 +4,15 @@ Each scanner logs in to the broker with its id as user name and its own password
 password is generated here, printed once, and only its hash is kept (`Scanner.secret_hash`,
 in Mosquitto's own `$7$` PBKDF2-SHA512 format), so the password file can be written again
 at any time without knowing any password. The ACL lets a scanner write only its own
-`scans` and `status` topics and read only its own `results`; the server's user reads every
-scanner's scans and status and writes every results topic. See docs/deploy.md.
+`scans` and `status` topics and read only its own `results`; the server's users (one per
+ingest worker) read every scanner's scans and status and write every results topic.
+
+`BROKER_SECURITY` is the part of mosquitto.conf the ACL relies on: without
+`use_username_as_clientid` a client may pick any client id, so a scanner's credentials could
+connect with an ingest worker's id, and Mosquitto would drop the worker (and with a clean
+session wipe its queued scans) - in a loop, no scan gets through. With it, every connection's
+client id is its user name: a scanner can only ever replace its own session. See
+docs/deploy.md and docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -74,18 +81,37 @@ def password_file(accounts: Iterable[Account]) -> str:
     return "".join(f"{a.user}:{a.hashed}\n" for a in accounts)
 
 
-def acl_file(scanner_ids: Iterable[str], server_user: str, prefix: str) -> str:
+#: mosquitto.conf lines the password file and ACL need (docs/deploy.md shows them in place)
+BROKER_SECURITY = (
+    "allow_anonymous false",
+    # the client id of every connection is its user name: no client can take another's
+    # session (an ingest worker's), whatever client id it sends
+    "use_username_as_clientid true",
+)
+
+
+def broker_config(passwd: str, acl: str) -> str:
+    """The security part of mosquitto.conf for the files written here, to follow a
+    `listener` line: `use_username_as_clientid` is a listener option, and written before
+    any listener Mosquitto 2.0 opens a default one on port 1883 for it."""
+    return "\n".join([*BROKER_SECURITY, f"password_file {passwd}", f"acl_file {acl}", ""])
+
+
+def acl_file(scanner_ids: Iterable[str], server_users: Iterable[str], prefix: str) -> str:
     lines = [
         "# Koordinator broker ACL, written by `python -m server mqtt-credentials`.",
         "# Each scanner writes only its own scans/status and reads only its own results.",
         "",
-        f"user {server_user}",
-        f"topic read {prefix}/scanners/+/scans",
-        f"topic read {prefix}/scanners/+/status",
-        f"topic write {prefix}/scanners/+/results",
-        f"topic write {prefix}/server/+/status",
-        "",
     ]
+    for user in server_users:
+        lines += [
+            f"user {user}",
+            f"topic read {prefix}/scanners/+/scans",
+            f"topic read {prefix}/scanners/+/status",
+            f"topic write {prefix}/scanners/+/results",
+            f"topic write {prefix}/server/+/status",
+            "",
+        ]
     for sid in scanner_ids:
         lines += [
             f"user {sid}",

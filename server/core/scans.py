@@ -150,14 +150,27 @@ def apply_scan(db: pw.Database, scan: ScanIn, *, now: dt.datetime | None = None)
     return apply_scans(db, [scan], now=now)[0]
 
 
+#: errors of the database itself (read-only, locked, gone, I/O), not of one scan
+DATABASE_ERRORS = (pw.OperationalError, pw.InterfaceError, pw.InternalError)
+
+
 def apply_scans(
-    db: pw.Database, scans: list[ScanIn], *, now: dt.datetime | None = None
+    db: pw.Database,
+    scans: list[ScanIn],
+    *,
+    now: dt.datetime | None = None,
+    raise_db_errors: bool = False,
 ) -> list[ScanResult]:
     """Apply scans in order in one transaction (group commit); answers in the same order.
 
     Known scan_ids are looked up for the whole batch at once, stations are cached for the
     batch, and stock counter deltas are summed over the batch and written once before the
     commit: a batch of 200 moves touches a handful of counter rows, not 400.
+
+    An unexpected error answers its scan `server_error`. With `raise_db_errors` one of
+    `DATABASE_ERRORS` is raised instead, for the whole batch: the ingest then keeps every
+    message with the broker and retries, rather than log and answer each scan of a
+    read-only or locked database.
     """
     results: list[ScanResult] = []
     with writing(db):
@@ -169,7 +182,7 @@ def apply_scans(
                 # a repeat inside the batch: a copy of the first answer, marked duplicate
                 results.append(prior if prior.duplicate else _as_duplicate(prior))
                 continue
-            result = _apply_one(db, scan, now or utcnow(), batch)
+            result = _apply_one(db, scan, now or utcnow(), batch, raise_db_errors)
             if result.reason != "server_error":
                 answered[scan.scan_id] = result
             results.append(result)
@@ -258,7 +271,9 @@ def _stored(scan_id: str) -> ScanResult | None:
     return _stored_many([scan_id]).get(scan_id)
 
 
-def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch) -> ScanResult:
+def _apply_one(
+    db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch, raise_db_errors: bool
+) -> ScanResult:
     ctx = _Ctx(scan, now, batch)
     try:
         try:
@@ -281,6 +296,10 @@ def _apply_one(db: pw.Database, scan: ScanIn, now: dt.datetime, batch: _Batch) -
             with _savepoint(db):
                 _write_ledger(ctx, result)
             return result
+    except DATABASE_ERRORS:
+        if raise_db_errors:
+            raise
+        log.exception("database error applying scan %s", scan.scan_id)
     except pw.IntegrityError:
         # Another worker committed the same scan_id between our check and our insert.
         prior = _stored(scan.scan_id)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -17,8 +18,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server import mqtt_credentials as mc
 from server.broker import EmbeddedBroker, ensure_local_broker
+from server.ingest import IngestSettings, IngestWorker
 from server.models import Scanner
-from tests.ingest.conftest import HAVE_MOSQUITTO, wait_for
+from tests.ingest.conftest import (
+    HAVE_MOSQUITTO,
+    agent_ready,
+    assert_each_applied_once,
+    wait_for,
+)
 from tests.support.agent_process import REPO_ROOT
 from tests.support.broker import free_port, start_mosquitto
 
@@ -213,3 +220,85 @@ def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
         for c in clients:
             c.close()
         broker.kill()
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_a_scanner_cannot_take_an_ingest_workers_client_id(
+    plant, db, db_url, tmp_path, make_agent, pty_factory
+):
+    """Mosquitto with the generated files and `mc.broker_config`: sc-line's credentials
+    connect again and again with the client id of an ingest worker (two of them, sharing
+    the scans through $share, each with its own user). Without the pinning each connect
+    threw the worker off and wiped its session; with it, the workers keep their one
+    connection and the scans of a real agent (its own client id) all come back."""
+    users = ("ingest-a", "ingest-b")
+    shown = _credentials(tmp_path, db_url, "--server-user", users[0], "--server-user", users[1])
+    assert set(users) <= set(shown) and "koordinator-server" not in shown
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    assert "use_username_as_clientid true" in conf
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    workers, attackers = [], []
+    try:
+        for user in users:
+            url = f"mqtt://{user}:{shown[user]}@{broker.host}:{broker.port}"
+            settings = IngestSettings.from_env(url, {"INGEST_SHARED_GROUP": "ingest"})
+            assert settings.client_id == user  # the id the broker gives the connection
+            workers.append(IngestWorker(db, settings).start())
+        assert all(w.wait_subscribed(10) for w in workers)
+        agent_broker = types.SimpleNamespace(
+            url=f"mqtt://sc-recv:{shown['sc-recv']}@{broker.host}:{broker.port}"
+        )
+        pty = pty_factory("recv")
+        agent = make_agent(agent_broker, "sc-recv", pty).start()
+        agent_ready(agent)
+
+        stop = threading.Event()
+
+        def take_over() -> None:
+            # connect, CONNACK, disconnect, in this thread: the socket is closed on return
+            while not stop.is_set():
+                for victim in users:
+                    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=victim)
+                    c.username_pw_set("sc-line", shown["sc-line"])
+                    got: list = []
+                    c.on_connect = lambda cl, u, f, rc, p, got=got: got.append(rc)
+                    c.connect(broker.host, broker.port)
+                    deadline = time.monotonic() + 5
+                    while not got and time.monotonic() < deadline:
+                        c.loop(0.1)
+                    c.disconnect()
+                    attackers.append(got[0] if got else None)
+
+        thief = threading.Thread(target=take_over, daemon=True)
+        thief.start()
+        codes = plant.items("STEEL", count=12, qty=5)
+        for code in codes:
+            pty.scan(code)
+            assert b"\x06GOOD" in pty.read_until(b"\x06GOOD", 15), agent.stderr()[-2000:]
+        assert wait_for(lambda: len(attackers) >= 6, 20)  # three rounds at least
+        stop.set()
+        thief.join(10)
+        assert all(rc is not None and not rc.is_failure for rc in attackers), attackers
+        assert_each_applied_once(codes, "raw")
+        assert sum(w.applied for w in workers) >= len(codes)
+        # each worker is still on the connection it made first
+        assert [w._epoch for w in workers] == [1, 1], broker.log_text()[-3000:]
+        assert all(w.connected for w in workers)
+    finally:
+        for w in workers:
+            w.stop()
+        broker.kill()
+
+
+def test_deploy_doc_config_pins_client_ids_on_its_listener():
+    """docs/deploy.md's mosquitto.conf holds every line of `mc.BROKER_SECURITY`, and the
+    listener option after the listener: before it, Mosquitto would apply it to an extra
+    default listener on port 1883 instead."""
+    text = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    block = text.split("```conf\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    lines = [line for line in lines if line]
+    for wanted in mc.BROKER_SECURITY:
+        assert wanted in lines, wanted
+    first_listener = next(n for n, line in enumerate(lines) if line.startswith("listener "))
+    assert lines.index("use_username_as_clientid true") > first_listener
