@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import secrets
 
 import peewee as pw
 import pytest
@@ -108,10 +109,14 @@ def api(client, users) -> Api:
 
 
 _scan_ids = itertools.count(1)
+#: tests import this module as `tests.conftest` while pytest loads it as `conftest`: two
+#: copies, two counters; a token per copy keeps their ids apart (a repeated id would be
+#: answered as a duplicate and the test would pass or fail for the wrong reason)
+_scan_id_prefix = f"t-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def new_scan_id() -> str:
-    return f"t-{os.getpid()}-{next(_scan_ids)}"
+    return f"{_scan_id_prefix}-{next(_scan_ids)}"
 
 
 class Plant:

@@ -101,6 +101,8 @@ MISTAKES = [
     ("unknown-command", ["serv"], {}, "serv"),
     ("bad-setting", ["init-db"], {"KOORDINATOR_ENV": "staging"}, "KOORDINATOR_ENV"),
     ("bad-database-url", ["init-db"], {"DATABASE_URL": "mysql://x:pw@h/db"}, "DATABASE_URL"),
+    ("migrate-bad-database-url", ["migrate"], {"DATABASE_URL": "mysql://x@h/db"}, "DATABASE_URL"),
+    ("migrate-extra-argument", ["migrate", "now"], {}, "now"),
     (
         "unusable-sqlite-path",
         ["init-db"],
