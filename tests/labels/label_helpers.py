@@ -32,7 +32,11 @@ class Read:
 
 
 def decode_image(image: Image.Image) -> list[Read]:
-    results = zxingcpp.read_barcodes(image.convert("L"))
+    # Full resolution only: zxing-cpp's extra pass over a half-size copy averages 2-pixel
+    # modules into grey and can find a second, wrong symbol whose Code 128 checksum still
+    # holds ('(0+301' also read as 'P0@301': two substitutions that cancel mod 103). The
+    # images here are rendered at print resolution, which is what a scanner sees.
+    results = zxingcpp.read_barcodes(image.convert("L"), try_downscale=False)
     return [Read(r.text, r.bytes.decode("latin-1"), r.symbology_identifier) for r in results]
 
 

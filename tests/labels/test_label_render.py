@@ -139,3 +139,9 @@ def test_doc_examples_scan_back(tmp_path):
     for name, label in examples().items():
         assert f"{name}.png" in written
         assert [r.text for r in decode_png((tmp_path / f"{name}.png").read_bytes())] == [label.code]
+
+
+def test_a_code_with_a_checksum_twin_scans_back_once():
+    """Found by the property test above: the decoder's downscaled pass read this label a
+    second time as 'P0@301'; a label must scan back to its own code and nothing else."""
+    assert [r.raw for r in decode_png(render_png(Label("(0+301")))] == ["(0+301"]
