@@ -9,7 +9,7 @@ import pydantic
 
 from server.api import op
 from server.api.schemas import Strict
-from server.core import adherence, flags
+from server.core import adherence, flags, planning
 from server.core.errors import Invalid
 from server.models import utcnow
 
@@ -31,6 +31,13 @@ class ScheduleQuery(Strict):
 )
 def get_schedule(query: ScheduleQuery):
     now = utcnow()
+    for name, day in (("from", query.from_), ("to", query.to)):
+        if day is not None and not planning.EARLIEST <= day <= planning.LATEST:
+            raise Invalid(
+                "bad_date",
+                f"{name} {day.isoformat()} is outside "
+                f"{planning.EARLIEST.isoformat()}..{planning.LATEST.isoformat()}",
+            )
     start = query.from_ or (now.date() - dt.timedelta(days=now.date().weekday()))
     end = query.to or (start + dt.timedelta(days=6 if query.bucket == "day" else 27))
     if end < start:
