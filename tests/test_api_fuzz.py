@@ -58,6 +58,13 @@ SEEDS: dict[tuple[str, str], dict] = {
         "dwell_limit_minutes": 60,
     },
     ("post", "/scanners"): {"id": "sc-fz", "station": "A1", "name": "Fuzz"},
+    ("post", "/printers"): {
+        "name": "pr-fz",
+        "kind": "zpl-tcp",
+        "address": "127.0.0.1:9",
+        "station": "A1",
+        "active": True,
+    },
     ("post", "/orders"): {
         "number": "WO-FZ",
         "product": "WIDGET",

@@ -202,6 +202,7 @@ def init_app(app: Flask) -> None:
         openapi,
         orders,
         people,
+        printers,
         products,
         scanners,
         scans,
