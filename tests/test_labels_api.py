@@ -102,7 +102,7 @@ def test_command_labels_sheet(plant, api):
         ({"items": ["K0000C1S1"]}, 404, "unknown_item"),
         ({}, 400, "bad_payload"),
         ({"commands": ["HELLO"]}, 400, "bad_payload"),
-        ({"receive": {"product": "NOPE", "count": 1}}, 400, "bad_payload"),
+        ({"receive": {"product": "NOPE", "count": 1}}, 404, "unknown_product"),
         (
             {"receive": {"product": "STEEL", "count": 1}, "template": "a0-poster"},
             400,

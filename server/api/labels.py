@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Literal
 
 import pydantic
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from labels import TEMPLATES, render_pdf, render_png, render_svg, render_zpl
 from server.api import current_user, op
-from server.api.schemas import Code, PositiveQty, Strict
+from server.api.schemas import Code, PositiveQty, Strict, whole_number
 from server.core.errors import Conflict, DomainError, Invalid, NotFound
 from server.core.items import create_items
 from server.labelling import (
@@ -53,7 +53,7 @@ def _printer(name: str | None) -> Printer | None:
 
 class ReceiveIn(Strict):
     product: Code
-    count: int = pydantic.Field(ge=1, le=MAX_JOB)
+    count: whole_number(1, MAX_JOB)  # type: ignore[valid-type]
     qty: PositiveQty | None = None
     lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     order: Code | None = None
@@ -74,11 +74,27 @@ class LabelJobIn(Strict):
         default=None, description="the name of a registered printer (GET /api/printers)"
     )
 
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "description": "at least one of items, commands, receive",
+            "anyOf": [
+                {"required": ["items"], "properties": {"items": {"minItems": 1}}},
+                {"required": ["commands"], "properties": {"commands": {"minItems": 1}}},
+                {"required": ["receive"], "properties": {"receive": {"type": "object"}}},
+            ],
+        }
+    )
+
     @pydantic.model_validator(mode="after")
     def _check(self):
         if not (self.items or self.commands or self.receive):
             raise ValueError("nothing to print: give items, commands or receive")
         return self
+
+
+class LabelQuery(Strict):
+    symbology: Symbology = "auto"
+    template: Template | None = None
 
 
 def _db():
@@ -103,18 +119,15 @@ def _render(job_labels, fmt: str, template: str):
 
 @op("GET", "/labels/<name>", role="operator", tag="labels",
     summary="One label: <code>.svg, <code>.png or <code>.zpl (item code or command label)",
+    query=LabelQuery,
     responses={200: ("The label (image/svg+xml, image/png or text/plain ZPL)", None),
-               404: ("Unknown item", None)})  # fmt: skip
-def get_label(name: str):
+               404: ("Unknown item", None)},
+    produces={200: ("image/svg+xml", "image/png", "text/plain")})  # fmt: skip
+def get_label(name: str, query: LabelQuery):
     code, _, fmt = name.rpartition(".")
     if fmt not in ("svg", "png", "zpl") or not code:
         raise NotFound("not_found", "Ask for <code>.svg, <code>.png or <code>.zpl")
-    symbology = request.args.get("symbology", "auto")
-    template = request.args.get("template")
-    if symbology not in SYMBOLOGY_CHOICES:
-        raise Invalid("bad_payload", f"symbology {symbology!r} not known")
-    if template is not None and template not in TEMPLATES:
-        raise Invalid("bad_payload", f"template {template!r} not known")
+    symbology, template = query.symbology, query.template
     try:
         if code.upper().startswith("CMD-"):
             label = command_label(code)
@@ -140,7 +153,9 @@ def get_label(name: str):
                      "codes; JSON {sent, labels} when sent to a printer", None),
                404: ("Unknown item, product, order or printer", None),
                409: ("printer_unavailable: the printer is not active", None),
-               502: ("printer_unavailable: the printer did not take the job", None)})  # fmt: skip
+               502: ("printer_unavailable: the printer did not take the job", None)},
+    produces={200: ("application/pdf", "text/plain", "application/json")},
+    headers={200: {"X-Koordinator-Items": "the item codes printed, comma-separated"}})  # fmt: skip
 def post_labels(body: LabelJobIn):
     user = current_user()
     now = utcnow()
@@ -171,12 +186,12 @@ def post_labels(body: LabelJobIn):
         if body.receive is not None:
             product = Product.get_or_none(Product.sku == body.receive.product)
             if product is None:
-                raise Invalid("bad_payload", f"No product {body.receive.product}")
+                raise NotFound("unknown_product", f"No product {body.receive.product}")
             order = None
             if body.receive.order:
                 order = ProductionOrder.get_or_none(ProductionOrder.number == body.receive.order)
                 if order is None:
-                    raise Invalid("unknown_order", f"No order {body.receive.order}")
+                    raise NotFound("unknown_order", f"No order {body.receive.order}")
             new = create_items(
                 _db(),
                 product,

@@ -56,7 +56,7 @@ class BomIn(Strict):
 
 
 class RoutingIn(Strict):
-    stations: list[Code] = pydantic.Field(max_length=100)
+    stations: list[Code] = pydantic.Field(max_length=100, json_schema_extra={"uniqueItems": True})
 
 
 def product_dict(p: Product) -> dict:
@@ -171,7 +171,7 @@ def put_bom(sku: str, body: BomIn):
     for i, line in enumerate(body.lines):
         comp = Product.get_or_none(Product.sku == line.component)
         if comp is None:
-            raise Invalid("bad_payload", f"lines[{i}]: no product {line.component}")
+            raise NotFound("unknown_product", f"lines[{i}]: no product {line.component}")
         if comp.id == product.id or comp.id in seen:
             raise Invalid(
                 "bad_payload", f"lines[{i}]: {line.component} repeated or the product itself"
@@ -209,7 +209,7 @@ def put_routing(sku: str, body: RoutingIn):
     for seq, code in enumerate(body.stations, start=1):
         station = Station.get_or_none(Station.code == code)
         if station is None:
-            raise Invalid("bad_payload", f"stations[{seq - 1}]: no station {code}")
+            raise NotFound("unknown_station", f"stations[{seq - 1}]: no station {code}")
         rows.append({"product": product.id, "seq": seq, "station": station.id})
     if len({r["station"] for r in rows}) != len(rows):
         raise Invalid("bad_payload", "a station appears twice in the routing")

@@ -8,7 +8,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Code, Strict
-from server.core.errors import Conflict, Invalid
+from server.core.errors import Conflict, NotFound
 from server.models import ProductionOrder, Scanner, Station, User
 
 
@@ -45,12 +45,16 @@ def scanner_dict(s: Scanner) -> dict:
     tag="scanners",
     summary="Register a scanner",
     body=ScannerIn,
-    responses={201: ("Created", ScannerOut), 409: ("Id exists", None)},
+    responses={
+        201: ("Created", ScannerOut),
+        404: ("unknown_station", None),
+        409: ("Id exists", None),
+    },
 )
 def create_scanner(body: ScannerIn):
     station = Station.get_or_none(Station.code == body.station)
     if station is None:
-        raise Invalid("unknown_station", f"No station {body.station}")
+        raise NotFound("unknown_station", f"No station {body.station}")
     try:
         with current_app.extensions["koordinator.db"].atomic():
             scanner = Scanner.create(id=body.id, station=station, name=body.name)

@@ -8,15 +8,15 @@ from typing import Literal
 import pydantic
 
 from server.api import op
-from server.api.schemas import Strict
+from server.api.schemas import IsoDate, Strict
 from server.core import adherence, flags, planning
 from server.core.errors import Invalid
 from server.models import utcnow
 
 
 class ScheduleQuery(Strict):
-    from_: dt.date | None = pydantic.Field(default=None, alias="from")
-    to: dt.date | None = None
+    from_: IsoDate | None = pydantic.Field(default=None, alias="from")
+    to: IsoDate | None = None
     bucket: Literal["day", "week"] = "day"
 
 

@@ -69,7 +69,7 @@ def get_order(number: str) -> ProductionOrder:
 def plannable_product(sku: str) -> Product:
     product = Product.get_or_none(Product.sku == sku)
     if product is None:
-        raise Invalid("bad_payload", f"No product {sku}")
+        raise NotFound("unknown_product", f"No product {sku}")
     if Kind(product.kind) not in MADE_IN_PLANT:
         raise Invalid("bad_payload", f"{sku} is {product.kind}, not made in the plant")
     return product
@@ -80,7 +80,7 @@ def station_or_none(code: str | None) -> Station | None:
         return None
     station = Station.get_or_none(Station.code == code)
     if station is None:
-        raise Invalid("unknown_station", f"No station {code}")
+        raise NotFound("unknown_station", f"No station {code}")
     return station
 
 
