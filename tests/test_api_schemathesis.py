@@ -26,6 +26,7 @@ MAX_EXAMPLES keeps the run to about a minute a backend on the 2-core machine.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections import Counter
 
@@ -33,6 +34,9 @@ import pytest
 import schemathesis
 from schemathesis.engine import events, from_schema
 from werkzeug.serving import make_server
+
+import labels.printer
+import server.labelling
 
 MAX_EXAMPLES = 25
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -121,6 +125,22 @@ def run(schema) -> tuple[list[str], list[str], Counter]:
 
 
 @pytest.fixture
+def loopback_only(monkeypatch):
+    """Generated printers must not make this test reach for the network: a registered
+    zpl-tcp printer is contacted only at a loopback literal (no DNS lookup either), and no
+    CUPS client is used."""
+    real = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        if address[0] not in ("127.0.0.1", "::1", "localhost"):
+            raise ConnectionRefusedError(f"test: not contacting {address[0]!r}")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(labels.printer.socket, "create_connection", create_connection)
+    monkeypatch.setattr(server.labelling.shutil, "which", lambda name: None)
+
+
+@pytest.fixture
 def quiet_server_log():
     logger = logging.getLogger("werkzeug")
     level = logger.level
@@ -130,7 +150,7 @@ def quiet_server_log():
 
 
 @pytest.mark.timeout(600)
-def test_schemathesis_every_phase_finds_nothing(app, api, plant, quiet_server_log):
+def test_schemathesis_every_phase_finds_nothing(app, api, plant, loopback_only, quiet_server_log):
     with LiveServer(app) as live:
         schema = schemathesis.openapi.from_url(
             f"{live.url}/api/openapi.json", config=config(api.tokens["admin"])

@@ -14,6 +14,10 @@ from server.models import Item, LedgerEntry, Product, ProductionOrder, Station, 
 
 
 class ItemsIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"product": "STEEL", "count": 2, "qty": 25, "lot": "L-77"}]}
+    )
+
     product: Code
     count: whole_number(1, 10000) = 1  # type: ignore[valid-type]
     qty: PositiveQty | None = None

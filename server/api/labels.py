@@ -77,6 +77,10 @@ class LabelJobIn(Strict):
     model_config = pydantic.ConfigDict(
         json_schema_extra={
             "description": "at least one of items, commands, receive",
+            "examples": [
+                {"commands": ["CMD-DONE", "CMD-OUT"], "format": "pdf"},
+                {"receive": {"product": "STEEL", "count": 3, "qty": 25, "lot": "L-77"}},
+            ],
             "anyOf": [
                 {"required": ["items"], "properties": {"items": {"minItems": 1}}},
                 {"required": ["commands"], "properties": {"commands": {"minItems": 1}}},

@@ -18,6 +18,21 @@ from server.models import OrderMaterial, ProductionOrder, utcnow
 
 
 class OrderIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "WO-1001",
+                    "product": "WIDGET",
+                    "qty": 100,
+                    "start": "2026-11-23",
+                    "due": "2026-11-27",
+                    "station": "A1",
+                }
+            ]
+        }
+    )
+
     number: Code
     product: Code
     qty: PositiveQty
@@ -36,6 +51,12 @@ class OrderEdit(Strict):
     """Change the plan of an order that is not done or closed. Omitted fields stay; a null
     station makes the order plant-wide."""
 
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [{"qty": 120, "due": "2026-11-28", "note": "customer added 20"}]
+        }
+    )
+
     qty: PositiveQty | None = None
     start: IsoDate | None = None
     due: IsoDate | None = None
@@ -44,6 +65,10 @@ class OrderEdit(Strict):
 
 
 class CloseIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"reason": "customer cancelled"}]}
+    )
+
     reason: str | None = pydantic.Field(default=None, max_length=200)
 
 

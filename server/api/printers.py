@@ -22,6 +22,19 @@ PrinterKind = Literal[PRINTER_KINDS]  # type: ignore[valid-type]
 
 
 class PrinterIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "zebra-recv",
+                    "kind": "zpl-tcp",
+                    "address": "127.0.0.1:9100",
+                    "station": "RECV",
+                }
+            ]
+        }
+    )
+
     name: Code
     kind: PrinterKind
     address: str = pydantic.Field(

@@ -15,6 +15,20 @@ from server.models import BomLine, Product, RoutingStep, Station
 
 
 class ProductIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "BRACKET-2",
+                    "name": "Bracket, steel",
+                    "kind": "component",
+                    "tracking": "unit",
+                    "unit": "ea",
+                }
+            ]
+        }
+    )
+
     sku: Code
     name: Name
     kind: Literal["raw", "component", "finished", "supplies"]
@@ -52,10 +66,22 @@ class BomLineIn(Strict):
 
 
 class BomIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"lines": [{"component": "STEEL", "qty": 2}, {"component": "BOLT", "qty": 4}]}
+            ]
+        }
+    )
+
     lines: list[BomLineIn] = pydantic.Field(max_length=500)
 
 
 class RoutingIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"stations": ["A1", "A2", "QA"]}]}
+    )
+
     stations: list[Code] = pydantic.Field(max_length=100, json_schema_extra={"uniqueItems": True})
 
 

@@ -13,6 +13,12 @@ from server.models import ProductionOrder, Scanner, Station, User
 
 
 class ScannerIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "sc-a3", "station": "A1", "name": "Line 1 handheld"}]
+        }
+    )
+
     id: Code
     station: Code
     name: str = pydantic.Field(default="", max_length=200)

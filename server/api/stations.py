@@ -18,6 +18,20 @@ CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
 
 
 class StationIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "A3",
+                    "name": "Assembly 3",
+                    "default_action": "move",
+                    "policy": {"over_plan": "warn"},
+                    "dwell_limit_minutes": 120,
+                }
+            ]
+        }
+    )
+
     code: StationCode
     name: Name
     default_action: Literal["receive", "start", "issue", "move", "complete", "ship", "use"]
