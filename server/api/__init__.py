@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import peewee
 import pydantic
 from flask import Blueprint, Flask, current_app, g, jsonify, request, session
 from werkzeug.exceptions import HTTPException
@@ -200,6 +201,14 @@ def _malformed(exc: _Malformed):
 @bp.errorhandler(DomainError)
 def _domain(exc: DomainError):
     return error(exc.code, exc.message, exc.status, exc.details or None)
+
+
+@bp.errorhandler(peewee.DataError)
+def _out_of_range(exc: peewee.DataError):
+    # PostgreSQL refuses a value its column cannot hold (a stock counter summed past
+    # numeric(18, 4)); the request, not the server, is at fault, and nothing was written
+    log.warning("value out of range on %s %s: %s", request.method, request.path, exc)
+    return error("out_of_range", "A value is larger than the database stores", 400)
 
 
 def _is_api() -> bool:

@@ -7,7 +7,7 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Code, PositiveQty, Strict, num, whole_number
+from server.api.schemas import Answer, Code, PositiveQty, Strict, check_total, num, whole_number
 from server.core.errors import NotFound
 from server.core.items import create_items
 from server.models import Item, LedgerEntry, Product, ProductionOrder, Station, User, utcnow
@@ -24,6 +24,12 @@ class ItemsIn(Strict):
     lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     serial: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     order: Code | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _total(self):
+        # the stock counters hold sums as numeric(18, 4): PostgreSQL refuses more
+        check_total(self.count, self.qty)
+        return self
 
 
 class ItemOut(Answer):

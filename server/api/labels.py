@@ -15,7 +15,7 @@ from flask import Response, current_app
 
 from labels import TEMPLATES, render_pdf, render_png, render_svg, render_zpl
 from server.api import current_user, op
-from server.api.schemas import Code, PositiveQty, Strict, whole_number
+from server.api.schemas import Code, PositiveQty, Strict, check_total, whole_number
 from server.core.errors import Conflict, DomainError, Invalid, NotFound
 from server.core.items import create_items
 from server.labelling import (
@@ -57,6 +57,12 @@ class ReceiveIn(Strict):
     qty: PositiveQty | None = None
     lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     order: Code | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _total(self):
+        # the stock counters hold sums as numeric(18, 4): PostgreSQL refuses more
+        check_total(self.count, self.qty)
+        return self
 
 
 class LabelJobIn(Strict):

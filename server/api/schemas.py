@@ -64,6 +64,12 @@ def _qty(minimum: Decimal):
     ]
 
 
+def check_total(count: int, qty, what: str = "count x qty") -> None:
+    """Refuse a request whose items add up beyond what a stock counter holds."""
+    if count * (qty if qty is not None else 1) > QTY_MAX:
+        raise ValueError(f"{what} must not exceed {QTY_MAX}")
+
+
 #: a quantity > 0: at least 0.0001, rounded to 0.0001 (half to even)
 PositiveQty = _qty(QTY_STEP)
 #: a quantity >= 0, rounded to 0.0001 (half to even)
