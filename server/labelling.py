@@ -9,14 +9,25 @@ a GS1-128 label with (01) and (21), which identifies exactly that unit (the scan
 it by its SGTIN key). Everything else gets Code 128 of the internal item code, which also
 identifies exactly one item. A GS1 lot label ((01)+(10)) names a lot, not an item, so it
 is printed only when asked for with `gs1-128`.
+
+Printing goes to registered printers only (`Printer`, by name): `send_to_printer` sends a
+job and, whatever went wrong (refused, timed out, unknown host, a CUPS error), raises
+`PrinterUnavailable` naming the printer and nothing else. The cause is logged for the admin;
+the caller never learns host, port or errno, so print jobs cannot probe the network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
+import shutil
+import subprocess
 
-from labels import Label, gs1_label
-from server.models import Item, LedgerEntry, Product
+from labels import Label, PrinterError, gs1_label, send_zpl
+from server.models import Item, LedgerEntry, Printer, Product
+
+log = logging.getLogger(__name__)
 
 SYMBOLOGY_CHOICES = ("auto", "code128", "gs1-128", "qr", "datamatrix")
 
@@ -109,3 +120,67 @@ def record_prints(items: list[Item], how: str, operator_id: int | None, now: dt.
     ]
     for k in range(0, len(rows), 500):
         LedgerEntry.insert_many(rows[k : k + 500]).execute()
+
+
+PRINTER_KINDS = ("zpl-tcp", "pdf-cups")
+#: the output format each kind of printer takes
+PRINTER_FORMAT = {"zpl-tcp": "zpl", "pdf-cups": "pdf"}
+_ZPL_ADDRESS = re.compile(
+    r"^(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$"
+)
+_CUPS_QUEUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,126}$")
+
+
+class PrinterUnavailable(Exception):
+    """The printer did not take the job; the message names the printer only."""
+
+
+def check_address(kind: str, address: str) -> str | None:
+    """Why `address` is not one for a printer of `kind`, or None when it is."""
+    if kind == "zpl-tcp":
+        m = _ZPL_ADDRESS.match(address)
+        if m is None:
+            return "a zpl-tcp address is host or host:port"
+        if m["port"] is not None and not 1 <= int(m["port"]) <= 65535:
+            return "the port is 1 to 65535"
+        return None
+    if kind == "pdf-cups":
+        return None if _CUPS_QUEUE.match(address) else "a pdf-cups address is a CUPS queue name"
+    return f"kind is one of {', '.join(PRINTER_KINDS)}"
+
+
+def send_to_printer(printer: Printer, output: bytes | str, timeout: float = 5.0) -> int:
+    """Send a rendered job to a registered printer; the bytes sent."""
+    data = output.encode("utf-8") if isinstance(output, str) else bytes(output)
+    try:
+        if printer.kind == "zpl-tcp":
+            m = _ZPL_ADDRESS.match(printer.address)
+            if m is None:
+                raise PrinterError("bad address")
+            host = m["host"].strip("[]")
+            return send_zpl(host, data, port=int(m["port"] or 9100), timeout=timeout)
+        if printer.kind == "pdf-cups":
+            lp = shutil.which("lp")
+            if lp is None:
+                raise PrinterError("no lp command on this server (CUPS client)")
+            done = subprocess.run(
+                [lp, "-d", printer.address, "-t", "Koordinator labels", "-"],
+                input=data,
+                capture_output=True,
+                timeout=timeout * 2,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise PrinterError(f"lp exited {done.returncode}: {done.stderr[:200]!r}")
+            return len(data)
+        raise PrinterError(f"unknown kind {printer.kind!r}")
+    except (PrinterError, OSError, subprocess.TimeoutExpired) as exc:
+        # the admin sees why in the log; the caller sees only that it failed
+        log.warning(
+            "printer %s (%s %s) did not take the job: %s",
+            printer.name,
+            printer.kind,
+            printer.address,
+            exc,
+        )
+        raise PrinterUnavailable(f"Printer {printer.name} did not take the job") from exc

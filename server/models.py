@@ -304,3 +304,21 @@ MODELS = [
     LedgerEntry,
     StockCounter,
 ]
+
+
+class Printer(BaseModel):
+    """A label printer registered by an admin; print jobs go to these only, by name.
+
+    `kind` is `zpl-tcp` (address `host[:port]`, raw TCP, port 9100 by default) or
+    `pdf-cups` (address: a CUPS queue name). `station` is where it stands, if anywhere.
+    """
+
+    name = pw.CharField(max_length=64, unique=True)
+    kind = pw.CharField(max_length=16)
+    address = pw.CharField(max_length=255)
+    station = pw.ForeignKeyField(Station, null=True, backref="printers")
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+MODELS.append(Printer)

@@ -158,7 +158,7 @@ BOM_CASES = [
     ("replace", "WIDGET", [("STEEL", 1.5), ("GLOVES", 1)], 200, None),
     ("component product", "BRACKET", [("BOLT", 2), ("NUT", 2)], 200, None),
     ("empty clears", "WIDGET", [], 200, None),
-    ("unknown component", "WIDGET", [("NOPE", 1)], 400, "bad_payload"),
+    ("unknown component", "WIDGET", [("NOPE", 1)], 404, "unknown_product"),
     ("self reference", "BRACKET", [("BRACKET", 1)], 400, "bad_payload"),
     ("repeated component", "WIDGET", [("STEEL", 1), ("STEEL", 2)], 400, "bad_payload"),
     ("finished as component", "BRACKET", [("WIDGET", 1)], 400, "bad_payload"),
@@ -204,7 +204,7 @@ def test_put_bom_malformed(api, body):
 ROUTING_CASES = [
     ("replace", "WIDGET", ["A1", "QA"], 200, None),
     ("empty clears", "WIDGET", [], 200, None),
-    ("unknown station", "WIDGET", ["A1", "NOPE"], 400, "bad_payload"),
+    ("unknown station", "WIDGET", ["A1", "NOPE"], 404, "unknown_station"),
     ("station twice", "WIDGET", ["A1", "A2", "A1"], 400, "bad_payload"),
     ("bad code", "WIDGET", ["A 1"], 400, "bad_payload"),
     ("code number", "WIDGET", [1], 400, "bad_payload"),
@@ -274,7 +274,7 @@ def test_create_station(plant, api, changes, status, code):
 SCANNER_CASES = [
     ("ok", {"id": "sc-new", "station": "A1"}, 201, None),
     ("with name", {"id": "sc-new", "station": "A1", "name": "Zebra DS2278"}, 201, None),
-    ("unknown station", {"id": "sc-new", "station": "NOPE"}, 400, "unknown_station"),
+    ("unknown station", {"id": "sc-new", "station": "NOPE"}, 404, "unknown_station"),
     ("duplicate id", {"id": "sc-a1", "station": "A2"}, 409, "exists"),
     ("station missing", {"id": "sc-new"}, 400, "bad_payload"),
     ("id missing", {"station": "A1"}, 400, "bad_payload"),
@@ -308,12 +308,14 @@ ORDER_CASES = [
     ("with station", {"station": "A1"}, 201, None),
     ("due equals start", {"due": day(0)}, 201, None),
     ("component product", {"product": "BRACKET"}, 201, None),
-    ("fractional qty", {"qty": "2.5"}, 201, None),
+    ("fractional qty", {"qty": 2.5}, 201, None),
+    ("qty as text", {"qty": "2.5"}, 400, "bad_payload"),  # a JSON number, as the schema says
+    ("qty rounded to 0.0001", {"qty": 2.00004}, 201, None),
     ("due before start", {"due": day(-1)}, 400, "bad_payload"),
-    ("unknown product", {"product": "NOPE"}, 400, "bad_payload"),
+    ("unknown product", {"product": "NOPE"}, 404, "unknown_product"),
     ("raw product", {"product": "STEEL"}, 400, "bad_payload"),
     ("supplies product", {"product": "GLOVES"}, 400, "bad_payload"),
-    ("unknown station", {"station": "NOPE"}, 400, "unknown_station"),
+    ("unknown station", {"station": "NOPE"}, 404, "unknown_station"),
     ("duplicate number", {"number": "WO-1"}, 409, "exists"),
     ("qty zero", {"qty": 0}, 400, "bad_payload"),
     ("qty text", {"qty": "abc"}, 400, "bad_payload"),
@@ -389,7 +391,7 @@ EDIT_STEPS = [
     ("WO-1", {"station": "A1", "note": "moved to line 1"}, 200, None, "planned"),
     ("WO-1", {}, 200, None, "planned"),
     ("WO-1", {"due": day(-5)}, 400, "bad_payload", "planned"),
-    ("WO-1", {"station": "NOPE"}, 400, "unknown_station", "planned"),
+    ("WO-1", {"station": "NOPE"}, 404, "unknown_station", "planned"),
     ("NOPE", {"qty": 4}, 404, "not_found", None),
 ]
 CLOSE_STEPS = [
@@ -516,8 +518,8 @@ ITEM_CASES = [
         0,
     ),
     ("unit product with qty", {"product": "WIDGET", "qty": 5}, 400, "bad_quantity", 0),
-    ("unknown product", {"product": "NOPE"}, 400, "bad_payload", 0),
-    ("unknown order", {"product": "WIDGET", "order": "NOPE"}, 400, "unknown_order", 0),
+    ("unknown product", {"product": "NOPE"}, 404, "unknown_product", 0),
+    ("unknown order", {"product": "WIDGET", "order": "NOPE"}, 404, "unknown_order", 0),
     ("count zero", {"product": "WIDGET", "count": 0}, 400, "bad_payload", 0),
     ("count over 10000", {"product": "WIDGET", "count": 10001}, 400, "bad_payload", 0),
     ("count text", {"product": "WIDGET", "count": "x"}, 400, "bad_payload", 0),
@@ -1159,8 +1161,18 @@ def test_openapi_document(api):
         if o.role is not None:
             assert {"401", "403"} <= set(entry["responses"])
             assert entry["security"]
-        for name in {p["name"] for p in entry.get("parameters", [])}:
+        params = entry.get("parameters", [])
+        for name in {p["name"] for p in params if p["in"] == "path"}:
             assert "{" + name + "}" in _openapi_path(o.rule)
+        # every query parameter the server reads is declared (GET /api/recall once
+        # declared none and needed two)
+        query = {p["name"]: p["required"] for p in params if p["in"] == "query"}
+        if o.query is not None:
+            fields = o.query.model_fields.values()
+            assert set(query) == {f.alias or n for n, f in o.query.model_fields.items()}
+            assert sum(query.values()) == sum(f.is_required() for f in fields)
+        else:
+            assert not query
     operations = {(p, m) for p, ms in doc["paths"].items() for m in ms}
     assert len(operations) == len(OPERATIONS)
     refs = list(_refs(doc))

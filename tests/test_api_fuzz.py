@@ -58,6 +58,22 @@ SEEDS: dict[tuple[str, str], dict] = {
         "dwell_limit_minutes": 60,
     },
     ("post", "/scanners"): {"id": "sc-fz", "station": "A1", "name": "Fuzz"},
+    ("patch", "/products/<sku>"): {
+        "name": "Fuzz",
+        "gtin": "4006381333931",
+        "unit": "kg",
+        "reorder_point": 3,
+        "active": False,
+    },
+    ("patch", "/stations/<code>"): {"name": "Fuzz", "default_action": "move", "active": False},
+    ("patch", "/scanners/<scanner_id>"): {"station": "A1", "name": "Fuzz", "active": False},
+    ("post", "/printers"): {
+        "name": "pr-fz",
+        "kind": "zpl-tcp",
+        "address": "127.0.0.1:9",
+        "station": "A1",
+        "active": True,
+    },
     ("post", "/orders"): {
         "number": "WO-FZ",
         "product": "WIDGET",

@@ -102,7 +102,7 @@ def test_command_labels_sheet(plant, api):
         ({"items": ["K0000C1S1"]}, 404, "unknown_item"),
         ({}, 400, "bad_payload"),
         ({"commands": ["HELLO"]}, 400, "bad_payload"),
-        ({"receive": {"product": "NOPE", "count": 1}}, 400, "bad_payload"),
+        ({"receive": {"product": "NOPE", "count": 1}}, 404, "unknown_product"),
         (
             {"receive": {"product": "STEEL", "count": 1}, "template": "a0-poster"},
             400,
@@ -112,7 +112,7 @@ def test_command_labels_sheet(plant, api):
             {"receive": {"product": "STEEL", "count": 1}, "printer": {"host": "127.0.0.1"}},
             400,
             "bad_payload",
-        ),  # a printer needs ZPL
+        ),  # a printer is named, never given as a host
     ],
 )
 def test_label_job_errors(plant, api, body, status, error):
@@ -131,39 +131,161 @@ def test_unknown_label_code_is_404_json(plant, api):
     api.get("/api/labels/whatever.pdf", as_="operator", expected=404)
 
 
-def test_print_to_a_zebra_and_to_a_dead_printer(plant, api, db):
+def _listener():
+    """A raw-TCP 'printer' on a free local port; returns (port, received bytes, thread)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
+    server.settimeout(10)
     got = bytearray()
 
     def accept():
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        finally:
+            server.close()
         with conn:
             while chunk := conn.recv(65536):
                 got.extend(chunk)
 
     t = threading.Thread(target=accept)
     t.start()
-    port = server.getsockname()[1]
+    return server.getsockname()[1], got, t
+
+
+def _register(api, name, kind, address, expected=201, **extra):
+    body = {"name": name, "kind": kind, "address": address, **extra}
+    return api.post("/api/printers", body, as_="admin", expected=expected).get_json()
+
+
+def test_print_to_a_registered_zebra(plant, api, db):
+    port, got, t = _listener()
+    _register(api, "zebra-1", "zpl-tcp", f"127.0.0.1:{port}", station="RECV")
     body = {
         "receive": {"product": "GLOVES", "count": 3},
-        "format": "zpl",
         "template": "thermal-2x1",
-        "printer": {"host": "127.0.0.1", "port": port},
-    }
+        "printer": "zebra-1",
+    }  # no format: the printer's (zpl)
     answer = api.call("POST", "/api/labels", body, as_="supervisor", expected=200).get_json()
     t.join(5)
-    server.close()
     assert answer["labels"] == 3 and answer["sent"] == len(got)
     assert got.count(b"^XA") == 3 and all(c.encode() in got for c in answer["items"])
+    history = api.get(f"/api/items/{answer['items'][0]}", as_="operator").get_json()["history"]
+    assert history[-1]["message"] == "Label printed (zpl thermal-2x1 to printer zebra-1)"
+
+
+@pytest.mark.parametrize(
+    "printer",
+    [
+        {"host": "127.0.0.1", "port": 22},
+        {"host": "localhost"},
+        "127.0.0.1:22",
+        ["zebra-1"],
+    ],
+)
+def test_a_print_job_cannot_name_a_host_or_port(plant, api, db, printer):
+    # once, a supervisor's print job connected to any host:port and answered open, closed
+    # and filtered apart: a port scanner. Now a printer is a registered name, nothing else.
+    body = {
+        "commands": ["CMD-DONE"],
+        "format": "zpl",
+        "template": "thermal-2x1",
+        "printer": printer,
+    }
+    resp = api.call("POST", "/api/labels", body, as_="supervisor")
+    assert resp.status_code in (400, 404), resp.get_data(as_text=True)
+    assert resp.get_json()["error"] in ("bad_payload", "unknown_printer")
+
+
+def test_failures_answer_one_reason_and_no_connection_details(plant, api, db, caplog):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: refused
+    _register(api, "closed", "zpl-tcp", f"127.0.0.1:{port}")
+    _register(api, "nowhere", "zpl-tcp", "printer.invalid:9100")  # never resolves
+    _register(api, "cups", "pdf-cups", "no_such_queue")
+    answers = {}
     before = LedgerEntry.select().count()
-    resp = api.call(
-        "POST",
-        "/api/labels",
-        {**body, "printer": {"host": "127.0.0.1", "port": port}},
-        as_="supervisor",
-        expected=502,
-    )
-    assert resp.get_json()["error"] == "printer_unreachable"
+    for name in ("closed", "nowhere", "cups"):
+        body = {"receive": {"product": "GLOVES", "count": 1}, "printer": name}
+        resp = api.call("POST", "/api/labels", body, as_="supervisor", expected=502)
+        answers[name] = resp.get_json()
+    for name, answer in answers.items():
+        assert answer == {
+            "error": "printer_unavailable",
+            "message": f"Printer {name} did not take the job",
+        }
+        text = str(answer)
+        for leak in (str(port), "127.0.0.1", "invalid", "refused", "Errno", "queue"):
+            assert leak not in text
     assert LedgerEntry.select().count() == before  # nothing created, nothing recorded
+    assert "printer closed" in caplog.text  # the admin finds the cause in the log
+
+
+def test_unknown_and_inactive_printers(plant, api, db):
+    _register(api, "old", "zpl-tcp", "127.0.0.1", active=False)
+    job = {"commands": ["CMD-DONE"], "printer": "old"}
+    resp = api.call("POST", "/api/labels", job, as_="supervisor", expected=409)
+    assert resp.get_json()["error"] == "printer_unavailable"
+    resp = api.call("POST", "/api/labels", {**job, "printer": "nope"}, as_="supervisor")
+    assert resp.status_code == 404 and resp.get_json()["error"] == "unknown_printer"
+    # a zpl printer does not take a PDF
+    _register(api, "z", "zpl-tcp", "127.0.0.1:9")
+    resp = api.call(
+        "POST", "/api/labels", {**job, "printer": "z", "format": "pdf"}, as_="supervisor"
+    )
+    assert resp.status_code == 400 and "prints zpl" in resp.get_json()["message"]
+
+
+def test_pdf_cups_printer_runs_lp(plant, api, db, tmp_path, monkeypatch):
+    # a stand-in `lp` on PATH (a real subprocess): it keeps the job and its arguments
+    lp = tmp_path / "lp"
+    lp.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat > {tmp_path}/job.pdf\n')
+    lp.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    _register(api, "office", "pdf-cups", "Office_A4")
+    body = {"commands": ["CMD-DONE", "CMD-OUT"], "printer": "office"}
+    answer = api.call("POST", "/api/labels", body, as_="supervisor", expected=200).get_json()
+    job = (tmp_path / "job.pdf").read_bytes()
+    assert job.startswith(b"%PDF") and answer["sent"] == len(job)
+    assert (tmp_path / "args").read_text().split()[:2] == ["-d", "Office_A4"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"name": "p1", "kind": "zpl-tcp", "address": "host:99999"}, 400, "bad_payload"),
+        ({"name": "p1", "kind": "zpl-tcp", "address": "a b"}, 400, "bad_payload"),
+        ({"name": "p1", "kind": "pdf-cups", "address": "host:9100"}, 400, "bad_payload"),
+        ({"name": "p1", "kind": "ipp", "address": "x"}, 400, "bad_payload"),
+        (
+            {"name": "p1", "kind": "zpl-tcp", "address": "x", "station": "NOPE"},
+            404,
+            "unknown_station",
+        ),
+        ({"name": "ZEBRA", "kind": "zpl-tcp", "address": "x"}, 409, "exists"),
+    ],
+)
+def test_register_printer_errors(plant, api, db, body, status, error):
+    _register(api, "ZEBRA", "zpl-tcp", "zebra.local")
+    resp = api.call("POST", "/api/printers", body, as_="admin", expected=status)
+    assert resp.get_json()["error"] == error
+
+
+def test_printers_are_for_admins(plant, api, db):
+    body = {"name": "p1", "kind": "zpl-tcp", "address": "10.1.2.3:9100"}
+    for role in ("operator", "supervisor"):
+        api.call("POST", "/api/printers", body, as_=role, expected=403)
+        api.call("GET", "/api/printers", as_=role, expected=403)
+    _register(api, "p1", "zpl-tcp", "10.1.2.3:9100", station="SHIP")
+    listed = api.get("/api/printers", as_="admin", expected=200).get_json()["printers"]
+    assert listed == [
+        {
+            "name": "p1",
+            "kind": "zpl-tcp",
+            "address": "10.1.2.3:9100",
+            "station": "SHIP",
+            "active": True,
+        }
+    ]

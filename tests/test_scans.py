@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from decimal import Decimal
 
 import pytest
 
@@ -467,7 +466,7 @@ def test_stock_counters_follow_moves(plant, api, db):
 
     steel = _in_stock(plant, "STEEL", qty=10)
     plant.order("WO-11", "WIDGET", 5)
-    plant.scan("sc-line", steel, qty=Decimal("2.5"), expected=201)
+    plant.scan("sc-line", steel, qty=2.5, expected=201)
     assert stock.counters() == stock.recount_from_items()
     by_stage = {r["stage"]: r for r in api.get("/api/stock").get_json()["by_stage"]}
     assert by_stage["raw"]["qty"] == 7.5 and by_stage["wip"]["qty"] == 2.5

@@ -71,7 +71,7 @@ def test_edit_and_reschedule(plant, api):
     body = patch(api, "WO-1", {"qty": 0}, 400).get_json()
     assert body["error"] == "bad_payload"
     assert patch(api, "NOPE", {"qty": 1}, 404).get_json()["error"] == "not_found"
-    patch(api, "WO-1", {"station": "NOWHERE"}, 400)
+    patch(api, "WO-1", {"station": "NOWHERE"}, 404)
     patch(api, "WO-1", {"colour": "red"}, 400)
     api.call("PATCH", "/api/orders/WO-1", {"qty": 2}, as_="operator", expected=403)
 

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import peewee
 import pydantic
 from flask import Blueprint, Flask, current_app, g, jsonify, request, session
 from werkzeug.exceptions import HTTPException
@@ -39,6 +40,10 @@ class Operation:
     query: type[pydantic.BaseModel] | None = None
     content_type: str = "application/json"
     operation_id: str = ""
+    #: answers other than JSON: status -> media types (documented as strings)
+    produces: dict[int, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: response headers: status -> {name: description}
+    headers: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -79,7 +84,10 @@ def _read_json(model: type[pydantic.BaseModel]):
             [{"loc": "", "msg": "NUL characters are not allowed", "type": "nul"}],
         )
     try:
-        return model.model_validate(data)
+        # strict, as JSON: a boolean is true or false (not 0.0 or "yes"), an integer is not
+        # 3.0 or "3"; dates stay ISO strings. Re-encoded, since json.loads took the body
+        # (a BOM, duplicate keys) the way the checks above saw it.
+        return model.model_validate_json(json.dumps(data), strict=True)
     except pydantic.ValidationError as exc:
         raise _Malformed("Body does not match the schema", _error_details(exc), data) from exc
 
@@ -131,6 +139,8 @@ def op(
     query: type[pydantic.BaseModel] | None = None,
     responses: dict[int, tuple[str, type[pydantic.BaseModel] | None]] | None = None,
     content_type: str = "application/json",
+    produces: dict[int, tuple[str, ...]] | None = None,
+    headers: dict[int, dict[str, str]] | None = None,
 ) -> Callable:
     """Declare an API operation: route, auth, body validation and OpenAPI entry."""
 
@@ -147,6 +157,8 @@ def op(
                 query,
                 content_type,
                 view.__name__,
+                produces or {},
+                headers or {},
             )
         )
 
@@ -176,8 +188,10 @@ def op(
 
 @bp.before_request
 def _refuse_nul_in_url():
-    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+    if "\x00" in request.path:
         return error("not_found", "No such resource", 404)
+    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        return error("bad_payload", "Query parameters must not contain NUL characters", 400)
     return None
 
 
@@ -189,6 +203,14 @@ def _malformed(exc: _Malformed):
 @bp.errorhandler(DomainError)
 def _domain(exc: DomainError):
     return error(exc.code, exc.message, exc.status, exc.details or None)
+
+
+@bp.errorhandler(peewee.DataError)
+def _out_of_range(exc: peewee.DataError):
+    # PostgreSQL refuses a value its column cannot hold (a stock counter summed past
+    # numeric(18, 4)); the request, not the server, is at fault, and nothing was written
+    log.warning("value out of range on %s %s: %s", request.method, request.path, exc)
+    return error("out_of_range", "A value is larger than the database stores", 400)
 
 
 def _is_api() -> bool:
@@ -204,6 +226,7 @@ def init_app(app: Flask) -> None:
         openapi,
         orders,
         people,
+        printers,
         products,
         scanners,
         scans,
@@ -221,7 +244,12 @@ def init_app(app: Flask) -> None:
             code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(
                 exc.code or 500, (exc.name or "error").lower().replace(" ", "_")
             )
-            return error(code, exc.description or exc.name, exc.code or 500)
+            resp, status = error(code, exc.description or exc.name, exc.code or 500)
+            # a 405 says which methods the resource has (RFC 9110)
+            for name, value in exc.get_headers():
+                if name == "Allow":
+                    resp.headers["Allow"] = value
+            return resp, status
         return exc
 
     @app.errorhandler(Exception)

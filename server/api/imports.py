@@ -7,6 +7,8 @@ Master data (products, bom, routings, stations) needs the admin role, orders a s
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pydantic
 from flask import Response, current_app, request
 
@@ -35,7 +37,9 @@ class Forbidden(DomainError):
 
 
 class ImportQuery(Strict):
-    dry_run: bool = pydantic.Field(default=False, description="check only, write nothing")
+    dry_run: Literal["1", "0", "true", "false"] = pydantic.Field(
+        default="0", description="1 or true: check only, write nothing"
+    )
 
 
 def _kind(kind: str) -> str:
@@ -88,7 +92,7 @@ def import_csv(kind: str, query: ImportQuery):
         models=MODELS,
         now=utcnow(),
         user_id=user.id,
-        dry_run=query.dry_run,
+        dry_run=query.dry_run in ("1", "true"),
     )
     return result.as_dict()
 
@@ -100,6 +104,7 @@ def import_csv(kind: str, query: ImportQuery):
     tag="import",
     summary="Export products, bom, routings, stations or orders as CSV (importable back)",
     responses={200: ("text/csv", None)},
+    produces={200: ("text/csv",)},
 )
 def export_csv(kind: str):
     kind = _kind(kind)

@@ -7,20 +7,30 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Code, PositiveQty, Strict, num
-from server.core.errors import Invalid, NotFound
+from server.api.schemas import Answer, Code, PositiveQty, Strict, check_total, num, whole_number
+from server.core.errors import NotFound
 from server.core.items import create_items, left_from
 from server.core.stages import GONE
 from server.models import Item, LedgerEntry, Product, ProductionOrder, Station, User, utcnow
 
 
 class ItemsIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"product": "STEEL", "count": 2, "qty": 25, "lot": "L-77"}]}
+    )
+
     product: Code
-    count: int = pydantic.Field(default=1, ge=1, le=10000)
+    count: whole_number(1, 10000) = 1  # type: ignore[valid-type]
     qty: PositiveQty | None = None
     lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     serial: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     order: Code | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _total(self):
+        # the stock counters hold sums as numeric(18, 4): PostgreSQL refuses more
+        check_total(self.count, self.qty)
+        return self
 
 
 class ItemOut(Answer):
@@ -56,17 +66,20 @@ def item_dict(item: Item) -> dict:
     tag="items",
     summary="Create labelled items (stage new, not yet in stock)",
     body=ItemsIn,
-    responses={201: ("The new items with their label codes", None)},
+    responses={
+        201: ("The new items with their label codes", None),
+        404: ("unknown_product, unknown_order", None),
+    },
 )
 def post_items(body: ItemsIn):
     product = Product.get_or_none(Product.sku == body.product)
     if product is None:
-        raise Invalid("bad_payload", f"No product {body.product}")
+        raise NotFound("unknown_product", f"No product {body.product}")
     order = None
     if body.order:
         order = ProductionOrder.get_or_none(ProductionOrder.number == body.order)
         if order is None:
-            raise Invalid("unknown_order", f"No order {body.order}")
+            raise NotFound("unknown_order", f"No order {body.order}")
     from server.api import current_user
 
     items = create_items(

@@ -11,60 +11,100 @@ from __future__ import annotations
 from typing import Literal
 
 import pydantic
-from flask import Response, current_app, request
+from flask import Response, current_app
 
-from labels import TEMPLATES, PrinterError, render_pdf, render_png, render_svg, render_zpl, send_zpl
+from labels import TEMPLATES, render_pdf, render_png, render_svg, render_zpl
 from server.api import current_user, op
-from server.api.schemas import Code, PositiveQty, Strict
-from server.core.errors import DomainError, Invalid, NotFound
+from server.api.schemas import Code, PositiveQty, Strict, check_total, whole_number
+from server.core.errors import Conflict, DomainError, Invalid, NotFound
 from server.core.items import create_items
 from server.labelling import (
+    PRINTER_FORMAT,
     SYMBOLOGY_CHOICES,
     LabelError,
+    PrinterUnavailable,
     command_label,
     item_label,
     record_prints,
+    send_to_printer,
 )
-from server.models import Item, Product, ProductionOrder, utcnow
+from server.models import Item, Printer, Product, ProductionOrder, utcnow
 
 Symbology = Literal[SYMBOLOGY_CHOICES]  # type: ignore[valid-type]
 Template = Literal[tuple(TEMPLATES)]  # type: ignore[valid-type]
 MAX_JOB = 2000
 
 
-class PrinterError502(DomainError):
+class PrinterFailed(DomainError):
     status = 502
+
+
+def _printer(name: str | None) -> Printer | None:
+    """The registered printer called `name`: 404 unknown_printer, 409 when not active."""
+    if name is None:
+        return None
+    printer = Printer.get_or_none(Printer.name == name)
+    if printer is None:
+        raise NotFound("unknown_printer", f"No printer {name}")
+    if not printer.active:
+        raise Conflict("printer_unavailable", f"Printer {name} is not active")
+    return printer
 
 
 class ReceiveIn(Strict):
     product: Code
-    count: int = pydantic.Field(ge=1, le=MAX_JOB)
+    count: whole_number(1, MAX_JOB)  # type: ignore[valid-type]
     qty: PositiveQty | None = None
     lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     order: Code | None = None
 
-
-class PrinterIn(Strict):
-    host: str = pydantic.Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:-]+$")
-    port: int = pydantic.Field(default=9100, ge=1, le=65535)
+    @pydantic.model_validator(mode="after")
+    def _total(self):
+        # the stock counters hold sums as numeric(18, 4): PostgreSQL refuses more
+        check_total(self.count, self.qty)
+        return self
 
 
 class LabelJobIn(Strict):
     items: list[Code] = pydantic.Field(default_factory=list, max_length=MAX_JOB)
     commands: list[str] = pydantic.Field(default_factory=list, max_length=500)
     receive: ReceiveIn | None = None
-    format: Literal["pdf", "zpl"] = "pdf"
-    template: Template = "a4-3x8"
+    format: Literal["pdf", "zpl"] | None = pydantic.Field(
+        default=None, description="pdf, or zpl; without it the printer's (pdf with none)"
+    )
+    template: Template | None = pydantic.Field(
+        default=None, description="a4-3x8 for pdf, thermal-2x1 for zpl when not given"
+    )
     symbology: Symbology = "auto"
-    printer: PrinterIn | None = None
+    printer: Code | None = pydantic.Field(
+        default=None, description="the name of a registered printer (GET /api/printers)"
+    )
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "description": "at least one of items, commands, receive",
+            "examples": [
+                {"commands": ["CMD-DONE", "CMD-OUT"], "format": "pdf"},
+                {"receive": {"product": "STEEL", "count": 3, "qty": 25, "lot": "L-77"}},
+            ],
+            "anyOf": [
+                {"required": ["items"], "properties": {"items": {"minItems": 1}}},
+                {"required": ["commands"], "properties": {"commands": {"minItems": 1}}},
+                {"required": ["receive"], "properties": {"receive": {"type": "object"}}},
+            ],
+        }
+    )
 
     @pydantic.model_validator(mode="after")
     def _check(self):
         if not (self.items or self.commands or self.receive):
             raise ValueError("nothing to print: give items, commands or receive")
-        if self.printer is not None and self.format != "zpl":
-            raise ValueError("printing to a printer needs format zpl")
         return self
+
+
+class LabelQuery(Strict):
+    symbology: Symbology = "auto"
+    template: Template | None = None
 
 
 def _db():
@@ -89,18 +129,15 @@ def _render(job_labels, fmt: str, template: str):
 
 @op("GET", "/labels/<name>", role="operator", tag="labels",
     summary="One label: <code>.svg, <code>.png or <code>.zpl (item code or command label)",
+    query=LabelQuery,
     responses={200: ("The label (image/svg+xml, image/png or text/plain ZPL)", None),
-               404: ("Unknown item", None)})  # fmt: skip
-def get_label(name: str):
+               404: ("Unknown item", None)},
+    produces={200: ("image/svg+xml", "image/png", "text/plain")})  # fmt: skip
+def get_label(name: str, query: LabelQuery):
     code, _, fmt = name.rpartition(".")
     if fmt not in ("svg", "png", "zpl") or not code:
         raise NotFound("not_found", "Ask for <code>.svg, <code>.png or <code>.zpl")
-    symbology = request.args.get("symbology", "auto")
-    template = request.args.get("template")
-    if symbology not in SYMBOLOGY_CHOICES:
-        raise Invalid("bad_payload", f"symbology {symbology!r} not known")
-    if template is not None and template not in TEMPLATES:
-        raise Invalid("bad_payload", f"template {template!r} not known")
+    symbology, template = query.symbology, query.template
     try:
         if code.upper().startswith("CMD-"):
             label = command_label(code)
@@ -120,14 +157,25 @@ def get_label(name: str):
 
 @op("POST", "/labels", role="supervisor", tag="labels",
     summary="Print job: a PDF sheet or a ZPL batch for items, command labels, or N items "
-    "received now; optionally sent to a Zebra printer (raw TCP 9100)",
+    "received now; optionally sent to a registered printer by name",
     body=LabelJobIn,
     responses={200: ("application/pdf or text/plain ZPL; X-Koordinator-Items lists the item "
                      "codes; JSON {sent, labels} when sent to a printer", None),
-               404: ("Unknown item", None), 502: ("Printer did not answer", None)})  # fmt: skip
+               404: ("Unknown item, product, order or printer", None),
+               409: ("printer_unavailable: the printer is not active", None),
+               502: ("printer_unavailable: the printer did not take the job", None)},
+    produces={200: ("application/pdf", "text/plain", "application/json")},
+    headers={200: {"X-Koordinator-Items": "the item codes printed, comma-separated"}})  # fmt: skip
 def post_labels(body: LabelJobIn):
     user = current_user()
     now = utcnow()
+    printer = _printer(body.printer)
+    fmt = body.format or (PRINTER_FORMAT[printer.kind] if printer else "pdf")
+    if printer is not None and fmt != PRINTER_FORMAT[printer.kind]:
+        raise Invalid(
+            "bad_payload", f"Printer {printer.name} prints {PRINTER_FORMAT[printer.kind]}"
+        )
+    template = body.template or ("a4-3x8" if fmt == "pdf" else "thermal-2x1")
     codes = [c.upper() for c in body.items]
     found = {
         i.code: i
@@ -148,12 +196,12 @@ def post_labels(body: LabelJobIn):
         if body.receive is not None:
             product = Product.get_or_none(Product.sku == body.receive.product)
             if product is None:
-                raise Invalid("bad_payload", f"No product {body.receive.product}")
+                raise NotFound("unknown_product", f"No product {body.receive.product}")
             order = None
             if body.receive.order:
                 order = ProductionOrder.get_or_none(ProductionOrder.number == body.receive.order)
                 if order is None:
-                    raise Invalid("unknown_order", f"No order {body.receive.order}")
+                    raise NotFound("unknown_order", f"No order {body.receive.order}")
             new = create_items(
                 _db(),
                 product,
@@ -168,18 +216,18 @@ def post_labels(body: LabelJobIn):
                 i.product = product
             items.extend(new)
         job = _labels_for(items, body.symbology) + commands
-        output = _render(job, body.format, body.template)
-        how = f"{body.format} {body.template}"
-        if body.printer is not None:
+        output = _render(job, fmt, template)
+        how = f"{fmt} {template}"
+        if printer is not None:
             try:
-                sent = send_zpl(body.printer.host, output, port=body.printer.port)
-            except PrinterError as exc:
-                raise PrinterError502("printer_unreachable", str(exc)) from exc
-            how += f" to {body.printer.host}:{body.printer.port}"
+                sent = send_to_printer(printer, output)
+            except PrinterUnavailable as exc:
+                raise PrinterFailed("printer_unavailable", str(exc)) from exc
+            how += f" to printer {printer.name}"
         record_prints(items, how, user.id, now)
     headers = {"X-Koordinator-Items": ",".join(i.code for i in items)}
-    if body.printer is not None:
+    if printer is not None:
         return {"sent": sent, "labels": len(job), "items": [i.code for i in items]}, 200, headers
-    if body.format == "pdf":
+    if fmt == "pdf":
         return Response(output, mimetype="application/pdf", headers=headers)
     return Response(output, mimetype="text/plain", headers=headers)

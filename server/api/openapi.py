@@ -19,6 +19,42 @@ def _schema(model, components: dict) -> dict:
     return {"$ref": REF.format(model=model.__name__)}
 
 
+def _not_null(schema: dict) -> dict:
+    """A query parameter's schema without the `null` branch of an optional field: a query
+    string has no null, only an absent parameter."""
+    branches = [b for b in schema.get("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+        return {**branches[0], **rest}
+    return {k: v for k, v in schema.items() if not (k == "default" and v is None)}
+
+
+def _query_params(model) -> list[dict]:
+    schema = model.model_json_schema(mode="validation")
+    required = set(schema.get("required", ()))
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = {k: v for k, v in _not_null(prop).items() if k != "title"}
+        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            param["description"] = prop.pop("description")
+        out.append(param)
+    return out
+
+
+BINARY = ("application/pdf", "image/png")
+CSV_UPLOAD = {
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"],
+        }
+    },
+}
+
+
 def build() -> dict:
     components: dict = {}
     error_ref = _schema(ErrorBody, components)
@@ -35,6 +71,8 @@ def build() -> dict:
             "operationId": o.operation_id,
             "responses": {},
         }
+        if o.query is not None:
+            params = params + _query_params(o.query)
         if params:
             entry["parameters"] = params
         if o.body is not None:
@@ -42,16 +80,38 @@ def build() -> dict:
                 "required": True,
                 "content": {"application/json": {"schema": _schema(o.body, components)}},
             }
+        elif o.content_type == "text/csv":
+            entry["requestBody"] = {"required": True, "content": CSV_UPLOAD}
         for status, (desc, model) in sorted(o.responses.items()):
             resp: dict = {"description": desc}
-            if model is not None:
+            if status in o.headers:
+                resp["headers"] = {
+                    name: {"description": text, "schema": {"type": "string"}}
+                    for name, text in o.headers[status].items()
+                }
+            if status in o.produces:
+                resp["content"] = {
+                    media: {
+                        "schema": {"type": "object"}
+                        if media == "application/json"
+                        else {"type": "string", "format": "binary"}
+                        if media in BINARY
+                        else {"type": "string"}
+                    }
+                    for media in o.produces[status]
+                }
+            elif model is not None:
                 resp["content"] = {"application/json": {"schema": _schema(model, components)}}
             elif status < 400:
                 resp["content"] = {"application/json": {"schema": {"type": "object"}}}
             else:
                 resp["content"] = {"application/json": {"schema": error_ref}}
             entry["responses"][str(status)] = resp
-        errors = {"400": "Malformed request"} if (o.body or o.query) else {}
+        errors = (
+            {"400": "Malformed request"}
+            if (o.body or o.query or o.content_type != "application/json")
+            else {}
+        )
         if o.role:
             errors.update({"401": "Not signed in", "403": "Role too low"})
         if params:

@@ -5,14 +5,12 @@ Thin views over `server.core.planning` (lifecycle, edits) and `server.core.flags
 
 from __future__ import annotations
 
-import datetime as dt
-
 import peewee as pw
 import pydantic
 from flask import current_app
 
 from server.api import current_user, op
-from server.api.schemas import Answer, Code, PositiveQty, Strict, num
+from server.api.schemas import Answer, Code, IsoDate, PositiveQty, QueryInt, Strict, num
 from server.core import flags as flags_mod
 from server.core import planning
 from server.core.errors import Conflict, Invalid
@@ -20,11 +18,26 @@ from server.models import OrderMaterial, ProductionOrder, utcnow
 
 
 class OrderIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "WO-1001",
+                    "product": "WIDGET",
+                    "qty": 100,
+                    "start": "2026-11-23",
+                    "due": "2026-11-27",
+                    "station": "A1",
+                }
+            ]
+        }
+    )
+
     number: Code
     product: Code
     qty: PositiveQty
-    start: dt.date
-    due: dt.date
+    start: IsoDate
+    due: IsoDate
     station: Code | None = None
 
     @pydantic.model_validator(mode="after")
@@ -38,14 +51,24 @@ class OrderEdit(Strict):
     """Change the plan of an order that is not done or closed. Omitted fields stay; a null
     station makes the order plant-wide."""
 
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [{"qty": 120, "due": "2026-11-28", "note": "customer added 20"}]
+        }
+    )
+
     qty: PositiveQty | None = None
-    start: dt.date | None = None
-    due: dt.date | None = None
+    start: IsoDate | None = None
+    due: IsoDate | None = None
     station: Code | None = None
     note: str | None = pydantic.Field(default=None, max_length=200)
 
 
 class CloseIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"reason": "customer cancelled"}]}
+    )
+
     reason: str | None = pydantic.Field(default=None, max_length=200)
 
 
@@ -57,17 +80,17 @@ class OrderQuery(Strict):
         r"in_progress|done|closed|open))*$",
     )
     product: Code | None = None
-    due_from: dt.date | None = None
-    due_to: dt.date | None = None
-    limit: int = pydantic.Field(default=1000, ge=1, le=10000)
+    due_from: IsoDate | None = None
+    due_to: IsoDate | None = None
+    limit: QueryInt = pydantic.Field(default=1000, ge=1, le=10000)
 
 
 class OrderOut(Answer):
     number: str
     product: str
     qty: float
-    start: dt.date
-    due: dt.date
+    start: IsoDate
+    due: IsoDate
     station: str | None
     status: str
     completed: float
@@ -128,7 +151,12 @@ def order_dict(
     tag="orders",
     summary="Plan a production order",
     body=OrderIn,
-    responses={201: ("Created (planned)", OrderOut), 409: ("Number exists", None)},
+    responses={
+        201: ("Created (planned)", OrderOut),
+        400: ("bad_date: outside 2000-01-01..2099-12-31 or longer than 366 days", None),
+        404: ("unknown_product, unknown_station", None),
+        409: ("Number exists", None),
+    },
 )
 def create_order(body: OrderIn):
     try:

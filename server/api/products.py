@@ -15,6 +15,20 @@ from server.models import BomLine, Product, RoutingStep, Station
 
 
 class ProductIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "BRACKET-2",
+                    "name": "Bracket, steel",
+                    "kind": "component",
+                    "tracking": "unit",
+                    "unit": "ea",
+                }
+            ]
+        }
+    )
+
     sku: Code
     name: Name
     kind: Literal["raw", "component", "finished", "supplies"]
@@ -73,11 +87,23 @@ class BomLineIn(Strict):
 
 
 class BomIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"lines": [{"component": "STEEL", "qty": 2}, {"component": "BOLT", "qty": 4}]}
+            ]
+        }
+    )
+
     lines: list[BomLineIn] = pydantic.Field(max_length=500)
 
 
 class RoutingIn(Strict):
-    stations: list[Code] = pydantic.Field(max_length=100)
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"stations": ["A1", "A2", "QA"]}]}
+    )
+
+    stations: list[Code] = pydantic.Field(max_length=100, json_schema_extra={"uniqueItems": True})
 
 
 def product_dict(p: Product) -> dict:
@@ -217,7 +243,7 @@ def put_bom(sku: str, body: BomIn):
     for i, line in enumerate(body.lines):
         comp = Product.get_or_none(Product.sku == line.component)
         if comp is None:
-            raise Invalid("bad_payload", f"lines[{i}]: no product {line.component}")
+            raise NotFound("unknown_product", f"lines[{i}]: no product {line.component}")
         if comp.id == product.id or comp.id in seen:
             raise Invalid(
                 "bad_payload", f"lines[{i}]: {line.component} repeated or the product itself"
@@ -255,7 +281,7 @@ def put_routing(sku: str, body: RoutingIn):
     for seq, code in enumerate(body.stations, start=1):
         station = Station.get_or_none(Station.code == code)
         if station is None:
-            raise Invalid("bad_payload", f"stations[{seq - 1}]: no station {code}")
+            raise NotFound("unknown_station", f"stations[{seq - 1}]: no station {code}")
         rows.append({"product": product.id, "seq": seq, "station": station.id})
     if len({r["station"] for r in rows}) != len(rows):
         raise Invalid("bad_payload", "a station appears twice in the routing")

@@ -13,6 +13,12 @@ from server.models import ProductionOrder, Scanner, Station, User
 
 
 class ScannerIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "sc-a3", "station": "A1", "name": "Line 1 handheld"}]
+        }
+    )
+
     id: Code
     station: Code
     name: str = pydantic.Field(default="", max_length=200)
@@ -56,12 +62,16 @@ def scanner_dict(s: Scanner) -> dict:
     tag="scanners",
     summary="Register a scanner",
     body=ScannerIn,
-    responses={201: ("Created", ScannerOut), 409: ("Id exists", None)},
+    responses={
+        201: ("Created", ScannerOut),
+        404: ("unknown_station", None),
+        409: ("Id exists", None),
+    },
 )
 def create_scanner(body: ScannerIn):
     station = Station.get_or_none(Station.code == body.station)
     if station is None:
-        raise Invalid("unknown_station", f"No station {body.station}")
+        raise NotFound("unknown_station", f"No station {body.station}")
     try:
         with current_app.extensions["koordinator.db"].atomic():
             scanner = Scanner.create(id=body.id, station=station, name=body.name)

@@ -5,8 +5,16 @@ from __future__ import annotations
 from flask import current_app
 
 from server.api import current_user, op
+from server.api.schemas import PositiveQty
 from server.core.scans import apply_scan
 from server.wire import HttpScanPayload, ScanResultOut
+
+
+class HttpScanIn(HttpScanPayload):
+    """The HTTP body: the wire payload with a quantity that is a JSON number, as its schema
+    says (an MQTT agent's payload keeps the wire's own rules)."""
+
+    qty: PositiveQty | None = None
 
 
 @op(
@@ -15,7 +23,7 @@ from server.wire import HttpScanPayload, ScanResultOut
     role="operator",
     tag="scans",
     summary="Apply one scan",
-    body=HttpScanPayload,
+    body=HttpScanIn,
     responses={
         201: ("Accepted", ScanResultOut),
         200: ("Duplicate scan_id: the first answer again", ScanResultOut),
@@ -23,7 +31,7 @@ from server.wire import HttpScanPayload, ScanResultOut
         422: ("Rejected, with its reason code", ScanResultOut),
     },
 )
-def post_scan(body: HttpScanPayload):
+def post_scan(body: HttpScanIn):
     user = current_user()
     result = apply_scan(
         current_app.extensions["koordinator.db"], body.to_scan(body.scanner_id, user.id)

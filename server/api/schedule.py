@@ -9,15 +9,15 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Strict
-from server.core import adherence, flags, plantday
+from server.api.schemas import IsoDate, Strict
+from server.core import adherence, flags, planning, plantday
 from server.core.errors import Invalid
 from server.models import utcnow
 
 
 class ScheduleQuery(Strict):
-    from_: dt.date | None = pydantic.Field(default=None, alias="from")
-    to: dt.date | None = None
+    from_: IsoDate | None = pydantic.Field(default=None, alias="from")
+    to: IsoDate | None = None
     bucket: Literal["day", "week"] = "day"
 
 
@@ -32,6 +32,13 @@ class ScheduleQuery(Strict):
 )
 def get_schedule(query: ScheduleQuery):
     now, tz = utcnow(), current_app.config.get("PLANT_TIMEZONE")
+    for name, day in (("from", query.from_), ("to", query.to)):
+        if day is not None and not planning.EARLIEST <= day <= planning.LATEST:
+            raise Invalid(
+                "bad_date",
+                f"{name} {day.isoformat()} is outside "
+                f"{planning.EARLIEST.isoformat()}..{planning.LATEST.isoformat()}",
+            )
     today = plantday.local_date(now, tz)
     start = query.from_ or (today - dt.timedelta(days=today.weekday()))
     end = query.to or (start + dt.timedelta(days=6 if query.bucket == "day" else 27))

@@ -9,7 +9,7 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Name, StationCode, Strict
+from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
 from server.core.errors import Conflict, Invalid, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.models import Station
@@ -18,12 +18,26 @@ CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
 
 
 class StationIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "A3",
+                    "name": "Assembly 3",
+                    "default_action": "move",
+                    "policy": {"over_plan": "warn"},
+                    "dwell_limit_minutes": 120,
+                }
+            ]
+        }
+    )
+
     code: StationCode
     name: Name
     default_action: Literal["receive", "start", "issue", "move", "complete", "ship", "use"]
     policy: dict[CheckName, Literal["reject", "warn"]] = pydantic.Field(default_factory=dict)
     operator_required: bool = False
-    dwell_limit_minutes: int | None = pydantic.Field(default=None, ge=1, le=525600)
+    dwell_limit_minutes: whole_number(1, 525600) | None = None  # type: ignore[valid-type]
     #: language of the scan station page and of the worker messages there (None: the user's)
     language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
 

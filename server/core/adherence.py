@@ -28,18 +28,29 @@ import peewee as pw
 
 from server.core import flags as flags_mod
 from server.core import plantday
+from server.core.errors import Invalid
 from server.models import Item, LedgerEntry, Product, ProductionOrder
 
 Q = Decimal("0.0001")
 MAX_DAYS = 400
 
 
-def daily_plan(qty: Decimal, start: dt.date, due: dt.date) -> dict[dt.date, Decimal]:
-    """`qty` spread evenly over the days `start..due` (inclusive)."""
+def daily_plan(
+    qty: Decimal,
+    start: dt.date,
+    due: dt.date,
+    lo: dt.date | None = None,
+    hi: dt.date | None = None,
+) -> dict[dt.date, Decimal]:
+    """`qty` spread evenly over the days `start..due` (inclusive); only the days inside
+    `lo..hi` when given, so the cost is the window's, not the order's span."""
     span = max((due - start).days, 0) + 1
+    first = 0 if lo is None else max((lo - start).days, 0)
+    last = span - 1 if hi is None else min((hi - start).days, span - 1)
     out: dict[dt.date, Decimal] = {}
-    before = Decimal(0)
-    for k in range(span):
+    # the running total before day `first`, rounded as the loop rounds it
+    before = (Decimal(qty) * first / span).quantize(Q)
+    for k in range(first, last + 1):
         upto = (Decimal(qty) * (k + 1) / span).quantize(Q)
         out[start + dt.timedelta(days=k)] = upto - before
         before = upto
@@ -112,7 +123,12 @@ def schedule(
     tz: str | None = None,
 ) -> dict:
     """The schedule view of `date_from..date_to` (inclusive) in day or week buckets;
-    today is the plant's local day (`tz`, an IANA name; None is UTC)."""
+    today is the plant's local day (`tz`, an IANA name; None is UTC).
+
+    At most MAX_DAYS days, so at most MAX_DAYS buckets (Invalid `bad_payload` otherwise).
+    """
+    if date_to < date_from or (date_to - date_from).days >= MAX_DAYS:
+        raise Invalid("bad_payload", f"from..to covers 1 to {MAX_DAYS} days")
     today = plantday.local_date(now, tz)
     orders = list(
         ProductionOrder.select(ProductionOrder, Product)
@@ -130,12 +146,11 @@ def schedule(
     for o in orders:
         products[o.product_id] = o.product
         qty = Decimal(o.completed) if o.status == "closed" else Decimal(o.qty)
-        for day, q in daily_plan(qty, o.start, o.due).items():
-            if date_from <= day <= date_to:
-                key = (o.product_id, bucket_of(day, bucket))
-                planned[key] += q
-                if day <= today:
-                    planned_due[key] += q
+        for day, q in daily_plan(qty, o.start, o.due, date_from, date_to).items():
+            key = (o.product_id, bucket_of(day, bucket))
+            planned[key] += q
+            if day <= today:
+                planned_due[key] += q
     done = defaultdict(Decimal)
     for (product_id, day), q in completed_by_day(date_from, date_to, tz=tz, now=now).items():
         done[(product_id, bucket_of(day, bucket))] += q

@@ -16,6 +16,11 @@ lines counts its first line). One bad row and nothing is written.
 
 Empty cells take the model's default. Exports write the same columns, so an export imports
 back unchanged.
+
+Formulas: a spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a
+formula (CSV injection). An export writes such a cell with a leading `'` (a spreadsheet's
+"this is text"), and so a cell that starts with `'` followed by one of those or by another
+`'`; an import drops that one `'` again, so the round trip stays exact.
 """  # noqa: E501 - the table reads better unbroken
 
 from __future__ import annotations
@@ -35,6 +40,25 @@ from server.core.errors import DomainError, Invalid
 from server.models import BomLine, Item, Product, ProductionOrder, RoutingStep, Station
 
 MAX_ROWS = 100_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula."""
+    if cell.startswith(FORMULA_START) or (
+        cell.startswith("'") and cell[1:2] in (*FORMULA_START, "'")
+    ):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """The cell `neutralise` was given (the inverse on everything it writes)."""
+    if cell.startswith("'") and cell[1:2] and cell[1:2] in (*FORMULA_START, "'"):
+        return cell[1:]
+    return cell
+
+
 KINDS = ("products", "bom", "routings", "stations", "orders")
 
 
@@ -145,7 +169,7 @@ def read_rows(kind: str, text: str) -> tuple[list[Row], list[dict]]:
         if len(cells) > len(names):
             errors.append({"line": line, "error": f"{len(cells)} cells, header has {len(names)}"})
             continue
-        values = {n: c.strip() for n, c in zip(names, cells, strict=False) if c.strip()}
+        values = {n: restore(c.strip()) for n, c in zip(names, cells, strict=False) if c.strip()}
         rows.append(Row(line, values))
     return rows, errors
 
@@ -595,6 +619,9 @@ def export_rows(kind: str) -> list[list[str]]:
 
 
 def export_csv(kind: str) -> str:
+    """The export as CSV text, every cell neutralised against formulas."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(export_rows(kind))
+    csv.writer(buf, lineterminator="\r\n").writerows(
+        [neutralise(c) for c in row] for row in export_rows(kind)
+    )
     return buf.getvalue()

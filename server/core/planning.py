@@ -22,6 +22,29 @@ STATUSES = ("planned", "released", "in_progress", "done", "closed")
 EDITABLE = ("planned", "released", "in_progress")
 #: `station` not given in an edit (None means "plant-wide")
 KEEP = object()
+#: the window of dates an order may be planned in, and its longest span (docs/planning.md):
+#: an order from year 1 to 9999 is a typo, and every view that spreads it over days pays
+#: for it
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2099, 12, 31)
+MAX_SPAN_DAYS = 366
+
+
+def check_dates(start: dt.date, due: dt.date) -> None:
+    """Refuse dates outside EARLIEST..LATEST or a span longer than MAX_SPAN_DAYS
+    (`bad_date`), and due before start (`bad_payload`, as always)."""
+    for name, day in (("start", start), ("due", due)):
+        if not EARLIEST <= day <= LATEST:
+            raise Invalid(
+                "bad_date",
+                f"{name} {day.isoformat()} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()}",
+            )
+    if due < start:
+        raise Invalid("bad_payload", "due is before start")
+    if (due - start).days + 1 > MAX_SPAN_DAYS:
+        raise Invalid(
+            "bad_date", f"an order spans at most {MAX_SPAN_DAYS} days, start to due inclusive"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +69,7 @@ def get_order(number: str) -> ProductionOrder:
 def plannable_product(sku: str) -> Product:
     product = Product.get_or_none(Product.sku == sku)
     if product is None:
-        raise Invalid("bad_payload", f"No product {sku}")
+        raise NotFound("unknown_product", f"No product {sku}")
     if Kind(product.kind) not in MADE_IN_PLANT:
         raise Invalid("bad_payload", f"{sku} is {product.kind}, not made in the plant")
     if not product.active:
@@ -59,7 +82,7 @@ def station_or_none(code: str | None) -> Station | None:
         return None
     station = Station.get_or_none(Station.code == code)
     if station is None:
-        raise Invalid("unknown_station", f"No station {code}")
+        raise NotFound("unknown_station", f"No station {code}")
     return station
 
 
@@ -77,8 +100,7 @@ def _log(order: ProductionOrder, action: str, message: str, now, user_id, note=N
 
 def create_order(plan: OrderPlan, *, now: dt.datetime, user_id: int | None = None):
     """A new planned order (the caller holds the transaction)."""
-    if plan.due < plan.start:
-        raise Invalid("bad_payload", "due is before start")
+    check_dates(plan.start, plan.due)
     product = plannable_product(plan.product)
     station = station_or_none(plan.station)
     if ProductionOrder.select().where(ProductionOrder.number == plan.number).exists():
@@ -138,8 +160,8 @@ def edit_order(
         changes["qty"] = qty
         said.append(f"qty {Decimal(order.qty).normalize():f} -> {Decimal(qty).normalize():f}")
     new_start, new_due = start or order.start, due or order.due
-    if new_due < new_start:
-        raise Invalid("bad_payload", "due is before start")
+    if (new_start, new_due) != (order.start, order.due):
+        check_dates(new_start, new_due)
     if new_start != order.start:
         changes["start"] = new_start
         said.append(f"start {order.start.isoformat()} -> {new_start.isoformat()}")
