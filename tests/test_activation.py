@@ -57,6 +57,32 @@ def test_patch_product_refuses_bad_bodies(plant, api, body):
     assert resp.get_json()["error"] == "bad_payload"
 
 
+@pytest.mark.parametrize(
+    "kind, key, body, kept",
+    [
+        ("products", "NUT", {"name": None, "unit": None, "active": None}, ("name", "unit")),
+        ("stations", "A1", {"name": None, "default_action": None, "active": None}, ("name",)),
+        ("scanners", "sc-a1", {"name": None, "active": None}, ("name", "station")),
+    ],
+)
+def test_patch_null_keeps_what_cannot_be_emptied(plant, api, kind, key, body, kept):
+    """The OpenAPI document declares these fields nullable, as in PATCH /api/orders: a null
+    leaves the value as it is (it was a 400 'cannot be null', which schemathesis found)."""
+    id_field = {"products": "sku", "stations": "code", "scanners": "id"}[kind]
+    (before,) = [x for x in api.get(f"/api/{kind}").get_json()[kind] if x[id_field] == key]
+    after = api.call("PATCH", f"/api/{kind}/{key}", body, expected=200).get_json()
+    assert after["active"] is True
+    for field in kept:
+        assert after[field] == before[field], field
+
+
+def test_patch_a_scanner_off_its_station_and_onto_an_unknown_one(plant, api):
+    body = api.call("PATCH", "/api/scanners/sc-a1", {"station": None}, expected=200).get_json()
+    assert body["station"] is None
+    resp = api.call("PATCH", "/api/scanners/sc-a1", {"station": "NOPE"}, expected=404)
+    assert resp.get_json()["error"] == "unknown_station"
+
+
 def test_patch_unknown_ones_are_404(plant, api):
     for path in ("/api/products/NOPE", "/api/stations/NOPE", "/api/scanners/nope"):
         resp = api.call("PATCH", path, {"active": False}, expected=404)
@@ -87,3 +113,11 @@ def test_inactive_scanner_and_station_refuse_scans(plant, api):
     assert (r["reason"], r["message"]) == ("unknown_station", "Station A1 is deactivated")
     api.call("PATCH", "/api/stations/A1", {"active": True}, expected=200)
     plant.scan("sc-a1", widget[1], expected=201)
+
+
+def test_patch_station_takes_a_whole_number_written_with_a_point(plant, api):
+    """JSON Schema's integer admits 5516.0, as POST /api/stations does (schemathesis)."""
+    body = {"dwell_limit_minutes": 5516.0}
+    answer = api.call("PATCH", "/api/stations/A1", body, expected=200).get_json()
+    assert answer["dwell_limit_minutes"] == 5516
+    api.call("PATCH", "/api/stations/A1", {"dwell_limit_minutes": 5.5}, expected=400)

@@ -14,7 +14,8 @@ Two settings say what the document cannot:
   the API refuses it everywhere (docs/api.md); `allow-x00: false`.
 - `positive_data_acceptance` (a schema-valid request must not get a 400) is widened, per
   operation, only where a rule spans fields or rows that JSON Schema cannot state: due
-  after start and the planning window (orders), a GTIN's check digit (products), the kind
+  after start and the planning window (orders), a GTIN's check digit (products, new and
+  edited), the kind
   of the products in a BOM, a printer address that depends on its kind, a command label's
   grammar and GS1 needing a GTIN (labels), an item's tracking (items), the CSV file's
   content (imports), a reason needed to cancel (close), from before to (schedule), and a
@@ -27,16 +28,15 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections import Counter
 
 import pytest
 import schemathesis
 from schemathesis.engine import events, from_schema
-from werkzeug.serving import make_server
 
 import labels.printer
 import server.labelling
+from tests.web.conftest import LiveServer
 
 MAX_EXAMPLES = 25
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -53,27 +53,11 @@ RULES_BEYOND_THE_SCHEMA = {
     "GET /api/labels/{name}": [400],
     "POST /api/printers": [400],
     "POST /api/products": [400],
+    "PATCH /api/products/{sku}": [400],
     "PUT /api/products/{sku}/bom": [400],
     "POST /api/import/{kind}": [400],
     "POST /api/items": [400],
 }
-
-
-class LiveServer:
-    """The app under werkzeug's threaded server on a free local port."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(10)
 
 
 def config(token: str) -> schemathesis.Config:

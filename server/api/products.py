@@ -198,10 +198,7 @@ def show_product(sku: str):
 )
 def edit_product(sku: str, body: ProductEdit):
     product = get_product(sku)
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "unit", "active"):  # these cannot be emptied
-        if field in changes and changes[field] is None:
-            raise Invalid("bad_payload", f"{field} cannot be null")
+    changes = body.changes("name", "unit", "active")
     if changes:
         try:
             with _db().atomic():

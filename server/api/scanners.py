@@ -8,7 +8,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Code, Strict
-from server.core.errors import Conflict, Invalid, NotFound
+from server.core.errors import Conflict, NotFound
 from server.models import ProductionOrder, Scanner, Station, User
 
 
@@ -99,20 +99,17 @@ def list_scanners():
     tag="scanners",
     summary="Move a scanner to another station, rename it or (de)activate it",
     body=ScannerEdit,
-    responses={200: ("The scanner as changed", ScannerOut)},
+    responses={200: ("The scanner as changed", ScannerOut), 404: ("unknown_station", None)},
 )
 def edit_scanner(scanner_id: str, body: ScannerEdit):
     scanner = Scanner.get_or_none(Scanner.id == scanner_id)
     if scanner is None:
         raise NotFound("not_found", f"No scanner {scanner_id}")
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("station", "name", "active"):
-        if field in changes and changes[field] is None:
-            raise Invalid("bad_payload", f"{field} cannot be null")
-    if "station" in changes:
+    changes = body.changes("name", "active")  # a null station leaves it without one
+    if changes.get("station") is not None:
         station = Station.get_or_none(Station.code == changes["station"])
         if station is None:
-            raise Invalid("unknown_station", f"No station {changes['station']}")
+            raise NotFound("unknown_station", f"No station {changes['station']}")
         changes["station"] = station.id
     if changes:
         Scanner.update(**changes).where(Scanner.id == scanner.id).execute()

@@ -81,6 +81,16 @@ class Strict(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
+    def changes(self, *kept_when_null: str) -> dict:
+        """The fields a PATCH body sets. Those in `kept_when_null` cannot be emptied: given
+        as null they stay as they are, as an omitted field does (the convention of every
+        PATCH here, and what the OpenAPI document's nullable types promise)."""
+        changes = self.model_dump(exclude_unset=True)
+        for field in kept_when_null:
+            if changes.get(field, 0) is None:
+                del changes[field]
+        return changes
+
 
 class Answer(pydantic.BaseModel):
     """Answer bodies (documented in OpenAPI; built as dicts by the views)."""

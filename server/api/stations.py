@@ -10,7 +10,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
-from server.core.errors import Conflict, Invalid, NotFound
+from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.models import Station
 
@@ -51,7 +51,7 @@ class StationEdit(Strict):
         Literal["receive", "start", "issue", "move", "complete", "ship", "use"] | None
     ) = None
     operator_required: bool | None = None
-    dwell_limit_minutes: int | None = pydantic.Field(default=None, ge=1, le=525600)
+    dwell_limit_minutes: whole_number(1, 525600) | None = None  # type: ignore[valid-type]
     language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
     active: bool | None = None
 
@@ -123,10 +123,7 @@ def edit_station(code: str, body: StationEdit):
     station = Station.get_or_none(Station.code == code)
     if station is None:
         raise NotFound("not_found", f"No station {code}")
-    changes = body.model_dump(exclude_unset=True)
-    for field in ("name", "default_action", "operator_required", "active"):
-        if field in changes and changes[field] is None:
-            raise Invalid("bad_payload", f"{field} cannot be null")
+    changes = body.changes("name", "default_action", "operator_required", "active")
     if changes:
         Station.update(**changes).where(Station.id == station.id).execute()
     return station_dict(Station.get_by_id(station.id))

@@ -128,6 +128,7 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join(10)
         self.thread.join(5)
 
 
