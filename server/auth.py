@@ -9,9 +9,10 @@ without a password as for a wrong password (a dummy hash is checked), is throttl
 user name, per address and per both (`LoginThrottle` rows, so every web worker shares
 them) and is audited (`LoginAttempt` rows and the `koordinator.auth` log).
 
-Throttle: each key allows some failures (`FREE_FAILURES`); every failure after that locks
-the key for 30 s, doubling up to 15 min. A lock always ends by itself, a failure older
-than an hour is forgotten, and a success clears the user name's counters (not the
+Throttle (server/core/throttle.py): each key allows some failures (`FREE_FAILURES`); every
+failure after that locks the key for 30 s, doubling up to 15 min. A lock always ends by
+itself, a failure older than an hour is forgotten, and a success clears the user name's
+counters (not the
 address's: one own account must not reset an attacker's address). During a lock even the
 right password is refused, without being checked, so a lock is no oracle.
 
@@ -32,10 +33,13 @@ import secrets
 import time
 from collections.abc import Mapping
 
-import peewee as pw
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.models import ApiToken, LoginAttempt, LoginThrottle, User, database_proxy, utcnow
+from server.core import throttle
+from server.core.throttle import FORGET_AFTER as FORGET_AFTER
+from server.core.throttle import LOCK_FIRST as LOCK_FIRST
+from server.core.throttle import LOCK_MAX as LOCK_MAX
+from server.models import ApiToken, LoginAttempt, User, database_proxy, utcnow
 
 log = logging.getLogger("koordinator.auth")
 
@@ -75,9 +79,6 @@ def check_password(user: User, password: str) -> bool:
 
 #: failures allowed before a lock, per key kind
 FREE_FAILURES = {"pair": 5, "addr": 20, "user": 50}
-LOCK_FIRST = dt.timedelta(seconds=30)
-LOCK_MAX = dt.timedelta(minutes=15)
-FORGET_AFTER = dt.timedelta(hours=1)
 AUDIT_DAYS = 90
 #: longer passwords are refused without hashing them (no hashing of megabytes)
 MAX_PASSWORD = 1024
@@ -100,35 +101,6 @@ class SignIn:
 def _keys(username: str, address: str) -> dict[str, str]:
     name = username.strip().lower()[:64]
     return {"pair": f"pair:{name}|{address}", "addr": f"addr:{address}", "user": f"user:{name}"}
-
-
-def _locked_for(keys: Mapping[str, str], now: dt.datetime) -> int:
-    rows = LoginThrottle.select(LoginThrottle.locked_until).where(
-        LoginThrottle.key.in_(list(keys.values())) & (LoginThrottle.locked_until > now)
-    )
-    until = max((r.locked_until for r in rows), default=None)
-    return 0 if until is None else max(1, int((until - now).total_seconds() + 0.999))
-
-
-def _count_failure(keys: Mapping[str, str], now: dt.datetime) -> None:
-    for kind, key in keys.items():
-        row = LoginThrottle.get_or_none(LoginThrottle.key == key)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0)
-        elif now - row.last_failure_at > FORGET_AFTER:
-            row.failures = 0
-        row.failures += 1
-        row.last_failure_at = now
-        over = row.failures - FREE_FAILURES[kind]
-        if over >= 0:
-            row.locked_until = now + min(LOCK_FIRST * 2 ** min(over, 16), LOCK_MAX)
-        try:
-            with database_proxy.atomic():  # a savepoint: PostgreSQL goes on after a conflict
-                row.save()
-        except pw.IntegrityError:  # another worker created the row just now: count on it
-            LoginThrottle.update(failures=LoginThrottle.failures + 1, last_failure_at=now).where(
-                LoginThrottle.key == key
-            ).execute()
 
 
 def _audit(username: str, user: User | None, address: str, result: str, now) -> None:
@@ -159,7 +131,7 @@ def sign_in(username: str, password: str, address: str) -> SignIn:
     now = utcnow()
     keys = _keys(username, address)
     with database_proxy.atomic():
-        wait = _locked_for(keys, now)
+        wait = throttle.locked_for(keys.values(), now)
         if wait:
             _audit(username, None, address, "throttled", now)
             return SignIn(None, wait)
@@ -171,15 +143,15 @@ def sign_in(username: str, password: str, address: str) -> SignIn:
     ok = ok and usable
     with database_proxy.atomic():
         if ok:
-            LoginThrottle.delete().where(
-                LoginThrottle.key.in_([keys["pair"], keys["user"]])
-            ).execute()
+            throttle.clear([keys["pair"], keys["user"]])
             LoginAttempt.delete().where(
                 LoginAttempt.at < now - dt.timedelta(days=AUDIT_DAYS)
             ).execute()
             _audit(username, user, address, "ok", now)
             return SignIn(user)
-        _count_failure(keys, now)
+        throttle.count_failure(
+            database_proxy, {key: FREE_FAILURES[kind] for kind, key in keys.items()}, now
+        )
         result = _failure(user)
         _audit(username, user, address, result, now)
     return SignIn(None)

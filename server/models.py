@@ -71,8 +71,9 @@ class ApiToken(BaseModel):
 
 
 class LoginThrottle(BaseModel):
-    """Failed sign-ins counted per key (`pair:<name>|<address>`, `addr:<address>`,
-    `user:<name>`), shared by every web worker; see server/auth.py for the policy."""
+    """Failures counted per key: sign-ins (`pair:<name>|<address>`, `addr:<address>`,
+    `user:<name>`) and unknown badges per scanner (`badge:<scanner>`), shared by every
+    worker; see server/core/throttle.py for the policy."""
 
     key = pw.CharField(max_length=200, unique=True)
     failures = pw.IntegerField(default=0)

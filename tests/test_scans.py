@@ -79,6 +79,12 @@ def r_unknown_operator(p):
     return p.scan("sc-recv", "CMD-OP-NOBODY")
 
 
+def r_badge_locked(p):
+    for n in range(10):  # unknown badges: the scanner's badge labels lock (test_badge_throttle)
+        p.scan("sc-recv", f"CMD-OP-B-{n:04d}", expected=422)
+    return p.scan("sc-recv", "CMD-OP-B-SUPERVISOR")
+
+
 def r_unknown_order(p):
     return p.scan("sc-recv", "CMD-ORD-WO-404")
 

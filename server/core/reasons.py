@@ -41,6 +41,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "The scan names a station that does not exist or is deactivated, or the scanner has none.",
     ),
     "unknown_operator": ("Badge not known", "An operator badge that no active user carries."),
+    "badge_locked": (
+        "Too many unknown badges - wait",
+        "Badge labels (`CMD-OP-...`) at this scanner are locked for a while after 10 unknown "
+        "badges within an hour (30 s, doubling up to 15 min); even a known badge is refused "
+        "until the lock ends by itself. The message says how long.",
+    ),
     "unknown_order": ("Order not known", "An order command label names no order."),
     "unknown_action": ("Action not known", "An action command label names no action."),
     "operator_required": (

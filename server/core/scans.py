@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, hot, schedule
+from server.core import codes, hot, schedule, throttle
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
@@ -53,6 +53,9 @@ from server.models import (
 log = logging.getLogger(__name__)
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
+#: unknown badges a scanner may scan (within throttle.FORGET_AFTER) before its badge
+#: command labels are locked (docs/decisions.md)
+FREE_BADGE_FAILURES = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +136,8 @@ class _Ctx:
         self.parsed: codes.Parsed | None = None
         self.warnings: list[dict] = []
         self.delta = StockDelta()
+        #: throttle keys to count a failure on when this scan is rejected
+        self.failure_keys: dict[str, int] | None = None
 
     def check(self, code: str, message: str | None = None) -> None:
         """A schedule check failed: reject, or warn when the station's policy says so."""
@@ -294,6 +299,10 @@ def _apply_one(
                 action=ctx.action,
             )
             with _savepoint(db):
+                # counted with the rejection's ledger row: the scan's own savepoint,
+                # where the failure was found, is rolled back
+                if ctx.failure_keys:
+                    throttle.count_failure(db, ctx.failure_keys, now)
                 _write_ledger(ctx, result)
             return result
     except DATABASE_ERRORS:
@@ -683,8 +692,18 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
     scanner = ctx.scanner
     changes: dict = {"context_at": ctx.now}
     if parsed.command == "OP":
+        # throttled per scanner against guessing badges; a known badge does not clear the
+        # count, and during a lock even a known badge is refused unlooked-at (no oracle)
+        key = f"badge:{scanner.id}"
+        wait = throttle.locked_for([key], ctx.now)
+        if wait:
+            raise Rejected(
+                "badge_locked",
+                f"Too many unknown badges at this scanner: wait {_wait_text(wait)}",
+            )
         user = User.get_or_none((User.badge == parsed.arg) & (User.active == True))  # noqa: E712
         if user is None:
+            ctx.failure_keys = {key: FREE_BADGE_FAILURES}
             raise Rejected("unknown_operator")
         if scanner.operator_id == user.id:
             changes["operator"] = None
@@ -727,6 +746,12 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         message=message,
         action=f"command:{parsed.command.lower()}",
     )
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{(seconds + 59) // 60} min"
 
 
 __all__ = ["ScanIn", "ScanResult", "apply_scan", "apply_scans", "DomainError"]

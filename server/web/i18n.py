@@ -45,6 +45,7 @@ REASON_TEXT = {
     "unknown_scanner": _("Scanner not registered"),
     "unknown_station": _("Station not known"),
     "unknown_operator": _("Badge not known"),
+    "badge_locked": _("Too many unknown badges - wait"),
     "unknown_order": _("Order not known"),
     "unknown_action": _("Action not known"),
     "operator_required": _("Scan your badge first"),
