@@ -84,20 +84,24 @@ def test_apply_scans_raises_a_database_error_for_the_ingest_instead_of_each_scan
     """The per-scan half: BEGIN IMMEDIATE passed (as on a file opened read-only), the
     scan's write fails. For the ingest (`raise_db_errors`) the batch raises at once, so
     nothing is answered or acked and nothing is logged per scan."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite's read-only state on a real file")
     (code,) = plant.items("STEEL", qty=5)
     scan = ScanPayload.model_validate(
         {"scan_id": "ro-one", "code": code, "scanned_at": OK_TIME}
     ).to_scan("sc-recv")
     caplog.clear()
+    sqlite = db_url.startswith("sqlite")
     with db.atomic():
-        db.execute_sql("PRAGMA query_only = 1")
+        # the transaction may read but not write: SQLite's query_only, PostgreSQL's
+        # read-only transaction (its first statement)
+        db.execute_sql("PRAGMA query_only = 1" if sqlite else "SET TRANSACTION READ ONLY")
         try:
-            with pytest.raises(pw.OperationalError, match="readonly"):
+            with pytest.raises(pw.DatabaseError, match="readonly|read-only"):
                 apply_scans(db, [scan, scan], raise_db_errors=True)
         finally:
-            db.execute_sql("PRAGMA query_only = 0")
+            if sqlite:
+                db.execute_sql("PRAGMA query_only = 0")
+            else:
+                db.rollback()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     (result,) = apply_scans(db, [scan], raise_db_errors=True)
     assert result.accepted
