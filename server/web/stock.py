@@ -206,6 +206,7 @@ def items():
         products=Product.select(Product.sku, Product.name).order_by(Product.sku),
         station_list=Station.select(Station.code).order_by(Station.code),
         stages=STAGES,
+        gone=GONE,
         paged=bool(before),
     )
 

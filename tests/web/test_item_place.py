@@ -95,6 +95,11 @@ def test_item_place(plant, api, as_role, make, stage, station, left):
         # no current station: where it left from, never the station it passed last
         assert place.group(1) == "Left from" and place.group(2).startswith(left[0]), facts
         assert "<dt>Station</dt>" not in facts
+    # the items list: a gone item is at no station (where it left from: its page)
+    listed = as_role("operator").get(f"/items?stage={stage}").get_data(as_text=True)
+    row = re.search(rf"<tr>\s*<td><a class=\"code\"[^>]*>{code}</a>(.*?)</tr>", listed, re.S)
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    assert cells[3] == (station if left is None else "—"), cells
 
 
 def test_left_from_in_bahasa(plant, as_role):
