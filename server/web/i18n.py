@@ -59,6 +59,7 @@ REASON_TEXT = {
     "wrong_station": _("Wrong station for this unit"),
     "routing_incomplete": _("Routing not finished"),
     "short_material": _("Issued material short"),
+    "expired": _("Expired - do not use"),
     "bad_payload": _("Scan not readable"),
     "server_error": _("Server problem - scan again"),
     "csrf_failed": _("Page expired - reload it"),
