@@ -139,3 +139,56 @@ def test_http_scan_uses_the_plant_timezone(plant, app, db):
         assert r["reason"] == "expired", r
     else:
         assert r["status"] == "accepted", r
+
+
+# --- the near_expiry flag -----------------------------------------------------------------
+
+
+def test_near_expiry_days_set_and_checked_through_the_api(plant, api):
+    body = {"sku": "MILK", "name": "Milk", "kind": "raw", "tracking": "lot"}
+    created = api.post("/api/products", {**body, "near_expiry_days": 5}, expected=201)
+    assert created.get_json()["near_expiry_days"] == 5
+    assert api.get("/api/products/BOLT").get_json()["near_expiry_days"] is None
+    r = api.call("PATCH", "/api/products/BOLT", {"near_expiry_days": 14}, expected=200)
+    assert r.get_json()["near_expiry_days"] == 14
+    api.call("PATCH", "/api/products/BOLT", {"name": "Bolt M6 zinc"}, expected=200)
+    assert api.get("/api/products/BOLT").get_json()["near_expiry_days"] == 14  # kept
+    for bad in (-1, 3651, "7", 2.5, True):
+        r = api.call("PATCH", "/api/products/BOLT", {"near_expiry_days": bad}, expected=400)
+        assert r.get_json()["error"] == "bad_payload", bad
+    r = api.call("PATCH", "/api/products/BOLT", {"near_expiry_days": None}, expected=200)
+    assert r.get_json()["near_expiry_days"] is None  # a null clears it: no flag
+
+
+def test_near_expiry_flag_rises_for_the_product(plant, api, db):
+    from server.core import flags
+
+    # stock of BOLT: expired, expiring in 3 and in 10 days, and one with no expiry
+    Station.update(policy={"expired": "warn"}).where(Station.code == "RECV").execute()
+    today = dt.datetime.now(dt.UTC).date()  # the test app's plant day (UTC)
+    for lot, offset in (("OLD", -1), ("SOON", 3), ("LATER", 10)):
+        label = _label(lot, today + dt.timedelta(days=offset))
+        plant.scan("sc-recv", label, expected=201)
+    plant.scan("sc-recv", f"]C101{GTIN_BOLT}10NONE\x1d3710", expected=201)
+
+    def near():
+        return [f for f in api.get("/api/flags").get_json()["flags"] if f["flag"] == "near_expiry"]
+
+    assert near() == []  # no days set: no flag
+    api.call("PATCH", "/api/products/BOLT", {"near_expiry_days": 7}, expected=200)
+    (flag,) = near()
+    assert flag["product"] == "BOLT" and flag["days"] == 7
+    assert (flag["count"], flag["expired"], flag["qty"]) == (2, 1, "20")
+    assert [(x["lot"], x["expired"]) for x in flag["lots"]] == [("OLD", True), ("SOON", False)]
+    assert "OLD" in flag["message"]
+    assert api.get("/api/flags").get_json()["counts"]["near_expiry"] == 1
+    # a week on, LATER is within 7 days too
+    later = flags.compute(dt.datetime.now(), today=today + dt.timedelta(days=4))
+    (flag,) = [f for f in later.products if f["flag"] == "near_expiry"]
+    assert [x["lot"] for x in flag["lots"]] == ["OLD", "SOON", "LATER"]
+    # used stock is no longer flagged
+    plant.order("WO-1", "WIDGET", 100)
+    Station.update(policy={"expired": "warn"}).where(Station.code == "LINE").execute()
+    plant.scan("sc-line", f"]C101{GTIN_BOLT}10OLD", expected=201)
+    plant.scan("sc-line", f"]C101{GTIN_BOLT}10SOON", expected=201)
+    assert near() == []
