@@ -192,3 +192,13 @@ def test_near_expiry_flag_rises_for_the_product(plant, api, db):
     plant.scan("sc-line", f"]C101{GTIN_BOLT}10OLD", expected=201)
     plant.scan("sc-line", f"]C101{GTIN_BOLT}10SOON", expected=201)
     assert near() == []
+
+
+def test_ingest_reads_the_plant_timezone():
+    from server.ingest import IngestConfigError, IngestSettings
+
+    assert IngestSettings.from_env(None, {}).plant_tz == "UTC"
+    env = {"PLANT_TIMEZONE": "Asia/Jakarta"}
+    assert IngestSettings.from_env(None, env).plant_tz == "Asia/Jakarta"
+    with pytest.raises(IngestConfigError, match="PLANT_TIMEZONE"):
+        IngestSettings.from_env(None, {"PLANT_TIMEZONE": "Mars/Olympus"})
