@@ -7,6 +7,7 @@ from decimal import Decimal
 import peewee as pw
 from flask import current_app, render_template, request
 
+from server.core import flags
 from server.models import (
     Item,
     LedgerEntry,
@@ -19,7 +20,7 @@ from server.models import (
     utcnow,
 )
 from server.web import bp
-from server.web.pages import role_required
+from server.web.pages import role_required, today
 
 REJECTED_PAGE = 100
 
@@ -182,6 +183,7 @@ def supply_rows() -> list[dict]:
         .group_by(StockCounter.product)
         .tuples()
     )
+    expiring = {f["product"]: f for f in flags.near_expiry(today())}
     rows = []
     for p in Product.select().where(Product.kind == "supplies").order_by(Product.sku):
         have = Decimal(in_stock.get(p.id) or 0)
@@ -193,6 +195,7 @@ def supply_rows() -> list[dict]:
                 "labels": int(counts.get(p.id) or 0),
                 "reorder_point": point,
                 "reorder": point is not None and have <= point,
+                "near_expiry": expiring.get(p.sku),
             }
         )
     rows.sort(key=lambda r: (not r["reorder"], r["product"].sku))

@@ -134,6 +134,7 @@ FLAG_TEXT = {
     "short": _("short"),
     "dwell": _("dwelling"),
     "reorder": _("reorder"),
+    "near_expiry": _("near expiry"),
 }
 
 
@@ -386,6 +387,15 @@ def flag_message(flag: dict) -> str:
         return gettext("short of %(materials)s", materials=listing)
     if kind == "dwell":
         return gettext("%(n)s unit(s) dwelling", n=flag.get("count"))
+    if kind == "near_expiry":
+        return gettext(
+            "%(n)s item(s) expire by %(until)s (%(expired)s expired), first %(lot)s %(date)s",
+            n=flag.get("count"),
+            until=flag.get("until"),
+            expired=flag.get("expired"),
+            lot=(flag.get("lots") or [{}])[0].get("lot") or "-",
+            date=flag.get("earliest"),
+        )
     return ""
 
 
