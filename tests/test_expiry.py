@@ -202,3 +202,17 @@ def test_ingest_reads_the_plant_timezone():
     assert IngestSettings.from_env(None, env).plant_tz == "Asia/Jakarta"
     with pytest.raises(IngestConfigError, match="PLANT_TIMEZONE"):
         IngestSettings.from_env(None, {"PLANT_TIMEZONE": "Mars/Olympus"})
+
+
+def test_expired_is_a_station_policy_check_in_the_api_and_the_csv(api):
+    body = {"code": "COLD", "name": "Cold store", "default_action": "use"}
+    r = api.post("/api/stations", {**body, "policy": {"expired": "warn"}}, expected=201)
+    assert r.get_json()["policy"]["expired"] == "warn"
+    bad = api.post("/api/stations", {**body, "code": "C2", "policy": {"expired": "ignore"}})
+    assert bad.status_code == 400 and bad.get_json()["error"] == "bad_payload"
+    listed = {s["code"]: s for s in api.get("/api/stations").get_json()["stations"]}
+    assert listed["COLD"]["policy"]["expired"] == "warn"
+    csv = "code,name,default_action,policy\nC3,Chiller,use,expired=warn\n"
+    r = api.post("/api/import/stations", data=csv, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.get_json()
+    assert Station.get(Station.code == "C3").policy == {"expired": "warn"}
