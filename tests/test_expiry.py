@@ -216,3 +216,22 @@ def test_expired_is_a_station_policy_check_in_the_api_and_the_csv(api):
     r = api.post("/api/import/stations", data=csv, headers={"Content-Type": "text/csv"})
     assert r.status_code == 200, r.get_json()
     assert Station.get(Station.code == "C3").policy == {"expired": "warn"}
+
+
+def test_expiry_check_adds_no_query_to_a_scan_by_the_items_own_label(plant, db, caplog):
+    """The hot path: an item read by its own code carries its expiry; checking it (and the
+    plant's day, made once per batch) costs no statement."""
+    import logging
+
+    soon = (TODAY + dt.timedelta(days=30)).isoformat()
+    (dated,) = plant.items("BOLT", qty=5, lot="D", expiry=soon)
+    (plain,) = plant.items("BOLT", qty=5, lot="P")
+
+    def statements(code):
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="peewee"):
+            assert _scan(db, "sc-recv", code).accepted
+        return len([r for r in caplog.records if r.name == "peewee"])
+
+    counted = statements(dated)
+    assert counted > 0 and counted == statements(plain)
