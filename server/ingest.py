@@ -67,6 +67,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from server.core import plantday
 from server.core.malformed import record_rejected_payload, rejected_result
 from server.core.scans import DATABASE_ERRORS, ScanIn, ScanResult, apply_scans, writing
 from server.mqtt_client import IngestClient
@@ -104,6 +105,8 @@ class IngestSettings:
     batch_size: int = 200
     receive_maximum: int = 1000  # MQTT 5: messages the broker may have unacked with us
     keepalive: int = 30
+    #: the plant's IANA time zone (PLANT_TIMEZONE): the local day an expiry date is read in
+    plant_tz: str = "UTC"
 
     @property
     def url(self) -> str:
@@ -137,6 +140,7 @@ class IngestSettings:
             or f"koordinator-ingest-{socket.gethostname()}",
             "shared_group": env.get("INGEST_SHARED_GROUP") or None,
             "mqtt5": env.get("INGEST_MQTT5", "").lower() in ("1", "true", "yes"),
+            "plant_tz": env.get("PLANT_TIMEZONE", "").strip() or "UTC",
         }
         if env.get("MQTT_PASSWORD"):
             values["password"] = env["MQTT_PASSWORD"]
@@ -161,6 +165,10 @@ class IngestSettings:
             raise IngestConfigError(f"batch size {self.batch_size}: between 1 and 10000")
         if not self.client_id:
             raise IngestConfigError("the MQTT client id must not be empty")
+        try:
+            plantday.zone(self.plant_tz)
+        except ValueError as exc:
+            raise IngestConfigError(f"PLANT_TIMEZONE: {exc}") from None
 
 
 def parse_mqtt_url(url: str) -> dict[str, Any]:
@@ -713,7 +721,11 @@ class IngestWorker:
         self.db.connect(reuse_if_open=True)
         with writing(self.db):
             scans_in = [m.scan for m in scans]
-            results = apply_scans(self.db, scans_in, raise_db_errors=True) if scans else []
+            results = (
+                apply_scans(self.db, scans_in, raise_db_errors=True, tz=self.settings.plant_tz)
+                if scans
+                else []
+            )
             for msg, result in zip(scans, results, strict=True):
                 msg.result = result
             for msg in batch:

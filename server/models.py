@@ -99,6 +99,8 @@ class Product(BaseModel):
     gtin = pw.CharField(max_length=14, unique=True, null=True)  # stored as GTIN-14
     unit = pw.CharField(max_length=16, default="ea")
     reorder_point = Qty(null=True)
+    #: items in stock expiring within this many days raise the near_expiry flag; null: none
+    near_expiry_days = pw.IntegerField(null=True)
     #: an inactive product keeps its items and history but takes no new items or orders
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)

@@ -61,7 +61,7 @@ def test_an_existing_database_gets_pending_migrations_once(database):
     )
     assert "active" not in _columns(database, "product")
 
-    assert create_schema(database) == [FIRST]
+    assert create_schema(database) == [name for name, _module in migrations.available()]
 
     for table, column in ADDED.items():
         assert column in _columns(database, table), table
@@ -86,3 +86,31 @@ def test_a_new_database_records_its_migrations_without_running_them(database, mo
     Scanner.create(id="SC1")
     assert User.get(User.username == "u").session_version == 0
     assert Scanner.get_by_id("SC1").active is True
+
+
+NEAR_EXPIRY = "0004_near_expiry_days"
+
+
+def _as_before_0004(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0004."""
+    db.execute_sql('ALTER TABLE "product" DROP COLUMN "near_expiry_days"')
+    SchemaMigration.delete().where(SchemaMigration.name == NEAR_EXPIRY).execute()
+
+
+def test_0004_adds_near_expiry_days_to_existing_products(database):
+    create_schema(database)
+    _as_before_0004(database)
+    database.execute_sql(
+        'INSERT INTO "product" ("sku", "name", "kind", "tracking", "unit", "active", '
+        '"created_at") VALUES (%s, %s, %s, %s, %s, %s, %s)'.replace("%s", database.param),
+        ("P1", "old", "raw", "lot", "kg", True, "2026-01-01 00:00:00"),
+    )
+    assert "near_expiry_days" not in _columns(database, "product")
+
+    assert create_schema(database) == [NEAR_EXPIRY]
+
+    assert "near_expiry_days" in _columns(database, "product")
+    assert Product.get(Product.sku == "P1").near_expiry_days is None  # no flag until set
+    Product.update(near_expiry_days=14).where(Product.sku == "P1").execute()
+    assert Product.get(Product.sku == "P1").near_expiry_days == 14
+    assert create_schema(database) == []

@@ -167,6 +167,13 @@ def r_short_material(p):
     return p.scan("sc-end", w)
 
 
+def r_expired(p):
+    p.order("WO-9", "WIDGET", 10)
+    Station.update(policy={"expired": "warn"}).where(Station.code == "RECV").execute()
+    p.scan("sc-recv", f"]C101{GTIN_BOLT}17200101" + "10OLD\x1d3710", expected=201)
+    return p.scan("sc-line", f"]C101{GTIN_BOLT}10OLD")
+
+
 REASON_CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("r_")}
 TRANSPORT_ONLY = {"bad_payload", "server_error"}  # tested in test_api.py / below
 

@@ -298,7 +298,14 @@ def test_flags_list_names_what_each_is_on(plant, api):
     body = api.get("/api/flags", as_="operator", expected=200).get_json()
     kinds = {(f["flag"], f.get("order") or f.get("product")) for f in body["flags"]}
     assert {("late", "WO-1"), ("behind", "WO-1"), ("short", "WO-1"), ("reorder", "GLOVES")} <= kinds
-    assert body["counts"] == {"late": 1, "behind": 1, "short": 1, "reorder": 1, "dwell": 0}
+    assert body["counts"] == {
+        "late": 1,
+        "behind": 1,
+        "short": 1,
+        "reorder": 1,
+        "dwell": 0,
+        "near_expiry": 0,
+    }
     assert all(isinstance(f["message"], str) and f["message"] for f in body["flags"])
 
 

@@ -7,7 +7,16 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Code, PositiveQty, Strict, check_total, num, whole_number
+from server.api.schemas import (
+    Answer,
+    Code,
+    IsoDate,
+    PositiveQty,
+    Strict,
+    check_total,
+    num,
+    whole_number,
+)
 from server.core.errors import NotFound
 from server.core.items import create_items, left_from
 from server.core.stages import GONE
@@ -25,6 +34,8 @@ class ItemsIn(Strict):
     lot: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     serial: str | None = pydantic.Field(default=None, min_length=1, max_length=20)
     order: Code | None = None
+    #: the lot's expiry date (a local date), as a supplier's (17) gives it at receiving
+    expiry: IsoDate | None = None
 
     @pydantic.model_validator(mode="after")
     def _total(self):
@@ -92,6 +103,7 @@ def post_items(body: ItemsIn):
         order=order,
         operator_id=current_user().id,
         now=utcnow(),
+        expiry=body.expiry,
     )
     for item in items:
         item.product = product

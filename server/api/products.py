@@ -9,7 +9,16 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Code, Name, NonNegQty, PositiveQty, Strict, num
+from server.api.schemas import (
+    Answer,
+    Code,
+    Name,
+    NonNegQty,
+    PositiveQty,
+    Strict,
+    num,
+    whole_number,
+)
 from server.core.errors import Conflict, Invalid, NotFound
 from server.models import BomLine, Product, RoutingStep, Station
 
@@ -36,6 +45,8 @@ class ProductIn(Strict):
     gtin: str | None = pydantic.Field(default=None, pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")
     unit: str = pydantic.Field(default="ea", min_length=1, max_length=16)
     reorder_point: NonNegQty | None = None
+    #: stock expiring within this many days raises the near_expiry flag
+    near_expiry_days: whole_number(0, 3650) | None = None  # type: ignore[valid-type]
 
     @pydantic.field_validator("gtin")
     @classmethod
@@ -62,6 +73,7 @@ class ProductEdit(Strict):
     gtin: str | None = pydantic.Field(default=None, pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")
     unit: str | None = pydantic.Field(default=None, min_length=1, max_length=16)
     reorder_point: NonNegQty | None = None
+    near_expiry_days: whole_number(0, 3650) | None = None  # type: ignore[valid-type]
     active: bool | None = None
 
     @pydantic.field_validator("gtin")
@@ -78,6 +90,7 @@ class ProductOut(Answer):
     gtin: str | None
     unit: str
     reorder_point: float | None
+    near_expiry_days: int | None
     active: bool
 
 
@@ -115,6 +128,7 @@ def product_dict(p: Product) -> dict:
         "gtin": p.gtin,
         "unit": p.unit,
         "reorder_point": num(p.reorder_point),
+        "near_expiry_days": p.near_expiry_days,
         "active": p.active,
     }
 
@@ -192,7 +206,7 @@ def show_product(sku: str):
     "/products/<sku>",
     role="admin",
     tag="products",
-    summary="Edit a product (name, GTIN, unit, reorder point) or (de)activate it",
+    summary="Edit a product (name, GTIN, unit, reorder point, near-expiry days) or (de)activate it",
     body=ProductEdit,
     responses={200: ("The product as changed", ProductOut), 409: ("GTIN exists", None)},
 )

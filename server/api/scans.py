@@ -34,7 +34,9 @@ class HttpScanIn(HttpScanPayload):
 def post_scan(body: HttpScanIn):
     user = current_user()
     result = apply_scan(
-        current_app.extensions["koordinator.db"], body.to_scan(body.scanner_id, user.id)
+        current_app.extensions["koordinator.db"],
+        body.to_scan(body.scanner_id, user.id),
+        tz=current_app.config.get("PLANT_TIMEZONE"),
     )
     status = 200 if result.duplicate else (201 if result.accepted else 422)
     return result.to_dict(), status

@@ -7,6 +7,7 @@
 | `short` | open order | remaining need by BOM > what stock can still give it | receive scans |
 | `reorder` | product with a reorder point | on-hand stock < reorder point | receive scans |
 | `dwell` | WIP item (and its order) | at a station longer than its `dwell_limit_minutes` | a move |
+| `near_expiry` | product with expiry days | stock expires within them (or has) | use, ship, scrap |
 
 Pro-rata plan: an order of `qty` over `span = due - start + 1` days expects
 `qty * elapsed / span` completed by the end of today, `elapsed = today - start + 1` clamped to
@@ -17,6 +18,10 @@ Short: stock is shared. Each material's available stock (items in stage raw or c
 is given to open orders (planned, released, in progress) earliest due first; an order is
 short of a material when its remaining need (`BOM qty x order qty - issued`) exceeds what is
 left for it. The flag names each material and the missing quantity.
+
+Near expiry: "in stock" is raw, component, supplies and finished; an item expiring on
+`today + near_expiry_days` is near (0 days: only what expires today or has expired). The
+flag lists the lots, earliest expiry first, and how many items have expired already.
 
 Everything is computed in a fixed number of queries, whatever the number of orders:
 `compute()` is what `GET /api/flags`, the order pages and the schedule view call.
@@ -47,8 +52,12 @@ OPEN = ("planned", "released", "in_progress")
 ACTIVE = ("released", "in_progress")
 STOCK_STAGES = (Stage.RAW.value, Stage.COMPONENT.value)
 ON_HAND_STAGES = (Stage.RAW.value, Stage.COMPONENT.value, Stage.SUPPLIES.value)
+#: where an expiring item is still stock to be used or shipped
+EXPIRY_STAGES = (*ON_HAND_STAGES, Stage.FINISHED.value)
 #: dwelling items listed per station (the count is always complete)
 DWELL_LIST_LIMIT = 100
+#: lots listed per near-expiry flag (the counts are always complete)
+EXPIRY_LOT_LIMIT = 20
 Q = Decimal("0.0001")
 
 
@@ -101,7 +110,9 @@ class Flags:
         return out
 
     def counts(self) -> dict[str, int]:
-        counts = {"late": 0, "behind": 0, "short": 0, "reorder": len(self.products), "dwell": 0}
+        counts = {"late": 0, "behind": 0, "short": 0, "reorder": 0, "dwell": 0, "near_expiry": 0}
+        for f in self.products:
+            counts[f["flag"]] += 1
         for flags in self.orders.values():
             for f in flags:
                 if f["flag"] != "dwell":
@@ -158,7 +169,7 @@ def compute(
         now=now,
         orders={oid: f for oid, f in by_order.items() if f},
         order_info=info,
-        products=_reorder(),
+        products=_reorder() + near_expiry(today),
         dwell=dwell,
     )
 
@@ -306,6 +317,71 @@ def _reorder() -> list[dict]:
                     f"reorder point {txt(point)}",
                 }
             )
+    return out
+
+
+def near_expiry(today: dt.date) -> list[dict]:
+    """A near_expiry flag per product with `near_expiry_days` whose stock expires by
+    `today + near_expiry_days`. Two queries: the products, then their expiring items by
+    lot (an index seek on item (product, stage) for each product)."""
+    products = {
+        p.id: p
+        for p in Product.select(
+            Product.id, Product.sku, Product.name, Product.unit, Product.near_expiry_days
+        ).where(Product.near_expiry_days.is_null(False))
+    }
+    if not products:
+        return []
+    latest = today + dt.timedelta(days=max(p.near_expiry_days for p in products.values()))
+    rows = (
+        Item.select(Item.product, Item.lot, Item.expiry, pw.fn.COUNT(Item.id), pw.fn.SUM(Item.qty))
+        .where(
+            Item.product.in_(list(products))
+            & Item.stage.in_(list(EXPIRY_STAGES))
+            & Item.expiry.is_null(False)
+            & (Item.expiry <= latest)
+        )
+        .group_by(Item.product, Item.lot, Item.expiry)
+        .order_by(Item.product, Item.expiry, Item.lot)
+        .tuples()
+    )
+    lots: dict[int, list[dict]] = defaultdict(list)
+    for pid, lot, expiry, count, qty in rows:
+        p = products[pid]
+        if expiry > today + dt.timedelta(days=p.near_expiry_days):
+            continue
+        lots[pid].append(
+            {
+                "lot": lot,
+                "expiry": expiry.isoformat(),
+                "expired": expiry < today,
+                "count": count,
+                "qty": txt(_dec(qty or 0)),
+            }
+        )
+    out = []
+    for pid, found in sorted(lots.items(), key=lambda kv: products[kv[0]].sku):
+        p = products[pid]
+        count = sum(x["count"] for x in found)
+        expired = sum(x["count"] for x in found if x["expired"])
+        until = today + dt.timedelta(days=p.near_expiry_days)
+        first = found[0]
+        out.append(
+            {
+                "flag": "near_expiry",
+                "product": p.sku,
+                "days": p.near_expiry_days,
+                "until": until.isoformat(),
+                "count": count,
+                "expired": expired,
+                "qty": txt(sum((_dec(x["qty"]) for x in found), Decimal(0))),
+                "unit": p.unit,
+                "earliest": first["expiry"],
+                "lots": found[:EXPIRY_LOT_LIMIT],
+                "message": f"{p.name}: {count} item(s) expire by {until.isoformat()}"
+                f" ({expired} expired), first {first['lot'] or '-'} {first['expiry']}",
+            }
+        )
     return out
 
 

@@ -81,6 +81,7 @@ def create_items(
     order: ProductionOrder | None = None,
     operator_id: int | None = None,
     now: dt.datetime,
+    expiry: dt.date | None = None,
 ) -> list[Item]:
     """`count` new items of `product` (stage new), in one transaction."""
     if not product.active:
@@ -101,6 +102,7 @@ def create_items(
                 lot=lot,
                 serial=serial,
                 ext_key=ext_key,
+                expiry=expiry,
                 order=order,
                 operator_id=operator_id,
             )

@@ -99,6 +99,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "Issued material short",
         "Completing a unit found less issued material than its bill needs (warning by default).",
     ),
+    "expired": (
+        "Expired - do not use",
+        "The item or lot is past its expiry date (GS1 AI 17; the plant's local day). Scrap "
+        "and return take it anyway; a bare-GTIN or lot pick takes an unexpired one first "
+        "(FEFO) and meets this only when nothing unexpired is left.",
+    ),
     # transport
     "bad_payload": (
         "Scan not readable",
@@ -119,6 +125,7 @@ CONFIGURABLE_CHECKS: dict[str, str] = {
     "wrong_station": "reject",
     "routing_incomplete": "reject",
     "short_material": "warn",
+    "expired": "reject",
 }
 
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, hot, schedule, throttle
+from server.core import codes, hot, plantday, schedule, throttle
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
@@ -150,9 +150,11 @@ class _Ctx:
             raise err
 
 
-def apply_scan(db: pw.Database, scan: ScanIn, *, now: dt.datetime | None = None) -> ScanResult:
+def apply_scan(
+    db: pw.Database, scan: ScanIn, *, now: dt.datetime | None = None, tz: str | None = None
+) -> ScanResult:
     """Apply one scan in its own transaction and return the answer for the worker."""
-    return apply_scans(db, [scan], now=now)[0]
+    return apply_scans(db, [scan], now=now, tz=tz)[0]
 
 
 #: errors of the database itself (read-only, locked, gone, I/O), not of one scan
@@ -165,6 +167,7 @@ def apply_scans(
     *,
     now: dt.datetime | None = None,
     raise_db_errors: bool = False,
+    tz: str | None = None,
 ) -> list[ScanResult]:
     """Apply scans in order in one transaction (group commit); answers in the same order.
 
@@ -176,11 +179,14 @@ def apply_scans(
     `DATABASE_ERRORS` is raised instead, for the whole batch: the ingest then keeps every
     message with the broker and retries, rather than log and answer each scan of a
     read-only or locked database.
+
+    `tz` is the plant's time zone (IANA name, None for UTC): an expiry date is a local
+    date, so whether a lot has expired turns at the plant's midnight.
     """
     results: list[ScanResult] = []
     with writing(db):
         answered = _stored_many([s.scan_id for s in scans])
-        batch = _Batch()
+        batch = _Batch(tz)
         for scan in scans:
             prior = answered.get(scan.scan_id)
             if prior is not None:
@@ -230,13 +236,21 @@ class _Batch:
     batch reads again and again (scanners, stations, products, users). Orders are not
     cached: scans of the batch change them."""
 
-    def __init__(self) -> None:
+    def __init__(self, tz: str | None = None) -> None:
+        self.tz = tz
+        self._today: tuple[dt.datetime, dt.date] | None = None
         self.delta = StockDelta()
         self._stations: dict = {}
         self._products: dict = {}
         self._users: dict = {}
         self._scanners: dict = {}
         self.touched: set[str] = set()  # scanner ids that scanned in this batch
+
+    def today(self, now: dt.datetime) -> dt.date:
+        """The plant's calendar day of `now` (made once per batch, not per scan)."""
+        if self._today is None or self._today[0] != now:
+            self._today = (now, plantday.local_date(now, self.tz))
+        return self._today[1]
 
     def scanner(self, scanner_id: str) -> Scanner | None:
         if scanner_id not in self._scanners:
@@ -418,7 +432,25 @@ def _process(ctx: _Ctx) -> ScanResult:
         qty = parsed.qty
 
     item = _resolve_item(ctx, parsed, action, qty)
+    if item.expiry is not None and action.value not in EXPIRY_EXEMPT:
+        _check_expiry(ctx, item, action)
     return _transition(ctx, item, action, qty)
+
+
+#: actions an expired item may still take: disposing of it, taking back what a customer
+#: returns, and (by value, for the hold/QC and rework actions) holding, releasing and
+#: returning it to stores; everything else answers `expired` (docs/decisions.md)
+EXPIRY_EXEMPT = frozenset({"scrap", "return", "hold", "release", "unissue"})
+
+
+def _check_expiry(ctx: _Ctx, item: Item, action: Action) -> None:
+    """An item past its expiry date (the plant's local day): reject or warn per station."""
+    today = ctx.batch.today(ctx.now)
+    if item.expiry < today:
+        if action != Action.RECEIVE:  # a received item is undone with the rejection
+            ctx.item, ctx.from_stage = item, str(item.stage)
+        what = f"lot {item.lot}" if item.lot else item.code
+        ctx.check("expired", f"{what} expired {item.expiry.isoformat()}")
 
 
 def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
@@ -461,7 +493,7 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
         return item
     if parsed.serial:
         raise Rejected("unknown_item", f"Serial {parsed.serial} of {product.sku} not received")
-    # a lot or a bare GTIN: the oldest item of it in a stage this action starts from
+    # a lot or a bare GTIN: FEFO among the items of it in a stage this action starts from
     query = (
         Item.select(Item, Product)
         .join(Product)
@@ -471,11 +503,21 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     )
     if parsed.lot:
         query = query.where(Item.lot == parsed.lot)
-    item = query.order_by(Item.created_at, Item.id).first()
+    item = query.order_by(*fefo_order(ctx.batch.today(ctx.now))).first()
     if item is None:
         what = f"lot {parsed.lot}" if parsed.lot else product.sku
         raise Rejected("unknown_item", f"No {what} in stock for this")
     return hot.relock(item)
+
+
+def fefo_order(today: dt.date) -> tuple:
+    """First expiry, first out: unexpired items earliest expiry first, then items without
+    an expiry, then expired ones (picked only when nothing else is left, and then answered
+    `expired`); the oldest receipt first within each. One index seek on (product, stage)
+    or (product, lot, stage) and a sort of what it finds, as the oldest-receipt order
+    before it (docs/decisions.md)."""
+    rank = pw.Case(None, [(Item.expiry.is_null(), 1), (Item.expiry < today, 2)], 0)
+    return (rank, Item.expiry, Item.created_at, Item.id)
 
 
 def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> ScanResult:

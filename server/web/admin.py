@@ -91,6 +91,7 @@ def admin():
 @role_required("admin")
 def admin_product_create():
     data = _form("sku", "name", "kind", "tracking", "gtin", "unit", "reorder_point")
+    data["near_expiry_days"] = _days(request.form.get("near_expiry_days", ""))
     try:
         body = api_products.ProductIn.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -101,13 +102,22 @@ def admin_product_create():
     return redirect(url_for("web.admin") + "#products")
 
 
+def _days(text: str) -> int | str | None:
+    """A form's whole number of days for the API body: empty is none, digits a number;
+    anything else goes on as text, for the API's validation to refuse with its message."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
+
+
 def _lines(text: str) -> list[list[str]]:
     return [line.replace(",", " ").split() for line in text.splitlines() if line.strip()]
 
 
 def _product_edit() -> api_products.ProductEdit:
-    """The product form as the API's PATCH body: every field is sent, an empty GTIN or
-    reorder point clears it, an unticked box deactivates."""
+    """The product form as the API's PATCH body: every field is sent, an empty GTIN,
+    reorder point or near-expiry days clears it, an unticked box deactivates."""
     form = request.form
     return api_products.ProductEdit.model_validate(
         {
@@ -115,6 +125,7 @@ def _product_edit() -> api_products.ProductEdit:
             "unit": form.get("unit", "").strip(),
             "gtin": form.get("gtin", "").strip() or None,
             "reorder_point": form.get("reorder_point", "").strip() or None,
+            "near_expiry_days": _days(form.get("near_expiry_days", "")),
             "active": form.get("active") == "on",
         }
     )

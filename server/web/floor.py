@@ -7,6 +7,7 @@ from decimal import Decimal
 import peewee as pw
 from flask import current_app, render_template, request
 
+from server.core import flags
 from server.models import (
     Item,
     LedgerEntry,
@@ -19,7 +20,7 @@ from server.models import (
     utcnow,
 )
 from server.web import bp
-from server.web.pages import role_required
+from server.web.pages import role_required, today
 
 REJECTED_PAGE = 100
 
@@ -169,7 +170,7 @@ def rejected_live():
     return render_template("_rejected_live.html", rows=rejected_rows(_reason_arg()))
 
 
-def supply_rows() -> list[dict]:
+def supply_rows(expiring: list[dict] | None = None) -> list[dict]:
     in_stock = dict(
         StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.qty))
         .where(StockCounter.stage == "supplies")
@@ -182,6 +183,7 @@ def supply_rows() -> list[dict]:
         .group_by(StockCounter.product)
         .tuples()
     )
+    near = {f["product"]: f for f in expiring or ()}
     rows = []
     for p in Product.select().where(Product.kind == "supplies").order_by(Product.sku):
         have = Decimal(in_stock.get(p.id) or 0)
@@ -193,6 +195,7 @@ def supply_rows() -> list[dict]:
                 "labels": int(counts.get(p.id) or 0),
                 "reorder_point": point,
                 "reorder": point is not None and have <= point,
+                "near_expiry": near.get(p.sku),
             }
         )
     rows.sort(key=lambda r: (not r["reorder"], r["product"].sku))
@@ -202,10 +205,17 @@ def supply_rows() -> list[dict]:
 @bp.route("/supplies")
 @role_required("supervisor")
 def supplies():
-    return render_template("supplies.html", rows=supply_rows())
+    return render_template("supplies.html", **_supplies())
 
 
 @bp.route("/supplies/live")
 @role_required("supervisor")
 def supplies_live():
-    return render_template("_supplies_live.html", rows=supply_rows())
+    return render_template("_supplies_live.html", **_supplies())
+
+
+def _supplies() -> dict:
+    """Supplies against their reorder points, and every product's near-expiry lots (the
+    page a supervisor checks for what to use first; the stock page reads counters only)."""
+    expiring = flags.near_expiry(today())
+    return {"rows": supply_rows(expiring), "expiring": expiring}

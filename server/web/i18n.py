@@ -59,6 +59,7 @@ REASON_TEXT = {
     "wrong_station": _("Wrong station for this unit"),
     "routing_incomplete": _("Routing not finished"),
     "short_material": _("Issued material short"),
+    "expired": _("Expired - do not use"),
     "bad_payload": _("Scan not readable"),
     "server_error": _("Server problem - scan again"),
     "csrf_failed": _("Page expired - reload it"),
@@ -133,6 +134,7 @@ FLAG_TEXT = {
     "short": _("short"),
     "dwell": _("dwelling"),
     "reorder": _("reorder"),
+    "near_expiry": _("near expiry"),
 }
 
 
@@ -385,6 +387,15 @@ def flag_message(flag: dict) -> str:
         return gettext("short of %(materials)s", materials=listing)
     if kind == "dwell":
         return gettext("%(n)s unit(s) dwelling", n=flag.get("count"))
+    if kind == "near_expiry":
+        return gettext(
+            "%(n)s item(s) expire by %(until)s (%(expired)s expired), first %(lot)s %(date)s",
+            n=flag.get("count"),
+            until=flag.get("until"),
+            expired=flag.get("expired"),
+            lot=(flag.get("lots") or [{}])[0].get("lot") or "-",
+            date=flag.get("earliest"),
+        )
     return ""
 
 
