@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from server.core import stock
-from server.models import Item, OrderMaterial, ProductionOrder, Station
+from server.models import Item, LedgerEntry, OrderMaterial, ProductionOrder, Station
 from tests.test_scans import _in_stock, _started
 
 
@@ -151,6 +151,13 @@ def test_rework_refused_from_a_gone_stage_changes_nothing(plant, api, make, mess
     order = _order(api)
     r = plant.scan("sc-rw", code, expected=422)
     assert (r["reason"], r["message"]) == ("illegal_transition", message)
+    row = LedgerEntry.get(LedgerEntry.scan_id == r["scan_id"])
+    assert (row.status, row.reason, row.action, row.to_stage) == (
+        "rejected",
+        "illegal_transition",
+        "rework",
+        None,
+    )
     after = Item.get(Item.code == code)
     assert (after.stage, after.station_id) == (before.stage, before.station_id)
     assert _order(api)["completed"] == order["completed"]
