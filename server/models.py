@@ -123,6 +123,11 @@ class Station(BaseModel):
     policy = JSONField(default=dict)
     operator_required = pw.BooleanField(default=False)
     dwell_limit_minutes = pw.IntegerField(null=True)
+    #: for a rework station: the id of the routing station a unit reworked here goes to
+    #: next (null, or not on the unit's routing: the routing's first station); see
+    #: server/core/rework.py. A plain id, not a foreign key: SQLite cannot drop or alter a
+    #: column named in a foreign key, and stations are deactivated, never deleted.
+    rework_to_id = pw.IntegerField(null=True)
     #: language of the scan station page and its worker messages; null: the user's
     language = pw.CharField(max_length=8, null=True)
     #: an inactive station keeps its history; its scanners' scans are refused

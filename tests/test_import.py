@@ -210,6 +210,7 @@ def test_master_data_import_and_export_round_trip(api, db):
         ("routings", "product,station,seq\nWIDGET,A1,1\nWIDGET,A1,2\nWIDGET,ZZ,3\n", [3, 4]),
         ("routings", "product,station,seq\nWIDGET,A1,1\nWIDGET,A2,1\nWIDGET,A3,x\n", [3, 4]),
         ("stations", "code,name,default_action,policy\nS1,x,fly,\nS2,y,move,over_plan\n", [2, 3]),
+        ("stations", "code,name,default_action,rework_to\nRW,x,rework,NOPE\n", [2]),
     ],
 )
 def test_bad_master_data_rows(plant, api, kind, body, lines):
@@ -217,6 +218,26 @@ def test_bad_master_data_rows(plant, api, kind, body, lines):
     out = post_csv(api, kind, body, expected=400)
     assert sorted({d["line"] for d in out["details"]}) == lines, out["details"]
     assert snapshot() == before
+
+
+def test_stations_import_rework_stations_and_their_targets(api, db):
+    # the target comes later in the file: stations are created first, targets set after
+    text = (
+        "code,name,default_action,rework_to\n"
+        "A-RW,Rework,rework,TEST\n"
+        "RET,Returns,unissue,\n"
+        "TEST,Test,move,\n"
+    )
+    assert post_csv(api, "stations", text)["created"] == 3
+    rw = Station.get(Station.code == "A-RW")
+    assert (rw.default_action, rw.rework_to_id) == (
+        "rework",
+        Station.get(Station.code == "TEST").id,
+    )
+    exported = export(api, "stations")
+    assert "A-RW,Rework,rework,false,,,TEST" in exported
+    out = post_csv(api, "stations", exported)
+    assert (out["created"], out["updated"]) == (0, 0), out
 
 
 def test_orders_import_edits_open_orders_by_the_planning_rules(plant, api):

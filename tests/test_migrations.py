@@ -61,6 +61,7 @@ def test_an_existing_database_gets_pending_migrations_once(database):
     )
     assert "active" not in _columns(database, "product")
 
+    # every migration is pending (the later ones find their columns there and add nothing)
     assert create_schema(database) == [name for name, _module in migrations.available()]
 
     for table, column in ADDED.items():
@@ -114,3 +115,24 @@ def test_0004_adds_near_expiry_days_to_existing_products(database):
     Product.update(near_expiry_days=14).where(Product.sku == "P1").execute()
     assert Product.get(Product.sku == "P1").near_expiry_days == 14
     assert create_schema(database) == []
+
+
+REWORK_TO = "0005_station_rework_to"
+
+
+def test_0005_gives_stations_a_rework_target(database):
+    create_schema(database)
+    database.execute_sql('ALTER TABLE "station" DROP COLUMN "rework_to_id"')
+    SchemaMigration.delete().where(SchemaMigration.name == REWORK_TO).execute()
+    database.execute_sql(
+        'INSERT INTO "station" ("code", "name", "default_action", "policy", '
+        '"operator_required", "active", "created_at") VALUES (%s, %s, %s, %s, %s, %s, %s)'.replace(
+            "%s", database.param
+        ),
+        ("RW", "old", "move", "{}", False, True, "2026-01-01 00:00:00"),
+    )
+
+    assert create_schema(database) == [REWORK_TO]
+
+    assert "rework_to_id" in _columns(database, "station")
+    assert Station.get(Station.code == "RW").rework_to_id is None

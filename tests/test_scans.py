@@ -135,6 +135,16 @@ def r_over_issue(p):
     return p.scan("sc-line", steel, qty=5)
 
 
+def r_over_unissue(p):
+    steel = _in_stock(p, "STEEL", qty=10, lot="L")
+    p.order("WO-5", "WIDGET", 2)
+    p.order("WO-6", "WIDGET", 2)
+    issued = p.scan("sc-line", steel, qty=3, expected=201)["item"]  # to WO-5, due first
+    p.scan("sc-line", "CMD-ACT-UNISSUE", expected=201)
+    p.scan("sc-line", "CMD-ORD-WO-6", expected=201)
+    return p.scan("sc-line", issued)  # returned from WO-6, which never had it
+
+
 def r_over_plan(p):
     Station.update(policy={"over_plan": "warn"}).where(Station.code == "A1").execute()
     p.order("WO-4", "WIDGET", 1)

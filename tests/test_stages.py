@@ -42,6 +42,15 @@ ALLOWED = {
         for k in Kind
     },
     **{(Action.RETURN, Stage.SHIPPED, k): Stage.FINISHED for k in Kind},
+    # a made unit in work or finished back into work; never a shipped or gone one
+    **{
+        (Action.REWORK, s, k): Stage.WIP
+        for s in (Stage.WIP, Stage.FINISHED)
+        for k in (Kind.FINISHED, Kind.COMPONENT)
+    },
+    # issued material back to its stock stage by kind (only raw and components are issued)
+    (Action.UNISSUE, Stage.WIP, Kind.RAW): Stage.RAW,
+    (Action.UNISSUE, Stage.WIP, Kind.COMPONENT): Stage.COMPONENT,
 }
 
 CASES = list(itertools.product(Action, Stage, Kind))

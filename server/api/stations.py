@@ -12,9 +12,11 @@ from server.api import op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
 from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
+from server.core.stages import STATION_ACTIONS
 from server.models import Station
 
 CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
+StationAction = Literal[tuple(a.value for a in STATION_ACTIONS)]  # type: ignore[valid-type]
 
 
 class StationIn(Strict):
@@ -34,12 +36,14 @@ class StationIn(Strict):
 
     code: StationCode
     name: Name
-    default_action: Literal["receive", "start", "issue", "move", "complete", "ship", "use"]
+    default_action: StationAction
     policy: dict[CheckName, Literal["reject", "warn"]] = pydantic.Field(default_factory=dict)
     operator_required: bool = False
     dwell_limit_minutes: whole_number(1, 525600) | None = None  # type: ignore[valid-type]
     #: language of the scan station page and of the worker messages there (None: the user's)
     language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    #: a rework station: the routing station its reworked units go to next (docs/stages.md)
+    rework_to: StationCode | None = None
 
 
 class StationEdit(Strict):
@@ -47,13 +51,13 @@ class StationEdit(Strict):
     (`unknown_station`) until it is active again."""
 
     name: Name | None = None
-    default_action: (
-        Literal["receive", "start", "issue", "move", "complete", "ship", "use"] | None
-    ) = None
+    default_action: StationAction | None = None
     operator_required: bool | None = None
     dwell_limit_minutes: whole_number(1, 525600) | None = None  # type: ignore[valid-type]
     language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
     active: bool | None = None
+    #: null: the reworked units go back to the first station of their routing
+    rework_to: StationCode | None = None
 
 
 class StationOut(Answer):
@@ -65,9 +69,16 @@ class StationOut(Answer):
     dwell_limit_minutes: int | None
     language: str | None
     active: bool
+    rework_to: str | None
 
 
-def station_dict(s: Station) -> dict:
+def station_dict(s: Station, codes: dict[int, str] | None = None) -> dict:
+    if s.rework_to_id is None:
+        rework_to = None
+    elif codes is not None:
+        rework_to = codes.get(s.rework_to_id)
+    else:
+        rework_to = Station.select(Station.code).where(Station.id == s.rework_to_id).scalar()
     return {
         "code": s.code,
         "name": s.name,
@@ -77,7 +88,15 @@ def station_dict(s: Station) -> dict:
         "dwell_limit_minutes": s.dwell_limit_minutes,
         "language": s.language,
         "active": s.active,
+        "rework_to": rework_to,
     }
+
+
+def _station_id(code: str) -> int:
+    station = Station.get_or_none(Station.code == code)
+    if station is None:
+        raise NotFound("unknown_station", f"No station {code}")
+    return station.id
 
 
 @op(
@@ -87,12 +106,19 @@ def station_dict(s: Station) -> dict:
     tag="stations",
     summary="Create a station",
     body=StationIn,
-    responses={201: ("Created", StationOut), 409: ("Code exists", None)},
+    responses={
+        201: ("Created", StationOut),
+        404: ("unknown_station", None),
+        409: ("Code exists", None),
+    },
 )
 def create_station(body: StationIn):
+    data = body.model_dump()
+    rework_to = data.pop("rework_to")
+    data["rework_to_id"] = _station_id(rework_to) if rework_to is not None else None
     try:
         with current_app.extensions["koordinator.db"].atomic():
-            station = Station.create(**body.model_dump())
+            station = Station.create(**data)
     except pw.IntegrityError as exc:
         raise Conflict("exists", f"Station {body.code} exists") from exc
     return station_dict(station), 201
@@ -107,7 +133,9 @@ def create_station(body: StationIn):
     responses={200: ("Stations", None)},
 )
 def list_stations():
-    return {"stations": [station_dict(s) for s in Station.select().order_by(Station.code)]}
+    stations = list(Station.select().order_by(Station.code))
+    codes = {s.id: s.code for s in stations}
+    return {"stations": [station_dict(s, codes) for s in stations]}
 
 
 @op(
@@ -117,13 +145,16 @@ def list_stations():
     tag="stations",
     summary="Edit a station or (de)activate it",
     body=StationEdit,
-    responses={200: ("The station as changed", StationOut)},
+    responses={200: ("The station as changed", StationOut), 404: ("unknown_station", None)},
 )
 def edit_station(code: str, body: StationEdit):
     station = Station.get_or_none(Station.code == code)
     if station is None:
         raise NotFound("not_found", f"No station {code}")
     changes = body.changes("name", "default_action", "operator_required", "active")
+    if "rework_to" in changes:  # a null: no rework target
+        rework_to = changes.pop("rework_to")
+        changes["rework_to_id"] = _station_id(rework_to) if rework_to is not None else None
     if changes:
         Station.update(**changes).where(Station.id == station.id).execute()
     return station_dict(Station.get_by_id(station.id))

@@ -11,7 +11,7 @@ lines counts its first line). One bad row and nothing is written.
 | products | sku*, name*, kind*, tracking, gtin, unit, reorder_point | the whole product, created or replaced by sku |
 | bom | product*, component*, qty* | one line; each product in the file gets exactly the file's lines |
 | routings | product*, station*, seq | one step; each product's steps in seq order (else file order) |
-| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy | the whole station, by code; policy as `check=warn;check=reject` |
+| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy, rework_to | the whole station, by code; policy as `check=warn;check=reject`; rework_to a station that exists or is in the file |
 | orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
 
 Empty cells take the model's default. Exports write the same columns, so an export imports
@@ -76,7 +76,15 @@ SPECS = {
     "bom": Spec(("product", "component", "qty"), ("product", "component", "qty")),
     "routings": Spec(("product", "station", "seq"), ("product", "station")),
     "stations": Spec(
-        ("code", "name", "default_action", "operator_required", "dwell_limit_minutes", "policy"),
+        (
+            "code",
+            "name",
+            "default_action",
+            "operator_required",
+            "dwell_limit_minutes",
+            "policy",
+            "rework_to",
+        ),
         ("code", "name", "default_action"),
     ),
     "orders": Spec(
@@ -456,12 +464,21 @@ def _prep_station(cells, models):
 
 def _apply_stations(db, rows, errors, result, **_):
     rows = _first_seen(rows, lambda r: r.model.code, errors, "code")
+    later = []  # rows whose rework_to is a station this file creates after them
     for row in rows:
-        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_station(row.model)))
+        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_station(row, later)))
+    for row in later:
+        _row_step(db, row, errors, lambda row=row: _set_rework_to(row.model))
 
 
-def _upsert_station(m) -> str:
+def _upsert_station(row, later: list) -> str:
+    m = row.model
     data = m.model_dump()
+    rework_to = data.pop("rework_to", None)
+    target = Station.get_or_none(Station.code == rework_to) if rework_to is not None else None
+    if rework_to is not None and target is None:
+        later.append(row)
+    data["rework_to_id"] = target.id if target is not None else None
     station = Station.get_or_none(Station.code == m.code)
     if station is None:
         Station.create(**data)
@@ -470,6 +487,13 @@ def _upsert_station(m) -> str:
         return "unchanged"
     Station.update(**data).where(Station.id == station.id).execute()
     return "updated"
+
+
+def _set_rework_to(m) -> None:
+    target = Station.get_or_none(Station.code == m.rework_to)
+    if target is None:
+        raise Invalid("unknown_station", f"rework_to: no station {m.rework_to}")
+    Station.update(rework_to_id=target.id).where(Station.code == m.code).execute()
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -583,7 +607,9 @@ def export_rows(kind: str) -> list[list[str]]:
         )
         out.extend([p, s, str(seq)] for p, s, seq in rows)
     elif kind == "stations":
-        for s in Station.select().order_by(Station.code):
+        stations = list(Station.select().order_by(Station.code))
+        codes = {s.id: s.code for s in stations}
+        for s in stations:
             policy = ";".join(f"{k}={v}" for k, v in sorted((s.policy or {}).items()))
             out.append(
                 [
@@ -593,6 +619,7 @@ def export_rows(kind: str) -> list[list[str]]:
                     "true" if s.operator_required else "false",
                     str(s.dwell_limit_minutes or ""),
                     policy,
+                    codes.get(s.rework_to_id, ""),
                 ]
             )
     else:

@@ -67,6 +67,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "The action cannot move an item from its current stage (see docs/stages.md); the "
         "message names the item's stage and what to do with it next.",
     ),
+    "over_unissue": (
+        "More than was issued to the order",
+        "Unissuing this would return more than the order has issued and not yet consumed.",
+    ),
     # schedule checks (reject or warn, per station)
     "not_scheduled": (
         "No released order for this",

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, hot, plantday, schedule, throttle
+from server.core import codes, hot, plantday, rework, schedule, throttle
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
@@ -581,7 +581,7 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             raise Rejected("wrong_station", "Already at this station")
         routing = schedule.routing_of(product.id)
         if routing and (item.order_id is None or item.order.product_id == product.id):
-            expected = _next_on_routing(routing, item.station_id)
+            expected = _next_on_routing(routing, item.station_id, ctx.batch)
             if expected != station.id:
                 where = ctx.batch.station(id=expected).code if expected else "complete"
                 ctx.check("wrong_station", f"Next for this unit: {where}")
@@ -598,7 +598,7 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         if routing and item.station_id != routing[-1]:
             # Scanned at the last station straight from the one before it: arriving there
             # and completing are one scan for the worker (the row records that station).
-            expected = _next_on_routing(routing, item.station_id)
+            expected = _next_on_routing(routing, item.station_id, ctx.batch)
             if not (expected == routing[-1] == station.id):
                 where = ctx.batch.station(id=expected).code
                 ctx.check(
@@ -610,7 +610,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             done = Decimal(order.completed) + Decimal(item.qty)
             if done > Decimal(order.qty):
                 ctx.check("over_plan", f"Order {order.number} already has {order.qty} done")
-            _consume_for(ctx, item, order)
+            if not rework.built(item):
+                _consume_for(ctx, item, order)
             status = "done" if done >= Decimal(order.qty) else order.status
             status = "in_progress" if status == "released" else status
             ProductionOrder.update(
@@ -619,10 +620,29 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
                 done_at=ctx.now if status == "done" else None,
             ).where(ProductionOrder.id == order.id).execute()
             notes.append(f"{order.number} {done.normalize()}/{Decimal(order.qty).normalize()}")
-    elif action in (Action.USE, Action.SHIP, Action.SCRAP, Action.RETURN):
+    elif action in (Action.USE, Action.SHIP, Action.SCRAP, Action.RETURN, Action.REWORK):
         if qty is not None and qty < Decimal(item.qty):
             item = split(item, qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
             ctx.item = item
+        if action == Action.REWORK:
+            order = rework.take_back_completion(item, lock=_for_update)
+            if order is not None:
+                ctx.order = order
+                notes.append(f"{order.number} completed -{Decimal(item.qty).normalize()}")
+    elif action == Action.UNISSUE:
+        item, order = rework.unissue(
+            item,
+            qty,
+            delta=ctx.delta,
+            now=ctx.now,
+            scanner_id=ctx.scan.scanner_id,
+            warnings=ctx.warnings,
+            selected=ctx.order,
+        )
+        ctx.item = item
+        if order is not None:
+            ctx.order = order
+            notes.append(f"from {order.number}")
 
     ctx.delta.leave(item)
     item.stage = to
@@ -645,13 +665,13 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
     )
 
 
-def _next_on_routing(routing: list[int], station_id: int | None) -> int | None:
-    """The routing's station after `station_id` (None after the last one); its first
-    station for a unit that is not on the routing."""
+def _next_on_routing(routing: list[int], station_id: int | None, batch: _Batch) -> int | None:
+    """The routing's station after `station_id` (None after the last one); for a unit that
+    is not on the routing, its first station or the one a rework station sends it to."""
     if station_id in routing:
         idx = routing.index(station_id)
         return routing[idx + 1] if idx + 1 < len(routing) else None
-    return routing[0]
+    return rework.resume_at(routing, batch.station(id=station_id) if station_id else None)
 
 
 def _for_update(query):

@@ -57,6 +57,8 @@ class Action(enum.StrEnum):
     CONSUME = "consume"
     SCRAP = "scrap"
     RETURN = "return"
+    REWORK = "rework"
+    UNISSUE = "unissue"
 
 
 #: actions a station may have as its default (what a plain scan there means)
@@ -68,6 +70,8 @@ STATION_ACTIONS = (
     Action.COMPLETE,
     Action.SHIP,
     Action.USE,
+    Action.REWORK,
+    Action.UNISSUE,
 )
 #: actions a scanner may be switched to with an action command label
 OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN)
@@ -84,6 +88,12 @@ COMPLETE_TO = {
     Kind.COMPONENT: Stage.COMPONENT,
 }
 MADE_IN_PLANT = frozenset({Kind.FINISHED, Kind.COMPONENT})
+#: where unissued material goes back to: its stock stage by the product's kind (only raw
+#: material and components are ever issued)
+UNISSUE_TO = {
+    Kind.RAW: Stage.RAW,
+    Kind.COMPONENT: Stage.COMPONENT,
+}
 
 _NON_TERMINAL = frozenset(Stage) - TERMINAL
 
@@ -99,6 +109,8 @@ ALLOWED_FROM: dict[Action, frozenset[Stage]] = {
     Action.CONSUME: frozenset({Stage.WIP}),
     Action.SCRAP: _NON_TERMINAL,
     Action.RETURN: frozenset({Stage.SHIPPED}),
+    Action.REWORK: frozenset({Stage.WIP, Stage.FINISHED}),
+    Action.UNISSUE: frozenset({Stage.WIP}),
 }
 
 
@@ -127,6 +139,10 @@ def target_stage(action: Action, stage: Stage, kind: Kind) -> Stage | None:
             return Stage.SCRAPPED
         case Action.RETURN:
             return Stage.FINISHED
+        case Action.REWORK:
+            return Stage.WIP if kind in MADE_IN_PLANT else None
+        case Action.UNISSUE:
+            return UNISSUE_TO.get(kind)
     return None  # pragma: no cover - match is exhaustive
 
 
@@ -152,6 +168,12 @@ def _next_step(stage: Stage, kind: Kind) -> tuple[str, tuple[Action, ...]]:
             return (
                 "This item is in work (WIP): move it to its next station or complete it",
                 (Action.MOVE, Action.COMPLETE),
+            )
+        case Stage.WIP if kind == Kind.RAW:
+            return (
+                "This item is in work (WIP), issued to an order: it is consumed when its "
+                "unit is completed, or unissue it to return it to stock",
+                (Action.CONSUME, Action.UNISSUE),
             )
         case Stage.WIP:
             return (

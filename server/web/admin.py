@@ -28,12 +28,13 @@ from server.api import products as api_products
 from server.api import scanners as api_scanners
 from server.api import stations as api_stations
 from server.core.errors import DomainError
+from server.core.stages import STATION_ACTIONS as _ACTIONS
 from server.core.stages import Action
 from server.models import ApiToken, BomLine, Product, RoutingStep, Scanner, Station, User
 from server.web import bp, i18n
 from server.web.pages import FormError, role_required, web_user
 
-STATION_ACTIONS = ["receive", "start", "issue", "move", "complete", "ship", "use"]
+STATION_ACTIONS = [a.value for a in _ACTIONS]
 
 
 def _db():
@@ -80,7 +81,7 @@ def admin():
     return render_template(
         "admin/index.html",
         products=Product.select().order_by(Product.sku),
-        stations=Station.select().order_by(Station.code),
+        stations=list(Station.select().order_by(Station.code)),
         scanners=Scanner.select().order_by(Scanner.id),
         users=User.select().order_by(User.username),
         actions=STATION_ACTIONS,
@@ -216,6 +217,10 @@ def admin_station_edit(code: str):
     changes["dwell_limit_minutes"] = int(dwell) if dwell.isdigit() and int(dwell) > 0 else None
     changes["operator_required"] = request.form.get("operator_required") == "on"
     changes["active"] = request.form.get("active") == "on"
+    if "rework_to" in request.form:
+        target = request.form["rework_to"]
+        known = target.isdigit() and Station.get_or_none(Station.id == int(target)) is not None
+        changes["rework_to_id"] = int(target) if known else None
     Station.update(**changes).where(Station.id == station.id).execute()
     flash(gettext("Station %(code)s saved.", code=code))
     return redirect(url_for("web.admin") + "#stations")

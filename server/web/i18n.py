@@ -55,6 +55,7 @@ REASON_TEXT = {
     "not_scheduled": _("No released order for this"),
     "not_in_bom": _("Not on this order's bill"),
     "over_issue": _("More than the order needs"),
+    "over_unissue": _("More than was issued to the order"),
     "over_plan": _("Order already complete"),
     "wrong_station": _("Wrong station for this unit"),
     "routing_incomplete": _("Routing not finished"),
@@ -77,6 +78,10 @@ NEXT_STEP_TEXT = [
     _("This item is raw material in stock: issue it to an order"),
     _("This item is a component in stock: issue it to an order"),
     _("This item is in work (WIP): move it to its next station or complete it"),
+    _(
+        "This item is in work (WIP), issued to an order: it is consumed when its unit is "
+        "completed, or unissue it to return it to stock"
+    ),
     _("This item is in work (WIP), issued to an order: it is consumed when its unit is completed"),
     _("This item is finished: ship it"),
     _("This item is already shipped: only a supervisor can return it"),
@@ -109,6 +114,8 @@ ACTION_TEXT = {
     "consume": _("Consumed"),
     "scrap": _("Scrapped"),
     "return": _("Returned"),
+    "rework": _("Reworked"),
+    "unissue": _("Unissued"),
     "create": _("Created"),
     "split": _("Split"),
     "reprint": _("Label reprinted"),
@@ -159,6 +166,8 @@ VERB_TEXT = {
     "consume": _("consume"),
     "scrap": _("scrap"),
     "return": _("return"),
+    "rework": _("rework"),
+    "unissue": _("unissue"),
 }
 
 #: accepted command labels (the action of the answer is "command:<name>")

@@ -232,6 +232,20 @@ def test_admin_master_data(plant, as_role):
     assert ApiToken.get_by_id(tok.id).revoked
 
 
+def test_admin_sets_up_a_rework_station(plant, as_role):
+    a = as_role("admin")
+    a.post("/admin/stations", data={"code": "RW", "name": "Rework", "default_action": "rework"})
+    assert Station.get(Station.code == "RW").default_action == "rework"
+    qa = Station.get(Station.code == "QA")
+    html = a.get("/admin").get_data(as_text=True)
+    assert 'name="rework_to"' in html and '<option value="unissue"' in html
+    a.post("/admin/stations/RW", data={"default_action": "rework", "rework_to": str(qa.id)})
+    assert Station.get(Station.code == "RW").rework_to_id == qa.id
+    a.post("/admin/stations/RW", data={"default_action": "unissue", "rework_to": ""})
+    st = Station.get(Station.code == "RW")
+    assert (st.default_action, st.rework_to_id) == ("unissue", None)
+
+
 def test_language_per_user_and_station(history, as_role, client):
     b = as_role("operator")
     assert "Stock by stage" in b.get("/stock").get_data(as_text=True)
