@@ -26,7 +26,8 @@ import peewee as pw
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 
-from server.models import MODELS, LedgerEntry, database_proxy
+from server.core import reasonlist
+from server.models import MODELS, LedgerEntry, Reason, database_proxy
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -184,6 +185,11 @@ def create_schema(db: pw.Database) -> list[str]:
         # a database without the ledger is new: the models give it every column already
         fresh = not db.table_exists(LedgerEntry._meta.table_name)
         db.create_tables(MODELS, safe=True)
+        if not Reason.select().exists():
+            # seeded while the list is empty (a new database): afterwards the list is the
+            # plant's own (docs/decisions.md), so a later default never appears uninvited;
+            # reasons are deactivated, never deleted, so a used list is never empty
+            reasonlist.seed_defaults()
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
         return migrations.apply(db, fresh)

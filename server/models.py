@@ -174,6 +174,9 @@ class Scanner(BaseModel):
     operator = pw.ForeignKeyField(User, null=True)
     order = pw.ForeignKeyField(ProductionOrder, null=True)
     action = pw.CharField(max_length=16, null=True)
+    #: the reason-list code (`CMD-WHY-<code>`) of the next scan only: cleared by the scan
+    #: that is accepted with it
+    why = pw.CharField(max_length=32, null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
@@ -234,9 +237,13 @@ class LedgerEntry(BaseModel):
     to_stage = pw.CharField(max_length=16, null=True)
     qty = Qty(null=True)  # the item's quantity after the entry
     status = pw.CharField(max_length=8, default="accepted")
+    #: the rejection reason code (server/core/reasons.py) of a rejected row
     reason = pw.CharField(max_length=32, null=True)
     message = pw.CharField(max_length=200, default="")
     note = pw.CharField(max_length=200, null=True)
+    #: the reason-list code a worker gave (reason label or the scan's "reason"), not a
+    #: rejection reason: see `reason` above and server/core/reasonlist.py
+    why = pw.CharField(max_length=32, null=True)
     warnings = JSONField(default=list)
     operator = pw.ForeignKeyField(User, null=True, index=False)
     station = pw.ForeignKeyField(Station, null=True, index=False)
@@ -281,6 +288,22 @@ class StockCounter(BaseModel):
         indexes = ((("product", "stage", "station_id"), True),)
 
 
+class Reason(BaseModel):
+    """A plant's reason list entry: why a worker scrapped, held, released, returned or
+    adjusted something (`CMD-WHY-<code>`, the scan's `"reason"`). Not to be confused with
+    the rejection reason codes of server/core/reasons.py, which say why a scan was refused;
+    see server/core/reasonlist.py."""
+
+    code = pw.CharField(max_length=32, unique=True)
+    text_en = pw.CharField(max_length=200)
+    text_id = pw.CharField(max_length=200, default="")
+    #: the uses it applies to, a list of reasonlist.USES
+    applies_to = JSONField(default=list)
+    #: an inactive reason keeps its history; new scans naming it are refused
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class SchemaMigration(BaseModel):
     """A migration of server/migrations applied to (or recorded in) this database."""
 
@@ -304,6 +327,7 @@ MODELS = [
     Item,
     LedgerEntry,
     StockCounter,
+    Reason,
 ]
 
 

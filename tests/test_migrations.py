@@ -8,7 +8,7 @@ import pytest
 
 from server import migrations
 from server.db import create_schema, init_db
-from server.models import Product, Scanner, SchemaMigration, Station, User
+from server.models import LedgerEntry, Product, Scanner, SchemaMigration, Station, User
 
 FIRST = "0001_active_flags_and_session_version"
 #: the columns 0001 adds, as a database made before it lacks them
@@ -61,7 +61,8 @@ def test_an_existing_database_gets_pending_migrations_once(database):
     )
     assert "active" not in _columns(database, "product")
 
-    assert create_schema(database) == [FIRST]
+    # every migration is pending for a database from before the first
+    assert create_schema(database) == [name for name, _module in migrations.available()]
 
     for table, column in ADDED.items():
         assert column in _columns(database, table), table
@@ -86,3 +87,40 @@ def test_a_new_database_records_its_migrations_without_running_them(database, mo
     Scanner.create(id="SC1")
     assert User.get(User.username == "u").session_version == 0
     assert Scanner.get_by_id("SC1").active is True
+
+
+REASON_LABELS = "0002_reason_labels"
+#: the columns 0002 adds: the scanner's reason for its next scan, the reason a row records
+ADDED_0002 = {"scanner": "why", "ledger_entry": "why"}
+
+
+def _as_before_0002(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0002."""
+    for table, column in ADDED_0002.items():
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name >= REASON_LABELS).execute()
+
+
+def test_0002_adds_the_reason_columns(database):
+    create_schema(database)
+    _as_before_0002(database)
+    database.execute_sql(
+        'INSERT INTO "scanner" ("id", "name", "active", "created_at") '
+        "VALUES (%s, %s, %s, %s)".replace("%s", database.param),
+        ("SC-OLD", "", True, "2026-01-01 00:00:00"),
+    )
+    database.execute_sql(
+        'INSERT INTO "ledger_entry" ("origin", "status", "message", "warnings", "received_at") '
+        "VALUES (%s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("api", "accepted", "old", "[]", "2026-01-01 00:00:00"),
+    )
+    assert "why" not in _columns(database, "scanner")
+
+    ran = create_schema(database)
+
+    assert ran[0] == REASON_LABELS
+    for table, column in ADDED_0002.items():
+        assert column in _columns(database, table), table
+    assert Scanner.get_by_id("SC-OLD").why is None
+    assert LedgerEntry.get(LedgerEntry.message == "old").why is None
+    assert create_schema(database) == []

@@ -112,6 +112,17 @@ def r_reason_required(p):
     return p.scan("sc-line", steel, as_="supervisor")
 
 
+def r_unknown_reason(p):
+    return p.scan("sc-line", "CMD-WHY-NO_SUCH_REASON")
+
+
+def r_reason_not_applicable(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.scan("sc-line", "CMD-ACT-SCRAP", expected=201)
+    p.scan("sc-line", "CMD-WHY-QC_OK", expected=201)  # a reason to release, not to scrap
+    return p.scan("sc-line", steel, as_="supervisor")
+
+
 def r_illegal_transition(p):
     steel = _in_stock(p, "STEEL", qty=1)
     return p.scan("sc-ship", steel)

@@ -1,4 +1,5 @@
-"""CSV import and export of products, bills of materials, routings, stations and orders.
+"""CSV import and export of products, bills of materials, routings, stations, orders and the
+reason list.
 
 A file is applied in one transaction or not at all. Every row is checked — first against
 the same pydantic model the JSON API validates with (handed in by the caller, so this module
@@ -35,9 +36,9 @@ from decimal import Decimal
 import peewee as pw
 import pydantic
 
-from server.core import planning
+from server.core import planning, reasonlist
 from server.core.errors import DomainError, Invalid
-from server.models import BomLine, Item, Product, ProductionOrder, RoutingStep, Station
+from server.models import BomLine, Item, Product, ProductionOrder, Reason, RoutingStep, Station
 
 MAX_ROWS = 100_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,7 +60,7 @@ def restore(cell: str) -> str:
     return cell
 
 
-KINDS = ("products", "bom", "routings", "stations", "orders")
+KINDS = ("products", "bom", "routings", "stations", "orders", "reasons")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +83,10 @@ SPECS = {
     "orders": Spec(
         ("number", "product", "qty", "start", "due", "station", "status"),
         ("number", "product", "qty", "start", "due"),
+    ),
+    "reasons": Spec(
+        ("code", "text_en", "text_id", "applies_to", "active"),
+        ("code", "text_en", "applies_to"),
     ),
 }
 
@@ -187,7 +192,7 @@ def import_csv(
     """Apply a CSV file of `kind` in one transaction; BadCSV lists every bad row.
 
     `models` are the API's request models: `product` (products), `bom_line` (bom),
-    `routing` (routings), `station` (stations), `order` (orders).
+    `routing` (routings), `station` (stations), `order` (orders), `reason` (reasons).
     """
     if kind not in SPECS:
         raise Invalid("not_found", f"No import for {kind}")
@@ -532,12 +537,48 @@ def _upsert_order(row: Row, *, now, user_id) -> str:
     return "updated" if changed else "unchanged"
 
 
+# --- reasons (the plant's reason list, server/core/reasonlist.py) --------------------------
+
+
+def _prep_reason(cells, models):
+    data = dict(cells)
+    if "applies_to" in data:
+        parts = data["applies_to"].replace(",", ";").split(";")
+        data["applies_to"] = [u.strip() for u in parts if u.strip()]
+    if "active" in data:
+        flag = data["active"].lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"active: {data['active']!r} is not true or false")
+        data["active"] = flag in ("true", "1", "yes")
+    return models["reason"].model_validate(data)
+
+
+def _apply_reasons(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.code, errors, "code")
+    for row in rows:
+        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_reason(row.model)))
+
+
+def _upsert_reason(m) -> str:
+    data = m.model_dump()
+    data["applies_to"] = reasonlist.in_order(data["applies_to"])
+    reason = Reason.get_or_none(Reason.code == m.code)
+    if reason is None:
+        Reason.create(**data)
+        return "created"
+    if _same(reason, data):
+        return "unchanged"
+    Reason.update(**data).where(Reason.id == reason.id).execute()
+    return "updated"
+
+
 _HANDLERS = {
     "products": (_prep_product, _apply_products),
     "bom": (_prep_bom, _apply_bom),
     "routings": (_prep_routing, _apply_routings),
     "stations": (_prep_station, _apply_stations),
     "orders": (_prep_order, _apply_orders),
+    "reasons": (_prep_reason, _apply_reasons),
 }
 
 
@@ -593,6 +634,17 @@ def export_rows(kind: str) -> list[list[str]]:
                     "true" if s.operator_required else "false",
                     str(s.dwell_limit_minutes or ""),
                     policy,
+                ]
+            )
+    elif kind == "reasons":
+        for r in Reason.select().order_by(Reason.code):
+            out.append(
+                [
+                    r.code,
+                    r.text_en,
+                    r.text_id,
+                    ";".join(r.applies_to or []),
+                    "true" if r.active else "false",
                 ]
             )
     else:

@@ -59,7 +59,18 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "reason_required": (
         "Reason needed",
-        "Scrap and return need a note saying why.",
+        "Scrap and return need a reason: a reason label (`CMD-WHY-...`), the scan's `reason` "
+        "or a note saying why.",
+    ),
+    "unknown_reason": (
+        "Reason not on the list",
+        "A reason label (`CMD-WHY-...`) or a scan's `reason` names a code "
+        "that is not on the plant's reason list or is deactivated.",
+    ),
+    "reason_not_applicable": (
+        "Reason does not fit this action",
+        "The reason is on the list but does not apply to this action (its `applies_to` "
+        "lacks scrap, hold, release, return, ...), or the action takes no reason.",
     ),
     # stage rules (always rejected)
     "illegal_transition": (

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, hot, schedule, throttle
+from server.core import codes, hot, reasonlist, schedule, throttle
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
@@ -44,6 +44,7 @@ from server.models import (
     LedgerEntry,
     Product,
     ProductionOrder,
+    Reason,
     Scanner,
     Station,
     User,
@@ -70,6 +71,8 @@ class ScanIn:
     qty: Decimal | None = None
     station: str | None = None
     note: str | None = None
+    #: a code of the plant's reason list (server/core/reasonlist.py), not a rejection code
+    reason: str | None = None
     #: the API caller, when the scan came over HTTP with a user's token or session
     user_id: int | None = None
 
@@ -134,6 +137,8 @@ class _Ctx:
         self.item: Item | None = None
         self.from_stage: str | None = None
         self.parsed: codes.Parsed | None = None
+        #: the reason-list code given for this scan (label or payload), once checked
+        self.why: str | None = None
         self.warnings: list[dict] = []
         self.delta = StockDelta()
         #: throttle keys to count a failure on when this scan is rejected
@@ -236,6 +241,7 @@ class _Batch:
         self._products: dict = {}
         self._users: dict = {}
         self._scanners: dict = {}
+        self._reasons: dict = {}
         self.touched: set[str] = set()  # scanner ids that scanned in this batch
 
     def scanner(self, scanner_id: str) -> Scanner | None:
@@ -246,6 +252,13 @@ class _Batch:
     def forget_scanner(self, scanner_id: str) -> None:
         """A command label changed the scanner's context: read it again."""
         self._scanners.pop(scanner_id, None)
+
+    def reason(self, code: str) -> Reason | None:
+        """A reason of the reason list by its normalised code: read once per batch, and
+        only by a scan that gives a reason."""
+        if code not in self._reasons:
+            self._reasons[code] = hot.get(Reason, "code", code)
+        return self._reasons[code]
 
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
@@ -363,6 +376,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         reason=result.reason,
         message=result.message[:200],
         note=(ctx.scan.note or None) and ctx.scan.note[:200].replace("\x00", "\ufffd"),
+        why=ctx.why,
         warnings=result.warnings,
         operator_id=ctx.operator.id if ctx.operator else None,
         station_id=ctx.station.id if ctx.station else None,
@@ -409,16 +423,26 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.action = action = Action(ctx.scanner.action or ctx.station.default_action)
     if ctx.station.operator_required and ctx.operator is None:
         raise Rejected("operator_required")
+    given = scan.reason or ctx.scanner.why
+    if given is not None:
+        # an ordinary scan gives none: no reason lookup on the hot path
+        ctx.why = reasonlist.check_reason(given, action.value, ctx.batch.reason).code
     if action in SUPERVISOR_ACTIONS:
         if ctx.operator is None or ctx.operator.role not in SUPERVISOR_ROLES:
             raise Rejected("supervisor_required")
-        if not (scan.note or "").strip():
+        if ctx.why is None and not (scan.note or "").strip():
             raise Rejected("reason_required")
     if qty is None and parsed.qty is not None:
         qty = parsed.qty
 
     item = _resolve_item(ctx, parsed, action, qty)
-    return _transition(ctx, item, action, qty)
+    result = _transition(ctx, item, action, qty)
+    if ctx.scanner.why is not None:
+        # the reason label is one shot: used up by the scan accepted with it (a rejected
+        # scan rolls this back, so the worker scans the right part without a new label)
+        Scanner.update(why=None).where(Scanner.id == ctx.scanner.id).execute()
+        ctx.batch.forget_scanner(ctx.scanner.id)
+    return result
 
 
 def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
@@ -735,8 +759,14 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             raise Rejected("unknown_action", f"Action {parsed.arg} cannot be selected")
         changes["action"] = action.value
         message = f"Action: {action.value}"
+    elif parsed.command == "WHY":
+        # checked for existence now, for the action when the part is scanned
+        reason = reasonlist.check_reason(parsed.arg, None, ctx.batch.reason)
+        changes["why"] = reason.code
+        ctx.why = reason.code
+        message = f"Reason: {reason.code} - {reason.text_en}"
     else:  # DONE: back to the station's defaults
-        changes.update(order=None, action=None)
+        changes.update(order=None, action=None, why=None)
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
     ctx.batch.forget_scanner(scanner.id)

@@ -51,6 +51,8 @@ REASON_TEXT = {
     "operator_required": _("Scan your badge first"),
     "supervisor_required": _("Supervisor needed"),
     "reason_required": _("Reason needed"),
+    "unknown_reason": _("Reason not on the list"),
+    "reason_not_applicable": _("Reason does not fit this action"),
     "illegal_transition": _("Not allowed from this stage"),
     "not_scheduled": _("No released order for this"),
     "not_in_bom": _("Not on this order's bill"),
@@ -146,6 +148,16 @@ KIND_TEXT = {
 TRACKING_TEXT = {"unit": _("per unit"), "lot": _("per lot")}
 
 #: a station's default action, as the verb shown in the admin's choice
+#: what a reason of the plant's reason list applies to (server/core/reasonlist.USES)
+REASON_USE_TEXT = {
+    "scrap": _("scrap"),
+    "hold": _("hold"),
+    "release": _("release"),
+    "return": _("return"),
+    "adjust": _("adjust"),
+    "downtime": _("downtime"),
+}
+
 VERB_TEXT = {
     "receive": _("receive"),
     "start": _("start"),
@@ -165,6 +177,7 @@ COMMAND_TEXT = {
     "command:out": _("Signed out"),
     "command:ord": _("Order selected"),
     "command:act": _("Action selected"),
+    "command:why": _("Reason selected"),
     "command:done": _("Back to the station defaults"),
 }
 
@@ -301,6 +314,10 @@ def kind_text(kind: str | None) -> str:
 
 def tracking_text(tracking: str | None) -> str:
     return _text(TRACKING_TEXT, tracking, tracking or "")
+
+
+def reason_use_text(use: str) -> str:
+    return _text(REASON_USE_TEXT, use, use)
 
 
 def verb_text(action: str | None) -> str:
@@ -447,6 +464,7 @@ def worker_catalogue() -> dict:
         ),
         "order_selected": gettext("Order %(number)s selected", number="{name}"),
         "action_selected": gettext("Action: %(action)s", action="{name}"),
+        "reason_selected": gettext("Reason for the next scan: %(reason)s", reason="{name}"),
         "defaults": gettext("Done - back to the station's defaults"),
     }
 

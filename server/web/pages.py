@@ -131,6 +131,7 @@ def init_app(app: Flask) -> None:
             "kind_text": i18n.kind_text,
             "tracking_text": i18n.tracking_text,
             "verb_text": i18n.verb_text,
+            "reason_use_text": i18n.reason_use_text,
             "warning_text": i18n.warning_text,
             "detail_text": i18n.detail_text,
             "command_text": i18n.command_text,

@@ -111,6 +111,7 @@
       if (kind === "out") return before.operator ? fill(T.signed_out, before.operator) : res.message;
       if (kind === "ord") return fill(T.order_selected, after.order);
       if (kind === "act") return fill(T.action_selected, after.action_text);
+      if (kind === "why") return fill(T.reason_selected, after.reason_text);
       return T.defaults;
     }
 
