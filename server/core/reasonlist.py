@@ -25,14 +25,16 @@ USES = ("scrap", "hold", "release", "return", "adjust", "downtime")
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_]{0,31}$"
 _CODE_RE = re.compile(CODE_PATTERN)
 
-#: the list a new database starts with: (code, English, Bahasa Indonesia, uses)
+#: the list a new database starts with: (code, English, Bahasa Indonesia, uses). Codes are
+#: kept short: `CMD-WHY-<code>` up to 19 characters reads at 200 dpi on the A4 sheet
+#: (tests/test_labels_api.py), a longer one needs a wider label
 DEFAULTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("DAMAGED", "Damaged", "Rusak", ("scrap", "hold", "return")),
     ("DIMENSION", "Out of dimension", "Dimensi tidak sesuai", ("scrap", "hold")),
     ("SURFACE", "Surface defect", "Cacat permukaan", ("scrap", "hold")),
     ("MATERIAL", "Material defect", "Cacat material", ("scrap", "hold", "return")),
     ("SETUP", "Setup scrap", "Buangan penyetelan", ("scrap",)),
-    ("CONTAMINATED", "Contaminated", "Terkontaminasi", ("scrap", "hold")),
+    ("DIRTY", "Contaminated", "Terkontaminasi", ("scrap", "hold")),
     ("EXPIRED", "Expired", "Kedaluwarsa", ("scrap", "hold")),
     ("QC_CHECK", "Quality check pending", "Menunggu pemeriksaan mutu", ("hold",)),
     ("QC_OK", "Checked and good", "Diperiksa dan baik", ("release",)),

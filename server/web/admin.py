@@ -113,6 +113,17 @@ def admin_reason_create():
     return redirect(url_for("web.admin") + "#reasons")
 
 
+@bp.route("/admin/reasons/labels.pdf")
+@role_required("admin")
+def admin_reason_labels():
+    """The sheet of every active reason's label, to print for the stations."""
+    from labels import render_pdf
+    from server.labelling import reason_labels
+
+    pdf = render_pdf(reason_labels(), "a4-3x8", title="Koordinator reason labels")
+    return current_app.response_class(pdf, mimetype="application/pdf")
+
+
 @bp.route("/admin/reasons/<code>", methods=["POST"])
 @role_required("admin")
 def admin_reason_edit(code: str):

@@ -31,6 +31,8 @@ def test_admin_reasons_add_edit_refuse(plant, as_role):
     ).get_data(as_text=True)
     assert Reason.get_or_none(Reason.code == "NONE") is None
     assert 'class="flash error"' in refused
+    sheet = a.get("/admin/reasons/labels.pdf")
+    assert sheet.status_code == 200 and sheet.data.startswith(b"%PDF")
 
 
 def test_admin_reasons_in_bahasa(plant, as_role):
