@@ -37,6 +37,15 @@ class ScanPayload(pydantic.BaseModel):
     qty: Decimal | None = pydantic.Field(
         default=None, gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False
     )
+    scrap_qty: Decimal | None = pydantic.Field(
+        default=None,
+        gt=0,
+        max_digits=18,
+        decimal_places=4,
+        allow_inf_nan=False,
+        description="completing a lot: the part of it that is scrap (needs a reason); qty, "
+        "if given, is the good part and the two make the label's quantity",
+    )
     station: str | None = pydantic.Field(default=None, min_length=1, max_length=32)
     note: str | None = pydantic.Field(
         default=None, max_length=200, description="why, in words (scrap and return need it)"
@@ -81,6 +90,7 @@ class ScanPayload(pydantic.BaseModel):
             station=self.station,
             note=self.note,
             reason=self.reason,
+            scrap_qty=self.scrap_qty,
             user_id=user_id,
         )
 

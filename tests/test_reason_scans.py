@@ -89,3 +89,11 @@ def test_an_ordinary_scan_reads_no_reason(plant, db, monkeypatch):
     (steel,) = plant.items("STEEL", qty=1)
     plant.scan("sc-recv", steel, expected=201)
     assert looked == []
+
+
+def test_the_openapi_document_declares_the_scan_reason(api):
+    doc = api.get("/api/openapi.json", as_=None, expected=200).get_json()
+    schemas = doc["components"]["schemas"]
+    scan = next(s for name, s in schemas.items() if name.startswith("HttpScan"))
+    assert "reason" in scan["properties"], scan["properties"].keys()
+    assert "/api/reasons" in doc["paths"] and "/api/reasons/{code}" in doc["paths"]

@@ -12,7 +12,7 @@ lines counts its first line). One bad row and nothing is written.
 | products | sku*, name*, kind*, tracking, gtin, unit, reorder_point | the whole product, created or replaced by sku |
 | bom | product*, component*, qty* | one line; each product in the file gets exactly the file's lines |
 | routings | product*, station*, seq | one step; each product's steps in seq order (else file order) |
-| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy | the whole station, by code; policy as `check=warn;check=reject` |
+| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy | the whole station, by code; policy as `check=warn;check=reject;scrap_by=operator` |
 | orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
 
 Empty cells take the model's default. Exports write the same columns, so an export imports
@@ -453,7 +453,9 @@ def _prep_station(cells, models):
                 continue
             check, sep, answer = part.partition("=")
             if not sep:
-                raise ValueError(f"policy: {part.strip()!r} is not check=reject|warn")
+                raise ValueError(
+                    f"policy: {part.strip()!r} is not check=reject|warn or scrap_by=..."
+                )
             policy[check.strip()] = answer.strip()
         data["policy"] = policy
     return models["station"].model_validate(data)

@@ -73,6 +73,8 @@ class ScanIn:
     note: str | None = None
     #: a code of the plant's reason list (server/core/reasonlist.py), not a rejection code
     reason: str | None = None
+    #: completing a lot: this much of it is scrap (with a reason), `qty` is the good part
+    scrap_qty: Decimal | None = None
     #: the API caller, when the scan came over HTTP with a user's token or session
     user_id: int | None = None
 
@@ -426,12 +428,14 @@ def _process(ctx: _Ctx) -> ScanResult:
     given = scan.reason or ctx.scanner.why
     if given is not None:
         # an ordinary scan gives none: no reason lookup on the hot path
-        ctx.why = reasonlist.check_reason(given, action.value, ctx.batch.reason).code
-    if action in SUPERVISOR_ACTIONS:
-        if ctx.operator is None or ctx.operator.role not in SUPERVISOR_ROLES:
-            raise Rejected("supervisor_required")
-        if ctx.why is None and not (scan.note or "").strip():
-            raise Rejected("reason_required")
+        use = "scrap" if scan.scrap_qty is not None else action.value
+        ctx.why = reasonlist.check_reason(given, use, ctx.batch.reason).code
+    if scan.scrap_qty is not None:
+        if action != Action.COMPLETE:
+            raise Rejected("bad_quantity", "scrap_qty goes with completing a lot")
+        _may_scrap(ctx, Action.SCRAP, note_will_do=False)
+    elif action in SUPERVISOR_ACTIONS:
+        _may_scrap(ctx, action, note_will_do=True)
     if qty is None and parsed.qty is not None:
         qty = parsed.qty
 
@@ -443,6 +447,60 @@ def _process(ctx: _Ctx) -> ScanResult:
         Scanner.update(why=None).where(Scanner.id == ctx.scanner.id).execute()
         ctx.batch.forget_scanner(ctx.scanner.id)
     return result
+
+
+def _may_scrap(ctx: _Ctx, action: Action, *, note_will_do: bool) -> None:
+    """Who may scrap or return here, and with what reason. A supervisor (badge or token)
+    always, with a reason from the list or a written note; at a station whose policy has
+    `scrap_by: operator`, any signed-in worker may scrap with a reason from the list."""
+    operator = ctx.operator
+    has_note = note_will_do and bool((ctx.scan.note or "").strip())
+    if operator is not None and operator.role in SUPERVISOR_ROLES:
+        if ctx.why is None and not has_note:
+            raise Rejected("reason_required")
+        return
+    if action == Action.SCRAP and (ctx.station.policy or {}).get("scrap_by") == "operator":
+        if operator is None:
+            raise Rejected("operator_required", "Scan your badge to scrap here")
+        if ctx.why is None:
+            raise Rejected("reason_required", "Scan a reason label first")
+        return
+    raise Rejected("supervisor_required")
+
+
+def _scrap_off(ctx: _Ctx, item: Item, scrap_qty: Decimal, good: Decimal | None) -> str:
+    """Completing a lot with scrap: `scrap_qty` is split off and scrapped (its own ledger
+    row, with the reason); the rest completes under the label. Returns the answer's note."""
+    total = Decimal(item.qty)
+    if good is not None and good + scrap_qty != total:
+        raise Rejected(
+            "bad_quantity",
+            f"Good {good.normalize()} and scrap {scrap_qty.normalize()} must make the "
+            f"{total.normalize()} on this label",
+        )
+    part = split(item, scrap_qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
+    ctx.delta.leave(part)
+    part.stage = Stage.SCRAPPED
+    part.station_id = ctx.station.id
+    part.stage_at = ctx.now
+    part.save()
+    ctx.delta.enter(part)
+    LedgerEntry.create(
+        origin="system",
+        action=Action.SCRAP.value,
+        item=part,
+        from_stage=ctx.from_stage,
+        to_stage=Stage.SCRAPPED,
+        qty=part.qty,
+        message=f"Scrapped completing {item.code}",
+        why=ctx.why,
+        scanner_id=ctx.scan.scanner_id,
+        station=ctx.station.id,
+        order=item.order_id,
+        operator=ctx.operator.id if ctx.operator else None,
+        received_at=ctx.now,
+    )
+    return f"scrap {scrap_qty.normalize()} as {part.code}"
 
 
 def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
@@ -568,6 +626,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
                 where = ctx.batch.station(id=expected).code if expected else "complete"
                 ctx.check("wrong_station", f"Next for this unit: {where}")
     elif action == Action.COMPLETE:
+        if ctx.scan.scrap_qty is not None:
+            notes.append(_scrap_off(ctx, item, ctx.scan.scrap_qty, qty))
         order = item.order if item.order_id else None
         if order is not None:
             order = ProductionOrder.select().where(ProductionOrder.id == order.id)

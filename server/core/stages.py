@@ -73,6 +73,9 @@ STATION_ACTIONS = (
 OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN)
 #: actions that need a signed-in supervisor (or a supervisor's API token) and a reason
 SUPERVISOR_ACTIONS = frozenset({Action.SCRAP, Action.RETURN})
+#: a station's `policy["scrap_by"]`, the default first: "operator" lets any signed-in worker
+#: scrap there with a reason from the reason list that applies to scrap
+SCRAP_BY = ("supervisor", "operator")
 
 RECEIVE_TO = {
     Kind.RAW: Stage.RAW,
