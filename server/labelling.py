@@ -68,6 +68,7 @@ COMMAND_TITLES = {
     "ORD": "Order",
     "ACT": "Action",
     "WHY": "Reason",
+    "QC": "Quality check",
     "DONE": "Done - station defaults",
 }
 

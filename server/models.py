@@ -202,6 +202,14 @@ class Item(BaseModel):
     split_from = pw.ForeignKeyField("self", null=True, backref="splits")
     created_at = pw.DateTimeField(default=utcnow)
     stage_at = pw.DateTimeField(default=utcnow)  # when it reached its stage/station
+    #: on hold (QC, a suspect lot): a status beside the stage; only release and scrap move
+    #: it. Why (a reason-list code), who and when it was held
+    held = pw.BooleanField(default=False)
+    held_why = pw.CharField(max_length=32, null=True)
+    #: the user's id, not a foreign key: only read for the item page, never joined, and a
+    #: foreign key column cannot be dropped again on SQLite
+    held_by_id = pw.IntegerField(null=True)
+    held_at = pw.DateTimeField(null=True)
 
     class Meta:
         only_save_dirty = True  # a scan updates the columns it changed, not all 15

@@ -124,3 +124,40 @@ def test_0002_adds_the_reason_columns(database):
     assert Scanner.get_by_id("SC-OLD").why is None
     assert LedgerEntry.get(LedgerEntry.message == "old").why is None
     assert create_schema(database) == []
+
+
+ITEM_HOLD = "0003_item_hold"
+ADDED_0003 = ("held", "held_why", "held_by_id", "held_at")
+
+
+def _as_before_0003(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0003."""
+    for column in ADDED_0003:
+        db.execute_sql(f'ALTER TABLE "item" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name >= ITEM_HOLD).execute()
+
+
+def test_0003_adds_the_hold_columns(database):
+    from server.models import Item
+
+    create_schema(database)
+    _as_before_0003(database)
+    now = "2026-01-01 00:00:00"
+    database.execute_sql(
+        'INSERT INTO "product" ("sku", "name", "kind", "tracking", "unit", "active", '
+        '"created_at") VALUES (%s, %s, %s, %s, %s, %s, %s)'.replace("%s", database.param),
+        ("P1", "old", "raw", "lot", "kg", True, now),
+    )
+    product_id = Product.get(Product.sku == "P1").id
+    database.execute_sql(
+        'INSERT INTO "item" ("code", "product_id", "stage", "qty", "created_at", "stage_at") '
+        "VALUES (%s, %s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("K-OLD", product_id, "raw", 5, now, now),
+    )
+    assert "held" not in _columns(database, "item")
+
+    assert create_schema(database) == [ITEM_HOLD]
+
+    assert set(ADDED_0003) <= _columns(database, "item")
+    old = Item.get(Item.code == "K-OLD")
+    assert (old.held, old.held_why, old.held_by_id, old.held_at) == (False, None, None, None)

@@ -42,6 +42,13 @@ ALLOWED = {
         for k in Kind
     },
     **{(Action.RETURN, Stage.SHIPPED, k): Stage.FINISHED for k in Kind},
+    # hold and release: a status beside the stage, of stock in the plant; the stage stays
+    **{
+        (a, s, k): s
+        for a in (Action.HOLD, Action.RELEASE)
+        for s in (Stage.RAW, Stage.COMPONENT, Stage.WIP, Stage.FINISHED, Stage.SUPPLIES)
+        for k in Kind
+    },
 }
 
 CASES = list(itertools.product(Action, Stage, Kind))

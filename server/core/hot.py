@@ -35,6 +35,10 @@ ITEM_UPDATE = {
     "order": "order_id",
     "parent": "parent_id",
     "stage_at": "stage_at",
+    "held": "held",
+    "held_why": "held_why",
+    "held_by_id": "held_by_id",
+    "held_at": "held_at",
 }
 
 
@@ -195,7 +199,7 @@ def save_item(item: Item) -> None:
             values[i] = str(values[i])
         elif f == "qty":
             values[i] = Item.qty.db_value(values[i])
-        elif f == "stage_at":
+        elif f in ("stage_at", "held_at"):
             values[i] = _dt(values[i])
     db = _db()
     db.execute_sql(_item_update(fields, db.param), (*values, item.id))

@@ -76,6 +76,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "The reason is on the list but does not apply to this action (its `applies_to` "
         "lacks scrap, hold, release, return, ...), or the action takes no reason.",
     ),
+    "on_hold": (
+        "Item on hold",
+        "The item is held (QC fail, a suspect lot): everything but release and scrap is "
+        "refused until a supervisor releases it; also a hold of an item already held.",
+    ),
+    "not_held": ("Item is not on hold", "A release of an item that is not held."),
     # stage rules (always rejected)
     "illegal_transition": (
         "Not allowed from this stage",

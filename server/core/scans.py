@@ -22,12 +22,13 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, hot, reasonlist, schedule, throttle
+from server.core import codes, holds, hot, reasonlist, schedule, throttle
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import (
     ALLOWED_FROM,
+    HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
     SUPERVISOR_ACTIONS,
     Action,
@@ -439,14 +440,38 @@ def _process(ctx: _Ctx) -> ScanResult:
     if qty is None and parsed.qty is not None:
         qty = parsed.qty
 
+    if action in HOLD_ACTIONS and ctx.why is None:
+        raise Rejected("reason_required", f"Scan a reason label to {action.value}")
     item = _resolve_item(ctx, parsed, action, qty)
-    result = _transition(ctx, item, action, qty)
+    if action in HOLD_ACTIONS:
+        result = _hold(ctx, item, action)
+    else:
+        holds.check_not_held(item, action)  # the item row is read already: no query
+        held = bool(item.held)
+        result = _transition(ctx, item, action, qty)
+        if held and action == Action.SCRAP and ctx.item is item:
+            holds.clear_on_scrap(item)
     if ctx.scanner.why is not None:
         # the reason label is one shot: used up by the scan accepted with it (a rejected
         # scan rolls this back, so the worker scans the right part without a new label)
         Scanner.update(why=None).where(Scanner.id == ctx.scanner.id).execute()
         ctx.batch.forget_scanner(ctx.scanner.id)
     return result
+
+
+def _hold(ctx: _Ctx, item: Item, action: Action) -> ScanResult:
+    ctx.item = item
+    ctx.from_stage = str(item.stage)
+    message = holds.set_hold(item, action, why=ctx.why, user=ctx.operator, now=ctx.now)
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=message,
+        item=item.code,
+        stage=str(item.stage),
+        warnings=ctx.warnings,
+        action=action.value,
+    )
 
 
 def _may_scrap(ctx: _Ctx, action: Action, *, note_will_do: bool) -> None:
@@ -819,6 +844,17 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             raise Rejected("unknown_action", f"Action {parsed.arg} cannot be selected")
         changes["action"] = action.value
         message = f"Action: {action.value}"
+    elif parsed.command == "QC":
+        verdict = parsed.arg.upper()
+        if verdict == "PASS":
+            # what passes moves on as the station's default action would
+            changes.update(action=None, why=None)
+            message = "QC pass: parts move on"
+        elif verdict == "FAIL":
+            changes["action"] = Action.HOLD.value
+            message = "QC fail: scan the reason, then the part to hold"
+        else:
+            raise Rejected("unknown_action", f"QC {parsed.arg} not known: PASS or FAIL")
     elif parsed.command == "WHY":
         # checked for existence now, for the action when the part is scanned
         reason = reasonlist.check_reason(parsed.arg, None, ctx.batch.reason)

@@ -57,6 +57,9 @@ class Action(enum.StrEnum):
     CONSUME = "consume"
     SCRAP = "scrap"
     RETURN = "return"
+    # a status beside the stage, not a move: the stage stays
+    HOLD = "hold"
+    RELEASE = "release"
 
 
 #: actions a station may have as its default (what a plain scan there means)
@@ -70,7 +73,11 @@ STATION_ACTIONS = (
     Action.USE,
 )
 #: actions a scanner may be switched to with an action command label
-OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN)
+OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE)
+#: actions that set or clear the hold status and leave the stage as it is
+HOLD_ACTIONS = frozenset({Action.HOLD, Action.RELEASE})
+#: what a held item still accepts
+WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP})
 #: actions that need a signed-in supervisor (or a supervisor's API token) and a reason
 SUPERVISOR_ACTIONS = frozenset({Action.SCRAP, Action.RETURN})
 #: a station's `policy["scrap_by"]`, the default first: "operator" lets any signed-in worker
@@ -102,6 +109,8 @@ ALLOWED_FROM: dict[Action, frozenset[Stage]] = {
     Action.CONSUME: frozenset({Stage.WIP}),
     Action.SCRAP: _NON_TERMINAL,
     Action.RETURN: frozenset({Stage.SHIPPED}),
+    Action.HOLD: ON_HAND,
+    Action.RELEASE: ON_HAND,
 }
 
 
@@ -130,6 +139,8 @@ def target_stage(action: Action, stage: Stage, kind: Kind) -> Stage | None:
             return Stage.SCRAPPED
         case Action.RETURN:
             return Stage.FINISHED
+        case Action.HOLD | Action.RELEASE:
+            return stage
     return None  # pragma: no cover - match is exhaustive
 
 

@@ -53,6 +53,8 @@ REASON_TEXT = {
     "reason_required": _("Reason needed"),
     "unknown_reason": _("Reason not on the list"),
     "reason_not_applicable": _("Reason does not fit this action"),
+    "on_hold": _("Item on hold"),
+    "not_held": _("Item is not on hold"),
     "illegal_transition": _("Not allowed from this stage"),
     "not_scheduled": _("No released order for this"),
     "not_in_bom": _("Not on this order's bill"),
@@ -110,6 +112,8 @@ ACTION_TEXT = {
     "consume": _("Consumed"),
     "scrap": _("Scrapped"),
     "return": _("Returned"),
+    "hold": _("Held"),
+    "release": _("Released"),
     "create": _("Created"),
     "split": _("Split"),
     "reprint": _("Label reprinted"),
@@ -169,6 +173,8 @@ VERB_TEXT = {
     "consume": _("consume"),
     "scrap": _("scrap"),
     "return": _("return"),
+    "hold": _("hold"),
+    "release": _("release"),
 }
 
 #: accepted command labels (the action of the answer is "command:<name>")
@@ -178,6 +184,7 @@ COMMAND_TEXT = {
     "command:ord": _("Order selected"),
     "command:act": _("Action selected"),
     "command:why": _("Reason selected"),
+    "command:qc": _("Quality check"),
     "command:done": _("Back to the station defaults"),
 }
 
@@ -314,6 +321,18 @@ def kind_text(kind: str | None) -> str:
 
 def tracking_text(tracking: str | None) -> str:
     return _text(TRACKING_TEXT, tracking, tracking or "")
+
+
+def listed_reason_text(reason) -> str:
+    """A reason of the plant's reason list (a `Reason` row or its code) in the page's
+    language: its Indonesian text on Indonesian pages when written, else its English."""
+    from server.core import reasonlist
+
+    if isinstance(reason, str):
+        reason = reasonlist.lookup(reason) or reason
+        if isinstance(reason, str):
+            return reason
+    return reasonlist.text(reason, str(get_locale() or DEFAULT))
 
 
 def reason_use_text(use: str) -> str:

@@ -132,6 +132,7 @@ def init_app(app: Flask) -> None:
             "tracking_text": i18n.tracking_text,
             "verb_text": i18n.verb_text,
             "reason_use_text": i18n.reason_use_text,
+            "listed_reason_text": i18n.listed_reason_text,
             "warning_text": i18n.warning_text,
             "detail_text": i18n.detail_text,
             "command_text": i18n.command_text,

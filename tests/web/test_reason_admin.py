@@ -41,3 +41,28 @@ def test_admin_reasons_in_bahasa(plant, as_role):
     User.update(language="id").where(User.role == "admin").execute()
     html = as_role("admin").get("/admin").get_data(as_text=True)
     assert "Tambah alasan" in html and "henti mesin" in html
+
+
+def test_item_page_hold_and_release(plant, as_role):
+    from server.models import Item
+
+    (steel,) = plant.items("STEEL", qty=1)
+    plant.scan("sc-recv", steel, expected=201)
+    op = as_role("operator")
+    page = op.get(f"/items/{steel}").get_data(as_text=True)
+    assert 'name="what" value="hold"' in page and "QC_CHECK" in page
+    op.post(f"/items/{steel}/hold", data={"what": "hold", "reason": "QC_CHECK"})
+    assert Item.get(Item.code == steel).held
+    page = op.get(f"/items/{steel}").get_data(as_text=True)
+    assert "On hold" in page and 'value="release"' not in page  # an operator cannot release
+    assert (
+        op.post(f"/items/{steel}/hold", data={"what": "release", "reason": "QC_OK"}).status_code
+        == 403
+    )
+    sv = as_role("supervisor")
+    refused = sv.post(
+        f"/items/{steel}/hold", data={"what": "release", "reason": "DAMAGED"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert 'class="flash error"' in refused and Item.get(Item.code == steel).held
+    sv.post(f"/items/{steel}/hold", data={"what": "release", "reason": "QC_OK"})
+    assert not Item.get(Item.code == steel).held
