@@ -192,7 +192,11 @@ def create_schema(db: pw.Database) -> list[str]:
             reasonlist.seed_defaults()
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
-        return migrations.apply(db, fresh)
+        ran = migrations.apply(db, fresh)
+        # after the migrations: the column it covers may have just been added (0003). Only
+        # held rows enter it, so the scans of ordinary items never write it
+        db.execute_sql('CREATE INDEX IF NOT EXISTS "item_held" ON "item" ("stage") WHERE "held"')
+        return ran
 
 
 def drop_schema(db: pw.Database) -> None:

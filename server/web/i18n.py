@@ -335,6 +335,14 @@ def listed_reason_text(reason) -> str:
     return reasonlist.text(reason, str(get_locale() or DEFAULT))
 
 
+def no_reason_text() -> str:
+    return gettext("No reason from the list (a note)")
+
+
+def scrap_chart_title() -> str:
+    return gettext("Scrap events")
+
+
 def reason_use_text(use: str) -> str:
     return _text(REASON_USE_TEXT, use, use)
 

@@ -105,6 +105,7 @@ NAV = [
     ("web.schedule", lazy_gettext("Schedule"), "supervisor"),
     ("web.stations", lazy_gettext("Stations"), "supervisor"),
     ("web.rejected", lazy_gettext("Rejected scans"), "supervisor"),
+    ("web.scrap", lazy_gettext("Scrap and hold"), "supervisor"),
     ("web.supplies", lazy_gettext("Supplies"), "supervisor"),
     ("web.scan_index", lazy_gettext("Scan station"), "operator"),
     ("web.admin", lazy_gettext("Admin"), "admin"),

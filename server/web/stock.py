@@ -366,6 +366,8 @@ def item_hold(code: str):
         flash(gettext("Released.") if action == Action.RELEASE else gettext("Held."))
     except DomainError as exc:
         flash(i18n.error_text(exc.code, exc.message), "error")
+    if request.form.get("back") == "scrap":
+        return redirect(url_for("web.scrap") + "#held")
     return redirect(url_for("web.item", code=it.code))
 
 
