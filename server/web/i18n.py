@@ -492,6 +492,8 @@ def worker_catalogue() -> dict:
         "order_selected": gettext("Order %(number)s selected", number="{name}"),
         "action_selected": gettext("Action: %(action)s", action="{name}"),
         "reason_selected": gettext("Reason for the next scan: %(reason)s", reason="{name}"),
+        "qc_pass": gettext("QC pass: parts move on"),
+        "qc_fail": gettext("QC fail: scan the reason, then the part to hold"),
         "defaults": gettext("Done - back to the station's defaults"),
     }
 

@@ -58,3 +58,33 @@ def test_the_context_endpoint_names_the_reason(as_role, history):
     ctx = b.get("/scan/sc-line/context").get_json()
     assert (ctx["reason"], ctx["reason_text"]) == ("DAMAGED", "DAMAGED Damaged")
     assert ctx["text"].endswith("DAMAGED Damaged")
+
+
+QC = {
+    "en": ("QC fail: scan the reason, then the part to hold", "QC pass: parts move on"),
+    "id": ("Gagal QC: pindai alasan, lalu barang yang ditahan", "Lolos QC: barang lanjut"),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_qc_fail_holds_on_the_scan_page(page, history, web_users, lang):
+    Station.update(language=lang).where(Station.code == "LINE").execute()
+    plant = history["plant"]
+    (steel,) = plant.items("STEEL", qty=1, lot="L-Q")
+    plant.scan("sc-recv", steel, expected=201)
+    sign_in(page, web_users["operator"])
+    page.goto("/scan/sc-line")
+    answer = page.locator("#answer")
+
+    def scan(code: str, *expected: str) -> None:
+        page.keyboard.type(code)
+        page.keyboard.press("Enter")
+        for text in expected:
+            expect(answer).to_contain_text(text)
+
+    fail, passed = QC[lang]
+    scan("CMD-QC-FAIL", fail)
+    scan("CMD-WHY-DAMAGED", WORDS[lang]["why"])
+    scan(steel, WORDS[lang]["ok"])
+    assert Item.get(Item.code == steel).held
+    scan("CMD-QC-PASS", passed)
