@@ -125,3 +125,21 @@ def test_hold_over_mqtt_without_badge_has_no_name(plant, db):
     plant.scan("sc-line", "CMD-ACT-HOLD", expected=201)
     r = _scan(db, "sc-line", steel, reason="DAMAGED")
     assert r.status == "accepted" and _held(steel).held_by_id is None
+
+
+def test_picking_by_gtin_passes_held_lots_by(plant, db):
+    """A bare-GTIN issue takes the oldest lot that is not held; a release scan by GTIN still
+    finds the held one."""
+    from tests.conftest import GTIN_BOLT
+
+    plant.scan("sc-recv", f"]C101{GTIN_BOLT}10OLD\x1d3710", expected=201)
+    plant.scan("sc-recv", f"]C101{GTIN_BOLT}10NEW\x1d3710", expected=201)
+    old = Item.get(Item.lot == "OLD")
+    plant.api.post(f"/api/items/{old.code}/hold", {"reason": "QC_CHECK"}, expected=200)
+    plant.order("WO-G", "WIDGET", 10)
+    issued = plant.scan("sc-line", f"]C101{GTIN_BOLT}", qty=4, expected=201)
+    assert Item.get(Item.code == issued["item"]).lot == "NEW"
+    plant.scan("sc-line", "CMD-ACT-RELEASE", expected=201)
+    plant.scan("sc-line", "CMD-WHY-QC_OK", expected=201)
+    released = plant.scan("sc-line", f"]C101{GTIN_BOLT}10OLD", as_="supervisor", expected=201)
+    assert released["item"] == old.code and not Item.get(Item.code == old.code).held

@@ -31,6 +31,7 @@ from server.core.stages import (
     HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
     SUPERVISOR_ACTIONS,
+    WHILE_HELD,
     Action,
     Kind,
     Stage,
@@ -578,6 +579,11 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     )
     if parsed.lot:
         query = query.where(Item.lot == parsed.lot)
+    if action == Action.RELEASE:
+        query = query.where(Item.held == True)  # noqa: E712
+    elif action not in WHILE_HELD:
+        # picking passes held stock by: the worker gets the next lot, not on_hold
+        query = query.where(Item.held == False)  # noqa: E712
     item = query.order_by(Item.created_at, Item.id).first()
     if item is None:
         what = f"lot {parsed.lot}" if parsed.lot else product.sku
