@@ -26,7 +26,8 @@ import peewee as pw
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 
-from server.models import MODELS, LedgerEntry, database_proxy
+from server.core import reasonlist
+from server.models import MODELS, LedgerEntry, Reason, database_proxy
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -184,9 +185,18 @@ def create_schema(db: pw.Database) -> list[str]:
         # a database without the ledger is new: the models give it every column already
         fresh = not db.table_exists(LedgerEntry._meta.table_name)
         db.create_tables(MODELS, safe=True)
+        if not Reason.select().exists():
+            # seeded while the list is empty (a new database): afterwards the list is the
+            # plant's own (docs/decisions.md), so a later default never appears uninvited;
+            # reasons are deactivated, never deleted, so a used list is never empty
+            reasonlist.seed_defaults()
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
-        return migrations.apply(db, fresh)
+        ran = migrations.apply(db, fresh)
+        # after the migrations: the column it covers may have just been added (0003). Only
+        # held rows enter it, so the scans of ordinary items never write it
+        db.execute_sql('CREATE INDEX IF NOT EXISTS "item_held" ON "item" ("stage") WHERE "held"')
+        return ran
 
 
 def drop_schema(db: pw.Database) -> None:

@@ -67,6 +67,8 @@ COMMAND_TITLES = {
     "OUT": "Sign out",
     "ORD": "Order",
     "ACT": "Action",
+    "WHY": "Reason",
+    "QC": "Quality check",
     "DONE": "Done - station defaults",
 }
 
@@ -83,7 +85,33 @@ def command_label(text: str) -> Label:
     if parsed.kind != codes.CodeKind.COMMAND:
         raise LabelError(f"{text!r} is not a command label")
     title = COMMAND_TITLES[parsed.command]
+    if parsed.command == "WHY":
+        return reason_label(parsed.arg)
     return Label(code=text, title=title, lines=(parsed.arg,) if parsed.arg else ())
+
+
+def reason_label(code: str) -> Label:
+    """The reason label `CMD-WHY-<code>` of an active reason of the list, with its English
+    and Indonesian text: a worker reads the one and the scanner the other."""
+    from server.core import reasonlist
+    from server.core.errors import Rejected
+
+    try:
+        reason = reasonlist.check_reason(code, None)
+    except Rejected as exc:
+        raise LabelError(exc.message) from exc
+    lines = tuple(t for t in (reason.text_en, reason.text_id) if t)
+    return Label(
+        code=f"CMD-WHY-{reason.code}", title=f"{COMMAND_TITLES['WHY']} {reason.code}", lines=lines
+    )
+
+
+def reason_labels() -> list[Label]:
+    """The labels of every active reason, by code: the sheet to print for the stations."""
+    from server.models import Reason
+
+    rows = Reason.select().where(Reason.active == True).order_by(Reason.code)  # noqa: E712
+    return [reason_label(r.code) for r in rows]
 
 
 def record_prints(items: list[Item], how: str, operator_id: int | None, now: dt.datetime) -> None:

@@ -181,6 +181,9 @@ class Scanner(BaseModel):
     operator = pw.ForeignKeyField(User, null=True)
     order = pw.ForeignKeyField(ProductionOrder, null=True)
     action = pw.CharField(max_length=16, null=True)
+    #: the reason-list code (`CMD-WHY-<code>`) of the next scan only: cleared by the scan
+    #: that is accepted with it
+    why = pw.CharField(max_length=32, null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
@@ -206,6 +209,14 @@ class Item(BaseModel):
     split_from = pw.ForeignKeyField("self", null=True, backref="splits")
     created_at = pw.DateTimeField(default=utcnow)
     stage_at = pw.DateTimeField(default=utcnow)  # when it reached its stage/station
+    #: on hold (QC, a suspect lot): a status beside the stage; only release and scrap move
+    #: it. Why (a reason-list code), who and when it was held
+    held = pw.BooleanField(default=False)
+    held_why = pw.CharField(max_length=32, null=True)
+    #: the user's id, not a foreign key: only read for the item page, never joined, and a
+    #: foreign key column cannot be dropped again on SQLite
+    held_by_id = pw.IntegerField(null=True)
+    held_at = pw.DateTimeField(null=True)
 
     class Meta:
         only_save_dirty = True  # a scan updates the columns it changed, not all 15
@@ -241,9 +252,13 @@ class LedgerEntry(BaseModel):
     to_stage = pw.CharField(max_length=16, null=True)
     qty = Qty(null=True)  # the item's quantity after the entry
     status = pw.CharField(max_length=8, default="accepted")
+    #: the rejection reason code (server/core/reasons.py) of a rejected row
     reason = pw.CharField(max_length=32, null=True)
     message = pw.CharField(max_length=200, default="")
     note = pw.CharField(max_length=200, null=True)
+    #: the reason-list code a worker gave (reason label or the scan's "reason"), not a
+    #: rejection reason: see `reason` above and server/core/reasonlist.py
+    why = pw.CharField(max_length=32, null=True)
     warnings = JSONField(default=list)
     operator = pw.ForeignKeyField(User, null=True, index=False)
     station = pw.ForeignKeyField(Station, null=True, index=False)
@@ -288,6 +303,22 @@ class StockCounter(BaseModel):
         indexes = ((("product", "stage", "station_id"), True),)
 
 
+class Reason(BaseModel):
+    """A plant's reason list entry: why a worker scrapped, held, released, returned or
+    adjusted something (`CMD-WHY-<code>`, the scan's `"reason"`). Not to be confused with
+    the rejection reason codes of server/core/reasons.py, which say why a scan was refused;
+    see server/core/reasonlist.py."""
+
+    code = pw.CharField(max_length=32, unique=True)
+    text_en = pw.CharField(max_length=200)
+    text_id = pw.CharField(max_length=200, default="")
+    #: the uses it applies to, a list of reasonlist.USES
+    applies_to = JSONField(default=list)
+    #: an inactive reason keeps its history; new scans naming it are refused
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class SchemaMigration(BaseModel):
     """A migration of server/migrations applied to (or recorded in) this database."""
 
@@ -311,6 +342,7 @@ MODELS = [
     Item,
     LedgerEntry,
     StockCounter,
+    Reason,
 ]
 
 

@@ -37,12 +37,28 @@ class ScanPayload(pydantic.BaseModel):
     qty: Decimal | None = pydantic.Field(
         default=None, gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False
     )
+    scrap_qty: Decimal | None = pydantic.Field(
+        default=None,
+        gt=0,
+        max_digits=18,
+        decimal_places=4,
+        allow_inf_nan=False,
+        description="completing a lot: the part of it that is scrap (needs a reason); qty, "
+        "if given, is the good part and the two make the label's quantity",
+    )
     station: str | None = pydantic.Field(default=None, min_length=1, max_length=32)
     note: str | None = pydantic.Field(
-        default=None, max_length=200, description="why (scrap and return need it)"
+        default=None, max_length=200, description="why, in words (scrap and return need it)"
+    )
+    reason: str | None = pydantic.Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="a code of the plant's reason list (GET /api/reasons), as a reason label "
+        "CMD-WHY-<code> would give it; not a rejection reason code",
     )
 
-    @pydantic.field_validator("code", "note", "station")
+    @pydantic.field_validator("code", "note", "station", "reason")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         # NUL cannot be stored in PostgreSQL text and never comes from a real scanner
@@ -73,6 +89,8 @@ class ScanPayload(pydantic.BaseModel):
             qty=self.qty,
             station=self.station,
             note=self.note,
+            reason=self.reason,
+            scrap_qty=self.scrap_qty,
             user_id=user_id,
         )
 

@@ -107,6 +107,21 @@ SEEDS: dict[tuple[str, str], dict] = {
         "note": "fuzz",
     },
     ("post", "/orders/<number>/close"): {"reason": "fuzz"},
+    ("post", "/reasons"): {
+        "code": "FZ",
+        "text_en": "Fuzz",
+        "text_id": "Fuzz",
+        "applies_to": ["scrap", "hold"],
+        "active": True,
+    },
+    ("patch", "/reasons/<code>"): {
+        "text_en": "Fuzz",
+        "text_id": "Fuzz",
+        "applies_to": ["scrap"],
+        "active": False,
+    },
+    ("post", "/items/<code>/hold"): {"reason": "DAMAGED"},
+    ("post", "/items/<code>/release"): {"reason": "QC_OK"},
 }
 
 TRICKY_STRINGS = st.sampled_from(

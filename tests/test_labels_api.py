@@ -289,3 +289,35 @@ def test_printers_are_for_admins(plant, api, db):
             "active": True,
         }
     ]
+
+
+def test_reason_labels_sheet_and_one_reason_label(plant, api):
+    """A sheet of every active reason's label (`"reasons": true`), and one reason label
+    that, scanned, sets the scanner's reason."""
+    from server.core import reasonlist
+    from server.models import Reason, Scanner
+
+    Reason.update(active=False).where(Reason.code == "SETUP").execute()
+    resp = _job(api, {"reasons": True})
+    read = [t for page in pdf_pages(resp.data, dpi=200) for t in _texts(decode_image(page))]
+    expected = [f"CMD-WHY-{d[0]}" for d in reasonlist.DEFAULTS if d[0] != "SETUP"]
+    assert sorted(read) == sorted(expected)
+    one = api.client.get(
+        "/api/labels/CMD-WHY-damaged.png",
+        headers={"Authorization": f"Bearer {api.tokens['operator']}"},
+    )
+    assert one.status_code == 200
+    (label,) = _texts(decode_png(one.data))
+    assert label == "CMD-WHY-DAMAGED"
+    plant.scan("sc-line", label, expected=201)
+    assert Scanner.get_by_id("sc-line").why == "DAMAGED"
+
+
+@pytest.mark.parametrize("code", ["CMD-WHY-NOPE", "CMD-WHY-SETUP"])
+def test_no_label_for_an_unknown_or_inactive_reason(plant, api, code):
+    from server.models import Reason
+
+    Reason.update(active=False).where(Reason.code == "SETUP").execute()
+    resp = api.call("POST", "/api/labels", {"commands": [code]}, as_="supervisor", expected=400)
+    assert resp.get_json()["error"] == "bad_payload"
+    api.get(f"/api/labels/{code}.svg", as_="operator", expected=400)

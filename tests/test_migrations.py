@@ -8,7 +8,7 @@ import pytest
 
 from server import migrations
 from server.db import create_schema, init_db
-from server.models import Product, Scanner, SchemaMigration, Station, User
+from server.models import LedgerEntry, Product, Scanner, SchemaMigration, Station, User
 
 FIRST = "0001_active_flags_and_session_version"
 #: the columns 0001 adds, as a database made before it lacks them
@@ -136,3 +136,79 @@ def test_0005_gives_stations_a_rework_target(database):
 
     assert "rework_to_id" in _columns(database, "station")
     assert Station.get(Station.code == "RW").rework_to_id is None
+
+
+REASON_LABELS = "0002_reason_labels"
+#: the columns 0002 adds: the scanner's reason for its next scan, the reason a row records
+ADDED_0002 = {"scanner": "why", "ledger_entry": "why"}
+
+
+def _as_before_0002(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0002."""
+    for table, column in ADDED_0002.items():
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name == REASON_LABELS).execute()
+
+
+def test_0002_adds_the_reason_columns(database):
+    create_schema(database)
+    _as_before_0002(database)
+    database.execute_sql(
+        'INSERT INTO "scanner" ("id", "name", "active", "created_at") '
+        "VALUES (%s, %s, %s, %s)".replace("%s", database.param),
+        ("SC-OLD", "", True, "2026-01-01 00:00:00"),
+    )
+    database.execute_sql(
+        'INSERT INTO "ledger_entry" ("origin", "status", "message", "warnings", "received_at") '
+        "VALUES (%s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("api", "accepted", "old", "[]", "2026-01-01 00:00:00"),
+    )
+    assert "why" not in _columns(database, "scanner")
+
+    ran = create_schema(database)
+
+    assert ran[0] == REASON_LABELS
+    for table, column in ADDED_0002.items():
+        assert column in _columns(database, table), table
+    assert Scanner.get_by_id("SC-OLD").why is None
+    assert LedgerEntry.get(LedgerEntry.message == "old").why is None
+    assert create_schema(database) == []
+
+
+ITEM_HOLD = "0003_item_hold"
+ADDED_0003 = ("held", "held_why", "held_by_id", "held_at")
+
+
+def _as_before_0003(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0003."""
+    db.execute_sql('DROP INDEX IF EXISTS "item_held"')
+    for column in ADDED_0003:
+        db.execute_sql(f'ALTER TABLE "item" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name == ITEM_HOLD).execute()
+
+
+def test_0003_adds_the_hold_columns(database):
+    from server.models import Item
+
+    create_schema(database)
+    _as_before_0003(database)
+    now = "2026-01-01 00:00:00"
+    database.execute_sql(
+        'INSERT INTO "product" ("sku", "name", "kind", "tracking", "unit", "active", '
+        '"created_at") VALUES (%s, %s, %s, %s, %s, %s, %s)'.replace("%s", database.param),
+        ("P1", "old", "raw", "lot", "kg", True, now),
+    )
+    product_id = Product.get(Product.sku == "P1").id
+    database.execute_sql(
+        'INSERT INTO "item" ("code", "product_id", "stage", "qty", "created_at", "stage_at") '
+        "VALUES (%s, %s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("K-OLD", product_id, "raw", 5, now, now),
+    )
+    assert "held" not in _columns(database, "item")
+
+    assert create_schema(database) == [ITEM_HOLD]
+
+    assert set(ADDED_0003) <= _columns(database, "item")
+    assert "item_held" in {i.name for i in database.get_indexes("item")}
+    old = Item.get(Item.code == "K-OLD")
+    assert (old.held, old.held_why, old.held_by_id, old.held_at) == (False, None, None, None)

@@ -112,6 +112,31 @@ def r_reason_required(p):
     return p.scan("sc-line", steel, as_="supervisor")
 
 
+def r_unknown_reason(p):
+    return p.scan("sc-line", "CMD-WHY-NO_SUCH_REASON")
+
+
+def r_reason_not_applicable(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.scan("sc-line", "CMD-ACT-SCRAP", expected=201)
+    p.scan("sc-line", "CMD-WHY-QC_OK", expected=201)  # a reason to release, not to scrap
+    return p.scan("sc-line", steel, as_="supervisor")
+
+
+def r_on_hold(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.api.post(f"/api/items/{steel}/hold", {"reason": "QC_CHECK"}, expected=200)
+    p.order("WO-H", "WIDGET", 1)
+    return p.scan("sc-line", steel)  # an issue of a held lot
+
+
+def r_not_held(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.scan("sc-line", "CMD-ACT-RELEASE", expected=201)
+    p.scan("sc-line", "CMD-WHY-QC_OK", expected=201)
+    return p.scan("sc-line", steel, as_="supervisor")
+
+
 def r_illegal_transition(p):
     steel = _in_stock(p, "STEEL", qty=1)
     return p.scan("sc-ship", steel)

@@ -51,6 +51,13 @@ ALLOWED = {
     # issued material back to its stock stage by kind (only raw and components are issued)
     (Action.UNISSUE, Stage.WIP, Kind.RAW): Stage.RAW,
     (Action.UNISSUE, Stage.WIP, Kind.COMPONENT): Stage.COMPONENT,
+    # hold and release: a status beside the stage, of stock in the plant; the stage stays
+    **{
+        (a, s, k): s
+        for a in (Action.HOLD, Action.RELEASE)
+        for s in (Stage.RAW, Stage.COMPONENT, Stage.WIP, Stage.FINISHED, Stage.SUPPLIES)
+        for k in Kind
+    },
 }
 
 CASES = list(itertools.product(Action, Stage, Kind))

@@ -228,6 +228,7 @@ def init_app(app: Flask) -> None:
         people,
         printers,
         products,
+        reasonlist,
         scanners,
         scans,
         schedule,

@@ -2,7 +2,7 @@
 
 The body is the CSV text (`Content-Type: text/csv`) or a multipart form with one file.
 Rows are validated with the JSON API's own request models; see `server.core.imports`.
-Master data (products, bom, routings, stations) needs the admin role, orders a supervisor.
+Master data (products, bom, routings, stations, reasons) needs the admin role, orders a supervisor.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from server import auth
 from server.api import current_user, op
 from server.api.orders import OrderIn
 from server.api.products import BomLineIn, ProductIn, RoutingIn
+from server.api.reasonlist import ReasonIn
 from server.api.schemas import Strict
 from server.api.stations import StationIn
 from server.core import imports
@@ -29,6 +30,7 @@ MODELS = {
     "routing": RoutingIn,
     "station": StationIn,
     "order": OrderIn,
+    "reason": ReasonIn,
 }
 
 
@@ -71,7 +73,7 @@ def _csv_text() -> str:
     "/import/<kind>",
     role="supervisor",
     tag="import",
-    summary="Import a CSV file (products, bom, routings, stations, orders) in one transaction",
+    summary="Import a CSV file (products, bom, routings, stations, orders, reasons) at once",
     query=ImportQuery,
     content_type="text/csv",
     responses={
@@ -102,7 +104,7 @@ def import_csv(kind: str, query: ImportQuery):
     "/export/<kind>.csv",
     role="supervisor",
     tag="import",
-    summary="Export products, bom, routings, stations or orders as CSV (importable back)",
+    summary="Export products, bom, routings, stations, orders or reasons as CSV (importable back)",
     responses={200: ("text/csv", None)},
     produces={200: ("text/csv",)},
 )

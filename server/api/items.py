@@ -17,9 +17,11 @@ from server.api.schemas import (
     num,
     whole_number,
 )
+from server.core import holds, hot, reasonlist
 from server.core.errors import NotFound
 from server.core.items import create_items, left_from
-from server.core.stages import GONE
+from server.core.scans import writing
+from server.core.stages import GONE, Action
 from server.models import Item, LedgerEntry, Product, ProductionOrder, Station, User, utcnow
 
 
@@ -51,6 +53,11 @@ class ItemOut(Answer):
     qty: float
 
 
+def _username(user_id: int | None) -> str | None:
+    user = User.get_or_none(User.id == user_id) if user_id else None
+    return user.username if user else None
+
+
 def item_dict(item: Item) -> dict:
     return {
         "code": item.code,
@@ -67,6 +74,17 @@ def item_dict(item: Item) -> dict:
         "order": item.order.number if item.order_id else None,
         "parent": item.parent.code if item.parent_id else None,
         "stage_at": item.stage_at.isoformat() + "Z",
+        # held is a status beside the stage (docs/stages.md "Hold and QC")
+        "status": "held" if item.held else "ok",
+        "hold": (
+            {
+                "reason": item.held_why,
+                "by": _username(item.held_by_id),
+                "at": item.held_at.isoformat() + "Z" if item.held_at else None,
+            }
+            if item.held
+            else None
+        ),
     }
 
 
@@ -161,6 +179,7 @@ def show_item(code: str):
             "reason": e.reason,
             "message": e.message,
             "note": e.note,
+            "why": e.why,
             "warnings": e.warnings,
             "station": e.station.code if e.station_id else None,
             "operator": e.operator.username if e.operator_id else None,
@@ -169,3 +188,79 @@ def show_item(code: str):
         for e in history
     ]
     return out
+
+
+class HoldIn(Strict):
+    model_config = pydantic.ConfigDict(json_schema_extra={"examples": [{"reason": "QC_CHECK"}]})
+
+    reason: str = pydantic.Field(
+        min_length=1,
+        max_length=32,
+        description="a code of the reason list (GET /api/reasons) that applies to the action",
+    )
+
+
+def _set_hold(code: str, body: HoldIn, action: Action):
+    from server.api import current_user
+
+    set_hold(code, body.reason, action, current_user())
+    return show_item.__wrapped__(code)
+
+
+def set_hold(code: str, reason_code: str, action: Action, user: User) -> None:
+    """Hold or release item `code` for `user` with its ledger row (the API and the item
+    page); a refusal raises the domain's error and changes nothing."""
+    now = utcnow()
+    with writing(current_app.extensions["koordinator.db"]):
+        item = hot.item_by_code(code.upper())
+        if item is None:
+            raise NotFound("unknown_item", f"No item {code}")
+        reason = reasonlist.check_reason(reason_code, action.value)
+        message = holds.set_hold(item, action, why=reason.code, user=user, now=now)
+        LedgerEntry.create(
+            origin="api",
+            action=action.value,
+            item=item.id,
+            from_stage=item.stage,
+            to_stage=item.stage,
+            qty=item.qty,
+            message=message,
+            why=reason.code,
+            operator=user.id,
+            station=item.station_id,
+            received_at=now,
+        )
+
+
+@op(
+    "POST",
+    "/items/<code>/hold",
+    role="operator",
+    tag="items",
+    summary="Hold an item (a reason that applies to hold): only release and scrap move it then",
+    body=HoldIn,
+    responses={
+        200: ("The item, status held", ItemOut),
+        404: ("Unknown code", None),
+        422: ("on_hold, unknown_reason, reason_not_applicable, illegal_transition", None),
+    },
+)
+def hold_item(code: str, body: HoldIn):
+    return _set_hold(code, body, Action.HOLD)
+
+
+@op(
+    "POST",
+    "/items/<code>/release",
+    role="supervisor",
+    tag="items",
+    summary="Release a held item (a reason that applies to release)",
+    body=HoldIn,
+    responses={
+        200: ("The item, status ok", ItemOut),
+        404: ("Unknown code", None),
+        422: ("not_held, unknown_reason, reason_not_applicable", None),
+    },
+)
+def release_item(code: str, body: HoldIn):
+    return _set_hold(code, body, Action.RELEASE)

@@ -25,6 +25,7 @@ from server.labelling import (
     PrinterUnavailable,
     command_label,
     item_label,
+    reason_labels,
     record_prints,
     send_to_printer,
 )
@@ -68,6 +69,10 @@ class ReceiveIn(Strict):
 class LabelJobIn(Strict):
     items: list[Code] = pydantic.Field(default_factory=list, max_length=MAX_JOB)
     commands: list[str] = pydantic.Field(default_factory=list, max_length=500)
+    reasons: bool = pydantic.Field(
+        default=False,
+        description="true: a reason label CMD-WHY-<code> of every active reason of the list",
+    )
     receive: ReceiveIn | None = None
     format: Literal["pdf", "zpl"] | None = pydantic.Field(
         default=None, description="pdf, or zpl; without it the printer's (pdf with none)"
@@ -82,7 +87,7 @@ class LabelJobIn(Strict):
 
     model_config = pydantic.ConfigDict(
         json_schema_extra={
-            "description": "at least one of items, commands, receive",
+            "description": "at least one of items, commands, receive, reasons",
             "examples": [
                 {"commands": ["CMD-DONE", "CMD-OUT"], "format": "pdf"},
                 {"receive": {"product": "STEEL", "count": 3, "qty": 25, "lot": "L-77"}},
@@ -91,14 +96,15 @@ class LabelJobIn(Strict):
                 {"required": ["items"], "properties": {"items": {"minItems": 1}}},
                 {"required": ["commands"], "properties": {"commands": {"minItems": 1}}},
                 {"required": ["receive"], "properties": {"receive": {"type": "object"}}},
+                {"required": ["reasons"], "properties": {"reasons": {"const": True}}},
             ],
         }
     )
 
     @pydantic.model_validator(mode="after")
     def _check(self):
-        if not (self.items or self.commands or self.receive):
-            raise ValueError("nothing to print: give items, commands or receive")
+        if not (self.items or self.commands or self.receive or self.reasons):
+            raise ValueError("nothing to print: give items, commands, receive or reasons")
         return self
 
 
@@ -192,6 +198,8 @@ def post_labels(body: LabelJobIn):
             commands.append(command_label(text))
         except LabelError as exc:
             raise Invalid("bad_payload", str(exc)) from exc
+    if body.reasons:
+        commands.extend(reason_labels())
     with _db().atomic():
         if body.receive is not None:
             product = Product.get_or_none(Product.sku == body.receive.product)

@@ -15,6 +15,7 @@ class HttpScanIn(HttpScanPayload):
     says (an MQTT agent's payload keeps the wire's own rules)."""
 
     qty: PositiveQty | None = None
+    scrap_qty: PositiveQty | None = None
 
 
 @op(

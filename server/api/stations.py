@@ -12,11 +12,36 @@ from server.api import op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
 from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
-from server.core.stages import STATION_ACTIONS
+from server.core.stages import SCRAP_BY, STATION_ACTIONS
 from server.models import Station
 
 CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
 StationAction = Literal[tuple(a.value for a in STATION_ACTIONS)]  # type: ignore[valid-type]
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)  # left out, not null: the document must not say null
+
+
+#: a station's policy: per check reject or warn, and who may scrap there (`scrap_by`)
+Policy = pydantic.create_model(
+    "StationPolicy",
+    __config__=pydantic.ConfigDict(extra="forbid"),
+    # optional but not nullable: a check is set or left out, as in the stored JSON
+    **{
+        check: (Literal["reject", "warn"], pydantic.Field(None, json_schema_extra=_no_default))
+        for check in CONFIGURABLE_CHECKS
+    },
+    scrap_by=(
+        Literal[SCRAP_BY],  # type: ignore[valid-type]
+        pydantic.Field(
+            default=None,
+            json_schema_extra=_no_default,
+            description="supervisor (the default): scrap needs a supervisor; operator: any "
+            "signed-in worker with a reason from the list that applies to scrap",
+        ),
+    ),
+)
 
 
 class StationIn(Strict):
@@ -37,7 +62,13 @@ class StationIn(Strict):
     code: StationCode
     name: Name
     default_action: StationAction
-    policy: dict[CheckName, Literal["reject", "warn"]] = pydantic.Field(default_factory=dict)
+    policy: Policy = pydantic.Field(default_factory=Policy)  # type: ignore[valid-type]
+
+    @pydantic.field_serializer("policy")
+    def _policy(self, policy) -> dict:
+        # stored as only what was set: a missing check takes its default
+        return policy.model_dump(exclude_unset=True)
+
     operator_required: bool = False
     dwell_limit_minutes: whole_number(1, 525600) | None = None  # type: ignore[valid-type]
     #: language of the scan station page and of the worker messages there (None: the user's)
@@ -83,7 +114,7 @@ def station_dict(s: Station, codes: dict[int, str] | None = None) -> dict:
         "code": s.code,
         "name": s.name,
         "default_action": s.default_action,
-        "policy": {**CONFIGURABLE_CHECKS, **(s.policy or {})},
+        "policy": {**CONFIGURABLE_CHECKS, "scrap_by": SCRAP_BY[0], **(s.policy or {})},
         "operator_required": s.operator_required,
         "dwell_limit_minutes": s.dwell_limit_minutes,
         "language": s.language,

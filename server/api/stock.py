@@ -10,6 +10,7 @@ import peewee as pw
 
 from server.api import op
 from server.api.schemas import num
+from server.core import scrapreport
 from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
 
@@ -77,5 +78,10 @@ def get_stock():
             {"station": code, "stage": s, "count": int(n), "qty": num(q)}
             for code, s, n, q in by_station
             if n
+        ],
+        # held stock, shown apart (it is counted in the figures above as well)
+        "held": [
+            {"stage": s, "count": n, "qty": num(q)}
+            for s, (n, q) in sorted(scrapreport.held_by_stage().items())
         ],
     }

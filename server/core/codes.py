@@ -110,7 +110,15 @@ class Parsed:
         return None
 
 
-COMMANDS = {"OP": True, "OUT": False, "ORD": True, "ACT": True, "DONE": False}
+COMMANDS = {
+    "OP": True,
+    "OUT": False,
+    "ORD": True,
+    "ACT": True,
+    "WHY": True,
+    "QC": True,
+    "DONE": False,
+}
 
 
 def _parse_command(text: str) -> Parsed:

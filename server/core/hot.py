@@ -24,7 +24,7 @@ compact_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 LEDGER_COLUMNS = (
     "scan_id", "origin", "scanner_id", "raw_code", "code_kind", "action", "item_id",
-    "from_stage", "to_stage", "qty", "status", "reason", "message", "note", "warnings",
+    "from_stage", "to_stage", "qty", "status", "reason", "message", "note", "why", "warnings",
     "operator_id", "station_id", "order_id", "scanned_at", "received_at", "result",
 )  # fmt: skip
 #: the item fields a scan may change -> their columns
@@ -35,6 +35,10 @@ ITEM_UPDATE = {
     "order": "order_id",
     "parent": "parent_id",
     "stage_at": "stage_at",
+    "held": "held",
+    "held_why": "held_why",
+    "held_by_id": "held_by_id",
+    "held_at": "held_at",
 }
 
 
@@ -195,7 +199,7 @@ def save_item(item: Item) -> None:
             values[i] = str(values[i])
         elif f == "qty":
             values[i] = Item.qty.db_value(values[i])
-        elif f == "stage_at":
+        elif f in ("stage_at", "held_at"):
             values[i] = _dt(values[i])
     db = _db()
     db.execute_sql(_item_update(fields, db.param), (*values, item.id))
@@ -204,7 +208,7 @@ def save_item(item: Item) -> None:
 
 def insert_ledger(
     *, scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
-    to_stage, qty, status, reason, message, note, warnings, operator_id, station_id,
+    to_stage, qty, status, reason, message, note, why, warnings, operator_id, station_id,
     order_id, scanned_at, received_at, result: str,
 ) -> None:  # fmt: skip
     """One ledger row (the LEDGER_COLUMNS, in order); `result` comes as JSON text
@@ -213,7 +217,7 @@ def insert_ledger(
     row = (
         scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
         to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
-        message, note, compact_json(warnings) if warnings else "[]", operator_id, station_id,
+        message, note, why, compact_json(warnings) if warnings else "[]", operator_id, station_id,
         order_id, _dt(scanned_at), _dt(received_at), result,
     )  # fmt: skip
     db.execute_sql(sql, row)

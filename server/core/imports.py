@@ -1,4 +1,5 @@
-"""CSV import and export of products, bills of materials, routings, stations and orders.
+"""CSV import and export of products, bills of materials, routings, stations, orders and the
+reason list.
 
 A file is applied in one transaction or not at all. Every row is checked — first against
 the same pydantic model the JSON API validates with (handed in by the caller, so this module
@@ -11,7 +12,7 @@ lines counts its first line). One bad row and nothing is written.
 | products | sku*, name*, kind*, tracking, gtin, unit, reorder_point | the whole product, created or replaced by sku |
 | bom | product*, component*, qty* | one line; each product in the file gets exactly the file's lines |
 | routings | product*, station*, seq | one step; each product's steps in seq order (else file order) |
-| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy, rework_to | the whole station, by code; policy as `check=warn;check=reject`; rework_to a station that exists or is in the file |
+| stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy, rework_to | the whole station, by code; policy as `check=warn;check=reject;scrap_by=operator`; rework_to a station that exists or is in the file |
 | orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
 
 Empty cells take the model's default. Exports write the same columns, so an export imports
@@ -35,9 +36,9 @@ from decimal import Decimal
 import peewee as pw
 import pydantic
 
-from server.core import planning
+from server.core import planning, reasonlist
 from server.core.errors import DomainError, Invalid
-from server.models import BomLine, Item, Product, ProductionOrder, RoutingStep, Station
+from server.models import BomLine, Item, Product, ProductionOrder, Reason, RoutingStep, Station
 
 MAX_ROWS = 100_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,7 +60,7 @@ def restore(cell: str) -> str:
     return cell
 
 
-KINDS = ("products", "bom", "routings", "stations", "orders")
+KINDS = ("products", "bom", "routings", "stations", "orders", "reasons")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,10 @@ SPECS = {
     "orders": Spec(
         ("number", "product", "qty", "start", "due", "station", "status"),
         ("number", "product", "qty", "start", "due"),
+    ),
+    "reasons": Spec(
+        ("code", "text_en", "text_id", "applies_to", "active"),
+        ("code", "text_en", "applies_to"),
     ),
 }
 
@@ -195,7 +200,7 @@ def import_csv(
     """Apply a CSV file of `kind` in one transaction; BadCSV lists every bad row.
 
     `models` are the API's request models: `product` (products), `bom_line` (bom),
-    `routing` (routings), `station` (stations), `order` (orders).
+    `routing` (routings), `station` (stations), `order` (orders), `reason` (reasons).
     """
     if kind not in SPECS:
         raise Invalid("not_found", f"No import for {kind}")
@@ -456,7 +461,9 @@ def _prep_station(cells, models):
                 continue
             check, sep, answer = part.partition("=")
             if not sep:
-                raise ValueError(f"policy: {part.strip()!r} is not check=reject|warn")
+                raise ValueError(
+                    f"policy: {part.strip()!r} is not check=reject|warn or scrap_by=..."
+                )
             policy[check.strip()] = answer.strip()
         data["policy"] = policy
     return models["station"].model_validate(data)
@@ -556,12 +563,48 @@ def _upsert_order(row: Row, *, now, user_id) -> str:
     return "updated" if changed else "unchanged"
 
 
+# --- reasons (the plant's reason list, server/core/reasonlist.py) --------------------------
+
+
+def _prep_reason(cells, models):
+    data = dict(cells)
+    if "applies_to" in data:
+        parts = data["applies_to"].replace(",", ";").split(";")
+        data["applies_to"] = [u.strip() for u in parts if u.strip()]
+    if "active" in data:
+        flag = data["active"].lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"active: {data['active']!r} is not true or false")
+        data["active"] = flag in ("true", "1", "yes")
+    return models["reason"].model_validate(data)
+
+
+def _apply_reasons(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.code, errors, "code")
+    for row in rows:
+        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_reason(row.model)))
+
+
+def _upsert_reason(m) -> str:
+    data = m.model_dump()
+    data["applies_to"] = reasonlist.in_order(data["applies_to"])
+    reason = Reason.get_or_none(Reason.code == m.code)
+    if reason is None:
+        Reason.create(**data)
+        return "created"
+    if _same(reason, data):
+        return "unchanged"
+    Reason.update(**data).where(Reason.id == reason.id).execute()
+    return "updated"
+
+
 _HANDLERS = {
     "products": (_prep_product, _apply_products),
     "bom": (_prep_bom, _apply_bom),
     "routings": (_prep_routing, _apply_routings),
     "stations": (_prep_station, _apply_stations),
     "orders": (_prep_order, _apply_orders),
+    "reasons": (_prep_reason, _apply_reasons),
 }
 
 
@@ -620,6 +663,17 @@ def export_rows(kind: str) -> list[list[str]]:
                     str(s.dwell_limit_minutes or ""),
                     policy,
                     codes.get(s.rework_to_id, ""),
+                ]
+            )
+    elif kind == "reasons":
+        for r in Reason.select().order_by(Reason.code):
+            out.append(
+                [
+                    r.code,
+                    r.text_en,
+                    r.text_id,
+                    ";".join(r.applies_to or []),
+                    "true" if r.active else "false",
                 ]
             )
     else:

@@ -28,7 +28,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "bad_quantity": (
         "Quantity not possible",
-        "qty is not positive, exceeds the item's quantity, or splits a unit-tracked item.",
+        "qty is not positive, exceeds the item's quantity, or splits a unit-tracked item; "
+        "`scrap_qty` on anything but completing a lot, or good and scrap not making the lot.",
     ),
     # where and who
     "unknown_scanner": (
@@ -51,16 +52,36 @@ REASONS: dict[str, tuple[str, str]] = {
     "unknown_action": ("Action not known", "An action command label names no action."),
     "operator_required": (
         "Scan your badge first",
-        "The station requires a signed-in operator and nobody is signed in.",
+        "The station requires a signed-in operator and nobody is signed in (scrap at a "
+        "`scrap_by: operator` station always does).",
     ),
     "supervisor_required": (
         "Supervisor needed",
-        "Scrap and return need a signed-in supervisor (badge) or a supervisor's token.",
+        "Scrap and return need a signed-in supervisor (badge) or a supervisor's token (scrap "
+        "by an operator only where the station's policy has `scrap_by: operator`).",
     ),
     "reason_required": (
         "Reason needed",
-        "Scrap and return need a note saying why.",
+        "Scrap and return need a reason: a reason label (`CMD-WHY-...`) or the scan's "
+        "`reason`; a supervisor may write a note instead (not an operator's scrap, not a "
+        "`scrap_qty`).",
     ),
+    "unknown_reason": (
+        "Reason not on the list",
+        "A reason label (`CMD-WHY-...`) or a scan's `reason` names a code "
+        "that is not on the plant's reason list or is deactivated.",
+    ),
+    "reason_not_applicable": (
+        "Reason does not fit this action",
+        "The reason is on the list but does not apply to this action (its `applies_to` "
+        "lacks scrap, hold, release, return, ...), or the action takes no reason.",
+    ),
+    "on_hold": (
+        "Item on hold",
+        "The item is held (QC fail, a suspect lot): everything but release and scrap is "
+        "refused until a supervisor releases it; also a hold of an item already held.",
+    ),
+    "not_held": ("Item is not on hold", "A release of an item that is not held."),
     # stage rules (always rejected)
     "illegal_transition": (
         "Not allowed from this stage",

@@ -22,14 +22,16 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, hot, plantday, rework, schedule, throttle
+from server.core import codes, holds, hot, plantday, reasonlist, rework, schedule, throttle
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import (
     ALLOWED_FROM,
+    HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
     SUPERVISOR_ACTIONS,
+    WHILE_HELD,
     Action,
     Kind,
     Stage,
@@ -44,6 +46,7 @@ from server.models import (
     LedgerEntry,
     Product,
     ProductionOrder,
+    Reason,
     Scanner,
     Station,
     User,
@@ -70,6 +73,10 @@ class ScanIn:
     qty: Decimal | None = None
     station: str | None = None
     note: str | None = None
+    #: a code of the plant's reason list (server/core/reasonlist.py), not a rejection code
+    reason: str | None = None
+    #: completing a lot: this much of it is scrap (with a reason), `qty` is the good part
+    scrap_qty: Decimal | None = None
     #: the API caller, when the scan came over HTTP with a user's token or session
     user_id: int | None = None
 
@@ -134,6 +141,8 @@ class _Ctx:
         self.item: Item | None = None
         self.from_stage: str | None = None
         self.parsed: codes.Parsed | None = None
+        #: the reason-list code given for this scan (label or payload), once checked
+        self.why: str | None = None
         self.warnings: list[dict] = []
         self.delta = StockDelta()
         #: throttle keys to count a failure on when this scan is rejected
@@ -244,6 +253,7 @@ class _Batch:
         self._products: dict = {}
         self._users: dict = {}
         self._scanners: dict = {}
+        self._reasons: dict = {}
         self.touched: set[str] = set()  # scanner ids that scanned in this batch
 
     def today(self, now: dt.datetime) -> dt.date:
@@ -260,6 +270,13 @@ class _Batch:
     def forget_scanner(self, scanner_id: str) -> None:
         """A command label changed the scanner's context: read it again."""
         self._scanners.pop(scanner_id, None)
+
+    def reason(self, code: str) -> Reason | None:
+        """A reason of the reason list by its normalised code: read once per batch, and
+        only by a scan that gives a reason."""
+        if code not in self._reasons:
+            self._reasons[code] = hot.get(Reason, "code", code)
+        return self._reasons[code]
 
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
@@ -377,6 +394,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         reason=result.reason,
         message=result.message[:200],
         note=(ctx.scan.note or None) and ctx.scan.note[:200].replace("\x00", "\ufffd"),
+        why=ctx.why,
         warnings=result.warnings,
         operator_id=ctx.operator.id if ctx.operator else None,
         station_id=ctx.station.id if ctx.station else None,
@@ -423,18 +441,108 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.action = action = Action(ctx.scanner.action or ctx.station.default_action)
     if ctx.station.operator_required and ctx.operator is None:
         raise Rejected("operator_required")
-    if action in SUPERVISOR_ACTIONS:
-        if ctx.operator is None or ctx.operator.role not in SUPERVISOR_ROLES:
-            raise Rejected("supervisor_required")
-        if not (scan.note or "").strip():
-            raise Rejected("reason_required")
+    given = scan.reason or ctx.scanner.why
+    if given is not None:
+        # an ordinary scan gives none: no reason lookup on the hot path
+        use = "scrap" if scan.scrap_qty is not None else action.value
+        ctx.why = reasonlist.check_reason(given, use, ctx.batch.reason).code
+    if scan.scrap_qty is not None:
+        if action != Action.COMPLETE:
+            raise Rejected("bad_quantity", "scrap_qty goes with completing a lot")
+        _may_scrap(ctx, Action.SCRAP, note_will_do=False)
+    elif action in SUPERVISOR_ACTIONS:
+        _may_scrap(ctx, action, note_will_do=True)
     if qty is None and parsed.qty is not None:
         qty = parsed.qty
 
+    if action in HOLD_ACTIONS and ctx.why is None:
+        raise Rejected("reason_required", f"Scan a reason label to {action.value}")
     item = _resolve_item(ctx, parsed, action, qty)
-    if item.expiry is not None and action.value not in EXPIRY_EXEMPT:
-        _check_expiry(ctx, item, action)
-    return _transition(ctx, item, action, qty)
+    if action in HOLD_ACTIONS:
+        result = _hold(ctx, item, action)
+    else:
+        holds.check_not_held(item, action)  # the item row is read already: no query
+        if item.expiry is not None and action.value not in EXPIRY_EXEMPT:
+            _check_expiry(ctx, item, action)
+        held = bool(item.held)
+        result = _transition(ctx, item, action, qty)
+        if held and action == Action.SCRAP and ctx.item is item:
+            holds.clear_on_scrap(item)
+    if ctx.scanner.why is not None:
+        # the reason label is one shot: used up by the scan accepted with it (a rejected
+        # scan rolls this back, so the worker scans the right part without a new label)
+        Scanner.update(why=None).where(Scanner.id == ctx.scanner.id).execute()
+        ctx.batch.forget_scanner(ctx.scanner.id)
+    return result
+
+
+def _hold(ctx: _Ctx, item: Item, action: Action) -> ScanResult:
+    ctx.item = item
+    ctx.from_stage = str(item.stage)
+    message = holds.set_hold(item, action, why=ctx.why, user=ctx.operator, now=ctx.now)
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=message,
+        item=item.code,
+        stage=str(item.stage),
+        warnings=ctx.warnings,
+        action=action.value,
+    )
+
+
+def _may_scrap(ctx: _Ctx, action: Action, *, note_will_do: bool) -> None:
+    """Who may scrap or return here, and with what reason. A supervisor (badge or token)
+    always, with a reason from the list or a written note; at a station whose policy has
+    `scrap_by: operator`, any signed-in worker may scrap with a reason from the list."""
+    operator = ctx.operator
+    has_note = note_will_do and bool((ctx.scan.note or "").strip())
+    if operator is not None and operator.role in SUPERVISOR_ROLES:
+        if ctx.why is None and not has_note:
+            raise Rejected("reason_required")
+        return
+    if action == Action.SCRAP and (ctx.station.policy or {}).get("scrap_by") == "operator":
+        if operator is None:
+            raise Rejected("operator_required", "Scan your badge to scrap here")
+        if ctx.why is None:
+            raise Rejected("reason_required", "Scan a reason label first")
+        return
+    raise Rejected("supervisor_required")
+
+
+def _scrap_off(ctx: _Ctx, item: Item, scrap_qty: Decimal, good: Decimal | None) -> str:
+    """Completing a lot with scrap: `scrap_qty` is split off and scrapped (its own ledger
+    row, with the reason); the rest completes under the label. Returns the answer's note."""
+    total = Decimal(item.qty)
+    if good is not None and good + scrap_qty != total:
+        raise Rejected(
+            "bad_quantity",
+            f"Good {good.normalize()} and scrap {scrap_qty.normalize()} must make the "
+            f"{total.normalize()} on this label",
+        )
+    part = split(item, scrap_qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
+    ctx.delta.leave(part)
+    part.stage = Stage.SCRAPPED
+    part.station_id = ctx.station.id
+    part.stage_at = ctx.now
+    part.save()
+    ctx.delta.enter(part)
+    LedgerEntry.create(
+        origin="system",
+        action=Action.SCRAP.value,
+        item=part,
+        from_stage=ctx.from_stage,
+        to_stage=Stage.SCRAPPED,
+        qty=part.qty,
+        message=f"Scrapped completing {item.code}",
+        why=ctx.why,
+        scanner_id=ctx.scan.scanner_id,
+        station=ctx.station.id,
+        order=item.order_id,
+        operator=ctx.operator.id if ctx.operator else None,
+        received_at=ctx.now,
+    )
+    return f"scrap {scrap_qty.normalize()} as {part.code}"
 
 
 #: actions an expired item may still take: disposing of it, taking back what a customer
@@ -503,6 +611,11 @@ def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     )
     if parsed.lot:
         query = query.where(Item.lot == parsed.lot)
+    if action == Action.RELEASE:
+        query = query.where(Item.held == True)  # noqa: E712
+    elif action not in WHILE_HELD:
+        # picking passes held stock by: the worker gets the next lot, not on_hold
+        query = query.where(Item.held == False)  # noqa: E712
     item = query.order_by(*fefo_order(ctx.batch.today(ctx.now))).first()
     if item is None:
         what = f"lot {parsed.lot}" if parsed.lot else product.sku
@@ -586,6 +699,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
                 where = ctx.batch.station(id=expected).code if expected else "complete"
                 ctx.check("wrong_station", f"Next for this unit: {where}")
     elif action == Action.COMPLETE:
+        if ctx.scan.scrap_qty is not None:
+            notes.append(_scrap_off(ctx, item, ctx.scan.scrap_qty, qty))
         order = item.order if item.order_id else None
         if order is not None:
             order = ProductionOrder.select().where(ProductionOrder.id == order.id)
@@ -797,8 +912,25 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             raise Rejected("unknown_action", f"Action {parsed.arg} cannot be selected")
         changes["action"] = action.value
         message = f"Action: {action.value}"
+    elif parsed.command == "QC":
+        verdict = parsed.arg.upper()
+        if verdict == "PASS":
+            # what passes moves on as the station's default action would
+            changes.update(action=None, why=None)
+            message = "QC pass: parts move on"
+        elif verdict == "FAIL":
+            changes["action"] = Action.HOLD.value
+            message = "QC fail: scan the reason, then the part to hold"
+        else:
+            raise Rejected("unknown_action", f"QC {parsed.arg} not known: PASS or FAIL")
+    elif parsed.command == "WHY":
+        # checked for existence now, for the action when the part is scanned
+        reason = reasonlist.check_reason(parsed.arg, None, ctx.batch.reason)
+        changes["why"] = reason.code
+        ctx.why = reason.code
+        message = f"Reason: {reason.code} - {reason.text_en}"
     else:  # DONE: back to the station's defaults
-        changes.update(order=None, action=None)
+        changes.update(order=None, action=None, why=None)
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
     ctx.batch.forget_scanner(scanner.id)

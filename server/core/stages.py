@@ -59,6 +59,9 @@ class Action(enum.StrEnum):
     RETURN = "return"
     REWORK = "rework"
     UNISSUE = "unissue"
+    # a status beside the stage, not a move: the stage stays
+    HOLD = "hold"
+    RELEASE = "release"
 
 
 #: actions a station may have as its default (what a plain scan there means)
@@ -74,9 +77,16 @@ STATION_ACTIONS = (
     Action.UNISSUE,
 )
 #: actions a scanner may be switched to with an action command label
-OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN)
+OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE)
+#: actions that set or clear the hold status and leave the stage as it is
+HOLD_ACTIONS = frozenset({Action.HOLD, Action.RELEASE})
+#: what a held item still accepts
+WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP})
 #: actions that need a signed-in supervisor (or a supervisor's API token) and a reason
 SUPERVISOR_ACTIONS = frozenset({Action.SCRAP, Action.RETURN})
+#: a station's `policy["scrap_by"]`, the default first: "operator" lets any signed-in worker
+#: scrap there with a reason from the reason list that applies to scrap
+SCRAP_BY = ("supervisor", "operator")
 
 RECEIVE_TO = {
     Kind.RAW: Stage.RAW,
@@ -111,6 +121,8 @@ ALLOWED_FROM: dict[Action, frozenset[Stage]] = {
     Action.RETURN: frozenset({Stage.SHIPPED}),
     Action.REWORK: frozenset({Stage.WIP, Stage.FINISHED}),
     Action.UNISSUE: frozenset({Stage.WIP}),
+    Action.HOLD: ON_HAND,
+    Action.RELEASE: ON_HAND,
 }
 
 
@@ -143,6 +155,8 @@ def target_stage(action: Action, stage: Stage, kind: Kind) -> Stage | None:
             return Stage.WIP if kind in MADE_IN_PLANT else None
         case Action.UNISSUE:
             return UNISSUE_TO.get(kind)
+        case Action.HOLD | Action.RELEASE:
+            return stage
     return None  # pragma: no cover - match is exhaustive
 
 

@@ -107,6 +107,7 @@ def init_app(app: Flask) -> None:
         pages,
         scanstation,
         schedule,
+        scrap,
         stock,
         views,
     )

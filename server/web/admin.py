@@ -25,12 +25,14 @@ from flask_babel import gettext
 
 from server import auth, mqtt_credentials
 from server.api import products as api_products
+from server.api import reasonlist as api_reasons
 from server.api import scanners as api_scanners
 from server.api import stations as api_stations
 from server.core.errors import DomainError
+from server.core.reasonlist import USES as REASON_USES
 from server.core.stages import STATION_ACTIONS as _ACTIONS
 from server.core.stages import Action
-from server.models import ApiToken, BomLine, Product, RoutingStep, Scanner, Station, User
+from server.models import ApiToken, BomLine, Product, Reason, RoutingStep, Scanner, Station, User
 from server.web import bp, i18n
 from server.web.pages import FormError, role_required, web_user
 
@@ -84,8 +86,57 @@ def admin():
         stations=list(Station.select().order_by(Station.code)),
         scanners=Scanner.select().order_by(Scanner.id),
         users=User.select().order_by(User.username),
+        reasons=Reason.select().order_by(Reason.code),
+        reason_uses=REASON_USES,
         actions=STATION_ACTIONS,
     )
+
+
+def _reason_form() -> dict:
+    return {
+        "text_en": request.form.get("text_en", "").strip(),
+        "text_id": request.form.get("text_id", "").strip(),
+        "applies_to": [u for u in REASON_USES if request.form.get(f"use_{u}") == "on"],
+    }
+
+
+@bp.route("/admin/reasons", methods=["POST"])
+@role_required("admin")
+def admin_reason_create():
+    data = {"code": request.form.get("code", "").strip(), **_reason_form()}
+    try:
+        body = api_reasons.ReasonIn.model_validate(data)
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+        return redirect(url_for("web.admin") + "#reasons")
+    if _call(api_reasons.create_reason, body=body):
+        flash(gettext("Reason %(code)s added.", code=body.code))
+    return redirect(url_for("web.admin") + "#reasons")
+
+
+@bp.route("/admin/reasons/labels.pdf")
+@role_required("admin")
+def admin_reason_labels():
+    """The sheet of every active reason's label, to print for the stations."""
+    from labels import render_pdf
+    from server.labelling import reason_labels
+
+    pdf = render_pdf(reason_labels(), "a4-3x8", title="Koordinator reason labels")
+    return current_app.response_class(pdf, mimetype="application/pdf")
+
+
+@bp.route("/admin/reasons/<code>", methods=["POST"])
+@role_required("admin")
+def admin_reason_edit(code: str):
+    data = {**_reason_form(), "active": request.form.get("active") == "on"}
+    try:
+        body = api_reasons.ReasonEdit.model_validate(data)
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+        return redirect(url_for("web.admin") + "#reasons")
+    if _call(api_reasons.edit_reason, code=code, body=body):
+        flash(gettext("Saved."))
+    return redirect(url_for("web.admin") + "#reasons")
 
 
 @bp.route("/admin/products", methods=["POST"])

@@ -51,6 +51,10 @@ REASON_TEXT = {
     "operator_required": _("Scan your badge first"),
     "supervisor_required": _("Supervisor needed"),
     "reason_required": _("Reason needed"),
+    "unknown_reason": _("Reason not on the list"),
+    "reason_not_applicable": _("Reason does not fit this action"),
+    "on_hold": _("Item on hold"),
+    "not_held": _("Item is not on hold"),
     "illegal_transition": _("Not allowed from this stage"),
     "not_scheduled": _("No released order for this"),
     "not_in_bom": _("Not on this order's bill"),
@@ -116,6 +120,8 @@ ACTION_TEXT = {
     "return": _("Returned"),
     "rework": _("Reworked"),
     "unissue": _("Unissued"),
+    "hold": _("Held"),
+    "release": _("Released"),
     "create": _("Created"),
     "split": _("Split"),
     "reprint": _("Label reprinted"),
@@ -155,6 +161,16 @@ KIND_TEXT = {
 TRACKING_TEXT = {"unit": _("per unit"), "lot": _("per lot")}
 
 #: a station's default action, as the verb shown in the admin's choice
+#: what a reason of the plant's reason list applies to (server/core/reasonlist.USES)
+REASON_USE_TEXT = {
+    "scrap": _("scrap"),
+    "hold": _("hold"),
+    "release": _("release"),
+    "return": _("return"),
+    "adjust": _("adjust"),
+    "downtime": _("downtime"),
+}
+
 VERB_TEXT = {
     "receive": _("receive"),
     "start": _("start"),
@@ -168,6 +184,8 @@ VERB_TEXT = {
     "return": _("return"),
     "rework": _("rework"),
     "unissue": _("unissue"),
+    "hold": _("hold"),
+    "release": _("release"),
 }
 
 #: accepted command labels (the action of the answer is "command:<name>")
@@ -176,6 +194,8 @@ COMMAND_TEXT = {
     "command:out": _("Signed out"),
     "command:ord": _("Order selected"),
     "command:act": _("Action selected"),
+    "command:why": _("Reason selected"),
+    "command:qc": _("Quality check"),
     "command:done": _("Back to the station defaults"),
 }
 
@@ -312,6 +332,30 @@ def kind_text(kind: str | None) -> str:
 
 def tracking_text(tracking: str | None) -> str:
     return _text(TRACKING_TEXT, tracking, tracking or "")
+
+
+def listed_reason_text(reason) -> str:
+    """A reason of the plant's reason list (a `Reason` row or its code) in the page's
+    language: its Indonesian text on Indonesian pages when written, else its English."""
+    from server.core import reasonlist
+
+    if isinstance(reason, str):
+        reason = reasonlist.lookup(reason) or reason
+        if isinstance(reason, str):
+            return reason
+    return reasonlist.text(reason, str(get_locale() or DEFAULT))
+
+
+def no_reason_text() -> str:
+    return gettext("No reason from the list (a note)")
+
+
+def scrap_chart_title() -> str:
+    return gettext("Scrap events")
+
+
+def reason_use_text(use: str) -> str:
+    return _text(REASON_USE_TEXT, use, use)
 
 
 def verb_text(action: str | None) -> str:
@@ -467,6 +511,9 @@ def worker_catalogue() -> dict:
         ),
         "order_selected": gettext("Order %(number)s selected", number="{name}"),
         "action_selected": gettext("Action: %(action)s", action="{name}"),
+        "reason_selected": gettext("Reason for the next scan: %(reason)s", reason="{name}"),
+        "qc_pass": gettext("QC pass: parts move on"),
+        "qc_fail": gettext("QC fail: scan the reason, then the part to hold"),
         "defaults": gettext("Done - back to the station's defaults"),
     }
 

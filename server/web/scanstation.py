@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import peewee as pw
 from flask import abort, g, jsonify, render_template
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
+from server.core import reasonlist
 from server.models import Item, LedgerEntry, Product, ProductionOrder, Scanner, Station, User
 from server.web import bp, i18n
 from server.web.pages import role_required
@@ -51,16 +52,22 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
         else None
     )
     action = scanner.action or (station.default_action if station else None)
+    reason = reasonlist.lookup(scanner.why) if scanner.why else None
+    language = str(get_locale() or i18n.DEFAULT)
+    reason_text = f"{scanner.why} {reasonlist.text(reason, language)}" if reason else ""
     parts = [
         i18n.action_text(action),
         order.number if order else "",
         operator.username if operator else "",
+        reason_text,
     ]
     return {
         "operator": operator.username if operator else None,
         "order": order.number if order else None,
         "action": action,
         "action_text": i18n.action_text(action),
+        "reason": scanner.why,
+        "reason_text": reason_text or None,
         "text": " · ".join(p for p in parts if p),
     }
 

@@ -6,7 +6,16 @@ from collections import defaultdict
 from decimal import Decimal
 
 import peewee as pw
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
@@ -329,7 +338,38 @@ def item(code: str):
         history=history,
         ancestors=_ancestors(it),
         descendants=_descendants(it),
+        hold_reasons=_reasons_for("release" if it.held else "hold"),
     )
+
+
+def _reasons_for(use: str) -> list:
+    """The active reasons that apply to `use`, for the item page's hold or release."""
+    from server.models import Reason
+
+    rows = Reason.select().where(Reason.active == True).order_by(Reason.code)  # noqa: E712
+    return [r for r in rows if use in (r.applies_to or [])]
+
+
+@bp.route("/items/<code>/hold", methods=["POST"])
+@role_required("operator")
+def item_hold(code: str):
+    """The item page's hold and release buttons, through the API's own operation."""
+    from server.api.items import set_hold
+    from server.core.errors import DomainError
+    from server.core.stages import Action
+
+    it = _item_or_404(code)
+    action = Action.RELEASE if request.form.get("what") == "release" else Action.HOLD
+    if action == Action.RELEASE and web_user().role not in ("supervisor", "admin"):
+        abort(403)
+    try:
+        set_hold(it.code, request.form.get("reason", ""), action, web_user())
+        flash(gettext("Released.") if action == Action.RELEASE else gettext("Held."))
+    except DomainError as exc:
+        flash(i18n.error_text(exc.code, exc.message), "error")
+    if request.form.get("back") == "scrap":
+        return redirect(url_for("web.scrap") + "#held")
+    return redirect(url_for("web.item", code=it.code))
 
 
 @bp.route("/items/<code>/label.svg")

@@ -28,6 +28,7 @@ from server.models import (
     LedgerEntry,
     Product,
     ProductionOrder,
+    Reason,
     Scanner,
     Station,
     User,
@@ -166,6 +167,8 @@ def plant_data() -> set[str]:
         (ProductionOrder, ("number",)),
         (LedgerEntry, ("note", "raw_code")),
         (ApiToken, ("name",)),
+        # the reason list is the plant's own, typed in both languages
+        (Reason, ("code", "text_en", "text_id")),
     ]:
         for row in model.select(*[getattr(model, f) for f in fields]).tuples():
             values.update(str(v) for v in row if v)
@@ -224,7 +227,9 @@ def walk(client, start: list[str], limit: int = MAX_PAGES) -> dict[str, str]:
             parts = urlsplit(href)
             if parts.scheme or parts.netloc or not parts.path.startswith("/"):
                 continue
-            if parts.path.startswith(("/static/", "/api/")) or parts.path.endswith(".svg"):
+            if parts.path.startswith(("/static/", "/api/")) or parts.path.endswith(
+                (".svg", ".pdf")
+            ):
                 continue
             target = parts.path + (f"?{parts.query}" if parts.query else "")
             if target not in seen:

@@ -111,6 +111,8 @@
       if (kind === "out") return before.operator ? fill(T.signed_out, before.operator) : res.message;
       if (kind === "ord") return fill(T.order_selected, after.order);
       if (kind === "act") return fill(T.action_selected, after.action_text);
+      if (kind === "why") return fill(T.reason_selected, after.reason_text);
+      if (kind === "qc") return after.action === "hold" ? T.qc_fail : T.qc_pass;
       return T.defaults;
     }
 

@@ -1,0 +1,64 @@
+"""The scrap and hold page for supervisors: scrap over a chosen period as a Pareto by reason,
+product or station (a chart and a table), and the held items with their release buttons."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import render_template, request
+
+from server.core import plantday, scrapreport
+from server.web import bp, charts, i18n
+from server.web.pages import role_required, today
+from server.web.stock import _reasons_for
+
+#: the longest period the page counts, in days
+MAX_DAYS = 366
+
+
+def _day(name: str, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+@bp.route("/scrap")
+@role_required("supervisor")
+def scrap():
+    end_day = _day("to", today())
+    start_day = _day("from", end_day - dt.timedelta(days=6))
+    if start_day > end_day:
+        start_day, end_day = end_day, start_day
+    start_day = max(start_day, end_day - dt.timedelta(days=MAX_DAYS - 1))
+    by = request.args.get("by", "reason")
+    by = by if by in scrapreport.BY else "reason"
+    tz = i18n.plant_timezone()
+    rows = scrapreport.scrap_pareto(
+        plantday.day_start(start_day, tz),
+        plantday.day_start(end_day + dt.timedelta(days=1), tz),
+        by,
+    )
+    labels = {}
+    for r in rows:
+        if by == "reason":
+            labels[r.key] = (
+                f"{r.key} · {i18n.listed_reason_text(r.key)}" if r.key else i18n.no_reason_text()
+            )
+        else:
+            labels[r.key] = f"{r.key or '—'} {r.label}".strip()
+    chart = charts.bar_chart(
+        [(str(r.key), labels[r.key], r.count) for r in rows[:15]],
+        title=i18n.scrap_chart_title(),
+    )
+    return render_template(
+        "scrap.html",
+        start=start_day,
+        end=end_day,
+        by=by,
+        rows=rows,
+        labels=labels,
+        chart=chart if rows else None,
+        held=scrapreport.held_items(),
+        release_reasons=_reasons_for("release"),
+    )
