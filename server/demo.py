@@ -7,8 +7,11 @@ ingest worker and the web server), and one REAL scanner agent process per statio
 reading its own pseudo-terminal as if a USB scanner were plugged in. A simulated worker then
 "scans" labels into those pseudo-terminals at a human pace: receiving, issuing material,
 starting units, the quality check, completing and shipping - plus two mistakes, so a
-rejection shows too. The agents print each result (green/red) in this console; the stock by
-stage is printed after each unit and served at http://127.0.0.1:8000/api/stock.
+rejection shows too, and one floor exception: the first widget fails the quality check with
+a reason label (`CMD-QC-FAIL`, `CMD-WHY-DIMENSION`), is held (a scan to move it is answered
+`on_hold`) until a supervisor releases it, then passes. The agents print each result
+(green/red) in this console; the stock by stage is printed after each unit and served at
+http://127.0.0.1:8000/api/stock.
 
 It prints a user and password to sign in to the pages with, and an API token. Ctrl-C stops
 everything cleanly: the walker, the agents, the web server, the ingest, the broker. It
@@ -255,14 +258,40 @@ class Demo:
             pty.drain()
 
     def _wait_stage(self, code: str, stage: str, timeout: float = 15.0) -> None:
+        self._wait_item(code, lambda item: item.stage == stage, timeout)
+
+    def _wait_item(self, code: str, done, timeout: float = 15.0) -> None:
         from server.models import Item
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
             item = Item.get_or_none(Item.code == code)
-            if item is not None and item.stage == stage:
+            if item is not None and done(item):
                 return
             time.sleep(0.05)
+
+    def qc_fail_and_release(self, unit: str) -> None:
+        """The floor exception: a QC fail with a reason label holds the unit; moving it is
+        refused (`on_hold`) until a supervisor releases it; then it passes."""
+        from server.models import LedgerEntry
+
+        self.scan("sc-qa", "CMD-QC-FAIL", "quality check FAILED: the next part is held")
+        self.scan("sc-qa", "CMD-WHY-DIMENSION", "the reason label: out of dimension")
+        self.scan("sc-qa", unit, "the failed widget: held, with its reason")
+        self._wait_item(unit, lambda item: item.held)
+        self.scan("sc-qa", "CMD-QC-PASS", "back to passing parts")
+
+        def answers() -> int:
+            return LedgerEntry.select().where(LedgerEntry.raw_code == unit).count()
+
+        before = answers()
+        self.scan("sc-qa", unit, "oops: the held widget cannot move on (on_hold)")
+        self._wait_item(unit, lambda item: answers() > before)  # refused before the release
+        client, headers = self.plant["client"], self.plant["headers"]
+        resp = client.post(f"/api/items/{unit}/release", json={"reason": "QC_OK"}, headers=headers)
+        if resp.status_code != 200:
+            raise DemoError(f"release {unit}: {resp.status_code} {resp.get_data(as_text=True)}")
+        say(f"{BLUE}[supervisor]{RESET}  {DIM}re-measured {unit}: released (QC_OK){RESET}")
 
     def stock(self) -> None:
         client, headers = self.plant["client"], self.plant["headers"]
@@ -271,6 +300,12 @@ class Demo:
         say(f"{DIM}stock by stage: {' | '.join(parts) or '-'}{RESET}")
 
     def walk(self) -> None:
+        self.script()
+        say("the order is done. Ctrl-C to stop (the web server keeps answering until then)")
+        self.stop.wait()
+
+    def script(self) -> None:
+        """The simulated worker's scans, from receiving to the last shipment."""
         p = self.plant
         say("a worker starts scanning...")
         self.scan("sc-recv", p["steel"], "receiving a steel lot", "raw")
@@ -286,12 +321,12 @@ class Demo:
         for n, unit in enumerate(p["units"], 1):
             say(f"-- widget {n} of {len(p['units'])}: {unit}")
             self.scan("sc-a1", unit, "starting a widget at Assembly 1", "wip")
+            if n == 1:
+                self.qc_fail_and_release(unit)
             self.scan("sc-qa", unit, "quality check passed", "wip")
             self.scan("sc-end", unit, "completing the widget", "finished")
             self.scan("sc-ship", unit, "shipping it", "shipped")
             self.stock()
-        say("the order is done. Ctrl-C to stop (the web server keeps answering until then)")
-        self.stop.wait()
 
     # --- stop ---------------------------------------------------------------------------
 

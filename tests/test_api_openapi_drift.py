@@ -166,3 +166,23 @@ def test_a_counter_summed_past_its_column_is_a_400_not_a_500(plant, api, app):
     else:  # SQLite stores the sum
         assert resp.status_code == 201
     api.get("/api/stock", as_="operator", expected=200)  # and the server goes on
+
+
+@pytest.mark.parametrize(
+    "name, expected, stored",
+    [
+        (" " * 3 + "P" * 200, 400, None),  # 203 characters: the schema's maxLength 200
+        (" " * 3 + "P" * 197, 201, "P" * 197),
+        ("  Press  ", 201, "Press"),  # stored stripped
+        ("   ", 400, None),  # no character but blanks: the schema's pattern \S
+    ],
+)
+def test_a_name_is_checked_as_sent_against_the_schema(api, name, expected, stored):
+    schema = doc(api)["components"]["schemas"]["StationIn"]["properties"]["name"]
+    assert (schema["maxLength"], schema["minLength"], schema["pattern"]) == (200, 1, r"\S")
+    body = {"code": "PR", "name": name, "default_action": "move"}
+    resp = api.post("/api/stations", body, expected=expected).get_json()
+    if stored is None:
+        assert resp["error"] == "bad_payload", resp
+    else:
+        assert resp["name"] == stored

@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from server import demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +54,48 @@ def test_demo_prints_a_web_sign_in_that_works(app, capsys):
     out = capsys.readouterr().out
     assert f"sign in as {plant['username']}, password {plant['password']}" in out
     assert "http://127.0.0.1:8123/" in out
+
+
+def test_demo_script_shows_a_qc_fail_held_until_released(tmp_path, monkeypatch):
+    """The simulated worker's whole script through the real agents and a real Mosquitto:
+    the first widget fails QC with a reason label, is refused `on_hold`, released, shipped."""
+    from server.models import Item, LedgerEntry
+    from tests.support.broker import find_mosquitto, free_port, start_mosquitto
+
+    if find_mosquitto() is None:
+        pytest.skip("no mosquitto binary (set $MOSQUITTO)")
+    broker = start_mosquitto(tmp_path / "mosquitto")
+    monkeypatch.setenv("KOORDINATOR_ENV", "test")
+
+    class Args:
+        db = str(tmp_path / "demo.db")
+        port = free_port()
+        pace = 0.3  # scans at different scanners stay in order, as at a human pace
+        units = 1
+
+    shown = demo.Demo(Args, {"MQTT_URL": broker.url, "MQTT_TOPIC_PREFIX": "koordinator"})
+    try:
+        shown.start()
+        shown.script()
+        (first,) = shown.plant["units"]
+        shown._wait_stage(first, "shipped")
+        with shown.app.app_context():
+            unit = Item.get(Item.code == first)
+            rows = LedgerEntry.select().where(
+                (LedgerEntry.item == unit) | (LedgerEntry.raw_code == first)
+            )
+            exceptions = [
+                (r.action, r.status, r.reason, r.why)
+                for r in rows.order_by(LedgerEntry.id)
+                if r.action in ("hold", "release") or r.reason == "on_hold"
+            ]
+            assert exceptions == [
+                ("hold", "accepted", None, "DIMENSION"),
+                ("move", "rejected", "on_hold", None),
+                ("release", "accepted", None, "QC_OK"),
+            ]
+            unit = Item.get(Item.code == first)
+            assert (unit.stage, unit.held) == ("shipped", False)
+    finally:
+        shown.shutdown()
+        broker.stop()

@@ -23,8 +23,12 @@ StationCode = Annotated[
         strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
     ),
 ]
+#: a name is checked as sent, as its schema says (1 to 200 characters, not only blanks),
+#: then stored stripped: stripping first let 3 spaces + 200 letters through
 Name = Annotated[
-    str, pydantic.StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    str,
+    pydantic.StringConstraints(min_length=1, max_length=200, pattern=r"\S"),
+    pydantic.AfterValidator(str.strip),
 ]
 #: quantities are stored to 0.0001 with at most 14 digits before the point
 QTY_STEP = Decimal("0.0001")
