@@ -82,8 +82,12 @@ class RecallHoldIn(Strict):
 def hold_recall(body: RecallHoldIn):
     from server.api import current_user
 
+    return hold_lot(body.product, body.lot, body.reason, current_user())
+
+
+def hold_lot(product: str, lot: str, reason_code: str, user) -> dict:
+    """The recall hold for `user` (the API and the scrap and hold page), all in one
+    transaction; a refusal raises the domain's error and changes nothing."""
     with writing(current_app.extensions["koordinator.db"]):
-        reason = reasonlist.check_reason(body.reason, "hold")
-        return holds.hold_recall(
-            body.product, body.lot, why=reason.code, user=current_user(), now=utcnow()
-        )
+        reason = reasonlist.check_reason(reason_code, "hold")
+        return holds.hold_recall(product, lot, why=reason.code, user=user, now=utcnow())
