@@ -122,6 +122,7 @@ SEEDS: dict[tuple[str, str], dict] = {
     },
     ("post", "/items/<code>/hold"): {"reason": "DAMAGED"},
     ("post", "/items/<code>/release"): {"reason": "QC_OK"},
+    ("post", "/recall/hold"): {"product": "STEEL", "lot": "S-1", "reason": "QC_CHECK"},
 }
 
 TRICKY_STRINGS = st.sampled_from(

@@ -19,7 +19,8 @@ Two settings say what the document cannot:
   of the products in a BOM, a printer address that depends on its kind, a command label's
   grammar and GS1 needing a GTIN (labels), an item's tracking (items), the CSV file's
   content (imports), a reason needed to cancel (close), from before to (schedule), and a
-  scan rejected by the rules, which is a 422 result, not an error (scans).
+  scan rejected by the rules, which is a 422 result, not an error (scans), and a reason
+  that must be on the plant's reason list, which is data, not schema (recall hold: 422).
 
 MAX_EXAMPLES keeps the run to about a minute a backend on the 2-core machine.
 """
@@ -57,6 +58,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "PUT /api/products/{sku}/bom": [400],
     "POST /api/import/{kind}": [400],
     "POST /api/items": [400],
+    "POST /api/recall/hold": [422],
 }
 
 

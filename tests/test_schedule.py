@@ -275,6 +275,27 @@ def test_reorder_raised_by_use_cleared_by_receive(plant, api):
     assert reorder() == []
 
 
+def test_held_stock_is_not_available_to_short_or_reorder(plant, api):
+    (steel,) = plant.items("STEEL", qty=4, lot="S-1")
+    plant.scan("sc-recv", steel, expected=201)
+    plant.scan("sc-recv", f"]C101{GTIN_BOLT}10B-1\x1d378", expected=201)
+    plant.order("WO-1", "WIDGET", 2)  # needs STEEL 4, BOLT 8: covered
+    assert "short" not in flags_of(api, "WO-1")
+    (box,) = plant.items("GLOVES", qty=6, lot="G-1")
+    plant.scan("sc-recv", box, expected=201)
+    assert not [f for f in all_flags(api) if f["flag"] == "reorder"]
+    for code in (steel, box):
+        api.post(f"/api/items/{code}/hold", {"reason": "QC_CHECK"}, expected=200)
+    short = flags_of(api, "WO-1")["short"]["materials"]
+    assert [(m["material"], m["on_hand"], m["missing"]) for m in short] == [("STEEL", "0", "4")]
+    (flag,) = [f for f in all_flags(api) if f["flag"] == "reorder"]
+    assert (flag["product"], flag["on_hand"]) == ("GLOVES", "0")
+    for code in (steel, box):
+        api.post(f"/api/items/{code}/release", {"reason": "QC_OK"}, expected=200)
+    assert "short" not in flags_of(api, "WO-1")
+    assert not [f for f in all_flags(api) if f["flag"] == "reorder"]
+
+
 def test_dwell_raised_by_time_cleared_by_a_move(plant, api, db):
     Station.update(dwell_limit_minutes=30).where(Station.code == "A1").execute()
     order(api, "WO-1", "BRACKET", 2, 0, 3)

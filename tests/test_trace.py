@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from server.models import Item, LedgerEntry
 from tests.conftest import GTIN_BOLT
 
 
@@ -141,3 +142,43 @@ def test_recall_of_an_unused_lot_and_of_a_bracket_in_process(built, plant, api):
 )
 def test_trace_errors(plant, api, path, as_, status, error):
     assert api.get(path, as_=as_, expected=status).get_json()["error"] == error
+
+
+def test_recall_hold_holds_the_lot_and_what_was_built_from_it(built, plant, api, db):
+    # two more brackets of S-1 made (components in stock), one held already by hand
+    plant.order("B-3", "BRACKET", 2)
+    plant.scan("sc-line", built["s1"], qty=4, expected=201)
+    b3, b4 = plant.items("BRACKET", count=2)
+    for b in (b3, b4):
+        plant.scan("sc-a1", b, expected=201)
+        plant.scan("sc-end", b, expected=201)
+    api.post(f"/api/items/{b4}/hold", {"reason": "DAMAGED"}, as_="supervisor", expected=200)
+    body = {"product": "STEEL", "lot": "S-1", "reason": "qc_check"}
+    api.post("/api/recall/hold", body, as_="operator", expected=403)
+    for reason, error in (("NOPE", "unknown_reason"), ("QC_OK", "reason_not_applicable")):
+        bad = api.post("/api/recall/hold", {**body, "reason": reason}, as_="supervisor")
+        assert (bad.status_code, bad.get_json()["error"]) == (422, error)
+    missing = api.post("/api/recall/hold", {**body, "product": "NOPE"}, as_="supervisor")
+    assert (missing.status_code, missing.get_json()["error"]) == (404, "not_found")
+    assert Item.select().where(Item.held).count() == 1  # the refusals changed nothing
+    out = api.post("/api/recall/hold", body, as_="supervisor", expected=200).get_json()
+    shipped, kept = built["widgets"]
+    # the S-1 label (2 kg left after the two splits), the bracket b3 and the finished
+    # widget are held; b4 was held already
+    held = set(out["held_codes"])
+    assert {built["s1"], b3, kept} <= held and b4 not in held
+    assert out["already_held_codes"] == [b4] and out["already_held"] == 1
+    gone = {g["code"]: g["stage"] for g in out["gone_items"]}
+    assert gone[shipped] == "shipped"
+    assert all(gone[b] == "consumed" for b in built["brackets"])
+    assert out["held"] == len(held) and out["gone"] == len(gone)
+    for code in held:
+        item = Item.get(Item.code == code)
+        assert item.held and item.held_why == "QC_CHECK"
+        row = LedgerEntry.select().where(LedgerEntry.item == item.id).order_by(LedgerEntry.id)[-1]
+        assert (row.action, row.why, row.origin) == ("hold", "QC_CHECK", "api")
+    assert Item.get(Item.code == b4).held_why == "DAMAGED"
+    # S-2 and what it went into are untouched
+    assert not Item.get(Item.code == built["s2"]).held
+    again = api.post("/api/recall/hold", body, as_="supervisor", expected=200).get_json()
+    assert again["held"] == 0 and again["already_held"] == out["held"] + 1

@@ -14,8 +14,12 @@ Pro-rata plan: an order of `qty` over `span = due - start + 1` days expects
 `0..span`. So on its first day an order expects its first day's share, rounded down to
 whole units for a unit-tracked product (5 over 7 days expects 0 on day 1, not 0.71).
 
-Short: stock is shared. Each material's available stock (items in stage raw or component)
-is given to open orders (planned, released, in progress) earliest due first; an order is
+Held stock (an item on hold, `held`) is not available: the stock counters count it, so
+`short` and `reorder` take the held items' quantity off (found through the partial index
+`item_held`, which only held rows enter); released, it counts again.
+
+Short: stock is shared. Each material's available stock (items in stage raw or component,
+not held) is given to open orders (planned, released, in progress) earliest due first; an order is
 short of a material when its remaining need (`BOM qty x order qty - issued`) exceeds what is
 left for it. The flag names each material and the missing quantity.
 
@@ -212,7 +216,9 @@ def _shortages(orders: list[ProductionOrder], only: ProductionOrder | None = Non
     if not orders:
         return {}
     db = ProductionOrder._meta.database
-    t = {m: m._meta.table_name for m in (ProductionOrder, BomLine, OrderMaterial, StockCounter)}
+    t = {
+        m: m._meta.table_name for m in (ProductionOrder, BomLine, OrderMaterial, StockCounter, Item)
+    }
     p = db.param
     only_sql, params = "", [*OPEN]
     if only is not None:
@@ -220,6 +226,7 @@ def _shortages(orders: list[ProductionOrder], only: ProductionOrder | None = Non
             f" AND b.component_id IN (SELECT component_id FROM {t[BomLine]} WHERE product_id = {p})"
         )
         params.append(only.product_id)
+    params.extend(STOCK_STAGES)
     params.extend(STOCK_STAGES)
     sql = f"""
         WITH need AS (
@@ -239,8 +246,11 @@ def _shortages(orders: list[ProductionOrder], only: ProductionOrder | None = Non
                    ) AS cum
             FROM need WHERE remaining > 0
         ), stock AS (
-            SELECT product_id, SUM(qty) AS qty FROM {t[StockCounter]}
-            WHERE stage IN ({p}, {p}) GROUP BY product_id
+            SELECT product_id, SUM(qty) AS qty FROM (
+                SELECT product_id, qty FROM {t[StockCounter]} WHERE stage IN ({p}, {p})
+                UNION ALL
+                SELECT product_id, -qty FROM {t[Item]} WHERE held AND stage IN ({p}, {p})
+            ) AS counted GROUP BY product_id
         )
         SELECT pos.order_id, pos.comp, pos.remaining, pos.cum, COALESCE(stock.qty, 0)
         FROM pos LEFT JOIN stock ON stock.product_id = pos.comp
@@ -289,9 +299,19 @@ def _stock(product_ids, stages) -> dict[int, Decimal]:
         .where(StockCounter.stage.in_(list(stages)))
         .group_by(StockCounter.product)
     )
+    held = (
+        Item.select(Item.product, pw.fn.SUM(Item.qty))
+        # the partial index item_held serves only a WHERE that states its condition
+        .where(Item.held & Item.stage.in_(list(stages)))
+        .group_by(Item.product)
+    )
     if product_ids is not None:
         query = query.where(StockCounter.product.in_(list(product_ids)))
-    return {pid: Decimal(q or 0) for pid, q in query.tuples()}
+        held = held.where(Item.product.in_(list(product_ids)))
+    out = {pid: Decimal(q or 0) for pid, q in query.tuples()}
+    for pid, q in held.tuples():
+        out[pid] = out.get(pid, Decimal(0)) - _dec(q or 0)
+    return out
 
 
 def _reorder() -> list[dict]:

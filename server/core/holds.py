@@ -4,17 +4,19 @@ A held item (QC fail, a suspect lot) keeps its stage and place; every action on 
 rejected `on_hold` except release and scrap (`stages.WHILE_HELD`). Holding needs a reason
 from the reason list that applies to hold, releasing one that applies to release and a
 supervisor. The scan path (`scans.py`) and the API (`POST /api/items/{code}/hold|release`)
-both come here, so both write the same item columns and ledger row.
+both come here, so both write the same item columns and ledger row. A lot recall holds
+every item of the lot and every item built from it in one go (`hold_recall`), item by item
+through the same `set_hold`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from server.core import hot
+from server.core import hot, trace
 from server.core.errors import Rejected
 from server.core.stages import GONE, Action, Stage
-from server.models import Item
+from server.models import Item, LedgerEntry
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
@@ -63,3 +65,58 @@ def clear_on_scrap(item: Item) -> None:
     if item.held:
         item.held = False
         hot.save_item(item)
+
+
+def hold_recall(sku: str, lot: str, *, why: str, user, now: dt.datetime) -> dict:
+    """Hold every item of lot `lot` of `sku` and every item built from it (the recall's
+    genealogy upward), each with its ledger row; `why` is already checked to apply to hold.
+    The caller's transaction makes it all or nothing. Items already held are left as they
+    are; shipped, consumed and scrapped ones are listed (`gone`) for the customer
+    follow-up; labels not yet received (`new`) are not stock and are only counted."""
+    held: list[str] = []
+    already: list[str] = []
+    gone: list[dict] = []
+    not_received = 0
+    seen: set[int] = set()
+    for item in trace.recalled_items(sku, lot):
+        if item.id in seen:
+            continue
+        seen.add(item.id)
+        stage = Stage(item.stage)
+        if stage in GONE:
+            gone.append({"code": item.code, "product": item.product.sku, "stage": item.stage})
+            continue
+        if stage == Stage.NEW:
+            not_received += 1
+            continue
+        fresh = hot.relock(item)
+        if fresh.held:
+            already.append(fresh.code)
+            continue
+        message = set_hold(fresh, Action.HOLD, why=why, user=user, now=now)
+        LedgerEntry.create(
+            origin="api",
+            action=Action.HOLD.value,
+            item=fresh.id,
+            from_stage=fresh.stage,
+            to_stage=fresh.stage,
+            qty=fresh.qty,
+            message=message,
+            why=why,
+            operator=user.id if user is not None else None,
+            station=fresh.station_id,
+            received_at=now,
+        )
+        held.append(fresh.code)
+    return {
+        "product": sku,
+        "lot": lot,
+        "reason": why,
+        "held": len(held),
+        "already_held": len(already),
+        "gone": len(gone),
+        "not_received": not_received,
+        "held_codes": sorted(held),
+        "already_held_codes": sorted(already),
+        "gone_items": sorted(gone, key=lambda g: g["code"]),
+    }

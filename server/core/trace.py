@@ -143,14 +143,9 @@ class _Reached:
     path: list[str]
 
 
-def recall(sku: str, lot: str) -> dict:
-    """Every finished or shipped unit that contains lot `lot` of product `sku`.
-
-    The lot's items are every item of the product with that lot number, and every part
-    split from them (a split keeps the lot); from there `parent` is followed up through any
-    number of sub-assembly levels. Each unit comes with its order, completed and shipped
-    dates and the path from the lot to it.
-    """
+def _lot_and_reached(sku: str, lot: str) -> tuple[list[Item], dict[int, _Reached]]:
+    """The lot's items (with the parts split off them) and every item built from them,
+    up any number of levels, each with its path from the lot."""
     product = Product.get_or_none(Product.sku == sku)
     if product is None:
         raise NotFound("not_found", f"No product {sku}")
@@ -184,6 +179,25 @@ def recall(sku: str, lot: str) -> dict:
                 continue
             nxt[parent.id] = reached[parent.id] = _Reached(parent, [*r.path, parent.code])
         current = nxt
+    return lot_items, reached
+
+
+def recalled_items(sku: str, lot: str) -> list[Item]:
+    """Every item of lot `lot` of `sku` and every item built from it, as `recall` finds
+    them (the recall hold holds these)."""
+    lot_items, reached = _lot_and_reached(sku, lot)
+    return lot_items + [r.unit for r in reached.values()]
+
+
+def recall(sku: str, lot: str) -> dict:
+    """Every finished or shipped unit that contains lot `lot` of product `sku`.
+
+    The lot's items are every item of the product with that lot number, and every part
+    split from them (a split keeps the lot); from there `parent` is followed up through any
+    number of sub-assembly levels. Each unit comes with its order, completed and shipped
+    dates and the path from the lot to it.
+    """
+    lot_items, reached = _lot_and_reached(sku, lot)
     units = [r for r in reached.values() if r.unit.stage in (Stage.FINISHED, Stage.SHIPPED)]
     open_ = [
         r

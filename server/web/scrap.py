@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from server.core import plantday, scrapreport
 from server.web import bp, charts, i18n
-from server.web.pages import role_required, today
+from server.web.pages import role_required, today, web_user
 from server.web.stock import _reasons_for
 
 #: the longest period the page counts, in days
@@ -61,4 +62,36 @@ def scrap():
         chart=chart if rows else None,
         held=scrapreport.held_items(),
         release_reasons=_reasons_for("release"),
+        hold_reasons=_reasons_for("hold"),
     )
+
+
+@bp.route("/recall/hold", methods=["POST"])
+@role_required("supervisor")
+def recall_hold():
+    """The scrap and hold page's lot recall: holds the lot and what was built from it,
+    through the API's own operation."""
+    from server.api.trace import hold_lot
+    from server.core.errors import DomainError
+
+    product = request.form.get("product", "").strip().upper()
+    lot = request.form.get("lot", "").strip()
+    if not product or not lot:
+        flash(gettext("Give the product and the lot to hold."), "error")
+        return redirect(url_for("web.scrap") + "#recall")
+    try:
+        out = hold_lot(product, lot, request.form.get("reason", ""), web_user())
+        flash(
+            gettext(
+                "Lot %(lot)s of %(product)s: %(held)d held now, %(already)d already held, "
+                "%(gone)d shipped, consumed or scrapped.",
+                lot=lot,
+                product=product,
+                held=out["held"],
+                already=out["already_held"],
+                gone=out["gone"],
+            )
+        )
+    except DomainError as exc:
+        flash(i18n.error_text(exc.code, exc.message), "error")
+    return redirect(url_for("web.scrap") + "#recall")

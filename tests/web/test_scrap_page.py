@@ -66,3 +66,30 @@ def test_scrap_page_in_bahasa(plant, as_role, db):
     User.update(language="id").where(User.role == "supervisor").execute()
     html = as_role("supervisor").get("/scrap").get_data(as_text=True)
     assert "Buangan dan tahanan" in html and "DAMAGED · Rusak" in html
+
+
+def test_recall_hold_button_holds_the_lot(plant, as_role, client, db):
+    steel = _in_stock(plant, "STEEL", qty=3, lot="R-1")
+    other = _in_stock(plant, "STEEL", qty=3, lot="R-2")
+    assert "Hold a lot" not in as_role("operator").get("/scrap").get_data(as_text=True)
+    op = as_role("operator").post("/recall/hold", data={"product": "STEEL", "lot": "R-1"})
+    assert op.status_code in (302, 403) and "/scrap" not in op.headers.get("Location", "")
+    b = as_role("supervisor")
+    html = b.get("/scrap").get_data(as_text=True)
+    assert 'action="/recall/hold"' in html and '<option value="QC_CHECK">' in html
+    no_csrf = client.post("/recall/hold", data={"product": "STEEL", "lot": "R-1"})
+    assert no_csrf.status_code == 400 and not Item.get(Item.code == steel).held
+    bad = b.post("/recall/hold", data={"product": "steel", "lot": "R-1", "reason": "QC_OK"})
+    assert bad.headers["Location"].endswith("/scrap#recall")
+    assert not Item.get(Item.code == steel).held
+    resp = b.post("/recall/hold", data={"product": "steel", "lot": "R-1", "reason": "QC_CHECK"})
+    assert resp.headers["Location"].endswith("/scrap#recall")
+    assert Item.get(Item.code == steel).held_why == "QC_CHECK"
+    assert not Item.get(Item.code == other).held
+    html = b.get("/scrap").get_data(as_text=True)
+    assert "Lot R-1 of STEEL: 1 held now, 0 already held" in html
+    User.update(language="id").where(User.role == "supervisor").execute()
+    b.post("/recall/hold", data={"product": "STEEL", "lot": "R-1", "reason": "QC_CHECK"})
+    html = b.get("/scrap").get_data(as_text=True)
+    assert "Tahan satu lot (penarikan)" in html
+    assert "Lot R-1 dari STEEL: 0 ditahan sekarang, 1 sudah ditahan" in html
