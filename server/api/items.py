@@ -216,20 +216,7 @@ def set_hold(code: str, reason_code: str, action: Action, user: User) -> None:
         if item is None:
             raise NotFound("unknown_item", f"No item {code}")
         reason = reasonlist.check_reason(reason_code, action.value)
-        message = holds.set_hold(item, action, why=reason.code, user=user, now=now)
-        LedgerEntry.create(
-            origin="api",
-            action=action.value,
-            item=item.id,
-            from_stage=item.stage,
-            to_stage=item.stage,
-            qty=item.qty,
-            message=message,
-            why=reason.code,
-            operator=user.id,
-            station=item.station_id,
-            received_at=now,
-        )
+        holds.hold_outside_a_scan(item, action, why=reason.code, user=user, now=now)
 
 
 @op(

@@ -6,7 +6,7 @@ from the reason list that applies to hold, releasing one that applies to release
 supervisor. The scan path (`scans.py`) and the API (`POST /api/items/{code}/hold|release`)
 both come here, so both write the same item columns and ledger row. A lot recall holds
 every item of the lot and every item built from it in one go (`hold_recall`), item by item
-through the same `set_hold`.
+through the same `hold_outside_a_scan` as the API's hold of one item.
 """
 
 from __future__ import annotations
@@ -60,6 +60,26 @@ def set_hold(item: Item, action: Action, *, why: str, user, now: dt.datetime) ->
     return f"Released: {item.code} ({why})"
 
 
+def hold_outside_a_scan(item: Item, action: Action, *, why: str, user, now) -> str:
+    """Hold or release `item` from the API or a page (no scan carries it): `set_hold` and
+    the ledger row a scan would have written, origin `api`; returns the message."""
+    message = set_hold(item, action, why=why, user=user, now=now)
+    LedgerEntry.create(
+        origin="api",
+        action=action.value,
+        item=item.id,
+        from_stage=item.stage,
+        to_stage=item.stage,
+        qty=item.qty,
+        message=message,
+        why=why,
+        operator=user.id if user is not None else None,
+        station=item.station_id,
+        received_at=now,
+    )
+    return message
+
+
 def clear_on_scrap(item: Item) -> None:
     """A held item scrapped is no longer held: it is gone."""
     if item.held:
@@ -93,20 +113,7 @@ def hold_recall(sku: str, lot: str, *, why: str, user, now: dt.datetime) -> dict
         if fresh.held:
             already.append(fresh.code)
             continue
-        message = set_hold(fresh, Action.HOLD, why=why, user=user, now=now)
-        LedgerEntry.create(
-            origin="api",
-            action=Action.HOLD.value,
-            item=fresh.id,
-            from_stage=fresh.stage,
-            to_stage=fresh.stage,
-            qty=fresh.qty,
-            message=message,
-            why=why,
-            operator=user.id if user is not None else None,
-            station=fresh.station_id,
-            received_at=now,
-        )
+        hold_outside_a_scan(fresh, Action.HOLD, why=why, user=user, now=now)
         held.append(fresh.code)
     return {
         "product": sku,

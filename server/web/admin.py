@@ -60,6 +60,17 @@ def _call(operation, **kwargs) -> bool:
     return False
 
 
+def _submit(operation, model, data: dict, **kwargs):
+    """Validate a form's `data` as the API operation's body and run the operation; the
+    body when it went through, else None (the refusal is flashed)."""
+    try:
+        body = model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        flash_invalid(exc)
+        return None
+    return body if _call(operation, body=body, **kwargs) else None
+
+
 def _once(template: str, **context):
     """A page showing a secret once: never stored by the browser or a proxy."""
     resp = make_response(render_template(template, **context))
@@ -104,12 +115,7 @@ def _reason_form() -> dict:
 @role_required("admin")
 def admin_reason_create():
     data = {"code": request.form.get("code", "").strip(), **_reason_form()}
-    try:
-        body = api_reasons.ReasonIn.model_validate(data)
-    except pydantic.ValidationError as exc:
-        flash_invalid(exc)
-        return redirect(url_for("web.admin") + "#reasons")
-    if _call(api_reasons.create_reason, body=body):
+    if body := _submit(api_reasons.create_reason, api_reasons.ReasonIn, data):
         flash(gettext("Reason %(code)s added.", code=body.code))
     return redirect(url_for("web.admin") + "#reasons")
 
@@ -129,12 +135,7 @@ def admin_reason_labels():
 @role_required("admin")
 def admin_reason_edit(code: str):
     data = {**_reason_form(), "active": request.form.get("active") == "on"}
-    try:
-        body = api_reasons.ReasonEdit.model_validate(data)
-    except pydantic.ValidationError as exc:
-        flash_invalid(exc)
-        return redirect(url_for("web.admin") + "#reasons")
-    if _call(api_reasons.edit_reason, code=code, body=body):
+    if _submit(api_reasons.edit_reason, api_reasons.ReasonEdit, data, code=code):
         flash(gettext("Saved."))
     return redirect(url_for("web.admin") + "#reasons")
 
@@ -144,12 +145,7 @@ def admin_reason_edit(code: str):
 def admin_product_create():
     data = _form("sku", "name", "kind", "tracking", "gtin", "unit", "reorder_point")
     data["near_expiry_days"] = _days(request.form.get("near_expiry_days", ""))
-    try:
-        body = api_products.ProductIn.model_validate(data)
-    except pydantic.ValidationError as exc:
-        flash_invalid(exc)
-        return redirect(url_for("web.admin") + "#products")
-    if _call(api_products.create_product, body=body):
+    if body := _submit(api_products.create_product, api_products.ProductIn, data):
         flash(gettext("Product %(sku)s created.", sku=body.sku))
     return redirect(url_for("web.admin") + "#products")
 
@@ -242,12 +238,7 @@ def admin_station_create():
     data = _form("code", "name", "default_action")
     if request.form.get("language") in i18n.languages():
         data["language"] = request.form["language"]
-    try:
-        body = api_stations.StationIn.model_validate(data)
-    except pydantic.ValidationError as exc:
-        flash_invalid(exc)
-        return redirect(url_for("web.admin") + "#stations")
-    if _call(api_stations.create_station, body=body):
+    if body := _submit(api_stations.create_station, api_stations.StationIn, data):
         flash(gettext("Station %(code)s created.", code=body.code))
     return redirect(url_for("web.admin") + "#stations")
 
@@ -280,12 +271,8 @@ def admin_station_edit(code: str):
 @bp.route("/admin/scanners", methods=["POST"])
 @role_required("admin")
 def admin_scanner_create():
-    try:
-        body = api_scanners.ScannerIn.model_validate(_form("id", "station", "name"))
-    except pydantic.ValidationError as exc:
-        flash_invalid(exc)
-        return redirect(url_for("web.admin") + "#scanners")
-    if _call(api_scanners.create_scanner, body=body):
+    data = _form("id", "station", "name")
+    if body := _submit(api_scanners.create_scanner, api_scanners.ScannerIn, data):
         flash(gettext("Scanner %(id)s registered.", id=body.id))
     return redirect(url_for("web.admin") + "#scanners")
 

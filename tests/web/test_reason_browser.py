@@ -20,6 +20,22 @@ WORDS = {
 }
 
 
+def _scanning(page):
+    """scan(code, *expected): type a code into the scan page and wait for *its* answer (the
+    one before may say the same words), which must contain each expected text."""
+    answer = page.locator("#answer")
+
+    def scan(code: str, *expected: str) -> None:
+        seq = int(answer.get_attribute("data-seq") or 0)
+        page.keyboard.type(code)
+        page.keyboard.press("Enter")
+        expect(answer).to_have_attribute("data-seq", str(seq + 1))
+        for text in expected:
+            expect(answer).to_contain_text(text)
+
+    return scan
+
+
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_reason_label_then_part_scraps_it(page, history, web_users, lang):
     Station.update(language=lang).where(Station.code == "LINE").execute()
@@ -30,17 +46,9 @@ def test_reason_label_then_part_scraps_it(page, history, web_users, lang):
     sign_in(page, web_users["supervisor"])  # the signed-in supervisor may scrap
     page.goto("/scan/sc-line")
     expect(page.locator("html")).to_have_attribute("lang", lang)
-    answer = page.locator("#answer")
     header = page.locator("#scan-ctx")
 
-    def scan(code: str, *expected: str) -> None:
-        # wait for this scan's own answer: the one before may say the same words
-        seq = int(answer.get_attribute("data-seq") or 0)
-        page.keyboard.type(code)
-        page.keyboard.press("Enter")
-        expect(answer).to_have_attribute("data-seq", str(seq + 1))
-        for text in expected:
-            expect(answer).to_contain_text(text)
+    scan = _scanning(page)
 
     scan("CMD-ACT-SCRAP", words["ok"])
     scan("CMD-WHY-DAMAGED", words["ok"], words["why"])
@@ -77,16 +85,7 @@ def test_qc_fail_holds_on_the_scan_page(page, history, web_users, lang):
     plant.scan("sc-recv", steel, expected=201)
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-line")
-    answer = page.locator("#answer")
-
-    def scan(code: str, *expected: str) -> None:
-        # wait for this scan's own answer: the one before may say the same words
-        seq = int(answer.get_attribute("data-seq") or 0)
-        page.keyboard.type(code)
-        page.keyboard.press("Enter")
-        expect(answer).to_have_attribute("data-seq", str(seq + 1))
-        for text in expected:
-            expect(answer).to_contain_text(text)
+    scan = _scanning(page)
 
     fail, passed = QC[lang]
     scan("CMD-QC-FAIL", fail)
