@@ -6,7 +6,6 @@ give the backup's data, intact, and keep what the crash left aside."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import stat
@@ -15,6 +14,8 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+
+from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,18 +40,8 @@ WRITER = textwrap.dedent(
 
 
 def cli(*args, db: Path, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "server", *args],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{db}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    """`python -m server ARGS` on the database file `db` (test_cli's runner)."""
+    return run(*args, env_extra={"DATABASE_URL": f"sqlite:///{db}"}, check=check)
 
 
 def users(path: Path) -> int:
