@@ -15,7 +15,7 @@ import datetime as dt
 
 from server.core import hot, trace
 from server.core.errors import Rejected
-from server.core.stages import GONE, Action, Stage
+from server.core.stages import GONE, WHILE_HELD, Action, Stage
 from server.models import Item, LedgerEntry
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
@@ -23,7 +23,7 @@ SUPERVISOR_ROLES = ("supervisor", "admin")
 
 def check_not_held(item: Item, action: Action) -> None:
     """Reject `action` on a held item unless it is one a held item accepts."""
-    if item.held and action not in (Action.RELEASE, Action.SCRAP):
+    if item.held and action not in WHILE_HELD:
         raise Rejected(
             "on_hold",
             f"{item.code} is on hold ({item.held_why}): a supervisor releases it first",

@@ -28,6 +28,7 @@ from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import (
     ALLOWED_FROM,
+    EXPIRY_EXEMPT,
     HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
     SUPERVISOR_ACTIONS,
@@ -462,7 +463,7 @@ def _process(ctx: _Ctx) -> ScanResult:
         result = _hold(ctx, item, action)
     else:
         holds.check_not_held(item, action)  # the item row is read already: no query
-        if item.expiry is not None and action.value not in EXPIRY_EXEMPT:
+        if item.expiry is not None and action not in EXPIRY_EXEMPT:
             _check_expiry(ctx, item, action)
         held = bool(item.held)
         result = _transition(ctx, item, action, qty)
@@ -543,12 +544,6 @@ def _scrap_off(ctx: _Ctx, item: Item, scrap_qty: Decimal, good: Decimal | None) 
         received_at=ctx.now,
     )
     return f"scrap {scrap_qty.normalize()} as {part.code}"
-
-
-#: actions an expired item may still take: disposing of it, taking back what a customer
-#: returns, and (by value, for the hold/QC and rework actions) holding, releasing and
-#: returning it to stores; everything else answers `expired` (docs/decisions.md)
-EXPIRY_EXEMPT = frozenset({"scrap", "return", "hold", "release", "unissue"})
 
 
 def _check_expiry(ctx: _Ctx, item: Item, action: Action) -> None:

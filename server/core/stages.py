@@ -82,6 +82,12 @@ OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN, Action.HOLD, 
 HOLD_ACTIONS = frozenset({Action.HOLD, Action.RELEASE})
 #: what a held item still accepts
 WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP})
+#: what an expired item still accepts: disposing of it, taking back what a customer
+#: returns, holding and releasing it and returning it to stores; everything else answers
+#: `expired` (docs/decisions.md)
+EXPIRY_EXEMPT = frozenset(
+    {Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE, Action.UNISSUE}
+)
 #: actions that need a signed-in supervisor (or a supervisor's API token) and a reason
 SUPERVISOR_ACTIONS = frozenset({Action.SCRAP, Action.RETURN})
 #: a station's `policy["scrap_by"]`, the default first: "operator" lets any signed-in worker
