@@ -73,6 +73,37 @@ REASON_TEXT = {
     "network": _("No connection to the server"),
 }
 
+#: what to do next after a rejection, shown after its message on the scan station page
+#: (an illegal_transition says it in its own detail, NEXT_STEP_TEXT below)
+REASON_NEXT = {
+    "unknown_code": _("Scan a Koordinator label, a supplier label or a command label."),
+    "unknown_item": _("Check the label; ask the office to print a new one."),
+    "unknown_product": _("Ask a supervisor to register the product first."),
+    "bad_quantity": _("Enter a quantity above 0 and not more than the lot holds."),
+    "unknown_scanner": _("Ask a supervisor to register this scanner."),
+    "unknown_station": _("Ask a supervisor to set up the station."),
+    "unknown_operator": _("Scan your own badge, or ask a supervisor to register it."),
+    "unknown_order": _("Scan the order label from the order sheet."),
+    "unknown_action": _("Scan an action label from the station sheet."),
+    "supervisor_required": _("Call a supervisor to scan it."),
+    "reason_required": _("Pick a reason or scan a reason label, then scan the item again."),
+    "unknown_reason": _("Pick a reason from the list."),
+    "reason_not_applicable": _("Pick a reason that fits this action."),
+    "on_hold": _("Put it aside for quality; a supervisor must release it."),
+    "not_held": _("Nothing to release: carry on with the item."),
+    "not_scheduled": _("Ask a supervisor to release an order for it, or scan the order label."),
+    "not_in_bom": _("Take it back to stores: this order does not use it."),
+    "over_issue": _("Issue only what is still needed: enter a smaller quantity."),
+    "over_unissue": _("Return only what was issued: enter a smaller quantity."),
+    "over_plan": _("Scan the next order's label."),
+    "wrong_station": _("Take the unit to the station of its next step."),
+    "routing_incomplete": _("Take the unit back to the station it missed."),
+    "short_material": _("Issue the missing material to the order first."),
+    "expired": _("Put it aside for scrap; take another lot."),
+    "bad_payload": _("Scan the label again."),
+    "forbidden": _("Ask a supervisor."),
+}
+
 #: the worker messages of an illegal_transition (server/core/stages.py NEXT_STEP), whole
 #: sentences translated whole; msgids equal the core's texts (tests/web/test_rejection_texts.py)
 NEXT_STEP_TEXT = [
@@ -515,6 +546,17 @@ def worker_catalogue() -> dict:
         "qc_pass": gettext("QC pass: parts move on"),
         "qc_fail": gettext("QC fail: scan the reason, then the part to hold"),
         "defaults": gettext("Done - back to the station's defaults"),
+        # the outbox: a scan kept on the device until the server answers it
+        "saved": gettext("Saved, will send"),
+        "saved_detail": gettext(
+            "No connection: the scan is kept on this device and sent when the connection is back"
+        ),
+        "saved_signin": gettext("The scan is kept on this device: sign in again to send it"),
+        "no_outbox": gettext(
+            "This browser cannot keep scans (private window?): the scan was not saved"
+        ),
+        "qty_label": gettext("Qty"),
+        "next": {code: str(text) for code, text in REASON_NEXT.items()},
     }
 
 

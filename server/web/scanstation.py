@@ -10,11 +10,20 @@ comes from `/scan/items/<code>`, as the scan answer carries only the item's code
 from __future__ import annotations
 
 import peewee as pw
-from flask import abort, g, jsonify, render_template
+from flask import abort, g, jsonify, render_template, send_from_directory
 from flask_babel import get_locale, gettext
 
 from server.core import reasonlist
-from server.models import Item, LedgerEntry, Product, ProductionOrder, Scanner, Station, User
+from server.models import (
+    Item,
+    LedgerEntry,
+    Product,
+    ProductionOrder,
+    Reason,
+    Scanner,
+    Station,
+    User,
+)
 from server.web import bp, i18n
 from server.web.pages import role_required
 
@@ -62,6 +71,8 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
         reason_text,
     ]
     return {
+        "scanner": scanner.id,
+        "location": f"{station.code} {station.name}".strip() if station else None,
         "operator": operator.username if operator else None,
         "order": order.number if order else None,
         "action": action,
@@ -70,6 +81,25 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
         "reason_text": reason_text or None,
         "text": " · ".join(p for p in parts if p),
     }
+
+
+@bp.route("/scan/sw.js")
+def scan_service_worker():
+    """The scan pages' service worker. Served from /scan/ so its scope covers the scan
+    station pages (a worker under /static/web/ could control only static files); no
+    sign-in needed, it is a static file."""
+    resp = send_from_directory(bp.static_folder, "scan-sw.js", max_age=0)
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Service-Worker-Allowed"] = "/scan/"
+    return resp
+
+
+def reason_choices(language: str) -> list[dict]:
+    """The plant's active reason list for the picker, worded in the page's language."""
+    return [
+        {"code": r.code, "text": reasonlist.text(r, language), "uses": list(r.applies_to or [])}
+        for r in Reason.select().where(Reason.active == True).order_by(Reason.code)  # noqa: E712
+    ]
 
 
 @bp.route("/scan/<scanner_id>/context")
@@ -101,6 +131,7 @@ def scan_station(scanner_id: str):
         context=scanner_context(scanner, station),
         recent=recent,
         catalogue=i18n.worker_catalogue(),
+        reasons=reason_choices(str(get_locale() or i18n.DEFAULT)),
     )
 
 
