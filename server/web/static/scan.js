@@ -249,6 +249,7 @@
       else if (key === "." && qtyEl.value.indexOf(".") >= 0) return;
       else if (qtyEl.value.length < 12) qtyEl.value += key;
       extraText();
+      input.focus();  // the next scan is the wedge's keystrokes
     });
     reasonEl.addEventListener("change", function () { extraText(); input.focus(); });
     document.getElementById("extra-clear").addEventListener("click", function () {
