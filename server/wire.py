@@ -33,7 +33,7 @@ class ScanPayload(pydantic.BaseModel):
     scanned_at: dt.datetime | None = pydantic.Field(
         default=None, description="RFC 3339; the server's receive time when absent"
     )
-    source: Literal["barcode", "rfid"] = "barcode"
+    source: Literal["barcode", "rfid", "camera"] = "barcode"
     qty: Decimal | None = pydantic.Field(
         default=None, gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False
     )

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from server.models import LedgerEntry, Station
-from tests.web.conftest import sign_in
+from tests.web.conftest import shot, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = {
@@ -181,7 +181,7 @@ def test_500_scans_through_20_network_cuts_land_once_in_order(
 @pytest.mark.parametrize("lang", ["en", "id"])
 @pytest.mark.timeout(180)
 def test_page_loads_from_the_service_worker_while_the_server_is_down(
-    plant, web_users, server, tablet, lang
+    plant, web_users, server, tablet, lang, db_url
 ):
     Station.update(language=lang).where(Station.code == "RECV").execute()
     words = WORDS[lang]
@@ -200,6 +200,8 @@ def test_page_loads_from_the_service_worker_while_the_server_is_down(
     expect(page.locator("#offline")).to_contain_text(words["banner"])
     _type(page, nuts[2])
     expect(_pending(page)).to_have_text("2")
+    if lang == "en":
+        shot(page, "scan-offline", db_url)
     page.reload()  # the outbox is in IndexedDB: a reload keeps it
     expect(_pending(page)).to_have_text("2")
 
