@@ -159,3 +159,23 @@ def test_big_targets_and_no_sideways_scroll(page, history, web_users, viewport, 
     )
     assert small == [], small
     shot(page, f"scan-{viewport['width']}x{viewport['height']}", db_url)
+
+
+def test_a_camera_read_goes_through_the_outbox_with_its_source(page, history, web_users):
+    """The camera module's contract: a `kz:scan` event on the scan root is a scan."""
+    from server.models import LedgerEntry
+
+    (nut,) = history["plant"].items("NUT")
+    sign_in(page, web_users["operator"])
+    page.goto("/scan/sc-recv")
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.method == "POST" else None)
+    page.evaluate(
+        """code => document.querySelector('.scan[data-scanner]').dispatchEvent(
+              new CustomEvent('kz:scan', {detail: {code: code, source: 'camera'}}))""",
+        nut,
+    )
+    expect(page.locator("#answer")).to_contain_text("Accepted")
+    expect(page.locator("#pending")).to_have_text("0")
+    assert [b["source"] for b in sent if b and b.get("code") == nut] == ["camera"]
+    assert LedgerEntry.get(LedgerEntry.raw_code == nut).status == "accepted"
