@@ -108,9 +108,7 @@ def test_header_follows_commands_and_changes_made_elsewhere(page, history, web_u
     expect(op).to_have_text("–")
     # a supervisor (or another scanner's badge) changes this scanner: shown without reload
     supervisor = User.get(User.username == web_users["supervisor"])
-    Scanner.update(operator=supervisor.id, action="scrap").where(
-        Scanner.id == "sc-a1"
-    ).execute()
+    Scanner.update(operator=supervisor.id, action="scrap").where(Scanner.id == "sc-a1").execute()
     expect(op).to_have_text(web_users["supervisor"], timeout=8_000)
     expect(action).to_contain_text("Scrap")
 
