@@ -158,6 +158,7 @@
       answer.querySelector(".answer-status").textContent = status;
       answer.querySelector(".answer-message").textContent = message;
       beep(ok);
+      if (navigator.vibrate) navigator.vibrate(ok ? 80 : [120, 80, 120]);
       var li = document.createElement("li");
       li.className = ok ? "accepted" : "rejected";
       var c = document.createElement("span"); c.className = "code"; c.textContent = code.slice(0, 32);
@@ -192,13 +193,18 @@
       if (code) send(code);
     });
     signout.addEventListener("click", function () { send("CMD-OUT"); input.focus(); });
+    // a label read by the camera (scan-camera.js) is sent as a typed one is
+    root.addEventListener("kz:scan", function (ev) {
+      var d = ev.detail || {};
+      if (d.code) send(String(d.code), d.source === "camera" ? "camera" : "barcode");
+    });
 
-    function send(code) {
+    function send(code, source) {
       seq += 1;
       var body = {
         scan_id: "web-" + scanner + "-" + Date.now().toString(36) + "-" + seq + "-" +
           Math.random().toString(36).slice(2, 8),
-        scanner_id: scanner, code: code, scanned_at: new Date().toISOString(), source: "barcode"
+        scanner_id: scanner, code: code, scanned_at: new Date().toISOString(), source: source || "barcode"
       };
       answer.classList.add("busy");
       fetch(url, {method: "POST", credentials: "same-origin",

@@ -1,0 +1,298 @@
+"""The scan page reads labels with the camera (issue #13): headless Chromium with a fake
+camera that plays a Y4M video of labels the project renders (`labels/`), one test per
+symbology, in English and Bahasa Indonesia, asserting the scan that reached the ledger and
+the answer the worker sees; the de-bounce (a label held in view scans once); and the
+message when the camera cannot be used.
+
+Headless Chromium on Linux has no BarcodeDetector, so these tests run the zxing-wasm
+decoder the page ships (they assert it is the one that read the label)."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from labels import Label, render_png
+from server.models import LedgerEntry, Station
+from tests.conftest import GTIN_BOLT
+from tests.web.conftest import CHROMIUM_ARGS, shot, sign_in
+
+FPS = 10
+FRAME = (800, 600)
+
+
+# --- a fake camera: Y4M video from rendered labels ----------------------------------------
+
+
+def label_frame(label: Label | None, size: tuple[int, int] = FRAME) -> Image.Image:
+    """A camera picture: a grey bench with the label on it (None: the bench alone)."""
+    frame = Image.new("RGB", size, (150, 150, 146))
+    if label is None:
+        return frame
+    img = Image.open(io.BytesIO(render_png(label, dpi=150))).convert("RGB")
+    scale = min(size[0] * 0.9 / img.width, size[1] * 0.8 / img.height, 2.0)
+    if scale < 1 or scale >= 1.5:
+        img = img.resize((int(img.width * scale), int(img.height * scale)), Image.NEAREST)
+    frame.paste(img, ((size[0] - img.width) // 2, (size[1] - img.height) // 2))
+    return frame
+
+
+def write_y4m(path: Path, frames: list[Image.Image], fps: int = FPS) -> Path:
+    """YUV4MPEG2 with 4:2:0 full-range (JPEG) chroma: a header line, then per frame
+    `FRAME\\n` and the Y, U and V planes (U and V at half width and height)."""
+    width, height = frames[0].size
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            y, u, v = frame.convert("YCbCr").split()
+            half = (width // 2, height // 2)
+            out.write(b"FRAME\n")
+            out.write(y.tobytes())
+            out.write(u.resize(half, Image.BILINEAR).tobytes())
+            out.write(v.resize(half, Image.BILINEAR).tobytes())
+    return path
+
+
+def video(tmp_path: Path, label: Label, *, held_s: float = 1, gone_s: float = 0) -> Path:
+    """A video that shows the label for held_s, then the empty bench for gone_s; the fake
+    camera plays it in a loop."""
+    shown, empty = label_frame(label), label_frame(None)
+    frames = [shown] * max(1, int(held_s * FPS)) + [empty] * int(gone_s * FPS)
+    return write_y4m(tmp_path / "camera.y4m", frames)
+
+
+@contextmanager
+def camera_page(chromium, live_server, video_file: Path):
+    """A page in a Chromium whose camera plays video_file (a browser of its own: the
+    fake device is a launch argument)."""
+    browser = chromium.browser_type.launch(
+        executable_path=chromium_path(),
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video_file}",
+        ],
+    )
+    try:
+        context = browser.new_context(
+            viewport={"width": 412, "height": 915},  # a phone
+            base_url=live_server.url,
+            locale="en-GB",
+        )
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        elsewhere = []
+        page.on(
+            "request",
+            lambda r: (
+                elsewhere.append(r.url)
+                if not r.url.startswith((live_server.url, "data:", "blob:"))
+                else None
+            ),
+        )
+        yield page
+        assert elsewhere == [], f"the page fetched from elsewhere: {elsewhere}"
+    finally:
+        browser.close()
+
+
+def chromium_path() -> str:
+    from tests.web.conftest import CHROMIUM
+
+    return CHROMIUM
+
+
+def start_camera(page, scanner: str) -> None:
+    page.goto(f"/scan/{scanner}")
+    page.click(".camera-toggle")
+    expect(page.locator("#camera")).to_have_attribute("data-state", "on")
+    expect(page.locator("#camera video")).to_be_visible()
+
+
+def ledger_rows(scanner: str, code: str) -> list[LedgerEntry]:
+    return list(
+        LedgerEntry.select()
+        .where((LedgerEntry.scanner_id == scanner) & (LedgerEntry.raw_code == code))
+        .order_by(LedgerEntry.id)
+    )
+
+
+def wait_for_rows(scanner: str, code: str, n: int, within_s: float = 15) -> list[LedgerEntry]:
+    end = time.monotonic() + within_s
+    while time.monotonic() < end:
+        rows = ledger_rows(scanner, code)
+        if len(rows) >= n:
+            return rows
+        time.sleep(0.2)
+    return ledger_rows(scanner, code)
+
+
+def read_by_camera(chromium, live_server, tmp_path, web_users, *, scanner, label, lang):
+    """Hold `label` in front of the camera at `scanner`; returns the page (still open)."""
+    if lang == "id":
+        station = scanner.removeprefix("sc-").upper()
+        Station.update(language="id").where(Station.code == station).execute()
+    return camera_page(chromium, live_server, video(tmp_path, label))
+
+
+# the answer on the page, per language: (status, words of the message)
+ACCEPTED = {"en": "Accepted", "id": "Diterima"}
+STARTED = {"en": "Start", "id": "Dimulai"}
+LANGS = ["en", "id"]
+
+
+def _scan_once(page, web_users, scanner: str, code_sent: str) -> LedgerEntry:
+    sign_in(page, web_users["operator"])
+    start_camera(page, scanner)
+    answer = page.locator("#answer")
+    expect(answer).to_have_class(re.compile(r"\bok\b"))
+    expect(page.locator("#camera")).to_have_attribute("data-decoder", "zxing")
+    (row,) = wait_for_rows(scanner, code_sent, 1)
+    return row
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_phone_receives_a_gs1_128_supplier_label_through_the_camera(
+    chromium, live_server, tmp_path, plant, web_users, db_url, lang
+):
+    """The done-when: a GS1-128 supplier label (GTIN, expiry, lot, count) read by the
+    phone's camera at the receiving dock receives the lot of bolts."""
+    label = Label(f"(01){GTIN_BOLT}(17)271231(10)LOT42(37)50", "gs1-128")
+    sent = f"]C101{GTIN_BOLT}17271231" + "10LOT42\x1d3750"  # FNC1 after the lot as GS
+    with read_by_camera(
+        chromium, live_server, tmp_path, web_users, scanner="sc-recv", label=label, lang=lang
+    ) as page:
+        row = _scan_once(page, web_users, "sc-recv", sent)
+        assert (row.status, row.action, row.code_kind) == ("accepted", "receive", "gs1")
+        assert row.item.product.sku == "BOLT" and row.item.lot == "LOT42"
+        assert row.item.qty == 50 and str(row.item.expiry) == "2027-12-31"
+        answer = page.locator("#answer")
+        expect(answer).to_contain_text(ACCEPTED[lang])
+        expect(answer).to_contain_text("Diterima masuk" if lang == "id" else "Receive")
+        expect(answer).to_contain_text("Bolt M6")
+        expect(page.locator("#recent li").first).to_have_class("accepted")
+        if lang == "en":
+            shot(page, "scan-camera", db_url)
+        page.wait_for_timeout(2000)  # still in view: not received twice
+        assert len(ledger_rows("sc-recv", sent)) == 1
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_camera_reads_a_code_128_item_label(
+    chromium, live_server, tmp_path, plant, web_users, lang
+):
+    plant.order("WO-1", "WIDGET", 4)  # a widget starts on a released order
+    (widget,) = plant.items("WIDGET")
+    label = Label(widget, title="Widget", stage="Assembly")
+    with read_by_camera(
+        chromium, live_server, tmp_path, web_users, scanner="sc-a1", label=label, lang=lang
+    ) as page:
+        row = _scan_once(page, web_users, "sc-a1", widget)
+        assert (row.status, row.action, row.to_stage) == ("accepted", "start", "wip")
+        expect(page.locator("#answer")).to_contain_text(ACCEPTED[lang])
+        expect(page.locator("#answer")).to_contain_text(STARTED[lang])
+        expect(page.locator("#answer")).to_contain_text(STARTED[lang])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_camera_reads_a_qr_badge(chromium, live_server, tmp_path, plant, web_users, lang):
+    """A badge printed as a QR code signs the operator in at the station."""
+    label = Label("CMD-OP-B-OPERATOR", "qr", title="Operator badge")
+    with read_by_camera(
+        chromium, live_server, tmp_path, web_users, scanner="sc-a1", label=label, lang=lang
+    ) as page:
+        row = _scan_once(page, web_users, "sc-a1", "CMD-OP-B-OPERATOR")
+        assert (row.status, row.code_kind) == ("accepted", "command")
+        assert row.operator.username == web_users["operator"]
+        signed_in = "Masuk" if lang == "id" else "Signed in"
+        expect(page.locator("#answer")).to_contain_text(signed_in)
+        expect(page.locator("#answer")).to_contain_text(web_users["operator"])
+        expect(page.locator("#scan-ctx")).to_contain_text(web_users["operator"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_camera_reads_a_data_matrix_item_label(
+    chromium, live_server, tmp_path, plant, web_users, lang
+):
+    plant.order("WO-1", "WIDGET", 4)  # a widget starts on a released order
+    (widget,) = plant.items("WIDGET")
+    label = Label(widget, "datamatrix", title="Widget")
+    with read_by_camera(
+        chromium, live_server, tmp_path, web_users, scanner="sc-a1", label=label, lang=lang
+    ) as page:
+        row = _scan_once(page, web_users, "sc-a1", widget)
+        assert (row.status, row.action, row.to_stage) == ("accepted", "start", "wip")
+        expect(page.locator("#answer")).to_contain_text(ACCEPTED[lang])
+        expect(page.locator("#answer")).to_contain_text(STARTED[lang])
+
+
+def test_a_label_held_in_view_scans_once_and_again_after_it_was_taken_away(
+    chromium, live_server, tmp_path, plant, web_users
+):
+    """The video: the label for 6 s, the empty bench for 3 s, in a loop. While it is held
+    (many decoded frames) one ledger row; taken away and shown again, a second one."""
+    plant.order("WO-1", "WIDGET", 4)  # a widget starts on a released order
+    (widget,) = plant.items("WIDGET")
+    clip = video(tmp_path, Label(widget), held_s=6, gone_s=3)
+    with camera_page(chromium, live_server, clip) as page:
+        sign_in(page, web_users["operator"])
+        start_camera(page, "sc-a1")
+        expect(page.locator("#answer")).to_have_class(re.compile(r"\bok\b"))
+        first = time.monotonic()
+        assert len(wait_for_rows("sc-a1", widget, 1)) == 1
+        page.wait_for_timeout(3500)  # held in view, read many times over
+        if time.monotonic() - first < 5.5:  # still inside the first showing
+            assert len(ledger_rows("sc-a1", widget)) == 1
+        rows = wait_for_rows("sc-a1", widget, 2, within_s=20)
+        assert len(rows) == 2  # taken away, shown again: scanned again
+        # the second is refused (already in work) and the page says so
+        assert rows[1].status == "rejected" and rows[1].reason == "illegal_transition"
+        expect(page.locator("#answer")).to_have_class(re.compile(r"\bbad\b"))
+
+
+def test_the_debounce_rules(page, live_server, web_users, plant):
+    """Debounce alone, in the browser: same text within the hold is dropped, it comes back
+    after GONE_MS out of view or after REPEAT_MS held, other texts pass."""
+    sign_in(page, web_users["operator"])
+    page.goto("/scan/sc-a1")
+    sent = page.evaluate(
+        """() => {
+          const d = new KoordinatorCamera.Debounce(1500, 8000), out = [];
+          const at = (t, texts) => out.push([t, d.frame(texts, t)]);
+          at(0, ["A"]); at(200, ["A", "B"]); at(1000, ["A"]); at(1400, []);
+          at(2000, ["A"]);                 // seen 1000 ms ago: still the same showing
+          at(3600, []); at(3700, ["A"]);   // gone for 1700 ms: a new showing
+          for (let t = 3800; t <= 11700; t += 100) at(t, ["A"]);  // held for 8 s
+          return out.filter(([, s]) => s.length).map(([t, s]) => [t, s]);
+        }"""
+    )
+    assert sent == [[0, ["A"]], [200, ["B"]], [3700, ["A"]], [11700, ["A"]]]
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "No camera on this device"), ("id", "Tidak ada kamera di perangkat ini")],
+)
+def test_no_camera_says_so_in_the_workers_language(
+    page, live_server, web_users, plant, lang, words
+):
+    """The test browser has no camera: the page says what to do instead, no scan is sent."""
+    if lang == "id":
+        Station.update(language="id").where(Station.code == "A1").execute()
+    sign_in(page, web_users["operator"])
+    page.goto("/scan/sc-a1")
+    page.click(".camera-toggle")
+    message = page.locator("#camera .camera-message")
+    expect(message).to_contain_text(words)
+    expect(message).to_be_visible()
+    expect(page.locator("#camera")).to_have_attribute("data-state", "unavailable")
+    expect(page.locator("#camera .camera-view")).to_be_hidden()
+    assert not LedgerEntry.select().where(LedgerEntry.scanner_id == "sc-a1").exists()
