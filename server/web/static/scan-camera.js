@@ -11,15 +11,17 @@
    scanner sends: the AIM symbology identifier (]C1 GS1-128, ]d2 GS1 Data Matrix, ]Q3 GS1 QR)
    and FNC1 as the group separator (ASCII 29) between fields.
 
-   De-bounce: a label held in view is sent once. The same text is sent again only after it
-   has been out of view for GONE_MS, or after REPEAT_MS in view.
+   De-bounce: a label held in view is sent once, however long it stays there. The same text
+   is sent again only after it has been out of view for GONE_MS (taken away, shown again).
+   Not again after some seconds in view: a supplier's lot label at the receiving dock would
+   then be received twice (each read of a lot label is a new receipt).
    No framework, no build step. */
 (function () {
   "use strict";
 
   var FRAME_MS = 150; // between two decodes: about 6 a second
   var GONE_MS = 1500; // out of view this long and the label counts as taken away
-  var REPEAT_MS = 8000; // held in view this long, the same label is sent again
+  var REPEAT_MS = 0; // held in view this long, sent again; 0: never (see above)
   var GS1_IDS = {code_128: "]C1", data_matrix: "]d2", qr_code: "]Q3"};
   var DETECTOR_FORMATS = ["code_128", "qr_code", "data_matrix"];
   var ZXING_FORMATS = ["Code128", "QRCode", "DataMatrix"];
@@ -39,7 +41,7 @@
     });
     texts.forEach(function (t) {
       var s = seen[t];
-      if (!s || now - s.first >= self.repeatMs) {
+      if (!s || (self.repeatMs > 0 && now - s.first >= self.repeatMs)) {
         seen[t] = {first: now, last: now};
         out.push(t);
       } else {
