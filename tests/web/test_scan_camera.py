@@ -69,7 +69,14 @@ def video(tmp_path: Path, label: Label, *, held_s: float = 1, gone_s: float = 0)
 
 
 @contextmanager
-def camera_page(chromium, live_server, video_file: Path):
+def camera_page(
+    chromium,
+    live_server,
+    video_file: Path,
+    *,
+    base_url: str | None = None,
+    args: tuple[str, ...] = (),
+):
     """A page in a Chromium whose camera plays video_file (a browser of its own: the
     fake device is a launch argument)."""
     browser = chromium.browser_type.launch(
@@ -79,27 +86,33 @@ def camera_page(chromium, live_server, video_file: Path):
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-video-capture={video_file}",
+            *args,
         ],
     )
     try:
         context = browser.new_context(
             viewport={"width": 412, "height": 915},  # a phone
-            base_url=live_server.url,
+            base_url=base_url or live_server.url,
             locale="en-GB",
         )
         context.set_default_timeout(20_000)
         page = context.new_page()
-        elsewhere = []
+        violations, elsewhere = [], []
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         page.on(
             "request",
             lambda r: (
                 elsewhere.append(r.url)
-                if not r.url.startswith((live_server.url, "data:", "blob:"))
+                if not r.url.startswith((base_url or live_server.url, "data:", "blob:"))
                 else None
             ),
         )
         yield page
         assert elsewhere == [], f"the page fetched from elsewhere: {elsewhere}"
+        assert violations == [], violations
     finally:
         browser.close()
 
@@ -297,3 +310,46 @@ def test_no_camera_says_so_in_the_workers_language(
     expect(page.locator("#camera")).to_have_attribute("data-state", "unavailable")
     expect(page.locator("#camera .camera-view")).to_be_hidden()
     assert not LedgerEntry.select().where(LedgerEntry.scanner_id == "sc-a1").exists()
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "The camera needs this page over HTTPS"), ("id", "Kamera memerlukan halaman ini")],
+)
+def test_over_plain_http_on_the_lan_the_page_says_the_camera_needs_https(
+    chromium, live_server, tmp_path, web_users, plant, lang, words
+):
+    """http://<a name on the LAN> is no secure context: no camera, and the page says why
+    (the same server as 127.0.0.1, reached by another name)."""
+    if lang == "id":
+        Station.update(language="id").where(Station.code == "A1").execute()
+    port = live_server.url.rsplit(":", 1)[1]
+    lan = f"http://koordinator.plant.test:{port}"
+    with camera_page(
+        chromium,
+        live_server,
+        video(tmp_path, Label("K7M2QX4R9")),
+        base_url=lan,
+        args=("--host-resolver-rules=MAP koordinator.plant.test 127.0.0.1",),
+    ) as page:
+        sign_in(page, web_users["operator"])
+        page.goto("/scan/sc-a1")
+        assert page.evaluate("window.isSecureContext") is False
+        message = page.locator("#camera .camera-message")
+        expect(message).to_contain_text(words)  # said before the button is pressed
+        page.click(".camera-toggle")
+        expect(message).to_contain_text(words)
+        expect(page.locator("#camera")).to_have_attribute("data-state", "insecure")
+        expect(page.locator("#camera .camera-view")).to_be_hidden()
+    assert not LedgerEntry.select().where(LedgerEntry.scanner_id == "sc-a1").exists()
+
+
+def test_only_the_scan_page_may_compile_webassembly(as_role, plant):
+    """'wasm-unsafe-eval' (the camera decoder) on the scan page, nowhere else; no eval."""
+    browser = as_role("operator")
+    scan = browser.get("/scan/sc-a1").headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval';" in scan
+    assert "'unsafe-eval'" not in scan and "unsafe-inline" not in scan
+    for path in ("/scan", "/stock", "/login"):
+        csp = browser.get(path).headers["Content-Security-Policy"]
+        assert "wasm" not in csp and "script-src 'self';" in csp, path
