@@ -353,3 +353,56 @@ def test_only_the_scan_page_may_compile_webassembly(as_role, plant):
     for path in ("/scan", "/stock", "/login"):
         csp = browser.get(path).headers["Content-Security-Policy"]
         assert "wasm" not in csp and "script-src 'self';" in csp, path
+
+
+# A stand-in for the platform's BarcodeDetector (Chrome on Android, Safari on macOS), which
+# headless Chromium lacks: it "sees" the texts of window.__labels in every picture.
+FAKE_DETECTOR = """
+window.BarcodeDetector = class {
+  constructor(options) { window.__formats = options.formats; }
+  static getSupportedFormats() {
+    return Promise.resolve(["code_128", "qr_code", "data_matrix", "ean_13"]);
+  }
+  detect(video) {
+    if (!(video instanceof HTMLVideoElement)) return Promise.reject(new TypeError("video"));
+    return Promise.resolve(window.__labels || []);
+  }
+};
+"""
+
+
+def test_where_the_browser_has_barcodedetector_it_is_used_and_gs1_is_announced(
+    chromium, live_server, tmp_path, plant, web_users
+):
+    """The platform's decoder gives GS1-128 text without its ]C1 (with or without a GS):
+    the page announces it as GS1, and the lots are received."""
+    with camera_page(chromium, live_server, video(tmp_path, Label("K7M2QX4R9"))) as page:
+        page.add_init_script(FAKE_DETECTOR)
+        sign_in(page, web_users["operator"])
+        start_camera(page, "sc-recv")
+        expect(page.locator("#camera")).to_have_attribute("data-decoder", "native")
+        assert page.evaluate("window.__formats") == ["code_128", "qr_code", "data_matrix"]
+        with_gs = f"01{GTIN_BOLT}10LOT-A\x1d3750"
+        page.evaluate("t => { window.__labels = [{format: 'code_128', rawValue: t}] }", with_gs)
+        (row,) = wait_for_rows("sc-recv", "]C1" + with_gs, 1)
+        assert (row.status, row.item.lot, row.item.qty) == ("accepted", "LOT-A", 50)
+        expect(page.locator("#answer")).to_contain_text("Receive: Bolt M6")
+        one_field = f"01{GTIN_BOLT}10LOT-B"  # no GS in it: known by the GTIN element
+        page.evaluate("t => { window.__labels = [{format: 'code_128', rawValue: t}] }", one_field)
+        (row,) = wait_for_rows("sc-recv", "]C1" + one_field, 1)
+        assert (row.status, row.item.lot) == ("accepted", "LOT-B")
+        # the other cases of the rule, in the same page
+        cases = {
+            ("code_128", "K7M2QX4R9"): "K7M2QX4R9",  # an item label stays as it is
+            ("qr_code", "CMD-OP-B-1"): "CMD-OP-B-1",
+            ("data_matrix", f"01{GTIN_BOLT}21SN1"): f"]d201{GTIN_BOLT}21SN1",
+            ("qr_code", f"01{GTIN_BOLT}10L1\x1d3710"): f"]Q301{GTIN_BOLT}10L1\x1d3710",
+            ("code_128", f"\x1d01{GTIN_BOLT}"): f"]C101{GTIN_BOLT}",  # a leading FNC1
+            ("code_128", f"]C101{GTIN_BOLT}"): f"]C101{GTIN_BOLT}",  # announced already
+            ("ean_13", "9506000134352"): "9506000134352",  # not read, not changed
+        }
+        got = {
+            case: page.evaluate("([f, t]) => KoordinatorCamera.gs1Text(f, t)", list(case))
+            for case in cases
+        }
+        assert got == cases

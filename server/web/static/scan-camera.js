@@ -53,19 +53,26 @@
 
   // --- decoders: each gives detect(video) -> Promise of [text] ----------------------------
 
+  // BarcodeDetector gives the text without a symbology identifier, FNC1 between fields as
+  // GS (some platforms also the leading FNC1). A GS1 symbol is announced as a wedge scanner
+  // announces it: by the GS it holds, or by starting with the SSCC or GTIN element (our
+  // item codes start with K, command labels with CMD-).
+  function gs1Text(format, text) {
+    var id = GS1_IDS[format];
+    if (!id || text.charAt(0) === "]") return text;
+    if (text.charAt(0) === "\x1d") return id + text.slice(1);
+    if (text.indexOf("\x1d") > 0 || /^(00\d{18}|0[12]\d{14})/.test(text)) return id + text;
+    return text;
+  }
+
   function fromDetector(codes) {
     var detector = new window.BarcodeDetector({formats: codes});
     return {
       name: "native",
       detect: function (video) {
         return detector.detect(video).then(function (found) {
-          return found.map(function (b) {
-            var text = b.rawValue || "";
-            // the platform gives FNC1 between fields as GS; a GS1 symbol is announced the way
-            // a wedge scanner announces it
-            if (text.indexOf("\x1d") > 0 && GS1_IDS[b.format]) text = GS1_IDS[b.format] + text;
-            return text;
-          });
+          return found.map(function (b) { return gs1Text(b.format, b.rawValue || ""); })
+            .filter(function (t) { return t; });
         });
       }
     };
@@ -84,13 +91,14 @@
   function fromZxing(box) {
     return loadScript(box.getAttribute("data-zxing-url")).then(function () {
       var Z = window.ZXingWASM, wasm = box.getAttribute("data-wasm-url");
-      Z.prepareZXingModule({
+      return Promise.resolve(Z.prepareZXingModule({
         overrides: {
           // our own copy, never the CDN the package would otherwise fetch from
           locateFile: function (path, prefix) { return /\.wasm$/.test(path) ? wasm : prefix + path; }
         },
-        fireImmediately: true
-      });
+        fireImmediately: true // load and compile now: a failure says so at the button
+      })).then(function () { return Z; });
+    }).then(function (Z) {
       var canvas = document.createElement("canvas");
       var g = canvas.getContext("2d", {willReadFrequently: true});
       var options = {formats: ZXING_FORMATS, textMode: "Plain", tryHarder: true, maxNumberOfSymbols: 4};
@@ -205,7 +213,7 @@
     else if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) say("unavailable");
   }
 
-  window.KoordinatorCamera = {Debounce: Debounce};
+  window.KoordinatorCamera = {Debounce: Debounce, gs1Text: gs1Text};
 
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.querySelector(".scan[data-scanner]");
