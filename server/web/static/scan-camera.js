@@ -12,7 +12,8 @@
    and FNC1 as the group separator (ASCII 29) between fields.
 
    De-bounce: a label held in view is sent once, however long it stays there. The same text
-   is sent again only after it has been out of view for GONE_MS (taken away, shown again).
+   is sent again only after it has been out of view for GONE_MS and GONE_FRAMES decoded
+   pictures (taken away, shown again).
    Not again after some seconds in view: a supplier's lot label at the receiving dock would
    then be received twice (each read of a lot label is a new receipt).
    No framework, no build step. */
@@ -20,7 +21,8 @@
   "use strict";
 
   var FRAME_MS = 150; // between two decodes: about 6 a second
-  var GONE_MS = 1500; // out of view this long and the label counts as taken away
+  var GONE_MS = 1500; // out of view this long and the label counts as taken away,
+  var GONE_FRAMES = 3; // and missing from this many decoded pictures (a slow phone, a miss)
   var REPEAT_MS = 0; // held in view this long, sent again; 0: never (see above)
   var GS1_IDS = {code_128: "]C1", data_matrix: "]d2", qr_code: "]Q3"};
   var DETECTOR_FORMATS = ["code_128", "qr_code", "data_matrix"];
@@ -28,24 +30,31 @@
 
   // --- the de-bounce (pure, so a person can read it) -------------------------------------
 
-  function Debounce(goneMs, repeatMs) {
+  function Debounce(goneMs, repeatMs, goneFrames) {
     this.goneMs = goneMs;
     this.repeatMs = repeatMs;
-    this.seen = {}; // text -> {first: sent at, last: last seen}
+    this.goneFrames = goneFrames || GONE_FRAMES;
+    this.seen = {}; // text -> {first: sent at, last: last seen, missed: pictures since}
   }
   // the texts of one frame, `now` in ms: returns the ones to send
   Debounce.prototype.frame = function (texts, now) {
     var out = [], seen = this.seen, self = this;
+    // gone: missing for goneMs and from goneFrames pictures, so a decode that takes long
+    // (a busy phone) or one picture the decoder missed does not count as taken away
     Object.keys(seen).forEach(function (t) {
-      if (now - seen[t].last > self.goneMs) delete seen[t];
+      if (texts.indexOf(t) >= 0) return;
+      var s = seen[t];
+      s.missed += 1;
+      if (s.missed >= self.goneFrames && now - s.last > self.goneMs) delete seen[t];
     });
     texts.forEach(function (t) {
       var s = seen[t];
       if (!s || (self.repeatMs > 0 && now - s.first >= self.repeatMs)) {
-        seen[t] = {first: now, last: now};
+        seen[t] = {first: now, last: now, missed: 0};
         out.push(t);
       } else {
         s.last = now;
+        s.missed = 0;
       }
     });
     return out;
