@@ -33,7 +33,11 @@ class ScanPayload(pydantic.BaseModel):
     scanned_at: dt.datetime | None = pydantic.Field(
         default=None, description="RFC 3339; the server's receive time when absent"
     )
-    source: Literal["barcode", "rfid", "camera"] = "barcode"
+    source: Literal["barcode", "rfid", "camera"] = pydantic.Field(
+        default="barcode",
+        description="barcode: a scanner; rfid: an RFID reader; camera: the scan page read a "
+        "barcode with the device's camera (parsed as a barcode)",
+    )
     qty: Decimal | None = pydantic.Field(
         default=None, gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False
     )

@@ -16,7 +16,8 @@ forgets a session that has ended (signed out, new password or role, deactivated,
 Headers: every answer gets a Content-Security-Policy without inline scripts or styles
 (pages keep scripts and styles in app.js / app.css; `style="..."` is not allowed, a
 template passes sizes as `data-*` attributes that app.js applies), no framing, no MIME
-sniffing and a same-origin Referrer-Policy.
+sniffing and a same-origin Referrer-Policy. The scan page alone may compile WebAssembly
+('wasm-unsafe-eval', for its camera decoder; `CSP_PAGES`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+#: the scan page's camera decoder (zxing-wasm) compiles WebAssembly: 'wasm-unsafe-eval'
+#: allows only that (no eval of JavaScript), and only on that page
+CSP_WASM = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+CSP_PAGES = {"web.scan_station": CSP_WASM}
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -135,6 +140,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(resp):
+        if request.endpoint in CSP_PAGES:
+            resp.headers.setdefault("Content-Security-Policy", CSP_PAGES[request.endpoint])
         for name, value in SECURITY_HEADERS.items():
             resp.headers.setdefault(name, value)
         return resp

@@ -203,7 +203,10 @@
       answer.setAttribute("data-seq", String(++shownAnswers));
       answer.querySelector(".answer-status").textContent = status;
       answer.querySelector(".answer-message").textContent = message;
-      if (kind !== "saved") beep(kind === "ok");
+      if (kind !== "saved") {
+        beep(kind === "ok");
+        if (navigator.vibrate) navigator.vibrate(kind === "ok" ? 80 : [120, 80, 120]);
+      }
       var li = document.createElement("li");
       li.className = kind === "ok" ? "accepted" : kind === "saved" ? "saved" : "rejected";
       var c = document.createElement("span"); c.className = "code"; c.textContent = code.slice(0, 32);
