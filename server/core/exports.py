@@ -35,7 +35,7 @@ import peewee as pw
 from server.core import plantday
 from server.core.errors import NotFound
 from server.core.imports import neutralise
-from server.core.stages import Stage
+from server.core.stages import GONE, Stage
 from server.models import (
     Item,
     LedgerEntry,
@@ -177,7 +177,7 @@ def _between(column, lo, hi):
     return cond
 
 
-def keyset(query: pw.Select, key: pw.Field, chunk: int = CHUNK) -> Iterator[tuple]:
+def keyset(query: pw.Select, key: pw.Field, chunk: int) -> Iterator[tuple]:
     """The rows of `query` (tuples whose first value is `key`) in key order, `chunk` rows
     per query."""
     last = None
@@ -193,13 +193,15 @@ def keyset(query: pw.Select, key: pw.Field, chunk: int = CHUNK) -> Iterator[tupl
 # --- the rows of each kind -------------------------------------------------------------------
 
 
-def rows(kind: str, f: Filters, *, chunk: int = CHUNK) -> Iterator[tuple]:
+def rows(kind: str, f: Filters, *, chunk: int | None = None) -> Iterator[tuple]:
     """The export of `kind`: its header, then its rows as tuples of plain values (str,
     int, Decimal, date, naive local datetime, bool or None)."""
     if kind not in KINDS:
         raise NotFound("not_found", f"No export {kind}; use one of {', '.join(KINDS)}")
     make = _KINDS[kind]
-    body = make(f, chunk)  # resolves the filters now: an unknown code fails before any byte
+    body = make(
+        f, chunk or CHUNK
+    )  # resolves the filters now: an unknown code fails before any byte
     return _prepend(COLUMNS[kind], body)
 
 
@@ -229,6 +231,8 @@ def _stock(f: Filters, chunk: int) -> Iterator[tuple]:
         cond &= StockCounter.station_id == station_id
     if f.stage is not None:
         cond &= StockCounter.stage == f.stage
+    else:  # stock is what is in the plant; shipped, consumed and scrapped only when asked
+        cond &= StockCounter.stage.not_in([s.value for s in GONE])
     query = (
         StockCounter.select(
             StockCounter.id,
@@ -639,7 +643,7 @@ def _xlsx_cell(ws, r: int, c: int, v, when, day) -> None:
         ws.write_string(r, c, str(v))  # text stays text: never a formula
 
 
-def export(kind: str, fmt: str, f: Filters, *, chunk: int = CHUNK) -> Iterator[bytes]:
+def export(kind: str, fmt: str, f: Filters, *, chunk: int | None = None) -> Iterator[bytes]:
     """The export of `kind` as `fmt` (csv or xlsx), in pieces. The filters are checked
     now (NotFound for an unknown product, order or station); rows are read as the pieces
     are taken."""
