@@ -29,8 +29,8 @@ class ShiftQuery(Strict):
 
 
 def station_codes(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
+    if text is None or not text.strip():
+        return None  # a page's form sends an empty field
     codes = [c.strip() for c in text.split(",") if c.strip()]
     if not codes or any(not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", c) for c in codes):
         raise Invalid("bad_payload", "stations: station codes separated by commas")
