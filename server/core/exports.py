@@ -548,6 +548,8 @@ def _dec(value) -> Decimal | None:
 def cell_text(value) -> str:
     """A value as CSV text: numbers plain (no exponent, no trailing zeros), times to the
     second, booleans true/false, None empty."""
+    if type(value) is str:  # most cells: first
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
