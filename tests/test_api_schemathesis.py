@@ -20,7 +20,9 @@ Two settings say what the document cannot:
   grammar and GS1 needing a GTIN (labels), an item's tracking (items), the CSV file's
   content (imports), a reason needed to cancel (close), from before to (schedule), and a
   scan rejected by the rules, which is a 422 result, not an error (scans), and a reason
-  that must be on the plant's reason list, which is data, not schema (recall hold: 422).
+  that must be on the plant's reason list, which is data, not schema (recall hold: 422),
+  and a day inside the planning window, `to` not before `from` and station codes between
+  the commas (exports and the shift report).
 
 MAX_EXAMPLES keeps the run to about a minute a backend on the 2-core machine.
 """
@@ -59,6 +61,12 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/import/{kind}": [400],
     "POST /api/items": [400],
     "POST /api/recall/hold": [422],
+    "GET /api/reports/shift.pdf": [400],
+    **{
+        f"GET /api/exports/{kind}.{fmt}": [400]
+        for kind in ("items", "ledger", "production", "scrap")
+        for fmt in ("csv", "xlsx")
+    },
 }
 
 

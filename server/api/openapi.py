@@ -42,7 +42,11 @@ def _query_params(model) -> list[dict]:
     return out
 
 
-BINARY = ("application/pdf", "image/png")
+BINARY = (
+    "application/pdf",
+    "image/png",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
 CSV_UPLOAD = {
     "text/csv": {"schema": {"type": "string"}},
     "multipart/form-data": {

@@ -30,8 +30,11 @@ class ParetoRow:
     cumulative: float
 
 
-def scrap_pareto(start: dt.datetime, end: dt.datetime, by: str) -> list[ParetoRow]:
-    """Scrap events in [start, end) grouped `by` reason, product or station, most first."""
+def scrap_pareto(
+    start: dt.datetime, end: dt.datetime, by: str, *, stations: list[int] | None = None
+) -> list[ParetoRow]:
+    """Scrap events in [start, end) grouped `by` reason, product or station, most first;
+    with `stations` (ids), only the scrap recorded at those stations."""
     if by not in BY:
         raise ValueError(by)
     if by == "reason":
@@ -51,16 +54,15 @@ def scrap_pareto(start: dt.datetime, end: dt.datetime, by: str) -> list[ParetoRo
         query = LedgerEntry.select(
             key, label, pw.fn.COUNT(LedgerEntry.id), pw.fn.SUM(LedgerEntry.qty)
         ).join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))
-    rows = (
-        query.where(
-            (LedgerEntry.received_at >= start)
-            & (LedgerEntry.received_at < end)
-            & (LedgerEntry.status == "accepted")
-            & (LedgerEntry.to_stage == Stage.SCRAPPED.value)
-        )
-        .group_by(key, label)
-        .tuples()
+    where = (
+        (LedgerEntry.received_at >= start)
+        & (LedgerEntry.received_at < end)
+        & (LedgerEntry.status == "accepted")
+        & (LedgerEntry.to_stage == Stage.SCRAPPED.value)
     )
+    if stations is not None:
+        where &= LedgerEntry.station.in_(stations or [0])
+    rows = query.where(where).group_by(key, label).tuples()
     counted = sorted(
         ((k, lbl, int(n), Decimal(q or 0)) for k, lbl, n, q in rows),
         key=lambda r: (-r[2], str(r[0] or "")),

@@ -608,3 +608,54 @@ def init_app(app: Flask) -> None:
     # dates and times on pages are the plant's local ones
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config.get("PLANT_TIMEZONE") or "UTC"
     Babel(app, locale_selector=select_locale)
+
+
+def shift_report_words():
+    """The shift report's words (server/core/shiftreport.py) in the current language."""
+    from server.core.shiftreport import Words
+
+    return Words(
+        title=gettext("Shift report"),
+        day=gettext("Plant day"),
+        stations=gettext("Stations"),
+        all_stations=gettext("all"),
+        printed=gettext("Printed"),
+        production=gettext("Production by order"),
+        order=gettext("Order"),
+        product=gettext("Product"),
+        status=gettext("Status"),
+        planned=gettext("Planned (day)"),
+        done=gettext("Done (day)"),
+        order_qty=gettext("Order qty"),
+        done_total=gettext("Done (total)"),
+        total=gettext("Total"),
+        no_production=gettext("No order planned or completed on this day."),
+        scrap=gettext("Scrap by reason"),
+        reason=gettext("Reason"),
+        count=gettext("Events"),
+        qty=gettext("Quantity"),
+        no_scrap=gettext("No scrap on this day."),
+        holds_raised=gettext("Holds raised on this day"),
+        holds_open=gettext("Holds still open"),
+        item=gettext("Item"),
+        why=gettext("Why"),
+        when=gettext("When"),
+        station=gettext("Station"),
+        no_holds=gettext("None."),
+        flags=gettext("Flags standing when printed"),
+        flag=gettext("Flag"),
+        about=gettext("On"),
+        message=gettext("Detail"),
+        no_flags=gettext("No flag is standing."),
+        downtime=gettext("Downtime"),
+        no_downtime=gettext("No downtime recorded: machine states are not tracked yet."),
+        more=gettext("%(n)s more not listed"),
+        page=gettext("Page %(n)s"),
+        status_text=status_text,
+        reason_text=lambda code: (
+            f"{code} · {listed_reason_text(code)}" if code else no_reason_text()
+        ),
+        flag_text=flag_text,
+        flag_message=flag_message,
+        date=lambda d: format_date(d, "medium"),
+    )

@@ -1,0 +1,378 @@
+"""The shift report a supervisor prints at shift end: for one plant day (the shift, until
+shifts are defined) and optionally some stations, production by order (planned vs done),
+scrap by reason, holds raised in the shift and still open, the flags standing when it is
+printed, and downtime (none recorded: machine states are not tracked yet).
+
+`gather()` reads the figures; `render_pdf()` lays them out with reportlab. The words are
+handed in by the adapter (`Words`, worded through gettext in the reader's language), so
+this module stays free of any web concern.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Callable
+from decimal import Decimal
+
+import peewee as pw
+
+from server.core import adherence, exports, plantday, scrapreport
+from server.core import flags as flags_mod
+from server.core.errors import NotFound
+from server.core.stages import GONE, Action
+from server.models import Item, LedgerEntry, Product, ProductionOrder, Station
+
+#: rows listed per section at most (the totals count them all)
+LIST_LIMIT = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderLine:
+    number: str
+    product: str
+    name: str
+    status: str
+    planned: Decimal  # the day's share of the order (docs/planning.md, pro-rata)
+    done: Decimal  # accepted complete scans in the shift
+    qty: Decimal
+    done_total: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldLine:
+    item: str
+    product: str
+    why: str | None
+    at: dt.datetime | None  # plant local time
+    station: str | None
+
+
+@dataclasses.dataclass
+class ShiftReport:
+    day: dt.date
+    stations: list[str]  # codes; empty: the whole plant
+    printed_at: dt.datetime  # plant local time
+    production: list[OrderLine]
+    scrap: list[scrapreport.ParetoRow]
+    holds_raised: list[HoldLine]
+    holds_raised_count: int
+    holds_open: list[HoldLine]
+    holds_open_count: int
+    flags: list[dict]
+    #: downtime records; None while machine states are not tracked
+    downtime: list | None = None
+
+    @property
+    def scrap_count(self) -> int:
+        return sum(r.count for r in self.scrap)
+
+    @property
+    def scrap_qty(self) -> Decimal:
+        return sum((r.qty for r in self.scrap), Decimal(0))
+
+
+def _station_ids(codes: list[str]) -> dict[int, str]:
+    found = {
+        s.code: s.id
+        for s in Station.select(Station.id, Station.code).where(Station.code.in_(codes))
+    }
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise NotFound("not_found", f"No station {', '.join(missing)}")
+    return {i: c for c, i in found.items()}
+
+
+def gather(
+    day: dt.date, *, stations: list[str] | None = None, tz: str | None, now: dt.datetime
+) -> ShiftReport:
+    """The figures of plant day `day` (`tz`, IANA), at `stations` (codes) or everywhere."""
+    codes = sorted(set(stations or []))
+    ids = _station_ids(codes) if codes else None
+    lo = plantday.day_start(day, tz)
+    hi = plantday.day_start(day + dt.timedelta(days=1), tz)
+    local = exports._local(exports.Filters(tz=tz))
+    production = _production(day, lo, hi, ids)
+    scrap = scrapreport.scrap_pareto(lo, hi, "reason", stations=list(ids) if ids else None)
+    raised_q = (
+        LedgerEntry.select(LedgerEntry.received_at, LedgerEntry.why, Item.code, Product.sku)
+        .join(Item, on=(LedgerEntry.item == Item.id))
+        .join(Product, on=(Item.product == Product.id))
+        .where(
+            (LedgerEntry.received_at >= lo)
+            & (LedgerEntry.received_at < hi)
+            & (LedgerEntry.action == Action.HOLD.value)
+            & (LedgerEntry.status == "accepted")
+            & (LedgerEntry.station.in_(list(ids)) if ids else pw.SQL("1 = 1"))
+        )
+        .switch(LedgerEntry)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(LedgerEntry.station == Station.id))
+        .select_extend(Station.code)
+    )
+    raised_count = raised_q.count()
+    raised = [
+        HoldLine(code, sku, why, local(at), st)
+        for at, why, code, sku, st in raised_q.order_by(LedgerEntry.id).limit(LIST_LIMIT).tuples()
+    ]
+    open_q = (
+        Item.select(Item.code, Product.sku, Item.held_why, Item.held_at, Station.code)
+        .join(Product, on=(Item.product == Product.id))
+        .switch(Item)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(Item.station == Station.id))
+        .where(
+            Item.held
+            & Item.stage.not_in([s.value for s in GONE])
+            & (Item.station.in_(list(ids)) if ids else pw.SQL("1 = 1"))
+        )
+    )
+    open_count = open_q.count()
+    still_open = [
+        HoldLine(code, sku, why, local(at), st)
+        for code, sku, why, at, st in open_q.order_by(Item.held_at, Item.id)
+        .limit(LIST_LIMIT)
+        .tuples()
+    ]
+    shown = {o.number for o in production}
+    standing = []
+    for f in flags_mod.compute(now, tz=tz).flat():
+        if ids is not None and (
+            ("order" in f and f["order"] not in shown)
+            or (f["flag"] == "dwell" and f.get("station") not in codes)
+        ):
+            continue
+        standing.append(f)
+    return ShiftReport(
+        day=day,
+        stations=codes,
+        printed_at=local(now),
+        production=production,
+        scrap=scrap,
+        holds_raised=raised,
+        holds_raised_count=raised_count,
+        holds_open=still_open,
+        holds_open_count=open_count,
+        flags=standing,
+    )
+
+
+def _production(day, lo, hi, ids: dict[int, str] | None) -> list[OrderLine]:
+    """Orders scheduled over `day` or completing something in the shift;
+    with stations, those whose line is one of them or that completed at one of them."""
+    done_q = LedgerEntry.select(LedgerEntry.order, pw.fn.SUM(LedgerEntry.qty)).where(
+        (LedgerEntry.received_at >= lo)
+        & (LedgerEntry.received_at < hi)
+        & (LedgerEntry.action == Action.COMPLETE.value)
+        & (LedgerEntry.status == "accepted")
+        & LedgerEntry.order.is_null(False)
+    )
+    if ids is not None:
+        done_q = done_q.where(LedgerEntry.station.in_(list(ids)))
+    done = {oid: Decimal(q or 0) for oid, q in done_q.group_by(LedgerEntry.order).tuples()}
+    scheduled = (ProductionOrder.start <= day) & (ProductionOrder.due >= day)
+    if ids is not None:
+        scheduled &= ProductionOrder.station.in_(list(ids))
+    cond = scheduled | ProductionOrder.id.in_(list(done) or [0])
+    orders = (
+        ProductionOrder.select(ProductionOrder, Product)
+        .join(Product)
+        .where(cond)
+        .order_by(ProductionOrder.due, ProductionOrder.number)
+        .limit(LIST_LIMIT)
+    )
+    out = []
+    for o in orders:
+        planned = adherence.daily_plan(Decimal(o.qty), o.start, o.due, day, day).get(
+            day, Decimal(0)
+        )
+        out.append(
+            OrderLine(
+                number=o.number,
+                product=o.product.sku,
+                name=o.product.name,
+                status=o.status,
+                planned=planned,
+                done=done.get(o.id, Decimal(0)),
+                qty=Decimal(o.qty),
+                done_total=Decimal(o.completed),
+            )
+        )
+    return out
+
+
+# --- the PDF -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """Every word of the report in the reader's language, and how to word codes."""
+
+    title: str
+    day: str
+    stations: str
+    all_stations: str
+    printed: str
+    production: str
+    order: str
+    product: str
+    status: str
+    planned: str
+    done: str
+    order_qty: str
+    done_total: str
+    total: str
+    no_production: str
+    scrap: str
+    reason: str
+    count: str
+    qty: str
+    no_scrap: str
+    holds_raised: str
+    holds_open: str
+    item: str
+    why: str
+    when: str
+    station: str
+    no_holds: str
+    flags: str
+    flag: str
+    about: str
+    message: str
+    no_flags: str
+    downtime: str
+    no_downtime: str
+    more: str  # "%(n)s more not listed"
+    page: str  # "Page %(n)s"
+    status_text: Callable[[str], str] = str
+    reason_text: Callable[[str | None], str] = lambda code: code or ""
+    flag_text: Callable[[str], str] = str
+    flag_message: Callable[[dict], str] = lambda f: f.get("message", "")
+    number: Callable[[Decimal], str] = lambda d: f"{Decimal(d).normalize():f}"
+    moment: Callable[[dt.datetime | None], str] = lambda t: (
+        t.strftime("%Y-%m-%d %H:%M") if t else ""
+    )
+    date: Callable[[dt.date], str] = lambda d: d.isoformat()
+
+
+def render_pdf(report: ShiftReport, w: Words) -> bytes:
+    """The report as an A4 PDF."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    body, head, title = styles["BodyText"], styles["Heading2"], styles["Title"]
+    small = styles["BodyText"].clone("small", fontSize=8, leading=10)
+
+    def p(text, style=small):
+        from xml.sax.saxutils import escape
+
+        return Paragraph(escape(str(text)), style)
+
+    def table(header, rows, widths=None, total=None):
+        data = [[p(h) for h in header]] + [[p(c) for c in r] for r in rows]
+        if total is not None:
+            data.append([p(c) for c in total])
+        t = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        style = [
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e0e0e0")),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+        if total is not None:
+            style.append(("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f3f3f3")))
+        t.setStyle(TableStyle(style))
+        return t
+
+    def more(shown: int, count: int):
+        return [p(w.more % {"n": count - shown}, body)] if count > shown else []
+
+    n = w.number
+    story = [
+        p(w.title, title),
+        p(f"{w.day}: {w.date(report.day)}", body),
+        p(f"{w.stations}: {', '.join(report.stations) or w.all_stations}", body),
+        p(f"{w.printed}: {w.moment(report.printed_at)}", body),
+        Spacer(1, 4 * mm),
+        p(w.production, head),
+    ]
+    if report.production:
+        rows = [
+            (o.number, f"{o.product} {o.name}", w.status_text(o.status), n(o.planned), n(o.done),
+             n(o.qty), n(o.done_total))
+            for o in report.production
+        ]  # fmt: skip
+        planned = sum((o.planned for o in report.production), Decimal(0))
+        done = sum((o.done for o in report.production), Decimal(0))
+        story.append(
+            table(
+                (w.order, w.product, w.status, w.planned, w.done, w.order_qty, w.done_total),
+                rows,
+                total=(w.total, "", "", n(planned), n(done), "", ""),
+            )
+        )
+    else:
+        story.append(p(w.no_production, body))
+    story += [Spacer(1, 4 * mm), p(w.scrap, head)]
+    if report.scrap:
+        rows = [(w.reason_text(r.key), str(r.count), n(r.qty)) for r in report.scrap]
+        story.append(
+            table(
+                (w.reason, w.count, w.qty),
+                rows,
+                total=(w.total, str(report.scrap_count), n(report.scrap_qty)),
+            )
+        )
+    else:
+        story.append(p(w.no_scrap, body))
+    for heading, lines, count in (
+        (w.holds_raised, report.holds_raised, report.holds_raised_count),
+        (w.holds_open, report.holds_open, report.holds_open_count),
+    ):
+        story += [Spacer(1, 4 * mm), p(f"{heading} ({count})", head)]
+        if lines:
+            rows = [
+                (h.item, h.product, w.reason_text(h.why), h.station or "", w.moment(h.at))
+                for h in lines
+            ]
+            story.append(table((w.item, w.product, w.why, w.station, w.when), rows))
+            story += more(len(lines), count)
+        else:
+            story.append(p(w.no_holds, body))
+    story += [Spacer(1, 4 * mm), p(w.flags, head)]
+    if report.flags:
+        rows = [
+            (
+                w.flag_text(f["flag"]),
+                f.get("order") or f.get("product") or f.get("station") or "",
+                w.flag_message(f),
+            )
+            for f in report.flags[:LIST_LIMIT]
+        ]
+        story.append(table((w.flag, w.about, w.message), rows, widths=(30 * mm, 40 * mm, None)))
+        story += more(min(len(report.flags), LIST_LIMIT), len(report.flags))
+    else:
+        story.append(p(w.no_flags, body))
+    story += [Spacer(1, 4 * mm), p(w.downtime, head), p(w.no_downtime, body)]
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont("Helvetica", 8)
+        canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, w.page % {"n": doc.page})
+        canvas.restoreState()
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=w.title,
+        author="Koordinator",
+    )
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
