@@ -697,7 +697,7 @@ def test_scan_malformed(api, changes):
 
 def test_stock(plant, api):
     empty = api.get("/api/stock", as_="operator", expected=200).get_json()
-    assert set(empty) == {"by_stage", "by_product", "by_station", "held"}
+    assert set(empty) == {"by_stage", "by_product", "by_station", "held", "places"}
     assert empty["held"] == []  # held stock apart (tests/web/test_scrap_page.py)
     # every stage, in the table's order, zeros included: a stable shape for clients
     assert empty["by_stage"] == [{"stage": s.value, "count": 0, "qty": 0} for s in Stage]

@@ -36,7 +36,7 @@ from decimal import Decimal
 import peewee as pw
 import pydantic
 
-from server.core import planning, reasonlist
+from server.core import locations, planning, reasonlist
 from server.core.errors import DomainError, Invalid
 from server.models import BomLine, Item, Product, ProductionOrder, Reason, RoutingStep, Station
 
@@ -486,9 +486,10 @@ def _upsert_station(row, later: list) -> str:
     if rework_to is not None and target is None:
         later.append(row)
     data["rework_to_id"] = target.id if target is not None else None
+    data.pop("location", None)  # not a column of the stations file: kept as it is
     station = Station.get_or_none(Station.code == m.code)
     if station is None:
-        Station.create(**data)
+        locations.line_side(Station.create(**data))
         return "created"
     if _same(station, data):
         return "unchanged"
