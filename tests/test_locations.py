@@ -183,3 +183,27 @@ def test_locations_api_tree_and_refusals(plant, api, db):
     api.get("/api/stock?location=NOPE", as_="operator", expected=404)
     site2 = api.get("/api/stock?site=PLANT2", as_="operator", expected=200).get_json()
     assert [r["code"] for r in site2["places"]["locations"]] == ["W2"]
+
+
+def test_locations_csv_import_is_all_or_nothing_and_exports_back(plant, api, db):
+    from tests.test_import import export, post_csv
+
+    text = (
+        "code,kind,name,site,parent,allow_products,allow_kinds,active\r\n"
+        "B-01-01,bin,Bin 1,,B-01,STEEL,,true\r\n"  # its parent comes later in the file
+        "B,area,Store B,,,,,\r\n"
+        "B-01,area,Shelf 1,,B,,raw;component,\r\n"
+    )
+    bad = text + "B-02-01,bin,No parent,,,,,\r\nB-09,area,x,,,NOPE,,\r\n"
+    refused = post_csv(api, "locations", bad, expected=400)
+    assert [e["line"] for e in refused["details"]] == [5, 6]
+    assert api.get("/api/locations/B", as_="operator", expected=404)
+    done = post_csv(api, "locations", text)
+    assert (done["created"], done["rows"]) == (3, 3)
+    shown = api.get("/api/locations/B-01-01", as_="operator", expected=200).get_json()
+    assert (shown["parent"], shown["allow"]) == ("B-01", {"products": ["STEEL"]})
+    exported = export(api, "locations")
+    assert "B-01,area,Shelf 1,MAIN,B,,component;raw,true" in exported
+    again = post_csv(api, "locations", exported)
+    assert again["updated"] == 0 and again["created"] == 0
+    post_csv(api, "locations", "code,kind\r\nB,area\r\n", as_="supervisor", expected=403)

@@ -10,10 +10,10 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
+from server.core import locations
 from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import SCRAP_BY, STATION_ACTIONS
-from server.core import locations
 from server.models import Location, Station
 
 CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]

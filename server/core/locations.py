@@ -426,6 +426,14 @@ def codes_of(ids) -> dict[int, str]:
     return dict(Location.select(Location.id, Location.code).where(Location.id.in_(ids)).tuples())
 
 
+def current(scanner) -> str | None:
+    """The code of a scanner's current location (its last location label), or None: the
+    one context the scan page header and GET /api/scanners show."""
+    if not scanner.location_id:
+        return None
+    return Location.select(Location.code).where(Location.id == scanner.location_id).scalar()
+
+
 def scanning(code: str) -> Location:
     """The location a location label names, for a scan: active, else refused."""
     loc = by_code(code)

@@ -87,8 +87,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "on_hold": (
         "Item on hold",
-        "The item is held (QC fail, a suspect lot): everything but release and scrap is "
-        "refused until a supervisor releases it; also a hold of an item already held.",
+        "The item is held (QC fail, a suspect lot): everything but release, scrap and transfer "
+        "is refused until a supervisor releases it; also a hold of an item already held.",
     ),
     "not_held": ("Item is not on hold", "A release of an item that is not held."),
     # stage rules (always rejected)

@@ -113,6 +113,7 @@
       if (kind === "act") return fill(T.action_selected, after.action_text);
       if (kind === "why") return fill(T.reason_selected, after.reason_text);
       if (kind === "qc") return after.action === "hold" ? T.qc_fail : T.qc_pass;
+      if (kind === "loc") return fill(T.location_selected, after.location);
       return T.defaults;
     }
 
@@ -146,10 +147,12 @@
         if (detail && detail !== text) text += " — " + detail;
         return text;
       }
-      if (en || !res.action) return res.message;
+      // where the item is now (a location's code, the same in every language)
+      var at = res.location && res.action ? " · " + res.location : "";
+      if (en || !res.action) return res.message + (res.message.indexOf("→ " + res.location) < 0 ? at : "");
       var said = T.actions[res.action] || res.action;
       if (res.stage) said += " → " + (T.stages[res.stage] || res.stage);
-      return said;
+      return said + at;
     }
 
     function show(ok, status, message, code) {
