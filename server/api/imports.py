@@ -2,7 +2,8 @@
 
 The body is the CSV text (`Content-Type: text/csv`) or a multipart form with one file.
 Rows are validated with the JSON API's own request models; see `server.core.imports`.
-Master data (products, bom, routings, stations, reasons, locations) needs the admin role, orders a supervisor.
+Master data (products, bom, routings, stations, reasons, locations) needs the admin role,
+orders a supervisor.
 """
 
 from __future__ import annotations
