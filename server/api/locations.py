@@ -21,7 +21,7 @@ LocCode = Annotated[
         strip_whitespace=True,
         min_length=1,
         max_length=32,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
     ),
 ]
 LocKind = Literal[locations.KINDS]  # type: ignore[valid-type]

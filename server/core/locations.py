@@ -32,7 +32,7 @@ PARENTS = {"area": (None, "area"), "bin": ("area",), "line": (None, "area")}
 LABEL_PREFIX = "LOC-"
 #: the site existing databases get (migration 0009) and new stations fall into
 DEFAULT_SITE = "MAIN"
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
 def label_text(code: str) -> str:
@@ -64,7 +64,7 @@ def site_by_code(code: str) -> Site | None:
 def create_site(code: str, name: str) -> Site:
     code = normal_code(code)
     if not CODE.match(code):
-        raise Invalid("bad_payload", f"Site code {code!r}: letters, digits, . _ / - only")
+        raise Invalid("bad_payload", f"Site code {code!r}: letters, digits, . _ - only")
     if site_by_code(code) is not None:
         raise Conflict("exists", f"Site {code} exists")
     return Site.create(code=code, name=name)
@@ -128,7 +128,7 @@ def create(
     """A new location; refused with a reason code (bad code, kind, parent or site)."""
     code = normal_code(code)
     if not CODE.match(code):
-        raise Invalid("bad_payload", f"Location code {code!r}: letters, digits, . _ / - only")
+        raise Invalid("bad_payload", f"Location code {code!r}: letters, digits, . _ - only")
     parent_loc = _parent(parent)
     the_site = _site_for(site, parent_loc)
     _check_parent(kind, the_site, parent_loc)
