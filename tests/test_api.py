@@ -628,6 +628,7 @@ def test_scan_status(plant, api, code, extra, status, reason):
         "stage",
         "warnings",
         "action",
+        "location",
     }
     assert out["scan_id"] == base["scan_id"] and out["duplicate"] is False
     assert out["reason"] == reason and isinstance(out["message"], str) and out["message"]
