@@ -5,7 +5,6 @@ the agent printed carry the location."""
 
 from __future__ import annotations
 
-
 from server.models import Item, LedgerEntry, Location
 from tests.ingest.test_agent_floor_exceptions import Floor
 
