@@ -50,6 +50,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from scanner_agent.outbox import new_scan_id
+from server.core import locations
 from server.core.codes import make_item_code
 from server.core.scans import ScanResult
 from server.core.stock import rebuild
@@ -72,6 +73,8 @@ def seed(url: str, items: int, scanners: int) -> list[str]:
     create_schema(db)
     with db.connection_context(), db.atomic():
         station = Station.create(code="RECV", name="Receiving", default_action="receive")
+        # its line side, as every station has (0009): each receive places the item there
+        locations.line_side(station)
         product = Product.create(sku="STEEL", name="Steel", kind="raw", tracking="lot")
         for n in range(scanners):
             Scanner.create(id=f"sc-b{n}", station=station)

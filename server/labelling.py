@@ -70,6 +70,7 @@ COMMAND_TITLES = {
     "WHY": "Reason",
     "QC": "Quality check",
     "DONE": "Done - station defaults",
+    "LOC": "Location",
 }
 
 
@@ -87,7 +88,27 @@ def command_label(text: str) -> Label:
     title = COMMAND_TITLES[parsed.command]
     if parsed.command == "WHY":
         return reason_label(parsed.arg)
+    if parsed.command == "LOC":
+        return location_label(parsed.arg)
     return Label(code=text, title=title, lines=(parsed.arg,) if parsed.arg else ())
+
+
+def location_label(code: str) -> Label:
+    """The label `LOC-<code>` of a location (server/core/locations.py): scanned, it makes
+    the location the scanner's current one (putaway, transfer, receive into a bin)."""
+    from server.core import locations
+    from server.models import Site
+
+    loc = locations.by_code(code)
+    if loc is None:
+        raise LabelError(f"No location {code}")
+    site = Site.get_or_none(Site.id == loc.site_id)
+    lines = tuple(t for t in (loc.name if loc.name != loc.code else "", site and site.code) if t)
+    return Label(
+        code=locations.label_text(loc.code),
+        title=f"{COMMAND_TITLES['LOC']} {loc.code}",
+        lines=lines,
+    )
 
 
 def reason_label(code: str) -> Label:

@@ -115,6 +115,33 @@ class BomLine(BaseModel):
         indexes = ((("product", "component"), True),)
 
 
+class Site(BaseModel):
+    """A plant site: it owns locations (and, later, stations, printers and a broker)."""
+
+    code = pw.CharField(max_length=32, unique=True)
+    name = pw.CharField(max_length=200)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Location(BaseModel):
+    """A place stock lies in, in a tree under its site: area -> bin, and a station's line
+    side (server/core/locations.py). `code` is what its label carries (`LOC-<code>`),
+    unique over all sites. `parent_id` and `site_id` are plain ids, not foreign keys (a
+    foreign key column cannot be dropped or altered on SQLite; locations are deactivated,
+    never deleted)."""
+
+    site_id = pw.IntegerField()
+    kind = pw.CharField(max_length=8)  # area | bin | line
+    code = pw.CharField(max_length=32, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    parent_id = pw.IntegerField(null=True, index=True)
+    #: what may be stored here: {"products": [sku...], "kinds": [kind...]}; null: anything
+    allow = JSONField(null=True)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class Station(BaseModel):
     code = pw.CharField(max_length=32, unique=True)
     name = pw.CharField(max_length=200)
@@ -128,6 +155,8 @@ class Station(BaseModel):
     #: server/core/rework.py. A plain id, not a foreign key: SQLite cannot drop or alter a
     #: column named in a foreign key, and stations are deactivated, never deleted.
     rework_to_id = pw.IntegerField(null=True)
+    #: the station's own location (its line side): where its scans put items
+    location_id = pw.IntegerField(null=True)
     #: language of the scan station page and its worker messages; null: the user's
     language = pw.CharField(max_length=8, null=True)
     #: an inactive station keeps its history; its scanners' scans are refused
@@ -184,6 +213,9 @@ class Scanner(BaseModel):
     #: the reason-list code (`CMD-WHY-<code>`) of the next scan only: cleared by the scan
     #: that is accepted with it
     why = pw.CharField(max_length=32, null=True)
+    #: the location of the last location label scanned (`LOC-<code>`): where receives and
+    #: transfers put items, until another location label or CMD-DONE
+    location_id = pw.IntegerField(null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
@@ -217,6 +249,9 @@ class Item(BaseModel):
     #: foreign key column cannot be dropped again on SQLite
     held_by_id = pw.IntegerField(null=True)
     held_at = pw.DateTimeField(null=True)
+    #: where it is (server/core/locations.py); a gone item keeps the last one, as station.
+    #: Indexed by create_schema after the migrations (item_location: 0009 adds the column)
+    location_id = pw.IntegerField(null=True)
 
     class Meta:
         only_save_dirty = True  # a scan updates the columns it changed, not all 15
@@ -262,6 +297,8 @@ class LedgerEntry(BaseModel):
     warnings = JSONField(default=list)
     operator = pw.ForeignKeyField(User, null=True, index=False)
     station = pw.ForeignKeyField(Station, null=True, index=False)
+    #: where the item is after the entry (a location label's location for its own row)
+    location_id = pw.IntegerField(null=True)
     order = pw.ForeignKeyField(ProductionOrder, null=True, index=False)
     scanned_at = pw.DateTimeField(null=True)
     received_at = pw.DateTimeField(default=utcnow, index=True)
@@ -303,6 +340,20 @@ class StockCounter(BaseModel):
         indexes = ((("product", "stage", "station_id"), True),)
 
 
+class LocationCounter(BaseModel):
+    """Items and quantity per product x stage x location (0 = none), kept in step with
+    every item change like StockCounter: the stock by place reads these rows."""
+
+    product = pw.ForeignKeyField(Product, index=False)
+    stage = pw.CharField(max_length=16)
+    location_id = pw.IntegerField(default=0)
+    count = pw.BigIntegerField(default=0)
+    qty = Qty(default=0)
+
+    class Meta:
+        indexes = ((("location_id", "product", "stage"), True),)
+
+
 class Reason(BaseModel):
     """A plant's reason list entry: why a worker scrapped, held, released, returned or
     adjusted something (`CMD-WHY-<code>`, the scan's `"reason"`). Not to be confused with
@@ -334,6 +385,8 @@ MODELS = [
     LoginAttempt,
     Product,
     BomLine,
+    Site,
+    Location,
     Station,
     RoutingStep,
     ProductionOrder,
@@ -342,6 +395,7 @@ MODELS = [
     Item,
     LedgerEntry,
     StockCounter,
+    LocationCounter,
     Reason,
 ]
 

@@ -628,6 +628,7 @@ def test_scan_status(plant, api, code, extra, status, reason):
         "stage",
         "warnings",
         "action",
+        "location",
     }
     assert out["scan_id"] == base["scan_id"] and out["duplicate"] is False
     assert out["reason"] == reason and isinstance(out["message"], str) and out["message"]
@@ -697,7 +698,7 @@ def test_scan_malformed(api, changes):
 
 def test_stock(plant, api):
     empty = api.get("/api/stock", as_="operator", expected=200).get_json()
-    assert set(empty) == {"by_stage", "by_product", "by_station", "held"}
+    assert set(empty) == {"by_stage", "by_product", "by_station", "held", "places"}
     assert empty["held"] == []  # held stock apart (tests/web/test_scrap_page.py)
     # every stage, in the table's order, zeros included: a stable shape for clients
     assert empty["by_stage"] == [{"stage": s.value, "count": 0, "qty": 0} for s in Stage]

@@ -57,7 +57,7 @@ def test_every_other_route_is_an_operators_get():
             assert route[0] == "GET" and role == "operator", (route, role)
 
 
-@pytest.mark.parametrize("kind", ["products", "bom", "routings", "stations"])
+@pytest.mark.parametrize("kind", ["products", "bom", "routings", "stations", "locations"])
 def test_master_data_imports_need_admin(api, kind):
     resp = api.call(
         "POST", f"/api/import/{kind}", as_="supervisor", data=b"x\n", content_type="text/csv"

@@ -212,3 +212,79 @@ def test_0003_adds_the_hold_columns(database):
     assert "item_held" in {i.name for i in database.get_indexes("item")}
     old = Item.get(Item.code == "K-OLD")
     assert (old.held, old.held_why, old.held_by_id, old.held_at) == (False, None, None, None)
+
+
+PLACES = "0009_places"
+#: the columns 0009 adds; its tables (site, location, location_counter) are new
+ADDED_0009 = {
+    "station": "location_id",
+    "scanner": "location_id",
+    "item": "location_id",
+    "ledger_entry": "location_id",
+}
+
+
+def _as_before_0009(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0009."""
+    db.execute_sql('DROP INDEX IF EXISTS "item_location"')
+    for table, column in ADDED_0009.items():
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    for table in ("location_counter", "location", "site"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    SchemaMigration.delete().where(SchemaMigration.name == PLACES).execute()
+
+
+def test_0009_gives_a_default_site_a_location_per_station_and_every_item_a_place(database):
+    from server.core import stock
+    from server.models import Item, Location, Site
+
+    create_schema(database)
+    _as_before_0009(database)
+    now = "2026-01-01 00:00:00"
+
+    def insert(sql: str, *values) -> None:
+        database.execute_sql(sql.replace("%s", database.param), values)
+
+    for code in ("RECV", "LINE"):
+        insert(
+            'INSERT INTO "station" ("code", "name", "default_action", "policy", '
+            '"operator_required", "active", "created_at") VALUES (%s, %s, %s, %s, %s, %s, %s)',
+            code, f"old {code}", "receive", "{}", False, True, now,
+        )  # fmt: skip
+    insert(
+        'INSERT INTO "product" ("sku", "name", "kind", "tracking", "unit", "active", '
+        '"created_at") VALUES (%s, %s, %s, %s, %s, %s, %s)',
+        "P1", "old", "raw", "lot", "kg", True, now,
+    )  # fmt: skip
+    product_id = Product.get(Product.sku == "P1").id
+    # by hand: the model reads the column the old schema lacks
+    line_id = database.execute_sql(
+        'SELECT "id" FROM "station" WHERE "code" = %s'.replace("%s", database.param), ("LINE",)
+    ).fetchone()[0]
+    for code, stage, station_id in (("K-AT", "raw", line_id), ("K-NEW", "new", None)):
+        insert(
+            'INSERT INTO "item" ("code", "product_id", "stage", "qty", "station_id", '
+            '"created_at", "stage_at", "held") VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+            code, product_id, stage, 5, station_id, now, now, False,
+        )  # fmt: skip
+    insert(
+        'INSERT INTO "scanner" ("id", "name", "active", "created_at") VALUES (%s, %s, %s, %s)',
+        "SC-OLD", "", True, now,
+    )  # fmt: skip
+    assert "location_id" not in _columns(database, "item")
+
+    assert create_schema(database) == [PLACES]
+
+    for table, column in ADDED_0009.items():
+        assert column in _columns(database, table), table
+    assert "item_location" in {i.name for i in database.get_indexes("item")}
+    assert [s.code for s in Site.select()] == ["MAIN"]
+    line = Location.get(Location.code == "LINE")
+    assert (line.kind, line.site_id) == ("line", Site.get().id)
+    assert Station.get(Station.code == "LINE").location_id == line.id
+    assert Station.get(Station.code == "RECV").location_id is not None
+    assert Item.get(Item.code == "K-AT").location_id == line.id
+    assert Item.get(Item.code == "K-NEW").location_id is None  # placed when received
+    assert Scanner.get_by_id("SC-OLD").location_id is None
+    assert stock.location_counters()[(line.id, product_id, "raw")] == (1, 5)
+    assert create_schema(database) == []

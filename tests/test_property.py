@@ -1,5 +1,6 @@
-"""Property: after any sequence of scans, the stock counters equal a recount, and every
-item's stage and quantity equal what its last ledger entry says."""
+"""Property: after any sequence of scans, the stock counters (by station and by location)
+equal a recount, and every item's stage and quantity equal what its last ledger entry
+says; transfers (location labels, CMD-ACT-TRANSFER) are among the scans."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ COMMANDS = [
     "CMD-ORD-WO-P1",
     "CMD-ACT-REWORK",
     "CMD-ACT-UNISSUE",
+    "CMD-ACT-TRANSFER",
+    "LOC-LINE",
+    "LOC-A1",
 ]
 
 step = st.tuples(
@@ -91,10 +95,33 @@ def test_counters_equal_recount_after_random_scans(plant, db, steps):
     # the sequence must move things, or the property says little
     assert LedgerEntry.select().where(LedgerEntry.status == "accepted").count() > len(steps) // 4
     assert stock.counters() == stock.recount_from_items()
+    _locations_follow_the_items()
     _orders_figures_follow_the_ledger()
     ledger = _ledger_state()
     for item in Item.select():
         assert ledger[item.id] == (item.stage, Decimal(item.qty)), item.code
+
+
+def _locations_follow_the_items() -> None:
+    """The location counters equal a recount; an item's last accepted scan row says where
+    it went (a transfer changes nothing else)."""
+    recount = stock.recount_locations_from_items()
+    assert stock.location_counters() == {k: v for k, v in recount.items() if v != (0, 0)}
+    last: dict[int, int | None] = {}
+    for item_id, location_id in (
+        LedgerEntry.select(LedgerEntry.item, LedgerEntry.location_id)
+        .where(
+            (LedgerEntry.status == "accepted")
+            & (LedgerEntry.origin == "scan")
+            & LedgerEntry.item.is_null(False)
+        )
+        .order_by(LedgerEntry.id)
+        .tuples()
+    ):
+        last[item_id] = location_id
+    for item in Item.select().where(Item.id.in_(list(last) or [0])):
+        if item.split_from_id is None:  # a part split off is placed by its split row
+            assert item.location_id == last[item.id], item.code
 
 
 #: (scanner, product the scan takes) of the steps of a line's day with its exceptions
@@ -109,6 +136,8 @@ FLOOR = {
     "issue-bolt": ("sc-line", "BOLT"),
     "unissue-steel": ("sc-ret", "STEEL"),
     "unissue-bolt": ("sc-ret", "BOLT"),
+    "transfer-steel": ("sc-put", "STEEL"),
+    "transfer-widget": ("sc-put", "WIDGET"),
 }
 floor_step = st.tuples(
     st.sampled_from(sorted(FLOOR)),
@@ -127,6 +156,12 @@ def test_rework_and_unissue_keep_counters_and_order_figures(plant, db, steps):
         _rework_stations(plant)
         plant.order("WO-F1", "WIDGET", 40)
         plant.items("WIDGET", count=8)
+        plant.api.post(
+            "/api/stations", {"code": "PUT", "name": "Put", "default_action": "transfer"},
+            expected=201,
+        )  # fmt: skip
+        plant.api.post("/api/scanners", {"id": "sc-put", "station": "PUT"}, expected=201)
+        plant.scan("sc-put", "LOC-A2", expected=201)
         for sku, qty in (("STEEL", 40), ("BOLT", 100)):
             for code in plant.items(sku, count=3, qty=qty):
                 plant.scan("sc-recv", code, expected=201)
@@ -150,6 +185,7 @@ def test_rework_and_unissue_keep_counters_and_order_figures(plant, db, steps):
             ),
         )
     assert stock.counters() == stock.recount_from_items()
+    _locations_follow_the_items()
     _orders_figures_follow_the_ledger()
     ledger = _ledger_state()
     for item in Item.select():

@@ -209,6 +209,28 @@ def r_expired(p):
     return p.scan("sc-line", f"]C101{GTIN_BOLT}10OLD")
 
 
+def r_unknown_location(p):
+    return p.scan("sc-recv", "LOC-NOWHERE")
+
+
+def r_no_location(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.scan("sc-stores", "CMD-ACT-TRANSFER", expected=201)
+    return p.scan("sc-stores", steel)
+
+
+def r_wrong_location(p):
+    steel = _in_stock(p, "STEEL", qty=1)
+    p.api.post(
+        "/api/locations",
+        {"code": "BOLTS", "kind": "area", "allow": {"products": ["BOLT"]}},
+        expected=201,
+    )
+    p.scan("sc-stores", "CMD-ACT-TRANSFER", expected=201)
+    p.scan("sc-stores", "LOC-BOLTS", expected=201)
+    return p.scan("sc-stores", steel)
+
+
 REASON_CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("r_")}
 TRANSPORT_ONLY = {"bad_payload", "server_error"}  # tested in test_api.py / below
 

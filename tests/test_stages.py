@@ -54,7 +54,8 @@ ALLOWED = {
     # hold and release: a status beside the stage, of stock in the plant; the stage stays
     **{
         (a, s, k): s
-        for a in (Action.HOLD, Action.RELEASE)
+        # transfer: a new place for stock in the plant; the stage stays
+        for a in (Action.HOLD, Action.RELEASE, Action.TRANSFER)
         for s in (Stage.RAW, Stage.COMPONENT, Stage.WIP, Stage.FINISHED, Stage.SUPPLIES)
         for k in Kind
     },

@@ -134,7 +134,8 @@ def _render(job_labels, fmt: str, template: str):
 
 
 @op("GET", "/labels/<name>", role="operator", tag="labels",
-    summary="One label: <code>.svg, <code>.png or <code>.zpl (item code or command label)",
+    summary="One label: <code>.svg, <code>.png or <code>.zpl (item code, command label "
+    "or location label LOC-<code>)",
     query=LabelQuery,
     responses={200: ("The label (image/svg+xml, image/png or text/plain ZPL)", None),
                404: ("Unknown item", None)},
@@ -145,7 +146,7 @@ def get_label(name: str, query: LabelQuery):
         raise NotFound("not_found", "Ask for <code>.svg, <code>.png or <code>.zpl")
     symbology, template = query.symbology, query.template
     try:
-        if code.upper().startswith("CMD-"):
+        if code.upper().startswith(("CMD-", "LOC-")):
             label = command_label(code)
         else:
             item = Item.select(Item, Product).join(Product).where(Item.code == code.upper()).first()

@@ -8,6 +8,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Code, Strict
+from server.core import locations
 from server.core.errors import Conflict, NotFound
 from server.models import ProductionOrder, Scanner, Station, User
 
@@ -39,6 +40,8 @@ class ScannerOut(Answer):
     operator: str | None
     order: str | None
     action: str | None
+    #: the scanner's current location (its last location label), null: its station's
+    location: str | None
     active: bool
 
 
@@ -50,6 +53,7 @@ def scanner_dict(s: Scanner) -> dict:
         "operator": User.get_by_id(s.operator_id).username if s.operator_id else None,
         "order": ProductionOrder.get_by_id(s.order_id).number if s.order_id else None,
         "action": s.action,
+        "location": locations.current(s),
         "last_scan_at": s.last_scan_at.isoformat() + "Z" if s.last_scan_at else None,
         "active": s.active,
     }

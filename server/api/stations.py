@@ -10,10 +10,11 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
+from server.core import locations
 from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import SCRAP_BY, STATION_ACTIONS
-from server.models import Station
+from server.models import Location, Station
 
 CheckName = Literal[tuple(CONFIGURABLE_CHECKS)]  # type: ignore[valid-type]
 StationAction = Literal[tuple(a.value for a in STATION_ACTIONS)]  # type: ignore[valid-type]
@@ -75,6 +76,9 @@ class StationIn(Strict):
     language: str | None = pydantic.Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
     #: a rework station: the routing station its reworked units go to next (docs/stages.md)
     rework_to: StationCode | None = None
+    #: the station's location (its line side), an existing location's code; left out: a
+    #: `line` location of the station's own code is made (server/core/locations.py)
+    location: StationCode | None = None
 
 
 class StationEdit(Strict):
@@ -89,6 +93,8 @@ class StationEdit(Strict):
     active: bool | None = None
     #: null: the reworked units go back to the first station of their routing
     rework_to: StationCode | None = None
+    #: the station's location (an existing location's code)
+    location: StationCode | None = None
 
 
 class StationOut(Answer):
@@ -101,6 +107,7 @@ class StationOut(Answer):
     language: str | None
     active: bool
     rework_to: str | None
+    location: str | None
 
 
 def station_dict(s: Station, codes: dict[int, str] | None = None) -> dict:
@@ -120,7 +127,19 @@ def station_dict(s: Station, codes: dict[int, str] | None = None) -> dict:
         "language": s.language,
         "active": s.active,
         "rework_to": rework_to,
+        "location": (
+            Location.select(Location.code).where(Location.id == s.location_id).scalar()
+            if s.location_id
+            else None
+        ),
     }
+
+
+def _location_id(code: str) -> int:
+    loc = locations.by_code(code)
+    if loc is None:
+        raise NotFound("unknown_location", f"No location {code}")
+    return loc.id
 
 
 def _station_id(code: str) -> int:
@@ -139,7 +158,7 @@ def _station_id(code: str) -> int:
     body=StationIn,
     responses={
         201: ("Created", StationOut),
-        404: ("unknown_station", None),
+        404: ("unknown_station, unknown_location", None),
         409: ("Code exists", None),
     },
 )
@@ -147,9 +166,13 @@ def create_station(body: StationIn):
     data = body.model_dump()
     rework_to = data.pop("rework_to")
     data["rework_to_id"] = _station_id(rework_to) if rework_to is not None else None
+    location = data.pop("location")
+    if location is not None:
+        data["location_id"] = _location_id(location)
     try:
         with current_app.extensions["koordinator.db"].atomic():
             station = Station.create(**data)
+            locations.line_side(station)
     except pw.IntegrityError as exc:
         raise Conflict("exists", f"Station {body.code} exists") from exc
     return station_dict(station), 201
@@ -186,6 +209,9 @@ def edit_station(code: str, body: StationEdit):
     if "rework_to" in changes:  # a null: no rework target
         rework_to = changes.pop("rework_to")
         changes["rework_to_id"] = _station_id(rework_to) if rework_to is not None else None
+    if changes.get("location") is not None:  # a null leaves the location as it is
+        changes["location_id"] = _location_id(changes.pop("location"))
+    changes.pop("location", None)
     if changes:
         Station.update(**changes).where(Station.id == station.id).execute()
     return station_dict(Station.get_by_id(station.id))

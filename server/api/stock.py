@@ -7,12 +7,37 @@ plant: docs/api.md."""
 from __future__ import annotations
 
 import peewee as pw
+import pydantic
 
 from server.api import op
-from server.api.schemas import num
-from server.core import scrapreport
+from server.api.schemas import Strict, num
+from server.core import locations, scrapreport
 from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
+
+
+class StockQuery(Strict):
+    site: str | None = pydantic.Field(
+        default=None, max_length=32, description="a site's code: `places` covers that site"
+    )
+    location: str | None = pydantic.Field(
+        default=None,
+        max_length=32,
+        description="a location's code: `places` covers it and every location below it",
+    )
+
+
+def _places(query: StockQuery) -> dict:
+    """Stock on hand by place: the location tree with counts and quantities per unit
+    (never added across units), and per product x unit x stage (server/core/locations.py)."""
+    data = locations.stock_by_place(query.site, query.location)
+    for loc in data["locations"]:
+        loc["qty"] = {unit: num(q) for unit, q in loc["qty"].items()}
+    if data["unplaced"] is not None:
+        data["unplaced"]["qty"] = {u: num(q) for u, q in data["unplaced"]["qty"].items()}
+    for row in data["products"]:
+        row["qty"] = num(row["qty"])
+    return data
 
 
 @op(
@@ -20,10 +45,12 @@ from server.models import Product, Station, StockCounter
     "/stock",
     role="operator",
     tag="stock",
-    summary="Counts and quantities by stage, product x stage and station",
-    responses={200: ("Stock", None)},
+    summary="Counts and quantities by stage, product x stage, station and place "
+    "(site, location and its subtree)",
+    query=StockQuery,
+    responses={200: ("Stock", None), 404: ("unknown_site, unknown_location", None)},
 )
-def get_stock():
+def get_stock(query: StockQuery):
     by_stage = (
         StockCounter.select(
             StockCounter.stage,
@@ -79,6 +106,7 @@ def get_stock():
             for code, s, n, q in by_station
             if n
         ],
+        "places": _places(query),
         # held stock, shown apart (it is counted in the figures above as well)
         "held": [
             {"stage": s, "count": n, "qty": num(q)}

@@ -40,6 +40,8 @@ GS1_PREFIXES = ("]C1", "]d2", "]Q3", "]e0", "]J1")
 #: AIM identifiers of plain (non-GS1) symbols: stripped before anything else is tried
 PLAIN_PREFIXES = ("]C0", "]d1", "]Q1", "]Q0", "]A0", "]E0", "]E4")
 COMMAND_PREFIX = "CMD-"
+#: a location label, `LOC-<code>`
+LOCATION_PREFIX = "LOC-"
 EPC_HEX = re.compile(r"^[0-9A-F]{24}([0-9A-F]{8})*$")
 
 
@@ -206,6 +208,13 @@ def parse(raw: str, source: str = "barcode") -> Parsed:
     upper = text.upper()
     if upper.startswith(COMMAND_PREFIX):
         return _parse_command(text)
+    if upper.startswith(LOCATION_PREFIX):
+        # a location label (server/core/locations.py): a command that sets the scanner's
+        # current location
+        code = text[len(LOCATION_PREFIX) :].strip()
+        if not code:
+            raise Rejected("unknown_code", "Location label without a code")
+        return Parsed(CodeKind.COMMAND, text, command="LOC", arg=code.upper())
     if upper.startswith("URN:EPC:"):
         try:
             tag = epcpy.tag_uri_to_tag_encodable(text)

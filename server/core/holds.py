@@ -1,7 +1,8 @@
 """Hold and release: the `held` status beside an item's stage.
 
-A held item (QC fail, a suspect lot) keeps its stage and place; every action on it is
-rejected `on_hold` except release and scrap (`stages.WHILE_HELD`). Holding needs a reason
+A held item (QC fail, a suspect lot) keeps its stage; every action on it is rejected
+`on_hold` except release, scrap and transfer (`stages.WHILE_HELD`: carried to a quarantine
+bin, it stays held there). Holding needs a reason
 from the reason list that applies to hold, releasing one that applies to release and a
 supervisor. The scan path (`scans.py`) and the API (`POST /api/items/{code}/hold|release`)
 both come here, so both write the same item columns and ledger row. A lot recall holds

@@ -26,6 +26,7 @@ LEDGER_COLUMNS = (
     "scan_id", "origin", "scanner_id", "raw_code", "code_kind", "action", "item_id",
     "from_stage", "to_stage", "qty", "status", "reason", "message", "note", "why", "warnings",
     "operator_id", "station_id", "order_id", "scanned_at", "received_at", "result",
+    "location_id",
 )  # fmt: skip
 #: the item fields a scan may change -> their columns
 ITEM_UPDATE = {
@@ -39,6 +40,7 @@ ITEM_UPDATE = {
     "held_why": "held_why",
     "held_by_id": "held_by_id",
     "held_at": "held_at",
+    "location_id": "location_id",
 }
 
 
@@ -68,6 +70,14 @@ def _sql(kind: str, param: str, for_update: bool) -> str:
             '"count" = "stock_counter"."count" + EXCLUDED."count", '
             '"qty" = "stock_counter"."qty" + EXCLUDED."qty"'
         )
+    if kind == "location_counter_upsert":
+        return (
+            'INSERT INTO "location_counter" ("location_id", "product_id", "stage", "count", '
+            f'"qty") VALUES ({param}, {param}, {param}, {param}, {param}) '
+            'ON CONFLICT ("location_id", "product_id", "stage") DO UPDATE SET '
+            '"count" = "location_counter"."count" + EXCLUDED."count", '
+            '"qty" = "location_counter"."qty" + EXCLUDED."qty"'
+        )
     if kind == "scanner_touch":
         return f'UPDATE "scanner" SET "last_scan_at" = {param} WHERE "id" = {param}'
     raise KeyError(kind)
@@ -91,6 +101,11 @@ def stored(scan_ids: list[str]) -> list[tuple[str, str | None]]:
 def upsert_counter(product_id: int, stage: str, station_id: int, count: int, qty) -> None:
     db, sql = _stmt("counter_upsert")
     db.execute_sql(sql, (product_id, stage, station_id, count, Item.qty.db_value(qty)))
+
+
+def upsert_location_counter(location_id: int, product_id: int, stage: str, count: int, qty):
+    db, sql = _stmt("location_counter_upsert")
+    db.execute_sql(sql, (location_id, product_id, stage, count, Item.qty.db_value(qty)))
 
 
 def touch_scanners(scanner_ids, when: dt.datetime) -> None:
@@ -209,7 +224,7 @@ def save_item(item: Item) -> None:
 def insert_ledger(
     *, scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
     to_stage, qty, status, reason, message, note, why, warnings, operator_id, station_id,
-    order_id, scanned_at, received_at, result: str,
+    order_id, scanned_at, received_at, result: str, location_id=None,
 ) -> None:  # fmt: skip
     """One ledger row (the LEDGER_COLUMNS, in order); `result` comes as JSON text
     (ScanResult.to_json(), the same text the ingest publishes)."""
@@ -218,6 +233,6 @@ def insert_ledger(
         scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
         to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
         message, note, why, compact_json(warnings) if warnings else "[]", operator_id, station_id,
-        order_id, _dt(scanned_at), _dt(received_at), result,
+        order_id, _dt(scanned_at), _dt(received_at), result, location_id,
     )  # fmt: skip
     db.execute_sql(sql, row)

@@ -14,6 +14,7 @@ lines counts its first line). One bad row and nothing is written.
 | routings | product*, station*, seq | one step; each product's steps in seq order (else file order) |
 | stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy, rework_to | the whole station, by code; policy as `check=warn;check=reject;scrap_by=operator`; rework_to a station that exists or is in the file |
 | orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
+| locations | code*, kind*, name, site, parent, allow_products, allow_kinds, active | the whole location, by code; parent a location that exists or is in the file (in any order); allow_* as `A;B` |
 
 Empty cells take the model's default. Exports write the same columns, so an export imports
 back unchanged.
@@ -30,13 +31,14 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import types
 from collections.abc import Callable
 from decimal import Decimal
 
 import peewee as pw
 import pydantic
 
-from server.core import planning, reasonlist
+from server.core import locations, planning, reasonlist
 from server.core.errors import DomainError, Invalid
 from server.models import BomLine, Item, Product, ProductionOrder, Reason, RoutingStep, Station
 
@@ -60,7 +62,7 @@ def restore(cell: str) -> str:
     return cell
 
 
-KINDS = ("products", "bom", "routings", "stations", "orders", "reasons")
+KINDS = ("products", "bom", "routings", "stations", "orders", "reasons", "locations")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +97,10 @@ SPECS = {
     "reasons": Spec(
         ("code", "text_en", "text_id", "applies_to", "active"),
         ("code", "text_en", "applies_to"),
+    ),
+    "locations": Spec(
+        ("code", "kind", "name", "site", "parent", "allow_products", "allow_kinds", "active"),
+        ("code", "kind"),
     ),
 }
 
@@ -486,9 +492,10 @@ def _upsert_station(row, later: list) -> str:
     if rework_to is not None and target is None:
         later.append(row)
     data["rework_to_id"] = target.id if target is not None else None
+    data.pop("location", None)  # not a column of the stations file: kept as it is
     station = Station.get_or_none(Station.code == m.code)
     if station is None:
-        Station.create(**data)
+        locations.line_side(Station.create(**data))
         return "created"
     if _same(station, data):
         return "unchanged"
@@ -598,6 +605,83 @@ def _upsert_reason(m) -> str:
     return "updated"
 
 
+# --- locations (server/core/locations.py) ---------------------------------------------------
+
+
+def _flag(data: dict, name: str) -> None:
+    if name in data:
+        flag = data[name].lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name}: {data[name]!r} is not true or false")
+        data[name] = flag in ("true", "1", "yes")
+
+
+def _prep_location(cells, models):
+    data = dict(cells)
+    products = [p.strip() for p in data.pop("allow_products", "").split(";") if p.strip()]
+    kinds = [k.strip() for k in data.pop("allow_kinds", "").split(";") if k.strip()]
+    if products or kinds:
+        data["allow"] = {"products": products, "kinds": kinds}
+    _flag(data, "active")
+    active = data.pop("active", True)
+    model = models["location"].model_validate(data)
+    # active is not a field of the API's create body: carried beside it
+    return types.SimpleNamespace(**dict(model), active=active)
+
+
+def _apply_locations(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.code.upper(), errors, "code")
+    pending = list(rows)
+    # parents first: a row waits while its parent is a location of the file not made yet
+    in_file = {r.model.code.upper() for r in rows}
+    while pending:
+        ready = [
+            r
+            for r in pending
+            if not r.model.parent
+            or locations.by_code(r.model.parent) is not None
+            or r.model.parent.upper() not in in_file
+        ]
+        if not ready:
+            for r in pending:
+                errors.append({"line": r.line, "error": f"parent {r.model.parent}: a loop"})
+            break
+        for row in ready:
+            _count(result, _row_step(db, row, errors, lambda row=row: _upsert_location(row.model)))
+            in_file.discard(row.model.code.upper())
+        pending = [r for r in pending if r not in ready]
+
+
+def _upsert_location(m) -> str:
+    allow = m.allow.model_dump() if m.allow is not None else None
+    active = m.active
+    loc = locations.by_code(m.code)
+    if loc is None:
+        loc = locations.create(
+            code=m.code, kind=m.kind, name=m.name, site=m.site, parent=m.parent, allow=allow
+        )
+        if not active:
+            locations.edit(loc, active=False)
+        return "created"
+    if loc.kind != m.kind:
+        raise Invalid("bad_parent", f"{loc.code} is a {loc.kind}; its kind cannot change")
+    if m.site and locations.site_by_code(m.site) is not None:
+        if locations.site_by_code(m.site).id != loc.site_id:
+            raise Invalid("bad_parent", f"{loc.code} is in another site")
+    parent_code = locations.codes_of([loc.parent_id]).get(loc.parent_id)
+    want_allow = locations._check_allow(allow)
+    same = (
+        loc.name == (m.name or loc.code)
+        and parent_code == (m.parent.upper() if m.parent else None)
+        and (loc.allow or None) == want_allow
+        and loc.active == active
+    )
+    if same:
+        return "unchanged"
+    locations.edit(loc, name=m.name or loc.code, parent=m.parent, allow=allow, active=active)
+    return "updated"
+
+
 _HANDLERS = {
     "products": (_prep_product, _apply_products),
     "bom": (_prep_bom, _apply_bom),
@@ -605,6 +689,7 @@ _HANDLERS = {
     "stations": (_prep_station, _apply_stations),
     "orders": (_prep_order, _apply_orders),
     "reasons": (_prep_reason, _apply_reasons),
+    "locations": (_prep_location, _apply_locations),
 }
 
 
@@ -663,6 +748,21 @@ def export_rows(kind: str) -> list[list[str]]:
                     str(s.dwell_limit_minutes or ""),
                     policy,
                     codes.get(s.rework_to_id, ""),
+                ]
+            )
+    elif kind == "locations":
+        for row in locations.listing():
+            allow = row["allow"] or {}
+            out.append(
+                [
+                    row["code"],
+                    row["kind"],
+                    row["name"],
+                    row["site"] or "",
+                    row["parent"] or "",
+                    ";".join(allow.get("products", [])),
+                    ";".join(allow.get("kinds", [])),
+                    "true" if row["active"] else "false",
                 ]
             )
     elif kind == "reasons":

@@ -130,6 +130,7 @@ def split(item: Item, qty: Decimal, *, delta: StockDelta, now: dt.datetime, **le
         lot=item.lot,
         expiry=item.expiry,
         station=item.station,
+        location_id=item.location_id,
         order=item.order,
         split_from=item,
         created_at=now,

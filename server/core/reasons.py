@@ -48,6 +48,15 @@ REASONS: dict[str, tuple[str, str]] = {
         "badges within an hour (30 s, doubling up to 15 min); even a known badge is refused "
         "until the lock ends by itself. The message says how long.",
     ),
+    "unknown_location": (
+        "Location not known",
+        "A location label (`LOC-<code>`) names no location or a deactivated one.",
+    ),
+    "no_location": (
+        "Scan a location label first",
+        "A transfer needs the scanner's current location: scan the location's label "
+        "(`LOC-<code>`) before the items.",
+    ),
     "unknown_order": ("Order not known", "An order command label names no order."),
     "unknown_action": ("Action not known", "An action command label names no action."),
     "operator_required": (
@@ -78,8 +87,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "on_hold": (
         "Item on hold",
-        "The item is held (QC fail, a suspect lot): everything but release and scrap is "
-        "refused until a supervisor releases it; also a hold of an item already held.",
+        "The item is held (QC fail, a suspect lot): everything but release, scrap and transfer "
+        "is refused until a supervisor releases it; also a hold of an item already held.",
     ),
     "not_held": ("Item is not on hold", "A release of an item that is not held."),
     # stage rules (always rejected)
@@ -124,6 +133,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "Issued material short",
         "Completing a unit found less issued material than its bill needs (warning by default).",
     ),
+    "wrong_location": (
+        "Not stored at this location",
+        "The location's rule says which products or product kinds may be stored there and "
+        "this item is none of them (a transfer, a receive or a move into it).",
+    ),
     "expired": (
         "Expired - do not use",
         "The item or lot is past its expiry date (GS1 AI 17; the plant's local day). Scrap "
@@ -151,6 +165,7 @@ CONFIGURABLE_CHECKS: dict[str, str] = {
     "routing_incomplete": "reject",
     "short_material": "warn",
     "expired": "reject",
+    "wrong_location": "reject",
 }
 
 

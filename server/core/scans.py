@@ -22,13 +22,24 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, holds, hot, plantday, reasonlist, rework, schedule, throttle
+from server.core import (
+    codes,
+    holds,
+    hot,
+    locations,
+    plantday,
+    reasonlist,
+    rework,
+    schedule,
+    throttle,
+)
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import (
     ALLOWED_FROM,
     EXPIRY_EXEMPT,
+    GONE,
     HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
     SUPERVISOR_ACTIONS,
@@ -45,6 +56,7 @@ from server.models import (
     BomLine,
     Item,
     LedgerEntry,
+    Location,
     Product,
     ProductionOrder,
     Reason,
@@ -93,6 +105,9 @@ class ScanResult:
     stage: str | None = None
     warnings: list[dict] = dataclasses.field(default_factory=list)
     action: str | None = None
+    #: the item's location code after the scan; for a location label, the scanner's new
+    #: current location (docs/protocol.md)
+    location: str | None = None
     #: the JSON text of to_dict(), made once: the ledger stores it, the ingest publishes it
     _json: str | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
@@ -112,6 +127,7 @@ class ScanResult:
             "stage": self.stage,
             "warnings": [dict(w) for w in self.warnings],
             "action": self.action,
+            "location": self.location,
         }
 
     def to_json(self) -> str:
@@ -140,6 +156,8 @@ class _Ctx:
         self.order: ProductionOrder | None = None
         self.action: str | None = None
         self.item: Item | None = None
+        #: the location the ledger row records (the item's after the scan)
+        self.location_id: int | None = None
         self.from_stage: str | None = None
         self.parsed: codes.Parsed | None = None
         #: the reason-list code given for this scan (label or payload), once checked
@@ -255,6 +273,7 @@ class _Batch:
         self._users: dict = {}
         self._scanners: dict = {}
         self._reasons: dict = {}
+        self._locations: dict = {}
         self.touched: set[str] = set()  # scanner ids that scanned in this batch
 
     def today(self, now: dt.datetime) -> dt.date:
@@ -278,6 +297,11 @@ class _Batch:
         if code not in self._reasons:
             self._reasons[code] = hot.get(Reason, "code", code)
         return self._reasons[code]
+
+    def location(self, location_id: int) -> Location | None:
+        if location_id not in self._locations:
+            self._locations[location_id] = hot.get(Location, "id", location_id)
+        return self._locations[location_id]
 
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
@@ -403,6 +427,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         scanned_at=ctx.scan.scanned_at,
         received_at=ctx.now,
         result=result.to_json(),
+        location_id=ctx.location_id,
     )
 
 
@@ -489,6 +514,7 @@ def _hold(ctx: _Ctx, item: Item, action: Action) -> ScanResult:
         stage=str(item.stage),
         warnings=ctx.warnings,
         action=action.value,
+        location=_location_code(ctx, item),
     )
 
 
@@ -730,10 +756,21 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
                 done_at=ctx.now if status == "done" else None,
             ).where(ProductionOrder.id == order.id).execute()
             notes.append(f"{order.number} {done.normalize()}/{Decimal(order.qty).normalize()}")
-    elif action in (Action.USE, Action.SHIP, Action.SCRAP, Action.RETURN, Action.REWORK):
+    elif action in (
+        Action.USE,
+        Action.SHIP,
+        Action.SCRAP,
+        Action.RETURN,
+        Action.REWORK,
+        Action.TRANSFER,
+    ):
         if qty is not None and qty < Decimal(item.qty):
             item = split(item, qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
             ctx.item = item
+            if action == Action.TRANSFER:
+                ctx.warnings.append(
+                    {"code": "split", "message": f"Split: label the part taken with {item.code}"}
+                )
         if action == Action.REWORK:
             order = rework.take_back_completion(item, lock=_for_update)
             if order is not None:
@@ -754,15 +791,23 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             ctx.order = order
             notes.append(f"from {order.number}")
 
+    place = _place(ctx, item, product, action, to)
     ctx.delta.leave(item)
-    item.stage = to
-    if to not in (Stage.SHIPPED, Stage.CONSUMED):
-        item.station_id = station.id
-    item.stage_at = ctx.now
+    if action == Action.TRANSFER:
+        # a place, not a step: stage, station (the routing position) and stage_at stay
+        item.location_id = place.id
+        text = f"Transfer: {product.name} → {place.code}"
+    else:
+        item.stage = to
+        if to not in (Stage.SHIPPED, Stage.CONSUMED):
+            item.station_id = station.id
+        if place is not None and item.location_id != place.id:
+            item.location_id = place.id
+        item.stage_at = ctx.now
+        text = f"{action.value.capitalize()}: {product.name} {ctx.from_stage} → {to}"
     hot.save_item(item)
     ctx.delta.enter(item)
-    text = f"{action.value.capitalize()}: {product.name} {ctx.from_stage} → {to}"
-    if notes:
+    if notes and action != Action.TRANSFER:
         text += " (" + ", ".join(notes) + ")"
     return ScanResult(
         scan_id=ctx.scan.scan_id,
@@ -772,7 +817,44 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         stage=str(to),
         warnings=ctx.warnings,
         action=action.value,
+        location=_location_code(ctx, item),
     )
+
+
+def _place(ctx: _Ctx, item: Item, product: Product, action: Action, to: Stage):
+    """Where the scan puts the item: a transfer at the scanner's current location (a
+    location label first, `no_location` without one), a receive there too when one was
+    scanned, else at the station's location; an item leaving the plant (ship, use,
+    consume, scrap) stays where it left from. A location with an `allow` rule that does not
+    take the product answers `wrong_location` (reject or warn per station policy)."""
+    scanner_loc = ctx.scanner.location_id
+    if action == Action.TRANSFER:
+        if not scanner_loc:
+            raise Rejected("no_location")
+        place = ctx.batch.location(scanner_loc)
+    elif to in GONE:
+        return None
+    elif action == Action.RECEIVE and scanner_loc:
+        place = ctx.batch.location(scanner_loc)
+    elif ctx.station.location_id:
+        place = ctx.batch.location(ctx.station.location_id)
+    else:
+        return None
+    if place is None:
+        raise Rejected("unknown_location")
+    if place.allow and item.location_id != place.id:
+        why = locations.check_allowed(place, product)
+        if why is not None:
+            ctx.check("wrong_location", why)
+    return place
+
+
+def _location_code(ctx: _Ctx, item: Item) -> str | None:
+    ctx.location_id = item.location_id
+    if not item.location_id:
+        return None
+    loc = ctx.batch.location(item.location_id)
+    return loc.code if loc is not None else None
 
 
 def _next_on_routing(routing: list[int], station_id: int | None, batch: _Batch) -> int | None:
@@ -863,6 +945,7 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
     """Command labels change this scanner's context until changed again."""
     scanner = ctx.scanner
     changes: dict = {"context_at": ctx.now}
+    location = None
     if parsed.command == "OP":
         # throttled per scanner against guessing badges; a known badge does not clear the
         # count, and during a lock even a known badge is refused unlooked-at (no oracle)
@@ -924,8 +1007,16 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         changes["why"] = reason.code
         ctx.why = reason.code
         message = f"Reason: {reason.code} - {reason.text_en}"
+    elif parsed.command == "LOC":
+        # sticky: receives and transfers put items here until another location label or
+        # CMD-DONE
+        place = locations.scanning(parsed.arg)
+        changes["location_id"] = place.id
+        ctx.location_id = place.id
+        message = f"Location: {place.code} {place.name}".rstrip()
+        location = place.code
     else:  # DONE: back to the station's defaults
-        changes.update(order=None, action=None, why=None)
+        changes.update(order=None, action=None, why=None, location_id=None)
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
     ctx.batch.forget_scanner(scanner.id)
@@ -934,6 +1025,7 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         status="accepted",
         message=message,
         action=f"command:{parsed.command.lower()}",
+        location=location,
     )
 
 

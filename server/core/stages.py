@@ -59,6 +59,9 @@ class Action(enum.StrEnum):
     RETURN = "return"
     REWORK = "rework"
     UNISSUE = "unissue"
+    #: putaway or transfer: the item goes to the scanner's current location (a location
+    #: label, `LOC-<code>`), its stage and station stay (server/core/locations.py)
+    TRANSFER = "transfer"
     # a status beside the stage, not a move: the stage stays
     HOLD = "hold"
     RELEASE = "release"
@@ -75,18 +78,20 @@ STATION_ACTIONS = (
     Action.USE,
     Action.REWORK,
     Action.UNISSUE,
+    Action.TRANSFER,
 )
 #: actions a scanner may be switched to with an action command label
 OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE)
 #: actions that set or clear the hold status and leave the stage as it is
 HOLD_ACTIONS = frozenset({Action.HOLD, Action.RELEASE})
-#: what a held item still accepts
-WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP})
+#: what a held item still accepts: release, scrap, and a transfer (carrying it to a
+#: quarantine bin is what a hold usually asks for; it stays held there, docs/decisions.md)
+WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP, Action.TRANSFER})
 #: what an expired item still accepts: disposing of it, taking back what a customer
 #: returns, holding and releasing it and returning it to stores; everything else answers
 #: `expired` (docs/decisions.md)
 EXPIRY_EXEMPT = frozenset(
-    {Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE, Action.UNISSUE}
+    {Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE, Action.UNISSUE, Action.TRANSFER}
 )
 #: actions that need a signed-in supervisor (or a supervisor's API token) and a reason
 SUPERVISOR_ACTIONS = frozenset({Action.SCRAP, Action.RETURN})
@@ -129,6 +134,7 @@ ALLOWED_FROM: dict[Action, frozenset[Stage]] = {
     Action.UNISSUE: frozenset({Stage.WIP}),
     Action.HOLD: ON_HAND,
     Action.RELEASE: ON_HAND,
+    Action.TRANSFER: ON_HAND,
 }
 
 
@@ -161,7 +167,7 @@ def target_stage(action: Action, stage: Stage, kind: Kind) -> Stage | None:
             return Stage.WIP if kind in MADE_IN_PLANT else None
         case Action.UNISSUE:
             return UNISSUE_TO.get(kind)
-        case Action.HOLD | Action.RELEASE:
+        case Action.HOLD | Action.RELEASE | Action.TRANSFER:
             return stage
     return None  # pragma: no cover - match is exhaustive
 

@@ -24,15 +24,27 @@ from flask import (
 from flask_babel import gettext
 
 from server import auth, mqtt_credentials
+from server.api import locations as api_locations
 from server.api import products as api_products
 from server.api import reasonlist as api_reasons
 from server.api import scanners as api_scanners
 from server.api import stations as api_stations
+from server.core import locations as core_locations
 from server.core.errors import DomainError
 from server.core.reasonlist import USES as REASON_USES
 from server.core.stages import STATION_ACTIONS as _ACTIONS
 from server.core.stages import Action
-from server.models import ApiToken, BomLine, Product, Reason, RoutingStep, Scanner, Station, User
+from server.models import (
+    ApiToken,
+    BomLine,
+    Product,
+    Reason,
+    RoutingStep,
+    Scanner,
+    Site,
+    Station,
+    User,
+)
 from server.web import bp, i18n
 from server.web.pages import FormError, role_required, web_user
 
@@ -402,3 +414,57 @@ def admin_token_revoke(token_id: int):
     ApiToken.update(revoked=True).where(ApiToken.id == token.id).execute()
     flash(gettext("Token revoked."))
     return redirect(url_for("web.admin_user", user_id=token.user_id))
+
+
+# --- sites and locations (server/core/locations.py) ---------------------------------------
+
+
+@bp.route("/admin/locations")
+@role_required("admin")
+def admin_locations():
+    return render_template(
+        "admin/locations.html",
+        locations=core_locations.listing(),
+        sites=Site.select().order_by(Site.code),
+        kinds=core_locations.KINDS,
+    )
+
+
+@bp.route("/admin/sites", methods=["POST"])
+@role_required("admin")
+def admin_site_create():
+    data = _form("code", "name")
+    if body := _submit(api_locations.create_site, api_locations.SiteIn, data):
+        flash(gettext("Site %(code)s created.", code=body.code))
+    return redirect(url_for("web.admin_locations"))
+
+
+def _allow_form() -> dict | None:
+    products = [p.strip() for p in request.form.get("allow_products", "").split(",") if p.strip()]
+    kinds = [k for k in ("raw", "component", "finished", "supplies") if request.form.get(f"k_{k}")]
+    return {"products": products, "kinds": kinds} if (products or kinds) else None
+
+
+@bp.route("/admin/locations", methods=["POST"])
+@role_required("admin")
+def admin_location_create():
+    data = _form("code", "kind", "name", "site", "parent")
+    data["allow"] = _allow_form()
+    if body := _submit(api_locations.create_location, api_locations.LocationIn, data):
+        flash(gettext("Location %(code)s created.", code=body.code.upper()))
+    return redirect(url_for("web.admin_locations"))
+
+
+@bp.route("/admin/locations/<code>", methods=["POST"])
+@role_required("admin")
+def admin_location_edit(code: str):
+    if core_locations.by_code(code) is None:
+        abort(404)
+    data: dict = {"active": request.form.get("active") == "on"}
+    if request.form.get("name", "").strip():
+        data["name"] = request.form["name"].strip()
+    data["parent"] = request.form.get("parent", "").strip() or None
+    data["allow"] = _allow_form()
+    if _submit(api_locations.edit_location, api_locations.LocationEdit, data, code=code):
+        flash(gettext("Location %(code)s saved.", code=code))
+    return redirect(url_for("web.admin_locations"))

@@ -46,6 +46,9 @@ REASON_TEXT = {
     "unknown_station": _("Station not known"),
     "unknown_operator": _("Badge not known"),
     "badge_locked": _("Too many unknown badges - wait"),
+    "unknown_location": _("Location not known"),
+    "no_location": _("Scan a location label first"),
+    "wrong_location": _("Not stored at this location"),
     "unknown_order": _("Order not known"),
     "unknown_action": _("Action not known"),
     "operator_required": _("Scan your badge first"),
@@ -151,6 +154,7 @@ ACTION_TEXT = {
     "return": _("Returned"),
     "rework": _("Reworked"),
     "unissue": _("Unissued"),
+    "transfer": _("Transferred"),
     "hold": _("Held"),
     "release": _("Released"),
     "create": _("Created"),
@@ -190,6 +194,8 @@ KIND_TEXT = {
 }
 
 TRACKING_TEXT = {"unit": _("per unit"), "lot": _("per lot")}
+#: the kinds of a location (server/core/locations.py)
+LOCATION_KIND_TEXT = {"area": _("area"), "bin": _("bin"), "line": _("line side")}
 
 #: a station's default action, as the verb shown in the admin's choice
 #: what a reason of the plant's reason list applies to (server/core/reasonlist.USES)
@@ -215,6 +221,7 @@ VERB_TEXT = {
     "return": _("return"),
     "rework": _("rework"),
     "unissue": _("unissue"),
+    "transfer": _("transfer"),
     "hold": _("hold"),
     "release": _("release"),
 }
@@ -228,6 +235,7 @@ COMMAND_TEXT = {
     "command:why": _("Reason selected"),
     "command:qc": _("Quality check"),
     "command:done": _("Back to the station defaults"),
+    "command:loc": _("Location selected"),
 }
 
 #: warnings of an accepted scan that are not reason codes
@@ -359,6 +367,10 @@ def role_text(role: str) -> str:
 
 def kind_text(kind: str | None) -> str:
     return _text(KIND_TEXT, kind, kind or "")
+
+
+def location_kind_text(kind: str | None) -> str:
+    return _text(LOCATION_KIND_TEXT, kind, kind or "")
 
 
 def tracking_text(tracking: str | None) -> str:
@@ -543,6 +555,7 @@ def worker_catalogue() -> dict:
         "order_selected": gettext("Order %(number)s selected", number="{name}"),
         "action_selected": gettext("Action: %(action)s", action="{name}"),
         "reason_selected": gettext("Reason for the next scan: %(reason)s", reason="{name}"),
+        "location_selected": gettext("Location: %(location)s", location="{name}"),
         "qc_pass": gettext("QC pass: parts move on"),
         "qc_fail": gettext("QC fail: scan the reason, then the part to hold"),
         "defaults": gettext("Done - back to the station's defaults"),

@@ -130,6 +130,7 @@ def init_app(app: Flask) -> None:
             "status_text": i18n.status_text,
             "role_text": i18n.role_text,
             "kind_text": i18n.kind_text,
+            "location_kind_text": i18n.location_kind_text,
             "tracking_text": i18n.tracking_text,
             "verb_text": i18n.verb_text,
             "reason_use_text": i18n.reason_use_text,

@@ -13,7 +13,7 @@ import peewee as pw
 from flask import abort, g, jsonify, render_template, send_from_directory
 from flask_babel import get_locale, gettext
 
-from server.core import reasonlist
+from server.core import locations, reasonlist
 from server.models import (
     Item,
     LedgerEntry,
@@ -53,7 +53,8 @@ def _scanner_and_station(scanner_id: str) -> tuple[Scanner, Station | None]:
 
 def scanner_context(scanner: Scanner, station: Station | None) -> dict:
     """What the scanner's next scan will be done as: its action (the command label's,
-    else the station's default), order and operator, read fresh from the database."""
+    else the station's default), order, operator and current location (the last location
+    label, the same `location` GET /api/scanners gives), read fresh from the database."""
     operator = User.get_or_none(User.id == scanner.operator_id) if scanner.operator_id else None
     order = (
         ProductionOrder.get_or_none(ProductionOrder.id == scanner.order_id)
@@ -64,21 +65,23 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
     reason = reasonlist.lookup(scanner.why) if scanner.why else None
     language = str(get_locale() or i18n.DEFAULT)
     reason_text = f"{scanner.why} {reasonlist.text(reason, language)}" if reason else ""
+    place = locations.current(scanner)
     parts = [
         i18n.action_text(action),
         order.number if order else "",
         operator.username if operator else "",
         reason_text,
+        gettext("at %(location)s", location=place) if place else "",
     ]
     return {
         "scanner": scanner.id,
-        "location": f"{station.code} {station.name}".strip() if station else None,
         "operator": operator.username if operator else None,
         "order": order.number if order else None,
         "action": action,
         "action_text": i18n.action_text(action),
         "reason": scanner.why,
         "reason_text": reason_text or None,
+        "location": place,
         "text": " · ".join(p for p in parts if p),
     }
 

@@ -20,15 +20,16 @@ from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
 from server import labelling
-from server.core import codes
-from server.core.errors import Rejected
+from server.core import codes, locations
+from server.core.errors import DomainError, Rejected
 from server.core.items import left_from
-from server.core.stages import GONE
+from server.core.stages import GONE, ON_HAND
 from server.models import (
     Item,
     LedgerEntry,
     Product,
     ProductionOrder,
+    Site,
     Station,
     StockCounter,
     User,
@@ -128,16 +129,33 @@ def stock_figures() -> dict:
     }
 
 
+def place_figures() -> dict:
+    """The stock by place of the page's `site` and `location` filters: the location tree
+    with item counts and quantities per unit (server/core/locations.py)."""
+    site = request.args.get("site", "").strip() or None
+    location = request.args.get("location", "").strip() or None
+    try:
+        places = locations.stock_by_place(site, location)
+    except DomainError as exc:
+        abort(404, exc.message)
+    return {
+        "places": places,
+        "place_filters": {"site": site or "", "location": location or ""},
+        "sites": list(Site.select().order_by(Site.code)),
+        "all_locations": locations.listing(site),
+    }
+
+
 @bp.route("/stock")
 @role_required("operator")
 def stock():
-    return render_template("stock.html", **stock_figures())
+    return render_template("stock.html", **stock_figures(), **place_figures())
 
 
 @bp.route("/stock/live")
 @role_required("operator")
 def stock_live():
-    return render_template("_stock_live.html", **stock_figures())
+    return render_template("_stock_live.html", **stock_figures(), **place_figures())
 
 
 def _lookup(model, field, value):
@@ -157,6 +175,11 @@ def items():
     product = _lookup(Product, Product.sku, args.get("product", "").strip())
     station = _lookup(Station, Station.code, args.get("station", "").strip())
     order = _lookup(ProductionOrder, ProductionOrder.number, args.get("order", "").strip())
+    place = None
+    if args.get("location", "").strip():
+        place = locations.by_code(args["location"])
+        if place is None:
+            abort(404, gettext("Nothing named %(v)s", v=args["location"].strip()))
     stage = args.get("stage", "").strip()
     lot = args.get("lot", "").strip()
     if stage and stage not in STAGES:
@@ -172,6 +195,12 @@ def items():
         query = query.where(Item.order == order.id)
     if lot:
         query = query.where(Item.lot == lot)
+    if place is not None:
+        # the location and every location below it; only stock on hand is somewhere
+        query = query.where(
+            Item.location_id.in_(locations.subtree_ids(place))
+            & Item.stage.in_([str(s) for s in ON_HAND])
+        )
     before = args.get("before", type=int)
     if before:
         query = query.where(Item.id < before)
@@ -179,6 +208,7 @@ def items():
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     stations = {s.id: s.code for s in Station.select(Station.id, Station.code)}
+    places = locations.codes_of(r.location_id for r in rows)
     orders = {}
     order_ids = {r.order_id for r in rows if r.order_id}
     if order_ids:
@@ -189,7 +219,7 @@ def items():
             )
         }
     total = None
-    if not (order or lot):  # the counters know the total of these filters
+    if not (order or lot or place):  # the counters know the total of these filters
         counted = StockCounter.select(pw.fn.COALESCE(pw.fn.SUM(StockCounter.count), 0))
         if product:
             counted = counted.where(StockCounter.product == product.id)
@@ -200,13 +230,14 @@ def items():
         total = counted.scalar()
     filters = {
         k: args[k].strip()
-        for k in ("product", "stage", "station", "lot", "order")
+        for k in ("product", "stage", "station", "lot", "order", "location")
         if args.get(k, "").strip()
     }
     return render_template(
         "items.html",
         rows=rows,
         stations=stations,
+        places=places,
         orders=orders,
         more=more,
         next_before=rows[-1].id if rows and more else None,

@@ -26,10 +26,12 @@ from server.models import (
     ApiToken,
     Item,
     LedgerEntry,
+    Location,
     Product,
     ProductionOrder,
     Reason,
     Scanner,
+    Site,
     Station,
     User,
 )
@@ -169,9 +171,13 @@ def plant_data() -> set[str]:
         (ApiToken, ("name",)),
         # the reason list is the plant's own, typed in both languages
         (Reason, ("code", "text_en", "text_id")),
+        # sites and locations, and the location labels printed from their codes
+        (Site, ("code", "name")),
+        (Location, ("code", "name")),
     ]:
         for row in model.select(*[getattr(model, f) for f in fields]).tuples():
             values.update(str(v) for v in row if v)
+    values.update(f"LOC-{code}" for (code,) in Location.select(Location.code).tuples())
     return values
 
 

@@ -161,6 +161,7 @@
       if (kind === "act") return fill(T.action_selected, after.action_text);
       if (kind === "why") return fill(T.reason_selected, after.reason_text);
       if (kind === "qc") return after.action === "hold" ? T.qc_fail : T.qc_pass;
+      if (kind === "loc") return fill(T.location_selected, after.location);
       return T.defaults;
     }
 

@@ -1,0 +1,444 @@
+"""Sites and locations: where stock lies, as a tree site -> area -> bin.
+
+A location has a kind: `area` (a store, a warehouse bay, a zone; under its site or under
+another area), `bin` (a shelf place; under an area) or `line` (a station's line side; under
+its site or an area). Its `code` is unique over all sites and is what its label carries,
+`LOC-<code>`. Locations are deactivated, never deleted: items and history keep naming them.
+
+Every item has a location beside its stage (`Item.location_id`): a scan puts it at its
+station's location (the line side), a receive or a transfer at the scanner's current
+location, the last location label scanned (server/core/scans.py). A location may say what
+may be stored there (`allow`: product SKUs and/or product kinds); a scan putting anything
+else there is `wrong_location`, rejected or warned per the station's policy.
+
+Stock by place (`stock_by_place`) reads the location counters (`LocationCounter`, kept in
+step by server/core/stock.py) and never adds quantities of different units: a location's
+figures are an item count and one quantity per unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal
+
+from server.core.errors import Conflict, Invalid, NotFound, Rejected
+from server.core.stages import ON_HAND, Kind
+from server.models import Item, Location, LocationCounter, Product, Site, Station
+
+KINDS = ("area", "bin", "line")
+#: kind -> the kinds its parent may have (None: directly under the site)
+PARENTS = {"area": (None, "area"), "bin": ("area",), "line": (None, "area")}
+LABEL_PREFIX = "LOC-"
+#: the site existing databases get (migration 0009) and new stations fall into
+DEFAULT_SITE = "MAIN"
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+def label_text(code: str) -> str:
+    """What a location's label carries."""
+    return f"{LABEL_PREFIX}{code}"
+
+
+def normal_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def default_site() -> Site:
+    site = Site.get_or_none(Site.code == DEFAULT_SITE)
+    if site is None:
+        site = Site.get_or_none()
+    if site is None:
+        site = Site.create(code=DEFAULT_SITE, name="Main site")
+    return site
+
+
+def by_code(code: str) -> Location | None:
+    return Location.get_or_none(Location.code == normal_code(code))
+
+
+def site_by_code(code: str) -> Site | None:
+    return Site.get_or_none(Site.code == normal_code(code))
+
+
+def create_site(code: str, name: str) -> Site:
+    code = normal_code(code)
+    if not CODE.match(code):
+        raise Invalid("bad_payload", f"Site code {code!r}: letters, digits, . _ - only")
+    if site_by_code(code) is not None:
+        raise Conflict("exists", f"Site {code} exists")
+    return Site.create(code=code, name=name)
+
+
+def _check_allow(allow: dict | None) -> dict | None:
+    if not allow:
+        return None
+    products = [str(s).strip() for s in allow.get("products") or [] if str(s).strip()]
+    kinds = [str(k).strip().lower() for k in allow.get("kinds") or [] if str(k).strip()]
+    bad = [k for k in kinds if k not in {x.value for x in Kind}]
+    if bad:
+        raise Invalid("bad_payload", f"allow: kind {bad[0]!r} is not a product kind")
+    known = {p for (p,) in Product.select(Product.sku).where(Product.sku.in_(products)).tuples()}
+    missing = [s for s in products if s not in known]
+    if missing:
+        raise NotFound("unknown_product", f"allow: no product {missing[0]}")
+    out = {}
+    if products:
+        out["products"] = sorted(set(products))
+    if kinds:
+        out["kinds"] = sorted(set(kinds))
+    return out or None
+
+
+def _check_parent(kind: str, site: Site, parent: Location | None, self_id: int | None = None):
+    if kind not in KINDS:
+        raise Invalid("bad_payload", f"kind {kind!r}: one of {', '.join(KINDS)}")
+    allowed = PARENTS[kind]
+    if parent is None:
+        if None not in allowed:
+            raise Invalid("bad_parent", f"A {kind} lies in an area: give its parent")
+        return
+    if parent.kind not in allowed:
+        raise Invalid("bad_parent", f"A {kind} cannot lie in a {parent.kind}")
+    if parent.site_id != site.id:
+        raise Invalid("bad_parent", f"{parent.code} is in another site")
+    if self_id is not None and (parent.id == self_id or self_id in ancestors(parent)):
+        raise Invalid("bad_parent", "A location cannot lie inside itself")
+
+
+def ancestors(location: Location) -> list[int]:
+    """Ids of the locations above `location`, nearest first."""
+    out: list[int] = []
+    parent_id = location.parent_id
+    while parent_id is not None and parent_id not in out:
+        out.append(parent_id)
+        parent_id = Location.get_by_id(parent_id).parent_id
+    return out
+
+
+def create(
+    *,
+    code: str,
+    kind: str,
+    name: str = "",
+    site: str | None = None,
+    parent: str | None = None,
+    allow: dict | None = None,
+) -> Location:
+    """A new location; refused with a reason code (bad code, kind, parent or site)."""
+    code = normal_code(code)
+    if not CODE.match(code):
+        raise Invalid("bad_payload", f"Location code {code!r}: letters, digits, . _ - only")
+    parent_loc = _parent(parent)
+    the_site = _site_for(site, parent_loc)
+    _check_parent(kind, the_site, parent_loc)
+    if by_code(code) is not None:
+        raise Conflict("exists", f"Location {code} exists")
+    return Location.create(
+        site_id=the_site.id,
+        kind=kind,
+        code=code,
+        name=name or code,
+        parent_id=parent_loc.id if parent_loc else None,
+        allow=_check_allow(allow),
+    )
+
+
+def _parent(code: str | None) -> Location | None:
+    if not code:
+        return None
+    loc = by_code(code)
+    if loc is None:
+        raise NotFound("unknown_location", f"No location {normal_code(code)}")
+    return loc
+
+
+def _site_for(code: str | None, parent: Location | None) -> Site:
+    if code:
+        site = site_by_code(code)
+        if site is None:
+            raise NotFound("unknown_site", f"No site {normal_code(code)}")
+        return site
+    if parent is not None:
+        return Site.get_by_id(parent.site_id)
+    return default_site()
+
+
+_UNSET = object()
+
+
+def edit(
+    location: Location,
+    *,
+    name=None,
+    parent=_UNSET,
+    allow=_UNSET,
+    active=None,
+) -> Location:
+    """Rename, move in the tree, change what may be stored there, (de)activate. A
+    location holding stock may be deactivated: its items stay there (and are counted)
+    until moved; only new scans of its label are refused."""
+    changes: dict = {}
+    if name is not None:
+        changes["name"] = name
+    if parent is not _UNSET:
+        parent_loc = _parent(parent)
+        _check_parent(location.kind, Site.get_by_id(location.site_id), parent_loc, location.id)
+        changes["parent_id"] = parent_loc.id if parent_loc else None
+    if allow is not _UNSET:
+        changes["allow"] = _check_allow(allow)
+    if active is not None:
+        changes["active"] = active
+    if changes:
+        Location.update(**changes).where(Location.id == location.id).execute()
+    return Location.get_by_id(location.id)
+
+
+def line_side(station: Station) -> Location:
+    """The station's own location, made (a `line` under the default site, its code the
+    station's, or a free variant of it) when it has none yet."""
+    if station.location_id:
+        loc = Location.get_or_none(Location.id == station.location_id)
+        if loc is not None:
+            return loc
+    code = normal_code(station.code)[:32]
+    loc = by_code(code)
+    if loc is not None and loc.kind == "line" and not _is_line_of_another(loc, station):
+        pass
+    else:
+        base, n = code[:28], 2
+        while by_code(code) is not None:
+            code = f"{base}-{n}"
+            n += 1
+        loc = Location.create(
+            site_id=default_site().id, kind="line", code=code, name=station.name or code
+        )
+    Station.update(location_id=loc.id).where(Station.id == station.id).execute()
+    station.location_id = loc.id
+    return loc
+
+
+def _is_line_of_another(loc: Location, station: Station) -> bool:
+    return (
+        Station.select()
+        .where((Station.location_id == loc.id) & (Station.id != station.id))
+        .exists()
+    )
+
+
+def check_allowed(location: Location, product: Product) -> str | None:
+    """Why `product` may not be stored at `location` (its `allow` rule), or None."""
+    allow = location.allow
+    if not allow:
+        return None
+    if product.sku in (allow.get("products") or ()):
+        return None
+    if product.kind in (allow.get("kinds") or ()):
+        return None
+    return f"{product.sku} is not stored at {location.code}"
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def as_dict(loc: Location, sites: dict[int, str], codes: dict[int, str]) -> dict:
+    return {
+        "code": loc.code,
+        "kind": loc.kind,
+        "name": loc.name,
+        "site": sites.get(loc.site_id),
+        "parent": codes.get(loc.parent_id) if loc.parent_id else None,
+        "allow": loc.allow,
+        "active": loc.active,
+        "label": label_text(loc.code),
+    }
+
+
+def listing(site: str | None = None, include_inactive: bool = True) -> list[dict]:
+    """Every location (of `site`), parents before children, siblings by code."""
+    query = Location.select()
+    if site:
+        s = site_by_code(site)
+        if s is None:
+            raise NotFound("unknown_site", f"No site {normal_code(site)}")
+        query = query.where(Location.site_id == s.id)
+    if not include_inactive:
+        query = query.where(Location.active == True)  # noqa: E712
+    locs = list(query)
+    sites = {s.id: s.code for s in Site.select()}
+    codes = {loc.id: loc.code for loc in Location.select(Location.id, Location.code)}
+    out = []
+    for loc, depth in _tree_order(locs):
+        row = as_dict(loc, sites, codes)
+        row["depth"] = depth
+        out.append(row)
+    return out
+
+
+def _tree_order(locs: list[Location]):
+    ids = {loc.id for loc in locs}
+    children: dict[int | None, list[Location]] = defaultdict(list)
+    for loc in locs:
+        parent = loc.parent_id if loc.parent_id in ids else None
+        children[parent].append(loc)
+    for kids in children.values():
+        kids.sort(key=lambda x: (x.site_id, x.code))
+    stack = [(loc, 0) for loc in reversed(children[None])]
+    while stack:
+        loc, depth = stack.pop()
+        yield loc, depth
+        stack.extend((kid, depth + 1) for kid in reversed(children.get(loc.id, [])))
+
+
+def subtree_ids(location: Location) -> list[int]:
+    """`location` and every location below it."""
+    children: dict[int, list[int]] = defaultdict(list)
+    rows = Location.select(Location.id, Location.parent_id).where(
+        Location.site_id == location.site_id
+    )
+    for lid, pid in rows.tuples():
+        if pid is not None:
+            children[pid].append(lid)
+    out, todo = [], [location.id]
+    while todo:
+        lid = todo.pop()
+        if lid in out:
+            continue
+        out.append(lid)
+        todo.extend(children.get(lid, ()))
+    return out
+
+
+def stock_by_place(site: str | None = None, location: str | None = None) -> dict:
+    """Stock on hand under a site and/or location (a location includes its subtree).
+
+    `locations`: every location in scope with its own items and those of its subtree
+    (`count`, `total_count`) and quantities per unit (`qty`: {unit: qty}, never added
+    across units); `products`: per product, unit and stage, the count and quantity.
+    Items with no location (labelled before migration 0009 without a station, made by the
+    API in a stock stage) are counted under `location: null` when no filter is given.
+    """
+    the_site = None
+    if site:
+        the_site = site_by_code(site)
+        if the_site is None:
+            raise NotFound("unknown_site", f"No site {normal_code(site)}")
+    root = None
+    if location:
+        root = by_code(location)
+        if root is None:
+            raise NotFound("unknown_location", f"No location {normal_code(location)}")
+        if the_site is not None and root.site_id != the_site.id:
+            raise Invalid("bad_parent", f"{root.code} is not in site {the_site.code}")
+    if root is not None:
+        scope_ids = subtree_ids(root)
+        locs = list(Location.select().where(Location.id.in_(scope_ids)))
+    elif the_site is not None:
+        locs = list(Location.select().where(Location.site_id == the_site.id))
+    else:
+        locs = list(Location.select())
+    scope = {loc.id for loc in locs}
+    rows = (
+        LocationCounter.select(
+            LocationCounter.location_id,
+            Product.sku,
+            Product.name,
+            Product.unit,
+            LocationCounter.stage,
+            LocationCounter.count,
+            LocationCounter.qty,
+        )
+        .join(Product, on=(LocationCounter.product == Product.id))
+        .where(LocationCounter.stage.in_([s.value for s in ON_HAND]) & (LocationCounter.count != 0))
+    )
+    if root is not None or the_site is not None:
+        rows = rows.where(LocationCounter.location_id.in_(list(scope) or [-1]))
+    own: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
+    products: dict[tuple, list] = {}
+    for lid, sku, name, unit, stage, n, q in rows.tuples():
+        entry = own[lid]
+        entry["count"] += int(n)
+        entry["qty"][unit] += Decimal(q)
+        key = (sku, name, unit, stage)
+        acc = products.setdefault(key, [0, Decimal(0)])
+        acc[0] += int(n)
+        acc[1] += Decimal(q)
+    parents = {loc.id: loc.parent_id for loc in locs}
+    total: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
+    for lid, entry in own.items():
+        at: int | None = lid
+        seen: set[int] = set()
+        while at is not None and at in scope and at not in seen:
+            seen.add(at)
+            total[at]["count"] += entry["count"]
+            for unit, q in entry["qty"].items():
+                total[at]["qty"][unit] += q
+            at = parents.get(at)
+    sites = {s.id: s.code for s in Site.select()}
+    codes = {loc.id: loc.code for loc in locs}
+    out_locs = []
+    for loc, depth in _tree_order(locs):
+        row = as_dict(loc, sites, codes)
+        row["depth"] = depth
+        row["count"] = own[loc.id]["count"] if loc.id in own else 0
+        row["total_count"] = total[loc.id]["count"] if loc.id in total else 0
+        row["qty"] = _units(total[loc.id]["qty"]) if loc.id in total else {}
+        out_locs.append(row)
+    unplaced = own.get(0)
+    return {
+        "site": the_site.code if the_site else None,
+        "location": root.code if root else None,
+        "locations": out_locs,
+        "unplaced": (
+            {"count": unplaced["count"], "qty": _units(unplaced["qty"])}
+            if unplaced and root is None and the_site is None
+            else None
+        ),
+        "products": [
+            {"sku": sku, "name": name, "unit": unit, "stage": stage, "count": n, "qty": q}
+            for (sku, name, unit, stage), (n, q) in sorted(products.items())
+            if n
+        ],
+    }
+
+
+def _units(qty: dict) -> dict[str, Decimal]:
+    return {unit: q for unit, q in sorted(qty.items()) if q}
+
+
+def items_at(location: Location, *, limit: int = 200) -> list[Item]:
+    """The items on hand at `location` and below it (drill-down), newest first."""
+    return list(
+        Item.select(Item, Product)
+        .join(Product)
+        .where(
+            Item.location_id.in_(subtree_ids(location)) & Item.stage.in_([s.value for s in ON_HAND])
+        )
+        .order_by(Item.id.desc())
+        .limit(limit)
+    )
+
+
+def codes_of(ids) -> dict[int, str]:
+    ids = [i for i in set(ids) if i]
+    if not ids:
+        return {}
+    return dict(Location.select(Location.id, Location.code).where(Location.id.in_(ids)).tuples())
+
+
+def current(scanner) -> str | None:
+    """The code of a scanner's current location (its last location label), or None: the
+    one context the scan page header and GET /api/scanners show."""
+    if not scanner.location_id:
+        return None
+    return Location.select(Location.code).where(Location.id == scanner.location_id).scalar()
+
+
+def scanning(code: str) -> Location:
+    """The location a location label names, for a scan: active, else refused."""
+    loc = by_code(code)
+    if loc is None:
+        raise Rejected("unknown_location", f"Location {normal_code(code)} not known")
+    if not loc.active:
+        raise Rejected("unknown_location", f"Location {loc.code} is deactivated")
+    return loc

@@ -1,0 +1,209 @@
+"""Places: sites and locations, location labels, receive into a bin, transfer/putaway by
+scanning (`LOC-<code>` then the items with the transfer action), the `wrong_location` rule
+and the stock by place; over HTTP on both backends."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from server.core import stock
+from server.models import Item, LedgerEntry, Scanner
+from tests.test_scans import _in_stock
+
+
+def _stores(plant) -> None:
+    """A store with rack A, shelf A-01 and bin A-01-03, and a stores scanner whose plain
+    scans receive (the RECV scanner) or transfer (sc-putaway)."""
+    api = plant.api
+    api.post("/api/locations", {"code": "STORE", "kind": "area", "name": "Main store"},
+             expected=201)  # fmt: skip
+    api.post("/api/locations", {"code": "A-01", "kind": "area", "parent": "STORE"}, expected=201)
+    api.post(
+        "/api/locations",
+        {"code": "A-01-03", "kind": "bin", "parent": "A-01", "name": "Rack A shelf 1 bin 3"},
+        expected=201,
+    )
+    api.post(
+        "/api/stations",
+        {"code": "PUT", "name": "Putaway", "default_action": "transfer"},
+        expected=201,
+    )
+    api.post("/api/scanners", {"id": "sc-put", "station": "PUT"}, expected=201)
+
+
+def _where(code: str) -> str | None:
+    item = Item.get(Item.code == code)
+    from server.models import Location
+
+    return Location.get_by_id(item.location_id).code if item.location_id else None
+
+
+def _counters_agree() -> None:
+    assert stock.counters() == stock.recount_from_items()
+    assert stock.location_counters() == {
+        k: v for k, v in stock.recount_locations_from_items().items() if v != (0, 0)
+    }
+
+
+def test_receive_into_a_bin_then_move_two_lots_to_line_side(plant, api, db):
+    _stores(plant)
+    lot1, lot2 = plant.items("STEEL", count=2, qty=50, lot="H-7")
+    # the clerk scans the bin's label, then the lots: received into A-01-03
+    answer = plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    assert (answer["action"], answer["location"]) == ("command:loc", "A-01-03")
+    assert Scanner.get_by_id("sc-recv").location_id is not None
+    for lot in (lot1, lot2):
+        got = plant.scan("sc-recv", lot, expected=201)
+        assert (got["stage"], got["location"]) == ("raw", "A-01-03")
+    assert _where(lot1) == _where(lot2) == "A-01-03"
+    # a worker moves both to the line side of LINE: the location label, then the lots
+    plant.scan("sc-put", "LOC-LINE", expected=201)
+    for lot in (lot1, lot2):
+        moved = plant.scan("sc-put", lot, expected=201)
+        assert (moved["action"], moved["stage"], moved["location"]) == ("transfer", "raw", "LINE")
+        row = LedgerEntry.get(LedgerEntry.scan_id == moved["scan_id"])
+        assert (row.from_stage, row.to_stage, row.location_id) == (
+            "raw",
+            "raw",
+            Item.get(Item.code == lot).location_id,
+        )
+    item = Item.get(Item.code == lot1)
+    assert (item.stage, item.station.code) == ("raw", "RECV")  # stage and station stay
+    assert _where(lot1) == _where(lot2) == "LINE"
+    _counters_agree()
+    # stock by place: nothing left under the store, both lots at LINE, kg not added to ea
+    store = api.get("/api/stock?location=STORE", as_="operator", expected=200).get_json()
+    rows = {r["code"]: r for r in store["places"]["locations"]}
+    assert set(rows) == {"STORE", "A-01", "A-01-03"}
+    assert rows["STORE"]["total_count"] == 0
+    line = api.get("/api/stock?location=LINE", as_="operator", expected=200).get_json()
+    (row,) = line["places"]["locations"]
+    assert (row["count"], row["qty"]) == (2, {"kg": 100})
+    shown = api.get("/api/locations/LINE", as_="operator", expected=200).get_json()
+    assert {i["code"] for i in shown["items"]} == {lot1, lot2}
+
+
+def test_a_receive_without_a_location_label_goes_to_the_station_and_labels_stick(plant, db):
+    _stores(plant)
+    steel = _in_stock(plant, "STEEL", qty=3)
+    assert _where(steel) == "RECV"  # the receiving station's line side
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    a, b = plant.items("STEEL", count=2, qty=1)
+    plant.scan("sc-recv", a, expected=201)
+    plant.scan("sc-recv", b, expected=201)  # sticky: still A-01-03
+    assert _where(a) == _where(b) == "A-01-03"
+    plant.scan("sc-recv", "CMD-DONE", expected=201)  # back to the station's own location
+    (c,) = plant.items("STEEL", qty=1)
+    plant.scan("sc-recv", c, expected=201)
+    assert _where(c) == "RECV"
+
+
+def test_transfer_refusals_and_the_location_rule(plant, api, db):
+    _stores(plant)
+    steel = _in_stock(plant, "STEEL", qty=2)
+    assert plant.scan("sc-put", steel, expected=422)["reason"] == "no_location"
+    assert plant.scan("sc-put", "LOC-NOWHERE", expected=422)["reason"] == "unknown_location"
+    api.call("PATCH", "/api/locations/A-01-03", {"allow": {"kinds": ["component"]}}, expected=200)
+    plant.scan("sc-put", "LOC-A-01-03", expected=201)
+    refused = plant.scan("sc-put", steel, expected=422)
+    assert refused["reason"] == "wrong_location" and _where(steel) == "RECV"
+    # the station's policy may only warn
+    api.call("PATCH", "/api/stations/PUT", {"name": "Putaway"}, expected=200)
+    from server.models import Station
+
+    Station.update(policy={"wrong_location": "warn"}).where(Station.code == "PUT").execute()
+    warned = plant.scan("sc-put", steel, expected=201)
+    assert [w["code"] for w in warned["warnings"]] == ["wrong_location"]
+    assert _where(steel) == "A-01-03"
+    # new, shipped and consumed items have no place to be transferred from
+    (new,) = plant.items("STEEL", qty=1)
+    assert plant.scan("sc-put", new, expected=422)["reason"] == "illegal_transition"
+    # a deactivated location's label is refused; its items stay
+    api.call("PATCH", "/api/locations/A-01-03", {"active": False}, expected=200)
+    assert plant.scan("sc-put", "LOC-A-01-03", expected=422)["reason"] == "unknown_location"
+    assert _where(steel) == "A-01-03"
+    _counters_agree()
+
+
+def test_a_held_lot_transfers_and_stays_held_and_wip_moves_between_line_sides(plant, api, db):
+    _stores(plant)
+    steel = _in_stock(plant, "STEEL", qty=2)
+    api.post(f"/api/items/{steel}/hold", {"reason": "DAMAGED"}, expected=200)
+    plant.scan("sc-put", "LOC-A-01-03", expected=201)
+    moved = plant.scan("sc-put", steel, expected=201)
+    assert moved["action"] == "transfer" and Item.get(Item.code == steel).held is True
+    # WIP issued at LINE is carried to A1's line side; its order and station stay
+    plant.order("WO-T", "WIDGET", 1)
+    plant.scan("sc-line", _in_stock(plant, "STEEL", qty=2), expected=201)
+    wip = Item.get(Item.stage == "wip")
+    plant.scan("sc-put", "LOC-A1", expected=201)
+    got = plant.scan("sc-put", wip.code, expected=201)
+    assert got["stage"] == "wip" and _where(wip.code) == "A1"
+    after = Item.get_by_id(wip.id)
+    assert (after.order_id, after.station_id) == (wip.order_id, wip.station_id)
+    # part of a lot: the part is split off and transferred, the rest stays
+    lot = _in_stock(plant, "STEEL", qty=10)
+    part = plant.scan("sc-put", lot, qty=4, expected=201)
+    assert part["item"] != lot and [w["code"] for w in part["warnings"]] == ["split"]
+    assert _where(part["item"]) == "A1" and _where(lot) == "RECV"
+    assert Item.get(Item.code == lot).qty == Decimal(6)
+    _counters_agree()
+
+
+def test_locations_api_tree_and_refusals(plant, api, db):
+    _stores(plant)
+    api.post("/api/sites", {"code": "PLANT2", "name": "Plant 2"}, expected=201)
+    api.post("/api/sites", {"code": "PLANT2", "name": "again"}, expected=409)
+    bad = api.post("/api/locations", {"code": "B-1", "kind": "bin"}, expected=400)
+    assert bad.get_json()["error"] == "bad_parent"
+    api.post("/api/locations", {"code": "X", "kind": "bin", "parent": "NOPE"}, expected=404)
+    api.post("/api/locations", {"code": "A-01", "kind": "area"}, expected=409)
+    api.post("/api/locations", {"code": "Y", "kind": "area", "allow": {"products": ["NOPE"]}},
+             expected=404)  # fmt: skip
+    api.post("/api/locations", {"code": "W2", "kind": "area", "site": "PLANT2"}, expected=201)
+    cross = api.post(
+        "/api/locations", {"code": "W2-1", "kind": "bin", "parent": "A-01", "site": "PLANT2"},
+        expected=400,
+    )  # fmt: skip
+    assert cross.get_json()["error"] == "bad_parent"
+    api.call("PATCH", "/api/locations/A-01", {"parent": "A-01-03"}, expected=400)
+    api.post("/api/locations", {"code": "Z", "kind": "area"}, as_="operator", expected=403)
+    listed = api.get("/api/locations?site=MAIN", as_="operator", expected=200).get_json()
+    order = [r["code"] for r in listed["locations"]]
+    assert order.index("STORE") < order.index("A-01") < order.index("A-01-03")
+    assert "W2" not in order
+    by_code = {r["code"]: r for r in listed["locations"]}
+    assert by_code["A-01-03"]["depth"] == 2 and by_code["A-01-03"]["label"] == "LOC-A-01-03"
+    # every station got its line side
+    stations = api.get("/api/stations", as_="operator", expected=200).get_json()["stations"]
+    assert {s["code"]: s["location"] for s in stations}["LINE"] == "LINE"
+    auth = {"Authorization": f"Bearer {api.tokens['operator']}"}
+    svg = api.client.get("/api/labels/LOC-A-01-03.svg", headers=auth)
+    assert svg.status_code == 200 and b"A-01-03" in svg.data
+    api.get("/api/stock?location=NOPE", as_="operator", expected=404)
+    site2 = api.get("/api/stock?site=PLANT2", as_="operator", expected=200).get_json()
+    assert [r["code"] for r in site2["places"]["locations"]] == ["W2"]
+
+
+def test_locations_csv_import_is_all_or_nothing_and_exports_back(plant, api, db):
+    from tests.test_import import export, post_csv
+
+    text = (
+        "code,kind,name,site,parent,allow_products,allow_kinds,active\r\n"
+        "B-01-01,bin,Bin 1,,B-01,STEEL,,true\r\n"  # its parent comes later in the file
+        "B,area,Store B,,,,,\r\n"
+        "B-01,area,Shelf 1,,B,,raw;component,\r\n"
+    )
+    bad = text + "B-02-01,bin,No parent,,,,,\r\nB-09,area,x,,,NOPE,,\r\n"
+    refused = post_csv(api, "locations", bad, expected=400)
+    assert [e["line"] for e in refused["details"]] == [5, 6]
+    assert api.get("/api/locations/B", as_="operator", expected=404)
+    done = post_csv(api, "locations", text)
+    assert (done["created"], done["rows"]) == (3, 3)
+    shown = api.get("/api/locations/B-01-01", as_="operator", expected=200).get_json()
+    assert (shown["parent"], shown["allow"]) == ("B-01", {"products": ["STEEL"]})
+    exported = export(api, "locations")
+    assert "B-01,area,Shelf 1,MAIN,B,,component;raw,true" in exported
+    again = post_csv(api, "locations", exported)
+    assert again["updated"] == 0 and again["created"] == 0
+    post_csv(api, "locations", "code,kind\r\nB,area\r\n", as_="supervisor", expected=403)
