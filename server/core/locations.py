@@ -434,6 +434,15 @@ def current(scanner) -> str | None:
     return Location.select(Location.code).where(Location.id == scanner.location_id).scalar()
 
 
+def where_next(scanner, station) -> str | None:
+    """The code of the location the scanner's next scan puts an item at: its current
+    location (the last location label), else its station's line side."""
+    place = current(scanner)
+    if place is None and station is not None and station.location_id:
+        place = Location.select(Location.code).where(Location.id == station.location_id).scalar()
+    return place
+
+
 def scanning(code: str) -> Location:
     """The location a location label names, for a scan: active, else refused."""
     loc = by_code(code)

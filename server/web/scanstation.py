@@ -65,7 +65,7 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
     reason = reasonlist.lookup(scanner.why) if scanner.why else None
     language = str(get_locale() or i18n.DEFAULT)
     reason_text = f"{scanner.why} {reasonlist.text(reason, language)}" if reason else ""
-    place = locations.current(scanner)
+    place = locations.where_next(scanner, station)
     parts = [
         i18n.action_text(action),
         order.number if order else "",

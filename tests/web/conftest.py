@@ -12,11 +12,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from server.auth import hash_password
 from server.models import User
 from tests.conftest import GTIN_BOLT
+
+# An answer can take several seconds on a loaded 2-core machine: a page assertion waits
+# up to 15 s (it returns as soon as it holds), not playwright's default 5 s.
+expect.set_options(timeout=15_000)
 
 PASSWORD = "correct-horse-7"
 # Screenshots are always taken (a page that cannot render fails the test) but written to
