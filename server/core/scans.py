@@ -31,6 +31,7 @@ from server.core.stages import (
     EXPIRY_EXEMPT,
     HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
+    REASON_ACTIONS,
     SUPERVISOR_ACTIONS,
     WHILE_HELD,
     Action,
@@ -456,7 +457,8 @@ def _process(ctx: _Ctx) -> ScanResult:
     if qty is None and parsed.qty is not None:
         qty = parsed.qty
 
-    if action in HOLD_ACTIONS and ctx.why is None:
+    if action in REASON_ACTIONS and ctx.why is None:
+        # a rework's reason is what the scrap and rework Pareto counts (docs/decisions.md)
         raise Rejected("reason_required", f"Scan a reason label to {action.value}")
     item = _resolve_item(ctx, parsed, action, qty)
     if action in HOLD_ACTIONS:

@@ -80,6 +80,9 @@ STATION_ACTIONS = (
 OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE)
 #: actions that set or clear the hold status and leave the stage as it is
 HOLD_ACTIONS = frozenset({Action.HOLD, Action.RELEASE})
+#: actions refused `reason_required` without a reason from the reason list (a rework's
+#: reason is counted like a scrap's; no station policy waives it: docs/decisions.md)
+REASON_ACTIONS = frozenset({Action.HOLD, Action.RELEASE, Action.REWORK})
 #: what a held item still accepts
 WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP})
 #: what an expired item still accepts: disposing of it, taking back what a customer

@@ -166,6 +166,7 @@ REASON_USE_TEXT = {
     "scrap": _("scrap"),
     "hold": _("hold"),
     "release": _("release"),
+    "rework": _("rework"),
     "return": _("return"),
     "adjust": _("adjust"),
     "downtime": _("downtime"),
