@@ -763,7 +763,9 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
     item.stage_at = ctx.now
     hot.save_item(item)
     ctx.delta.enter(item)
-    text = f"{action.value.capitalize()}: {product.name} {ctx.from_stage} → {to}"
+    # a lot is named: the worker sees which lot a bare GTIN took (FEFO)
+    what = f"{product.name} lot {item.lot}" if item.lot else product.name
+    text = f"{action.value.capitalize()}: {what} {ctx.from_stage} → {to}"
     if notes:
         text += " (" + ", ".join(notes) + ")"
     return ScanResult(

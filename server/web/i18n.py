@@ -503,6 +503,7 @@ def worker_catalogue() -> dict:
         "illegal": gettext("%(action)s is not possible from stage %(stage)s"),
         "verbs": {code: verb_text(code) for code in VERB_TEXT},
         "duplicate": gettext("Already scanned - same answer"),
+        "lot": gettext("Lot"),
         "ready": gettext("Ready - scan a label"),
         # command answers, worded from the scanner's context after the command
         "signed_in": gettext("Signed in: %(name)s", name="{name}"),

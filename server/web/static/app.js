@@ -178,7 +178,9 @@
         .then(function (j) {
           if (!j || !j.product || answer.getAttribute("data-seq") !== shown) return;
           var m = answer.querySelector(".answer-message");
-          m.textContent = j.product + " · " + m.textContent;
+          // the lot too: which lot a bare GTIN took (FEFO)
+          var what = j.product + (j.lot ? " · " + T.lot + " " + j.lot : "");
+          m.textContent = what + " · " + m.textContent;
           var first = recent.firstChild && recent.firstChild.children[1];
           if (first) first.textContent = m.textContent;
         })
