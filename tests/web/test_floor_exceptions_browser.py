@@ -122,4 +122,4 @@ def test_fefo_expired_rework_and_unissue_on_the_scan_page(page, plant, db, web_u
 
     # the item page's history names the rework's reason in the page's language
     page.goto(f"/items/{unit}")
-    expect(page.locator(f'[data-why="REPAIR"]')).to_contain_text(words["repair"])
+    expect(page.locator('[data-why="REPAIR"]')).to_contain_text(words["repair"])
