@@ -123,3 +123,57 @@ def test_fefo_expired_rework_and_unissue_on_the_scan_page(page, plant, db, web_u
     # the item page's history names the rework's reason in the page's language
     page.goto(f"/items/{unit}")
     expect(page.locator('[data-why="REPAIR"]')).to_contain_text(words["repair"])
+
+
+PARETO = {
+    "en": {"title": "Scrap from", "top": "DAMAGED · Damaged", "release": "Release"},
+    "id": {"title": "Buangan dari", "top": "DAMAGED · Rusak", "release": "Rilis"},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_scrap_pareto_shows_the_week_and_releases_a_held_part(page, plant, db, web_users, lang):
+    """Scrap scanned with reasons this week and a part held by a QC fail, then the
+    supervisor's scrap page in Chromium: the last seven days by default, the reasons most
+    first in a chart and a table in the page's language, and the release button frees the
+    held part."""
+    words = PARETO[lang]
+    plant.scan("sc-line", "CMD-ACT-SCRAP", expected=201)
+    for reason in ("DAMAGED", "DAMAGED", "SURFACE"):
+        (steel,) = plant.items("STEEL", qty=2, lot="L-P")
+        plant.scan("sc-recv", steel, expected=201)
+        plant.scan("sc-line", steel, reason=reason, as_="supervisor", expected=201)
+    (held,) = plant.items("STEEL", qty=1, lot="L-H")
+    plant.scan("sc-recv", held, expected=201)
+    for code in ("CMD-QC-FAIL", "CMD-WHY-DIMENSION", held):
+        plant.scan("sc-qa", code, expected=201)
+    assert Item.get(Item.code == held).held
+    User.update(language=lang).where(User.username == web_users["supervisor"]).execute()
+    sign_in(page, web_users["supervisor"])
+
+    page.goto("/scrap")
+    today = dt.date.today()
+    expect(page.locator("input[name=to]")).to_have_value(today.isoformat())
+    expect(page.locator("input[name=from]")).to_have_value(
+        (today - dt.timedelta(days=6)).isoformat()
+    )
+    pareto = page.locator("#pareto")
+    expect(pareto).to_contain_text(words["title"])
+    expect(pareto.locator("svg")).to_be_visible()
+    rows = pareto.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_attribute("data-key", "DAMAGED")
+    expect(rows.nth(0)).to_contain_text(words["top"])
+    expect(rows.nth(1)).to_have_attribute("data-key", "SURFACE")
+
+    held_row = page.locator(f'#held tr[data-item="{held}"]')
+    expect(held_row).to_contain_text("DIMENSION")
+    held_row.get_by_role("button", name=words["release"]).click()
+    page.wait_for_load_state()
+    expect(page.locator(f'#held tr[data-item="{held}"]')).to_have_count(0)
+    assert Item.get(Item.code == held).held is False
+    row = _row(action="release", status="accepted")
+    assert (row.item_id, row.operator.username) == (
+        Item.get(Item.code == held).id,
+        web_users["supervisor"],
+    )
