@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 import peewee as pw
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -144,7 +145,7 @@ def test_counters_equal_recount_after_random_scans(plant, db, users, steps):
                 user_id=who.get(user),
             ),
         )
-        if code == BARE_GTIN and result.status == "accepted":
+        if code == BARE_GTIN:
             _picked_first_to_expire(result)
     # the sequence must move things, or the property says little
     assert LedgerEntry.select().where(LedgerEntry.status == "accepted").count() > len(steps) // 4
@@ -177,9 +178,11 @@ def _receive_bolt_lots(db) -> None:
 
 
 def _picked_first_to_expire(result) -> None:
-    """A bare-GTIN pick took a lot none of the others it could have taken expires before:
+    """A bare-GTIN issue or use took a lot none of the others it could have taken expires before:
     the same product and stage, not held, not expired."""
     row = LedgerEntry.get(LedgerEntry.scan_id == result.scan_id)
+    if result.status != "accepted" or row.action not in ("issue", "use"):
+        return  # a release picks among held lots, a scrap among all: not a pick from stock
     picked = Item.get(Item.code == result.item)
     others = Item.select().where(
         (Item.product == picked.product_id)
@@ -264,7 +267,8 @@ floor_step = st.tuples(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.timeout(600)  # a few scans per step, slower on PostgreSQL
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(floor_step, min_size=20, max_size=80))
 def test_floor_exceptions_keep_counters_and_order_figures(plant, db, users, steps):
     """Scans drawn from a line's own moves (not random labels at random scanners), so
@@ -331,7 +335,7 @@ def test_floor_exceptions_keep_counters_and_order_figures(plant, db, users, step
                 user_id=user,
             ),
         )
-        if sku is None and result.status == "accepted":
+        if sku is None:
             _picked_first_to_expire(result)
         if name == "rework-no-reason":
             assert result.reason in ("reason_required", "on_hold"), result
