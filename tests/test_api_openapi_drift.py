@@ -186,3 +186,27 @@ def test_a_name_is_checked_as_sent_against_the_schema(api, name, expected, store
         assert resp["error"] == "bad_payload", resp
     else:
         assert resp["name"] == stored
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/api/stations", {"code": " PR ", "name": "Press", "default_action": "move"}, "code"),
+        (
+            "/api/stations",
+            {"code": "PR2", "name": "P", "default_action": "move", "rework_to": "QA "},
+            "rework_to",
+        ),
+        ("/api/scanners", {"id": " sc-x", "station": "A1"}, "id"),
+        ("/api/products", {"sku": "NEW\n", "name": "New", "kind": "raw"}, "sku"),
+    ],
+)
+def test_a_code_is_checked_as_sent_against_its_anchored_pattern(plant, api, path, body, field):
+    """The schema's pattern is anchored and admits no blank; the server stripped the code
+    first, so a code with blanks around it, outside the schema, was taken."""
+    component = {"/api/stations": "StationIn", "/api/scanners": "ScannerIn"}.get(path, "ProductIn")
+    prop = doc(api)["components"]["schemas"][component]["properties"][field]
+    pattern = prop.get("pattern") or next(p["pattern"] for p in prop["anyOf"] if "pattern" in p)
+    assert pattern == r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    resp = api.post(path, body, expected=400).get_json()
+    assert resp["error"] == "bad_payload", resp

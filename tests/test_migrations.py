@@ -287,4 +287,39 @@ def test_0009_gives_a_default_site_a_location_per_station_and_every_item_a_place
     assert Item.get(Item.code == "K-NEW").location_id is None  # placed when received
     assert Scanner.get_by_id("SC-OLD").location_id is None
     assert stock.location_counters()[(line.id, product_id, "raw")] == (1, 5)
+REWORK_REASONS = "0006_rework_reasons"
+
+
+def _as_before_0006(db: pw.Database) -> None:
+    """A reason list of the release before 0006: no reason applies to a rework."""
+    from server.models import Reason
+
+    Reason.delete().where(Reason.code.in_(["ASSEMBLY", "REPAIR"])).execute()
+    for reason in Reason.select():
+        uses = [u for u in reason.applies_to or [] if u != "rework"]
+        Reason.update(applies_to=uses).where(Reason.id == reason.id).execute()
+    SchemaMigration.delete().where(SchemaMigration.name == REWORK_REASONS).execute()
+
+
+def test_0006_gives_a_reason_list_its_rework_reasons(database):
+    from server.core import reasonlist
+    from server.models import Reason
+
+    create_schema(database)
+    _as_before_0006(database)
+    # the plant wrote its own REPAIR already: it stays the plant's
+    Reason.create(
+        code="REPAIR", text_en="Our repair", text_id="Perbaikan kami", applies_to=["hold"]
+    )
+
+    assert create_schema(database) == [REWORK_REASONS]
+
+    rework = {r.code: r for r in Reason.select() if "rework" in (r.applies_to or [])}
+    assert set(rework) == {"ASSEMBLY"}
+    assert (rework["ASSEMBLY"].text_en, rework["ASSEMBLY"].text_id) == (
+        "Assembly error",
+        "Kesalahan perakitan",
+    )
+    assert reasonlist.check_reason("assembly", "rework").code == "ASSEMBLY"
+    assert Reason.get(Reason.code == "REPAIR").text_en == "Our repair"
     assert create_schema(database) == []

@@ -51,9 +51,11 @@ def test_rework_of_a_finished_unit_takes_its_completion_back(plant, api):
     children = {c["code"] for c in api.get(f"/api/items/{w}").get_json()["children"]}
     assert len(children) == 2
 
+    assert plant.scan("sc-rw", "CMD-WHY-DIMENSION", expected=201)["status"] == "accepted"
     r = plant.scan("sc-rw", w, expected=201)
 
     assert (r["action"], r["stage"]) == ("rework", "wip")
+    assert LedgerEntry.get(LedgerEntry.scan_id == r["scan_id"]).why == "DIMENSION"
     unit = api.get(f"/api/items/{w}").get_json()
     assert (unit["stage"], unit["station"]) == ("wip", "RW")
     # genealogy kept: what was built into it is still its children
@@ -84,7 +86,7 @@ def test_rework_station_without_a_target_sends_units_to_the_first_step(plant, ap
     _station(api, "RW", "rework")
     w = _started(plant)
     plant.scan("sc-a2", w, expected=201)
-    plant.scan("sc-rw", w, expected=201)
+    plant.scan("sc-rw", w, reason="REPAIR", expected=201)
     r = plant.scan("sc-qa", w, expected=422)
     assert (r["reason"], r["message"]) == ("wrong_station", "Next for this unit: A1")
     # a wip unit leaves its order's figures as they were
@@ -96,10 +98,36 @@ def test_rework_by_action_label_at_a_routing_station(plant, api):
     _issue_bill(plant)
     plant.scan("sc-a2", w, expected=201)
     plant.scan("sc-qa", "CMD-ACT-REWORK", expected=201)
+    plant.scan("sc-qa", "CMD-WHY-SURFACE", expected=201)
     r = plant.scan("sc-qa", w, expected=201)
     assert (r["action"], r["stage"]) == ("rework", "wip")
     # reworked at QA, a station of its routing: it goes on from QA
     assert plant.scan("sc-end", w, expected=201)["stage"] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason", "message"),
+    [
+        ({}, "reason_required", "Scan a reason label to rework"),
+        ({"reason": "NOPE"}, "unknown_reason", "Reason 'NOPE' is not on the reason list"),
+        ({"reason": "QC_OK"}, "reason_not_applicable", "Reason QC_OK is not a reason to rework"),
+    ],
+    ids=["none", "unknown", "not-for-rework"],
+)
+def test_rework_without_a_reason_for_it_changes_nothing(plant, api, extra, reason, message):
+    _station(api, "RW", "rework", rework_to="QA")
+    w = _finished(plant)
+    r = plant.scan("sc-rw", w, expected=422, **extra)
+    assert (r["reason"], r["message"]) == (reason, message)
+    row = LedgerEntry.get(LedgerEntry.scan_id == r["scan_id"])
+    assert (row.status, row.reason, row.action, row.why) == ("rejected", reason, "rework", None)
+    unit = api.get(f"/api/items/{w}").get_json()
+    assert (unit["stage"], unit["station"]) == ("finished", "END")
+    assert (_order(api)["completed"], _order(api)["status"]) == (1, "done")
+    # the reason label the worker forgot, then the unit: reworked with it
+    plant.scan("sc-rw", "CMD-WHY-REPAIR", expected=201)
+    ok = plant.scan("sc-rw", w, expected=201)
+    assert LedgerEntry.get(LedgerEntry.scan_id == ok["scan_id"]).why == "REPAIR"
 
 
 def _shipped(plant, api):
@@ -149,7 +177,7 @@ def test_rework_refused_from_a_gone_stage_changes_nothing(plant, api, make, mess
     code = make(plant, api)
     before = Item.get(Item.code == code)
     order = _order(api)
-    r = plant.scan("sc-rw", code, expected=422)
+    r = plant.scan("sc-rw", code, reason="REPAIR", expected=422)
     assert (r["reason"], r["message"]) == ("illegal_transition", message)
     row = LedgerEntry.get(LedgerEntry.scan_id == r["scan_id"])
     assert (row.status, row.reason, row.action, row.to_stage) == (

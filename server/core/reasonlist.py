@@ -1,4 +1,5 @@
-"""The plant's reason list: why something was scrapped, held, released, returned or adjusted.
+"""The plant's reason list: why something was scrapped, held, released, reworked, returned or
+adjusted.
 
 These are data a plant edits (`Reason` rows: code, English and Indonesian text, the uses
 each applies to), given by a worker with a reason label `CMD-WHY-<code>` or by a scan's
@@ -19,23 +20,31 @@ from server.core.errors import Rejected
 from server.models import Reason
 
 #: what a reason may be given for
-USES = ("scrap", "hold", "release", "return", "adjust", "downtime")
+USES = ("scrap", "hold", "release", "rework", "return", "adjust", "downtime")
 
 #: a reason code as printed on a label: `CMD-WHY-<code>`
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_]{0,31}$"
 _CODE_RE = re.compile(CODE_PATTERN)
+
+#: the reasons to rework a new database starts with; migration 0006 adds them to a list
+#: that had none (a rework needs a reason since then)
+REWORK_DEFAULTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("ASSEMBLY", "Assembly error", "Kesalahan perakitan", ("hold", "rework")),
+    ("REPAIR", "Repairable defect", "Cacat yang dapat diperbaiki", ("rework",)),
+)
 
 #: the list a new database starts with: (code, English, Bahasa Indonesia, uses). Codes are
 #: kept short: `CMD-WHY-<code>` up to 19 characters reads at 200 dpi on the A4 sheet
 #: (tests/test_labels_api.py), a longer one needs a wider label
 DEFAULTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("DAMAGED", "Damaged", "Rusak", ("scrap", "hold", "return")),
-    ("DIMENSION", "Out of dimension", "Dimensi tidak sesuai", ("scrap", "hold")),
-    ("SURFACE", "Surface defect", "Cacat permukaan", ("scrap", "hold")),
+    ("DIMENSION", "Out of dimension", "Dimensi tidak sesuai", ("scrap", "hold", "rework")),
+    ("SURFACE", "Surface defect", "Cacat permukaan", ("scrap", "hold", "rework")),
     ("MATERIAL", "Material defect", "Cacat material", ("scrap", "hold", "return")),
     ("SETUP", "Setup scrap", "Buangan penyetelan", ("scrap",)),
     ("DIRTY", "Contaminated", "Terkontaminasi", ("scrap", "hold")),
     ("EXPIRED", "Expired", "Kedaluwarsa", ("scrap", "hold")),
+    *REWORK_DEFAULTS,
     ("QC_CHECK", "Quality check pending", "Menunggu pemeriksaan mutu", ("hold",)),
     ("QC_OK", "Checked and good", "Diperiksa dan baik", ("release",)),
     ("REWORKED", "Reworked and good", "Sudah dikerjakan ulang dan baik", ("release",)),
@@ -62,11 +71,12 @@ def in_order(uses) -> list[str]:
     return [u for u in USES if u in uses]
 
 
-def seed_defaults() -> int:
-    """Insert `DEFAULTS` (called while the reason table is empty); returns how many."""
+def seed_defaults(defaults=DEFAULTS) -> int:
+    """Insert `defaults` (called while the reason table is empty), leaving a code already
+    there as it is; returns how many were offered."""
     rows = [
         {"code": code, "text_en": en, "text_id": id_, "applies_to": in_order(uses)}
-        for code, en, id_, uses in DEFAULTS
+        for code, en, id_, uses in defaults
     ]
     Reason.insert_many(rows).on_conflict_ignore().execute()
     return len(rows)

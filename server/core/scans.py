@@ -42,6 +42,7 @@ from server.core.stages import (
     GONE,
     HOLD_ACTIONS,
     OVERRIDE_ACTIONS,
+    REASON_ACTIONS,
     SUPERVISOR_ACTIONS,
     WHILE_HELD,
     Action,
@@ -481,7 +482,8 @@ def _process(ctx: _Ctx) -> ScanResult:
     if qty is None and parsed.qty is not None:
         qty = parsed.qty
 
-    if action in HOLD_ACTIONS and ctx.why is None:
+    if action in REASON_ACTIONS and ctx.why is None:
+        # a rework's reason is what the scrap and rework Pareto counts (docs/decisions.md)
         raise Rejected("reason_required", f"Scan a reason label to {action.value}")
     item = _resolve_item(ctx, parsed, action, qty)
     if action in HOLD_ACTIONS:
@@ -804,11 +806,13 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         if place is not None and item.location_id != place.id:
             item.location_id = place.id
         item.stage_at = ctx.now
-        text = f"{action.value.capitalize()}: {product.name} {ctx.from_stage} → {to}"
+        # a lot is named: the worker sees which lot a bare GTIN took (FEFO)
+        what = f"{product.name} lot {item.lot}" if item.lot else product.name
+        text = f"{action.value.capitalize()}: {what} {ctx.from_stage} → {to}"
+        if notes:
+            text += " (" + ", ".join(notes) + ")"
     hot.save_item(item)
     ctx.delta.enter(item)
-    if notes and action != Action.TRANSFER:
-        text += " (" + ", ".join(notes) + ")"
     return ScanResult(
         scan_id=ctx.scan.scan_id,
         status="accepted",

@@ -84,6 +84,9 @@ STATION_ACTIONS = (
 OVERRIDE_ACTIONS = (*STATION_ACTIONS, Action.SCRAP, Action.RETURN, Action.HOLD, Action.RELEASE)
 #: actions that set or clear the hold status and leave the stage as it is
 HOLD_ACTIONS = frozenset({Action.HOLD, Action.RELEASE})
+#: actions refused `reason_required` without a reason from the reason list (a rework's
+#: reason is counted like a scrap's; no station policy waives it: docs/decisions.md)
+REASON_ACTIONS = frozenset({Action.HOLD, Action.RELEASE, Action.REWORK})
 #: what a held item still accepts: release, scrap, and a transfer (carrying it to a
 #: quarantine bin is what a hold usually asks for; it stays held there, docs/decisions.md)
 WHILE_HELD = frozenset({Action.RELEASE, Action.SCRAP, Action.TRANSFER})

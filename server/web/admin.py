@@ -258,25 +258,23 @@ def admin_station_create():
 @bp.route("/admin/stations/<code>", methods=["POST"])
 @role_required("admin")
 def admin_station_edit(code: str):
-    station = Station.get_or_none(Station.code == code)
-    if station is None:
+    """The station row's form, sent as a PATCH /api/stations/{code} body: the same checks
+    (a rework target is a station code, a dwell limit a whole number of minutes)."""
+    if Station.get_or_none(Station.code == code) is None:
         abort(404)
-    changes: dict = {}
-    action = request.form.get("default_action")
-    if action in STATION_ACTIONS:
-        changes["default_action"] = Action(action).value
-    language = request.form.get("language", "")
-    changes["language"] = language if language in i18n.languages() else None
-    dwell = request.form.get("dwell_limit_minutes", "").strip()
-    changes["dwell_limit_minutes"] = int(dwell) if dwell.isdigit() and int(dwell) > 0 else None
-    changes["operator_required"] = request.form.get("operator_required") == "on"
-    changes["active"] = request.form.get("active") == "on"
-    if "rework_to" in request.form:
-        target = request.form["rework_to"]
-        known = target.isdigit() and Station.get_or_none(Station.id == int(target)) is not None
-        changes["rework_to_id"] = int(target) if known else None
-    Station.update(**changes).where(Station.id == station.id).execute()
-    flash(gettext("Station %(code)s saved.", code=code))
+    form = request.form
+    data: dict = {
+        "language": form.get("language", "").strip() or None,
+        "dwell_limit_minutes": form.get("dwell_limit_minutes", "").strip() or None,
+        "operator_required": form.get("operator_required") == "on",
+        "active": form.get("active") == "on",
+    }
+    if action := form.get("default_action", "").strip():
+        data["default_action"] = action
+    if "rework_to" in form:  # empty: no rework target
+        data["rework_to"] = form["rework_to"].strip() or None
+    if _submit(api_stations.edit_station, api_stations.StationEdit, data, code=code):
+        flash(gettext("Station %(code)s saved.", code=code))
     return redirect(url_for("web.admin") + "#stations")
 
 

@@ -203,6 +203,7 @@ REASON_USE_TEXT = {
     "scrap": _("scrap"),
     "hold": _("hold"),
     "release": _("release"),
+    "rework": _("rework"),
     "return": _("return"),
     "adjust": _("adjust"),
     "downtime": _("downtime"),
@@ -545,6 +546,7 @@ def worker_catalogue() -> dict:
         "illegal": gettext("%(action)s is not possible from stage %(stage)s"),
         "verbs": {code: verb_text(code) for code in VERB_TEXT},
         "duplicate": gettext("Already scanned - same answer"),
+        "lot": gettext("Lot"),
         "ready": gettext("Ready - scan a label"),
         # command answers, worded from the scanner's context after the command
         "signed_in": gettext("Signed in: %(name)s", name="{name}"),

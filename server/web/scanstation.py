@@ -141,10 +141,10 @@ def scan_station(scanner_id: str):
 @bp.route("/scan/items/<code>")
 @role_required("operator")
 def scan_item(code: str):
-    """The product of an item, for the scan station's answer in a language other than
-    English (the core's English message names it; the answer's fields do not)."""
+    """The product and lot of an item, for the scan station's answer in a language other
+    than English (the core's English message names them; the answer's fields do not)."""
     row = (
-        Item.select(Product.sku, Product.name)
+        Item.select(Product.sku, Product.name, Item.lot)
         .join(Product)
         .where(Item.code == code.strip().upper())
         .tuples()
@@ -154,4 +154,4 @@ def scan_item(code: str):
         return jsonify(
             {"error": "unknown_item", "message": gettext("No item %(code)s", code=code)}
         ), 404
-    return jsonify({"sku": row[0], "product": row[1]})
+    return jsonify({"sku": row[0], "product": row[1], "lot": row[2]})

@@ -50,7 +50,7 @@ def test_the_product_of_an_item_for_the_answer(as_role, history):
     b = as_role("operator")
     resp = b.get(f"/scan/items/{history['widgets'][0].lower()}")
     assert resp.status_code == 200
-    assert resp.get_json() == {"sku": "WIDGET", "product": "Widget"}
+    assert resp.get_json() == {"sku": "WIDGET", "product": "Widget", "lot": None}
     resp = b.get("/scan/items/K0000000X")
     assert resp.status_code == 404
     assert resp.get_json()["error"] == "unknown_item"

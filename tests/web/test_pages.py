@@ -239,11 +239,43 @@ def test_admin_sets_up_a_rework_station(plant, as_role):
     qa = Station.get(Station.code == "QA")
     html = a.get("/admin").get_data(as_text=True)
     assert 'name="rework_to"' in html and '<option value="unissue"' in html
-    a.post("/admin/stations/RW", data={"default_action": "rework", "rework_to": str(qa.id)})
+    assert '<option value="QA"' in html  # the rework target is sent as a code, as the API takes
+    a.post("/admin/stations/RW", data={"default_action": "rework", "rework_to": "QA"})
     assert Station.get(Station.code == "RW").rework_to_id == qa.id
     a.post("/admin/stations/RW", data={"default_action": "unissue", "rework_to": ""})
     st = Station.get(Station.code == "RW")
     assert (st.default_action, st.rework_to_id) == ("unissue", None)
+
+
+@pytest.mark.parametrize(
+    "field, value, refusal",
+    [
+        ("rework_to", "NOPE", "No station NOPE"),  # the API's unknown_station
+        ("rework_to", "1", "No station 1"),  # a station id is not a station code
+        ("dwell_limit_minutes", "0", "greater than or equal to 1"),
+        ("default_action", "fly", "Input should be"),
+    ],
+)
+def test_admin_station_form_is_the_patch_operation(plant, as_role, api, field, value, refusal):
+    """The station row's form goes through PATCH /api/stations/{code}: what the API refuses
+    the form refuses (flashed, nothing saved), and what it saves the API reads back."""
+    a = as_role("admin")
+    a.post("/admin/stations", data={"code": "RW", "name": "Rework", "default_action": "rework"})
+    before = api.get("/api/stations", expected=200).get_json()["stations"]
+    form = {"default_action": "rework", "dwell_limit_minutes": "45", "active": "on", field: value}
+    page = a.post("/admin/stations/RW", data=form, follow_redirects=True).get_data(as_text=True)
+    assert refusal in page, page[:2000]
+    assert api.get("/api/stations", expected=200).get_json()["stations"] == before
+    body = {"default_action": "rework", "dwell_limit_minutes": 45, "active": True, field: value}
+    if field == "dwell_limit_minutes":
+        body[field] = int(value)
+    assert api.call("PATCH", "/api/stations/RW", body).status_code in (400, 404)
+    good = {"rework_to": "QA", "dwell_limit_minutes": "45", "default_action": "rework"}
+    a.post("/admin/stations/RW", data={**form, field: good[field]})
+    saved = {s["code"]: s for s in api.get("/api/stations", expected=200).get_json()["stations"]}
+    assert saved["RW"]["dwell_limit_minutes"] == 45 and saved["RW"]["active"] is True
+    if field == "rework_to":
+        assert saved["RW"]["rework_to"] == "QA"
 
 
 def test_language_per_user_and_station(history, as_role, client):

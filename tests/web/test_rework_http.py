@@ -78,8 +78,13 @@ def test_rework_and_unissue_over_http(plant, api, live_server):
             issued = answer["item"]
     assert admin("GET", "/api/orders/WO-1")[1]["completed"] == 1
 
+    status, answer = http.scan("sc-rw", w)  # no reason: nothing moves
+    assert (status, answer["reason"]) == (422, "reason_required")
+    assert http.scan("sc-rw", "CMD-WHY-DIMENSION")[0] == 201
     status, answer = http.scan("sc-rw", w)
     assert (status, answer["action"], answer["stage"]) == (201, "rework", "wip")
+    history = admin("GET", f"/api/items/{w}")[1]["history"]
+    assert history[-1]["action"] == "rework" and history[-1]["why"] == "DIMENSION", history[-1]
     order = admin("GET", "/api/orders/WO-1")[1]
     assert order["completed"] == 0
     status, answer = http.scan("sc-end", w)
@@ -99,6 +104,6 @@ def test_rework_and_unissue_over_http(plant, api, live_server):
 
     # a shipped unit cannot be reworked
     assert http.scan("sc-ship", w)[0] == 201
-    status, answer = http.scan("sc-rw", w)
+    status, answer = http.scan("sc-rw", w, reason="REPAIR")
     assert (status, answer["reason"]) == (422, "illegal_transition")
     assert answer["message"] == "This item is already shipped: only a supervisor can return it"

@@ -230,7 +230,9 @@
           if (!j || !j.product) return;
           var text = li.children[1].textContent;
           if (text.indexOf(j.product) >= 0) return;
-          li.children[1].textContent = j.product + " · " + text;
+          // the lot too: which lot a bare GTIN took (FEFO)
+          var what = j.product + (j.lot ? " · " + T.lot + " " + j.lot : "");
+          li.children[1].textContent = what + " · " + text;
           if (answer.getAttribute("data-seq") === shown) {
             answer.querySelector(".answer-message").textContent = li.children[1].textContent;
           }
