@@ -287,6 +287,8 @@ def test_0009_gives_a_default_site_a_location_per_station_and_every_item_a_place
     assert Item.get(Item.code == "K-NEW").location_id is None  # placed when received
     assert Scanner.get_by_id("SC-OLD").location_id is None
     assert stock.location_counters()[(line.id, product_id, "raw")] == (1, 5)
+
+
 REWORK_REASONS = "0006_rework_reasons"
 
 

@@ -33,7 +33,6 @@ from server.core import locations as core_locations
 from server.core.errors import DomainError
 from server.core.reasonlist import USES as REASON_USES
 from server.core.stages import STATION_ACTIONS as _ACTIONS
-from server.core.stages import Action
 from server.models import (
     ApiToken,
     BomLine,
