@@ -125,6 +125,21 @@ def test_transfer_refusals_and_the_location_rule(plant, api, db):
     _counters_agree()
 
 
+def test_a_partial_transfer_refused_after_its_split_records_the_lot_scanned(plant, db):
+    """The split of a partial transfer happens before the place is checked: a refusal rolls
+    the part back and the rejected row names the lot that was scanned, whole."""
+    _stores(plant)
+    steel = _in_stock(plant, "STEEL", qty=10)
+    items_before = Item.select().count()
+    refused = plant.scan("sc-put", steel, qty=4, expected=422)
+    assert (refused["reason"], refused["item"]) == ("no_location", steel)
+    row = LedgerEntry.get(LedgerEntry.scan_id == refused["scan_id"])
+    assert (row.status, row.item.code) == ("rejected", steel)
+    assert Item.select().count() == items_before
+    assert Decimal(Item.get(Item.code == steel).qty) == 10
+    _counters_agree()
+
+
 def test_a_held_lot_transfers_and_stays_held_and_wip_moves_between_line_sides(plant, api, db):
     _stores(plant)
     steel = _in_stock(plant, "STEEL", qty=2)

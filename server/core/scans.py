@@ -157,6 +157,9 @@ class _Ctx:
         self.order: ProductionOrder | None = None
         self.action: str | None = None
         self.item: Item | None = None
+        #: the item the label named, before any split: what a rejection records (a part
+        #: split off is rolled back with the rest of the scan)
+        self.scanned: Item | None = None
         #: the location the ledger row records (the item's after the scan)
         self.location_id: int | None = None
         self.from_stage: str | None = None
@@ -345,6 +348,8 @@ def _apply_one(
             batch.delta.merge(ctx.delta)
             return result
         except Rejected as rej:
+            if ctx.scanned is not None:
+                ctx.item = ctx.scanned
             result = ScanResult(
                 scan_id=scan.scan_id,
                 status="rejected",
@@ -657,7 +662,7 @@ def fefo_order(today: dt.date) -> tuple:
 
 
 def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> ScanResult:
-    ctx.item = item
+    ctx.item = ctx.scanned = item
     ctx.from_stage = str(item.stage)
     product: Product = item.product
     to = target_stage(action, Stage(item.stage), Kind(product.kind))
