@@ -212,3 +212,28 @@ def test_0003_adds_the_hold_columns(database):
     assert "item_held" in {i.name for i in database.get_indexes("item")}
     old = Item.get(Item.code == "K-OLD")
     assert (old.held, old.held_why, old.held_by_id, old.held_at) == (False, None, None, None)
+
+
+EVENTS = "0007_events"
+#: the tables 0007 adds: the outbox, the flags last raised, the sinks and their attempts
+ADDED_0007 = ("delivery_attempt", "sink", "flag_state", "event")
+
+
+def _as_before_0007(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0007."""
+    for table in ADDED_0007:
+        db.execute_sql(f'DROP TABLE "{table}"')
+    SchemaMigration.delete().where(SchemaMigration.name == EVENTS).execute()
+
+
+def test_0007_adds_the_event_tables(database):
+    create_schema(database)
+    _as_before_0007(database)
+    assert not set(ADDED_0007) & set(database.get_tables())
+
+    assert create_schema(database) == [EVENTS]
+
+    assert set(ADDED_0007) <= set(database.get_tables())
+    assert "payload" in _columns(database, "event")
+    assert "cursor" in _columns(database, "sink")
+    assert create_schema(database) == []
