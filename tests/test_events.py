@@ -181,4 +181,3 @@ def test_event_ids_grow_in_commit_order(db, plant):
     t.join()
     slow, fast = _events("order.released")[-2:]
     assert (slow.subject, fast.subject) == ("SLOW", "FAST") and slow.id < fast.id
-

@@ -37,6 +37,8 @@ TYPES = {
     "item.reworked": "a unit went back into work",
     "order.released": "a planned order was released to the floor",
     "order.done": "an order's completed quantity reached its planned quantity",
+    "order.changed": "an order was edited or rescheduled (quantity, dates, station)",
+    "order.closed": "an order was closed, cancelled or short-closed",
     "flag.raised": "a flag rose (late, behind, short, reorder, dwell, near_expiry)",
     "flag.cleared": "a flag that stood has cleared",
     "sink.disabled": "a sink failed for too long and was switched off",
@@ -57,6 +59,8 @@ FLAG_TRIGGERS = (
     "item.reworked",
     "order.released",
     "order.done",
+    "order.changed",
+    "order.closed",
 )
 #: any number, the same for every process: the outbox's commit order (PostgreSQL)
 OUTBOX_LOCK = 0x6B7A6576  # "kzev"

@@ -208,6 +208,7 @@ def edit_order(
             said.append("done")
             events.emit("order.done", order.number, {"order": order.number, "by": "edit"}, now=now)
     _log(order, "plan", "; ".join(said), now, user_id, note)
+    events.emit("order.changed", order.number, {"order": order.number, "changes": said}, now=now)
     return said
 
 
@@ -249,6 +250,8 @@ def close_order(
         user_id,
         reason,
     )
+    payload = {**_order_payload(order), "closed_as": how, "completed": f"{done:f}"}
+    events.emit("order.closed", order.number, {**payload, "reason": reason}, now=now)
     return how
 
 
