@@ -285,3 +285,42 @@ def test_two_dispatchers_on_postgres_deliver_each_event_once_per_sink(db, db_url
             for s in Sink.select()
         }
         assert set(per_sink.values()) == {len(expected)}
+
+
+def test_the_example_receiver_of_the_docs_accepts_a_delivery_and_refuses_a_forgery(
+    db, plant, capsys, tmp_path
+):
+    """docs/events.md's receiver, run as written, behind a real server."""
+    import threading
+
+    import requests
+    from werkzeug.serving import make_server
+
+    text = (REPO_ROOT / "docs" / "events.md").read_text()
+    start = text.index("```python\n", text.index("A receiver that checks")) + len("```python\n")
+    source = text[start : text.index("```", start)]
+    import importlib.util
+
+    path = tmp_path / "example_receiver.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("example_receiver", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server = make_server("127.0.0.1", 0, module.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/koordinator"
+        add_sink("docs", "webhook", {"url": url, "secret": "the subscription's secret"})
+        _write(db, 2, "item.held")
+        dispatcher = Dispatcher(db, FAST)
+        _drain(dispatcher, lambda: Sink.get(Sink.name == "docs").cursor == events.last_id())
+        assert capsys.readouterr().out.count("item.held IT-") == 2
+        body = b'{"id": 1, "type": "item.held"}'
+        forged = requests.post(
+            url, data=body, headers={SIGNATURE_HEADER: sign("guess", int(time.time()), body)}
+        )
+        assert forged.status_code == 401
+    finally:
+        server.shutdown()
+        thread.join(5)
