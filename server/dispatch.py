@@ -132,9 +132,74 @@ class WebhookSink:
         pass
 
 
+def _topic_level(text: str) -> str:
+    """A name as one MQTT topic level: no separators or wildcards."""
+    return "".join("_" if c in "/+#\x00" else c for c in text) or "_"
+
+
+class MqttSink:
+    """Publishes each event on `<prefix>/events/<type>`, QoS 1, and waits for the broker's
+    PUBACK. A flag is a state, so its rise is also kept as a retained message on
+    `<prefix>/events/flags/<flag>/<kind>/<name>` and its clear deletes it (an empty retained
+    message): a subscriber sees the flags standing now as soon as it subscribes.
+
+    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX)."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from server.ingest import parse_mqtt_url
+
+        url = config.get("url") or settings.mqtt_url
+        if not url:
+            raise DeliveryError("no broker: set MQTT_URL or the sink's url")
+        parts = parse_mqtt_url(url)
+        self.prefix = config.get("prefix") or settings.topic_prefix
+        self.timeout = settings.timeout_s
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=config.get("client_id") or "",
+            protocol=mqtt.MQTTv311,
+        )
+        if parts["username"]:
+            self.client.username_pw_set(parts["username"], parts["password"])
+        if parts["tls"]:
+            self.client.tls_set()
+        self.client.connect(parts["host"], parts["port"], keepalive=30)
+        self.client.loop_start()
+
+    def _publish(self, topic: str, body: bytes, retain: bool) -> None:
+        # not while the session is down: paho would queue a copy per retry and send them
+        # all on reconnection
+        end = time.monotonic() + self.timeout
+        while not self.client.is_connected():
+            if time.monotonic() > end:
+                raise DeliveryError("not connected to the broker")
+            time.sleep(0.05)
+        info = self.client.publish(topic, body, qos=1, retain=retain)
+        info.wait_for_publish(self.timeout)
+        if not info.is_published():
+            raise DeliveryError(f"no PUBACK from the broker for {topic}")
+
+    def deliver(self, event: Event) -> str:
+        body = json.dumps(event_body(event), separators=(",", ":")).encode()
+        if event.type in ("flag.raised", "flag.cleared"):
+            level = "/".join(_topic_level(p) for p in event.payload["key"].split(":", 2))
+            state = b"" if event.type == "flag.cleared" else body
+            self._publish(f"{self.prefix}/events/flags/{level}", state, True)
+        topic = f"{self.prefix}/events/{_topic_level(event.type)}"
+        self._publish(topic, body, False)
+        return f"published {topic}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 #: sink kinds by `Sink.kind`: a class taking (config, settings) with deliver(event) ->
 #: detail (raises on failure) and close()
-KINDS: dict[str, Callable] = {"webhook": WebhookSink}
+KINDS: dict[str, Callable] = {"webhook": WebhookSink, "mqtt": MqttSink}
 
 
 # --- the dispatcher ---------------------------------------------------------------------
@@ -153,6 +218,9 @@ class DispatchSettings:
     plant_tz: str | None = None
     #: evaluate the flags (off: another dispatcher does, or a test delivers only)
     flags: bool = True
+    #: the broker of `mqtt` sinks without their own url, and the topic prefix
+    mqtt_url: str | None = None
+    topic_prefix: str = "koordinator"
 
     ENV = {
         "poll_s": "DISPATCH_POLL_S",
@@ -167,7 +235,11 @@ class DispatchSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], plant_tz: str | None = None) -> DispatchSettings:
-        values: dict = {"plant_tz": plant_tz}
+        values: dict = {
+            "plant_tz": plant_tz,
+            "mqtt_url": env.get("MQTT_URL") or None,
+            "topic_prefix": env.get("MQTT_TOPIC_PREFIX") or "koordinator",
+        }
         for field, name in cls.ENV.items():
             text = (env.get(name) or "").strip()
             if not text:
