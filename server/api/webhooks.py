@@ -34,7 +34,12 @@ class WebhookIn(Strict):
     )
 
     name: Code
-    url: str = pydantic.Field(min_length=8, max_length=500, pattern=r"^https?://[^\s/?#]+[^\s]*$")
+    url: str = pydantic.Field(
+        min_length=8,
+        max_length=500,
+        pattern=r"^https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?(/[!-~]*)?$",
+        description="http(s)://host[:port]/path (a host name or an IPv4 address)",
+    )
     types: list[EventType] = pydantic.Field(default_factory=lambda: ["*"], min_length=1)
     secret: str | None = pydantic.Field(
         default=None,
