@@ -62,7 +62,9 @@ class WebhookOut(Answer):
 
 
 class ReplayIn(Strict):
-    from_event: int = pydantic.Field(ge=1, description="deliver again from this event id on")
+    from_event: int = pydantic.Field(
+        ge=1, le=2**62, description="deliver again from this event id on"
+    )
 
 
 def _when(value) -> str | None:
