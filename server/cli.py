@@ -1,5 +1,5 @@
-"""The command line: init-db, serve, ingest, mqtt-credentials, demo, create-user, create-token,
-recount-stock, backup, restore, reason-codes.
+"""The command line: init-db, serve, ingest, dispatch, mqtt-credentials, demo, create-user,
+create-token, recount-stock, backup, restore, reason-codes.
 
 Every command reads the same settings as the app (DATABASE_URL, ...). A user's mistake (a
 wrong argument or setting, a missing file, a taken port) ends in ONE line on stderr and exit
@@ -157,6 +157,8 @@ def cmd_serve(args, settings) -> int:
     except BaseException:
         http.close()
         raise
+    if args.dispatch:
+        mqtt_parts.append(_start_dispatcher(app.extensions["koordinator.db"], settings))
     for part in mqtt_parts:
         if hasattr(part, "scanner_status"):
             # the stations page shows online/offline from the ingest's status table
@@ -214,8 +216,51 @@ def cmd_ingest(args, settings) -> int:
     from server.runtime import tune_gc
 
     tune_gc()
-    IngestWorker(db, ingest_settings).run(stop)
+    dispatcher = _start_dispatcher(db, settings) if args.dispatch else None
+    try:
+        IngestWorker(db, ingest_settings).run(stop)
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
     return 0
+
+
+def cmd_dispatch(args, settings) -> int:
+    """Only the dispatcher: the event outbox to its sinks (docs/events.md). Several may run
+    on PostgreSQL; on SQLite run one."""
+    import os
+    import signal
+    import threading
+
+    from server.dispatch import Dispatcher, DispatchSettings
+
+    db = _db(settings)
+    create_schema(db)
+    try:
+        dispatch_settings = DispatchSettings.from_env(os.environ, settings["PLANT_TIMEZONE"])
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        log.info("received %s; stopping the dispatcher", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    print("Koordinator dispatcher running", flush=True)
+    Dispatcher(db, dispatch_settings).run(stop)
+    return 0
+
+
+def _start_dispatcher(db, settings):
+    """`serve --dispatch` / `ingest --dispatch`: the dispatcher as a thread."""
+    import os
+
+    from server.dispatch import Dispatcher, DispatchSettings
+
+    return Dispatcher(db, DispatchSettings.from_env(os.environ, settings["PLANT_TIMEZONE"])).start()
 
 
 def cmd_mqtt_credentials(args, settings) -> int:
@@ -388,11 +433,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--threads", type=_positive, default=8)
     p.add_argument("--no-ingest", action="store_true", help="HTTP only (ingest runs elsewhere)")
+    p.add_argument(
+        "--dispatch", action="store_true", help="also deliver events (the dispatcher as a thread)"
+    )
     p = sub.add_parser("ingest", help="run the MQTT ingest worker only")
     p.add_argument("--client-id", help="stable MQTT client id (default from INGEST_CLIENT_ID)")
     p.add_argument("--shared-group", help="MQTT 5 shared subscription group (INGEST_SHARED_GROUP)")
     p.add_argument("--batch", type=_positive, help="scans per transaction at most (default 200)")
     p.add_argument("--mqtt5", action="store_true", help="MQTT 5 even without a shared group")
+    p.add_argument(
+        "--dispatch", action="store_true", help="also deliver events (the dispatcher as a thread)"
+    )
+    sub.add_parser("dispatch", help="deliver the event outbox to its sinks (docs/events.md)")
     p = sub.add_parser("mqtt-credentials", help="write a Mosquitto password file and ACL")
     p.add_argument("--passwd", required=True, help="password file to write")
     p.add_argument("--acl", required=True, help="ACL file to write")
@@ -452,6 +504,7 @@ COMMANDS = {
     "bootstrap": cmd_bootstrap,
     "serve": cmd_serve,
     "ingest": cmd_ingest,
+    "dispatch": cmd_dispatch,
     "mqtt-credentials": cmd_mqtt_credentials,
     "demo": cmd_demo,
     "create-user": cmd_create_user,

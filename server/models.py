@@ -416,3 +416,67 @@ class Printer(BaseModel):
 
 
 MODELS.append(Printer)
+
+
+class Event(BaseModel):
+    """The event outbox (server/core/events.py): one row per thing that happened, written
+    in the transaction of the change that caused it. Ids grow in commit order (the writer
+    takes the outbox lock before its first event), so a sink's cursor is one id."""
+
+    id = pw.BigAutoField()
+    type = pw.CharField(max_length=48)
+    #: what the event is about: an item code, an order number, `flag:<key>`, a scanner
+    subject = pw.CharField(max_length=200, default="")
+    payload = JSONField(default=dict)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class FlagState(BaseModel):
+    """A flag raised at the last evaluation (server/core/events.py `evaluate_flags`): a row
+    while it stands, none once it clears. `key` is `<flag>:<kind>:<name>`."""
+
+    key = pw.CharField(max_length=200, primary_key=True)
+    flag = pw.CharField(max_length=16)
+    subject = pw.CharField(max_length=200)
+    raised_at = pw.DateTimeField()
+    detail = JSONField(default=dict)
+
+
+class Sink(BaseModel):
+    """Where events go (server/dispatch.py): an MQTT broker, a webhook URL, later a printer,
+    an andon light. Its row is its cursor: `cursor` is the id of the last event delivered,
+    and a dispatcher holds the row locked (PostgreSQL, SKIP LOCKED) while it delivers."""
+
+    name = pw.CharField(max_length=64, unique=True)
+    kind = pw.CharField(max_length=16)  # webhook | mqtt
+    #: kind-specific settings: url and secret of a webhook
+    config = JSONField(default=dict)
+    #: event types it takes (a list; `["*"]` every type)
+    types = JSONField(default=lambda: ["*"])
+    cursor = pw.BigIntegerField(default=0)
+    active = pw.BooleanField(default=True)
+    #: failed attempts on the event after `cursor`, and when to try it again
+    failures = pw.IntegerField(default=0)
+    retry_at = pw.DateTimeField(null=True)
+    #: the first failure of the current run of failures (automatic disable after N days)
+    failing_since = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class DeliveryAttempt(BaseModel):
+    """Every attempt to deliver an event to a sink, successful or not."""
+
+    id = pw.BigAutoField()
+    sink = pw.ForeignKeyField(Sink, backref="attempts", on_delete="CASCADE")
+    event_id = pw.BigIntegerField()
+    attempt = pw.IntegerField()
+    ok = pw.BooleanField()
+    detail = pw.CharField(max_length=500, default="")
+    duration_ms = pw.IntegerField(default=0)
+    at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("sink", "event_id"), False),)
+
+
+MODELS.extend([Event, FlagState, Sink, DeliveryAttempt])

@@ -74,6 +74,13 @@ SEEDS: dict[tuple[str, str], dict] = {
         "station": "A1",
         "active": True,
     },
+    ("post", "/webhooks"): {
+        "name": "wh-fz",
+        "url": "http://127.0.0.1:9/hook",
+        "types": ["scan.accepted", "*"],
+        "secret": "0123456789abcdef",
+    },
+    ("post", "/webhooks/<name>/replay"): {"from_event": 1},
     ("post", "/orders"): {
         "number": "WO-FZ",
         "product": "WIDGET",

@@ -324,4 +324,26 @@ def test_0006_gives_a_reason_list_its_rework_reasons(database):
     )
     assert reasonlist.check_reason("assembly", "rework").code == "ASSEMBLY"
     assert Reason.get(Reason.code == "REPAIR").text_en == "Our repair"
+EVENTS = "0007_events"
+#: the tables 0007 adds: the outbox, the flags last raised, the sinks and their attempts
+ADDED_0007 = ("delivery_attempt", "sink", "flag_state", "event")
+
+
+def _as_before_0007(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0007."""
+    for table in ADDED_0007:
+        db.execute_sql(f'DROP TABLE "{table}"')
+    SchemaMigration.delete().where(SchemaMigration.name == EVENTS).execute()
+
+
+def test_0007_adds_the_event_tables(database):
+    create_schema(database)
+    _as_before_0007(database)
+    assert not set(ADDED_0007) & set(database.get_tables())
+
+    assert create_schema(database) == [EVENTS]
+
+    assert set(ADDED_0007) <= set(database.get_tables())
+    assert "payload" in _columns(database, "event")
+    assert "cursor" in _columns(database, "sink")
     assert create_schema(database) == []

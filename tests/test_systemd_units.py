@@ -11,7 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = sorted((ROOT / "docs").glob("*.service"))
-SERVER_UNITS = ["koordinator-web.service", "koordinator-ingest@.service"]
+SERVER_UNITS = [
+    "koordinator-web.service",
+    "koordinator-ingest@.service",
+    "koordinator-dispatch.service",
+]
 
 
 def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:

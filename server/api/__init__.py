@@ -238,6 +238,7 @@ def init_app(app: Flask) -> None:
         stations,
         stock,
         trace,
+        webhooks,
     )
 
     app.register_blueprint(bp)

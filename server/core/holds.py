@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.core import hot, trace
+from server.core import events, hot, trace
 from server.core.errors import Rejected
 from server.core.stages import GONE, WHILE_HELD, Action, Stage
 from server.models import Item, LedgerEntry
@@ -77,6 +77,20 @@ def hold_outside_a_scan(item: Item, action: Action, *, why: str, user, now) -> s
         operator=user.id if user is not None else None,
         station=item.station_id,
         received_at=now,
+    )
+    events.emit(
+        events.ACTION_EVENTS[action.value],
+        item.code,
+        {
+            "item": item.code,
+            "action": action.value,
+            "stage": item.stage,
+            "station": item.station.code if item.station_id else None,
+            "why": why,
+            "operator": user.username if user is not None else None,
+            "origin": "api",
+        },
+        now=now,
     )
     return message
 

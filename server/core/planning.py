@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
+from server.core import events
 from server.core.errors import Conflict, Invalid, NotFound
 from server.core.stages import MADE_IN_PLANT, Kind
 from server.models import LedgerEntry, Product, ProductionOrder, Station
@@ -129,6 +130,17 @@ def release_order(order: ProductionOrder, *, now: dt.datetime, user_id: int | No
     if n != 1:
         raise Conflict("bad_status", f"Order {order.number} changed meanwhile")
     _log(order, "release", "released", now, user_id)
+    events.emit("order.released", order.number, _order_payload(order), now=now)
+
+
+def _order_payload(order: ProductionOrder) -> dict:
+    return {
+        "order": order.number,
+        "product": order.product.sku,
+        "qty": f"{Decimal(order.qty).normalize():f}",
+        "start": order.start.isoformat(),
+        "due": order.due.isoformat(),
+    }
 
 
 def edit_order(
@@ -194,7 +206,9 @@ def edit_order(
         )
         if done:
             said.append("done")
+            events.emit("order.done", order.number, {"order": order.number, "by": "edit"}, now=now)
     _log(order, "plan", "; ".join(said), now, user_id, note)
+    events.emit("order.changed", order.number, {"order": order.number, "changes": said}, now=now)
     return said
 
 
@@ -236,6 +250,8 @@ def close_order(
         user_id,
         reason,
     )
+    payload = {**_order_payload(order), "closed_as": how, "completed": f"{done:f}"}
+    events.emit("order.closed", order.number, {**payload, "reason": reason}, now=now)
     return how
 
 

@@ -24,6 +24,7 @@ import peewee as pw
 
 from server.core import (
     codes,
+    events,
     holds,
     hot,
     locations,
@@ -170,6 +171,8 @@ class _Ctx:
         self.delta = StockDelta()
         #: throttle keys to count a failure on when this scan is rejected
         self.failure_keys: dict[str, int] | None = None
+        #: the number of the order this scan completed (order.done)
+        self.order_done: str | None = None
 
     def check(self, code: str, message: str | None = None) -> None:
         """A schedule check failed: reject, or warn when the station's policy says so."""
@@ -233,6 +236,8 @@ def apply_scans(
         if batch.touched:
             # one update per scanner per batch, not per scan
             hot.touch_scanners(sorted(batch.touched), now or utcnow())
+        # last, right before the commit: on PostgreSQL the outbox lock is held from here
+        events.write(batch.events, now or utcnow())
     return results
 
 
@@ -279,6 +284,8 @@ class _Batch:
         self._reasons: dict = {}
         self._locations: dict = {}
         self.touched: set[str] = set()  # scanner ids that scanned in this batch
+        #: the batch's events (server/core/events.py), written just before the commit
+        self.events: list[tuple[str, str, dict]] = []
 
     def today(self, now: dt.datetime) -> dt.date:
         """The plant's calendar day of `now` (made once per batch, not per scan)."""
@@ -346,6 +353,7 @@ def _apply_one(
                 result = _process(ctx)
                 _write_ledger(ctx, result)
             batch.delta.merge(ctx.delta)
+            batch.events.extend(events.scan_events(scan, result, ctx))
             return result
         except Rejected as rej:
             if ctx.scanned is not None:
@@ -366,6 +374,8 @@ def _apply_one(
                 if ctx.failure_keys:
                     throttle.count_failure(db, ctx.failure_keys, now)
                 _write_ledger(ctx, result)
+            ctx.order_done = None
+            batch.events.extend(events.scan_events(scan, result, ctx))
             return result
     except DATABASE_ERRORS:
         if raise_db_errors:
@@ -757,6 +767,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
                 _consume_for(ctx, item, order)
             status = "done" if done >= Decimal(order.qty) else order.status
             status = "in_progress" if status == "released" else status
+            if status == "done" and order.status != "done":
+                ctx.order_done = order.number
             ProductionOrder.update(
                 completed=ProductionOrder.completed + Decimal(item.qty),
                 status=status,

@@ -1,0 +1,459 @@
+"""The dispatcher: delivers the event outbox (server/core/events.py) to its sinks.
+
+`python -m server dispatch` (or a thread of `serve --dispatch` / `ingest --dispatch`). It
+shares nothing with the ingest but the database (and, for the MQTT sink, the MQTT session
+class). Per sink (`Sink` row: a webhook, an MQTT broker; a printer or an andon light later):
+
+- events go out one after the other in id order, which is commit order; the sink's row is
+  its cursor (the id of the last event delivered) and advances only after a delivery
+  succeeded, so the next event waits until the one before it got through;
+- every attempt is a `DeliveryAttempt` row; a failure is retried after 1, 2, 4 ... s up
+  to `backoff_max_s`, the same event again (order is kept);
+- a sink failing for `disable_after_days` is switched off, with a `sink.disabled` event;
+- at-least-once: the cursor is written after the delivery, so a `kill -9` between the two
+  delivers the events since the last cursor write again (at most one batch); the receiver
+  dedupes on the event id;
+- several dispatchers on PostgreSQL: a dispatcher takes a sink's row with
+  `SELECT ... FOR UPDATE SKIP LOCKED` and holds it (its transaction open) while it
+  delivers that sink's batch and moves the cursor; the others pass that sink by. SQLite
+  runs one dispatcher.
+
+It also evaluates the flags (`events.evaluate_flags`): every `flag_interval_s`, and sooner
+(at most every `flag_min_interval_s`) after an event that may change one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+
+import peewee as pw
+
+from server.core import events
+from server.core.scans import DATABASE_ERRORS, writing
+from server.models import DeliveryAttempt, Event, Sink, utcnow
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Koordinator-Signature"
+#: a signature older than this is refused by `verify` (replay)
+SIGNATURE_TOLERANCE_S = 300
+
+
+class DeliveryError(Exception):
+    """A sink refused or could not take an event; it is tried again later."""
+
+
+def event_body(event: Event) -> dict:
+    """What every sink receives for an event (docs/events.md)."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "subject": event.subject,
+        "created_at": event.created_at.isoformat() + "Z",
+        "payload": event.payload,
+    }
+
+
+# --- signatures -------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-Koordinator-Signature` value: `t=<unix time>,v1=<hex HMAC-SHA256 of
+    "<t>.<body>" keyed with the subscription's secret>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(
+    secret: str, header: str, body: bytes, *, now: float | None = None, tolerance=None
+) -> bool:
+    """Whether `header` signs `body` with `secret` and is recent (against replay)."""
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        timestamp = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > (SIGNATURE_TOLERANCE_S if tolerance is None else tolerance):
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), f"t={timestamp},v1={parts.get('v1')}")
+
+
+# --- sinks ------------------------------------------------------------------------------
+
+
+class WebhookSink:
+    """POSTs each event as JSON, signed, to the subscription's URL; any 2xx is delivered.
+
+    Config: `url`, `secret`."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        self.url = config["url"]
+        self.secret = config.get("secret") or ""
+        self.timeout = settings.timeout_s
+
+    def deliver(self, event: Event) -> str:
+        body = json.dumps(event_body(event), separators=(",", ":")).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Koordinator-Webhook",
+                "X-Koordinator-Event": event.type,
+                "X-Koordinator-Event-Id": str(event.id),
+                SIGNATURE_HEADER: sign(self.secret, int(time.time()), body),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DeliveryError(f"{type(reason).__name__}: {reason}") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"HTTP {status}")
+        return f"HTTP {status}"
+
+    def close(self) -> None:
+        pass
+
+
+def _topic_level(text: str) -> str:
+    """A name as one MQTT topic level: no separators or wildcards."""
+    return "".join("_" if c in "/+#\x00" else c for c in text) or "_"
+
+
+class MqttSink:
+    """Publishes each event on `<prefix>/events/<type>`, QoS 1, and waits for the broker's
+    PUBACK. A flag is a state, so its rise is also kept as a retained message on
+    `<prefix>/events/flags/<flag>/<kind>/<name>` and its clear deletes it (an empty retained
+    message): a subscriber sees the flags standing now as soon as it subscribes.
+
+    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX)."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from server.ingest import parse_mqtt_url
+
+        url = config.get("url") or settings.mqtt_url
+        if not url:
+            raise DeliveryError("no broker: set MQTT_URL or the sink's url")
+        parts = parse_mqtt_url(url)
+        self.prefix = config.get("prefix") or settings.topic_prefix
+        self.timeout = settings.timeout_s
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=config.get("client_id") or "",
+            protocol=mqtt.MQTTv311,
+        )
+        if parts["username"]:
+            self.client.username_pw_set(parts["username"], parts["password"])
+        if parts["tls"]:
+            self.client.tls_set()
+        self.client.connect(parts["host"], parts["port"], keepalive=30)
+        self.client.loop_start()
+
+    def _publish(self, topic: str, body: bytes, retain: bool) -> None:
+        # not while the session is down: paho would queue a copy per retry and send them
+        # all on reconnection
+        end = time.monotonic() + self.timeout
+        while not self.client.is_connected():
+            if time.monotonic() > end:
+                raise DeliveryError("not connected to the broker")
+            time.sleep(0.05)
+        info = self.client.publish(topic, body, qos=1, retain=retain)
+        info.wait_for_publish(self.timeout)
+        if not info.is_published():
+            raise DeliveryError(f"no PUBACK from the broker for {topic}")
+
+    def deliver(self, event: Event) -> str:
+        body = json.dumps(event_body(event), separators=(",", ":")).encode()
+        if event.type in ("flag.raised", "flag.cleared"):
+            level = "/".join(_topic_level(p) for p in event.payload["key"].split(":", 2))
+            state = b"" if event.type == "flag.cleared" else body
+            self._publish(f"{self.prefix}/events/flags/{level}", state, True)
+        topic = f"{self.prefix}/events/{_topic_level(event.type)}"
+        self._publish(topic, body, False)
+        return f"published {topic}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+#: sink kinds by `Sink.kind`: a class taking (config, settings) with deliver(event) ->
+#: detail (raises on failure) and close()
+KINDS: dict[str, Callable] = {"webhook": WebhookSink, "mqtt": MqttSink}
+
+
+# --- the dispatcher ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DispatchSettings:
+    poll_s: float = 0.2
+    batch: int = 100
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    flag_interval_s: float = 60.0
+    flag_min_interval_s: float = 2.0
+    disable_after_days: float = 3.0
+    timeout_s: float = 5.0
+    plant_tz: str | None = None
+    #: evaluate the flags (off: another dispatcher does, or a test delivers only)
+    flags: bool = True
+    #: the broker of `mqtt` sinks without their own url, and the topic prefix
+    mqtt_url: str | None = None
+    topic_prefix: str = "koordinator"
+
+    ENV = {
+        "poll_s": "DISPATCH_POLL_S",
+        "batch": "DISPATCH_BATCH",
+        "backoff_base_s": "DISPATCH_BACKOFF_BASE_S",
+        "backoff_max_s": "DISPATCH_BACKOFF_MAX_S",
+        "flag_interval_s": "DISPATCH_FLAG_INTERVAL_S",
+        "flag_min_interval_s": "DISPATCH_FLAG_MIN_INTERVAL_S",
+        "disable_after_days": "WEBHOOK_DISABLE_AFTER_DAYS",
+        "timeout_s": "WEBHOOK_TIMEOUT_S",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], plant_tz: str | None = None) -> DispatchSettings:
+        values: dict = {
+            "plant_tz": plant_tz,
+            "mqtt_url": env.get("MQTT_URL") or None,
+            "topic_prefix": env.get("MQTT_TOPIC_PREFIX") or "koordinator",
+        }
+        for field, name in cls.ENV.items():
+            text = (env.get(name) or "").strip()
+            if not text:
+                continue
+            kind = int if field == "batch" else float
+            try:
+                value = kind(text)
+            except ValueError:
+                raise ValueError(f"{name}={text!r} is not a number") from None
+            if value <= 0:
+                raise ValueError(f"{name} must be above 0")
+            values[field] = value
+        return cls(**values)
+
+
+class Dispatcher:
+    """Delivers events to every active sink; `run()` until `stop` is set, or `start()` as a
+    thread of another process."""
+
+    def __init__(
+        self,
+        db: pw.Database,
+        settings: DispatchSettings | None = None,
+        *,
+        kinds: Mapping[str, Callable] | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings or DispatchSettings()
+        self.kinds = dict(KINDS if kinds is None else kinds)
+        self.clock = clock
+        self._open: dict[int, tuple[str, object]] = {}
+        self._flags_at: float | None = None
+        self._flags_seen = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.locking = isinstance(db, pw.PostgresqlDatabase)
+
+    # -- the loop --
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or self._stop
+        failures = 0
+        log.info("dispatcher running")
+        while not stop.is_set():
+            try:
+                with self.db.connection_context():
+                    delivered = self.run_once()
+                failures = 0
+            except DATABASE_ERRORS:
+                failures += 1
+                log.exception("dispatcher: database error (retrying)")
+                stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
+                continue
+            if not delivered:
+                stop.wait(self.settings.poll_s)
+        self.close()
+
+    def start(self) -> Dispatcher:
+        self._thread = threading.Thread(target=self.run, name="dispatcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def close(self) -> None:
+        for _config, sink in self._open.values():
+            try:
+                sink.close()
+            except Exception:  # closing one must not keep the others open
+                log.exception("closing a sink")
+        self._open.clear()
+
+    def run_once(self) -> int:
+        """One pass: the flags when due, then a batch per sink. Returns events delivered."""
+        if self.settings.flags:
+            self.evaluate_flags_when_due()
+        ids = [s.id for s in Sink.select(Sink.id).where(Sink.active).order_by(Sink.id)]
+        return sum(self.serve_sink(sink_id) for sink_id in ids)
+
+    def evaluate_flags_when_due(self) -> list[str]:
+        now = time.monotonic()
+        s = self.settings
+        if self._flags_at is not None:
+            since = now - self._flags_at
+            if since < s.flag_min_interval_s:
+                return []
+            if since < s.flag_interval_s and events.flag_triggered_since(self._flags_seen) is None:
+                return []
+        seen = events.last_id()  # before evaluating: a later event triggers the next one
+        changed = events.evaluate_flags(self.db, self.clock(), self.settings.plant_tz)
+        self._flags_at, self._flags_seen = now, max(seen, self._flags_seen)
+        return changed
+
+    # -- one sink --
+
+    def serve_sink(self, sink_id: int) -> int:
+        if not self.locking:
+            sink = Sink.get_or_none((Sink.id == sink_id) & Sink.active)
+            return 0 if sink is None else self._deliver(sink)
+        with self.db.atomic():
+            sink = (
+                Sink.select()
+                .where((Sink.id == sink_id) & Sink.active)
+                .for_update(skip_locked=True)
+                .first()
+            )
+            # None: gone, switched off, or another dispatcher holds it
+            return 0 if sink is None else self._deliver(sink)
+
+    def _sink(self, sink: Sink):
+        config = json.dumps([sink.kind, sink.config], sort_keys=True)
+        known = self._open.get(sink.id)
+        if known is not None and known[0] == config:
+            return known[1]
+        if known is not None:
+            known[1].close()
+        kind = self.kinds.get(sink.kind)
+        if kind is None:
+            raise DeliveryError(f"no sink kind {sink.kind!r} in this dispatcher")
+        made = kind(sink.config or {}, self.settings)
+        self._open[sink.id] = (config, made)
+        return made
+
+    def _deliver(self, sink: Sink) -> int:
+        now = self.clock()
+        if sink.retry_at is not None and sink.retry_at > now:
+            return 0
+        query = Event.select().where(Event.id > sink.cursor).order_by(Event.id)
+        types = sink.types or ["*"]
+        if "*" not in types:
+            query = query.where(Event.type.in_(types))
+        batch = list(query.limit(self.settings.batch))
+        if not batch:
+            return 0
+        attempts: list[dict] = []
+        delivered = 0
+        failed: str | None = None
+        for event in batch:
+            started = time.monotonic()
+            try:
+                detail = self._sink(sink).deliver(event)
+                ok = True
+            except Exception as exc:  # any failure of a sink is a failed attempt
+                ok, detail = False, str(exc) or type(exc).__name__
+            attempts.append(
+                {
+                    "sink": sink.id,
+                    "event_id": event.id,
+                    "attempt": 1,
+                    "ok": ok,
+                    "detail": (detail or "")[:500],
+                    "duration_ms": int((time.monotonic() - started) * 1000),
+                    "at": self.clock(),
+                }
+            )
+            if not ok:
+                failed = detail
+                break
+            delivered += 1
+        for i, row in enumerate(attempts):
+            # the first row retries the sink's pending event; the rest are first tries
+            row["attempt"] = sink.failures + 1 if i == 0 else 1
+        self._record(sink, batch[:delivered], attempts, failed)
+        return delivered
+
+    def _record(self, sink: Sink, done: list[Event], attempts: list[dict], failed) -> None:
+        now = self.clock()
+        with writing(self.db):
+            DeliveryAttempt.insert_many(attempts).execute()
+            changes: dict = {}
+            if done:
+                changes.update(cursor=done[-1].id, failures=0, retry_at=None, failing_since=None)
+                sink.failures, sink.failing_since = 0, None
+            if failed is not None:
+                failures = sink.failures + 1
+                delay = min(
+                    self.settings.backoff_max_s,
+                    self.settings.backoff_base_s * 2 ** (failures - 1),
+                )
+                since = sink.failing_since or now
+                changes.update(
+                    failures=failures,
+                    retry_at=now + dt.timedelta(seconds=delay),
+                    failing_since=since,
+                )
+                if now - since >= dt.timedelta(days=self.settings.disable_after_days):
+                    changes["active"] = False
+                    events.emit(
+                        "sink.disabled",
+                        sink.name,
+                        {
+                            "sink": sink.name,
+                            "kind": sink.kind,
+                            "failing_since": since.isoformat() + "Z",
+                            "last_error": failed[:200],
+                        },
+                        now=now,
+                    )
+                    log.warning("sink %s failing since %s: switched off", sink.name, since)
+            Sink.update(**changes).where(Sink.id == sink.id).execute()
+
+
+def add_sink(name: str, kind: str, config: dict, types: list[str] | None = None, *, now=None):
+    """A new sink that starts with the events after the newest one now (a new webhook does
+    not receive the whole history)."""
+    return Sink.create(
+        name=name,
+        kind=kind,
+        config=config,
+        types=types or ["*"],
+        cursor=events.last_id(),
+        created_at=now or utcnow(),
+    )
