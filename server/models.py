@@ -362,3 +362,22 @@ class Printer(BaseModel):
 
 
 MODELS.append(Printer)
+
+
+class LabelTemplate(BaseModel):
+    """One version of a label template (server/core/labeltemplates.py): the design
+    (`labels.Design.as_dict()`: size, dpi, symbology, boxes) of `name` at `version`.
+    An edit adds a row with the next version; rows are never changed, so a print records
+    `name vN` and that label can be drawn again exactly."""
+
+    name = pw.CharField(max_length=64)
+    version = pw.IntegerField()
+    design = JSONField()
+    created_by = pw.ForeignKeyField(User, null=True, backref="+")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("name", "version"), True),)
+
+
+MODELS.append(LabelTemplate)

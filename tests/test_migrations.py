@@ -212,3 +212,28 @@ def test_0003_adds_the_hold_columns(database):
     assert "item_held" in {i.name for i in database.get_indexes("item")}
     old = Item.get(Item.code == "K-OLD")
     assert (old.held, old.held_why, old.held_by_id, old.held_at) == (False, None, None, None)
+
+
+LABEL_TEMPLATES = "0008_label_templates"
+
+
+def _as_before_0008(db: pw.Database) -> None:
+    """The schema of the release before 0008: no label_template table."""
+    db.execute_sql('DROP TABLE "label_template"')
+    SchemaMigration.delete().where(SchemaMigration.name == LABEL_TEMPLATES).execute()
+
+
+def test_0008_adds_label_templates_with_the_default(database):
+    from server.models import LabelTemplate
+
+    create_schema(database)
+    _as_before_0008(database)
+
+    assert create_schema(database) == [LABEL_TEMPLATES]
+
+    rows = list(LabelTemplate.select())
+    assert [(r.name, r.version) for r in rows] == [("default", 1)]
+    assert rows[0].design["width"] == 50.8 and rows[0].design["symbology"] == "code128"
+    assert "stage" not in {b["field"] for b in rows[0].design["boxes"]}
+    assert create_schema(database) == []
+    assert LabelTemplate.select().count() == 1
