@@ -51,7 +51,7 @@ class User(BaseModel):
     username = pw.CharField(max_length=64, unique=True)
     password_hash = pw.CharField(max_length=256, null=True)
     role = pw.CharField(
-        max_length=16, choices=[(r, r) for r in ("operator", "supervisor", "admin")]
+        max_length=16, choices=[(r, r) for r in ("operator", "clerk", "supervisor", "admin")]
     )
     badge = pw.CharField(max_length=64, unique=True, null=True)
     language = pw.CharField(max_length=8, default="en")

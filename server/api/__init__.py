@@ -223,6 +223,7 @@ def init_app(app: Flask) -> None:
         imports,
         items,
         labels,
+        labeltemplates,
         openapi,
         orders,
         people,

@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
         admin,
         floor,
         i18n,
+        labelpages,
         pages,
         scanstation,
         schedule,
