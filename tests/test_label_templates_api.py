@@ -3,7 +3,6 @@ and command labels that decode back (zxing-cpp and zbar) to what was chosen."""
 
 from __future__ import annotations
 
-import io
 import time
 
 from PIL import Image
