@@ -25,6 +25,7 @@ from babel.messages.pofile import read_po
 from server.models import (
     ApiToken,
     Item,
+    LabelTemplate,
     LedgerEntry,
     Product,
     ProductionOrder,
@@ -47,6 +48,8 @@ ALLOWED = {
     "api",
     "id",
     "a4",
+    "letter",  # the paper size, so named in every language
+    "qr",
     "in",  # label sizes in inches: 2 × 1 in
     "bearer",
     "authorization",
@@ -169,6 +172,8 @@ def plant_data() -> set[str]:
         (ApiToken, ("name",)),
         # the reason list is the plant's own, typed in both languages
         (Reason, ("code", "text_en", "text_id")),
+        # label templates are named by the plant
+        (LabelTemplate, ("name",)),
     ]:
         for row in model.select(*[getattr(model, f) for f in fields]).tuples():
             values.update(str(v) for v in row if v)
