@@ -5,9 +5,10 @@ the clerk nothing. `start()` takes what to draw (already read from the database,
 thread touches no database), draws it in a thread and keeps its state in a small JSON file
 beside the PDF, in a directory every web worker of the host shares (`PRINT_SHEETS_DIR`,
 by default under the system's temporary directory): so a poll answered by another worker
-sees the same progress. A sheet belongs to the user who asked for it and is deleted an hour
-after it was made. This is not the print queue of printers (print jobs are rows delivered
-by the event dispatcher): a sheet is a PDF the clerk downloads and prints.
+sees the same progress. A process draws one sheet at a time; the others wait their turn
+(their progress stays at 0 until then). A sheet belongs to the user who asked for it and is
+deleted an hour after it was made. This is not the print queue of printers (print jobs are
+rows delivered by the event dispatcher): a sheet is a PDF the clerk downloads and prints.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 3600
+#: one sheet drawn at a time per process: drawing holds the GIL, and many at once starved
+#: the requests beside them (a write transaction held open past SQLite's busy timeout)
+_DRAWING = threading.Semaphore(1)
 _ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 Render = Callable[[Callable[[int, int], None]], bytes]
@@ -70,7 +74,8 @@ def start(config, user_id: int, total: int, title: str, render: Render) -> str:
 
     def run() -> None:
         try:
-            pdf = render(progress)
+            with _DRAWING:
+                pdf = render(progress)
             (where / f"{sheet}.pdf").write_bytes(pdf)
             _write(state_path, {**state, "state": "done", "done": total})
         except Exception as exc:  # the page shows it; the log keeps the cause

@@ -178,7 +178,8 @@ def preview(body: PreviewIn):
     values = {**labeltemplates.SAMPLE, **(body.values or {})}
     try:
         if body.format == "png":
-            out = render_design_png(design, values)
+            # a preview, not a print: at most 300 dpi, whatever the printer's
+            out = render_design_png(design, values, min(design.dpi, 300))
             return Response(out, mimetype="image/png", headers={"Cache-Control": "no-store"})
         out = render_design_svg(design, values)
     except ValueError as exc:
