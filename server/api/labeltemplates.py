@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Literal
+from typing import Annotated, Literal
 
 import peewee as pw
 import pydantic
@@ -81,10 +81,14 @@ class TemplateIn(Strict):
     design: DesignIn
 
 
+#: a sample value: as long as the longest a template prints (a product name)
+SampleText = Annotated[str, pydantic.StringConstraints(max_length=200)]
+
+
 class PreviewIn(Strict):
     design: DesignIn
     format: Literal["svg", "png"] = "svg"
-    values: dict[Literal[FIELDS[1:-1]], str] | None = pydantic.Field(  # type: ignore[valid-type]
+    values: dict[Literal[FIELDS[1:-1]], SampleText] | None = pydantic.Field(  # type: ignore[valid-type]
         default=None, description="the sample item when not given"
     )
 
