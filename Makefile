@@ -49,6 +49,12 @@ system-deps:
 	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "error: the page tests need /usr/bin/chromium (apt-get install chromium)"; exit 1; fi; \
 	fi
+	@if ! ldconfig -p 2>/dev/null | grep -q libzbar.so.0; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing libzbar0 (the label tests decode with zbar as well as zxing-cpp)"; \
+	    apt-get update -qq && apt-get install -y -qq libzbar0 >/dev/null; \
+	  else echo "error: the label tests need libzbar0 (apt-get install libzbar0)"; exit 1; fi; \
+	fi
 
 run: install
 	$(BIN)/python -m server init-db

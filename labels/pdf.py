@@ -8,13 +8,14 @@ sharp at any printer resolution; text uses the PDF base fonts, so nothing is emb
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from reportlab.pdfgen.canvas import Canvas
 
+from labels.design import Design, layout_design
 from labels.layout import FONT, FONT_BOLD, PT, Layout, layout_label
 from labels.model import Label
-from labels.templates import get_template
+from labels.templates import Template, get_template
 
 MM = 72 / 25.4  # points per millimetre
 Progress = Callable[[int, int], None]
@@ -71,6 +72,55 @@ def render_pdf(
         left, top = tpl.origin(slot)
         _draw(canvas, layout, left, top, tpl.page_height)
         if progress is not None and ((i + 1) % 100 == 0 or i + 1 == total):
+            progress(i + 1, total)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def render_design_pdf(
+    design: Design,
+    values: Iterable[Mapping[str, str]],
+    stock: str | None = None,
+    *,
+    progress: Progress | None = None,
+    title: str = "Labels",
+) -> bytes:
+    """A PDF of one label of ``design`` per entry of ``values``: on the sheet ``stock``
+    (a name of :data:`labels.TEMPLATES`), each label at the design's own size, centred in
+    its slot, or with ``stock`` None one label per page of exactly the design's size (a
+    thermal roll through a PDF queue). Raises ValueError when the design is larger than
+    the stock's labels, or a code does not fit its box."""
+    if stock is None:
+        tpl = Template("page", "", design.width, design.height, 1, 1, design.width, design.height)
+    else:
+        tpl = get_template(stock)
+        if design.width > tpl.label_width + 0.5 or design.height > tpl.label_height + 0.5:
+            raise ValueError(
+                f"a {design.width:g} × {design.height:g} mm label does not fit the "
+                f"{tpl.label_width:g} × {tpl.label_height:g} mm labels of {stock}"
+            )
+    rows = list(values)
+    if not rows:
+        raise ValueError("no labels to render")
+    out = io.BytesIO()
+    canvas = Canvas(
+        out,
+        pagesize=(tpl.page_width * MM, tpl.page_height * MM),
+        invariant=True,
+        pageCompression=1,
+    )
+    canvas.setTitle(title)
+    canvas.setCreator("Koordinator labels")
+    dx, dy = (tpl.label_width - design.width) / 2, (tpl.label_height - design.height) / 2
+    total = len(rows)
+    for i, row in enumerate(rows):
+        slot = i % tpl.per_page
+        if i and slot == 0:
+            canvas.showPage()
+        left, top = tpl.origin(slot)
+        _draw(canvas, layout_design(design, row), left + dx, top + dy, tpl.page_height)
+        if progress is not None and ((i + 1) % 25 == 0 or i + 1 == total):
             progress(i + 1, total)
     canvas.showPage()
     canvas.save()

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
 
+from labels.design import Design, layout_design
 from labels.layout import PT, Layout, auto_size, layout_label, text_width
 from labels.model import Label
 from labels.templates import get_template
@@ -109,4 +110,28 @@ def render_png(label: Label, dpi: int = 300, size: Size = None) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["PT", "render_png", "render_svg", "resolve_size", "svg_markup"]
+def render_design_svg(design: Design, values) -> str:
+    """SVG of one label of ``design`` with ``values`` (see :func:`layout_design`)."""
+    return svg_markup(layout_design(design, values))
+
+
+def render_design_png(design: Design, values, dpi: int | None = None) -> bytes:
+    """PNG of one label of ``design`` at ``dpi`` (the design's own when not given)."""
+    dpi = dpi or design.dpi
+    if not 72 <= dpi <= 1200:
+        raise ValueError(f"dpi {dpi} must be between 72 and 1200")
+    image = raster(layout_design(design, values, unit=25.4 / dpi), dpi)
+    out = io.BytesIO()
+    image.save(out, format="PNG", dpi=(dpi, dpi), optimize=False)
+    return out.getvalue()
+
+
+__all__ = [
+    "render_design_png",
+    "render_design_svg",
+    "PT",
+    "render_png",
+    "render_svg",
+    "resolve_size",
+    "svg_markup",
+]

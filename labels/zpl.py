@@ -12,8 +12,9 @@ Text goes through ``^FH`` hex escapes so ``^``, ``~`` and non-ASCII characters a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
+from labels.design import Design, layout_design
 from labels.layout import Layout, layout_label
 from labels.model import Label
 from labels.symbols import symbol_for
@@ -87,7 +88,21 @@ def _symbol_commands(label: Label, layout: Layout, dpi: int) -> str:
 
 def label_zpl(label: Label, width: float, height: float, dpi: int = 203) -> str:
     """One ``^XA … ^XZ`` format for ``label`` on a ``width`` × ``height`` mm label."""
-    layout = layout_label(label, width, height, unit=25.4 / dpi)
+    return layout_zpl(label, layout_label(label, width, height, unit=25.4 / dpi), dpi)
+
+
+def design_zpl(design: Design, values: Mapping[str, str]) -> str:
+    """One ``^XA … ^XZ`` format for a label of ``design`` (at the design's dpi)."""
+    if design.dpi not in DPIS:
+        raise ValueError(f"dpi {design.dpi} is not a Zebra resolution")
+    label = Label(code=values["code"], symbology=design.symbology)
+    return layout_zpl(label, layout_design(design, values, unit=25.4 / design.dpi), design.dpi)
+
+
+def layout_zpl(label: Label, layout: Layout, dpi: int) -> str:
+    """The format drawing ``layout`` (made with ``unit=25.4 / dpi``) whose symbol encodes
+    ``label``."""
+    width, height = layout.width, layout.height
     parts = [
         "^XA",
         "^CI28",  # field data is UTF-8

@@ -43,7 +43,9 @@ from server.models import ApiToken, LoginAttempt, User, database_proxy, utcnow
 
 log = logging.getLogger("koordinator.auth")
 
-ROLES = ("operator", "supervisor", "admin")
+#: ordered: a route needing a role admits that role and those after it. A clerk receives
+#: goods and prints labels (items, label templates, sheets) without planning rights
+ROLES = ("operator", "clerk", "supervisor", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "kt_"
 

@@ -463,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--units", type=_positive, default=6, help="widgets to build")
     p = sub.add_parser("create-user", help="create a user")
     p.add_argument("username")
-    p.add_argument("--role", default="admin", choices=("operator", "supervisor", "admin"))
+    p.add_argument("--role", default="admin", choices=("operator", "clerk", "supervisor", "admin"))
     p.add_argument(
         "--password", help="default: $KOORDINATOR_PASSWORD, else asked (on a terminal only)"
     )

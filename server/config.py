@@ -77,6 +77,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
             hours=max(_hours(env, "SESSION_HOURS", 168), _hours(env, "FLOOR_SESSION_HOURS", 12))
         ),
         "TRUSTED_PROXIES": _count(env, "TRUSTED_PROXIES", 0),
+        # label sheets drawn in the background (server/printsheets.py); None: a directory
+        # under the system's temporary directory
+        "PRINT_SHEETS_DIR": env.get("PRINT_SHEETS_DIR") or None,
     }
 
 

@@ -26,7 +26,7 @@ import peewee as pw
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 
-from server.core import reasonlist
+from server.core import labeltemplates, reasonlist
 from server.models import MODELS, LedgerEntry, Reason, database_proxy
 
 SQLITE_PRAGMAS = {
@@ -190,6 +190,7 @@ def create_schema(db: pw.Database) -> list[str]:
             # plant's own (docs/decisions.md), so a later default never appears uninvited;
             # reasons are deactivated, never deleted, so a used list is never empty
             reasonlist.seed_defaults()
+        labeltemplates.seed_default()
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
         ran = migrations.apply(db, fresh)

@@ -37,13 +37,14 @@ class LabelError(ValueError):
 
 
 def item_label(item: Item, product: Product, symbology: str = "auto") -> Label:
+    """The built-in item label (no template): product name, symbol, code, SKU, lot and
+    serial. Never the stage: it changes with the next scan, a label stays on the item."""
     lines = [product.sku]
     if item.lot:
         lines.append(f"LOT {item.lot}")
     if item.serial:
         lines.append(f"S/N {item.serial}")
     title = product.name[:40]
-    stage = str(item.stage)
     if symbology == "auto":
         symbology = "gs1-128" if (product.gtin and item.serial) else "code128"
     if symbology == "gs1-128":
@@ -56,10 +57,9 @@ def item_label(item: Item, product: Product, symbology: str = "auto") -> Label:
             expiry=item.expiry,
             title=title,
             lines=tuple([*lines, item.code]),
-            stage=stage,
         )
         return label
-    return Label(code=item.code, symbology=symbology, title=title, lines=tuple(lines), stage=stage)
+    return Label(code=item.code, symbology=symbology, title=title, lines=tuple(lines))
 
 
 COMMAND_TITLES = {

@@ -51,7 +51,7 @@ class User(BaseModel):
     username = pw.CharField(max_length=64, unique=True)
     password_hash = pw.CharField(max_length=256, null=True)
     role = pw.CharField(
-        max_length=16, choices=[(r, r) for r in ("operator", "supervisor", "admin")]
+        max_length=16, choices=[(r, r) for r in ("operator", "clerk", "supervisor", "admin")]
     )
     badge = pw.CharField(max_length=64, unique=True, null=True)
     language = pw.CharField(max_length=8, default="en")
@@ -480,3 +480,22 @@ class DeliveryAttempt(BaseModel):
 
 
 MODELS.extend([Event, FlagState, Sink, DeliveryAttempt])
+
+
+class LabelTemplate(BaseModel):
+    """One version of a label template (server/core/labeltemplates.py): the design
+    (`labels.Design.as_dict()`: size, dpi, symbology, boxes) of `name` at `version`.
+    An edit adds a row with the next version; rows are never changed, so a print records
+    `name vN` and that label can be drawn again exactly."""
+
+    name = pw.CharField(max_length=64)
+    version = pw.IntegerField()
+    design = JSONField()
+    created_by = pw.ForeignKeyField(User, null=True, backref="+")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("name", "version"), True),)
+
+
+MODELS.append(LabelTemplate)

@@ -35,6 +35,17 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+_DESIGN = {
+    "width": 50.8,
+    "height": 25.4,
+    "dpi": 203,
+    "symbology": "code128",
+    "boxes": [
+        {"field": "symbol", "x": 0, "y": 0, "w": 100, "h": 60},
+        {"field": "lot", "x": 0, "y": 70, "w": 100, "h": 30, "align": "start", "text": "L "},
+    ],
+}
+
 # valid bodies to mutate, per (method, rule); an operation missing here is fuzzed with
 # arbitrary JSON only
 SEEDS: dict[tuple[str, str], dict] = {
@@ -130,6 +141,9 @@ SEEDS: dict[tuple[str, str], dict] = {
     ("post", "/items/<code>/hold"): {"reason": "DAMAGED"},
     ("post", "/items/<code>/release"): {"reason": "QC_OK"},
     ("post", "/recall/hold"): {"product": "STEEL", "lot": "S-1", "reason": "QC_CHECK"},
+    ("post", "/label-templates"): {"name": "fz", "design": _DESIGN},
+    ("post", "/label-templates/preview"): {"design": _DESIGN, "format": "png", "values": {}},
+    ("post", "/print-sheets"): {"lot": "L-1", "template": "default", "stock": "a4-3x8"},
 }
 
 TRICKY_STRINGS = st.sampled_from(
@@ -221,10 +235,13 @@ def check_answer(resp, o, data: bytes, body, db: str) -> None:
     )
     if server_error and known_bug(o, data, body, db):
         return
-    allowed = (200, 201, 400, 404, 409, 422) + ((502,) if o.rule == "/labels" else ())
+    allowed = (200, 201, 202, 400, 404, 409, 422) + ((502,) if o.rule == "/labels" else ())
     assert status in allowed, (status, text[:500])
     if o.rule == "/labels" and status == 200:
         assert resp.mimetype in ("application/pdf", "text/plain", "application/json")
+        return
+    if o.rule == "/label-templates/preview" and status == 200:
+        assert resp.mimetype in ("image/svg+xml", "image/png")
         return
     assert resp.mimetype == "application/json", text[:300]
     answer = resp.get_json()

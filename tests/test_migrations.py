@@ -324,6 +324,8 @@ def test_0006_gives_a_reason_list_its_rework_reasons(database):
     )
     assert reasonlist.check_reason("assembly", "rework").code == "ASSEMBLY"
     assert Reason.get(Reason.code == "REPAIR").text_en == "Our repair"
+
+
 EVENTS = "0007_events"
 #: the tables 0007 adds: the outbox, the flags last raised, the sinks and their attempts
 ADDED_0007 = ("delivery_attempt", "sink", "flag_state", "event")
@@ -347,3 +349,28 @@ def test_0007_adds_the_event_tables(database):
     assert "payload" in _columns(database, "event")
     assert "cursor" in _columns(database, "sink")
     assert create_schema(database) == []
+
+
+LABEL_TEMPLATES = "0008_label_templates"
+
+
+def _as_before_0008(db: pw.Database) -> None:
+    """The schema of the release before 0008: no label_template table."""
+    db.execute_sql('DROP TABLE "label_template"')
+    SchemaMigration.delete().where(SchemaMigration.name == LABEL_TEMPLATES).execute()
+
+
+def test_0008_adds_label_templates_with_the_default(database):
+    from server.models import LabelTemplate
+
+    create_schema(database)
+    _as_before_0008(database)
+
+    assert create_schema(database) == [LABEL_TEMPLATES]
+
+    rows = list(LabelTemplate.select())
+    assert [(r.name, r.version) for r in rows] == [("default", 1)]
+    assert rows[0].design["width"] == 50.8 and rows[0].design["symbology"] == "code128"
+    assert "stage" not in {b["field"] for b in rows[0].design["boxes"]}
+    assert create_schema(database) == []
+    assert LabelTemplate.select().count() == 1

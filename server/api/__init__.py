@@ -224,6 +224,7 @@ def init_app(app: Flask) -> None:
         imports,
         items,
         labels,
+        labeltemplates,
         locations,
         openapi,
         orders,

@@ -91,7 +91,7 @@ def item_dict(item: Item) -> dict:
 @op(
     "POST",
     "/items",
-    role="supervisor",
+    role="clerk",
     tag="items",
     summary="Create labelled items (stage new, not yet in stock)",
     body=ItemsIn,

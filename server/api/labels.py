@@ -162,7 +162,7 @@ def get_label(name: str, query: LabelQuery):
         raise Invalid("bad_payload", str(exc)) from exc
 
 
-@op("POST", "/labels", role="supervisor", tag="labels",
+@op("POST", "/labels", role="clerk", tag="labels",
     summary="Print job: a PDF sheet or a ZPL batch for items, command labels, or N items "
     "received now; optionally sent to a registered printer by name",
     body=LabelJobIn,

@@ -109,6 +109,7 @@ def init_app(app: Flask) -> None:
         admin,
         floor,
         i18n,
+        labelpages,
         pages,
         scanstation,
         schedule,

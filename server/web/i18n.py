@@ -172,6 +172,7 @@ STATUS_TEXT = {
 
 ROLE_TEXT = {
     "operator": _("operator"),
+    "clerk": _("clerk"),
     "supervisor": _("supervisor"),
     "admin": _("admin"),
 }

@@ -412,7 +412,7 @@ def item_label_svg(code: str):
 
 
 @bp.route("/items/<code>/reprint", methods=["POST"])
-@role_required("supervisor")
+@role_required("clerk")
 def item_reprint(code: str):
     """A PDF of the item's label for printing; the reprint is written to the ledger."""
     it = _item_or_404(code)

@@ -18,6 +18,8 @@ def home():
         return redirect(url_for("web.login"))
     if auth.has_role(user, "supervisor"):
         return redirect(url_for("web.stock"))
+    if auth.has_role(user, "clerk"):
+        return redirect(url_for("web.label_print"))
     return redirect(url_for("web.scan_index"))
 
 

@@ -25,6 +25,7 @@ from babel.messages.pofile import read_po
 from server.models import (
     ApiToken,
     Item,
+    LabelTemplate,
     LedgerEntry,
     Location,
     Product,
@@ -49,6 +50,8 @@ ALLOWED = {
     "api",
     "id",
     "a4",
+    "letter",  # the paper size, so named in every language
+    "qr",
     "in",  # label sizes in inches: 2 × 1 in
     "bearer",
     "authorization",
@@ -174,6 +177,8 @@ def plant_data() -> set[str]:
         # sites and locations, and the location labels printed from their codes
         (Site, ("code", "name")),
         (Location, ("code", "name")),
+        # label templates are named by the plant
+        (LabelTemplate, ("name",)),
     ]:
         for row in model.select(*[getattr(model, f) for f in fields]).tuples():
             values.update(str(v) for v in row if v)

@@ -17,6 +17,10 @@ PAGES = [
     ("/items?stage=wip&product=WIDGET", "operator"),
     ("/scan", "operator"),
     ("/scan/sc-a1", "operator"),
+    ("/labels/print", "clerk"),
+    ("/labels/print?commands=reasons", "clerk"),
+    ("/labels/templates", "clerk"),
+    ("/labels/templates?name=default", "clerk"),
     ("/schedule", "supervisor"),
     ("/schedule/live", "supervisor"),
     ("/schedule/orders/WO-1", "supervisor"),
@@ -29,7 +33,7 @@ PAGES = [
     ("/admin", "admin"),
     ("/admin/products/WIDGET", "admin"),
 ]
-LOWER = {"operator": None, "supervisor": "operator", "admin": "supervisor"}
+LOWER = {"operator": None, "clerk": "operator", "supervisor": "clerk", "admin": "supervisor"}
 
 
 @pytest.mark.parametrize(("path", "role"), PAGES)

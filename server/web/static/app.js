@@ -50,9 +50,187 @@
     sel.addEventListener("change", function () { sel.form.submit(); });
   }
 
+  function fill(text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
+  }
+
+  function postJSON(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin",
+                       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+                       body: JSON.stringify(body)});
+  }
+
+  // The label template editor: the design is the form; every change re-draws the preview
+  // (POST /api/label-templates/preview answers SVG) and "save" posts a new version.
+  function templateEditor(form) {
+    var rows = form.querySelector("#boxes tbody");
+    var rowTemplate = document.getElementById("box-row");
+    var preview = document.getElementById("label-preview");
+    var problem = document.getElementById("preview-error");
+    var status = document.getElementById("template-status");
+    var design = JSON.parse(document.getElementById("template-design").textContent || "{}");
+    var timer = null, seq = 0, lastUrl = null;
+
+    function addRow(box) {
+      var tr = rowTemplate.content.firstElementChild.cloneNode(true);
+      ["field", "x", "y", "w", "h", "align"].forEach(function (k) {
+        if (box[k] !== undefined) tr.querySelector("[name=" + k + "]").value = box[k];
+      });
+      tr.querySelector("[name=bold]").checked = !!box.bold;
+      tr.querySelector("[name=text]").value = box.text == null ? "" : box.text;
+      rows.appendChild(tr);
+    }
+    function read() {
+      var boxes = Array.prototype.map.call(rows.querySelectorAll("tr"), function (tr) {
+        var box = {field: tr.querySelector("[name=field]").value,
+                   align: tr.querySelector("[name=align]").value,
+                   bold: tr.querySelector("[name=bold]").checked};
+        ["x", "y", "w", "h"].forEach(function (k) {
+          box[k] = parseFloat(tr.querySelector("[name=" + k + "]").value) || 0;
+        });
+        var text = tr.querySelector("[name=text]").value;
+        if (text !== "") box.text = text;
+        return box;
+      });
+      return {width: parseFloat(form.width.value) || 0, height: parseFloat(form.height.value) || 0,
+              dpi: parseInt(form.dpi.value, 10), symbology: form.symbology.value, boxes: boxes};
+    }
+    function draw() {
+      var mine = ++seq;
+      postJSON(form.getAttribute("data-preview"), {design: read(), format: "svg"})
+        .then(function (r) {
+          if (r.ok) return r.blob().then(function (b) { return {blob: b}; });
+          return r.json().catch(function () { return {}; }).then(function (j) { return {error: j}; });
+        })
+        .then(function (res) {
+          if (mine !== seq) return;
+          if (res.blob) {
+            if (lastUrl) URL.revokeObjectURL(lastUrl);
+            lastUrl = URL.createObjectURL(res.blob);
+            preview.src = lastUrl;
+            preview.setAttribute("data-version", String(mine));
+            problem.hidden = true;
+          } else {
+            problem.textContent = (res.error && res.error.message) || "?";
+            problem.hidden = false;
+          }
+        });
+    }
+    function later() { clearTimeout(timer); timer = setTimeout(draw, 150); }
+
+    form.width.value = design.width || 50.8;
+    form.height.value = design.height || 25.4;
+    form.dpi.value = String(design.dpi || 203);
+    form.symbology.value = design.symbology || "code128";
+    (design.boxes || [{field: "symbol", x: 0, y: 0, w: 100, h: 60}]).forEach(addRow);
+    form.size.addEventListener("change", function () {
+      if (!form.size.value) return;
+      var wh = form.size.value.split("x");
+      form.width.value = wh[0]; form.height.value = wh[1];
+    });
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    rows.addEventListener("click", function (e) {
+      if (e.target.hasAttribute("data-remove")) { e.target.closest("tr").remove(); later(); }
+    });
+    document.getElementById("add-box").addEventListener("click", function () {
+      addRow({field: "text", x: 0, y: 0, w: 100, h: 12, align: "middle"});
+      later();
+    });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      postJSON(form.getAttribute("data-save"), {name: form.name.value.trim(), design: read()})
+        .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, json: j}; }); })
+        .then(function (r) {
+          status.textContent = r.ok ? fill(form.getAttribute("data-text-saved"), r.json)
+            : form.getAttribute("data-text-failed") + ": " + (r.json.message || "");
+          status.className = r.ok ? "flash" : "flash error";
+        });
+    });
+    draw();
+  }
+
+  // The print page: POST /api/print-sheets starts a sheet drawn in the background; the
+  // progress bar follows GET /api/print-sheets/<id> until the PDF is ready.
+  function printSheets(form) {
+    var bar = document.getElementById("sheet-progress");
+    var status = document.getElementById("sheet-status");
+    var link = document.getElementById("sheet-link");
+    function mode() { return form.querySelector("input[name=mode]:checked").value; }
+    function showMode() {
+      Array.prototype.forEach.call(form.querySelectorAll("fieldset[data-mode]"), function (f) {
+        f.hidden = f.getAttribute("data-mode") !== mode();
+        f.disabled = f.hidden;
+      });
+    }
+    function report(state) {
+      bar.hidden = false;
+      bar.max = Math.max(state.total, 1);
+      bar.value = state.done;
+      var key = {running: "data-text-running", done: "data-text-done", failed: "data-text-failed"};
+      status.textContent = fill(form.getAttribute(key[state.state]), state) +
+        (state.error ? ": " + state.error : "");
+      status.setAttribute("data-state", state.state);
+    }
+    function poll(url, id) {
+      fetch(url + "/" + id, {credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (state) {
+          report(state);
+          if (state.state === "running") { setTimeout(function () { poll(url, id); }, 250); return; }
+          if (state.state === "done") {
+            link.href = url + "/" + id + "/pdf";
+            link.hidden = false;
+          }
+        });
+    }
+    function body() {
+      var out = {};
+      if (form.stock.value) out.stock = form.stock.value;
+      if (mode() === "commands") {
+        out.commands = form.commands.value;
+        return Promise.resolve(out);
+      }
+      ["order", "product", "lot"].forEach(function (k) {
+        var v = form[k].value.trim();
+        if (v) out[k] = v;
+      });
+      var codes = form.codes.value.split(/[\s,;]+/).filter(Boolean);
+      if (codes.length) out.codes = codes;
+      out.template = form.template.value;
+      var file = form.csv.files && form.csv.files[0];
+      if (!file) return Promise.resolve(out);
+      return file.text().then(function (text) { out.csv = text; return out; });
+    }
+    form.addEventListener("change", function (e) { if (e.target.name === "mode") showMode(); });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      link.hidden = true;
+      var url = form.getAttribute("data-start");
+      body().then(function (b) { return postJSON(url, b); })
+        .then(function (r) { return r.json().then(function (j) { return {ok: r.ok, json: j}; }); })
+        .then(function (r) {
+          if (!r.ok) {
+            bar.hidden = true;
+            status.textContent = form.getAttribute("data-text-failed") + ": " + (r.json.message || "");
+            status.setAttribute("data-state", "refused");
+            return;
+          }
+          report(r.json);
+          poll(url, r.json.id);
+        });
+    });
+    showMode();
+  }
+
+
   document.addEventListener("DOMContentLoaded", function () {
     sizes(document);
     Array.prototype.forEach.call(document.querySelectorAll("[data-live]"), live);
     Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), autosubmit);
+    var editor = document.getElementById("template-form");
+    if (editor) templateEditor(editor);
+    var sheets = document.getElementById("print-form");
+    if (sheets) printSheets(sheets);
   });
 })();
