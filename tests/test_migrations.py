@@ -212,3 +212,35 @@ def test_0003_adds_the_hold_columns(database):
     assert "item_held" in {i.name for i in database.get_indexes("item")}
     old = Item.get(Item.code == "K-OLD")
     assert (old.held, old.held_why, old.held_by_id, old.held_at) == (False, None, None, None)
+
+
+MACHINES = "0011_machines_shifts_oee"
+
+
+def _as_before_0011(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0011."""
+    for table in ("oee_bucket", "downtime", "machine", "shift"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    for column in ("std_minutes", "setup_minutes"):
+        db.execute_sql(f'ALTER TABLE "routing_step" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name == MACHINES).execute()
+
+
+def test_0011_adds_machines_shifts_and_standard_times(database):
+    from server.models import Machine, Product, RoutingStep, Shift
+
+    create_schema(database)
+    _as_before_0011(database)
+    assert "std_minutes" not in _columns(database, "routing_step")
+
+    # create_schema makes the missing tables from the models, the migration the columns
+    assert create_schema(database) == [MACHINES]
+
+    assert {"std_minutes", "setup_minutes"} <= _columns(database, "routing_step")
+    station = Station.create(code="M1", name="m", default_action="move")
+    product = Product.create(sku="P11", name="p", kind="finished")
+    step = RoutingStep.create(product=product, seq=1, station=station, std_minutes=2)
+    assert RoutingStep.get_by_id(step.id).setup_minutes is None
+    Machine.create(code="PRESS1", name="Press", station=station)
+    Shift.create(name="Early", start="06:00", end="14:00")
+    assert create_schema(database) == []

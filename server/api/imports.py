@@ -2,7 +2,8 @@
 
 The body is the CSV text (`Content-Type: text/csv`) or a multipart form with one file.
 Rows are validated with the JSON API's own request models; see `server.core.imports`.
-Master data (products, bom, routings, stations, reasons) needs the admin role, orders a supervisor.
+Master data (products, bom, routings, stations, reasons, shifts, machines, standard_times)
+needs the admin role, orders a supervisor.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from flask import Response, current_app, request
 
 from server import auth
 from server.api import current_user, op
+from server.api.machines import MachineIn
 from server.api.orders import OrderIn
-from server.api.products import BomLineIn, ProductIn, RoutingIn
+from server.api.products import BomLineIn, ProductIn, RoutingIn, StepTimesIn
 from server.api.reasonlist import ReasonIn
 from server.api.schemas import Strict
+from server.api.shifts import ShiftIn
 from server.api.stations import StationIn
 from server.core import imports
 from server.core.errors import DomainError, Invalid, NotFound
@@ -31,6 +34,9 @@ MODELS = {
     "station": StationIn,
     "order": OrderIn,
     "reason": ReasonIn,
+    "shift": ShiftIn,
+    "machine": MachineIn,
+    "step_times": StepTimesIn,
 }
 
 
@@ -73,7 +79,8 @@ def _csv_text() -> str:
     "/import/<kind>",
     role="supervisor",
     tag="import",
-    summary="Import a CSV file (products, bom, routings, stations, orders, reasons) at once",
+    summary="Import a CSV file (products, bom, routings, stations, orders, reasons, shifts, "
+    "machines, standard_times) at once",
     query=ImportQuery,
     content_type="text/csv",
     responses={
@@ -104,7 +111,8 @@ def import_csv(kind: str, query: ImportQuery):
     "/export/<kind>.csv",
     role="supervisor",
     tag="import",
-    summary="Export products, bom, routings, stations, orders or reasons as CSV (importable back)",
+    summary="Export products, bom, routings, stations, orders, reasons, shifts, machines or "
+    "standard_times as CSV (importable back)",
     responses={200: ("text/csv", None)},
     produces={200: ("text/csv",)},
 )

@@ -118,6 +118,8 @@ COMMANDS = {
     "WHY": True,
     "QC": True,
     "DONE": False,
+    "DOWN": True,
+    "UP": False,
 }
 
 

@@ -221,3 +221,35 @@ def insert_ledger(
         order_id, _dt(scanned_at), _dt(received_at), result,
     )  # fmt: skip
     db.execute_sql(sql, row)
+
+
+@cache
+def _oee_sql(param: str) -> str:
+    return (
+        'INSERT INTO "oee_bucket" ("station_id", "bucket", "units", "scrap") '
+        f"VALUES ({param}, {param}, {param}, {param}) "
+        'ON CONFLICT ("station_id", "bucket") DO UPDATE SET '
+        '"units" = "oee_bucket"."units" + EXCLUDED."units", '
+        '"scrap" = "oee_bucket"."scrap" + EXCLUDED."scrap"'
+    )
+
+
+def upsert_oee(station_id: int, bucket: dt.datetime, units, scrap) -> None:
+    """Add to a station's OEE bucket (server/core/oee.py)."""
+    db = _db()
+    qty = LedgerEntry.qty.db_value
+    db.execute_sql(_oee_sql(db.param), (station_id, _dt(bucket), qty(units), qty(scrap)))
+
+
+@cache
+def _down_sql(param: str) -> str:
+    return (
+        'SELECT "code", "state_why" FROM "machine" WHERE "station_id" = '
+        f'{param} AND "state" = \'down\' AND "active" ORDER BY "code" LIMIT 1'
+    )
+
+
+def down_machine(station_id: int) -> tuple[str, str] | None:
+    """(code, reason) of a down machine of the station, or None (server/core/machines.py)."""
+    db = _db()
+    return db.execute_sql(_down_sql(db.param), (station_id,)).fetchone()

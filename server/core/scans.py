@@ -22,7 +22,18 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import codes, holds, hot, plantday, reasonlist, rework, schedule, throttle
+from server.core import (
+    codes,
+    holds,
+    hot,
+    machines,
+    oee,
+    plantday,
+    reasonlist,
+    rework,
+    schedule,
+    throttle,
+)
 from server.core.errors import DomainError, Rejected
 from server.core.items import new_item, split
 from server.core.reasons import CONFIGURABLE_CHECKS
@@ -146,6 +157,8 @@ class _Ctx:
         self.why: str | None = None
         self.warnings: list[dict] = []
         self.delta = StockDelta()
+        #: output and scrap for the OEE buckets (server/core/oee.py)
+        self.oee = oee.OeeDelta()
         #: throttle keys to count a failure on when this scan is rejected
         self.failure_keys: dict[str, int] | None = None
 
@@ -208,6 +221,7 @@ def apply_scans(
                 answered[scan.scan_id] = result
             results.append(result)
         batch.delta.flush()
+        batch.oee.flush()
         if batch.touched:
             # one update per scanner per batch, not per scan
             hot.touch_scanners(sorted(batch.touched), now or utcnow())
@@ -250,6 +264,8 @@ class _Batch:
         self.tz = tz
         self._today: tuple[dt.datetime, dt.date] | None = None
         self.delta = StockDelta()
+        self.oee = oee.OeeDelta()
+        self._down: dict = {}
         self._stations: dict = {}
         self._products: dict = {}
         self._users: dict = {}
@@ -278,6 +294,12 @@ class _Batch:
         if code not in self._reasons:
             self._reasons[code] = hot.get(Reason, "code", code)
         return self._reasons[code]
+
+    def down(self, station_id: int) -> tuple[str, str] | None:
+        """(code, reason) of a down machine at the station: read once per batch."""
+        if station_id not in self._down:
+            self._down[station_id] = hot.down_machine(station_id)
+        return self._down[station_id]
 
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
@@ -318,6 +340,7 @@ def _apply_one(
                 result = _process(ctx)
                 _write_ledger(ctx, result)
             batch.delta.merge(ctx.delta)
+            batch.oee.merge(ctx.oee)
             return result
         except Rejected as rej:
             result = ScanResult(
@@ -442,6 +465,9 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.action = action = Action(ctx.scanner.action or ctx.station.default_action)
     if ctx.station.operator_required and ctx.operator is None:
         raise Rejected("operator_required")
+    down = ctx.batch.down(ctx.station.id)
+    if down is not None:
+        ctx.check("machine_down", f"Machine {down[0]} is down: {down[1]}")
     given = scan.reason or ctx.scanner.why
     if given is not None:
         # an ordinary scan gives none: no reason lookup on the hot path
@@ -543,6 +569,7 @@ def _scrap_off(ctx: _Ctx, item: Item, scrap_qty: Decimal, good: Decimal | None) 
         operator=ctx.operator.id if ctx.operator else None,
         received_at=ctx.now,
     )
+    ctx.oee.add(ctx.station.id, ctx.now, scrap=scrap_qty)
     return f"scrap {scrap_qty.normalize()} as {part.code}"
 
 
@@ -731,6 +758,11 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             ).where(ProductionOrder.id == order.id).execute()
             notes.append(f"{order.number} {done.normalize()}/{Decimal(order.qty).normalize()}")
     elif action in (Action.USE, Action.SHIP, Action.SCRAP, Action.RETURN, Action.REWORK):
+        if action == Action.SCRAP:
+            # produced here and scrapped here: out of the station's good units
+            counted = item.station_id == station.id and ctx.from_stage in _COUNTED_STAGES
+            scrapped = qty if qty is not None else Decimal(item.qty)
+            ctx.oee.add(station.id, ctx.now, units=-scrapped if counted else 0, scrap=scrapped)
         if qty is not None and qty < Decimal(item.qty):
             item = split(item, qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
             ctx.item = item
@@ -761,6 +793,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
     item.stage_at = ctx.now
     hot.save_item(item)
     ctx.delta.enter(item)
+    if action in _OUTPUT_ACTIONS:
+        ctx.oee.add(station.id, ctx.now, units=Decimal(item.qty))
     text = f"{action.value.capitalize()}: {product.name} {ctx.from_stage} → {to}"
     if notes:
         text += " (" + ", ".join(notes) + ")"
@@ -773,6 +807,11 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         warnings=ctx.warnings,
         action=action.value,
     )
+
+
+#: scans that count as a station's output for OEE, and the stages they leave an item in
+_OUTPUT_ACTIONS = (Action.START, Action.MOVE, Action.COMPLETE)
+_COUNTED_STAGES = (Stage.WIP.value, Stage.FINISHED.value)
 
 
 def _next_on_routing(routing: list[int], station_id: int | None, batch: _Batch) -> int | None:
@@ -918,6 +957,8 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             message = "QC fail: scan the reason, then the part to hold"
         else:
             raise Rejected("unknown_action", f"QC {parsed.arg} not known: PASS or FAIL")
+    elif parsed.command in ("DOWN", "UP"):
+        return _machine_command(ctx, parsed)
     elif parsed.command == "WHY":
         # checked for existence now, for the action when the part is scanned
         reason = reasonlist.check_reason(parsed.arg, None, ctx.batch.reason)
@@ -929,6 +970,41 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
     ctx.batch.forget_scanner(scanner.id)
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=message,
+        action=f"command:{parsed.command.lower()}",
+    )
+
+
+def _machine_command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
+    """`CMD-DOWN-<reason>` / `CMD-UP`: every active machine of the scanner's station goes
+    down with the reason (a downtime reason of the list), or runs again."""
+    found = machines.at_station(ctx.station.id)
+    if not found:
+        raise Rejected("unknown_machine", f"No machine at station {ctx.station.code}")
+    down = parsed.command == "DOWN"
+    changed = [
+        m.code
+        for m in found
+        if machines.set_state(
+            m,
+            "down" if down else "running",
+            parsed.arg if down else None,
+            now=ctx.now,
+            source="scan",
+            user_id=ctx.operator.id if ctx.operator else None,
+            find_reason=ctx.batch.reason,
+        )
+    ]
+    ctx.batch._down.pop(ctx.station.id, None)
+    names = ", ".join(changed) or ", ".join(m.code for m in found)
+    if down:
+        ctx.why = found[0].state_why
+        message = f"Machine down: {names} - {ctx.why}"
+    else:
+        message = f"Machine running: {names}"
     return ScanResult(
         scan_id=ctx.scan.scan_id,
         status="accepted",
