@@ -241,15 +241,13 @@ def upsert_oee(station_id: int, bucket: dt.datetime, units, scrap) -> None:
     db.execute_sql(_oee_sql(db.param), (station_id, _dt(bucket), qty(units), qty(scrap)))
 
 
-@cache
-def _down_sql(param: str) -> str:
-    return (
-        'SELECT "code", "state_why" FROM "machine" WHERE "station_id" = '
-        f'{param} AND "state" = \'down\' AND "active" ORDER BY "code" LIMIT 1'
-    )
+_DOWN_SQL = (
+    'SELECT "station_id", "code", "state_why" FROM "machine" '
+    "WHERE \"state\" = 'down' AND \"active\" ORDER BY \"code\" DESC"
+)
 
 
-def down_machine(station_id: int) -> tuple[str, str] | None:
-    """(code, reason) of a down machine of the station, or None (server/core/machines.py)."""
-    db = _db()
-    return db.execute_sql(_down_sql(db.param), (station_id,)).fetchone()
+def down_machines() -> dict[int, tuple[str, str]]:
+    """station id -> (code, reason) of a down machine there (the first by code), for the
+    machine_down check (server/core/machines.py). Few rows: only machines that are down."""
+    return {sid: (code, why) for sid, code, why in _db().execute_sql(_DOWN_SQL).fetchall()}

@@ -265,7 +265,7 @@ class _Batch:
         self._today: tuple[dt.datetime, dt.date] | None = None
         self.delta = StockDelta()
         self.oee = oee.OeeDelta()
-        self._down: dict = {}
+        self._down: dict[int, tuple[str, str]] | None = None
         self._stations: dict = {}
         self._products: dict = {}
         self._users: dict = {}
@@ -296,10 +296,12 @@ class _Batch:
         return self._reasons[code]
 
     def down(self, station_id: int) -> tuple[str, str] | None:
-        """(code, reason) of a down machine at the station: read once per batch."""
-        if station_id not in self._down:
-            self._down[station_id] = hot.down_machine(station_id)
-        return self._down[station_id]
+        """(code, reason) of a down machine at the station. The down machines of the whole
+        plant are read once per batch (one query, whatever the stations), again only
+        after a machine command of the batch changed one."""
+        if self._down is None:
+            self._down = hot.down_machines()
+        return self._down.get(station_id)
 
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
@@ -998,7 +1000,7 @@ def _machine_command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             find_reason=ctx.batch.reason,
         )
     ]
-    ctx.batch._down.pop(ctx.station.id, None)
+    ctx.batch._down = None  # read again by the next item scan
     names = ", ".join(changed) or ", ".join(m.code for m in found)
     if down:
         ctx.why = found[0].state_why
