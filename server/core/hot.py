@@ -243,7 +243,7 @@ def upsert_oee(station_id: int, bucket: dt.datetime, units, scrap) -> None:
 
 _DOWN_SQL = (
     'SELECT "station_id", "code", "state_why" FROM "machine" '
-    "WHERE \"state\" = 'down' AND \"active\" ORDER BY \"code\" DESC"
+    'WHERE "state" = \'down\' AND "active" ORDER BY "code" DESC'
 )
 
 
