@@ -77,8 +77,8 @@ def build(db, n_scans: int, n_stations: int, days: int) -> None:
                             "source": "scan",
                         }
                     )
-        for k in range(0, len(downtime), 5000):
-            Downtime.insert_many(downtime[k : k + 5000]).execute()
+        for k in range(0, len(downtime), 2000):
+            Downtime.insert_many(downtime[k : k + 2000]).execute()
     fields = [
         LedgerEntry.scan_id,
         LedgerEntry.origin,
@@ -122,7 +122,7 @@ def build(db, n_scans: int, n_stations: int, days: int) -> None:
                 "",
             )
         )
-        if len(chunk) == 20000:
+        if len(chunk) == 2000:
             with db.atomic():
                 LedgerEntry.insert_many(chunk, fields=fields).execute()
             chunk = []
