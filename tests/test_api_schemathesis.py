@@ -20,7 +20,9 @@ Two settings say what the document cannot:
   grammar and GS1 needing a GTIN (labels), an item's tracking (items), the CSV file's
   content (imports), a reason needed to cancel (close), from before to (schedule), and a
   scan rejected by the rules, which is a 422 result, not an error (scans), and a reason
-  that must be on the plant's reason list, which is data, not schema (recall hold: 422).
+  that must be on the plant's reason list, which is data, not schema (recall hold: 422), a
+  shift that ends where it starts, and a machine state's reason (down needs one of the
+  list, running and idle none).
 
 MAX_EXAMPLES keeps the run to about a minute a backend on the 2-core machine.
 """
@@ -59,6 +61,10 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/import/{kind}": [400],
     "POST /api/items": [400],
     "POST /api/recall/hold": [422],
+    # a shift's end other than its start; down needs a downtime reason of the list, running
+    # and idle take none (issue 17)
+    "POST /api/shifts": [400],
+    "POST /api/machines/{code}/state": [400, 422],
 }
 
 
