@@ -70,6 +70,8 @@ COMMAND_TITLES = {
     "WHY": "Reason",
     "QC": "Quality check",
     "DONE": "Done - station defaults",
+    "DOWN": "Machine down",
+    "UP": "Machine running again",
 }
 
 

@@ -193,3 +193,12 @@ def test_csv_import_of_shifts_and_machines(plant, api, db):
     assert api.client.get(
         "/api/export/shifts.csv", headers={"Authorization": f"Bearer {api.tokens['admin']}"}
     ).get_data(as_text=True).splitlines()[1:] == ["Early,06:00,14:00,true", "Late,14:00,22:00,true"]
+
+
+def test_machine_labels_print(api, db):
+    """The labels a worker scans at a stopped machine print like every command label."""
+    for code in ("CMD-DOWN-BREAKDOWN", "CMD-UP"):
+        resp = api.client.get(
+            f"/api/labels/{code}.svg", headers={"Authorization": f"Bearer {api.tokens['admin']}"}
+        )
+        assert resp.status_code == 200 and code in resp.get_data(as_text=True)
