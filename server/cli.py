@@ -264,9 +264,10 @@ def _start_dispatcher(db, settings):
 
 
 def cmd_mqtt_credentials(args, settings) -> int:
-    """Mosquitto password file + ACL for the registered scanners; new passwords printed once."""
+    """Mosquitto password file + ACL for the registered scanners and machines; new passwords
+    printed once."""
     from server import mqtt_credentials as mc
-    from server.models import Scanner
+    from server.models import Machine, Scanner
 
     prefix = settings["MQTT_TOPIC_PREFIX"]
     # one user per ingest worker: the broker makes the user name the client id
@@ -311,6 +312,21 @@ def cmd_mqtt_credentials(args, settings) -> int:
                 shown.append((scanner.id, password))
             accounts.append(mc.Account(scanner.id, scanner.secret_hash))
             scanner_ids.append(scanner.id)
+        # machines that publish their own state: one broker user each, machine.<code>
+        machine_codes = []
+        for machine in Machine.select().where(Machine.active == True).order_by(Machine.code):  # noqa: E712
+            user = f"{mc.MACHINE_USER_PREFIX}{machine.code}"
+            if not mc.SAFE_ID.match(user):
+                continue
+            if args.rotate or not (machine.secret_hash or "").startswith("$7$"):
+                password = mc.new_password()
+                machine.secret_hash = mc.hash_password(password)
+                Machine.update(secret_hash=machine.secret_hash).where(
+                    Machine.id == machine.id
+                ).execute()
+                shown.append((user, password))
+            accounts.append(mc.Account(user, machine.secret_hash))
+            machine_codes.append(machine.code)
     existing = mc.read_password_file(args.passwd)
     server_accounts, server_shown = [], []
     for user in server_users:
@@ -323,7 +339,7 @@ def cmd_mqtt_credentials(args, settings) -> int:
         server_accounts.append(mc.Account(user, server_hash))
     accounts, shown = server_accounts + accounts, server_shown + shown
     mc.write_private(args.passwd, mc.password_file(accounts))
-    mc.write_private(args.acl, mc.acl_file(scanner_ids, server_users, prefix))
+    mc.write_private(args.acl, mc.acl_file(scanner_ids, server_users, prefix, machine_codes))
     print(f"wrote {args.passwd} ({len(accounts)} users) and {args.acl}")
     if shown:
         print("New passwords (shown once; only their hashes are kept):")

@@ -9,9 +9,11 @@ reading its own pseudo-terminal as if a USB scanner were plugged in. A simulated
 starting units, the quality check, completing and shipping - plus two mistakes, so a
 rejection shows too, and one floor exception: the first widget fails the quality check with
 a reason label (`CMD-QC-FAIL`, `CMD-WHY-DIMENSION`), is held (a scan to move it is answered
-`on_hold`) until a supervisor releases it, then passes. The agents print each result
-(green/red) in this console; the stock by stage is printed after each unit and served at
-http://127.0.0.1:8000/api/stock.
+`on_hold`) until a supervisor releases it, then passes. The press at Assembly 1 breaks
+down (`CMD-DOWN-BREAKDOWN`): the first widget started there is warned `machine_down`, then
+`CMD-UP` closes the downtime (`GET /api/oee?shift=...`, `GET /api/machines/PRESS1/downtime`).
+The agents print each result (green/red) in this console; the stock by stage is printed
+after each unit and served at http://127.0.0.1:8000/api/stock.
 
 It prints a user and password to sign in to the pages with, and an API token. Ctrl-C stops
 everything cleanly: the walker, the agents, the web server, the ingest, the broker. It
@@ -118,6 +120,15 @@ def seed(app, units: int) -> dict:
     bom = [{"component": "STEEL", "qty": 2}, {"component": "BOLT", "qty": 4}]
     call("PUT", "/api/products/WIDGET/bom", {"lines": bom})
     call("PUT", "/api/products/WIDGET/routing", {"stations": ["A1", "QA"]})
+    call("PUT", "/api/products/WIDGET/routing/A1", {"std_minutes": 1, "setup_minutes": 5})
+    for name, start, end in (("Early", "06:00", "14:00"), ("Late", "14:00", "22:00")):
+        call("POST", "/api/shifts", {"name": name, "start": start, "end": end})
+    call("POST", "/api/shifts", {"name": "Night", "start": "22:00", "end": "06:00"})
+    call(
+        "POST",
+        "/api/machines",
+        {"code": "PRESS1", "name": "Press 1", "station": "A1", "rate_per_hour": 60},
+    )
     today = dt.date.today()
     call(
         "POST",
@@ -318,10 +329,13 @@ class Demo:
         self.scan("sc-ship", first, "oops: shipping a unit that is not built yet")
         misread = first[:-1] + ("A" if first[-1] != "A" else "B")
         self.scan("sc-a1", misread, "a misread label (bad check character)")
+        self.scan("sc-a1", "CMD-DOWN-BREAKDOWN", "the press at Assembly 1 breaks down")
         for n, unit in enumerate(p["units"], 1):
             say(f"-- widget {n} of {len(p['units'])}: {unit}")
-            self.scan("sc-a1", unit, "starting a widget at Assembly 1", "wip")
+            what = "starting a widget at Assembly 1"
+            self.scan("sc-a1", unit, what + (" (warned: machine down)" if n == 1 else ""), "wip")
             if n == 1:
+                self.scan("sc-a1", "CMD-UP", "the press runs again: downtime logged")
                 self.qc_fail_and_release(unit)
             self.scan("sc-qa", unit, "quality check passed", "wip")
             self.scan("sc-end", unit, "completing the widget", "finished")

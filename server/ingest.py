@@ -67,9 +67,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from server.core import plantday
+from server.core import machines, plantday
+from server.core.errors import DomainError
 from server.core.malformed import record_rejected_payload, rejected_result
 from server.core.scans import DATABASE_ERRORS, ScanIn, ScanResult, apply_scans, writing
+from server.models import Machine, utcnow
 from server.mqtt_client import IngestClient
 from server.wire import ScanPayload
 
@@ -120,6 +122,12 @@ class IngestSettings:
     @property
     def scans_filter(self) -> str:
         plain = f"{self.prefix}/scanners/+/scans"
+        return f"$share/{self.shared_group}/{plain}" if self.shared_group else plain
+
+    @property
+    def machines_filter(self) -> str:
+        """The machines' own state messages (docs/protocol.md "Machine state")."""
+        plain = f"{self.prefix}/machines/+/state"
         return f"$share/{self.shared_group}/{plain}" if self.shared_group else plain
 
     @classmethod
@@ -428,7 +436,11 @@ class IngestWorker:
         # Subscribing here renews the subscription on every reconnect.
         self._subscribed.clear()
         _rc, self._subscribe_mid = client.subscribe(
-            [(self.settings.scans_filter, 1), (f"{self.settings.prefix}/scanners/+/status", 0)]
+            [
+                (self.settings.scans_filter, 1),
+                (f"{self.settings.prefix}/scanners/+/status", 0),
+                (self.settings.machines_filter, 1),
+            ]
         )
         log.info("ingest connected (session present: %s)", flags.session_present)
         self._connected.set()
@@ -447,6 +459,9 @@ class IngestWorker:
         except UnicodeDecodeError:
             topic = ""
         try:
+            if topic.startswith(self._machines_head) and topic.endswith("/state"):
+                self._machine_state(message, topic)
+                return
             if not topic.endswith("/scans"):
                 if topic.endswith("/status"):
                     self._note_status(topic, message.payload)
@@ -492,6 +507,73 @@ class IngestWorker:
         # Kept by paho, also on NO_CONN or CONN_LOST: it is sent (again) on reconnect and
         # its PUBACK calls _on_publish.
         self._results_in_flight.add(info.mid)
+
+    @property
+    def _machines_head(self) -> str:
+        return f"{self.settings.prefix}/machines/"
+
+    def _machine_state(self, message, topic: str) -> None:
+        """A machine's own state message: applied at once in its own transaction (it is
+        not a scan: no ledger row, a downtime row when it goes down), answered on the
+        machine's results topic and acknowledged. A database that is away leaves it
+        unacknowledged: the broker delivers it again after the reconnect."""
+        code = topic[len(self._machines_head) : -len("/state")]
+        with self._lock:
+            epoch = self._epoch
+        try:
+            answer = self._apply_machine_state(code, bytes(message.payload))
+        except DATABASE_ERRORS:
+            log.warning("machine %s state not applied: the database is away", code[:64])
+            return
+        except Exception:
+            log.exception("machine %s state: unexpected error", code[:64])
+            answer = {"status": "rejected", "reason": "server_error", "message": "Server problem"}
+        if "/" not in code and "+" not in code and "#" not in code and code:
+            self._publish_result(f"{self._machines_head}{code}/results", json.dumps(answer))
+        if message.qos:
+            with self._lock:
+                current = epoch == self._epoch and self._connected.is_set()
+            if current:
+                self.client.ack(message.mid, message.qos)
+
+    def _apply_machine_state(self, code: str, payload: bytes) -> dict:
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            body = None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("state"), str)
+            or not isinstance(body.get("reason", ""), (str, type(None)))
+        ):
+            return {
+                "status": "rejected",
+                "reason": "bad_payload",
+                "message": 'Expected {"state": "running|idle|down", "reason"?: code}',
+            }
+        self.db.connect(reuse_if_open=True)
+        with writing(self.db):
+            machine = Machine.get_or_none((Machine.code == code) & (Machine.active == True))  # noqa: E712
+            if machine is None:
+                return {
+                    "status": "rejected",
+                    "reason": "unknown_machine",
+                    "message": f"No machine {code[:64]!r}",
+                }
+            try:
+                changed = machines.set_state(
+                    machine, body["state"], body.get("reason"), now=utcnow(), source="mqtt"
+                )
+            except DomainError as exc:
+                return {"status": "rejected", "reason": exc.code, "message": exc.message}
+        return {
+            "status": "accepted",
+            "reason": None,
+            "changed": changed,
+            "state": machine.state,
+            "why": machine.state_why,
+            "message": f"{machine.code} {machine.state}",
+        }
 
     def _note_status(self, topic: str, payload: bytes) -> None:
         scanner_id = topic.split("/")[-2]

@@ -71,6 +71,8 @@ COMMAND_TITLES = {
     "QC": "Quality check",
     "DONE": "Done - station defaults",
     "LOC": "Location",
+    "DOWN": "Machine down",
+    "UP": "Machine running again",
 }
 
 

@@ -168,6 +168,11 @@ class RoutingStep(BaseModel):
     product = pw.ForeignKeyField(Product, backref="routing", on_delete="CASCADE")
     seq = pw.IntegerField()
     station = pw.ForeignKeyField(Station)
+    #: standard run time of one unit at this step, minutes (null: not set); see
+    #: server/core/labour.py
+    std_minutes = Qty(null=True)
+    #: setup time of the step once per order, minutes (null: none)
+    setup_minutes = Qty(null=True)
 
     class Meta:
         indexes = ((("product", "seq"), True),)
@@ -499,3 +504,69 @@ class LabelTemplate(BaseModel):
 
 
 MODELS.append(LabelTemplate)
+
+
+class Shift(BaseModel):
+    """A shift of the plant's day: from `start` to `end`, local times "HH:MM" on quarter
+    hours; an end at or before the start ends on the next day. Not yet per site (no site
+    table yet); see server/core/shifts.py."""
+
+    name = pw.CharField(max_length=64, unique=True)
+    start = pw.CharField(max_length=5)
+    end = pw.CharField(max_length=5)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Machine(BaseModel):
+    """A machine at a station, with its standard rate and its state (running, idle, down
+    with a reason of the reason list); see server/core/machines.py."""
+
+    code = pw.CharField(max_length=32, unique=True)
+    name = pw.CharField(max_length=200)
+    station = pw.ForeignKeyField(Station, backref="machines")
+    #: standard output, units per hour (the performance of OEE counts against it)
+    rate_per_hour = Qty(null=True)
+    state = pw.CharField(max_length=8, default="running")
+    #: the reason-list code (kind downtime) while down
+    state_why = pw.CharField(max_length=32, null=True)
+    state_since = pw.DateTimeField(default=utcnow)
+    #: the machine's broker password, hashed (server/mqtt_credentials.py)
+    secret_hash = pw.CharField(max_length=256, null=True)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Downtime(BaseModel):
+    """The downtime log: one row per time a machine was down, open while `ended_at` is
+    null. `station_id` is the machine's station when it went down."""
+
+    machine = pw.ForeignKeyField(Machine, backref="downtimes")
+    station_id = pw.IntegerField()
+    why = pw.CharField(max_length=32)
+    started_at = pw.DateTimeField()
+    ended_at = pw.DateTimeField(null=True)
+    #: scan | api | mqtt, and who (the user id) where known
+    source = pw.CharField(max_length=8)
+    user_id = pw.IntegerField(null=True)
+    ended_source = pw.CharField(max_length=8, null=True)
+
+    class Meta:
+        indexes = ((("station_id", "started_at"), False),)
+
+
+class OeeBucket(BaseModel):
+    """Output per station and quarter hour (UTC), kept in the scan transaction: `units`
+    is the quantity of accepted start/move/complete scans there, `scrap` the quantity
+    scrapped there (an item scrapped where it was counted moves from units to scrap)."""
+
+    station_id = pw.IntegerField()
+    bucket = pw.DateTimeField()
+    units = Qty(default=0)
+    scrap = Qty(default=0)
+
+    class Meta:
+        indexes = ((("station_id", "bucket"), True),)
+
+
+MODELS.extend([Shift, Machine, Downtime, OeeBucket])

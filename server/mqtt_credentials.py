@@ -97,10 +97,20 @@ def broker_config(passwd: str, acl: str) -> str:
     return "\n".join([*BROKER_SECURITY, f"password_file {passwd}", f"acl_file {acl}", ""])
 
 
-def acl_file(scanner_ids: Iterable[str], server_users: Iterable[str], prefix: str) -> str:
+#: a machine's broker user name is its code behind this prefix (a scanner may have any id)
+MACHINE_USER_PREFIX = "machine."
+
+
+def acl_file(
+    scanner_ids: Iterable[str],
+    server_users: Iterable[str],
+    prefix: str,
+    machine_codes: Iterable[str] = (),
+) -> str:
     lines = [
         "# Koordinator broker ACL, written by `python -m server mqtt-credentials`.",
-        "# Each scanner writes only its own scans/status and reads only its own results.",
+        "# Each scanner writes only its own scans/status and reads only its own results;",
+        "# each machine writes only its own state and reads only its own results.",
         "",
     ]
     for user in server_users:
@@ -110,6 +120,15 @@ def acl_file(scanner_ids: Iterable[str], server_users: Iterable[str], prefix: st
             f"topic read {prefix}/scanners/+/status",
             f"topic write {prefix}/scanners/+/results",
             f"topic write {prefix}/server/+/status",
+            f"topic read {prefix}/machines/+/state",
+            f"topic write {prefix}/machines/+/results",
+            "",
+        ]
+    for code in machine_codes:
+        lines += [
+            f"user {MACHINE_USER_PREFIX}{code}",
+            f"topic write {prefix}/machines/{code}/state",
+            f"topic read {prefix}/machines/{code}/results",
             "",
         ]
     for sid in scanner_ids:

@@ -21,8 +21,9 @@ Two settings say what the document cannot:
   content (imports), a reason needed to cancel (close), from before to (schedule), and a
   scan rejected by the rules, which is a 422 result, not an error (scans), and a reason
   that must be on the plant's reason list, which is data, not schema (recall hold: 422),
-  and a day inside the planning window, `to` not before `from` and station codes between
-  the commas (exports and the shift report).
+  a day inside the planning window, `to` not before `from` and station codes between the
+  commas (exports and the shift report), a shift that ends where it starts, and a machine
+  state's reason (down needs one of the list, running and idle none).
 
 MAX_EXAMPLES keeps the run to about a minute a backend on the 2-core machine.
 """
@@ -67,6 +68,10 @@ RULES_BEYOND_THE_SCHEMA = {
         for kind in ("items", "ledger", "production", "scrap")
         for fmt in ("csv", "xlsx")
     },
+    # a shift's end other than its start; down needs a downtime reason of the list, running
+    # and idle take none (issue 17)
+    "POST /api/shifts": [400],
+    "POST /api/machines/{code}/state": [400, 422],
 }
 
 

@@ -58,7 +58,8 @@ def test_demo_prints_a_web_sign_in_that_works(app, capsys):
 
 def test_demo_script_shows_a_qc_fail_held_until_released(tmp_path, monkeypatch):
     """The simulated worker's whole script through the real agents and a real Mosquitto:
-    the first widget fails QC with a reason label, is refused `on_hold`, released, shipped."""
+    the first widget fails QC with a reason label, is refused `on_hold`, released, shipped;
+    the press at Assembly 1 breaks down and runs again meanwhile."""
     from server.models import Item, LedgerEntry
     from tests.support.broker import find_mosquitto, free_port, start_mosquitto
 
@@ -96,6 +97,15 @@ def test_demo_script_shows_a_qc_fail_held_until_released(tmp_path, monkeypatch):
             ]
             unit = Item.get(Item.code == first)
             assert (unit.stage, unit.held) == ("shipped", False)
+            # the breakdown: the press went down with its reason and came back, and the
+            # widget started meanwhile was warned
+            from server.models import Downtime, Machine
+
+            (stop,) = Downtime.select()
+            assert (stop.why, stop.source, stop.ended_source) == ("BREAKDOWN", "scan", "scan")
+            assert Machine.get(Machine.code == "PRESS1").state == "running"
+            start = rows.where(LedgerEntry.action == "start").get()
+            assert [w["code"] for w in start.warnings] == ["machine_down"]
     finally:
         shown.shutdown()
         broker.stop()

@@ -374,3 +374,35 @@ def test_0008_adds_label_templates_with_the_default(database):
     assert "stage" not in {b["field"] for b in rows[0].design["boxes"]}
     assert create_schema(database) == []
     assert LabelTemplate.select().count() == 1
+
+
+MACHINES = "0011_machines_shifts_oee"
+
+
+def _as_before_0011(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0011."""
+    for table in ("oee_bucket", "downtime", "machine", "shift"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    for column in ("std_minutes", "setup_minutes"):
+        db.execute_sql(f'ALTER TABLE "routing_step" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name == MACHINES).execute()
+
+
+def test_0011_adds_machines_shifts_and_standard_times(database):
+    from server.models import Machine, Product, RoutingStep, Shift
+
+    create_schema(database)
+    _as_before_0011(database)
+    assert "std_minutes" not in _columns(database, "routing_step")
+
+    # create_schema makes the missing tables from the models, the migration the columns
+    assert create_schema(database) == [MACHINES]
+
+    assert {"std_minutes", "setup_minutes"} <= _columns(database, "routing_step")
+    station = Station.create(code="M1", name="m", default_action="move")
+    product = Product.create(sku="P11", name="p", kind="finished")
+    step = RoutingStep.create(product=product, seq=1, station=station, std_minutes=2)
+    assert RoutingStep.get_by_id(step.id).setup_minutes is None
+    Machine.create(code="PRESS1", name="Press", station=station)
+    Shift.create(name="Early", start="06:00", end="14:00")
+    assert create_schema(database) == []

@@ -231,6 +231,18 @@ def r_wrong_location(p):
     return p.scan("sc-stores", steel)
 
 
+def r_machine_down(p):
+    p.api.post("/api/machines", {"code": "PRESS", "name": "Press", "station": "A2"}, expected=201)
+    Station.update(policy={"machine_down": "reject"}).where(Station.code == "A2").execute()
+    p.scan("sc-a2", "CMD-DOWN-BREAKDOWN", expected=201)
+    (w,) = p.items("WIDGET")
+    return p.scan("sc-a2", w)
+
+
+def r_unknown_machine(p):
+    return p.scan("sc-a2", "CMD-DOWN-BREAKDOWN")  # A2 has no machine
+
+
 REASON_CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("r_")}
 TRANSPORT_ONLY = {"bad_payload", "server_error"}  # tested in test_api.py / below
 

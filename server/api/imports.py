@@ -2,8 +2,8 @@
 
 The body is the CSV text (`Content-Type: text/csv`) or a multipart form with one file.
 Rows are validated with the JSON API's own request models; see `server.core.imports`.
-Master data (products, bom, routings, stations, reasons, locations) needs the admin role,
-orders a supervisor.
+Master data (products, bom, routings, stations, reasons, locations, shifts, machines,
+standard_times) needs the admin role, orders a supervisor.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from flask import Response, current_app, request
 from server import auth
 from server.api import current_user, op
 from server.api.locations import LocationIn
+from server.api.machines import MachineIn
 from server.api.orders import OrderIn
-from server.api.products import BomLineIn, ProductIn, RoutingIn
+from server.api.products import BomLineIn, ProductIn, RoutingIn, StepTimesIn
 from server.api.reasonlist import ReasonIn
 from server.api.schemas import Strict
+from server.api.shifts import ShiftIn
 from server.api.stations import StationIn
 from server.core import imports
 from server.core.errors import DomainError, Invalid, NotFound
@@ -34,6 +36,9 @@ MODELS = {
     "order": OrderIn,
     "reason": ReasonIn,
     "location": LocationIn,
+    "shift": ShiftIn,
+    "machine": MachineIn,
+    "step_times": StepTimesIn,
 }
 
 
@@ -77,7 +82,7 @@ def _csv_text() -> str:
     role="supervisor",
     tag="import",
     summary="Import a CSV file (products, bom, routings, stations, orders, reasons, "
-    "locations) at once",
+    "locations, shifts, machines, standard_times) at once",
     query=ImportQuery,
     content_type="text/csv",
     responses={
@@ -108,8 +113,8 @@ def import_csv(kind: str, query: ImportQuery):
     "/export/<kind>.csv",
     role="supervisor",
     tag="import",
-    summary="Export products, bom, routings, stations, orders, reasons or locations as CSV "
-    "(importable back)",
+    summary="Export products, bom, routings, stations, orders, reasons, locations, shifts, "
+    "machines or standard_times as CSV (importable back)",
     responses={200: ("text/csv", None)},
     produces={200: ("text/csv",)},
 )

@@ -297,7 +297,58 @@ def put_routing(sku: str, body: RoutingIn):
     if len({r["station"] for r in rows}) != len(rows):
         raise Invalid("bad_payload", "a station appears twice in the routing")
     with _db().atomic():
+        # a station kept on the routing keeps its standard and setup times
+        times = {
+            s.station_id: (s.std_minutes, s.setup_minutes)
+            for s in RoutingStep.select().where(RoutingStep.product == product.id)
+        }
+        for row in rows:
+            row["std_minutes"], row["setup_minutes"] = times.get(row["station"], (None, None))
         RoutingStep.delete().where(RoutingStep.product == product.id).execute()
         if rows:
             RoutingStep.insert_many(rows).execute()
     return {"sku": sku, "stations": list(body.stations)}
+
+
+class StepTimesIn(Strict):
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"examples": [{"std_minutes": 2.5, "setup_minutes": 20}]}
+    )
+
+    std_minutes: NonNegQty | None = pydantic.Field(  # type: ignore[valid-type]
+        default=None, description="standard run time of one unit at this step, minutes"
+    )
+    setup_minutes: NonNegQty | None = pydantic.Field(  # type: ignore[valid-type]
+        default=None, description="setup time once per order at this step, minutes"
+    )
+
+
+@op(
+    "PUT",
+    "/products/<sku>/routing/<station>",
+    role="admin",
+    tag="products",
+    summary="Set a routing step's standard time and setup time (null: not set)",
+    body=StepTimesIn,
+    responses={200: ("The step", None), 404: ("not_found", None)},
+)
+def put_step_times(sku: str, station: str, body: StepTimesIn):
+    product = get_product(sku)
+    step = (
+        RoutingStep.select()
+        .join(Station)
+        .where((RoutingStep.product == product.id) & (Station.code == station))
+        .first()
+    )
+    if step is None:
+        raise NotFound("not_found", f"{station} is not on the routing of {sku}")
+    RoutingStep.update(std_minutes=body.std_minutes, setup_minutes=body.setup_minutes).where(
+        RoutingStep.id == step.id
+    ).execute()
+    return {
+        "sku": sku,
+        "station": station,
+        "seq": step.seq,
+        "std_minutes": num(body.std_minutes),
+        "setup_minutes": num(body.setup_minutes),
+    }

@@ -120,6 +120,8 @@ COMMANDS = {
     "WHY": True,
     "QC": True,
     "DONE": False,
+    "DOWN": True,
+    "UP": False,
 }
 
 

@@ -236,3 +236,33 @@ def insert_ledger(
         order_id, _dt(scanned_at), _dt(received_at), result, location_id,
     )  # fmt: skip
     db.execute_sql(sql, row)
+
+
+@cache
+def _oee_sql(param: str) -> str:
+    return (
+        'INSERT INTO "oee_bucket" ("station_id", "bucket", "units", "scrap") '
+        f"VALUES ({param}, {param}, {param}, {param}) "
+        'ON CONFLICT ("station_id", "bucket") DO UPDATE SET '
+        '"units" = "oee_bucket"."units" + EXCLUDED."units", '
+        '"scrap" = "oee_bucket"."scrap" + EXCLUDED."scrap"'
+    )
+
+
+def upsert_oee(station_id: int, bucket: dt.datetime, units, scrap) -> None:
+    """Add to a station's OEE bucket (server/core/oee.py)."""
+    db = _db()
+    qty = LedgerEntry.qty.db_value
+    db.execute_sql(_oee_sql(db.param), (station_id, _dt(bucket), qty(units), qty(scrap)))
+
+
+_DOWN_SQL = (
+    'SELECT "station_id", "code", "state_why" FROM "machine" '
+    'WHERE "state" = \'down\' AND "active" ORDER BY "code" DESC'
+)
+
+
+def down_machines() -> dict[int, tuple[str, str]]:
+    """station id -> (code, reason) of a down machine there (the first by code), for the
+    machine_down check (server/core/machines.py). Few rows: only machines that are down."""
+    return {sid: (code, why) for sid, code, why in _db().execute_sql(_DOWN_SQL).fetchall()}

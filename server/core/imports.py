@@ -15,6 +15,9 @@ lines counts its first line). One bad row and nothing is written.
 | stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy, rework_to | the whole station, by code; policy as `check=warn;check=reject;scrap_by=operator`; rework_to a station that exists or is in the file |
 | orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
 | locations | code*, kind*, name, site, parent, allow_products, allow_kinds, active | the whole location, by code; parent a location that exists or is in the file (in any order); allow_* as `A;B` |
+| shifts | name*, start*, end*, active | the whole shift, by name; times HH:MM local on quarter hours |
+| machines | code*, name*, station*, rate_per_hour, active | the whole machine, by code (its state is left as it is) |
+| standard_times | product*, station*, std_minutes, setup_minutes | the times of the product's routing step at that station (empty: not set) |
 
 Empty cells take the model's default. Exports write the same columns, so an export imports
 back unchanged.
@@ -38,9 +41,19 @@ from decimal import Decimal
 import peewee as pw
 import pydantic
 
-from server.core import locations, planning, reasonlist
+from server.core import locations, planning, reasonlist, shifts
 from server.core.errors import DomainError, Invalid
-from server.models import BomLine, Item, Product, ProductionOrder, Reason, RoutingStep, Station
+from server.models import (
+    BomLine,
+    Item,
+    Machine,
+    Product,
+    ProductionOrder,
+    Reason,
+    RoutingStep,
+    Shift,
+    Station,
+)
 
 MAX_ROWS = 100_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -62,7 +75,18 @@ def restore(cell: str) -> str:
     return cell
 
 
-KINDS = ("products", "bom", "routings", "stations", "orders", "reasons", "locations")
+KINDS = (
+    "products",
+    "bom",
+    "routings",
+    "stations",
+    "orders",
+    "reasons",
+    "locations",
+    "shifts",
+    "machines",
+    "standard_times",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +125,13 @@ SPECS = {
     "locations": Spec(
         ("code", "kind", "name", "site", "parent", "allow_products", "allow_kinds", "active"),
         ("code", "kind"),
+    ),
+    "shifts": Spec(("name", "start", "end", "active"), ("name", "start", "end")),
+    "machines": Spec(
+        ("code", "name", "station", "rate_per_hour", "active"), ("code", "name", "station")
+    ),
+    "standard_times": Spec(
+        ("product", "station", "std_minutes", "setup_minutes"), ("product", "station")
     ),
 }
 
@@ -206,7 +237,8 @@ def import_csv(
     """Apply a CSV file of `kind` in one transaction; BadCSV lists every bad row.
 
     `models` are the API's request models: `product` (products), `bom_line` (bom),
-    `routing` (routings), `station` (stations), `order` (orders), `reason` (reasons).
+    `routing` (routings), `station` (stations), `order` (orders), `reason` (reasons),
+    `shift` (shifts), `machine` (machines), `step_times` (standard_times).
     """
     if kind not in SPECS:
         raise Invalid("not_found", f"No import for {kind}")
@@ -682,6 +714,89 @@ def _upsert_location(m) -> str:
     return "updated"
 
 
+# --- shifts, machines, standard times (server/core/shifts.py, machines.py, labour.py) -------
+
+
+def _prep_shift(cells, models):
+    data = dict(cells)
+    _flag(data, "active")
+    return models["shift"].model_validate(data)
+
+
+def _apply_shifts(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.name, errors, "name")
+    for row in rows:
+        m = row.model
+        step = lambda m=m: shifts.upsert(m.name, m.start, m.end, m.active)  # noqa: E731
+        _count(result, _row_step(db, row, errors, step))
+
+
+def _prep_machine(cells, models):
+    data = dict(cells)
+    _flag(data, "active")
+    return models["machine"].model_validate(data)
+
+
+def _apply_machines(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.code, errors, "code")
+    for row in rows:
+        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_machine(row.model)))
+
+
+def _upsert_machine(m) -> str:
+    station = Station.get_or_none(Station.code == m.station)
+    if station is None:
+        raise Invalid("unknown_station", f"no station {m.station}")
+    data = {
+        "name": m.name,
+        "station_id": station.id,
+        "rate_per_hour": m.rate_per_hour,
+        "active": m.active,
+    }
+    machine = Machine.get_or_none(Machine.code == m.code)
+    if machine is None:
+        Machine.create(code=m.code, **data)
+        return "created"
+    if _same(machine, data):
+        return "unchanged"
+    Machine.update(**data).where(Machine.id == machine.id).execute()
+    return "updated"
+
+
+def _prep_times(cells, models):
+    if not cells.get("product"):
+        raise ValueError("product: Field required")
+    data = {k: cells[k] for k in ("std_minutes", "setup_minutes") if k in cells}
+    times = models["step_times"].model_validate(data)
+    return _Keyed((cells["product"], cells.get("station", "")), times)
+
+
+def _apply_times(db, rows, errors, result, **_):
+    rows = _first_seen(rows, lambda r: r.model.key, errors, "product and station")
+    for row in rows:
+        _count(result, _row_step(db, row, errors, lambda row=row: _set_times(row.model)))
+
+
+def _set_times(keyed) -> str:
+    sku, code = keyed.key
+    step = (
+        RoutingStep.select()
+        .join(Product)
+        .switch(RoutingStep)
+        .join(Station)
+        .where((Product.sku == sku) & (Station.code == code))
+        .first()
+    )
+    if step is None:
+        raise Invalid("not_found", f"{code} is not on the routing of {sku}")
+    m = keyed.model
+    data = {"std_minutes": m.std_minutes, "setup_minutes": m.setup_minutes}
+    if _same(step, data):
+        return "unchanged"
+    RoutingStep.update(**data).where(RoutingStep.id == step.id).execute()
+    return "updated"
+
+
 _HANDLERS = {
     "products": (_prep_product, _apply_products),
     "bom": (_prep_bom, _apply_bom),
@@ -690,6 +805,9 @@ _HANDLERS = {
     "orders": (_prep_order, _apply_orders),
     "reasons": (_prep_reason, _apply_reasons),
     "locations": (_prep_location, _apply_locations),
+    "shifts": (_prep_shift, _apply_shifts),
+    "machines": (_prep_machine, _apply_machines),
+    "standard_times": (_prep_times, _apply_times),
 }
 
 
@@ -765,6 +883,33 @@ def export_rows(kind: str) -> list[list[str]]:
                     "true" if row["active"] else "false",
                 ]
             )
+    elif kind == "shifts":
+        for sh in Shift.select().order_by(Shift.start, Shift.name):
+            out.append([sh.name, sh.start, sh.end, "true" if sh.active else "false"])
+    elif kind == "machines":
+        rows = Machine.select(Machine, Station.code).join(Station).order_by(Machine.code)
+        for mc in rows:
+            out.append(
+                [
+                    mc.code,
+                    mc.name,
+                    mc.station.code,
+                    _q(mc.rate_per_hour),
+                    "true" if mc.active else "false",
+                ]
+            )
+    elif kind == "standard_times":
+        rows = (
+            RoutingStep.select(
+                Product.sku, Station.code, RoutingStep.std_minutes, RoutingStep.setup_minutes
+            )
+            .join(Product)
+            .switch(RoutingStep)
+            .join(Station)
+            .order_by(Product.sku, RoutingStep.seq)
+            .tuples()
+        )
+        out.extend([p, st, _q(a), _q(b)] for p, st, a, b in rows)
     elif kind == "reasons":
         for r in Reason.select().order_by(Reason.code):
             out.append(

@@ -144,6 +144,18 @@ REASONS: dict[str, tuple[str, str]] = {
         "and return take it anyway; a bare-GTIN or lot pick takes an unexpired one first "
         "(FEFO) and meets this only when nothing unexpired is left.",
     ),
+    # machines (server/core/machines.py)
+    "machine_down": (
+        "Machine down",
+        "A machine of this station is down (`CMD-DOWN-<reason>`, the API or the machine's own "
+        "message): item scans warn by default, or are refused where the station's policy "
+        "says `machine_down: reject`, until it runs again (`CMD-UP`).",
+    ),
+    "unknown_machine": (
+        "Machine not known",
+        "A machine state label (`CMD-DOWN-...`, `CMD-UP`) at a station that has no active "
+        "machine, or a machine code (API, MQTT topic) that is not registered or inactive.",
+    ),
     # transport
     "bad_payload": (
         "Scan not readable",
@@ -166,6 +178,7 @@ CONFIGURABLE_CHECKS: dict[str, str] = {
     "short_material": "warn",
     "expired": "reject",
     "wrong_location": "reject",
+    "machine_down": "warn",
 }
 
 

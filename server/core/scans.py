@@ -28,6 +28,8 @@ from server.core import (
     holds,
     hot,
     locations,
+    machines,
+    oee,
     plantday,
     reasonlist,
     rework,
@@ -169,6 +171,8 @@ class _Ctx:
         self.why: str | None = None
         self.warnings: list[dict] = []
         self.delta = StockDelta()
+        #: output and scrap for the OEE buckets (server/core/oee.py)
+        self.oee = oee.OeeDelta()
         #: throttle keys to count a failure on when this scan is rejected
         self.failure_keys: dict[str, int] | None = None
         #: the number of the order this scan completed (order.done)
@@ -233,6 +237,7 @@ def apply_scans(
                 answered[scan.scan_id] = result
             results.append(result)
         batch.delta.flush()
+        batch.oee.flush()
         if batch.touched:
             # one update per scanner per batch, not per scan
             hot.touch_scanners(sorted(batch.touched), now or utcnow())
@@ -277,6 +282,8 @@ class _Batch:
         self.tz = tz
         self._today: tuple[dt.datetime, dt.date] | None = None
         self.delta = StockDelta()
+        self.oee = oee.OeeDelta()
+        self._down: dict[int, tuple[str, str]] | None = None
         self._stations: dict = {}
         self._products: dict = {}
         self._users: dict = {}
@@ -313,6 +320,14 @@ class _Batch:
         if location_id not in self._locations:
             self._locations[location_id] = hot.get(Location, "id", location_id)
         return self._locations[location_id]
+
+    def down(self, station_id: int) -> tuple[str, str] | None:
+        """(code, reason) of a down machine at the station. The down machines of the whole
+        plant are read once per batch (one query, whatever the stations), again only
+        after a machine command of the batch changed one."""
+        if self._down is None:
+            self._down = hot.down_machines()
+        return self._down.get(station_id)
 
     def user(self, user_id: int) -> User | None:
         if user_id not in self._users:
@@ -354,6 +369,7 @@ def _apply_one(
                 _write_ledger(ctx, result)
             batch.delta.merge(ctx.delta)
             batch.events.extend(events.scan_events(scan, result, ctx))
+            batch.oee.merge(ctx.oee)
             return result
         except Rejected as rej:
             if ctx.scanned is not None:
@@ -483,6 +499,9 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.action = action = Action(ctx.scanner.action or ctx.station.default_action)
     if ctx.station.operator_required and ctx.operator is None:
         raise Rejected("operator_required")
+    down = ctx.batch.down(ctx.station.id)
+    if down is not None:
+        ctx.check("machine_down", f"Machine {down[0]} is down: {down[1]}")
     given = scan.reason or ctx.scanner.why
     if given is not None:
         # an ordinary scan gives none: no reason lookup on the hot path
@@ -586,6 +605,7 @@ def _scrap_off(ctx: _Ctx, item: Item, scrap_qty: Decimal, good: Decimal | None) 
         operator=ctx.operator.id if ctx.operator else None,
         received_at=ctx.now,
     )
+    ctx.oee.add(ctx.station.id, ctx.now, scrap=scrap_qty)
     return f"scrap {scrap_qty.normalize()} as {part.code}"
 
 
@@ -783,6 +803,11 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         Action.REWORK,
         Action.TRANSFER,
     ):
+        if action == Action.SCRAP:
+            # produced here and scrapped here: out of the station's good units
+            counted = item.station_id == station.id and ctx.from_stage in _COUNTED_STAGES
+            scrapped = qty if qty is not None else Decimal(item.qty)
+            ctx.oee.add(station.id, ctx.now, units=-scrapped if counted else 0, scrap=scrapped)
         if qty is not None and qty < Decimal(item.qty):
             item = split(item, qty, delta=ctx.delta, now=ctx.now, scanner_id=ctx.scan.scanner_id)
             ctx.item = item
@@ -830,6 +855,8 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             text += " (" + ", ".join(notes) + ")"
     hot.save_item(item)
     ctx.delta.enter(item)
+    if action in _OUTPUT_ACTIONS:
+        ctx.oee.add(station.id, ctx.now, units=Decimal(item.qty))
     return ScanResult(
         scan_id=ctx.scan.scan_id,
         status="accepted",
@@ -876,6 +903,11 @@ def _location_code(ctx: _Ctx, item: Item) -> str | None:
         return None
     loc = ctx.batch.location(item.location_id)
     return loc.code if loc is not None else None
+
+
+#: scans that count as a station's output for OEE, and the stages they leave an item in
+_OUTPUT_ACTIONS = (Action.START, Action.MOVE, Action.COMPLETE)
+_COUNTED_STAGES = (Stage.WIP.value, Stage.FINISHED.value)
 
 
 def _next_on_routing(routing: list[int], station_id: int | None, batch: _Batch) -> int | None:
@@ -1022,6 +1054,8 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             message = "QC fail: scan the reason, then the part to hold"
         else:
             raise Rejected("unknown_action", f"QC {parsed.arg} not known: PASS or FAIL")
+    elif parsed.command in ("DOWN", "UP"):
+        return _machine_command(ctx, parsed)
     elif parsed.command == "WHY":
         # checked for existence now, for the action when the part is scanned
         reason = reasonlist.check_reason(parsed.arg, None, ctx.batch.reason)
@@ -1047,6 +1081,41 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         message=message,
         action=f"command:{parsed.command.lower()}",
         location=location,
+    )
+
+
+def _machine_command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
+    """`CMD-DOWN-<reason>` / `CMD-UP`: every active machine of the scanner's station goes
+    down with the reason (a downtime reason of the list), or runs again."""
+    found = machines.at_station(ctx.station.id)
+    if not found:
+        raise Rejected("unknown_machine", f"No machine at station {ctx.station.code}")
+    down = parsed.command == "DOWN"
+    changed = [
+        m.code
+        for m in found
+        if machines.set_state(
+            m,
+            "down" if down else "running",
+            parsed.arg if down else None,
+            now=ctx.now,
+            source="scan",
+            user_id=ctx.operator.id if ctx.operator else None,
+            find_reason=ctx.batch.reason,
+        )
+    ]
+    ctx.batch._down = None  # read again by the next item scan
+    names = ", ".join(changed) or ", ".join(m.code for m in found)
+    if down:
+        ctx.why = found[0].state_why
+        message = f"Machine down: {names} - {ctx.why}"
+    else:
+        message = f"Machine running: {names}"
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=message,
+        action=f"command:{parsed.command.lower()}",
     )
 
 

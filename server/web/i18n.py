@@ -61,6 +61,8 @@ REASON_TEXT = {
     "illegal_transition": _("Not allowed from this stage"),
     "not_scheduled": _("No released order for this"),
     "not_in_bom": _("Not on this order's bill"),
+    "machine_down": _("Machine down"),
+    "unknown_machine": _("Machine not known"),
     "over_issue": _("More than the order needs"),
     "over_unissue": _("More than was issued to the order"),
     "over_plan": _("Order already complete"),
@@ -238,6 +240,8 @@ COMMAND_TEXT = {
     "command:qc": _("Quality check"),
     "command:done": _("Back to the station defaults"),
     "command:loc": _("Location selected"),
+    "command:down": _("Machine down - downtime recorded"),
+    "command:up": _("Machine running again"),
 }
 
 #: warnings of an accepted scan that are not reason codes
