@@ -303,3 +303,18 @@ def test_stations_api_takes_the_new_actions_and_a_rework_target(plant, api):
     assert (cleared["rework_to"], cleared["default_action"]) == (None, "rework")
     bad = api.call("PATCH", "/api/stations/RET", {"rework_to": "NOPE"}, expected=404).get_json()
     assert bad["error"] == "unknown_station"
+
+
+def test_material_issued_to_an_order_does_not_complete_it(plant, api):
+    """Bolts issued to WO-1 lie in work under WO-1; scanned at the end of the line they are
+    not a unit WO-1 makes: refused, and the order's completed count stays."""
+    _started(plant, qty=1)
+    bolts = _in_stock(plant, "BOLT", qty=40, lot="B-2")
+    issued = plant.scan("sc-line", bolts, qty=4, expected=201)["item"]
+    refused = plant.scan("sc-end", issued, expected=422)
+    assert refused["reason"] == "illegal_transition", refused
+    assert "WO-1" in refused["message"]
+    assert _order(api)["completed"] == 0
+    item = api.get(f"/api/items/{issued}").get_json()
+    assert (item["stage"], item["order"]) == ("wip", "WO-1")
+    assert stock.counters() == stock.recount_from_items()

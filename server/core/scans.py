@@ -760,6 +760,13 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
         if ctx.scan.scrap_qty is not None:
             notes.append(_scrap_off(ctx, item, ctx.scan.scrap_qty, qty))
         order = item.order if item.order_id else None
+        if order is not None and order.product_id != item.product_id:
+            # material issued to the order lies in work under it: not a unit it makes
+            raise Rejected(
+                "illegal_transition",
+                f"{product.name} is material issued to {order.number}: use it there, "
+                "or unissue it back to stock",
+            )
         if order is not None:
             order = ProductionOrder.select().where(ProductionOrder.id == order.id)
             order = _for_update(order).get()
