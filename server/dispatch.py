@@ -2,7 +2,7 @@
 
 `python -m server dispatch` (or a thread of `serve --dispatch` / `ingest --dispatch`). It
 shares nothing with the ingest but the database (and, for the MQTT sink, the MQTT session
-class). Per sink (`Sink` row: a webhook, an MQTT broker; a printer or an andon light later):
+class). Per sink (`Sink` row: a webhook, an MQTT broker, andon lights; a printer later):
 
 - events go out one after the other in id order, which is commit order; the sink's row is
   its cursor (the id of the last event delivered) and advances only after a delivery
@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 
 import peewee as pw
 
-from server.core import events
+from server.core import andon, events
 from server.core.scans import DATABASE_ERRORS, writing
 from server.models import DeliveryAttempt, Event, Sink, utcnow
 
@@ -197,9 +197,54 @@ class MqttSink:
         self.client.loop_stop()
 
 
+class AndonSink(MqttSink):
+    """A stack light per station: publishes `green`, `amber` or `red` retained (QoS 1) on
+    `<prefix>/stations/<code>/andon`, and the reasons as JSON on `.../andon/detail`
+    (server/core/andon.py has the rule). Each event recomputes the stations it touches and
+    publishes those whose colour changed; `tick()` (the dispatcher calls it every pass)
+    publishes every station at start and every `refresh_s` (a rejection ageing out of the
+    window, a broker restarted without its retained messages).
+
+    Config: as `mqtt`, plus `refresh_s` (default 30)."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        super().__init__(config, settings)
+        self.refresh_s = float(config.get("refresh_s") or 30)
+        self._shown: dict[str, str] = {}
+        self._refreshed: float | None = None
+
+    def _show(self, light: andon.Andon, force: bool = False) -> bool:
+        if not force and self._shown.get(light.station) == light.colour:
+            return False
+        base = f"{self.prefix}/stations/{_topic_level(light.station)}/andon"
+        detail = json.dumps(light.as_dict(), separators=(",", ":")).encode()
+        self._publish(f"{base}/detail", detail, True)
+        self._publish(base, light.colour.encode(), True)
+        self._shown[light.station] = light.colour
+        return True
+
+    def deliver(self, event: Event) -> str:
+        now = utcnow()
+        shown = []
+        for code in sorted(andon.stations_of(event.type, event.payload or {})):
+            light = andon.colour_of(code, now)
+            if light is not None and self._show(light):
+                shown.append(f"{code} {light.colour}")
+        return "; ".join(shown) or "no change"
+
+    def tick(self, now: dt.datetime) -> None:
+        at = time.monotonic()
+        if self._refreshed is not None and at - self._refreshed < self.refresh_s:
+            return
+        first = self._refreshed is None
+        for light in andon.all_colours(now):
+            self._show(light, force=first)
+        self._refreshed = at
+
+
 #: sink kinds by `Sink.kind`: a class taking (config, settings) with deliver(event) ->
-#: detail (raises on failure) and close()
-KINDS: dict[str, Callable] = {"webhook": WebhookSink, "mqtt": MqttSink}
+#: detail (raises on failure) and close(); optionally tick(now), called every pass
+KINDS: dict[str, Callable] = {"webhook": WebhookSink, "mqtt": MqttSink, "andon": AndonSink}
 
 
 # --- the dispatcher ---------------------------------------------------------------------
@@ -274,6 +319,7 @@ class Dispatcher:
         self._open: dict[int, tuple[str, object]] = {}
         self._flags_at: float | None = None
         self._flags_seen = 0
+        self._ticked_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.locking = isinstance(db, pw.PostgresqlDatabase)
@@ -321,7 +367,25 @@ class Dispatcher:
         if self.settings.flags:
             self.evaluate_flags_when_due()
         ids = [s.id for s in Sink.select(Sink.id).where(Sink.active).order_by(Sink.id)]
-        return sum(self.serve_sink(sink_id) for sink_id in ids)
+        delivered = sum(self.serve_sink(sink_id) for sink_id in ids)
+        self.tick_sinks()
+        return delivered
+
+    def tick_sinks(self) -> None:
+        """Give the sinks with a `tick` (the andon lights) their periodic turn, at most
+        once a second; a failing one is retried at the next turn."""
+        now = time.monotonic()
+        if self._ticked_at is not None and now - self._ticked_at < 1.0:
+            return
+        self._ticked_at = now
+        ticking = [k for k, cls in self.kinds.items() if hasattr(cls, "tick")]
+        if not ticking:
+            return
+        for sink in Sink.select().where(Sink.active & Sink.kind.in_(ticking)):
+            try:
+                self._sink(sink).tick(self.clock())
+            except Exception as exc:  # a light that cannot be reached must not stop the others
+                log.warning("sink %s: %s", sink.name, exc)
 
     def evaluate_flags_when_due(self) -> list[str]:
         now = time.monotonic()

@@ -453,7 +453,7 @@ class Sink(BaseModel):
     and a dispatcher holds the row locked (PostgreSQL, SKIP LOCKED) while it delivers."""
 
     name = pw.CharField(max_length=64, unique=True)
-    kind = pw.CharField(max_length=16)  # webhook | mqtt
+    kind = pw.CharField(max_length=16)  # webhook | mqtt | andon
     #: kind-specific settings: url and secret of a webhook
     config = JSONField(default=dict)
     #: event types it takes (a list; `["*"]` every type)
