@@ -266,13 +266,13 @@ def _start_dispatcher(db, settings):
 def cmd_add_sink(args, settings) -> int:
     """An MQTT or andon sink of the dispatcher (webhooks are added with POST /api/webhooks):
     it starts with the events after the newest one now."""
-    from server.core import andon
+    from server.core import alerts, andon
     from server.dispatch import add_sink
     from server.models import Sink
 
     db = _db_with_schema(settings)
     config = {k: v for k, v in (("url", args.url), ("prefix", args.prefix)) if v}
-    types = args.types or (andon.TYPES if args.kind == "andon" else ["*"])
+    types = args.types or {"andon": andon.TYPES, "alerts": alerts.EVENT_TYPES}.get(args.kind, ["*"])
     with db.connection_context():
         if Sink.get_or_none(Sink.name == args.name) is not None:
             print(f"a sink named {args.name!r} exists", file=sys.stderr)
@@ -482,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dispatch", help="deliver the event outbox to its sinks (docs/events.md)")
     p = sub.add_parser("add-sink", help="add an MQTT or andon sink to the dispatcher")
     p.add_argument("name")
-    p.add_argument("kind", choices=("mqtt", "andon"))
+    p.add_argument("kind", choices=("mqtt", "andon", "alerts"))
     p.add_argument("--url", help="its broker (default: MQTT_URL of the dispatcher)")
     p.add_argument("--prefix", help="its topic prefix (default: MQTT_TOPIC_PREFIX)")
     p.add_argument(

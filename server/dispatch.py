@@ -38,7 +38,8 @@ from collections.abc import Callable, Mapping
 
 import peewee as pw
 
-from server.core import andon, events
+from server.config import smtp_settings
+from server.core import alerts, andon, events
 from server.core.scans import DATABASE_ERRORS, writing
 from server.models import DeliveryAttempt, Event, Sink, utcnow
 
@@ -242,9 +243,65 @@ class AndonSink(MqttSink):
         self._refreshed = at
 
 
+class AlertSink:
+    """Alerts for subscribed users (server/core/alerts.py): each event of a kind someone
+    subscribed to becomes their unread alert (the pages show it); `tick()` mails each
+    user's alerts once the oldest is `alert_batch_s` old, all in one mail in the user's
+    language, over SMTP (`SMTP_*`). Without SMTP settings nothing is mailed. A mail that
+    fails is tried again at the next tick (the alerts stay unmailed)."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        self.smtp = settings.smtp
+        self.batch_s = float(config.get("batch_s") or settings.alert_batch_s)
+        self.timeout = settings.timeout_s
+
+    def deliver(self, event: Event) -> str:
+        n = alerts.record(event, utcnow())
+        return f"{n} alerted" if n else "no subscriber"
+
+    def tick(self, now: dt.datetime) -> None:
+        if self.smtp is None:
+            return
+        for user, pending in alerts.due_mail(now, self.batch_s):
+            subject, text = alerts.mail(user, pending)
+            self.send(user.email, subject, text)
+            alerts.mark_mailed(pending, now)
+            log.info("mailed %d alert(s) to %s", len(pending), user.username)
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        import smtplib
+        import ssl
+        from email.message import EmailMessage
+
+        s = self.smtp
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = s["from"], to, subject
+        message.set_content(text)
+        if s["security"] == "tls":
+            client = smtplib.SMTP_SSL(
+                s["host"], s["port"], timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(s["host"], s["port"], timeout=self.timeout)
+        with client:
+            if s["security"] == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if s["user"]:
+                client.login(s["user"], s["password"])
+            client.send_message(message)
+
+    def close(self) -> None:
+        pass
+
+
 #: sink kinds by `Sink.kind`: a class taking (config, settings) with deliver(event) ->
 #: detail (raises on failure) and close(); optionally tick(now), called every pass
-KINDS: dict[str, Callable] = {"webhook": WebhookSink, "mqtt": MqttSink, "andon": AndonSink}
+KINDS: dict[str, Callable] = {
+    "webhook": WebhookSink,
+    "mqtt": MqttSink,
+    "andon": AndonSink,
+    "alerts": AlertSink,
+}
 
 
 # --- the dispatcher ---------------------------------------------------------------------
@@ -266,6 +323,10 @@ class DispatchSettings:
     #: the broker of `mqtt` sinks without their own url, and the topic prefix
     mqtt_url: str | None = None
     topic_prefix: str = "koordinator"
+    #: the mail server of the alerts sink (server/config.py `smtp_settings`), None: no mail
+    smtp: dict | None = None
+    #: alerts are collected this long, then mailed as one (a storm is one mail)
+    alert_batch_s: float = 60.0
 
     ENV = {
         "poll_s": "DISPATCH_POLL_S",
@@ -276,6 +337,7 @@ class DispatchSettings:
         "flag_min_interval_s": "DISPATCH_FLAG_MIN_INTERVAL_S",
         "disable_after_days": "WEBHOOK_DISABLE_AFTER_DAYS",
         "timeout_s": "WEBHOOK_TIMEOUT_S",
+        "alert_batch_s": "ALERT_BATCH_S",
     }
 
     @classmethod
@@ -284,6 +346,7 @@ class DispatchSettings:
             "plant_tz": plant_tz,
             "mqtt_url": env.get("MQTT_URL") or None,
             "topic_prefix": env.get("MQTT_TOPIC_PREFIX") or "koordinator",
+            "smtp": smtp_settings(env),
         }
         for field, name in cls.ENV.items():
             text = (env.get(name) or "").strip()
