@@ -169,3 +169,19 @@ def test_a_supervisor_subscribes_and_reads_alerts_over_the_api(plant, api, db, u
     assert api.get("/api/alerts", as_="supervisor").get_json()["unread"] == 1
     assert api.post("/api/alerts/read", {}, as_="supervisor").get_json() == {"marked": 1}
     assert api.get("/api/alerts", as_="supervisor").get_json()["unread"] == 0
+
+
+def test_the_mail_words_are_the_pages_words():
+    """The dispatcher mails without Flask, with alerts.WORDS; the pages translate the same
+    kinds through the catalogue: both must say the same in each language."""
+    from babel.messages.pofile import read_po
+
+    from server.web import i18n
+    from server.web.alertpages import KIND_TEXT
+
+    assert set(KIND_TEXT) == set(alerts.KINDS)
+    with (i18n.TRANSLATIONS / "id" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale="id")
+    for kind, english in alerts.WORDS["en"].items():
+        assert KIND_TEXT[kind]._args[0] == english
+        assert catalog.get(english).string == alerts.WORDS["id"][kind], kind
