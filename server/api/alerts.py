@@ -31,7 +31,7 @@ class SubscriptionIn(Strict):
     address: str | None = pydantic.Field(
         default=None,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
         description="the user's e-mail address (kept on the user); absent: unchanged",
     )
 
