@@ -1,5 +1,5 @@
-"""The command line: init-db, serve, ingest, dispatch, mqtt-credentials, demo, create-user,
-create-token, recount-stock, backup, restore, reason-codes.
+"""The command line: init-db, serve, ingest, dispatch, add-sink, mqtt-credentials, demo,
+create-user, create-token, recount-stock, backup, restore, reason-codes.
 
 Every command reads the same settings as the app (DATABASE_URL, ...). A user's mistake (a
 wrong argument or setting, a missing file, a taken port) ends in ONE line on stderr and exit
@@ -263,6 +263,25 @@ def _start_dispatcher(db, settings):
     return Dispatcher(db, DispatchSettings.from_env(os.environ, settings["PLANT_TIMEZONE"])).start()
 
 
+def cmd_add_sink(args, settings) -> int:
+    """An MQTT or andon sink of the dispatcher (webhooks are added with POST /api/webhooks):
+    it starts with the events after the newest one now."""
+    from server.core import alerts, andon
+    from server.dispatch import add_sink
+    from server.models import Sink
+
+    db = _db_with_schema(settings)
+    config = {k: v for k, v in (("url", args.url), ("prefix", args.prefix)) if v}
+    types = args.types or {"andon": andon.TYPES, "alerts": alerts.EVENT_TYPES}.get(args.kind, ["*"])
+    with db.connection_context():
+        if Sink.get_or_none(Sink.name == args.name) is not None:
+            print(f"a sink named {args.name!r} exists", file=sys.stderr)
+            return 2
+        add_sink(args.name, args.kind, config, list(types))
+    print(f"sink {args.name} ({args.kind}) added; types: {', '.join(types)}")
+    return 0
+
+
 def cmd_mqtt_credentials(args, settings) -> int:
     """Mosquitto password file + ACL for the registered scanners and machines; new passwords
     printed once."""
@@ -461,6 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dispatch", action="store_true", help="also deliver events (the dispatcher as a thread)"
     )
     sub.add_parser("dispatch", help="deliver the event outbox to its sinks (docs/events.md)")
+    p = sub.add_parser("add-sink", help="add an MQTT or andon sink to the dispatcher")
+    p.add_argument("name")
+    p.add_argument("kind", choices=("mqtt", "andon", "alerts"))
+    p.add_argument("--url", help="its broker (default: MQTT_URL of the dispatcher)")
+    p.add_argument("--prefix", help="its topic prefix (default: MQTT_TOPIC_PREFIX)")
+    p.add_argument(
+        "--types", nargs="+", help="event types it takes (default: all; andon: those of a light)"
+    )
     p = sub.add_parser("mqtt-credentials", help="write a Mosquitto password file and ACL")
     p.add_argument("--passwd", required=True, help="password file to write")
     p.add_argument("--acl", required=True, help="ACL file to write")
@@ -521,6 +548,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "ingest": cmd_ingest,
     "dispatch": cmd_dispatch,
+    "add-sink": cmd_add_sink,
     "mqtt-credentials": cmd_mqtt_credentials,
     "demo": cmd_demo,
     "create-user": cmd_create_user,

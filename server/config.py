@@ -16,6 +16,10 @@
   production, `0` for a plant that serves plain HTTP on its LAN (docs/deploy.md).
 - `SESSION_HOURS` / `FLOOR_SESSION_HOURS`: how long a sign-in lasts, for supervisors and
   admins (168) and for operators (12, one shift and a margin).
+- `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY` (`starttls`, `tls` or `none`), `SMTP_USER`,
+  `SMTP_PASSWORD`, `SMTP_FROM`: the mail server of e-mail alerts (`smtp_settings`); no
+  `SMTP_HOST`, no mail (the alerts still show on the pages). `ALERT_BATCH_S` (60): alerts
+  are collected this long, then mailed as one.
 - `TRUSTED_PROXIES`: how many reverse proxies in front set `X-Forwarded-For`/`-Proto`
   (0 by default), so sign-in throttling sees the client's address, not the proxy's.
 """
@@ -157,3 +161,38 @@ def read_env_file(path: str) -> dict[str, str]:
             )
         out[key] = value
     return out
+
+
+SMTP_SECURITY = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def smtp_settings(env: Mapping[str, str]) -> dict | None:
+    """The SMTP server of e-mail alerts from the environment, or None without SMTP_HOST."""
+    host = (env.get("SMTP_HOST") or "").strip()
+    if not host:
+        return None
+    security = (env.get("SMTP_SECURITY") or "starttls").strip().lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"SMTP_SECURITY={security!r}: use starttls, tls or none")
+    port_text = (env.get("SMTP_PORT") or "").strip()
+    try:
+        port = int(port_text) if port_text else SMTP_SECURITY[security]
+    except ValueError:
+        raise ConfigError(f"SMTP_PORT={port_text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"SMTP_PORT={port}: a port is 1 to 65535")
+    sender = (env.get("SMTP_FROM") or "").strip()
+    if "@" not in sender:
+        raise ConfigError("SMTP_FROM must be the sender's address (koordinator@plant.example)")
+    user = (env.get("SMTP_USER") or "").strip() or None
+    password = env.get("SMTP_PASSWORD") or None
+    if (user is None) != (password is None):
+        raise ConfigError("SMTP_USER and SMTP_PASSWORD go together")
+    return {
+        "host": host,
+        "port": port,
+        "security": security,
+        "user": user,
+        "password": password,
+        "from": sender,
+    }

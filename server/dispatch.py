@@ -2,7 +2,7 @@
 
 `python -m server dispatch` (or a thread of `serve --dispatch` / `ingest --dispatch`). It
 shares nothing with the ingest but the database (and, for the MQTT sink, the MQTT session
-class). Per sink (`Sink` row: a webhook, an MQTT broker; a printer or an andon light later):
+class). Per sink (`Sink` row: a webhook, an MQTT broker, andon lights; a printer later):
 
 - events go out one after the other in id order, which is commit order; the sink's row is
   its cursor (the id of the last event delivered) and advances only after a delivery
@@ -38,7 +38,8 @@ from collections.abc import Callable, Mapping
 
 import peewee as pw
 
-from server.core import events
+from server.config import smtp_settings
+from server.core import alerts, andon, events
 from server.core.scans import DATABASE_ERRORS, writing
 from server.models import DeliveryAttempt, Event, Sink, utcnow
 
@@ -197,9 +198,110 @@ class MqttSink:
         self.client.loop_stop()
 
 
+class AndonSink(MqttSink):
+    """A stack light per station: publishes `green`, `amber` or `red` retained (QoS 1) on
+    `<prefix>/stations/<code>/andon`, and the reasons as JSON on `.../andon/detail`
+    (server/core/andon.py has the rule). Each event recomputes the stations it touches and
+    publishes those whose colour changed; `tick()` (the dispatcher calls it every pass)
+    publishes every station at start and every `refresh_s` (a rejection ageing out of the
+    window, a broker restarted without its retained messages).
+
+    Config: as `mqtt`, plus `refresh_s` (default 30)."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        super().__init__(config, settings)
+        self.refresh_s = float(config.get("refresh_s") or 30)
+        self._shown: dict[str, str] = {}
+        self._refreshed: float | None = None
+
+    def _show(self, light: andon.Andon, force: bool = False) -> bool:
+        if not force and self._shown.get(light.station) == light.colour:
+            return False
+        base = f"{self.prefix}/stations/{_topic_level(light.station)}/andon"
+        detail = json.dumps(light.as_dict(), separators=(",", ":")).encode()
+        self._publish(f"{base}/detail", detail, True)
+        self._publish(base, light.colour.encode(), True)
+        self._shown[light.station] = light.colour
+        return True
+
+    def deliver(self, event: Event) -> str:
+        now = utcnow()
+        shown = []
+        for code in sorted(andon.stations_of(event.type, event.payload or {})):
+            light = andon.colour_of(code, now)
+            if light is not None and self._show(light):
+                shown.append(f"{code} {light.colour}")
+        return "; ".join(shown) or "no change"
+
+    def tick(self, now: dt.datetime) -> None:
+        at = time.monotonic()
+        if self._refreshed is not None and at - self._refreshed < self.refresh_s:
+            return
+        first = self._refreshed is None
+        for light in andon.all_colours(now):
+            self._show(light, force=first)
+        self._refreshed = at
+
+
+class AlertSink:
+    """Alerts for subscribed users (server/core/alerts.py): each event of a kind someone
+    subscribed to becomes their unread alert (the pages show it); `tick()` mails each
+    user's alerts once the oldest is `alert_batch_s` old, all in one mail in the user's
+    language, over SMTP (`SMTP_*`). Without SMTP settings nothing is mailed. A mail that
+    fails is tried again at the next tick (the alerts stay unmailed)."""
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        self.smtp = settings.smtp
+        self.batch_s = float(config.get("batch_s") or settings.alert_batch_s)
+        self.timeout = settings.timeout_s
+
+    def deliver(self, event: Event) -> str:
+        n = alerts.record(event, utcnow())
+        return f"{n} alerted" if n else "no subscriber"
+
+    def tick(self, now: dt.datetime) -> None:
+        if self.smtp is None:
+            return
+        for user, pending in alerts.due_mail(now, self.batch_s):
+            subject, text = alerts.mail(user, pending)
+            self.send(user.email, subject, text)
+            alerts.mark_mailed(pending, now)
+            log.info("mailed %d alert(s) to %s", len(pending), user.username)
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        import smtplib
+        import ssl
+        from email.message import EmailMessage
+
+        s = self.smtp
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = s["from"], to, subject
+        message.set_content(text)
+        if s["security"] == "tls":
+            client = smtplib.SMTP_SSL(
+                s["host"], s["port"], timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(s["host"], s["port"], timeout=self.timeout)
+        with client:
+            if s["security"] == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if s["user"]:
+                client.login(s["user"], s["password"])
+            client.send_message(message)
+
+    def close(self) -> None:
+        pass
+
+
 #: sink kinds by `Sink.kind`: a class taking (config, settings) with deliver(event) ->
-#: detail (raises on failure) and close()
-KINDS: dict[str, Callable] = {"webhook": WebhookSink, "mqtt": MqttSink}
+#: detail (raises on failure) and close(); optionally tick(now), called every pass
+KINDS: dict[str, Callable] = {
+    "webhook": WebhookSink,
+    "mqtt": MqttSink,
+    "andon": AndonSink,
+    "alerts": AlertSink,
+}
 
 
 # --- the dispatcher ---------------------------------------------------------------------
@@ -221,6 +323,10 @@ class DispatchSettings:
     #: the broker of `mqtt` sinks without their own url, and the topic prefix
     mqtt_url: str | None = None
     topic_prefix: str = "koordinator"
+    #: the mail server of the alerts sink (server/config.py `smtp_settings`), None: no mail
+    smtp: dict | None = None
+    #: alerts are collected this long, then mailed as one (a storm is one mail)
+    alert_batch_s: float = 60.0
 
     ENV = {
         "poll_s": "DISPATCH_POLL_S",
@@ -231,6 +337,7 @@ class DispatchSettings:
         "flag_min_interval_s": "DISPATCH_FLAG_MIN_INTERVAL_S",
         "disable_after_days": "WEBHOOK_DISABLE_AFTER_DAYS",
         "timeout_s": "WEBHOOK_TIMEOUT_S",
+        "alert_batch_s": "ALERT_BATCH_S",
     }
 
     @classmethod
@@ -239,6 +346,7 @@ class DispatchSettings:
             "plant_tz": plant_tz,
             "mqtt_url": env.get("MQTT_URL") or None,
             "topic_prefix": env.get("MQTT_TOPIC_PREFIX") or "koordinator",
+            "smtp": smtp_settings(env),
         }
         for field, name in cls.ENV.items():
             text = (env.get(name) or "").strip()
@@ -274,6 +382,7 @@ class Dispatcher:
         self._open: dict[int, tuple[str, object]] = {}
         self._flags_at: float | None = None
         self._flags_seen = 0
+        self._ticked_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.locking = isinstance(db, pw.PostgresqlDatabase)
@@ -321,7 +430,25 @@ class Dispatcher:
         if self.settings.flags:
             self.evaluate_flags_when_due()
         ids = [s.id for s in Sink.select(Sink.id).where(Sink.active).order_by(Sink.id)]
-        return sum(self.serve_sink(sink_id) for sink_id in ids)
+        delivered = sum(self.serve_sink(sink_id) for sink_id in ids)
+        self.tick_sinks()
+        return delivered
+
+    def tick_sinks(self) -> None:
+        """Give the sinks with a `tick` (the andon lights) their periodic turn, at most
+        once a second; a failing one is retried at the next turn."""
+        now = time.monotonic()
+        if self._ticked_at is not None and now - self._ticked_at < 1.0:
+            return
+        self._ticked_at = now
+        ticking = [k for k, cls in self.kinds.items() if hasattr(cls, "tick")]
+        if not ticking:
+            return
+        for sink in Sink.select().where(Sink.active & Sink.kind.in_(ticking)):
+            try:
+                self._sink(sink).tick(self.clock())
+            except Exception as exc:  # a light that cannot be reached must not stop the others
+                log.warning("sink %s: %s", sink.name, exc)
 
     def evaluate_flags_when_due(self) -> list[str]:
         now = time.monotonic()

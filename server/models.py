@@ -55,6 +55,8 @@ class User(BaseModel):
     )
     badge = pw.CharField(max_length=64, unique=True, null=True)
     language = pw.CharField(max_length=8, default="en")
+    #: where e-mail alerts go (server/core/alerts.py); none: no mail, the pages still show them
+    email = pw.CharField(max_length=254, null=True)
     active = pw.BooleanField(default=True)
     #: raised to end every session of the user (logout everywhere, new password, new role)
     session_version = pw.IntegerField(default=0)
@@ -453,7 +455,7 @@ class Sink(BaseModel):
     and a dispatcher holds the row locked (PostgreSQL, SKIP LOCKED) while it delivers."""
 
     name = pw.CharField(max_length=64, unique=True)
-    kind = pw.CharField(max_length=16)  # webhook | mqtt
+    kind = pw.CharField(max_length=16)  # webhook | mqtt | andon
     #: kind-specific settings: url and secret of a webhook
     config = JSONField(default=dict)
     #: event types it takes (a list; `["*"]` every type)
@@ -485,6 +487,36 @@ class DeliveryAttempt(BaseModel):
 
 
 MODELS.extend([Event, FlagState, Sink, DeliveryAttempt])
+
+
+class AlertSubscription(BaseModel):
+    """What a supervisor wants to be alerted of (server/core/alerts.py): alert kinds (a
+    flag's name such as `late`, or an event type such as `item.held`), and whether by
+    e-mail besides the pages."""
+
+    user = pw.ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    kinds = JSONField(default=list)
+    email = pw.BooleanField(default=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class Alert(BaseModel):
+    """One event a subscribed user is alerted of: unread on the pages until `read_at`,
+    mailed in a batch at `mailed_at` (server/core/alerts.py)."""
+
+    id = pw.BigAutoField()
+    user = pw.ForeignKeyField(User, on_delete="CASCADE", index=False)
+    event_id = pw.BigIntegerField()
+    kind = pw.CharField(max_length=48)
+    created_at = pw.DateTimeField(default=utcnow)
+    mailed_at = pw.DateTimeField(null=True)
+    read_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "event_id"), True),)
+
+
+MODELS.extend([AlertSubscription, Alert])
 
 
 class LabelTemplate(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -256,3 +257,14 @@ def test_create_user_asks_for_the_password_twice_on_a_terminal(tmp_path):
     assert b"user ana (admin) created" in out and b"long-enough-pw" not in out
     token = run("create-token", "ana", tmp_path=tmp_path).stdout
     assert token.startswith("kt_")
+
+
+def test_add_sink_for_a_stack_light(tmp_path):
+    run("init-db", tmp_path=tmp_path)
+    out = run("add-sink", "lights", "andon", "--url", "mqtt://127.0.0.1:1883", tmp_path=tmp_path)
+    assert "sink lights (andon) added" in out.stdout and "item.held" in out.stdout
+    again = run("add-sink", "lights", "mqtt", tmp_path=tmp_path, check=False)
+    assert again.returncode == 2 and "exists" in again.stderr
+    con = sqlite3.connect(tmp_path / "cli.db")
+    kind, config = con.execute("SELECT kind, config FROM sink WHERE name = 'lights'").fetchone()
+    assert (kind, json.loads(config)) == ("andon", {"url": "mqtt://127.0.0.1:1883"})

@@ -406,3 +406,34 @@ def test_0011_adds_machines_shifts_and_standard_times(database):
     Machine.create(code="PRESS1", name="Press", station=station)
     Shift.create(name="Early", start="06:00", end="14:00")
     assert create_schema(database) == []
+
+
+ALERTS = "0012_alerts"
+
+
+def _as_before_0012(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0012."""
+    for table in ("alert", "alert_subscription"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    db.execute_sql('ALTER TABLE "user" DROP COLUMN "email"')
+    SchemaMigration.delete().where(SchemaMigration.name == ALERTS).execute()
+
+
+def test_0012_adds_alerts_and_the_users_email(database):
+    from server.core import alerts
+    from server.models import Alert, utcnow
+
+    create_schema(database)
+    User.create(username="boss", role="supervisor")
+    _as_before_0012(database)
+    assert "email" not in _columns(database, "user")
+
+    assert create_schema(database) == [ALERTS]
+
+    boss = User.get(User.username == "boss")
+    assert boss.email is None
+    User.update(email="boss@plant.example").where(User.id == boss.id).execute()
+    alerts.subscribe(boss, ["late"], now=utcnow())
+    Alert.create(user=boss, event_id=1, kind="late")
+    assert alerts.unread_count(boss.id) == 1
+    assert create_schema(database) == []

@@ -220,6 +220,7 @@ def _is_api() -> bool:
 def init_app(app: Flask) -> None:
     # import the resource modules so their @op declarations register
     from server.api import (  # noqa: F401
+        alerts,
         exports,
         imports,
         items,

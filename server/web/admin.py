@@ -1,5 +1,5 @@
 """Admin pages: products with their BOM and routing, stations, scanners (and their broker
-passwords), users and API tokens.
+passwords), users and API tokens, webhooks with their delivery log.
 
 Creating master data goes through the JSON API's own operations (their pydantic bodies
 and views), so a form and an API call accept and refuse exactly the same things.
@@ -29,6 +29,8 @@ from server.api import products as api_products
 from server.api import reasonlist as api_reasons
 from server.api import scanners as api_scanners
 from server.api import stations as api_stations
+from server.api import webhooks as api_webhooks
+from server.core import events
 from server.core import locations as core_locations
 from server.core.errors import DomainError
 from server.core.reasonlist import USES as REASON_USES
@@ -36,10 +38,13 @@ from server.core.stages import STATION_ACTIONS as _ACTIONS
 from server.models import (
     ApiToken,
     BomLine,
+    DeliveryAttempt,
+    Event,
     Product,
     Reason,
     RoutingStep,
     Scanner,
+    Sink,
     Site,
     Station,
     User,
@@ -48,6 +53,8 @@ from server.web import bp, i18n
 from server.web.pages import FormError, role_required, web_user
 
 STATION_ACTIONS = [a.value for a in _ACTIONS]
+#: delivery attempts shown on the webhooks page, newest first
+WEBHOOK_LOG_ROWS = 100
 
 
 def _db():
@@ -465,3 +472,42 @@ def admin_location_edit(code: str):
     if _submit(api_locations.edit_location, api_locations.LocationEdit, data, code=code):
         flash(gettext("Location %(code)s saved.", code=code))
     return redirect(url_for("web.admin_locations"))
+
+
+# --- webhooks: subscriptions, delivery log, replay (docs/events.md) -------------------------
+
+
+@bp.route("/admin/webhooks")
+@role_required("admin")
+def admin_webhooks():
+    newest = events.last_id()
+    sinks = list(Sink.select().where(Sink.kind == "webhook").order_by(Sink.name))
+    shown = request.args.get("webhook", "").strip()
+    attempts = DeliveryAttempt.select(DeliveryAttempt, Sink.name).join(Sink)
+    attempts = attempts.where(Sink.kind == "webhook")
+    if shown:
+        attempts = attempts.where(Sink.name == shown)
+    log = list(attempts.order_by(DeliveryAttempt.id.desc()).limit(WEBHOOK_LOG_ROWS))
+    types = {
+        e.id: e.type
+        for e in Event.select(Event.id, Event.type).where(
+            Event.id.in_({a.event_id for a in log} or {0})
+        )
+    }
+    return render_template(
+        "admin/webhooks.html",
+        webhooks=[(api_webhooks.webhook_dict(s, newest), s) for s in sinks],
+        log=log,
+        types=types,
+        shown=shown,
+        rows=WEBHOOK_LOG_ROWS,
+    )
+
+
+@bp.route("/admin/webhooks/<name>/replay", methods=["POST"])
+@role_required("admin")
+def admin_webhook_replay(name: str):
+    data = {"from_event": request.form.get("from_event", "").strip()}
+    if body := _submit(api_webhooks.replay_webhook, api_webhooks.ReplayIn, data, name=name):
+        flash(gettext("Webhook %(name)s replays from event %(id)s.", name=name, id=body.from_event))
+    return redirect(url_for("web.admin_webhooks"))

@@ -12,7 +12,7 @@ from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 
 from server import auth
-from server.core import plantday
+from server.core import alerts, plantday
 from server.core.errors import DomainError
 from server.core.stages import Stage
 from server.models import User, utcnow
@@ -122,6 +122,7 @@ def init_app(app: Flask) -> None:
             "me": user,
             "page_lang": lambda: str(get_locale() or i18n.DEFAULT),
             "has_role": (lambda role: user is not None and auth.has_role(user, role)),
+            "unread_alerts": (lambda: alerts.unread_count(user.id) if user is not None else 0),
             "nav": [n for n in NAV if user is not None and auth.has_role(user, n[2])],
             "languages": [(code, i18n.language_name(code)) for code in i18n.languages()],
             "stage_text": i18n.stage_text,

@@ -47,6 +47,8 @@ ALLOWED = {
     "gtin",
     "pdf",
     "csv",
+    "xlsx",
+    "url",
     "api",
     "id",
     "a4",

@@ -224,8 +224,28 @@
   }
 
 
+  // The notification area: the unread alerts' count in the header, kept live (every 5 s).
+  function alertCount(link) {
+    var url = link.getAttribute("data-alerts"), count = link.querySelector("[data-unread]");
+    function tick() {
+      if (document.hidden) return;
+      fetch(url, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (!body) return;
+          count.textContent = String(body.unread);
+          link.classList.toggle("has-unread", body.unread > 0);
+          if (body.alerts.length) link.title = body.alerts[0].text;
+        })
+        .catch(function () {});
+    }
+    setInterval(tick, 5000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     sizes(document);
+    var alertsLink = document.getElementById("alerts-link");
+    if (alertsLink) alertCount(alertsLink);
     Array.prototype.forEach.call(document.querySelectorAll("[data-live]"), live);
     Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), autosubmit);
     var editor = document.getElementById("template-form");

@@ -1,0 +1,191 @@
+"""E-mail alerts through the dispatcher's `alerts` sink against a real SMTP server
+(aiosmtpd on a free port): a supervisor subscribed to "late" gets one e-mail when an order
+goes late; a storm of 50 events is one mail per subscriber, each in the user's language;
+alerts stay unread for the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import threading
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from server.core import alerts
+from server.dispatch import Dispatcher, DispatchSettings
+from server.models import Alert, Sink, User, utcnow
+from tests.support.broker import free_port
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mails: list[email.message.Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.mails.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def got(self) -> list:
+        with self.lock:
+            return list(self.mails)
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def _settings(controller, batch_s: float) -> DispatchSettings:
+    return DispatchSettings(
+        poll_s=0.02,
+        flag_min_interval_s=0.05,
+        timeout_s=5,
+        alert_batch_s=batch_s,
+        smtp={
+            "host": controller.hostname,
+            "port": controller.port,
+            "security": "none",
+            "user": None,
+            "password": None,
+            "from": "koordinator@plant.example",
+        },
+    )
+
+
+def _run(dispatcher: Dispatcher, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        dispatcher.run_once()
+        time.sleep(0.02)
+
+
+def _until(dispatcher: Dispatcher, check, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "no mail in time"
+        dispatcher.run_once()
+        time.sleep(0.02)
+
+
+def _supervisor(users, role="supervisor", lang="en") -> User:
+    user = users[role][0]
+    User.update(email=f"{role}@plant.example", language=lang).where(User.id == user.id).execute()
+    return User.get_by_id(user.id)
+
+
+def test_a_supervisor_subscribed_to_late_gets_one_mail_when_an_order_goes_late(
+    plant, db, users, smtp
+):
+    controller, inbox = smtp
+    boss = _supervisor(users)
+    alerts.subscribe(boss, ["late"], now=utcnow())
+    assert Sink.get(Sink.kind == "alerts").types == alerts.EVENT_TYPES
+    dispatcher = Dispatcher(db, _settings(controller, batch_s=0.3))
+    _run(dispatcher, 0.3)  # the flags as they stand now: none late
+    assert inbox.got() == []
+
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    plant.order("WO-LATE", "WIDGET", 1, due=yesterday)
+    _until(dispatcher, lambda: inbox.got())
+    _run(dispatcher, 1.0)  # and no second mail for the same flag
+    (mail,) = inbox.got()
+    assert mail["To"] == "supervisor@plant.example"
+    assert mail["From"] == "koordinator@plant.example"
+    assert mail["Subject"] == "Koordinator: 1 alert(s)"
+    assert "Order late: WO-LATE" in mail.get_payload()
+    (alert,) = Alert.select()
+    assert (alert.kind, alert.mailed_at is not None, alert.read_at) == ("late", True, None)
+    dispatcher.close()
+
+
+def test_a_storm_of_50_events_is_one_mail_in_each_users_language(plant, db, users, smtp):
+    controller, inbox = smtp
+    alerts.subscribe(_supervisor(users), ["scan.rejected"], now=utcnow())
+    alerts.subscribe(_supervisor(users, "admin", "id"), ["scan.rejected"], now=utcnow())
+    # a subscriber without an address: alerted on the pages, never mailed
+    alerts.subscribe(users["operator"][0], ["scan.rejected"], now=utcnow())
+    settings = _settings(controller, batch_s=8.0)
+    settings.flags = False
+    dispatcher = Dispatcher(db, settings)
+    started = time.monotonic()
+    for _ in range(50):
+        plant.scan("sc-recv", "nonsense", expected=422)
+        dispatcher.run_once()  # the alerts are recorded as the storm goes on
+    # the storm fits in one batch window (a loaded machine is slow: then the test says so)
+    assert time.monotonic() - started < 8.0
+    assert inbox.got() == []
+    _until(dispatcher, lambda: len(inbox.got()) >= 2, timeout=20)
+    _run(dispatcher, 1.0)
+    mails = {m["To"]: m for m in inbox.got()}
+    assert len(inbox.got()) == 2 and set(mails) == {
+        "supervisor@plant.example",
+        "admin@plant.example",
+    }
+    en, id_ = mails["supervisor@plant.example"], mails["admin@plant.example"]
+    assert en["Subject"] == "Koordinator: 50 alert(s)"
+    assert en.get_payload().count("Scan rejected: sc-recv") == 50
+    assert id_["Subject"] == "Koordinator: 50 peringatan"
+    assert id_.get_payload().count("Pindaian ditolak: sc-recv") == 50
+    assert "50 peringatan sejak" in id_.get_payload()
+    assert Alert.select().where(Alert.user == users["operator"][0].id).count() == 50
+    assert alerts.unread_count(users["operator"][0].id) == 50
+    dispatcher.close()
+
+
+def test_an_unknown_kind_is_refused(db, users):
+    with pytest.raises(ValueError, match="unknown alert kind"):
+        alerts.subscribe(users["supervisor"][0], ["lunch"], now=utcnow())
+
+
+def test_a_supervisor_subscribes_and_reads_alerts_over_the_api(plant, api, db, users):
+    out = api.put(
+        "/api/alerts/subscription",
+        {"kinds": ["late", "scan.rejected"], "address": "sup@plant.example"},
+        as_="supervisor",
+        expected=200,
+    ).get_json()
+    assert (out["kinds"], out["email"], out["address"]) == (
+        ["late", "scan.rejected"],
+        True,
+        "sup@plant.example",
+    )
+    assert "item.held" in out["available"]
+    api.put("/api/alerts/subscription", {"kinds": ["lunch"]}, as_="supervisor", expected=400)
+    api.put("/api/alerts/subscription", {"kinds": ["late"]}, as_="operator", expected=403)
+    settings = DispatchSettings(poll_s=0.02, flags=False)
+    dispatcher = Dispatcher(db, settings)
+    for _ in range(3):
+        plant.scan("sc-recv", "nonsense", expected=422)
+    dispatcher.run_once()
+    got = api.get("/api/alerts", as_="supervisor", expected=200).get_json()
+    assert got["unread"] == 3 and got["alerts"][0]["text"] == "Scan rejected: sc-recv"
+    assert api.get("/api/alerts", as_="admin").get_json()["unread"] == 0  # each their own
+    newest = got["alerts"][0]["id"]
+    api.post("/api/alerts/read", {"up_to": newest - 1}, as_="supervisor", expected=200)
+    assert api.get("/api/alerts", as_="supervisor").get_json()["unread"] == 1
+    assert api.post("/api/alerts/read", {}, as_="supervisor").get_json() == {"marked": 1}
+    assert api.get("/api/alerts", as_="supervisor").get_json()["unread"] == 0
+
+
+def test_the_mail_words_are_the_pages_words():
+    """The dispatcher mails without Flask, with alerts.WORDS; the pages translate the same
+    kinds through the catalogue: both must say the same in each language."""
+    from babel.messages.pofile import read_po
+
+    from server.web import i18n
+    from server.web.alertpages import KIND_TEXT
+
+    assert set(KIND_TEXT) == set(alerts.KINDS)
+    with (i18n.TRANSLATIONS / "id" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale="id")
+    for kind, english in alerts.WORDS["en"].items():
+        assert KIND_TEXT[kind]._args[0] == english
+        assert catalog.get(english).string == alerts.WORDS["id"][kind], kind

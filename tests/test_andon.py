@@ -1,0 +1,66 @@
+"""The andon rule (server/core/andon.py): red for a held unit at the station or a recent
+rejection among its last answers, amber for a warning or a flag touching it, else green."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from server.core import andon
+from server.models import FlagState, LedgerEntry, Station, utcnow
+from tests.test_scans import _in_stock, _started
+
+
+def _colour(code: str, now=None) -> andon.Andon:
+    return andon.colour_of(code, now or utcnow())
+
+
+def test_a_held_unit_at_the_station_is_red_until_released(plant, db):
+    steel = _in_stock(plant, "STEEL", qty=1)
+    assert _colour("RECV").colour == "green"
+    plant.api.post(f"/api/items/{steel}/hold", {"reason": "DAMAGED"}, expected=200)
+    light = _colour("RECV")
+    assert (light.colour, light.why) == ("red", ("held:1",))
+    assert _colour("LINE").colour == "green"  # only where the unit is
+    plant.api.post(f"/api/items/{steel}/release", {"reason": "QC_OK"}, as_="supervisor")
+    assert _colour("RECV").colour == "green"
+
+
+def test_a_recent_rejection_among_the_last_answers_is_red(plant, db):
+    plant.scan("sc-recv", "nonsense", expected=422)
+    light = _colour("RECV")
+    assert (light.colour, light.why) == ("red", ("rejected:unknown_code",))
+    # older than the window: green again
+    later = utcnow() + dt.timedelta(minutes=andon.RECENT_MINUTES, seconds=5)
+    assert _colour("RECV", later).colour == "green"
+    # pushed out by LAST_ANSWERS good answers: green again
+    for _ in range(andon.LAST_ANSWERS):
+        _in_stock(plant, "STEEL", qty=1)
+    assert _colour("RECV").colour == "green"
+
+
+def test_a_warning_or_a_flag_is_amber(plant, db):
+    Station.update(policy={"wrong_station": "warn"}).where(Station.code == "QA").execute()
+    w = _started(plant)
+    plant.scan("sc-qa", w, expected=201)
+    assert _colour("QA").colour == "amber"
+    assert _colour("QA").why == ("warning:wrong_station",)
+    LedgerEntry.delete().where(LedgerEntry.warnings != "[]").execute()
+    assert _colour("QA").colour == "green"
+    FlagState.create(key="dwell:station:QA", flag="dwell", subject="station:QA", raised_at=utcnow())
+    assert (_colour("QA").colour, _colour("QA").why) == ("amber", ("flag:dwell:station:QA",))
+
+
+def test_an_order_flag_is_amber_on_its_line(plant, db):
+    plant.order("WO-A", "WIDGET", 1, station="A2")
+    FlagState.create(key="late:order:WO-A", flag="late", subject="order:WO-A", raised_at=utcnow())
+    assert _colour("A2").colour == "amber" and _colour("A1").colour == "green"
+    payload = {"flag": "late", "order": "WO-A", "key": "late:order:WO-A"}
+    assert andon.stations_of("flag.raised", payload) == {"A2"}
+
+
+def test_the_stations_an_event_touches(plant, db):
+    steel = _in_stock(plant, "STEEL", qty=1)  # at RECV
+    payload = {"item": steel, "station": "LINE"}  # held by a scan at the line
+    assert andon.stations_of("item.held", payload) == {"LINE", "RECV"}
+    assert andon.stations_of("scan.rejected", {"station": "QA"}) == {"QA"}
+    assert andon.stations_of("order.done", {"order": "X"}) == set()
