@@ -36,22 +36,31 @@ def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
     """scanner id -> its last ledger row (status, reason, warnings, message, at, code).
 
     A scanner's `last_scan_at` is written at the end of its scan's batch, a moment after
-    the row's `received_at`: the rows are looked for in the few seconds before each stamp
-    (merged into as few ranges as overlap), through the `received_at` index."""
-    ids = [sid for sid, at in scanners if at is not None]
-    if not ids:
+    the row's `received_at`: its rows are looked for in the few seconds before the stamp,
+    through the ledger's `received_at` index."""
+    stamps = {sid: at for sid, at in scanners if at is not None}
+    if not stamps:
         return {}
     ranges: list[list[dt.datetime]] = []
-    for stamp in sorted({at for _id, at in scanners if at is not None}):
+    for stamp in sorted(set(stamps.values())):
         lo = stamp - STAMP_SLACK
         if ranges and lo <= ranges[-1][1]:
             ranges[-1][1] = stamp
         else:
             ranges.append([lo, stamp])
-    within = None
-    for lo, hi in ranges:
-        part = LedgerEntry.received_at.between(lo, hi)
-        within = part if within is None else within | part
+    # one flat OR of time ranges, each a seek on the received_at index (a chain of `|`
+    # nests a level per range, more than SQLite's parser takes)
+    within = pw.NodeList(
+        [LedgerEntry.received_at.between(lo, hi) for lo, hi in ranges], glue=" OR ", parens=True
+    )
+    last: dict[str, int] = {}
+    near = LedgerEntry.select(LedgerEntry.id, LedgerEntry.scanner_id, LedgerEntry.received_at)
+    for row_id, sid, at in near.where(within).tuples():
+        stamp = stamps.get(sid)
+        if stamp is not None and stamp - STAMP_SLACK <= at <= stamp and row_id > last.get(sid, 0):
+            last[sid] = row_id
+    if not last:
+        return {}
     rows = (
         LedgerEntry.select(
             LedgerEntry.id,
@@ -65,8 +74,7 @@ def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
             LedgerEntry.action,
             LedgerEntry.result,
         )
-        .where(within & LedgerEntry.scanner_id.in_(ids))
-        .order_by(LedgerEntry.id)
+        .where(LedgerEntry.id.in_(sorted(last.values())))
         .tuples()
     )
     out: dict[str, dict] = {}
