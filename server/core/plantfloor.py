@@ -48,15 +48,20 @@ def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
             ranges[-1][1] = stamp
         else:
             ranges.append([lo, stamp])
-    # one flat OR of time ranges, each a seek on the received_at index (a chain of `|`
-    # nests a level per range, more than SQLite's parser takes)
-    within = pw.NodeList(
-        [LedgerEntry.received_at.between(lo, hi) for lo, hi in ranges], glue=" OR ", parens=True
+    # one flat OR of time ranges, each a seek on the received_at index, written by hand:
+    # peewee nests a level per `|` (SQLite's parser overflows at 200) and building the
+    # expression costs more than the query
+    db = LedgerEntry._meta.database
+    ors = " OR ".join([f'"received_at" BETWEEN {db.param} AND {db.param}'] * len(ranges))
+    params = [v for pair in ranges for v in pair]
+    cursor = db.execute_sql(
+        f'SELECT "id", "scanner_id", "received_at" FROM "ledger_entry" WHERE {ors}', params
     )
     last: dict[str, int] = {}
-    near = LedgerEntry.select(LedgerEntry.id, LedgerEntry.scanner_id, LedgerEntry.received_at)
-    for row_id, sid, at in near.where(within).tuples():
+    for row_id, sid, at in cursor.fetchall():
         stamp = stamps.get(sid)
+        if isinstance(at, str):  # SQLite hands a datetime back as text
+            at = dt.datetime.fromisoformat(at)
         if stamp is not None and stamp - STAMP_SLACK <= at <= stamp and row_id > last.get(sid, 0):
             last[sid] = row_id
     if not last:
@@ -123,12 +128,14 @@ def tiles(now: dt.datetime) -> list[dict]:
         .group_by(StockCounter.station_id)
         .tuples()
     )
-    held = dict(
-        Item.select(Item.station, pw.fn.COUNT(Item.id))
-        .where((Item.held == True) & Item.station.is_null(False))  # noqa: E712
-        .group_by(Item.station)
-        .tuples()
-    )
+    # `WHERE "held"` as written: the partial index item_held has that very condition
+    # (server/db.py), so only held rows are read; counted here, as a GROUP BY would have
+    # SQLite walk the (station, stage) index over every item instead
+    held: dict[int, int] = {}
+    for (station_id,) in Item._meta.database.execute_sql(
+        'SELECT "station_id" FROM "item" WHERE "held"'
+    ).fetchall():
+        held[station_id] = held.get(station_id, 0) + 1
     scanners = list(
         Scanner.select(
             Scanner.id,

@@ -35,18 +35,27 @@ def _db():
 # --- the plant floor --------------------------------------------------------------------
 
 
+def _floor() -> dict:
+    now = utcnow()
+    tiles = plantfloor.tiles(now)
+    why = {m["reason"] for t in tiles for m in t["down"]}
+    return {
+        "tiles": tiles,
+        "now": now,
+        "reasons": {code: i18n.listed_reason_text(code) for code in why},
+    }
+
+
 @bp.route("/floor")
 @role_required("supervisor")
 def plant_floor():
-    now = utcnow()
-    return render_template("floor.html", tiles=plantfloor.tiles(now), now=now)
+    return render_template("floor.html", **_floor())
 
 
 @bp.route("/floor/live")
 @role_required("supervisor")
 def plant_floor_live():
-    now = utcnow()
-    return render_template("_floor_live.html", tiles=plantfloor.tiles(now), now=now)
+    return render_template("_floor_live.html", **_floor())
 
 
 # --- shifts: which one and which day a page shows ----------------------------------------
