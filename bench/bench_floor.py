@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--ledger", type=int, default=500_000)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--reuse", action="store_true", help="measure the SQLite file built before")
     args = parser.parse_args()
     from server import auth, create_app
     from server.db import create_schema
@@ -180,9 +181,13 @@ def main() -> None:
     if url is None:
         OUT.mkdir(exist_ok=True)
         path = OUT / f"floor-{args.stations}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if not (args.reuse and path.exists()):
+            args.reuse = False
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
+    else:
+        args.reuse = False
     app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
     db = app.extensions["koordinator.db"]
     if url.startswith("postgres"):
@@ -195,10 +200,15 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     with db.connection_context():
-        build(db, args.stations, args.orders, args.items, args.ledger)
-        if url.startswith("postgres"):
-            db.execute_sql("ANALYZE")
-        user = auth.create_user("bench", "supervisor")
+        if args.reuse:
+            from server.models import User
+
+            user = User.get(User.username == "bench")
+        else:
+            build(db, args.stations, args.orders, args.items, args.ledger)
+            if url.startswith("postgres"):
+                db.execute_sql("ANALYZE")
+            user = auth.create_user("bench", "supervisor")
     print(
         f"built {args.stations} stations, {args.orders} orders, {args.items:,} items, "
         f"{args.ledger:,} ledger rows in {time.perf_counter() - t0:.1f} s"
