@@ -103,7 +103,7 @@ NAV = [
     ("web.stock", lazy_gettext("Stock"), "operator"),
     ("web.items", lazy_gettext("Items"), "operator"),
     ("web.schedule", lazy_gettext("Schedule"), "supervisor"),
-    ("web.schedule_timeline", lazy_gettext("Timeline"), "supervisor"),
+    ("web.gantt", lazy_gettext("Timeline"), "supervisor"),
     ("web.plant_floor", lazy_gettext("Plant floor"), "supervisor"),
     ("web.stations", lazy_gettext("Stations"), "supervisor"),
     ("web.people_page", lazy_gettext("People"), "supervisor"),

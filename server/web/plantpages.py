@@ -224,13 +224,13 @@ def timeline(now: dt.datetime) -> dict:
 
 @bp.route("/timeline")
 @role_required("supervisor")
-def schedule_timeline():
+def gantt():
     return render_template("timeline.html", t=timeline(utcnow()))
 
 
 @bp.route("/timeline/live")
 @role_required("supervisor")
-def schedule_timeline_live():
+def gantt_live():
     return render_template("_timeline_live.html", t=timeline(utcnow()))
 
 
@@ -266,7 +266,7 @@ def timeline_move(number: str):
             status = getattr(exc, "status", 400)
             return jsonify({"ok": False, "code": exc.code, "message": message}), status
         flash(message, "error")
-        return redirect(url_for("web.schedule_timeline"))
+        return redirect(url_for("web.gantt"))
     order = ProductionOrder.get(ProductionOrder.number == number)
     what = i18n.event_text("plan", "; ".join(said)) if said else "-"
     message = gettext("Order %(n)s: %(what)s", n=number, what=what)
@@ -280,4 +280,4 @@ def timeline_move(number: str):
             }
         )
     flash(message)
-    return redirect(url_for("web.schedule_timeline"))
+    return redirect(url_for("web.gantt"))
