@@ -203,6 +203,10 @@ class Demo:
             f"web server on http://127.0.0.1:{self.args.port}/  sign in as "
             f"{self.plant['username']}, password {self.plant['password']}"
         )
+        say(
+            f"  watch the plant floor (the press breaks down and runs again): "
+            f"http://127.0.0.1:{self.args.port}/floor"
+        )
         say(f"  API token: {self.plant['token']}")
         say(
             f"  curl -H 'Authorization: Bearer {self.plant['token']}' "

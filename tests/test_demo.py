@@ -43,6 +43,12 @@ def test_demo_prints_a_web_sign_in_that_works(app, capsys):
         data={"username": plant["username"], "password": plant["password"], "csrf_token": csrf},
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)
+    # the plant floor shows the demo's stations and its press, running until it breaks
+    floor = client.get("/floor")
+    assert floor.status_code == 200
+    html = floor.get_data(as_text=True)
+    assert re.search(r'data-station="A1"[^>]*data-machine-state="running"', html)
+    assert 'data-machine="PRESS1"' in html
 
     class Args:
         port = 8123
@@ -54,6 +60,7 @@ def test_demo_prints_a_web_sign_in_that_works(app, capsys):
     out = capsys.readouterr().out
     assert f"sign in as {plant['username']}, password {plant['password']}" in out
     assert "http://127.0.0.1:8123/" in out
+    assert "http://127.0.0.1:8123/floor" in out
 
 
 def test_demo_script_shows_a_qc_fail_held_until_released(tmp_path, monkeypatch):

@@ -1,12 +1,19 @@
-"""The andon colour of a station, for a stack light: green, amber or red.
+"""The andon colour of a station: one rule (`rule()`), for the stack light the dispatcher's
+andon sink drives and for the plant floor page's tiles.
 
-The rule (docs/events.md "Andon"), from what the database says now:
+The rule (docs/events.md "Andon"), the first that holds wins:
 
-- **red**: a held unit is at the station (`Item.held` and `Item.station`), or one of the
-  station's last `LAST_ANSWERS` answers (scans) within `RECENT_MINUTES` was a rejection;
+- **grey**: the station is inactive (the floor page also shows grey for a station that has
+  answered nothing yet; a light is not lit for it);
+- **red**: a machine of the station is down, a held unit is at the station (`Item.held`
+  and `Item.station`), or a recent answer of the station was a rejection;
 - **amber**: a flag stands that touches the station (its dwell flag, or a late, behind or
-  short flag of an order on its line), or one of those last answers carried a warning;
+  short flag of an order on its line), or a recent answer carried a warning;
 - **green** otherwise.
+
+"Recent answers" are, for the light (`colour()`), the station's last `LAST_ANSWERS` scans
+within `RECENT_MINUTES`, so a red clears by itself; the floor page
+(server/core/plantfloor.py) passes its tile's last answer.
 
 `stations_of(event)` says which stations an event may change the colour of, so the
 dispatcher's andon sink recomputes only those; a time-based change (a rejection growing
@@ -18,9 +25,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from server.core import hot
 from server.models import FlagState, Item, LedgerEntry, ProductionOrder, Station
 
-GREEN, AMBER, RED = "green", "amber", "red"
+GREEN, AMBER, RED, GREY = "green", "amber", "red", "grey"
+COLOURS = (RED, AMBER, GREEN, GREY)
 #: how many of the station's latest scan answers count, and how recent they must be
 LAST_ANSWERS = 3
 RECENT_MINUTES = 5
@@ -49,10 +58,33 @@ class Andon:
         return {"station": self.station, "colour": self.colour, "why": list(self.why)}
 
 
+def rule(
+    *,
+    active: bool = True,
+    machine_down: bool = False,
+    held: int = 0,
+    rejected: bool = False,
+    warned: bool = False,
+    flagged: bool = False,
+    answered: bool = True,
+) -> str:
+    """The colour from plain inputs (see the module's list); no database."""
+    if not active:
+        return GREY
+    if machine_down or held > 0 or rejected:
+        return RED
+    if flagged or warned:
+        return AMBER
+    return GREEN if answered else GREY
+
+
 def colour(station: Station, now: dt.datetime) -> Andon:
     """The colour of `station` at `now` and why."""
     red: list[str] = []
     amber: list[str] = []
+    down = hot.down_machines().get(station.id)
+    if down:
+        red.append(f"down:{down[0]}")
     held = Item.select().where(Item.held & (Item.station == station.id)).count()
     if held:
         red.append(f"held:{held}")
@@ -84,9 +116,13 @@ def colour(station: Station, now: dt.datetime) -> Andon:
         flag, _kind, name = (f.key.split(":", 2) + ["", ""])[:3]
         if (flag == "dwell" and name == station.code) or (flag in _ORDER_FLAGS and name in orders):
             amber.append(f"flag:{f.key}")
-    if red:
-        return Andon(station.code, RED, tuple(red + amber))
-    return Andon(station.code, AMBER if amber else GREEN, tuple(amber))
+    lit = rule(
+        machine_down=bool(down),
+        held=held,
+        rejected=any(w.startswith("rejected:") for w in red),
+        warned=bool(amber),
+    )
+    return Andon(station.code, lit, tuple(red + amber) if lit == RED else tuple(amber))
 
 
 def stations_of(event_type: str, payload: dict) -> set[str]:

@@ -112,6 +112,7 @@ def init_app(app: Flask) -> None:
         i18n,
         labelpages,
         pages,
+        plantpages,
         scanstation,
         schedule,
         scrap,

@@ -223,6 +223,74 @@
     showMode();
   }
 
+  // The schedule timeline: drag a bar to move an order (start and due together), or a grip
+  // at either end to move only its start or its due day. On release the new dates are
+  // posted (the same edit and checks as PATCH /api/orders/<number>); the answer is shown in
+  // #timeline-status and the timeline is drawn again from the server. The date fields of
+  // each row do the same without a pointer.
+  function timeline(root) {
+    var status = document.getElementById("timeline-status");
+    var days = parseInt(root.getAttribute("data-days"), 10) || 1;
+    var drag = null;
+    function addDays(iso, n) {
+      var d = new Date(iso + "T00:00:00Z");
+      d.setUTCDate(d.getUTCDate() + n);
+      return d.toISOString().slice(0, 10);
+    }
+    function say(text, ok) {
+      status.textContent = text;
+      status.className = ok ? "flash" : "flash error";
+      status.setAttribute("data-state", ok ? "moved" : "refused");
+      status.hidden = false;
+    }
+    function redraw() {
+      return fetch(root.getAttribute("data-refresh"), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html !== null) { root.innerHTML = html; sizes(root); }
+          root.setAttribute("data-updated", String(Date.now()));
+        });
+    }
+    root.addEventListener("pointerdown", function (e) {
+      var bar = e.target.closest(".gantt-bar");
+      if (!bar || e.button !== 0) return;
+      e.preventDefault();
+      var grip = e.target.closest(".gantt-grip");
+      drag = {bar: bar, x: e.clientX, edge: grip ? grip.getAttribute("data-edge") : "both",
+              left: parseFloat(bar.getAttribute("data-left")),
+              width: parseFloat(bar.getAttribute("data-width")),
+              dayPx: bar.parentNode.getBoundingClientRect().width / days, moved: 0};
+      bar.classList.add("dragging");
+      bar.setPointerCapture(e.pointerId);
+    });
+    root.addEventListener("pointermove", function (e) {
+      if (!drag) return;
+      var n = Math.round((e.clientX - drag.x) / drag.dayPx), step = 100 / days, s = drag.bar.style;
+      drag.moved = n;
+      if (drag.edge === "both") s.left = (drag.left + n * step) + "%";
+      if (drag.edge === "start") { s.left = (drag.left + n * step) + "%"; s.width = Math.max(drag.width - n * step, step / 2) + "%"; }
+      if (drag.edge === "due") s.width = Math.max(drag.width + n * step, step / 2) + "%";
+    });
+    function drop() {
+      if (!drag) return;
+      var d = drag, bar = d.bar;
+      drag = null;
+      bar.classList.remove("dragging");
+      if (!d.moved) return;
+      var start = bar.getAttribute("data-start"), due = bar.getAttribute("data-due");
+      if (d.edge !== "due") start = addDays(start, d.moved);
+      if (d.edge !== "start") due = addDays(due, d.moved);
+      postJSON(bar.getAttribute("data-move"), {start: start, due: due})
+        .then(function (r) { return r.json().catch(function () { return {}; }); })
+        .then(function (j) {
+          say(j.message || root.getAttribute("data-text-failed"), !!j.ok);
+          return redraw();
+        });
+    }
+    root.addEventListener("pointerup", drop);
+    root.addEventListener("pointercancel", drop);
+  }
+
 
   // The notification area: the unread alerts' count in the header, kept live (every 5 s).
   function alertCount(link) {
@@ -252,5 +320,7 @@
     if (editor) templateEditor(editor);
     var sheets = document.getElementById("print-form");
     if (sheets) printSheets(sheets);
+    var gantt = document.getElementById("timeline");
+    if (gantt && gantt.hasAttribute("data-refresh")) timeline(gantt);
   });
 })();

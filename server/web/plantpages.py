@@ -1,0 +1,283 @@
+"""The pages of people and equipment: the plant floor (tiles, live), people (who is where,
+hours and output by shift), the schedule as a timeline per line (drag to reschedule) and
+OEE by station and shift with the formula's inputs.
+
+Every figure comes from server/core (plantfloor, andon, people, labour, oee, planning):
+these views only pick the window and render.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask import current_app, jsonify, render_template, request
+from flask_babel import gettext
+
+from server.core import flags as flags_mod
+from server.core import labour, oee, planning, plantfloor, shifts
+from server.core import people as people_mod
+from server.core.errors import DomainError, Invalid
+from server.models import ProductionOrder, RoutingStep, Shift, Station, utcnow
+from server.web import bp, i18n
+from server.web.charts import oee_chart
+from server.web.pages import role_required, today, web_user
+
+OPEN = ("planned", "released", "in_progress")
+#: the timeline shows this many days before today and after it
+BEFORE_DAYS, AFTER_DAYS = 7, 28
+
+
+def _db():
+    return current_app.extensions["koordinator.db"]
+
+
+# --- the plant floor --------------------------------------------------------------------
+
+
+def _floor() -> dict:
+    now = utcnow()
+    tiles = plantfloor.tiles(now)
+    why = {m["reason"] for t in tiles for m in t["down"]}
+    return {
+        "tiles": tiles,
+        "now": now,
+        "reasons": {code: i18n.listed_reason_text(code) for code in why},
+    }
+
+
+@bp.route("/floor")
+@role_required("supervisor")
+def plant_floor():
+    return render_template("floor.html", **_floor())
+
+
+@bp.route("/floor/live")
+@role_required("supervisor")
+def plant_floor_live():
+    return render_template("_floor_live.html", **_floor())
+
+
+# --- shifts: which one and which day a page shows ----------------------------------------
+
+
+def _shift_and_day(now: dt.datetime) -> tuple[list[Shift], Shift | None, dt.date]:
+    """The shifts, the one asked for (?shift=, else the one running now, else the first)
+    and the plant day (?day=, else today)."""
+    tz = i18n.plant_timezone()
+    all_shifts = list(Shift.select().where(Shift.active == True).order_by(Shift.start))  # noqa: E712
+    try:
+        day = dt.date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        day = today()
+    name = request.args.get("shift")
+    chosen = next((s for s in all_shifts if s.name == name), None)
+    if chosen is None and all_shifts:
+        for s in all_shifts:
+            for d in (day, day - dt.timedelta(days=1)):
+                start, end = shifts.window(s, d, tz)
+                if start <= now < end:
+                    chosen, day = s, d
+                    break
+            if chosen:
+                break
+        chosen = chosen or all_shifts[0]
+    return all_shifts, chosen, day
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+@bp.route("/people")
+@role_required("supervisor")
+def people_page():
+    now = utcnow()
+    tz = i18n.plant_timezone()
+    all_shifts, shift, day = _shift_and_day(now)
+    where = people_mod.people(now, tz)
+    by_shift = []
+    for s in all_shifts:
+        start, end = shifts.window(s, day, tz)
+        figures = labour.labour(start, end, now)
+        by_shift.append({"shift": s, "from": start, "to": end, "operators": figures["operators"]})
+    return render_template(
+        "people.html",
+        signed_in=where["signed_in"],
+        by_shift=by_shift,
+        shifts=all_shifts,
+        shift=shift,
+        on_day=day,
+    )
+
+
+# --- OEE ------------------------------------------------------------------------------
+
+
+@bp.route("/oee")
+@role_required("supervisor")
+def oee_page():
+    now = utcnow()
+    all_shifts, shift, day = _shift_and_day(now)
+    rows = []
+    if shift is not None:
+        for st in Station.select().where(Station.active == True).order_by(Station.code):  # noqa: E712
+            rows.append(oee.station_oee(st, shift, day, now, i18n.plant_timezone()))
+    chart = oee_chart(
+        rows,
+        title=gettext("OEE by station"),
+        words={
+            "availability": gettext("Availability"),
+            "performance": gettext("Performance"),
+            "quality": gettext("Quality"),
+            "oee": gettext("OEE"),
+        },
+    )
+    return render_template(
+        "oee.html", rows=rows, chart=chart, shifts=all_shifts, shift=shift, on_day=day
+    )
+
+
+# --- the schedule as a timeline -------------------------------------------------------
+
+
+def _std_minutes(product_ids: set[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """product -> (standard minutes per unit over its routing, setup minutes per order)."""
+    out: dict[int, list[Decimal]] = {}
+    for step in RoutingStep.select().where(RoutingStep.product.in_(sorted(product_ids) or [0])):
+        per = out.setdefault(step.product_id, [Decimal(0), Decimal(0)])
+        per[0] += Decimal(step.std_minutes or 0)
+        per[1] += Decimal(step.setup_minutes or 0)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def timeline(now: dt.datetime) -> dict:
+    """The open orders per line, placed on a window of days, with each line's load
+    (standard minutes of the quantity still to make, plus setup of orders not started)
+    against its capacity (the active shifts' hours on each day from today to the line's
+    last due day)."""
+    first = today() - dt.timedelta(days=BEFORE_DAYS)
+    days = BEFORE_DAYS + AFTER_DAYS + 1
+    last = first + dt.timedelta(days=days - 1)
+    fl = flags_mod.compute(now, tz=i18n.plant_timezone())
+    orders = list(planning.list_orders(statuses=list(OPEN), limit=500))
+    std = _std_minutes({o.product_id for o in orders})
+    shift_hours = sum(
+        shifts.hours(s)
+        for s in Shift.select().where(Shift.active == True)  # noqa: E712
+    )
+    lines: dict[str, dict] = {}
+    day_pct = 100 / days
+    for o in orders:
+        key = o.station.code if o.station_id else ""
+        line = lines.setdefault(
+            key,
+            {"code": key, "orders": [], "load_minutes": Decimal(0), "last_due": today()},
+        )
+        start = max(o.start, first)
+        end = min(o.due, last)
+        planned, done = Decimal(o.qty), Decimal(o.completed)
+        per_unit, setup = std.get(o.product_id, (Decimal(0), Decimal(0)))
+        left = max(planned - done, Decimal(0))
+        line["load_minutes"] += left * per_unit + (setup if o.started == 0 else 0)
+        line["last_due"] = max(line["last_due"], o.due)
+        flags = fl.for_order(o.id)
+        line["orders"].append(
+            {
+                "order": o,
+                "visible": o.due >= first and o.start <= last,
+                "left": (start - first).days * day_pct,
+                "width": max(((end - start).days + 1) * day_pct, day_pct / 2),
+                "pct": float(min(done / planned, 1) * 100) if planned else 0.0,
+                "late": any(f["flag"] == "late" for f in flags) or o.due < today(),
+                "flags": flags,
+            }
+        )
+    out = []
+    for key in sorted(lines):
+        line = lines[key]
+        work_days = (line["last_due"] - today()).days + 1
+        capacity = Decimal(str(shift_hours)) * 60 * max(work_days, 1)
+        load = line["load_minutes"]
+        out.append(
+            {
+                **line,
+                "load_hours": float(load / 60),
+                "capacity_hours": float(capacity / 60),
+                "load_pct": float(load / capacity * 100) if capacity else None,
+                "work_days": max(work_days, 1),
+            }
+        )
+    ticks = [
+        {"day": first + dt.timedelta(days=i), "left": i * day_pct}
+        for i in range(days)
+        if (first + dt.timedelta(days=i)).weekday() == 0 or i == 0
+    ]
+    return {
+        "lines": out,
+        "first": first,
+        "days": days,
+        "today_left": BEFORE_DAYS * day_pct,
+        "ticks": ticks,
+        "shift_hours": shift_hours,
+    }
+
+
+@bp.route("/timeline")
+@role_required("supervisor")
+def gantt():
+    return render_template("timeline.html", t=timeline(utcnow()))
+
+
+@bp.route("/timeline/live")
+@role_required("supervisor")
+def gantt_live():
+    return render_template("_timeline_live.html", t=timeline(utcnow()))
+
+
+@bp.route("/timeline/orders/<number>", methods=["POST"])
+@role_required("supervisor")
+def timeline_move(number: str):
+    """Reschedule from the timeline (a drag, or the date fields): the same
+    `planning.edit_order` and checks as PATCH /api/orders/<number>. Answers JSON for the
+    script, or redirects back to the timeline with a message for the plain form."""
+    from flask import flash, redirect, url_for
+
+    body = request.get_json(silent=True) if request.is_json else request.form
+    wants_json = request.is_json
+    try:
+        try:
+            start = dt.date.fromisoformat(str((body or {}).get("start", "")).strip())
+            due = dt.date.fromisoformat(str((body or {}).get("due", "")).strip())
+        except ValueError:
+            raise Invalid("bad_payload", "start and due are dates YYYY-MM-DD") from None
+        with _db().atomic():
+            said = planning.edit_order(
+                planning.get_order(number),
+                start=start,
+                due=due,
+                now=utcnow(),
+                user_id=web_user().id,
+                note=gettext("moved on the timeline"),
+            )
+    except DomainError as exc:
+        text = i18n.error_text(getattr(exc, "code", None), getattr(exc, "message", str(exc)))
+        message = gettext("Order %(n)s not moved: %(why)s", n=number, why=text)
+        if wants_json:
+            status = getattr(exc, "status", 400)
+            return jsonify({"ok": False, "code": exc.code, "message": message}), status
+        flash(message, "error")
+        return redirect(url_for("web.gantt"))
+    order = ProductionOrder.get(ProductionOrder.number == number)
+    what = i18n.event_text("plan", "; ".join(said)) if said else "-"
+    message = gettext("Order %(n)s: %(what)s", n=number, what=what)
+    if wants_json:
+        return jsonify(
+            {
+                "ok": True,
+                "message": message,
+                "start": order.start.isoformat(),
+                "due": order.due.isoformat(),
+            }
+        )
+    flash(message)
+    return redirect(url_for("web.gantt"))

@@ -1,0 +1,45 @@
+"""The andon rule's table, and the people page: who is where and hours by shift."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.core import andon
+from tests.test_oee_labour import DAY, at, scan
+
+
+@pytest.mark.parametrize(
+    "given, colour",
+    [
+        ({"machine_down": True}, "red"),
+        ({"rejected": True, "held": 3}, "red"),
+        ({"held": 1}, "red"),  # a held unit at the station lights the stack light red
+        ({"warned": True}, "amber"),
+        ({"flagged": True}, "amber"),
+        ({}, "green"),
+        ({"answered": False}, "grey"),
+        ({"active": False, "machine_down": True}, "grey"),
+    ],
+)
+def test_andon_colour_rule(given, colour):
+    assert andon.rule(**given) == colour
+
+
+def test_people_page_hours_and_output_by_shift(plant, api, db, as_role):
+    api.post("/api/shifts", {"name": "Early", "start": "06:00", "end": "14:00"}, expected=201)
+    plant.order("WO-1", "WIDGET", 5)
+    units = plant.items("WIDGET", count=2)
+    scan(db, "sc-a1", "CMD-OP-B-OPERATOR", at(6, 30))
+    for u in units:
+        scan(db, "sc-a1", u, at(7))
+    scan(db, "sc-a1", "CMD-OUT", at(8))  # 1.5 h signed in
+    html = (
+        as_role("supervisor")
+        .get(f"/people?shift=Early&day={DAY.isoformat()}")
+        .get_data(as_text=True)
+    )
+    row = html[html.index('<tr data-operator="operator1">', html.index('id="by-shift"')) :]
+    row = row[: row.index("</tr>")]
+    cells = [c.split(">")[-1] for c in row.split("</td>")[:-1]]
+    # stations, hours, scans, accepted, rejected, accepted per hour (2 / 1.5)
+    assert cells[1:] == ["A1", "1.50", "2", "2", "0", "1.3"], cells
