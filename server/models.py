@@ -221,6 +221,9 @@ class Scanner(BaseModel):
     #: the location of the last location label scanned (`LOC-<code>`): where receives and
     #: transfers put items, until another location label or CMD-DONE
     location_id = pw.IntegerField(null=True)
+    #: count mode (`CMD-COUNT-<id>`): the cycle count its item scans record sightings for,
+    #: until CMD-DONE (server/core/counts.py); a plain id, not a foreign key
+    count_id = pw.IntegerField(null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
@@ -570,3 +573,49 @@ class OeeBucket(BaseModel):
 
 
 MODELS.extend([Shift, Machine, Downtime, OeeBucket])
+
+
+class CycleCount(BaseModel):
+    """A cycle count of a location (with its subtree) or a set of bins: open -> closed ->
+    approved (or cancelled). `scope` holds the ids of the locations named when it was
+    opened; the items it expects are those on hand under them when it closes
+    (server/core/counts.py). `summary` is the figures of the close."""
+
+    site_id = pw.IntegerField()
+    scope = JSONField()
+    status = pw.CharField(max_length=12, default="open", index=True)
+    note = pw.CharField(max_length=200, default="")
+    opened_by_id = pw.IntegerField(null=True)
+    opened_at = pw.DateTimeField(default=utcnow)
+    closed_by_id = pw.IntegerField(null=True)
+    closed_at = pw.DateTimeField(null=True)
+    approved_by_id = pw.IntegerField(null=True)
+    approved_at = pw.DateTimeField(null=True)
+    why = pw.CharField(max_length=32, null=True)
+    summary = JSONField(null=True)
+
+
+class CountLine(BaseModel):
+    """One item of a count: seen (`counted` set, by a count-mode scan) and, after the
+    close, its outcome (`found`, `missing`, `elsewhere`, `variance`, `not_in_stock`,
+    `moved`) against what was recorded (`recorded_qty`, `recorded_location_id`)."""
+
+    count_id = pw.IntegerField()
+    item_id = pw.IntegerField()
+    #: the quantity counted (the scan's qty, else the label's); null: not seen
+    counted = Qty(null=True)
+    #: where it was seen: the scanner's current location when in scope, else the count's
+    #: first location
+    seen_location_id = pw.IntegerField(null=True)
+    seen_at = pw.DateTimeField(null=True)
+    scanner_id = pw.CharField(max_length=64, null=True)
+    outcome = pw.CharField(max_length=12, null=True)
+    recorded_qty = Qty(null=True)
+    recorded_location_id = pw.IntegerField(null=True)
+    recorded_stage = pw.CharField(max_length=16, null=True)
+
+    class Meta:
+        indexes = ((("count_id", "item_id"), True),)
+
+
+MODELS.extend([CycleCount, CountLine])

@@ -406,3 +406,36 @@ def test_0011_adds_machines_shifts_and_standard_times(database):
     Machine.create(code="PRESS1", name="Press", station=station)
     Shift.create(name="Early", start="06:00", end="14:00")
     assert create_schema(database) == []
+
+
+COUNTS = "0014_cycle_counts"
+
+
+def _as_before_0014(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0014."""
+    for table in ("count_line", "cycle_count"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    db.execute_sql('ALTER TABLE "scanner" DROP COLUMN "count_id"')
+    SchemaMigration.delete().where(SchemaMigration.name == COUNTS).execute()
+
+
+def test_0014_adds_cycle_counts_and_the_scanners_count_mode(database):
+    from server.models import CountLine, CycleCount
+
+    create_schema(database)
+    _as_before_0014(database)
+    assert "count_id" not in _columns(database, "scanner")
+    # a scanner of the older release, which knows nothing of count mode
+    database.execute_sql(
+        'INSERT INTO "scanner" ("id", "name", "created_at") VALUES (%s, %s, %s)'.replace(
+            "%s", database.param
+        ),
+        ("old-sc", "old", "2026-01-01 00:00:00"),
+    )
+    assert create_schema(database) == [COUNTS]
+    assert "count_id" in _columns(database, "scanner")
+    assert Scanner.get_by_id("old-sc").count_id is None
+    count = CycleCount.create(site_id=1, scope=[1])
+    CountLine.create(count_id=count.id, item_id=1, counted=3)
+    assert CycleCount.get_by_id(count.id).status == "open"
+    assert create_schema(database) == []

@@ -224,6 +224,7 @@ def init_app(app: Flask) -> None:
         imports,
         items,
         labels,
+        counts,
         labeltemplates,
         locations,
         machines,

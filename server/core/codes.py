@@ -122,6 +122,7 @@ COMMANDS = {
     "DONE": False,
     "DOWN": True,
     "UP": False,
+    "COUNT": True,
 }
 
 
