@@ -427,10 +427,9 @@ def test_0014_adds_cycle_counts_and_the_scanners_count_mode(database):
     assert "count_id" not in _columns(database, "scanner")
     # a scanner of the older release, which knows nothing of count mode
     database.execute_sql(
-        'INSERT INTO "scanner" ("id", "name", "created_at") VALUES (%s, %s, %s)'.replace(
-            "%s", database.param
-        ),
-        ("old-sc", "old", "2026-01-01 00:00:00"),
+        'INSERT INTO "scanner" ("id", "name", "active", "created_at") '
+        "VALUES (%s, %s, %s, %s)".replace("%s", database.param),
+        ("old-sc", "old", True, "2026-01-01 00:00:00"),
     )
     assert create_schema(database) == [COUNTS]
     assert "count_id" in _columns(database, "scanner")
