@@ -34,9 +34,7 @@ def _setup(plant):
     return lots
 
 
-def test_count_finds_one_missing_and_one_extra_and_the_adjustment_is_in_both_histories(
-    plant, api
-):
+def test_count_finds_one_missing_and_one_extra_and_the_adjustment_is_in_both_histories(plant, api):
     here1, here2, gone, extra = _setup(plant)
     assert _where(extra) == "LINE" and _where(gone) == "A-01-03"
     # operators may not open a count
@@ -107,7 +105,8 @@ def test_count_finds_one_missing_and_one_extra_and_the_adjustment_is_in_both_his
     for code in (gone, extra):
         history = api.get(f"/api/items/{code}", as_="operator", expected=200).get_json()
         rows = [
-            r for r in LedgerEntry.select().where(LedgerEntry.item == Item.get(Item.code == code).id)
+            r
+            for r in LedgerEntry.select().where(LedgerEntry.item == Item.get(Item.code == code).id)
             if r.action == "adjust"
         ]
         assert len(rows) == 1 and rows[0].why == "COUNT"

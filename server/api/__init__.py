@@ -220,11 +220,11 @@ def _is_api() -> bool:
 def init_app(app: Flask) -> None:
     # import the resource modules so their @op declarations register
     from server.api import (  # noqa: F401
+        counts,
         exports,
         imports,
         items,
         labels,
-        counts,
         labeltemplates,
         locations,
         machines,

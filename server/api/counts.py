@@ -82,9 +82,7 @@ def _count(count_id: str):
 )
 def open_count(body: CountIn):
     with writing(_db()):
-        count = counts.open_count(
-            body.locations, note=body.note, user=current_user(), now=utcnow()
-        )
+        count = counts.open_count(body.locations, note=body.note, user=current_user(), now=utcnow())
     return counts.report(count), 201
 
 

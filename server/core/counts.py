@@ -166,9 +166,7 @@ def progress(count: CycleCount) -> dict:
     expected = 0
     if scope:
         expected = (
-            Item.select()
-            .where(Item.location_id.in_(scope) & Item.stage.in_(_ON_HAND))
-            .count()
+            Item.select().where(Item.location_id.in_(scope) & Item.stage.in_(_ON_HAND)).count()
         )
     seen_here = 0
     if scope and seen:
@@ -241,7 +239,9 @@ def close(count: CycleCount, *, user: User | None = None, now: dt.datetime) -> d
         )
         for iid, stage, lid, qty, tracking in rows:
             expected[iid] = (stage, lid, Decimal(qty), tracking)
-    lines = {line.item_id: line for line in CountLine.select().where(CountLine.count_id == count.id)}
+    lines = {
+        line.item_id: line for line in CountLine.select().where(CountLine.count_id == count.id)
+    }
     others = [iid for iid in lines if iid not in expected]
     records = {**_items(others), **expected}
     last = _last_scans(sorted(set(expected) | set(lines)), count.opened_at)
@@ -347,10 +347,7 @@ def approve(count: CycleCount, *, why: str | None, user: User | None, now: dt.da
             )
             item.location_id = line.seen_location_id
         else:
-            text = (
-                f"Count {count.id}: counted {_num(line.counted)}, "
-                f"recorded {_num(item.qty)}"
-            )
+            text = f"Count {count.id}: counted {_num(line.counted)}, recorded {_num(item.qty)}"
             item.qty = Decimal(line.counted)
         item.save()
         delta.enter(item)
@@ -402,11 +399,7 @@ def report(count: CycleCount, *, limit: int = 1000) -> dict:
         u.id: u.username
         for u in User.select(User.id, User.username).where(
             User.id.in_(
-                [
-                    i
-                    for i in (count.opened_by_id, count.closed_by_id, count.approved_by_id)
-                    if i
-                ]
+                [i for i in (count.opened_by_id, count.closed_by_id, count.approved_by_id) if i]
                 or [-1]
             )
         )

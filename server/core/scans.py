@@ -577,9 +577,7 @@ def _counted_item(parsed: codes.Parsed) -> Item:
     newest on-hand item of that lot)."""
     if parsed.kind == codes.CodeKind.ITEM:
         item = hot.item_by_code(parsed.item_code)
-    elif parsed.ext_key and (
-        found := Item.select().where(Item.ext_key == parsed.ext_key).first()
-    ):
+    elif parsed.ext_key and (found := Item.select().where(Item.ext_key == parsed.ext_key).first()):
         item = found
     elif parsed.gtin and parsed.lot:
         product = Product.get_or_none(Product.gtin == parsed.gtin)

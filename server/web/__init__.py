@@ -107,6 +107,7 @@ class _CookieSessions(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     from server.web import (  # noqa: F401 - the view modules register their routes
         admin,
+        counts,
         floor,
         i18n,
         labelpages,

@@ -571,6 +571,7 @@ def worker_catalogue() -> dict:
         "action_selected": gettext("Action: %(action)s", action="{name}"),
         "reason_selected": gettext("Reason for the next scan: %(reason)s", reason="{name}"),
         "location_selected": gettext("Location: %(location)s", location="{name}"),
+        "count_mode": gettext("Count %(count)s: scan everything at the location", count="{name}"),
         "qc_pass": gettext("QC pass: parts move on"),
         "qc_fail": gettext("QC fail: scan the reason, then the part to hold"),
         "defaults": gettext("Done - back to the station's defaults"),
