@@ -224,6 +224,8 @@ class Scanner(BaseModel):
     #: count mode (`CMD-COUNT-<id>`): the cycle count its item scans record sightings for,
     #: until CMD-DONE (server/core/counts.py); a plain id, not a foreign key
     count_id = pw.IntegerField(null=True)
+    #: the shipment its ship scans go out in (`SHP-<ref>`, until CMD-DONE)
+    shipment_id = pw.IntegerField(null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
@@ -260,6 +262,9 @@ class Item(BaseModel):
     #: where it is (server/core/locations.py); a gone item keeps the last one, as station.
     #: Indexed by create_schema after the migrations (item_location: 0009 adds the column)
     location_id = pw.IntegerField(null=True)
+    #: the shipment it last left the plant in (a ship scan after a `SHP-<ref>` label); kept
+    #: after a return, which names it (server/core/shipments.py)
+    shipment_id = pw.IntegerField(null=True)
 
     class Meta:
         only_save_dirty = True  # a scan updates the columns it changed, not all 15
@@ -308,6 +313,8 @@ class LedgerEntry(BaseModel):
     #: where the item is after the entry (a location label's location for its own row)
     location_id = pw.IntegerField(null=True)
     order = pw.ForeignKeyField(ProductionOrder, null=True, index=False)
+    #: a ship row: the shipment it went out in; a return row: the one it came back from
+    shipment_id = pw.IntegerField(null=True)
     scanned_at = pw.DateTimeField(null=True)
     received_at = pw.DateTimeField(default=utcnow, index=True)
     result = JSONField(null=True)
@@ -618,4 +625,17 @@ class CountLine(BaseModel):
         indexes = ((("count_id", "item_id"), True),)
 
 
-MODELS.extend([CycleCount, CountLine])
+class Shipment(BaseModel):
+    """A shipment to a customer (server/core/shipments.py): its ref is what its label
+    carries (`SHP-<ref>`), unique."""
+
+    ref = pw.CharField(max_length=32, unique=True)
+    customer = pw.CharField(max_length=200)
+    ship_date = pw.DateField()
+    site_id = pw.IntegerField()
+    note = pw.CharField(max_length=200, default="")
+    created_by_id = pw.IntegerField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+MODELS.extend([CycleCount, CountLine, Shipment])

@@ -408,18 +408,24 @@ def test_0011_adds_machines_shifts_and_standard_times(database):
     assert create_schema(database) == []
 
 
-COUNTS = "0014_cycle_counts"
+COUNTS = "0014_counts_and_shipments"
 
 
 def _as_before_0014(db: pw.Database) -> None:
     """Turn the current schema into the one of the release before 0014."""
-    for table in ("count_line", "cycle_count"):
+    for table in ("count_line", "cycle_count", "shipment"):
         db.execute_sql(f'DROP TABLE "{table}"')
-    db.execute_sql('ALTER TABLE "scanner" DROP COLUMN "count_id"')
+    for table, column in (
+        ("scanner", "count_id"),
+        ("scanner", "shipment_id"),
+        ("item", "shipment_id"),
+        ("ledger_entry", "shipment_id"),
+    ):
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     SchemaMigration.delete().where(SchemaMigration.name == COUNTS).execute()
 
 
-def test_0014_adds_cycle_counts_and_the_scanners_count_mode(database):
+def test_0014_adds_cycle_counts_shipments_and_the_scanners_context(database):
     from server.models import CountLine, CycleCount
 
     create_schema(database)
@@ -432,7 +438,9 @@ def test_0014_adds_cycle_counts_and_the_scanners_count_mode(database):
         ("old-sc", "old", True, "2026-01-01 00:00:00"),
     )
     assert create_schema(database) == [COUNTS]
-    assert "count_id" in _columns(database, "scanner")
+    assert {"count_id", "shipment_id"} <= _columns(database, "scanner")
+    assert "shipment_id" in _columns(database, "item")
+    assert "shipment_id" in _columns(database, "ledger_entry")
     assert Scanner.get_by_id("old-sc").count_id is None
     count = CycleCount.create(site_id=1, scope=[1])
     CountLine.create(count_id=count.id, item_id=1, counted=3)

@@ -240,6 +240,7 @@ def init_app(app: Flask) -> None:
         scans,
         schedule,
         shifts,
+        shipments,
         stations,
         stock,
         trace,

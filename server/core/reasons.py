@@ -58,6 +58,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "(`LOC-<code>`) before the items.",
     ),
     "unknown_order": ("Order not known", "An order command label names no order."),
+    "unknown_shipment": (
+        "Shipment not known",
+        "A shipment label (`SHP-<ref>`) names no shipment: make it first (`POST /api/shipments`).",
+    ),
     "unknown_count": (
         "Count not known",
         "A count label (`CMD-COUNT-<id>`) or a count request names no cycle count.",

@@ -35,6 +35,7 @@ from server.core import (
     reasonlist,
     rework,
     schedule,
+    shipments,
     throttle,
 )
 from server.core.errors import DomainError, Rejected
@@ -179,6 +180,8 @@ class _Ctx:
         self.failure_keys: dict[str, int] | None = None
         #: the number of the order this scan completed (order.done)
         self.order_done: str | None = None
+        #: the shipment a ship row went out in, or a return row came back from
+        self.shipment_id: int | None = None
 
     def check(self, code: str, message: str | None = None) -> None:
         """A schedule check failed: reject, or warn when the station's policy says so."""
@@ -462,6 +465,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         received_at=ctx.now,
         result=result.to_json(),
         location_id=ctx.location_id,
+        shipment_id=ctx.shipment_id,
     )
 
 
@@ -895,6 +899,13 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             notes.append(f"from {order.number}")
 
     place = _place(ctx, item, product, action, to)
+    if action == Action.SHIP and ctx.scanner.shipment_id:
+        # the scanner's current shipment (`SHP-<ref>`): the unit goes out in it
+        item.shipment_id = ctx.shipment_id = ctx.scanner.shipment_id
+        notes.append(f"shipment {shipments.ref_of(ctx.shipment_id)}")
+    elif action == Action.RETURN and item.shipment_id and ctx.from_stage == Stage.SHIPPED:
+        ctx.shipment_id = item.shipment_id
+        notes.append(f"from shipment {shipments.ref_of(ctx.shipment_id)}")
     ctx.delta.leave(item)
     if action == Action.TRANSFER:
         # a place, not a step: stage, station (the routing position) and stage_at stay
@@ -1115,6 +1126,12 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             raise Rejected("unknown_action", f"QC {parsed.arg} not known: PASS or FAIL")
     elif parsed.command in ("DOWN", "UP"):
         return _machine_command(ctx, parsed)
+    elif parsed.command == "SHP":
+        # sticky: the scanner's ship scans go out in this shipment until another or CMD-DONE
+        shipment = shipments.scanning(parsed.arg)
+        changes["shipment_id"] = shipment.id
+        ctx.shipment_id = shipment.id
+        message = f"Shipment {shipment.ref}: {shipment.customer}"
     elif parsed.command == "COUNT":
         # count mode: the next item scans are sightings of this open count, until CMD-DONE
         if not parsed.arg.isdigit() or len(parsed.arg) > 12:
@@ -1138,7 +1155,9 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         message = f"Location: {place.code} {place.name}".rstrip()
         location = place.code
     else:  # DONE: back to the station's defaults
-        changes.update(order=None, action=None, why=None, location_id=None, count_id=None)
+        changes.update(
+            order=None, action=None, why=None, location_id=None, count_id=None, shipment_id=None
+        )
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
     ctx.batch.forget_scanner(scanner.id)

@@ -51,6 +51,7 @@ REASON_TEXT = {
     "wrong_location": _("Not stored at this location"),
     "unknown_order": _("Order not known"),
     "unknown_count": _("Count not known"),
+    "unknown_shipment": _("Shipment not known"),
     "count_not_open": _("This count is closed"),
     "count_not_closed": _("Close the count first"),
     "unknown_action": _("Action not known"),
@@ -248,6 +249,7 @@ COMMAND_TEXT = {
     "command:done": _("Back to the station defaults"),
     "command:loc": _("Location selected"),
     "command:count": _("Count mode"),
+    "command:shp": _("Shipment selected"),
     "command:down": _("Machine down - downtime recorded"),
     "command:up": _("Machine running again"),
 }
@@ -571,6 +573,7 @@ def worker_catalogue() -> dict:
         "action_selected": gettext("Action: %(action)s", action="{name}"),
         "reason_selected": gettext("Reason for the next scan: %(reason)s", reason="{name}"),
         "location_selected": gettext("Location: %(location)s", location="{name}"),
+        "shipment_selected": gettext("Shipment: %(ref)s", ref="{name}"),
         "count_mode": gettext("Count %(count)s: scan everything at the location", count="{name}"),
         "qc_pass": gettext("QC pass: parts move on"),
         "qc_fail": gettext("QC fail: scan the reason, then the part to hold"),
