@@ -154,5 +154,6 @@ def test_count_labels_and_requests_refused_with_reason_codes(plant, api):
     api.post("/api/counts", {"locations": ["NOPE"]}, as_="supervisor", expected=404)
     cid = api.post("/api/counts", {"locations": ["A-01"]}, as_="supervisor",
                    expected=201).get_json()["id"]  # fmt: skip
-    api.post(f"/api/counts/{cid}/approve", {}, as_="supervisor", expected=409)
+    early = api.post(f"/api/counts/{cid}/approve", {}, as_="supervisor", expected=409)
+    assert early.get_json()["error"] == "count_not_closed"
     assert LedgerEntry.select().where(LedgerEntry.reason == "unknown_count").count() == 1

@@ -81,9 +81,19 @@ def count_live(count_id: int):
     return render_template("_count_live.html", c=_view(_count_or_404(count_id)))
 
 
-@bp.route("/counts/<int:count_id>/<any(close, approve):what>", methods=["POST"])
+@bp.route("/counts/<int:count_id>/close", methods=["POST"])
 @role_required("supervisor")
-def count_step(count_id: int, what: str):
+def count_close(count_id: int):
+    return _count_step(count_id, "close")
+
+
+@bp.route("/counts/<int:count_id>/approve", methods=["POST"])
+@role_required("supervisor")
+def count_approve(count_id: int):
+    return _count_step(count_id, "approve")
+
+
+def _count_step(count_id: int, what: str):
     from server.core.scans import writing
 
     count = _count_or_404(count_id)
