@@ -151,6 +151,9 @@ def test_count_labels_and_requests_refused_with_reason_codes(plant, api):
     assert (unknown["status"], unknown["reason"]) == ("rejected", "unknown_count")
     api.get("/api/counts/999", as_="operator", expected=404)
     api.get("/api/counts/x1", as_="operator", expected=404)
+    api.get("/api/counts/\u00b2", as_="operator", expected=404)  # a digit to isdigit(), not int()
+    sup = plant.scan("sc-put", "CMD-COUNT-\u00b2", expected=422)
+    assert sup["reason"] == "unknown_count"
     api.post("/api/counts", {"locations": ["NOPE"]}, as_="supervisor", expected=404)
     cid = api.post("/api/counts", {"locations": ["A-01"]}, as_="supervisor",
                    expected=201).get_json()["id"]  # fmt: skip

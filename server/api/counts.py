@@ -3,6 +3,7 @@ see server/core/counts.py."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import pydantic
@@ -62,7 +63,7 @@ def _db():
 
 
 def _count(count_id: str):
-    if not count_id.isdigit() or len(count_id) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", count_id):
         raise NotFound("unknown_count", f"No count {count_id}")
     return counts.get(int(count_id))
 

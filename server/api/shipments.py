@@ -18,7 +18,7 @@ from server.models import Item, LedgerEntry
 Ref = Annotated[
     str,
     pydantic.StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
     ),
 ]
 

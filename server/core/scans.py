@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from decimal import Decimal
 
 import peewee as pw
@@ -1134,7 +1135,7 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         message = f"Shipment {shipment.ref}: {shipment.customer}"
     elif parsed.command == "COUNT":
         # count mode: the next item scans are sightings of this open count, until CMD-DONE
-        if not parsed.arg.isdigit() or len(parsed.arg) > 12:
+        if not re.fullmatch(r"[0-9]{1,12}", parsed.arg):
             raise Rejected("unknown_count", f"Count {parsed.arg} not known")
         count = counts.counting(int(parsed.arg))
         changes["count_id"] = count.id

@@ -19,7 +19,7 @@ from server.core.errors import Conflict, Invalid, NotFound, Rejected
 from server.models import Shipment, Site, User
 
 LABEL_PREFIX = "SHP-"
-REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
+REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
 def label_text(ref: str) -> str:
@@ -46,7 +46,7 @@ def create(
     """A new shipment; refused `bad_payload` (ref), `unknown_site`, `exists`."""
     ref = normal_ref(ref)
     if not REF.match(ref):
-        raise Invalid("bad_payload", f"Shipment ref {ref!r}: letters, digits, . _ / - only")
+        raise Invalid("bad_payload", f"Shipment ref {ref!r}: letters, digits, . _ - only")
     if not customer.strip():
         raise Invalid("bad_payload", "A shipment needs its customer")
     if site:
