@@ -159,4 +159,4 @@ def test_count_labels_and_requests_refused_with_reason_codes(plant, api):
                    expected=201).get_json()["id"]  # fmt: skip
     early = api.post(f"/api/counts/{cid}/approve", {}, as_="supervisor", expected=409)
     assert early.get_json()["error"] == "count_not_closed"
-    assert LedgerEntry.select().where(LedgerEntry.reason == "unknown_count").count() == 1
+    assert LedgerEntry.select().where(LedgerEntry.reason == "unknown_count").count() == 2
