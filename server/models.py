@@ -223,6 +223,11 @@ class Scanner(BaseModel):
     #: the location of the last location label scanned (`LOC-<code>`): where receives and
     #: transfers put items, until another location label or CMD-DONE
     location_id = pw.IntegerField(null=True)
+    #: count mode (`CMD-COUNT-<id>`): the cycle count its item scans record sightings for,
+    #: until CMD-DONE (server/core/counts.py); a plain id, not a foreign key
+    count_id = pw.IntegerField(null=True)
+    #: the shipment its ship scans go out in (`SHP-<ref>`, until CMD-DONE)
+    shipment_id = pw.IntegerField(null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
@@ -259,6 +264,9 @@ class Item(BaseModel):
     #: where it is (server/core/locations.py); a gone item keeps the last one, as station.
     #: Indexed by create_schema after the migrations (item_location: 0009 adds the column)
     location_id = pw.IntegerField(null=True)
+    #: the shipment it last left the plant in (a ship scan after a `SHP-<ref>` label); kept
+    #: after a return, which names it (server/core/shipments.py)
+    shipment_id = pw.IntegerField(null=True)
 
     class Meta:
         only_save_dirty = True  # a scan updates the columns it changed, not all 15
@@ -307,6 +315,8 @@ class LedgerEntry(BaseModel):
     #: where the item is after the entry (a location label's location for its own row)
     location_id = pw.IntegerField(null=True)
     order = pw.ForeignKeyField(ProductionOrder, null=True, index=False)
+    #: a ship row: the shipment it went out in; a return row: the one it came back from
+    shipment_id = pw.IntegerField(null=True)
     scanned_at = pw.DateTimeField(null=True)
     received_at = pw.DateTimeField(default=utcnow, index=True)
     result = JSONField(null=True)
@@ -602,3 +612,62 @@ class OeeBucket(BaseModel):
 
 
 MODELS.extend([Shift, Machine, Downtime, OeeBucket])
+
+
+class CycleCount(BaseModel):
+    """A cycle count of a location (with its subtree) or a set of bins: open -> closed ->
+    approved (or cancelled). `scope` holds the ids of the locations named when it was
+    opened; the items it expects are those on hand under them when it closes
+    (server/core/counts.py). `summary` is the figures of the close."""
+
+    site_id = pw.IntegerField()
+    scope = JSONField()
+    status = pw.CharField(max_length=12, default="open", index=True)
+    note = pw.CharField(max_length=200, default="")
+    opened_by_id = pw.IntegerField(null=True)
+    opened_at = pw.DateTimeField(default=utcnow)
+    closed_by_id = pw.IntegerField(null=True)
+    closed_at = pw.DateTimeField(null=True)
+    approved_by_id = pw.IntegerField(null=True)
+    approved_at = pw.DateTimeField(null=True)
+    why = pw.CharField(max_length=32, null=True)
+    summary = JSONField(null=True)
+
+
+class CountLine(BaseModel):
+    """One item of a count: seen (`counted` set, by a count-mode scan) and, after the
+    close, its outcome (`found`, `missing`, `elsewhere`, `variance`, `not_in_stock`,
+    `moved`) against what was recorded (`recorded_qty`, `recorded_location_id`)."""
+
+    count_id = pw.IntegerField()
+    item_id = pw.IntegerField()
+    #: the quantity counted (the scan's qty, else the label's); null: not seen
+    counted = Qty(null=True)
+    #: where it was seen: the scanner's current location when in scope, else the count's
+    #: first location
+    seen_location_id = pw.IntegerField(null=True)
+    seen_at = pw.DateTimeField(null=True)
+    scanner_id = pw.CharField(max_length=64, null=True)
+    outcome = pw.CharField(max_length=12, null=True)
+    recorded_qty = Qty(null=True)
+    recorded_location_id = pw.IntegerField(null=True)
+    recorded_stage = pw.CharField(max_length=16, null=True)
+
+    class Meta:
+        indexes = ((("count_id", "item_id"), True),)
+
+
+class Shipment(BaseModel):
+    """A shipment to a customer (server/core/shipments.py): its ref is what its label
+    carries (`SHP-<ref>`), unique."""
+
+    ref = pw.CharField(max_length=32, unique=True)
+    customer = pw.CharField(max_length=200)
+    ship_date = pw.DateField()
+    site_id = pw.IntegerField()
+    note = pw.CharField(max_length=200, default="")
+    created_by_id = pw.IntegerField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+MODELS.extend([CycleCount, CountLine, Shipment])

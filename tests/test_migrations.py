@@ -436,4 +436,43 @@ def test_0012_adds_alerts_and_the_users_email(database):
     alerts.subscribe(boss, ["late"], now=utcnow())
     Alert.create(user=boss, event_id=1, kind="late")
     assert alerts.unread_count(boss.id) == 1
+
+
+COUNTS = "0014_counts_and_shipments"
+
+
+def _as_before_0014(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0014."""
+    for table in ("count_line", "cycle_count", "shipment"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    for table, column in (
+        ("scanner", "count_id"),
+        ("scanner", "shipment_id"),
+        ("item", "shipment_id"),
+        ("ledger_entry", "shipment_id"),
+    ):
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name == COUNTS).execute()
+
+
+def test_0014_adds_cycle_counts_shipments_and_the_scanners_context(database):
+    from server.models import CountLine, CycleCount
+
+    create_schema(database)
+    _as_before_0014(database)
+    assert "count_id" not in _columns(database, "scanner")
+    # a scanner of the older release, which knows nothing of count mode
+    database.execute_sql(
+        'INSERT INTO "scanner" ("id", "name", "active", "created_at") '
+        "VALUES (%s, %s, %s, %s)".replace("%s", database.param),
+        ("old-sc", "old", True, "2026-01-01 00:00:00"),
+    )
+    assert create_schema(database) == [COUNTS]
+    assert {"count_id", "shipment_id"} <= _columns(database, "scanner")
+    assert "shipment_id" in _columns(database, "item")
+    assert "shipment_id" in _columns(database, "ledger_entry")
+    assert Scanner.get_by_id("old-sc").count_id is None
+    count = CycleCount.create(site_id=1, scope=[1])
+    CountLine.create(count_id=count.id, item_id=1, counted=3)
+    assert CycleCount.get_by_id(count.id).status == "open"
     assert create_schema(database) == []

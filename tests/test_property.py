@@ -44,6 +44,7 @@ SCANNERS = [
     "sc-ret",  # unissue
     "api-hold",  # POST /api/items/{code}/hold (a supervisor at a desk)
     "api-release",
+    "api-count",  # a supervisor opens, closes or approves a cycle count of LINE
 ]
 #: a bare GTIN: the pick takes the earliest-expiring lot of the bolts in stock
 BARE_GTIN = f"]C101{GTIN_BOLT}"
@@ -127,6 +128,9 @@ def test_counters_equal_recount_after_random_scans(plant, db, users, steps):
     who = {role: users[role][0].id for role in ("operator", "supervisor")}
     for scanner, idx, qty, reason, scrap_qty, user in steps:
         code = codes[idx] if idx < len(codes) else COMMANDS[idx % len(COMMANDS)]
+        if scanner == "api-count":
+            _count_step(plant, db, idx)
+            continue
         if scanner.startswith("api-"):
             body = {"reason": reason} if reason else {}
             path = f"/api/items/{code}/{scanner[4:]}"
@@ -172,7 +176,7 @@ def _locations_follow_the_items() -> None:
         LedgerEntry.select(LedgerEntry.item, LedgerEntry.location_id)
         .where(
             (LedgerEntry.status == "accepted")
-            & (LedgerEntry.origin == "scan")
+            & ((LedgerEntry.origin == "scan") | (LedgerEntry.action == "adjust"))
             & LedgerEntry.item.is_null(False)
         )
         .order_by(LedgerEntry.id)
@@ -182,6 +186,29 @@ def _locations_follow_the_items() -> None:
     for item in Item.select().where(Item.id.in_(list(last) or [0])):
         if item.split_from_id is None:  # a part split off is placed by its split row
             assert item.location_id == last[item.id], item.code
+
+
+def _count_step(plant, db, idx: int) -> None:
+    """A cycle count of the line side LINE in steps: open it and put sc-line in count mode
+    (its next item scans are sightings, some with a quantity, until a CMD-DONE), close the
+    open one, approve the closed one (adjustments the counters must follow)."""
+    from server.models import CycleCount
+
+    api = plant.api
+    step = idx % 3
+    if step == 0:
+        resp = api.call("POST", "/api/counts", {"locations": ["LINE"]}, as_="supervisor")
+        assert resp.status_code == 201, resp.get_json()
+        label = resp.get_json()["label"]
+        apply_scan(db, ScanIn(scan_id=new_scan_id(), scanner_id="sc-line", code=label))
+        return
+    status = "open" if step == 1 else "closed"
+    count = CycleCount.select().where(CycleCount.status == status).order_by(CycleCount.id).first()
+    if count is None:
+        return
+    what = "close" if step == 1 else "approve"
+    resp = api.call("POST", f"/api/counts/{count.id}/{what}", {}, as_="supervisor")
+    assert resp.status_code == 200, resp.get_json()
 
 
 def _fitting_reason(scanner_id: str, scrap_qty) -> str | None:

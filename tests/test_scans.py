@@ -243,12 +243,30 @@ def r_unknown_machine(p):
     return p.scan("sc-a2", "CMD-DOWN-BREAKDOWN")  # A2 has no machine
 
 
+def r_unknown_shipment(p):
+    return p.scan("sc-ship", "SHP-NOPE")
+
+
+def r_unknown_count(p):
+    return p.scan("sc-stores", "CMD-COUNT-42")
+
+
+def r_count_not_open(p):
+    count = p.api.post("/api/counts", {"locations": ["LINE"]}, as_="supervisor", expected=201)
+    label = count.get_json()["label"]
+    p.scan("sc-stores", label, expected=201)
+    p.api.post(f"/api/counts/{count.get_json()['id']}/close", as_="supervisor", expected=200)
+    return p.scan("sc-stores", label)
+
+
 REASON_CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("r_")}
 TRANSPORT_ONLY = {"bad_payload", "server_error"}  # tested in test_api.py / below
+#: refusals of an API request, never of a scan (tested in tests/test_counts.py)
+API_ONLY = {"count_not_closed"}
 
 
 def test_every_reason_code_has_a_case():
-    assert set(REASONS) - TRANSPORT_ONLY == set(REASON_CASES)
+    assert set(REASONS) - TRANSPORT_ONLY - API_ONLY == set(REASON_CASES)
 
 
 @pytest.mark.parametrize("reason", sorted(REASON_CASES))

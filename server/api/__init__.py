@@ -221,6 +221,7 @@ def init_app(app: Flask) -> None:
     # import the resource modules so their @op declarations register
     from server.api import (  # noqa: F401
         alerts,
+        counts,
         exports,
         imports,
         items,
@@ -240,6 +241,7 @@ def init_app(app: Flask) -> None:
         scans,
         schedule,
         shifts,
+        shipments,
         stations,
         stock,
         trace,

@@ -42,6 +42,7 @@ PLAIN_PREFIXES = ("]C0", "]d1", "]Q1", "]Q0", "]A0", "]E0", "]E4")
 COMMAND_PREFIX = "CMD-"
 #: a location label, `LOC-<code>`
 LOCATION_PREFIX = "LOC-"
+SHIPMENT_PREFIX = "SHP-"
 EPC_HEX = re.compile(r"^[0-9A-F]{24}([0-9A-F]{8})*$")
 
 
@@ -122,6 +123,7 @@ COMMANDS = {
     "DONE": False,
     "DOWN": True,
     "UP": False,
+    "COUNT": True,
 }
 
 
@@ -210,6 +212,12 @@ def parse(raw: str, source: str = "barcode") -> Parsed:
     upper = text.upper()
     if upper.startswith(COMMAND_PREFIX):
         return _parse_command(text)
+    if upper.startswith(SHIPMENT_PREFIX):
+        # a shipment label (server/core/shipments.py): the scanner's ship scans go out in it
+        ref = text[len(SHIPMENT_PREFIX) :].strip()
+        if not ref:
+            raise Rejected("unknown_code", "Shipment label without a ref")
+        return Parsed(CodeKind.COMMAND, text, command="SHP", arg=ref.upper())
     if upper.startswith(LOCATION_PREFIX):
         # a location label (server/core/locations.py): a command that sets the scanner's
         # current location

@@ -41,6 +41,8 @@ TYPES = {
     "order.closed": "an order was closed, cancelled or short-closed",
     "flag.raised": "a flag rose (late, behind, short, reorder, dwell, near_expiry)",
     "flag.cleared": "a flag that stood has cleared",
+    "count.variance": "a cycle count closed with variances (missing, elsewhere, quantity)",
+    "count.approved": "a cycle count was approved: its adjustments were written",
     "sink.disabled": "a sink failed for too long and was switched off",
 }
 #: the item events of a scan's action

@@ -26,7 +26,7 @@ LEDGER_COLUMNS = (
     "scan_id", "origin", "scanner_id", "raw_code", "code_kind", "action", "item_id",
     "from_stage", "to_stage", "qty", "status", "reason", "message", "note", "why", "warnings",
     "operator_id", "station_id", "order_id", "scanned_at", "received_at", "result",
-    "location_id",
+    "location_id", "shipment_id",
 )  # fmt: skip
 #: the item fields a scan may change -> their columns
 ITEM_UPDATE = {
@@ -41,6 +41,7 @@ ITEM_UPDATE = {
     "held_by_id": "held_by_id",
     "held_at": "held_at",
     "location_id": "location_id",
+    "shipment_id": "shipment_id",
 }
 
 
@@ -224,7 +225,7 @@ def save_item(item: Item) -> None:
 def insert_ledger(
     *, scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
     to_stage, qty, status, reason, message, note, why, warnings, operator_id, station_id,
-    order_id, scanned_at, received_at, result: str, location_id=None,
+    order_id, scanned_at, received_at, result: str, location_id=None, shipment_id=None,
 ) -> None:  # fmt: skip
     """One ledger row (the LEDGER_COLUMNS, in order); `result` comes as JSON text
     (ScanResult.to_json(), the same text the ingest publishes)."""
@@ -233,7 +234,7 @@ def insert_ledger(
         scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
         to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
         message, note, why, compact_json(warnings) if warnings else "[]", operator_id, station_id,
-        order_id, _dt(scanned_at), _dt(received_at), result, location_id,
+        order_id, _dt(scanned_at), _dt(received_at), result, location_id, shipment_id,
     )  # fmt: skip
     db.execute_sql(sql, row)
 

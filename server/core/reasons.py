@@ -58,6 +58,24 @@ REASONS: dict[str, tuple[str, str]] = {
         "(`LOC-<code>`) before the items.",
     ),
     "unknown_order": ("Order not known", "An order command label names no order."),
+    "unknown_shipment": (
+        "Shipment not known",
+        "A shipment label (`SHP-<ref>`) names no shipment: make it first (`POST /api/shipments`).",
+    ),
+    "unknown_count": (
+        "Count not known",
+        "A count label (`CMD-COUNT-<id>`) or a count request names no cycle count.",
+    ),
+    "count_not_open": (
+        "This count is closed",
+        "A count label, a scan in count mode, a close or a cancel of a cycle count that is "
+        "no longer open (closed, approved or cancelled): scan `CMD-DONE` to leave count mode. "
+        "Scanning an item twice in an open count is fine (the last sighting counts).",
+    ),
+    "count_not_closed": (
+        "Close the count first",
+        "Approving a cycle count that is still open, or was approved or cancelled already.",
+    ),
     "unknown_action": ("Action not known", "An action command label names no action."),
     "operator_required": (
         "Scan your badge first",

@@ -18,12 +18,14 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from decimal import Decimal
 
 import peewee as pw
 
 from server.core import (
     codes,
+    counts,
     events,
     holds,
     hot,
@@ -34,6 +36,7 @@ from server.core import (
     reasonlist,
     rework,
     schedule,
+    shipments,
     throttle,
 )
 from server.core.errors import DomainError, Rejected
@@ -44,6 +47,7 @@ from server.core.stages import (
     EXPIRY_EXEMPT,
     GONE,
     HOLD_ACTIONS,
+    ON_HAND,
     OVERRIDE_ACTIONS,
     REASON_ACTIONS,
     SUPERVISOR_ACTIONS,
@@ -177,6 +181,8 @@ class _Ctx:
         self.failure_keys: dict[str, int] | None = None
         #: the number of the order this scan completed (order.done)
         self.order_done: str | None = None
+        #: the shipment a ship row went out in, or a return row came back from
+        self.shipment_id: int | None = None
 
     def check(self, code: str, message: str | None = None) -> None:
         """A schedule check failed: reject, or warn when the station's policy says so."""
@@ -460,6 +466,7 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         received_at=ctx.now,
         result=result.to_json(),
         location_id=ctx.location_id,
+        shipment_id=ctx.shipment_id,
     )
 
 
@@ -495,6 +502,9 @@ def _process(ctx: _Ctx) -> ScanResult:
     ctx.parsed = parsed = codes.parse(scan.code, scan.source)
     if parsed.kind == codes.CodeKind.COMMAND:
         return _command(ctx, parsed)
+    if ctx.scanner.count_id:
+        # count mode: the item is recorded as seen, nothing else changes
+        return _count_scan(ctx, parsed, qty if qty is not None else parsed.qty)
 
     ctx.action = action = Action(ctx.scanner.action or ctx.station.default_action)
     if ctx.station.operator_required and ctx.operator is None:
@@ -536,6 +546,60 @@ def _process(ctx: _Ctx) -> ScanResult:
         Scanner.update(why=None).where(Scanner.id == ctx.scanner.id).execute()
         ctx.batch.forget_scanner(ctx.scanner.id)
     return result
+
+
+def _count_scan(ctx: _Ctx, parsed: codes.Parsed, qty: Decimal | None) -> ScanResult:
+    """A scan in count mode (`CMD-COUNT-<id>`): the item is seen by the count (server/core/
+    counts.py); its stage, place and quantity stay as they are until the count is
+    approved."""
+    ctx.action = "count"
+    count = counts.counting(ctx.scanner.count_id)
+    item = _counted_item(parsed)
+    ctx.item = item
+    ctx.from_stage = str(item.stage)
+    message = counts.see(
+        count,
+        item,
+        qty,
+        scanner_location_id=ctx.scanner.location_id,
+        scanner_id=ctx.scanner.id,
+        now=ctx.now,
+    )
+    return ScanResult(
+        scan_id=ctx.scan.scan_id,
+        status="accepted",
+        message=message,
+        item=item.code,
+        stage=str(item.stage),
+        warnings=ctx.warnings,
+        action="count",
+        location=_location_code(ctx, item),
+    )
+
+
+def _counted_item(parsed: codes.Parsed) -> Item:
+    """The item a count-mode scan names: an item label, an SGTIN/SSCC, or a GS1 lot (its
+    newest on-hand item of that lot)."""
+    if parsed.kind == codes.CodeKind.ITEM:
+        item = hot.item_by_code(parsed.item_code)
+    elif parsed.ext_key and (found := Item.select().where(Item.ext_key == parsed.ext_key).first()):
+        item = found
+    elif parsed.gtin and parsed.lot:
+        product = Product.get_or_none(Product.gtin == parsed.gtin)
+        item = None
+        if product is not None:
+            item = (
+                Item.select()
+                .where((Item.product == product.id) & (Item.lot == parsed.lot))
+                .order_by(Item.stage.in_([str(s) for s in ON_HAND]).desc(), Item.id.desc())
+                .first()
+            )
+    else:
+        item = None
+    if item is None:
+        raise Rejected("unknown_item")
+    item.product = Product.get_by_id(item.product_id)
+    return item
 
 
 def _hold(ctx: _Ctx, item: Item, action: Action) -> ScanResult:
@@ -843,6 +907,13 @@ def _transition(ctx: _Ctx, item: Item, action: Action, qty: Decimal | None) -> S
             notes.append(f"from {order.number}")
 
     place = _place(ctx, item, product, action, to)
+    if action == Action.SHIP and ctx.scanner.shipment_id:
+        # the scanner's current shipment (`SHP-<ref>`): the unit goes out in it
+        item.shipment_id = ctx.shipment_id = ctx.scanner.shipment_id
+        notes.append(f"shipment {shipments.ref_of(ctx.shipment_id)}")
+    elif action == Action.RETURN and item.shipment_id and ctx.from_stage == Stage.SHIPPED:
+        ctx.shipment_id = item.shipment_id
+        notes.append(f"from shipment {shipments.ref_of(ctx.shipment_id)}")
     ctx.delta.leave(item)
     if action == Action.TRANSFER:
         # a place, not a step: stage, station (the routing position) and stage_at stay
@@ -1063,6 +1134,20 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
             raise Rejected("unknown_action", f"QC {parsed.arg} not known: PASS or FAIL")
     elif parsed.command in ("DOWN", "UP"):
         return _machine_command(ctx, parsed)
+    elif parsed.command == "SHP":
+        # sticky: the scanner's ship scans go out in this shipment until another or CMD-DONE
+        shipment = shipments.scanning(parsed.arg)
+        changes["shipment_id"] = shipment.id
+        ctx.shipment_id = shipment.id
+        message = f"Shipment {shipment.ref}: {shipment.customer}"
+    elif parsed.command == "COUNT":
+        # count mode: the next item scans are sightings of this open count, until CMD-DONE
+        if not re.fullmatch(r"[0-9]{1,12}", parsed.arg):
+            raise Rejected("unknown_count", f"Count {parsed.arg} not known")
+        count = counts.counting(int(parsed.arg))
+        changes["count_id"] = count.id
+        where = ", ".join(counts._codes(count))
+        message = f"Count {count.id}: scan everything at {where}"
     elif parsed.command == "WHY":
         # checked for existence now, for the action when the part is scanned
         reason = reasonlist.check_reason(parsed.arg, None, ctx.batch.reason)
@@ -1078,7 +1163,9 @@ def _command(ctx: _Ctx, parsed: codes.Parsed) -> ScanResult:
         message = f"Location: {place.code} {place.name}".rstrip()
         location = place.code
     else:  # DONE: back to the station's defaults
-        changes.update(order=None, action=None, why=None, location_id=None)
+        changes.update(
+            order=None, action=None, why=None, location_id=None, count_id=None, shipment_id=None
+        )
         message = "Done - station defaults"
     Scanner.update(**changes).where(Scanner.id == scanner.id).execute()
     ctx.batch.forget_scanner(scanner.id)

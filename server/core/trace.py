@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import peewee as pw
 
+from server.core import shipments
 from server.core.errors import NotFound
 from server.core.stages import Stage
 from server.models import Item, LedgerEntry, Product, ProductionOrder
@@ -219,11 +220,22 @@ def recall(sku: str, lot: str) -> dict:
         return node
 
     codes = _split_codes(lot_items)
+    sent = shipments.of_ids(r.unit.shipment_id for r in units)
+    shipped = []
+    for r in sorted(units, key=lambda r: r.unit.code):
+        row = out(r)
+        s = sent.get(r.unit.shipment_id) if r.unit.stage == Stage.SHIPPED else None
+        row["shipment"] = s.ref if s else None
+        row["customer"] = s.customer if s else None
+        row["shipment_date"] = s.ship_date.isoformat() if s else None
+        shipped.append(row)
     return {
         "product": sku,
         "lot": lot,
         "lot_items": [{**_node(i), "split_from": codes.get(i.split_from_id)} for i in lot_items],
-        "units": [out(r) for r in sorted(units, key=lambda r: r.unit.code)],
+        "units": shipped,
+        # who got the lot: each customer with the shipments and units that went to them
+        "customers": _customers(shipped),
         "in_process": [out(r) for r in sorted(open_, key=lambda r: r.unit.code)],
         "orders": sorted(
             {r.unit.order.number for r in reached.values() if r.unit.order_id}
@@ -259,3 +271,19 @@ def _dates(item_ids: list[int]) -> dict[int, dict[str, str]]:
             if action == "complete":
                 entry["made_order"] = number
     return out
+
+
+def _customers(units: list[dict]) -> list[dict]:
+    by: dict[str, dict] = {}
+    for u in units:
+        if not u.get("customer"):
+            continue
+        entry = by.setdefault(
+            u["customer"], {"customer": u["customer"], "shipments": set(), "units": []}
+        )
+        entry["shipments"].add(u["shipment"])
+        entry["units"].append(u["code"])
+    return [
+        {"customer": e["customer"], "shipments": sorted(e["shipments"]), "units": e["units"]}
+        for _k, e in sorted(by.items())
+    ]

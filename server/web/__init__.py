@@ -108,6 +108,7 @@ def init_app(app: Flask) -> None:
     from server.web import (  # noqa: F401 - the view modules register their routes
         admin,
         alertpages,
+        counts,
         floor,
         i18n,
         labelpages,

@@ -111,6 +111,7 @@ NAV = [
     ("web.rejected", lazy_gettext("Rejected scans"), "supervisor"),
     ("web.scrap", lazy_gettext("Scrap and hold"), "supervisor"),
     ("web.supplies", lazy_gettext("Supplies"), "supervisor"),
+    ("web.counts_list", lazy_gettext("Counts"), "supervisor"),
     ("web.label_print", lazy_gettext("Print labels"), "clerk"),
     ("web.label_templates", lazy_gettext("Label templates"), "clerk"),
     ("web.scan_index", lazy_gettext("Scan station"), "operator"),

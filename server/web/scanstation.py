@@ -66,8 +66,14 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
     language = str(get_locale() or i18n.DEFAULT)
     reason_text = f"{scanner.why} {reasonlist.text(reason, language)}" if reason else ""
     place = locations.where_next(scanner, station)
+    counting = getattr(scanner, "count_id", None)
+    action_text = (
+        gettext("Counting (count %(count)s)", count=counting)
+        if counting
+        else i18n.action_text(action)
+    )
     parts = [
-        i18n.action_text(action),
+        action_text,
         order.number if order else "",
         operator.username if operator else "",
         reason_text,
@@ -78,7 +84,9 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
         "operator": operator.username if operator else None,
         "order": order.number if order else None,
         "action": action,
-        "action_text": i18n.action_text(action),
+        "action_text": action_text,
+        #: count mode (CMD-COUNT-<id>): the count its item scans are sightings for
+        "count": counting,
         "reason": scanner.why,
         "reason_text": reason_text or None,
         "location": place,

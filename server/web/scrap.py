@@ -95,3 +95,22 @@ def recall_hold():
     except DomainError as exc:
         flash(i18n.error_text(exc.code, exc.message), "error")
     return redirect(url_for("web.scrap") + "#recall")
+
+
+@bp.route("/recall")
+@role_required("supervisor")
+def recall_report():
+    """The recall report of a lot: the customers who got it, with their shipments, and
+    every finished or shipped unit containing it (GET /api/recall's figures)."""
+    from server.core import trace
+    from server.core.errors import DomainError
+
+    product = request.args.get("product", "").strip().upper()
+    lot = request.args.get("lot", "").strip()
+    out = None
+    if product and lot:
+        try:
+            out = trace.recall(product, lot)
+        except DomainError as exc:
+            flash(i18n.error_text(exc.code, exc.message), "error")
+    return render_template("recall.html", product=product, lot=lot, out=out)

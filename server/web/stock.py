@@ -366,11 +366,21 @@ def item(code: str):
         order=order,
         split_from=split_from,
         splits=splits,
+        shipment=_shipment_of(it),
         history=history,
         ancestors=_ancestors(it),
         descendants=_descendants(it),
         hold_reasons=_reasons_for("release" if it.held else "hold"),
     )
+
+
+def _shipment_of(it: Item):
+    """The shipment the item last left in (kept after a return: the page says so)."""
+    from server.models import Shipment
+
+    if not it.shipment_id:
+        return None
+    return Shipment.get_or_none(Shipment.id == it.shipment_id)
 
 
 def _reasons_for(use: str) -> list:

@@ -311,7 +311,14 @@ def test_security_headers_on_pages_and_api(client, as_role, api):
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
 
 # a value for each URL argument of a page; a page with a new argument fails until it has one
-ARGS = {"sku": "WIDGET", "scanner_id": "sc-a1", "number": "WO-1", "user_id": None, "code": None}
+ARGS = {
+    "sku": "WIDGET",
+    "scanner_id": "sc-a1",
+    "number": "WO-1",
+    "user_id": None,
+    "code": None,
+    "count_id": 1,  # the test opens count 1 (of LINE) first
+}
 NOT_PAGES = {"web.static", "web.item_label_svg"}
 #: pages that need a query string to be a page (the header's search box)
 QUERY = {"web.find": "code"}
@@ -354,6 +361,10 @@ def test_every_page_passes_the_csp_and_shows_hostile_names_as_text(
     csp = page.evaluate("() => fetch('/login').then(r => r.headers.get('content-security-policy'))")
     assert csp and "script-src 'self'" in csp
     sign_in(page, web_users["admin"])
+    history["plant"].api.post(
+        "/api/counts", {"locations": ["LINE"], "note": HOSTILE[:200]}, as_="supervisor",
+        expected=201,
+    )  # fmt: skip
     urls = _pages(app, history["steel"], hostile_user.id)
     assert "/scan/sc-a1" in urls and "/admin/sign-ins" in urls
     for url in urls:

@@ -162,6 +162,8 @@
       if (kind === "why") return fill(T.reason_selected, after.reason_text);
       if (kind === "qc") return after.action === "hold" ? T.qc_fail : T.qc_pass;
       if (kind === "loc") return fill(T.location_selected, after.location);
+      if (kind === "shp") return en ? res.message : fill(T.shipment_selected, res.message.split(":")[0].replace("Shipment ", ""));
+      if (kind === "count") return en ? res.message : fill(T.count_mode, after.count);
       return T.defaults;
     }
 
