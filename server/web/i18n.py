@@ -15,6 +15,7 @@ the plant's time zone (`PLANT_TIMEZONE`).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import os
@@ -536,6 +537,8 @@ def when(value) -> str:
     """A naive UTC time in the plant's time zone, formatted for the page's language."""
     if value is None:
         return ""
+    if isinstance(value, str):  # an API figure's RFC 3339 text ("...Z"), naive UTC again
+        value = dt.datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=None)
     return format_datetime(value, "short")
 
 
