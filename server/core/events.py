@@ -42,6 +42,7 @@ TYPES = {
     "flag.raised": "a flag rose (late, behind, short, reorder, dwell, near_expiry)",
     "flag.cleared": "a flag that stood has cleared",
     "sink.disabled": "a sink failed for too long and was switched off",
+    "print.job": "a label was queued for a printer (a print job, docs/labels.md)",
 }
 #: the item events of a scan's action
 ACTION_EVENTS = {
