@@ -20,9 +20,9 @@ from server.core import labeltemplates, printjobs
 from server.core.scans import ScanIn, apply_scan
 from server.dispatch import Dispatcher, DispatchSettings
 from server.models import DeliveryAttempt, Event, Item, PrintJob, Sink
-from tests.support.zplprinter import ZplPrinter, barcode_data, free_port, zpl_fields
-from tests.test_dispatch import _dispatch_process, _until
 from tests.conftest import GTIN_BOLT
+from tests.support.zplprinter import ZplPrinter, barcode_data, zpl_fields
+from tests.test_dispatch import _dispatch_process, _until
 from tests.test_scans import _started
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "labels"))
