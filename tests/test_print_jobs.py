@@ -6,7 +6,10 @@ dispatcher mid-queue prints no label twice outside the documented window."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -26,7 +29,7 @@ from tests.test_dispatch import _dispatch_process, _until
 from tests.test_scans import _started
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "labels"))
-from label_helpers import decode_image, decode_png  # noqa: E402
+from label_helpers import decode_image, decode_png, pdf_pages  # noqa: E402
 from test_label_zpl import bars_image, printer_bars, unhex  # noqa: E402
 
 FAST = DispatchSettings(
@@ -290,3 +293,38 @@ def _threads_left():
 def _no_dispatcher_left():
     yield
     assert not _threads_left()
+
+
+CUPS_QUEUE = os.environ.get("KZ_CUPS_PDF_QUEUE", "KZ_PDF")
+CUPS_OUT = Path(os.environ.get("KZ_CUPS_PDF_DIR", Path.home() / "PDF"))
+
+
+def _cups_pdf_queue() -> bool:
+    lpstat = shutil.which("lpstat")
+    if lpstat is None or shutil.which("lp") is None:
+        return False
+    done = subprocess.run([lpstat, "-p", CUPS_QUEUE], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def test_a_pdf_cups_job_lands_as_a_pdf_that_decodes(plant, api, db):
+    """Real CUPS with cups-pdf (docs/labels.md "Testing with CUPS"): the queue KZ_PDF writes
+    each job as a PDF into ~/PDF. Skipped where CUPS is not set up."""
+    if not _cups_pdf_queue():
+        pytest.skip(f"no CUPS queue {CUPS_QUEUE} (cups + printer-driver-cups-pdf)")
+    _register(api, "office-pdf", CUPS_QUEUE, station="END", kind="pdf-cups")
+    _rule(api, "END", "complete", "office-pdf")
+    unit = _started(plant, qty=1)
+    for scanner in ("sc-a2", "sc-qa"):
+        assert _scan(db, scanner, unit).accepted
+    before = set(CUPS_OUT.glob("*.pdf")) if CUPS_OUT.exists() else set()
+    done = _scan(db, "sc-end", unit)
+    assert done.message.endswith("label printing at office-pdf"), done.message
+    _drain(Dispatcher(db, FAST), lambda: PrintJob.get().state == "sent")
+    assert _until(lambda: CUPS_OUT.exists() and set(CUPS_OUT.glob("*.pdf")) - before, 30)
+    (landed,) = set(CUPS_OUT.glob("*.pdf")) - before
+    assert _until(lambda: landed.stat().st_size > 0 and landed.read_bytes().rstrip().endswith(
+        b"%%EOF"), 10)  # fmt: skip
+    pages = pdf_pages(landed.read_bytes(), dpi=300)
+    assert [r.text for r in decode_image(pages[0])] == [unit]
+    landed.unlink()
