@@ -259,3 +259,15 @@ def render_job(job, printer: Printer) -> tuple[bytes, int | None]:
     if PRINTER_FORMAT[printer.kind] == "zpl":
         return design_zpl(design, values).encode("utf-8"), row.version
     return render_design_pdf(design, [values], None, title=f"Koordinator {item.code}"), row.version
+
+
+def test_label(printer: Printer) -> bytes:
+    """A printer's test label: Code 128 `TEST-<printer id>` with its name, in its format."""
+    from labels import render_pdf, render_zpl
+
+    label = Label(
+        code=f"TEST-{printer.id}", title=f"Test {printer.name}"[:40], lines=("Koordinator",)
+    )
+    if PRINTER_FORMAT[printer.kind] == "zpl":
+        return render_zpl([label], "thermal-2x1").encode("utf-8")
+    return render_pdf([label], "thermal-2x1", title="Koordinator test print")

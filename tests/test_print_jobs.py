@@ -171,9 +171,7 @@ def test_a_printer_off_gets_every_queued_label_once_when_it_returns(plant, api, 
             for code in codes:
                 assert _scan(db, "sc-recv", code).accepted
             # the sink retries the first job with the backoff; the others wait
-            assert _until(
-                lambda: DeliveryAttempt.select().where(~DeliveryAttempt.ok).count() >= 3
-            )
+            assert _until(lambda: DeliveryAttempt.select().where(~DeliveryAttempt.ok).count() >= 3)
             state = api.get("/api/printers", as_="admin").get_json()["printers"][0]
             assert (state["state"], state["queued"]) == ("offline", 6)
             jobs = api.get("/api/print-jobs?state=queued", as_="clerk").get_json()["jobs"]
@@ -212,9 +210,7 @@ def test_kill_9_mid_queue_prints_no_label_twice_but_the_window(plant, api, db, d
                 kills += 1
                 proc = _dispatch_process(db_url, log)
             assert _until(lambda: len({j for j in printer.received()}) >= 40, 60)
-            assert _until(
-                lambda: PrintJob.select().where(PrintJob.state == "sent").count() == 40
-            )
+            assert _until(lambda: PrintJob.select().where(PrintJob.state == "sent").count() == 40)
             time.sleep(0.5)
         finally:
             proc.kill()

@@ -9,12 +9,11 @@ from typing import Literal
 import pydantic
 from flask import current_app
 
-from labels import Label, render_pdf, render_zpl
 from server.api import current_user, op
 from server.api.schemas import Code, Strict
 from server.core import labeltemplates, printjobs
 from server.core.errors import NotFound
-from server.labelling import PRINTER_FORMAT
+from server.labelling import test_label
 from server.models import Printer, PrintRule, Station, utcnow
 
 State = Literal[printjobs.STATES]  # type: ignore[valid-type]
@@ -86,16 +85,6 @@ def cancel_job(job_id: int):
     return printjobs.job_dict(job)
 
 
-def test_label_bytes(printer: Printer) -> bytes:
-    """A test label: the printer's name as Code 128, in the printer's format."""
-    label = Label(
-        code=f"TEST-{printer.id}", title=f"Test {printer.name}"[:40], lines=("Koordinator",)
-    )
-    if PRINTER_FORMAT[printer.kind] == "zpl":
-        return render_zpl([label], "thermal-2x1").encode("utf-8")
-    return render_pdf([label], "thermal-2x1", title="Koordinator test print")
-
-
 @op(
     "POST",
     "/printers/<name>/test",
@@ -115,7 +104,7 @@ def queue_test_print(name: str):
             printer,
             source="test",
             now=utcnow(),
-            data=test_label_bytes(printer),
+            data=test_label(printer),
             user_id=current_user().id,
         )
     return printjobs.job_dict(job, printer.name), 202

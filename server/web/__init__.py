@@ -111,6 +111,7 @@ def init_app(app: Flask) -> None:
         i18n,
         labelpages,
         pages,
+        printpages,
         scanstation,
         schedule,
         scrap,
