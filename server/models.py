@@ -448,12 +448,12 @@ class FlagState(BaseModel):
 
 
 class Sink(BaseModel):
-    """Where events go (server/dispatch.py): an MQTT broker, a webhook URL, later a printer,
-    an andon light. Its row is its cursor: `cursor` is the id of the last event delivered,
+    """Where events go (server/dispatch.py): an MQTT broker, a webhook URL, a label printer
+    (server/core/printjobs.py), later an andon light. Its row is its cursor: `cursor` is the id of the last event delivered,
     and a dispatcher holds the row locked (PostgreSQL, SKIP LOCKED) while it delivers."""
 
     name = pw.CharField(max_length=64, unique=True)
-    kind = pw.CharField(max_length=16)  # webhook | mqtt
+    kind = pw.CharField(max_length=16)  # webhook | mqtt | printer
     #: kind-specific settings: url and secret of a webhook
     config = JSONField(default=dict)
     #: event types it takes (a list; `["*"]` every type)
