@@ -449,8 +449,9 @@ class FlagState(BaseModel):
 
 class Sink(BaseModel):
     """Where events go (server/dispatch.py): an MQTT broker, a webhook URL, a label printer
-    (server/core/printjobs.py), later an andon light. Its row is its cursor: `cursor` is the id of the last event delivered,
-    and a dispatcher holds the row locked (PostgreSQL, SKIP LOCKED) while it delivers."""
+    (server/core/printjobs.py), later an andon light. Its row is its cursor: `cursor` is
+    the id of the last event delivered, and a dispatcher holds the row locked (PostgreSQL,
+    SKIP LOCKED) while it delivers."""
 
     name = pw.CharField(max_length=64, unique=True)
     kind = pw.CharField(max_length=16)  # webhook | mqtt | printer
