@@ -2,7 +2,7 @@
 
 `python -m server dispatch` (or a thread of `serve --dispatch` / `ingest --dispatch`). It
 shares nothing with the ingest but the database (and, for the MQTT sink, the MQTT session
-class). Per sink (`Sink` row: a webhook, an MQTT broker, andon lights; a printer later):
+class). Per sink (`Sink` row: a webhook, an MQTT broker, andon lights, a printer):
 
 - events go out one after the other in id order, which is commit order; the sink's row is
   its cursor (the id of the last event delivered) and advances only after a delivery
@@ -290,17 +290,77 @@ class AlertSink:
                 client.login(s["user"], s["password"])
             client.send_message(message)
 
+
+class PrinterSink:
+    """A registered printer (server/core/printjobs.py): each `print.job` event names a
+    `print_job`; a queued one is drawn (an item with its template, or the bytes stored
+    with the job), sent, and marked `sent` right after the printer took the bytes. A job
+    already sent (the event delivered again after a crash), cancelled or failed is passed
+    by, so a restart never prints a job twice. A printer that is off fails the attempt:
+    the dispatcher retries the same job with the backoff, the jobs after it wait.
+
+    Config: `printer` (its id), `subject` (`printer:<id>`: the events it takes)."""
+
+    #: one job per transaction: on PostgreSQL the sink's row, the job's state and the
+    #: cursor commit together right after each job (docs/labels.md "the one window")
+    batch = 1
+
+    def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
+        self.printer_id = int(config["printer"])
+        self.timeout = settings.timeout_s
+
+    def deliver(self, event: Event) -> str:
+        from server.labelling import PrinterUnavailable, render_job, send_to_printer
+        from server.models import Printer, PrintJob
+
+        job = PrintJob.get_or_none(PrintJob.id == event.payload.get("job"))
+        if job is None or job.state != "queued":
+            return f"job {event.payload.get('job')} {job.state if job else 'gone'}: passed by"
+        printer = Printer.get_by_id(job.printer_id)
+        db = PrintJob._meta.database
+        now = utcnow()
+        try:
+            data, version = render_job(job, printer)
+        except Exception as exc:  # cannot be drawn: never will, the queue moves on
+            with writing(db):
+                PrintJob.update(
+                    state="failed", last_error=str(exc)[:200], last_attempt_at=now
+                ).where(PrintJob.id == job.id).execute()
+            return f"job {job.id} failed: {str(exc)[:200]}"
+        try:
+            sent = send_to_printer(printer, data, timeout=self.timeout)
+        except PrinterUnavailable as exc:
+            with writing(db):
+                PrintJob.update(
+                    attempts=PrintJob.attempts + 1, last_error=str(exc)[:200], last_attempt_at=now
+                ).where(PrintJob.id == job.id).execute()
+            raise DeliveryError(str(exc)) from None
+        # the printer has the bytes: from here to this commit is the one window in which
+        # a crash prints the job again (docs/labels.md)
+        with writing(db):
+            PrintJob.update(
+                state="sent",
+                sent_at=utcnow(),
+                version=version,
+                attempts=PrintJob.attempts + 1,
+                last_error="",
+                last_attempt_at=now,
+            ).where((PrintJob.id == job.id) & (PrintJob.state == "queued")).execute()
+        return f"job {job.id}: {sent} bytes to {printer.name}"
+
     def close(self) -> None:
         pass
 
 
 #: sink kinds by `Sink.kind`: a class taking (config, settings) with deliver(event) ->
-#: detail (raises on failure) and close(); optionally tick(now), called every pass
+#: detail (raises on failure) and close(); optionally tick(now), called every pass, and a
+#: `batch` attribute capping the events delivered per pass (and per transaction on PostgreSQL)
 KINDS: dict[str, Callable] = {
     "webhook": WebhookSink,
     "mqtt": MqttSink,
     "andon": AndonSink,
     "alerts": AlertSink,
+    "printer": PrinterSink,
 }
 
 
@@ -502,7 +562,11 @@ class Dispatcher:
         types = sink.types or ["*"]
         if "*" not in types:
             query = query.where(Event.type.in_(types))
-        batch = list(query.limit(self.settings.batch))
+        wanted = (sink.config or {}).get("subject")
+        if wanted:  # a printer takes its own jobs only
+            query = query.where(Event.subject == wanted)
+        size = getattr(self.kinds.get(sink.kind), "batch", None) or self.settings.batch
+        batch = list(query.limit(min(size, self.settings.batch)))
         if not batch:
             return 0
         attempts: list[dict] = []

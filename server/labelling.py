@@ -235,3 +235,39 @@ def send_to_printer(printer: Printer, output: bytes | str, timeout: float = 5.0)
             exc,
         )
         raise PrinterUnavailable(f"Printer {printer.name} did not take the job") from exc
+
+
+def render_job(job, printer: Printer) -> tuple[bytes, int | None]:
+    """The bytes of a print job (server/core/printjobs.py) for its printer's kind, and the
+    template version drawn: the job's stored bytes, or its item with its template (the
+    template's newest version now; the default template when the rule names none)."""
+    from labels import render_design_pdf
+    from labels.zpl import design_zpl
+    from server.core import labeltemplates
+    from server.models import ProductionOrder
+
+    if job.data is not None:
+        return bytes(job.data), job.version
+    if job.item_id is None:
+        raise LabelError("the job names no item and holds no label")
+    item = Item.get_by_id(job.item_id)
+    product = Product.get_by_id(item.product_id)
+    order = ProductionOrder.get_or_none(ProductionOrder.id == item.order_id)
+    row = labeltemplates.get(job.template or labeltemplates.DEFAULT)
+    design = labeltemplates.design_of(row)
+    values = labeltemplates.item_values(item, product, order)
+    if PRINTER_FORMAT[printer.kind] == "zpl":
+        return design_zpl(design, values).encode("utf-8"), row.version
+    return render_design_pdf(design, [values], None, title=f"Koordinator {item.code}"), row.version
+
+
+def test_label(printer: Printer) -> bytes:
+    """A printer's test label: Code 128 `TEST-<printer id>` with its name, in its format."""
+    from labels import render_pdf, render_zpl
+
+    label = Label(
+        code=f"TEST-{printer.id}", title=f"Test {printer.name}"[:40], lines=("Koordinator",)
+    )
+    if PRINTER_FORMAT[printer.kind] == "zpl":
+        return render_zpl([label], "thermal-2x1").encode("utf-8")
+    return render_pdf([label], "thermal-2x1", title="Koordinator test print")

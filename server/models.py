@@ -460,12 +460,13 @@ class FlagState(BaseModel):
 
 
 class Sink(BaseModel):
-    """Where events go (server/dispatch.py): an MQTT broker, a webhook URL, later a printer,
-    an andon light. Its row is its cursor: `cursor` is the id of the last event delivered,
-    and a dispatcher holds the row locked (PostgreSQL, SKIP LOCKED) while it delivers."""
+    """Where events go (server/dispatch.py): an MQTT broker, a webhook URL, a label printer
+    (server/core/printjobs.py), later an andon light. Its row is its cursor: `cursor` is
+    the id of the last event delivered, and a dispatcher holds the row locked (PostgreSQL,
+    SKIP LOCKED) while it delivers."""
 
     name = pw.CharField(max_length=64, unique=True)
-    kind = pw.CharField(max_length=16)  # webhook | mqtt | andon
+    kind = pw.CharField(max_length=16)  # webhook | mqtt | andon | alerts | printer
     #: kind-specific settings: url and secret of a webhook
     config = JSONField(default=dict)
     #: event types it takes (a list; `["*"]` every type)
@@ -671,3 +672,49 @@ class Shipment(BaseModel):
 
 
 MODELS.extend([CycleCount, CountLine, Shipment])
+
+
+class PrintJob(BaseModel):
+    """A label to print at a registered printer (server/core/printjobs.py), written in the
+    transaction of the scan or action that asks for it and delivered by the dispatcher's
+    printer sink (server/dispatch.py). `state`: `queued` until the printer took the bytes,
+    then `sent`; `cancelled` by a clerk; `failed` when it cannot be drawn at all.
+
+    What to print is either an item (`item`, drawn at delivery with `template`, the
+    version used is recorded) or `data`, bytes rendered when the job was made (POST
+    /api/labels, a test print)."""
+
+    id = pw.BigAutoField()
+    printer = pw.ForeignKeyField(Printer, backref="jobs", on_delete="CASCADE")
+    state = pw.CharField(max_length=16, default="queued", index=True)
+    #: why it was made: receive | split | complete (a station's print rule), api, test
+    source = pw.CharField(max_length=16)
+    item = pw.ForeignKeyField(Item, null=True, backref="+", on_delete="SET NULL")
+    template = pw.CharField(max_length=64, null=True)
+    version = pw.IntegerField(null=True)
+    data = pw.BlobField(null=True)
+    labels = pw.IntegerField(default=1)
+    scan_id = pw.CharField(max_length=64, null=True)
+    created_by = pw.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    attempts = pw.IntegerField(default=0)
+    last_attempt_at = pw.DateTimeField(null=True)
+    last_error = pw.CharField(max_length=200, default="")
+    sent_at = pw.DateTimeField(null=True)
+
+
+class PrintRule(BaseModel):
+    """A station's print rule: on `event` (receive, split, complete) an accepted scan at
+    `station` queues a label of its item with `template` (None: the default template) at
+    `printer`."""
+
+    station = pw.ForeignKeyField(Station, backref="print_rules", on_delete="CASCADE")
+    event = pw.CharField(max_length=16)
+    printer = pw.ForeignKeyField(Printer, backref="rules", on_delete="CASCADE")
+    template = pw.CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = ((("station", "event"), True),)
+
+
+MODELS.extend([PrintJob, PrintRule])

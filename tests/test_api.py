@@ -73,7 +73,7 @@ def backend(app) -> str:
 
 
 #: values for path parameters; in the role tables WO-P is a planned order, ITEM a new item
-PATH_VALUES = {"sku": "WIDGET", "number": "WO-P", "code": "ITEM", "kind": "products"}
+PATH_VALUES = {"sku": "WIDGET", "number": "WO-P", "code": "ITEM", "kind": "products", "job_id": "1"}
 
 
 def concrete(o) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
-from server.models import LedgerEntry
+from server.dispatch import Dispatcher, DispatchSettings
+from server.models import PrintJob
 from tests.conftest import GTIN_NUT
 from tests.labels.label_helpers import decode_image, decode_png, pdf_pages, svg_to_image
 
@@ -158,6 +160,18 @@ def _register(api, name, kind, address, expected=201, **extra):
     return api.post("/api/printers", body, as_="admin", expected=expected).get_json()
 
 
+def _deliver(db, until, timeout=20.0):
+    """Run the dispatcher (its printer sinks) until `until()` holds."""
+    dispatcher = Dispatcher(
+        db, DispatchSettings(poll_s=0.02, backoff_base_s=0.05, backoff_max_s=0.2, flags=False)
+    )
+    end = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < end, "not delivered"
+        if not dispatcher.run_once():
+            time.sleep(0.02)
+
+
 def test_print_to_a_registered_zebra(plant, api, db):
     port, got, t = _listener()
     _register(api, "zebra-1", "zpl-tcp", f"127.0.0.1:{port}", station="RECV")
@@ -166,9 +180,11 @@ def test_print_to_a_registered_zebra(plant, api, db):
         "template": "thermal-2x1",
         "printer": "zebra-1",
     }  # no format: the printer's (zpl)
-    answer = api.call("POST", "/api/labels", body, as_="supervisor", expected=200).get_json()
+    # a print job: queued now (202), delivered by the dispatcher's printer sink
+    answer = api.call("POST", "/api/labels", body, as_="supervisor", expected=202).get_json()
+    assert (answer["printer"], answer["state"], answer["labels"]) == ("zebra-1", "queued", 3)
+    _deliver(db, lambda: PrintJob.get_by_id(answer["job"]).state == "sent")
     t.join(5)
-    assert answer["labels"] == 3 and answer["sent"] == len(got)
     assert got.count(b"^XA") == 3 and all(c.encode() in got for c in answer["items"])
     history = api.get(f"/api/items/{answer['items'][0]}", as_="operator").get_json()["history"]
     assert history[-1]["message"] == "Label printed (zpl thermal-2x1 to printer zebra-1)"
@@ -205,21 +221,20 @@ def test_failures_answer_one_reason_and_no_connection_details(plant, api, db, ca
     _register(api, "closed", "zpl-tcp", f"127.0.0.1:{port}")
     _register(api, "nowhere", "zpl-tcp", "printer.invalid:9100")  # never resolves
     _register(api, "cups", "pdf-cups", "no_such_queue")
-    answers = {}
-    before = LedgerEntry.select().count()
+    jobs = {}
     for name in ("closed", "nowhere", "cups"):
         body = {"receive": {"product": "GLOVES", "count": 1}, "printer": name}
-        resp = api.call("POST", "/api/labels", body, as_="supervisor", expected=502)
-        answers[name] = resp.get_json()
-    for name, answer in answers.items():
-        assert answer == {
-            "error": "printer_unavailable",
-            "message": f"Printer {name} did not take the job",
-        }
-        text = str(answer)
+        resp = api.call("POST", "/api/labels", body, as_="supervisor", expected=202)
+        jobs[name] = resp.get_json()["job"]
+    _deliver(db, lambda: all(PrintJob.get_by_id(j).attempts for j in jobs.values()))
+    listed = {j["printer"]: j for j in api.get("/api/print-jobs", as_="clerk").get_json()["jobs"]}
+    for name in jobs:
+        job = listed[name]
+        assert job["state"] == "queued"  # retried with the backoff
+        assert job["last_error"] == f"Printer {name} did not take the job"
+        text = job["last_error"]
         for leak in (str(port), "127.0.0.1", "invalid", "refused", "Errno", "queue"):
             assert leak not in text
-    assert LedgerEntry.select().count() == before  # nothing created, nothing recorded
     assert "printer closed" in caplog.text  # the admin finds the cause in the log
 
 
@@ -246,9 +261,10 @@ def test_pdf_cups_printer_runs_lp(plant, api, db, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     _register(api, "office", "pdf-cups", "Office_A4")
     body = {"commands": ["CMD-DONE", "CMD-OUT"], "printer": "office"}
-    answer = api.call("POST", "/api/labels", body, as_="supervisor", expected=200).get_json()
+    answer = api.call("POST", "/api/labels", body, as_="supervisor", expected=202).get_json()
+    _deliver(db, lambda: PrintJob.get_by_id(answer["job"]).state == "sent")
     job = (tmp_path / "job.pdf").read_bytes()
-    assert job.startswith(b"%PDF") and answer["sent"] == len(job)
+    assert job.startswith(b"%PDF") and len(pdf_pages(job)) == 1  # both on one A4 sheet
     assert (tmp_path / "args").read_text().split()[:2] == ["-d", "Office_A4"]
 
 
@@ -287,6 +303,11 @@ def test_printers_are_for_admins(plant, api, db):
             "address": "10.1.2.3:9100",
             "station": "SHIP",
             "active": True,
+            # never tried yet: neither online nor offline
+            "online": None,
+            "state": "unknown",
+            "last_attempt_at": None,
+            "queued": 0,
         }
     ]
 

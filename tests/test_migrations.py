@@ -475,4 +475,31 @@ def test_0014_adds_cycle_counts_shipments_and_the_scanners_context(database):
     count = CycleCount.create(site_id=1, scope=[1])
     CountLine.create(count_id=count.id, item_id=1, counted=3)
     assert CycleCount.get_by_id(count.id).status == "open"
+
+
+PRINT_JOBS = "0013_print_jobs"
+
+
+def _as_before_0013(db: pw.Database) -> None:
+    """Turn the current schema into the one of the release before 0013."""
+    for table in ("print_rule", "print_job"):
+        db.execute_sql(f'DROP TABLE "{table}"')
+    SchemaMigration.delete().where(SchemaMigration.name == PRINT_JOBS).execute()
+
+
+def test_0013_adds_print_jobs_and_rules(database):
+    from server.models import Printer, PrintJob, PrintRule
+
+    create_schema(database)
+    _as_before_0013(database)
+    assert "print_job" not in database.get_tables()
+
+    assert create_schema(database) == [PRINT_JOBS]
+
+    station = Station.create(code="END", name="End", default_action="complete")
+    printer = Printer.create(name="zebra-1", kind="zpl-tcp", address="127.0.0.1")
+    PrintRule.create(station=station, event="complete", printer=printer)
+    job = PrintJob.create(printer=printer, source="test", data=b"^XA^XZ")
+    assert PrintJob.get_by_id(job.id).state == "queued"
+    assert bytes(PrintJob.get_by_id(job.id).data) == b"^XA^XZ"
     assert create_schema(database) == []

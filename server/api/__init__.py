@@ -234,6 +234,7 @@ def init_app(app: Flask) -> None:
         orders,
         people,
         printers,
+        printjobs,
         products,
         reasonlist,
         reports,

@@ -16,28 +16,23 @@ from flask import Response, current_app
 from labels import TEMPLATES, render_pdf, render_png, render_svg, render_zpl
 from server.api import current_user, op
 from server.api.schemas import Code, PositiveQty, Strict, check_total, whole_number
-from server.core.errors import Conflict, DomainError, Invalid, NotFound
+from server.core import printjobs
+from server.core.errors import Conflict, Invalid, NotFound
 from server.core.items import create_items
 from server.labelling import (
     PRINTER_FORMAT,
     SYMBOLOGY_CHOICES,
     LabelError,
-    PrinterUnavailable,
     command_label,
     item_label,
     reason_labels,
     record_prints,
-    send_to_printer,
 )
 from server.models import Item, Printer, Product, ProductionOrder, utcnow
 
 Symbology = Literal[SYMBOLOGY_CHOICES]  # type: ignore[valid-type]
 Template = Literal[tuple(TEMPLATES)]  # type: ignore[valid-type]
 MAX_JOB = 2000
-
-
-class PrinterFailed(DomainError):
-    status = 502
 
 
 def _printer(name: str | None) -> Printer | None:
@@ -164,15 +159,17 @@ def get_label(name: str, query: LabelQuery):
 
 @op("POST", "/labels", role="clerk", tag="labels",
     summary="Print job: a PDF sheet or a ZPL batch for items, command labels, or N items "
-    "received now; optionally sent to a registered printer by name",
+    "received now; or queued for a registered printer by name (202)",
     body=LabelJobIn,
     responses={200: ("application/pdf or text/plain ZPL; X-Koordinator-Items lists the item "
-                     "codes; JSON {sent, labels} when sent to a printer", None),
+                     "codes", None),
+               202: ("Sent to a printer: JSON {job, printer, state, labels, items}, a print "
+                     "job the dispatcher delivers (GET /api/print-jobs)", None),
                404: ("Unknown item, product, order or printer", None),
-               409: ("printer_unavailable: the printer is not active", None),
-               502: ("printer_unavailable: the printer did not take the job", None)},
-    produces={200: ("application/pdf", "text/plain", "application/json")},
-    headers={200: {"X-Koordinator-Items": "the item codes printed, comma-separated"}})  # fmt: skip
+               409: ("printer_unavailable: the printer is not active", None)},
+    produces={200: ("application/pdf", "text/plain")},
+    headers={200: {"X-Koordinator-Items": "the item codes printed, comma-separated"},
+             202: {"X-Koordinator-Items": "the item codes printed, comma-separated"}})  # fmt: skip
 def post_labels(body: LabelJobIn):
     user = current_user()
     now = utcnow()
@@ -227,16 +224,25 @@ def post_labels(body: LabelJobIn):
         job = _labels_for(items, body.symbology) + commands
         output = _render(job, fmt, template)
         how = f"{fmt} {template}"
+        queued = None
         if printer is not None:
-            try:
-                sent = send_to_printer(printer, output)
-            except PrinterUnavailable as exc:
-                raise PrinterFailed("printer_unavailable", str(exc)) from exc
+            # a print job, delivered by the dispatcher's printer sink (docs/labels.md)
+            data = output.encode("utf-8") if isinstance(output, str) else output
+            queued, _event = printjobs.enqueue(
+                printer, source="api", now=now, data=data, labels=len(job), user_id=user.id
+            )
             how += f" to printer {printer.name}"
         record_prints(items, how, user.id, now)
     headers = {"X-Koordinator-Items": ",".join(i.code for i in items)}
-    if printer is not None:
-        return {"sent": sent, "labels": len(job), "items": [i.code for i in items]}, 200, headers
+    if queued is not None:
+        answer = {
+            "job": queued.id,
+            "printer": printer.name,
+            "state": queued.state,
+            "labels": len(job),
+            "items": [i.code for i in items],
+        }
+        return answer, 202, headers
     if fmt == "pdf":
         return Response(output, mimetype="application/pdf", headers=headers)
     return Response(output, mimetype="text/plain", headers=headers)

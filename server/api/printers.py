@@ -14,6 +14,7 @@ from flask import current_app
 
 from server.api import op
 from server.api.schemas import Answer, Code, Strict
+from server.core import printjobs
 from server.core.errors import Conflict, Invalid, NotFound
 from server.labelling import PRINTER_KINDS, check_address
 from server.models import Printer, Station
@@ -54,6 +55,10 @@ class PrinterOut(Answer):
     address: str
     station: str | None
     active: bool
+    online: bool | None
+    state: str
+    last_attempt_at: str | None
+    queued: int
 
 
 def printer_dict(p: Printer) -> dict:
@@ -63,6 +68,7 @@ def printer_dict(p: Printer) -> dict:
         "address": p.address,
         "station": Station.get_by_id(p.station_id).code if p.station_id else None,
         "active": p.active,
+        **printjobs.printer_state(p),
     }
 
 

@@ -44,6 +44,7 @@ TYPES = {
     "count.variance": "a cycle count closed with variances (missing, elsewhere, quantity)",
     "count.approved": "a cycle count was approved: its adjustments were written",
     "sink.disabled": "a sink failed for too long and was switched off",
+    "print.job": "a label was queued for a printer (a print job, docs/labels.md)",
 }
 #: the item events of a scan's action
 ACTION_EVENTS = {

@@ -33,6 +33,7 @@ from server.core import (
     machines,
     oee,
     plantday,
+    printjobs,
     reasonlist,
     rework,
     schedule,
@@ -299,6 +300,13 @@ class _Batch:
         self.touched: set[str] = set()  # scanner ids that scanned in this batch
         #: the batch's events (server/core/events.py), written just before the commit
         self.events: list[tuple[str, str, dict]] = []
+        self._print_rules: dict | None = None
+
+    def print_rules(self) -> dict:
+        """The stations' print rules, read once per batch (server/core/printjobs.py)."""
+        if self._print_rules is None:
+            self._print_rules = printjobs.rules_by_station()
+        return self._print_rules
 
     def today(self, now: dt.datetime) -> dt.date:
         """The plant's calendar day of `now` (made once per batch, not per scan)."""
@@ -370,11 +378,16 @@ def _apply_one(
     ctx = _Ctx(scan, now, batch)
     try:
         try:
+            printing = None
             with _savepoint(db):
                 result = _process(ctx)
+                if result.accepted and ctx.station is not None:
+                    printing = _print_rule(ctx, result, batch)
                 _write_ledger(ctx, result)
             batch.delta.merge(ctx.delta)
             batch.events.extend(events.scan_events(scan, result, ctx))
+            if printing is not None:
+                batch.events.append(printing)
             batch.oee.merge(ctx.oee)
             return result
         except Rejected as rej:
@@ -418,6 +431,30 @@ def _apply_one(
         reason="server_error",
         message="Server problem - scan again",
     )
+
+
+def _print_rule(ctx: _Ctx, result: ScanResult, batch: _Batch):
+    """The station's print rule for this accepted scan (server/core/printjobs.py): a
+    queued job in the scan's savepoint and its event for the batch, and the answer says
+    where the label prints. No rule: two comparisons, the rules are read once per batch."""
+    if printjobs.rule_event(result.action, result.warnings) is None:
+        return None
+    got = printjobs.for_scan(
+        batch.print_rules(),
+        ctx.station.id,
+        result.action,
+        result.warnings,
+        ctx.item if ctx.item is not None and ctx.item.id else None,
+        ctx.scan.scan_id,
+        ctx.now,
+    )
+    if got is None:
+        return None
+    name, event = got
+    text = f"Label printing at {name}"
+    result.warnings.append({"code": "label_printing", "message": text, "printer": name})
+    result.message = f"{result.message} - {text[0].lower()}{text[1:]}"
+    return event
 
 
 class _savepoint:  # noqa: N801 - used as `with _savepoint(db):`

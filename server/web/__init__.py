@@ -114,6 +114,7 @@ def init_app(app: Flask) -> None:
         labelpages,
         pages,
         plantpages,
+        printpages,
         scanstation,
         schedule,
         scrap,

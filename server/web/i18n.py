@@ -256,7 +256,26 @@ COMMAND_TEXT = {
 }
 
 #: warnings of an accepted scan that are not reason codes
-WARNING_TEXT = {"split": _("Split - label the part taken")}
+WARNING_TEXT = {
+    "split": _("Split - label the part taken"),
+    "label_printing": _("Label printing"),
+}
+
+#: states of a print job and why it was made (server/core/printjobs.py)
+PRINT_STATE_TEXT = {
+    "queued": _("Queued"),
+    "sent": _("Printed"),
+    "cancelled": _("Cancelled"),
+    "failed": _("Cannot be drawn"),
+}
+PRINT_SOURCE_TEXT = {
+    "receive": _("Receive"),
+    "split": _("Split"),
+    "complete": _("Complete"),
+    "api": _("Print labels"),
+    "test": _("Test print"),
+}
+PRINTER_STATE_TEXT = {"online": _("Online"), "offline": _("Offline"), "unknown": _("Not tried yet")}
 
 #: codes of refused forms and planning calls that are not scan reasons
 ERROR_TEXT = {
@@ -266,6 +285,10 @@ ERROR_TEXT = {
     "not_found": _("Not found"),
     "reason_required": _("Reason needed"),
     "unknown_station": _("Station not known"),
+    "printer_unavailable": _("The printer is switched off in Koordinator"),
+    "print_job_sent": _("Printed already"),
+    "unknown_print_job": _("Print job not known"),
+    "unknown_printer": _("Printer not known"),
 }
 
 #: pydantic error types of a refused form field
@@ -424,6 +447,18 @@ def verb_text(action: str | None) -> str:
 
 def warning_text(code: str) -> str:
     return _text(WARNING_TEXT, code, "") or reason_text(code)
+
+
+def print_state_text(state: str) -> str:
+    return _text(PRINT_STATE_TEXT, state, state)
+
+
+def print_source_text(source: str) -> str:
+    return _text(PRINT_SOURCE_TEXT, source, source)
+
+
+def printer_state_text(state: str) -> str:
+    return _text(PRINTER_STATE_TEXT, state, state)
 
 
 def close_text(how: str) -> str:
@@ -591,6 +626,8 @@ def worker_catalogue() -> dict:
             "This browser cannot keep scans (private window?): the scan was not saved"
         ),
         "qty_label": gettext("Qty"),
+        # a station's print rule queued the item's label (server/core/printjobs.py)
+        "label_printing": gettext("Label printing at %(printer)s", printer="{printer}"),
         "next": {code: str(text) for code, text in REASON_NEXT.items()},
     }
 

@@ -114,6 +114,7 @@ NAV = [
     ("web.counts_list", lazy_gettext("Counts"), "supervisor"),
     ("web.label_print", lazy_gettext("Print labels"), "clerk"),
     ("web.label_templates", lazy_gettext("Label templates"), "clerk"),
+    ("web.print_jobs", lazy_gettext("Printers"), "clerk"),
     ("web.scan_index", lazy_gettext("Scan station"), "operator"),
     ("web.admin", lazy_gettext("Admin"), "admin"),
 ]
@@ -144,6 +145,9 @@ def init_app(app: Flask) -> None:
             "reason_use_text": i18n.reason_use_text,
             "listed_reason_text": i18n.listed_reason_text,
             "warning_text": i18n.warning_text,
+            "print_state_text": i18n.print_state_text,
+            "print_source_text": i18n.print_source_text,
+            "printer_state_text": i18n.printer_state_text,
             "detail_text": i18n.detail_text,
             "command_text": i18n.command_text,
             "flag_message": i18n.flag_message,

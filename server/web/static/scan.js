@@ -198,6 +198,12 @@
       if (en || !res.action) return res.message;
       var said = T.actions[res.action] || res.action;
       if (res.stage) said += " → " + (T.stages[res.stage] || res.stage);
+      // a station's print rule queued the label: say where it prints
+      (res.warnings || []).forEach(function (w) {
+        if (w.code === "label_printing" && T.label_printing) {
+          said += " - " + T.label_printing.replace("{printer}", w.printer || "");
+        }
+      });
       return said;
     }
 
