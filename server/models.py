@@ -551,8 +551,8 @@ MODELS.append(LabelTemplate)
 
 class Shift(BaseModel):
     """A shift of the plant's day: from `start` to `end`, local times "HH:MM" on quarter
-    hours; an end at or before the start ends on the next day. Not yet per site (no site
-    table yet); see server/core/shifts.py."""
+    hours; an end at or before the start ends on the next day. One set for the whole plant:
+    shifts are not per site yet (sites came after them); see server/core/shifts.py."""
 
     name = pw.CharField(max_length=64, unique=True)
     start = pw.CharField(max_length=5)
