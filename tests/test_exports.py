@@ -167,7 +167,7 @@ def test_ledger(shop, api):
     assert rows[14] == [
         "14", "2026-11-21 09:00:00", "", "scan", "sc-line", "accepted", "scrap", steel, "STEEL",
         "raw", "scrapped", "2", "LINE", "", "supervisor1", "", "DAMAGED",
-        "Scrap: Steel sheet raw → scrapped", "", steel,
+        "Scrap: Steel sheet lot L1 raw → scrapped", "", steel,
     ]  # fmt: skip
     assert _ledger_ids(api, "?order=WO-1&station=END") == ["8", "10"]
     assert _ledger_ids(api, "?product=STEEL") == ["6", "12", "14"]
