@@ -168,6 +168,29 @@ def _id_of(model, field, value: str | None, what: str) -> int | None:
     return row.id
 
 
+#: the filters given as codes, and where their ids are looked up
+_BY_CODE = {
+    "product": (Product, Product.sku),
+    "station": (Station, Station.code),
+    "order": (ProductionOrder, ProductionOrder.number),
+}
+
+
+def _narrowed(f: Filters, **columns) -> pw.Expression:
+    """The condition of the filters `f` gives, each on the column named for it
+    (`product=Item.product`, ...): codes resolved to ids now, so an unknown one is a 404
+    before any byte; `stage` and `status` compared as they are."""
+    cond = pw.SQL("1 = 1")
+    for name, column in columns.items():
+        value = getattr(f, name)
+        if value is None:
+            continue
+        if name in _BY_CODE:
+            value = _id_of(*_BY_CODE[name], value, name)
+        cond &= column == value
+    return cond
+
+
 def _between(column, lo, hi):
     cond = pw.SQL("1 = 1")
     if lo is not None:
@@ -222,16 +245,16 @@ def _local(f: Filters) -> Callable[[dt.datetime | None], dt.datetime | None]:
 
 
 def _stock(f: Filters, chunk: int) -> Iterator[tuple]:
-    product_id = _id_of(Product, Product.sku, f.product, "product")
-    station_id = _id_of(Station, Station.code, f.station, "station")
-    cond = (StockCounter.count != 0) | (StockCounter.qty != 0)
-    if product_id is not None:
-        cond &= StockCounter.product == product_id
-    if station_id is not None:
-        cond &= StockCounter.station_id == station_id
-    if f.stage is not None:
-        cond &= StockCounter.stage == f.stage
-    else:  # stock is what is in the plant; shipped, consumed and scrapped only when asked
+    cond = _narrowed(
+        f,
+        product=StockCounter.product,
+        station=StockCounter.station_id,
+        stage=StockCounter.stage,
+    )
+    cond &= (StockCounter.count != 0) | (StockCounter.qty != 0)
+    if (
+        f.stage is None
+    ):  # stock is what is in the plant; shipped, consumed and scrapped only when asked
         cond &= StockCounter.stage.not_in([s.value for s in GONE])
     query = (
         StockCounter.select(
@@ -253,19 +276,10 @@ def _stock(f: Filters, chunk: int) -> Iterator[tuple]:
 
 
 def _items(f: Filters, chunk: int) -> Iterator[tuple]:
-    product_id = _id_of(Product, Product.sku, f.product, "product")
-    station_id = _id_of(Station, Station.code, f.station, "station")
-    order_id = _id_of(ProductionOrder, ProductionOrder.number, f.order, "order")
-    lo, hi = f.window()
-    cond = _between(Item.created_at, lo, hi)
-    if product_id is not None:
-        cond &= Item.product == product_id
-    if station_id is not None:
-        cond &= Item.station == station_id
-    if order_id is not None:
-        cond &= Item.order == order_id
-    if f.stage is not None:
-        cond &= Item.stage == f.stage
+    cond = _narrowed(
+        f, product=Item.product, station=Item.station, order=Item.order, stage=Item.stage
+    )
+    cond &= _between(Item.created_at, *f.window())
     query = (
         Item.select(
             Item.id,
@@ -313,25 +327,19 @@ def _ledger_window(f: Filters) -> tuple[int, int] | None:
 
 
 def _ledger(f: Filters, chunk: int) -> Iterator[tuple]:
-    product_id = _id_of(Product, Product.sku, f.product, "product")
-    station_id = _id_of(Station, Station.code, f.station, "station")
-    order_id = _id_of(ProductionOrder, ProductionOrder.number, f.order, "order")
+    cond = _narrowed(
+        f,
+        product=Item.product,
+        station=LedgerEntry.station,
+        order=LedgerEntry.order,
+        stage=LedgerEntry.to_stage,
+        status=LedgerEntry.status,
+    )
     span = _ledger_window(f)
     if span is None:
         return iter(())
-    lo, hi = f.window()
-    cond = (LedgerEntry.id >= span[0]) & (LedgerEntry.id <= span[1])
-    cond &= _between(LedgerEntry.received_at, lo, hi)
-    if product_id is not None:
-        cond &= Item.product == product_id
-    if station_id is not None:
-        cond &= LedgerEntry.station == station_id
-    if order_id is not None:
-        cond &= LedgerEntry.order == order_id
-    if f.stage is not None:
-        cond &= LedgerEntry.to_stage == f.stage
-    if f.status is not None:
-        cond &= LedgerEntry.status == f.status
+    cond &= (LedgerEntry.id >= span[0]) & (LedgerEntry.id <= span[1])
+    cond &= _between(LedgerEntry.received_at, *f.window())
     query = (
         LedgerEntry.select(
             LedgerEntry.id,
@@ -373,19 +381,14 @@ def _ledger(f: Filters, chunk: int) -> Iterator[tuple]:
 
 
 def _production(f: Filters, chunk: int) -> Iterator[tuple]:
-    product_id = _id_of(Product, Product.sku, f.product, "product")
-    station_id = _id_of(Station, Station.code, f.station, "station")
-    order_id = _id_of(ProductionOrder, ProductionOrder.number, f.order, "order")
+    cond = _narrowed(
+        f,
+        product=ProductionOrder.product,
+        station=ProductionOrder.station,
+        order=ProductionOrder.id,
+        status=ProductionOrder.status,
+    )
     lo, hi = f.window()
-    cond = pw.SQL("1 = 1")
-    if product_id is not None:
-        cond &= ProductionOrder.product == product_id
-    if station_id is not None:
-        cond &= ProductionOrder.station == station_id
-    if order_id is not None:
-        cond &= ProductionOrder.id == order_id
-    if f.status is not None:
-        cond &= ProductionOrder.status == f.status
     # an order belongs to the period when its schedule overlaps it or it completed
     # something in it
     if lo is not None or hi is not None:
@@ -470,22 +473,13 @@ def _production_rows(batch, lo, hi, local) -> Iterator[tuple]:
 
 
 def _scrap(f: Filters, chunk: int) -> Iterator[tuple]:
-    product_id = _id_of(Product, Product.sku, f.product, "product")
-    station_id = _id_of(Station, Station.code, f.station, "station")
-    order_id = _id_of(ProductionOrder, ProductionOrder.number, f.order, "order")
+    cond = _narrowed(f, product=Item.product, station=LedgerEntry.station, order=LedgerEntry.order)
     span = _ledger_window(f)
     if span is None:
         return iter(())
-    lo, hi = f.window()
-    cond = (LedgerEntry.id >= span[0]) & (LedgerEntry.id <= span[1])
-    cond &= _between(LedgerEntry.received_at, lo, hi)
+    cond &= (LedgerEntry.id >= span[0]) & (LedgerEntry.id <= span[1])
+    cond &= _between(LedgerEntry.received_at, *f.window())
     cond &= (LedgerEntry.status == "accepted") & (LedgerEntry.to_stage == Stage.SCRAPPED.value)
-    if product_id is not None:
-        cond &= Item.product == product_id
-    if station_id is not None:
-        cond &= LedgerEntry.station == station_id
-    if order_id is not None:
-        cond &= LedgerEntry.order == order_id
     query = (
         LedgerEntry.select(
             LedgerEntry.id,
