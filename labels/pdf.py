@@ -51,31 +51,11 @@ def render_pdf(
     drawn. Raises ValueError for an unknown template, no labels, or a code too long for
     the template's label width."""
     tpl = get_template(template)
-    items = list(labels)
-    if not items:
-        raise ValueError("no labels to render")
-    out = io.BytesIO()
-    canvas = Canvas(
-        out,
-        pagesize=(tpl.page_width * MM, tpl.page_height * MM),
-        invariant=True,
-        pageCompression=1,
-    )
-    canvas.setTitle(title)
-    canvas.setCreator("Koordinator labels")
-    total = len(items)
-    for i, label in enumerate(items):
-        slot = i % tpl.per_page
-        if i and slot == 0:
-            canvas.showPage()
-        layout = layout_label(label, tpl.label_width, tpl.label_height)
-        left, top = tpl.origin(slot)
-        _draw(canvas, layout, left, top, tpl.page_height)
-        if progress is not None and ((i + 1) % 100 == 0 or i + 1 == total):
-            progress(i + 1, total)
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
+    layouts = [
+        lambda label=label: layout_label(label, tpl.label_width, tpl.label_height)
+        for label in labels
+    ]
+    return _sheet(tpl, layouts, progress=progress, every=100, title=title)
 
 
 def render_design_pdf(
@@ -100,8 +80,24 @@ def render_design_pdf(
                 f"a {design.width:g} × {design.height:g} mm label does not fit the "
                 f"{tpl.label_width:g} × {tpl.label_height:g} mm labels of {stock}"
             )
-    rows = list(values)
-    if not rows:
+    layouts = [lambda row=row: layout_design(design, row) for row in values]
+    offset = ((tpl.label_width - design.width) / 2, (tpl.label_height - design.height) / 2)
+    return _sheet(tpl, layouts, offset=offset, progress=progress, every=25, title=title)
+
+
+def _sheet(
+    tpl: Template,
+    layouts: list[Callable[[], Layout]],
+    *,
+    offset: tuple[float, float] = (0.0, 0.0),
+    progress: Progress | None,
+    every: int,
+    title: str,
+) -> bytes:
+    """The PDF of one label per entry of ``layouts`` (each drawn when its turn comes) on
+    ``tpl``, page after page, each moved by ``offset`` (mm) in its slot;
+    ``progress(done, total)`` every ``every`` labels and at the last."""
+    if not layouts:
         raise ValueError("no labels to render")
     out = io.BytesIO()
     canvas = Canvas(
@@ -112,15 +108,14 @@ def render_design_pdf(
     )
     canvas.setTitle(title)
     canvas.setCreator("Koordinator labels")
-    dx, dy = (tpl.label_width - design.width) / 2, (tpl.label_height - design.height) / 2
-    total = len(rows)
-    for i, row in enumerate(rows):
+    total = len(layouts)
+    for i, layout in enumerate(layouts):
         slot = i % tpl.per_page
         if i and slot == 0:
             canvas.showPage()
         left, top = tpl.origin(slot)
-        _draw(canvas, layout_design(design, row), left + dx, top + dy, tpl.page_height)
-        if progress is not None and ((i + 1) % 25 == 0 or i + 1 == total):
+        _draw(canvas, layout(), left + offset[0], top + offset[1], tpl.page_height)
+        if progress is not None and ((i + 1) % every == 0 or i + 1 == total):
             progress(i + 1, total)
     canvas.showPage()
     canvas.save()
