@@ -151,19 +151,8 @@ def test_a_sink_failing_for_days_is_switched_off_with_an_event(db, plant):
 
 
 def test_the_dispatcher_raises_and_clears_flags_once(db, plant, monkeypatch):
-    today = dt.date.today()
-    plant.api.post(
-        "/api/orders",
-        {
-            "number": "WO-LATE",
-            "product": "WIDGET",
-            "qty": 1,
-            "start": (today - dt.timedelta(days=2)).isoformat(),
-            "due": (today - dt.timedelta(days=1)).isoformat(),
-        },
-        as_="supervisor",
-        expected=201,
-    )
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    plant.order("WO-LATE", "WIDGET", 1, release=False, due=yesterday)  # late: due yesterday
     settings = DispatchSettings(flag_interval_s=3600, flag_min_interval_s=0)
     dispatcher = Dispatcher(db, settings)
     assert "late:order:WO-LATE" in dispatcher.evaluate_flags_when_due()

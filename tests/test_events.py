@@ -107,19 +107,8 @@ def test_order_released_then_done_once(plant, db):
 
 
 def test_a_flag_is_emitted_once_when_it_rises_and_once_when_it_clears(plant, db):
-    today = dt.date.today()
-    plant.api.post(
-        "/api/orders",
-        {
-            "number": "WO-LATE",
-            "product": "WIDGET",
-            "qty": 1,
-            "start": (today - dt.timedelta(days=3)).isoformat(),
-            "due": (today - dt.timedelta(days=1)).isoformat(),
-        },
-        as_="supervisor",
-        expected=201,
-    )
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    plant.order("WO-LATE", "WIDGET", 1, release=False, due=yesterday)  # late: due yesterday
     now = utcnow()
     changed = events.evaluate_flags(db, now)
     assert "late:order:WO-LATE" in changed

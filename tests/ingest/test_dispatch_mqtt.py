@@ -100,19 +100,8 @@ def test_events_on_mqtt_in_order_through_a_broker_outage(broker, db, plant):
 
 
 def test_a_flag_is_a_retained_state_until_it_clears(broker, db, plant):
-    today = dt.date.today()
-    plant.api.post(
-        "/api/orders",
-        {
-            "number": "WO-LATE",
-            "product": "WIDGET",
-            "qty": 1,
-            "start": (today - dt.timedelta(days=2)).isoformat(),
-            "due": (today - dt.timedelta(days=1)).isoformat(),
-        },
-        as_="supervisor",
-        expected=201,
-    )
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    plant.order("WO-LATE", "WIDGET", 1, release=False, due=yesterday)  # late: due yesterday
     add_sink("bus", "mqtt", {"url": broker.url}, ["flag.raised", "flag.cleared"])
     dispatcher = Dispatcher(db, FAST)
     try:
