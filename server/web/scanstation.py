@@ -65,7 +65,7 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
     reason = reasonlist.lookup(scanner.why) if scanner.why else None
     language = str(get_locale() or i18n.DEFAULT)
     reason_text = f"{scanner.why} {reasonlist.text(reason, language)}" if reason else ""
-    place = locations.where_next(scanner, station)
+    place = locations.current(scanner)
     counting = getattr(scanner, "count_id", None)
     action_text = (
         gettext("Counting (count %(count)s)", count=counting)
@@ -89,7 +89,9 @@ def scanner_context(scanner: Scanner, station: Station | None) -> dict:
         "count": counting,
         "reason": scanner.why,
         "reason_text": reason_text or None,
-        "location": place,
+        # the header's location row: where the next scan puts an item (the text names only
+        # a location label's, as the agent's context does)
+        "location": locations.where_next(scanner, station),
         "text": " · ".join(p for p in parts if p),
     }
 

@@ -4,6 +4,7 @@ port with headless system Chromium (Playwright)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -172,6 +173,23 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+
+
+def scan_on_page(page, code: str, *expected: str) -> None:
+    """Type `code` into the scan page as a wedge scanner does and wait for *its* answer (the
+    one before may say the same words), which must contain each expected text."""
+    answer = page.locator("#answer")
+    seq = int(answer.get_attribute("data-seq") or 0)
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+    expect(answer).to_have_attribute("data-seq", str(seq + 1))
+    for text in expected:
+        expect(answer).to_contain_text(text)
+
+
+def scanning(page):
+    """scan(code, *expected): `scan_on_page` on this page."""
+    return functools.partial(scan_on_page, page)
 
 
 def shot(page, name: str, db_url: str, *, full_page: bool = True) -> None:

@@ -12,12 +12,7 @@ from playwright.sync_api import expect
 
 from server.models import User
 from tests.test_locations import _stores
-from tests.web.conftest import sign_in
-
-
-def _scan(page, code: str) -> None:
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
+from tests.web.conftest import scan_on_page, sign_in
 
 
 def test_count_of_a01_finds_one_missing_one_extra_and_the_adjustments_show(
@@ -42,11 +37,11 @@ def test_count_of_a01_finds_one_missing_one_extra_and_the_adjustments_show(
 
     # the worker: count mode, the bin, the lots seen there
     page.goto("/scan/sc-put")
-    _scan(page, f"CMD-COUNT-{count_id}")
+    scan_on_page(page, f"CMD-COUNT-{count_id}")
     expect(page.locator("#answer")).to_contain_text(f"Count {count_id}")
-    _scan(page, "LOC-A-01-03")
+    scan_on_page(page, "LOC-A-01-03")
     expect(page.locator("#answer")).to_contain_text("Location: A-01-03")
-    _scan(page, here)
+    scan_on_page(page, here)
     expect(page.locator("#answer")).to_contain_text("Counted: Steel sheet lot H-9 25 kg")
 
     page.goto(count_url)

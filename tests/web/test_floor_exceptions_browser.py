@@ -14,8 +14,7 @@ from playwright.sync_api import expect
 from server.core.scans import ScanIn, apply_scan
 from server.models import Item, LedgerEntry, Station, User
 from tests.conftest import GTIN_BOLT, new_scan_id
-from tests.web.conftest import sign_in
-from tests.web.test_reason_browser import _scanning
+from tests.web.conftest import scanning, sign_in
 
 WORDS = {
     "en": {
@@ -81,7 +80,7 @@ def test_fefo_expired_rework_and_unissue_on_the_scan_page(page, plant, db, web_u
     # line side: a bare GTIN takes the lot expiring first, not the one received first
     page.goto("/scan/sc-line")
     expect(page.locator("html")).to_have_attribute("lang", lang)
-    scan = _scanning(page)
+    scan = scanning(page)
     scan(f"]C101{GTIN_BOLT}", words["ok"], words["issued"])
     soon = Item.get(Item.lot == "B-SOON")
     assert (soon.stage, soon.order_id is not None) == ("wip", True)
@@ -98,7 +97,7 @@ def test_fefo_expired_rework_and_unissue_on_the_scan_page(page, plant, db, web_u
 
     # unused bolts go back to stock with their lot; the order's issued figure falls
     page.goto("/scan/sc-ret")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan(soon.code, words["ok"], words["unissued"])
     soon = Item.get_by_id(soon.id)
     assert (soon.stage, soon.lot, soon.order_id) == ("component", "B-SOON", None)
@@ -107,7 +106,7 @@ def test_fefo_expired_rework_and_unissue_on_the_scan_page(page, plant, db, web_u
 
     # rework: refused without a reason, then the reason label and the unit
     page.goto("/scan/sc-rw")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan(unit, words["rejected"], words["no_reason"])
     assert (Item.get(Item.code == unit).station.code, _row(reason="reason_required").status) == (
         "A1",

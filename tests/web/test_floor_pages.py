@@ -9,12 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import sign_in
-
-
-def _scan(page, code: str) -> None:
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
+from tests.web.conftest import scan_on_page, sign_in
 
 
 def test_scan_header_follows_every_answer(page, history, web_users):
@@ -28,23 +23,23 @@ def test_scan_header_follows_every_answer(page, history, web_users):
     expect(head).to_have_text("Completed")
     expect(head).not_to_contain_text("supervisor1")
 
-    _scan(page, "CMD-OP-B-SUPERVISOR")
+    scan_on_page(page, "CMD-OP-B-SUPERVISOR")
     expect(answer).to_contain_text("Signed in: supervisor1")
     expect(head).to_have_text("Completed · supervisor1")
 
-    _scan(page, "CMD-ACT-MOVE")
+    scan_on_page(page, "CMD-ACT-MOVE")
     expect(answer).to_contain_text("Action: Moved")
     expect(head).to_have_text("Moved · supervisor1")
 
-    _scan(page, "CMD-DONE")
+    scan_on_page(page, "CMD-DONE")
     expect(head).to_have_text("Completed · supervisor1")
 
-    _scan(page, "CMD-OP-B-SUPERVISOR")  # the own badge again: signed out, and it says so
+    scan_on_page(page, "CMD-OP-B-SUPERVISOR")  # the own badge again: signed out, and it says so
     expect(answer).to_contain_text("Signed out: supervisor1")
     expect(answer).to_contain_text("same badge")
     expect(head).to_have_text("Completed")
 
-    _scan(page, "CMD-OP-B-OPERATOR")
+    scan_on_page(page, "CMD-OP-B-OPERATOR")
     expect(head).to_have_text("Completed · operator1")
     page.click("#scan-signout")  # signing out has its own button (it sends CMD-OUT)
     expect(answer).to_contain_text("Signed out: operator1")
@@ -59,9 +54,9 @@ def test_scan_header_speaks_bahasa(page, history, web_users):
     Station.update(language="id").where(Station.code == "END").execute()
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-end")
-    _scan(page, "CMD-OP-B-OPERATOR")
+    scan_on_page(page, "CMD-OP-B-OPERATOR")
     expect(page.locator(".scan-ctx")).to_contain_text("operator1")
-    _scan(page, "CMD-OP-B-OPERATOR")
+    scan_on_page(page, "CMD-OP-B-OPERATOR")
     answer = page.locator("#answer")
     expect(answer).to_contain_text("Keluar: operator1")
     expect(answer).not_to_contain_text("Signed out")

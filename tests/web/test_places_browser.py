@@ -10,12 +10,7 @@ import re
 from playwright.sync_api import expect
 
 from server.models import Station, User
-from tests.web.conftest import sign_in
-
-
-def _scan(page, code: str) -> None:
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
+from tests.web.conftest import scan_on_page, sign_in
 
 
 def test_receive_into_a_bin_transfer_to_line_side_and_the_stock_page(page, plant, api, web_users):
@@ -33,19 +28,19 @@ def test_receive_into_a_bin_transfer_to_line_side_and_the_stock_page(page, plant
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-recv")
     head, answer = page.locator(".scan-ctx"), page.locator("#answer")
-    _scan(page, "LOC-A-01-03")
+    scan_on_page(page, "LOC-A-01-03")
     expect(head).to_contain_text("A-01-03")  # the header shows the current location
     expect(answer).to_contain_text("Location: A-01-03")
     for lot in lots:
-        _scan(page, lot)
+        scan_on_page(page, lot)
         expect(page.locator("#recent li").first).to_contain_text(lot)
-        expect(answer).to_contain_text("Receive: Steel sheet new → raw · A-01-03")
+        expect(answer).to_contain_text("Receive: Steel sheet lot H-9 new → raw · A-01-03")
 
     page.goto("/scan/sc-put")
-    _scan(page, "LOC-LINE")
+    scan_on_page(page, "LOC-LINE")
     expect(page.locator(".scan-ctx")).to_contain_text("LINE")
     for lot in lots[:2]:
-        _scan(page, lot)
+        scan_on_page(page, lot)
         expect(page.locator("#recent li").first).to_contain_text(lot)
         expect(page.locator("#answer")).to_contain_text("Transfer: Steel sheet → LINE")
 
@@ -80,9 +75,9 @@ def test_receive_into_a_bin_transfer_to_line_side_and_the_stock_page(page, plant
     expect(places.locator('tr[data-place="LINE"]')).to_have_count(0)  # outside STORE
     page.goto("/scan/sc-put")
     expect(page.locator(".scan-ctx")).to_contain_text("di LINE")
-    _scan(page, "LOC-A-01-03")
+    scan_on_page(page, "LOC-A-01-03")
     expect(page.locator("#answer")).to_contain_text("Lokasi: A-01-03")
-    _scan(page, lots[0])
+    scan_on_page(page, lots[0])
     expect(page.locator("#answer")).to_contain_text("Dipindah lokasi → bahan baku · A-01-03")
-    _scan(page, "LOC-NOWHERE")
+    scan_on_page(page, "LOC-NOWHERE")
     expect(page.locator("#answer")).to_contain_text("Lokasi tidak dikenal")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from server.models import Item, LedgerEntry, Scanner, Station
-from tests.web.conftest import sign_in
+from tests.web.conftest import scanning, sign_in
 
 WORDS = {
     "en": {"ok": "Accepted", "why": "Reason for the next scan: DAMAGED Damaged", "ctx": "Damaged"},
@@ -18,22 +18,6 @@ WORDS = {
         "ctx": "Rusak",
     },
 }
-
-
-def _scanning(page):
-    """scan(code, *expected): type a code into the scan page and wait for *its* answer (the
-    one before may say the same words), which must contain each expected text."""
-    answer = page.locator("#answer")
-
-    def scan(code: str, *expected: str) -> None:
-        seq = int(answer.get_attribute("data-seq") or 0)
-        page.keyboard.type(code)
-        page.keyboard.press("Enter")
-        expect(answer).to_have_attribute("data-seq", str(seq + 1))
-        for text in expected:
-            expect(answer).to_contain_text(text)
-
-    return scan
 
 
 @pytest.mark.parametrize("lang", ["en", "id"])
@@ -48,7 +32,7 @@ def test_reason_label_then_part_scraps_it(page, history, web_users, lang):
     expect(page.locator("html")).to_have_attribute("lang", lang)
     header = page.locator("#scan-ctx")
 
-    scan = _scanning(page)
+    scan = scanning(page)
 
     scan("CMD-ACT-SCRAP", words["ok"])
     scan("CMD-WHY-DAMAGED", words["ok"], words["why"])
@@ -85,7 +69,7 @@ def test_qc_fail_holds_on_the_scan_page(page, history, web_users, lang):
     plant.scan("sc-recv", steel, expected=201)
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-line")
-    scan = _scanning(page)
+    scan = scanning(page)
 
     fail, passed = QC[lang]
     scan("CMD-QC-FAIL", fail)

@@ -11,26 +11,12 @@ import pytest
 from playwright.sync_api import expect
 
 from server.models import Item, Scanner, Station, User
-from tests.web.conftest import shot, sign_in
+from tests.web.conftest import scanning, shot, sign_in
 
 WORDS = {
     "en": {"ok": "Accepted", "bad": "Rejected", "next": "Scan a Koordinator label"},
     "id": {"ok": "Diterima", "bad": "Ditolak", "next": "Pindai label Koordinator"},
 }
-
-
-def _scanning(page):
-    answer = page.locator("#answer")
-
-    def scan(code: str, *expected: str) -> None:
-        seq = int(answer.get_attribute("data-seq") or 0)
-        page.keyboard.type(code)
-        page.keyboard.press("Enter")
-        expect(answer).to_have_attribute("data-seq", str(seq + 1))
-        for text in expected:
-            expect(answer).to_contain_text(text)
-
-    return scan
 
 
 def _keypad(page, digits: str) -> None:
@@ -49,7 +35,7 @@ def test_keypad_and_reason_picker_scrap_part_of_a_lot(page, history, web_users, 
     plant.scan("sc-recv", steel, expected=201)
     sign_in(page, web_users["supervisor"])
     page.goto("/scan/sc-line")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan("CMD-ACT-SCRAP", WORDS[lang]["ok"])
     _keypad(page, "3")
     page.select_option("#scan-reason", "DAMAGED")
@@ -75,7 +61,7 @@ def test_keypad_issues_part_of_a_lot(page, history, web_users, lang):
     plant.scan("sc-recv", steel, expected=201)
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-line")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan("CMD-ORD-WO-3", WORDS[lang]["ok"])
     expect(page.locator('[data-ctx="order"]')).to_have_text("WO-3")
     _keypad(page, "4")
@@ -88,7 +74,7 @@ def test_keypad_issues_part_of_a_lot(page, history, web_users, lang):
 def test_header_follows_commands_and_changes_made_elsewhere(page, history, web_users):
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-a1")
-    scan = _scanning(page)
+    scan = scanning(page)
     op = page.locator('[data-ctx="operator"]')
     order = page.locator('[data-ctx="order"]')
     action = page.locator('[data-ctx="action_text"]')
@@ -118,10 +104,10 @@ def test_rejections_say_what_to_do_next_with_the_product(page, history, web_user
     Station.update(language=lang).where(Station.code << ["SHIP", "A1"]).execute()
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-a1")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan("NOT-A-LABEL", WORDS[lang]["bad"], WORDS[lang]["next"])
     page.goto("/scan/sc-ship")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan(history["widgets"][1], WORDS[lang]["bad"])
     expect(page.locator("#answer")).to_contain_text("Widget")  # the product's name
     expect(page.locator("#answer")).to_contain_text(
@@ -142,7 +128,7 @@ def test_big_targets_and_no_sideways_scroll(page, history, web_users, viewport, 
     page.set_viewport_size(viewport)
     sign_in(page, web_users["operator"])
     page.goto("/scan/sc-a1")
-    scan = _scanning(page)
+    scan = scanning(page)
     scan("CMD-OP-B-OPERATOR")
     page.locator("#scan-extra summary").click()
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -9,12 +9,7 @@ from playwright.sync_api import expect
 
 from server.models import User
 from tests.test_trace import built  # noqa: F401 - the fixture
-from tests.web.conftest import sign_in
-
-
-def _scan(page, code: str) -> None:
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
+from tests.web.conftest import scan_on_page, sign_in
 
 
 def test_a_recall_lists_the_customers_who_got_the_lot(page, built, plant, api, web_users):  # noqa: F811
@@ -27,9 +22,9 @@ def test_a_recall_lists_the_customers_who_got_the_lot(page, built, plant, api, w
     )
     sign_in(page, web_users["supervisor"])
     page.goto("/scan/sc-ship")
-    _scan(page, "SHP-DO-7")
+    scan_on_page(page, "SHP-DO-7")
     expect(page.locator("#answer")).to_contain_text("Shipment DO-7: PT Maju Motor")
-    _scan(page, second)
+    scan_on_page(page, second)
     expect(page.locator("#recent li").first).to_contain_text(second)
     expect(page.locator("#answer")).to_contain_text("shipment DO-7")
 
@@ -50,5 +45,5 @@ def test_a_recall_lists_the_customers_who_got_the_lot(page, built, plant, api, w
     page.goto(f"/items/{second}")
     expect(page.locator("body")).to_contain_text("Pengiriman")
     page.goto("/scan/sc-ship")
-    _scan(page, "SHP-NOPE")
+    scan_on_page(page, "SHP-NOPE")
     expect(page.locator("#answer")).to_contain_text("Pengiriman tidak dikenal")

@@ -195,9 +195,14 @@
         if (next && text.indexOf(next) < 0) text += " " + next;
         return text;
       }
-      if (en || !res.action) return res.message;
+      // where the item is now (a location's code, the same in every language)
+      var at = res.location && res.action ? " · " + res.location : "";
+      if (en || !res.action) {
+        return res.message + (res.message.indexOf("→ " + res.location) < 0 ? at : "");
+      }
       var said = T.actions[res.action] || res.action;
       if (res.stage) said += " → " + (T.stages[res.stage] || res.stage);
+      said += at;
       // a station's print rule queued the label: say where it prints
       (res.warnings || []).forEach(function (w) {
         if (w.code === "label_printing" && T.label_printing) {
