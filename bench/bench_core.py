@@ -22,6 +22,29 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 
 
+def fresh_app(name: str, url: str | None = None):
+    """A Koordinator app with its schema on `url`, else on a new SQLite file
+    `bench/out/<name>` (its WAL files removed too); prints the machine line every bench
+    quotes. Returns (app, db)."""
+    from server import create_app
+    from server.db import create_schema
+
+    if url is None:
+        OUT.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{OUT / name}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{OUT / name}"
+    app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+    db = app.extensions["koordinator.db"]
+    create_schema(db)
+    backend = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {backend}"
+    )
+    return app, db
+
+
 def build(db, n_items: int, n_ledger: int) -> None:
     from server.core import codes
     from server.core.stock import rebuild

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import random
 import time
 from decimal import Decimal
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench_core import fresh_app
 
 
 def build(n_items: int, n_other: int, opened_at: dt.datetime):
@@ -120,27 +117,11 @@ def main() -> None:
     parser.add_argument("--other", type=int, default=200_000)
     parser.add_argument("--db", default=None, help="a database URL (default: a SQLite file)")
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
-    url = args.db
-    if url is None:
-        path = OUT / "counts.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    from server import create_app
     from server.core import counts
     from server.core.scans import writing
-    from server.db import create_schema
     from server.models import utcnow
 
-    app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
-    db = app.extensions["koordinator.db"]
-    create_schema(db)
-    backend = "PostgreSQL" if url.startswith("postgres") else "SQLite"
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, {backend}"
-    )
+    app, db = fresh_app("counts.db", args.db)
     opened_at = utcnow() - dt.timedelta(hours=1)
     with db.connection_context():
         t0 = time.perf_counter()

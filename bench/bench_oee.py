@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import random
 import statistics
 import time
 from decimal import Decimal
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench_core import fresh_app
+
 SHIFTS = (("Early", "06:00", "14:00"), ("Late", "14:00", "22:00"), ("Night", "22:00", "06:00"))
 
 
@@ -155,21 +153,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--calls", type=int, default=40)
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
-    path = OUT / f"oee-{args.scans}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    from server import auth, create_app
-    from server.db import create_schema
+    from server import auth
     from server.models import LedgerEntry, OeeBucket, utcnow
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_LEVEL": "WARNING"})
-    db = app.extensions["koordinator.db"]
-    create_schema(db)
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, SQLite"
-    )
+    app, db = fresh_app(f"oee-{args.scans}.db")
     t0 = time.perf_counter()
     with db.connection_context():
         build(db, args.scans, args.stations, args.days)

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import random
 import statistics
 import time
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench_core import fresh_app
 
 
 def build(db, n_orders: int, n_lines: int, stock_factor: float) -> None:
@@ -183,21 +180,10 @@ def main() -> None:
         help="material stock against need: 6 leaves a few orders short, 1 nearly all",
     )
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
-    path = OUT / f"schedule-{args.orders}-{args.lines}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    from server import auth, create_app
-    from server.db import create_schema
+    from server import auth
     from server.models import utcnow
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "LOG_LEVEL": "WARNING"})
-    db = app.extensions["koordinator.db"]
-    create_schema(db)
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, SQLite"
-    )
+    app, db = fresh_app(f"schedule-{args.orders}-{args.lines}.db")
     t0 = time.perf_counter()
     with db.connection_context():
         build(db, args.orders, args.lines, args.stock_factor)
