@@ -186,8 +186,6 @@ def _stop_on_sigterm() -> None:
 
 def cmd_ingest(args, settings) -> int:
     """Only the MQTT ingest worker (scale out: several of these with --shared-group)."""
-    import signal
-    import threading
 
     from server.ingest import IngestConfigError, IngestSettings, IngestWorker
 
@@ -205,14 +203,7 @@ def cmd_ingest(args, settings) -> int:
     except IngestConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def request_stop(signum, frame):
-        log.info("received %s; stopping the ingest", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = _stopped_by_signals("ingest")
     from server.runtime import tune_gc
 
     tune_gc()
@@ -225,12 +216,26 @@ def cmd_ingest(args, settings) -> int:
     return 0
 
 
+def _stopped_by_signals(what: str):
+    """An event set by SIGTERM or SIGINT: the long-running command's loop ends on it."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        log.info("received %s; stopping the %s", signal.Signals(signum).name, what)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
 def cmd_dispatch(args, settings) -> int:
     """Only the dispatcher: the event outbox to its sinks (docs/events.md). Several may run
     on PostgreSQL; on SQLite run one."""
     import os
-    import signal
-    import threading
 
     from server.dispatch import Dispatcher, DispatchSettings
 
@@ -241,14 +246,7 @@ def cmd_dispatch(args, settings) -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def request_stop(signum, frame):
-        log.info("received %s; stopping the dispatcher", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = _stopped_by_signals("dispatcher")
     print("Koordinator dispatcher running", flush=True)
     Dispatcher(db, dispatch_settings).run(stop)
     return 0
