@@ -185,12 +185,7 @@ def create_schema(db: pw.Database) -> list[str]:
         # a database without the ledger is new: the models give it every column already
         fresh = not db.table_exists(LedgerEntry._meta.table_name)
         db.create_tables(MODELS, safe=True)
-        if not Reason.select().exists():
-            # seeded while the list is empty (a new database): afterwards the list is the
-            # plant's own (docs/decisions.md), so a later default never appears uninvited;
-            # reasons are deactivated, never deleted, so a used list is never empty
-            reasonlist.seed_defaults()
-        labeltemplates.seed_default()
+        seed_defaults()
         for name in OBSOLETE_INDEXES:
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
         ran = migrations.apply(db, fresh)
@@ -201,6 +196,16 @@ def create_schema(db: pw.Database) -> list[str]:
         # writes it (0009 adds the column)
         db.execute_sql('CREATE INDEX IF NOT EXISTS "item_location" ON "item" ("location_id")')
         return ran
+
+
+def seed_defaults() -> None:
+    """The reason list and the default label template of a new database."""
+    if not Reason.select().exists():
+        # seeded while the list is empty (a new database): afterwards the list is the
+        # plant's own (docs/decisions.md), so a later default never appears uninvited;
+        # reasons are deactivated, never deleted, so a used list is never empty
+        reasonlist.seed_defaults()
+    labeltemplates.seed_default()
 
 
 def drop_schema(db: pw.Database) -> None:

@@ -22,8 +22,11 @@ Two settings say what the document cannot:
   scan rejected by the rules, which is a 422 result, not an error (scans), and a reason
   that must be on the plant's reason list, which is data, not schema (recall hold: 422),
   a day inside the planning window, `to` not before `from` and station codes between the
-  commas (exports and the shift report), a shift that ends where it starts, and a machine
-  state's reason (down needs one of the list, running and idle none).
+  commas (exports and the shift report), a shift that ends where it starts, a machine
+  state's reason (down needs one of the list, running and idle none), a place's parent by
+  its kind and a location inside the site asked for (locations, stock), a label design's
+  geometry (one symbol box that the code fits at a readable size) and a print sheet that
+  chooses at least one item.
 
 MAX_EXAMPLES keeps the run to about a minute a backend on the 2-core machine.
 """
@@ -72,6 +75,16 @@ RULES_BEYOND_THE_SCHEMA = {
     # and idle take none (issue 17)
     "POST /api/shifts": [400],
     "POST /api/machines/{code}/state": [400, 422],
+    # a place's parent by kind (a bin lies in an area, a line not in a line) and a location
+    # inside the site asked for (issue 16)
+    "POST /api/locations": [400],
+    "PATCH /api/locations/{code}": [400],
+    "GET /api/stock": [400],
+    # a label design's geometry: one symbol box, and the code fits it at a readable module
+    # width; a sheet needs at least one of its sources to choose an item (issue 15)
+    "POST /api/label-templates": [400],
+    "POST /api/label-templates/preview": [400],
+    "POST /api/print-sheets": [400],
 }
 
 

@@ -127,11 +127,25 @@ def test_a_sheet_from_codes_and_a_csv(plant, api, db):
 
 
 def test_command_sheets(plant, api, db, users):
-    for kind, expected in [
-        ("badges", {f"CMD-OP-{u.badge}" for u, _t in users.values()}),
-        ("actions", {"CMD-ACT-RECEIVE", "CMD-ACT-SCRAP", "CMD-ACT-HOLD"}),
+    # the longest order number there may be: its CMD-ORD- label holds a label's 60 characters
+    longest = "WO-" + "7" * 49
+    plant.order(longest, "WIDGET", 2)
+    too_long = _call(api, "POST", "/api/orders", {
+        "number": longest + "8", "product": "WIDGET", "qty": 1,
+        "start": "2026-11-20", "due": "2026-11-27",
+    }, as_="supervisor")  # fmt: skip
+    assert too_long.status_code == 400 and too_long.get_json()["error"] == "bad_payload"
+    # on a 63.5 mm label it cannot be read: the sheet fails and says why, nothing is lost
+    narrow = _call(api, "POST", "/api/print-sheets", {"commands": "orders"})
+    assert narrow.status_code == 202
+    failed = wait_for(api, narrow.get_json()["id"])
+    assert failed["state"] == "failed" and "use a wider template" in failed["error"], failed
+    for kind, stock, expected in [
+        ("badges", None, {f"CMD-OP-{u.badge}" for u, _t in users.values()}),
+        ("actions", None, {"CMD-ACT-RECEIVE", "CMD-ACT-SCRAP", "CMD-ACT-HOLD"}),
+        ("orders", "a4-2x7", {f"CMD-ORD-{longest}"}),
     ]:
-        started = _call(api, "POST", "/api/print-sheets", {"commands": kind})
+        started = _call(api, "POST", "/api/print-sheets", {"commands": kind, "stock": stock})
         assert started.status_code == 202
         state = wait_for(api, started.get_json()["id"])
         pdf = _call(api, "GET", f"/api/print-sheets/{state['id']}/pdf").data

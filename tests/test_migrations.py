@@ -10,6 +10,8 @@ from server import migrations
 from server.db import create_schema, init_db
 from server.models import LedgerEntry, Product, Scanner, SchemaMigration, Station, User
 
+pytestmark = pytest.mark.alters_schema
+
 FIRST = "0001_active_flags_and_session_version"
 #: the columns 0001 adds, as a database made before it lacks them
 ADDED = {"user": "session_version", "product": "active", "station": "active", "scanner": "active"}

@@ -10,7 +10,7 @@ import pydantic
 from flask import current_app
 
 from server.api import current_user, op
-from server.api.schemas import Answer, Strict
+from server.api.schemas import Answer, Strict, whole_number
 from server.core import alerts
 from server.models import AlertSubscription, User, utcnow
 
@@ -44,8 +44,8 @@ class SubscriptionOut(Answer):
 
 
 class ReadIn(Strict):
-    up_to: int | None = pydantic.Field(
-        default=None, ge=1, le=2**62, description="mark the alerts up to this id; absent: all"
+    up_to: whole_number(1, 2**62) | None = pydantic.Field(  # type: ignore[valid-type]
+        default=None, description="mark the alerts up to this id; absent: all"
     )
 
 

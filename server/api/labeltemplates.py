@@ -22,7 +22,7 @@ from labels.design import ALIGNS, DPIS, FIELDS, MAX_SIDE, MIN_SIDE, SYMBOLOGIES,
 from labels.render import render_design_png, render_design_svg
 from server import printsheets
 from server.api import current_user, op
-from server.api.schemas import Answer, Code, Strict
+from server.api.schemas import Answer, Code, Strict, whole_number
 from server.core import labeltemplates
 from server.core.errors import Invalid, NotFound
 from server.core.stages import OVERRIDE_ACTIONS
@@ -113,7 +113,9 @@ class SheetIn(Strict):
     )
 
     template: Code | None = pydantic.Field(default=None, description="default: `default`")
-    version: int | None = pydantic.Field(default=None, ge=1, description="default: the latest")
+    version: whole_number(1, 2**31 - 1) | None = pydantic.Field(  # type: ignore[valid-type]
+        default=None, description="default: the latest"
+    )
     stock: Stock | None = pydantic.Field(
         default=None,
         description="a sheet of labels.TEMPLATES, or page (one label per page of the "

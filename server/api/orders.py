@@ -10,7 +10,16 @@ import pydantic
 from flask import current_app
 
 from server.api import current_user, op
-from server.api.schemas import Answer, Code, IsoDate, PositiveQty, QueryInt, Strict, num
+from server.api.schemas import (
+    Answer,
+    Code,
+    IsoDate,
+    OrderNumber,
+    PositiveQty,
+    QueryInt,
+    Strict,
+    num,
+)
 from server.core import flags as flags_mod
 from server.core import planning
 from server.core.errors import Conflict, Invalid
@@ -33,7 +42,7 @@ class OrderIn(Strict):
         }
     )
 
-    number: Code
+    number: OrderNumber
     product: Code
     qty: PositiveQty
     start: IsoDate

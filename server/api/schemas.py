@@ -11,6 +11,8 @@ from typing import Annotated
 import pydantic
 import pydantic_core
 
+from labels.model import MAX_CODE_CHARS
+
 #: a code is checked as sent against its anchored pattern, as its schema says: stripping
 #: first let " WO-1 " through a body the schema forbids (a form or CSV cell is stripped
 #: before it is validated, so only a JSON body meets this)
@@ -18,6 +20,13 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Code = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 StationCode = Annotated[
     str, pydantic.StringConstraints(min_length=1, max_length=32, pattern=CODE_PATTERN)
+]
+#: an order number fits its command label: CMD-ORD-<number> within a label's 60 characters
+OrderNumber = Annotated[
+    str,
+    pydantic.StringConstraints(
+        min_length=1, max_length=MAX_CODE_CHARS - len("CMD-ORD-"), pattern=CODE_PATTERN
+    ),
 ]
 #: a name is checked as sent, as its schema says (1 to 200 characters, not only blanks),
 #: then stored stripped: stripping first let 3 spaces + 200 letters through
