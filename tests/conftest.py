@@ -98,9 +98,7 @@ class _Postgres:
         written = {t for t in tables if f"{t}_id_seq" in read}
         # and any other table holding a row (no serial id, or a row given its id)
         probe = " UNION ALL ".join(
-            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")"
-            for t in tables
-            if t not in written
+            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables if t not in written
         )
         if probe:
             written |= {t for (t,) in db.execute_sql(probe)}
