@@ -171,8 +171,8 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the form's answer, not the login page already there
+        page.click("button[type=submit]")
 
 
 def scan_on_page(page, code: str, *expected: str) -> None:

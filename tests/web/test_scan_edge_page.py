@@ -10,13 +10,61 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from server.models import Item, Scanner, Station, User
+from server.models import Item, LedgerEntry, Scanner, Station, User
 from tests.web.conftest import scanning, shot, sign_in
 
 WORDS = {
     "en": {"ok": "Accepted", "bad": "Rejected", "next": "Scan a Koordinator label"},
     "id": {"ok": "Diterima", "bad": "Ditolak", "next": "Pindai label Koordinator"},
 }
+
+
+def test_a_scan_made_while_the_page_loads_is_not_lost(page, plant, web_users, db):
+    """A wedge scanner's Enter before scan.js has run submits the form itself (GET
+    ?code=): the page scans that code once it runs, and a reload does not scan it again."""
+    (nut,) = plant.items("NUT", count=1)
+    sign_in(page, web_users["operator"])
+    page.goto(f"/scan/sc-recv?code={nut}")
+    expect(page.locator("#answer")).to_have_attribute("data-seq", "1")
+    expect(page.locator("#answer")).to_contain_text("Accepted")
+    assert page.url.endswith("/scan/sc-recv")
+    page.reload()
+    expect(page.locator("#pending")).to_have_text("0")
+    page.wait_for_timeout(300)
+    assert page.locator("#answer").get_attribute("data-seq") in (None, "0")
+    assert [r.status for r in LedgerEntry.select().where(LedgerEntry.raw_code == nut)] == [
+        "accepted"
+    ]
+
+
+#: the page's first look into its outbox (at load, before any scan) answers 0.7 s late
+SLOW_FIRST_LOOK = """(() => {
+  const openCursor = IDBObjectStore.prototype.openCursor;
+  const complete = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, "oncomplete");
+  let first = true;
+  IDBObjectStore.prototype.openCursor = function (...args) {
+    const request = openCursor.apply(this, args);
+    if (first) {
+      first = false;
+      Object.defineProperty(this.transaction, "oncomplete", {
+        set(fn) { complete.set.call(this, (ev) => setTimeout(() => fn(ev), 700)); },
+      });
+    }
+    return request;
+  };
+})();"""
+
+
+def test_a_scan_while_the_outbox_is_being_read_is_sent(page, plant, web_users):
+    """The page reads its outbox when it loads; a scan queued while that read finds it empty
+    must still be sent (it waited for the next scan to push it out)."""
+    (nut,) = plant.items("NUT", count=1)
+    sign_in(page, web_users["operator"])
+    page.add_init_script(SLOW_FIRST_LOOK)
+    page.goto("/scan/sc-recv")
+    page.keyboard.type(nut + "\n")
+    expect(page.locator("#answer")).to_contain_text("Accepted")
+    expect(page.locator("#pending")).to_have_text("0")
 
 
 def _keypad(page, digits: str) -> None:

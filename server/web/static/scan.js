@@ -117,7 +117,8 @@
     var reasonEl = document.getElementById("scan-reason");
     var extraNow = document.getElementById("extra-now");
     var shownAnswers = 0;
-    var offline = false, sessionEnded = false, sending = false, retryTimer = null, backoff = 500;
+    var offline = false, sessionEnded = false, sending = false, drainAgain = false;
+    var retryTimer = null, backoff = 500;
     var context = {operator: signout && !signout.hidden ? "?" : null};
 
     // --- the header: the scanner's context, after every answer and every few seconds ----
@@ -337,19 +338,25 @@
       else drain();
     }
 
+    // a request with no answer in this time is given up and sent again (the server dedupes
+    // by scan_id): a connection that died without closing must not hold the outbox
+    var SEND_TIMEOUT_MS = 10000;
     function post(rec) {
       var body = {scan_id: rec.scan_id, scanner_id: rec.scanner_id, code: rec.code,
                   scanned_at: rec.scanned_at, source: rec.source};
       if (rec.qty !== undefined) body.qty = rec.qty;
       if (rec.reason !== undefined) body.reason = rec.reason;
+      var ctl = new AbortController();
+      var timer = setTimeout(function () { ctl.abort(); }, SEND_TIMEOUT_MS);
       return fetch(url, {method: "POST", credentials: "same-origin", redirect: "manual",
                          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
-                         body: JSON.stringify(body)})
+                         body: JSON.stringify(body), signal: ctl.signal})
         .then(function (r) {
           return r.json().catch(function () { return {}; }).then(function (j) {
             return {http: r.status, type: r.type, json: j || {}};
           });
-        });
+        })
+        .finally(function () { clearTimeout(timer); });
     }
 
     // "answered": the server decided (kept in the ledger, or refused as malformed);
@@ -361,11 +368,16 @@
       return "answered";
     }
 
+    // one sender at a time; a scan queued while it runs (after it found the outbox empty)
+    // asks for another pass, or it would wait for the next scan to be sent
     function drain() {
-      if (sending || sessionEnded) return;
+      if (sessionEnded) return;
+      if (sending) { drainAgain = true; return; }
       sending = true;
+      drainAgain = false;
       exclusive(function () { return loop(); }).catch(function () {}).then(function () {
         sending = false;
+        if (drainAgain) drain();
       });
     }
 
@@ -444,6 +456,12 @@
     });
 
     extraText();
+    // a scan made while the page was loading, before this script ran, was sent by the
+    // browser itself as the form's GET (?code=): it joins the outbox like any other scan,
+    // and leaves the address so that a reload does not scan it again
+    var early = new URLSearchParams(location.search).get("code");
+    if (early !== null) history.replaceState(null, "", location.pathname);
+    if (early && early.trim()) enqueue(early.trim(), "barcode");
     countPending().then(function () { kick(0); });
 
     // the service worker keeps this page and its files for a load without the server
