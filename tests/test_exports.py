@@ -178,6 +178,29 @@ def test_ledger(shop, api):
     assert _ledger_ids(api, "?from=2026-11-22") == []
 
 
+def test_a_site_is_the_rows_of_its_stations(shop, api, db):
+    """A second site whose one station is END (its line side moved there): every export
+    asked for that site gives END's rows, and the first site the rest."""
+    from server.core import locations
+    from server.models import Station
+
+    locations.create_site("WEST", "West plant")
+    line = locations.create(code="END-W", kind="line", site="WEST")
+    Station.update(location_id=line.id).where(Station.code == "END").execute()
+
+    end_stock = ["BRACKET", "Bracket", "component", "END", "2", "2", "ea"]
+    assert both(api, "stock", "?site=WEST")[1:] == [end_stock]
+    assert end_stock not in both(api, "stock", "?site=MAIN")
+    assert [r[0] for r in both(api, "items", "?site=WEST")[1:]] == [shop["b1"], shop["b2"]]
+    ledger = both(api, "ledger")[1:]
+    assert _ledger_ids(api, "?site=WEST") == ["8", "10"]
+    # rows without a station (items made over the API) belong to no site
+    assert _ledger_ids(api, "?site=MAIN") == [r[0] for r in ledger if r[12] not in ("", "END")]
+    assert _ledger_ids(api, "?site=WEST&product=STEEL") == []
+    assert len(both(api, "scrap", "?site=MAIN")) == 2 and len(both(api, "scrap", "?site=WEST")) == 1
+    assert both(api, "production", "?site=WEST")[1:] == []  # WO-1 names no line
+
+
 def test_ledger_days_are_plant_days(shop, api, app):
     # Auckland is UTC+13 in November: 11:00 UTC on the 20th is midnight on the 21st there
     app.config["PLANT_TIMEZONE"] = "Pacific/Auckland"
@@ -222,8 +245,7 @@ def test_scrap_in_the_readers_language(shop, api, db):
         ("/api/exports/ledger.csv?from=2026-11-22&to=2026-11-21", 400, "bad_payload"),
         ("/api/exports/ledger.csv?from=1900-01-01", 400, "bad_date"),
         ("/api/exports/stock.csv?from=2026-11-21", 400, "bad_payload"),  # stock is now
-        # sites do not exist yet: the filter comes with them
-        ("/api/exports/ledger.csv?site=1", 400, "bad_payload"),
+        ("/api/exports/ledger.csv?site=NOPE", 404, "not_found"),
         ("/api/exports/ledger.pdf", 404, "not_found"),
     ],
 )

@@ -22,14 +22,20 @@ from server.core.stages import Stage
 StageName = Literal[tuple(s.value for s in Stage)]  # type: ignore[valid-type]
 
 
-class _Period(Strict):
+class _Site(Strict):
+    site: str | None = pydantic.Field(
+        default=None, max_length=32, description="site code: the rows of its stations"
+    )
+
+
+class _Period(_Site):
     from_: IsoDate | None = pydantic.Field(
         default=None, alias="from", description="first plant day (inclusive)"
     )
     to: IsoDate | None = pydantic.Field(default=None, description="last plant day (inclusive)")
 
 
-class StockExportQuery(Strict):
+class StockExportQuery(_Site):
     stage: StageName | None = None
     product: str | None = pydantic.Field(default=None, max_length=64, description="SKU")
     station: str | None = pydantic.Field(default=None, max_length=32, description="code")

@@ -39,9 +39,11 @@ from server.core.stages import GONE, Stage
 from server.models import (
     Item,
     LedgerEntry,
+    Location,
     Product,
     ProductionOrder,
     Reason,
+    Site,
     Station,
     StockCounter,
     User,
@@ -147,6 +149,8 @@ class Filters:
     order: str | None = None
     station: str | None = None
     status: str | None = None
+    #: a site's code: the rows of the stations whose line side lies in it
+    site: str | None = None
     tz: str | None = None
     lang: str = "en"
 
@@ -179,7 +183,8 @@ _BY_CODE = {
 def _narrowed(f: Filters, **columns) -> pw.Expression:
     """The condition of the filters `f` gives, each on the column named for it
     (`product=Item.product`, ...): codes resolved to ids now, so an unknown one is a 404
-    before any byte; `stage` and `status` compared as they are."""
+    before any byte; `stage` and `status` compared as they are; `site` through the
+    `station` column."""
     cond = pw.SQL("1 = 1")
     for name, column in columns.items():
         value = getattr(f, name)
@@ -188,6 +193,15 @@ def _narrowed(f: Filters, **columns) -> pw.Expression:
         if name in _BY_CODE:
             value = _id_of(*_BY_CODE[name], value, name)
         cond &= column == value
+    if f.site is not None:
+        # every export has a station column: a row is the site's when its station is
+        site_id = _id_of(Site, Site.code, f.site, "site")
+        stations = (
+            Station.select(Station.id)
+            .join(Location, on=(Station.location_id == Location.id))
+            .where(Location.site_id == site_id)
+        )
+        cond &= columns["station"].in_(stations)
     return cond
 
 
