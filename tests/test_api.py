@@ -701,23 +701,33 @@ def test_stock(plant, api):
     assert set(empty) == {"by_stage", "by_product", "by_station", "held", "places"}
     assert empty["held"] == []  # held stock apart (tests/web/test_scrap_page.py)
     # every stage, in the table's order, zeros included: a stable shape for clients
-    assert empty["by_stage"] == [{"stage": s.value, "count": 0, "qty": 0} for s in Stage]
+    assert empty["by_stage"] == [
+        {"stage": s.value, "count": 0, "qty": 0, "qty_by_unit": {}} for s in Stage
+    ]
     assert empty["by_product"] == [] and empty["by_station"] == []  # sparse: non-zero rows
     (steel,) = plant.items("STEEL", qty=100, lot="L-1")
+    plant.items("STEEL", qty=50, lot="L-2")
     plant.items("WIDGET", count=2)
     plant.scan("sc-recv", steel, expected=201)
     stock = api.get("/api/stock", as_="operator", expected=200).get_json()
-    assert {"stage": "raw", "count": 1, "qty": 100} in stock["by_stage"]
-    assert {"stage": "new", "count": 2, "qty": 2} in stock["by_stage"]
+    assert {"stage": "raw", "count": 1, "qty": 100, "qty_by_unit": {"kg": 100}} in (
+        stock["by_stage"]
+    )
+    # kilograms and pieces apart: `qty` adds them (kept as it was), `qty_by_unit` does not
+    assert {"stage": "new", "count": 3, "qty": 52, "qty_by_unit": {"ea": 2, "kg": 50}} in (
+        stock["by_stage"]
+    )
     assert [r["stage"] for r in stock["by_stage"]] == [s.value for s in Stage]
-    assert {"stage": "shipped", "count": 0, "qty": 0} in stock["by_stage"]
+    assert {"stage": "shipped", "count": 0, "qty": 0, "qty_by_unit": {}} in stock["by_stage"]
     assert {"sku": "STEEL", "name": "Steel sheet", "stage": "raw", "count": 1, "qty": 100} in (
         stock["by_product"]
     )
     assert {"sku": "WIDGET", "name": "Widget", "stage": "new", "count": 2, "qty": 2} in (
         stock["by_product"]
     )
-    assert stock["by_station"] == [{"station": "RECV", "stage": "raw", "count": 1, "qty": 100}]
+    assert stock["by_station"] == [
+        {"station": "RECV", "stage": "raw", "count": 1, "qty": 100, "qty_by_unit": {"kg": 100}}
+    ]
 
 
 # --- roles and authentication -------------------------------------------------------------

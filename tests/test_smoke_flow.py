@@ -28,4 +28,4 @@ def test_widget_life(plant, api):
     r = plant.scan("sc-ship", w1, expected=201)
     assert r["stage"] == "shipped"
     stock = api.get("/api/stock", expected=200).get_json()
-    assert {"stage": "shipped", "count": 1, "qty": 1} in stock["by_stage"]
+    assert {"stage": "shipped", "count": 1, "qty": 1, "qty_by_unit": {"ea": 1}} in stock["by_stage"]

@@ -40,6 +40,25 @@ def _places(query: StockQuery) -> dict:
     return data
 
 
+def _by_unit(*keys) -> dict[tuple, dict[str, float | int]]:
+    """{keys: {unit: qty}} over the counters with items: the quantity of each unit apart
+    (kilograms and pieces are never added)."""
+    query = (
+        StockCounter.select(*keys, Product.unit, pw.fn.SUM(StockCounter.qty))
+        .join(Product)
+        .switch(StockCounter)
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(StockCounter.station_id == Station.id))
+        .where(StockCounter.count != 0)
+        .group_by(*keys, Product.unit)
+        .order_by(*keys, Product.unit)
+        .tuples()
+    )
+    out: dict[tuple, dict] = {}
+    for *key, unit, qty in query:
+        out.setdefault(tuple(key), {})[unit] = num(qty)
+    return out
+
+
 @op(
     "GET",
     "/stock",
@@ -89,10 +108,17 @@ def get_stock(query: StockQuery):
         .tuples()
     )
     totals = {stage: (int(n or 0), q or 0) for stage, n, q in by_stage}
+    stage_units = _by_unit(StockCounter.stage)
+    station_units = _by_unit(Station.code, StockCounter.stage)
     return {
         # every stage, in the table's order, zeros included: the same shape every time
         "by_stage": [
-            {"stage": s.value, "count": n, "qty": num(q)}
+            {
+                "stage": s.value,
+                "count": n,
+                "qty": num(q),
+                "qty_by_unit": stage_units.get((s.value,), {}),
+            }
             for s in Stage
             for n, q in [totals.get(s.value, (0, 0))]
         ],
@@ -102,7 +128,13 @@ def get_stock(query: StockQuery):
             if n
         ],
         "by_station": [
-            {"station": code, "stage": s, "count": int(n), "qty": num(q)}
+            {
+                "station": code,
+                "stage": s,
+                "count": int(n),
+                "qty": num(q),
+                "qty_by_unit": station_units.get((code, s), {}),
+            }
             for code, s, n, q in by_station
             if n
         ],
