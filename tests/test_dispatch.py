@@ -104,6 +104,91 @@ def test_a_webhook_gets_every_event_in_order_through_an_outage(plant, db):
         assert headers["X-Koordinator-Event-Id"] == str(eid)
 
 
+def test_a_webhook_keeps_its_connection_open(plant, db):
+    """Forty events over one kept connection (a connection a delivery held a sink to about
+    1,000 events/s, bench/bench_events.py). http.server, as werkzeug's server closes every
+    connection."""
+    import http.server
+    import threading
+
+    ports: list[int] = []
+    ids: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            ports.append(self.client_address[1])
+            ids.append(json.loads(body)["id"])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        add_sink("erp", "webhook", {"url": url, "secret": SECRET}, ["scan.accepted"])
+        _write(db, 40)
+        dispatcher = Dispatcher(db, FAST)
+        _drain(dispatcher, lambda: len(ids) == 40)
+        dispatcher.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ids == sorted(ids) and len(set(ports)) == 1, ports
+
+
+def test_a_connection_the_receiver_closed_is_opened_again(plant, db):
+    """A receiver that drops a kept connection while it is idle (as servers do after their
+    keep-alive timeout): the next event goes over a new one, and no attempt fails."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    got: list[bytes] = []
+
+    def serve():
+        for _ in range(2):
+            conn, _addr = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next(
+                    line.split(b":")[1] for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ))  # fmt: skip
+                while len(body) < length:
+                    body += conn.recv(65536)
+                got.append(body)
+                # answered as if the connection stays open, then dropped while idle
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    add_sink("erp", "webhook", {"url": url, "secret": SECRET}, ["scan.accepted"])
+    dispatcher = Dispatcher(db, FAST)
+    _write(db, 1)
+    _drain(dispatcher, lambda: len(got) == 1)
+    time.sleep(0.5)  # the receiver has closed the kept connection by now
+    _write(db, 1, start=1)
+    _drain(dispatcher, lambda: len(got) == 2)
+    dispatcher.close()
+    thread.join(5)
+    listener.close()
+    assert [json.loads(b)["subject"] for b in got] == ["IT-0", "IT-1"]
+    assert [a.ok for a in DeliveryAttempt.select().order_by(DeliveryAttempt.id)] == [True, True]
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())
