@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,31 @@ def history(plant):
 
 
 class LiveServer:
+    """The app on a free port, one thread a request. Leaving waits (up to 10 s) for the
+    requests still being answered: a page's late fetch (its service worker, a refresh)
+    could otherwise still be reading the database when the test's teardown closes it, and
+    SQLite's C library does not survive a connection closed under a running query (a
+    segfault of the whole run)."""
+
     def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.answering: set[threading.Thread] = set()
+        self.lock = threading.Lock()
+        handle = self.server.process_request_thread
+
+        def tracked(request, client_address):
+            me = threading.current_thread()
+            with self.lock:
+                self.answering.add(me)
+            try:
+                handle(request, client_address)
+            finally:
+                with self.lock:
+                    self.answering.discard(me)
+
+        self.server.process_request_thread = tracked
 
     def __enter__(self):
         self.thread.start()
@@ -133,9 +155,13 @@ class LiveServer:
 
     def __exit__(self, *exc):
         self.server.shutdown()
-        self.server.server_close()
         self.thread.join(10)
-        self.thread.join(5)
+        end = time.monotonic() + 10
+        with self.lock:
+            answering = list(self.answering)
+        for request in answering:
+            request.join(max(0.0, end - time.monotonic()))
+        self.server.server_close()
 
 
 @pytest.fixture
