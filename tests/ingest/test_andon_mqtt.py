@@ -1,6 +1,7 @@
 """The andon sink against a real Mosquitto: a station's stack light topic turns red within
-a second of a held unit at the station, green again when it is released, and a light that
-connects later gets the colour standing now (retained)."""
+a second of a held unit at the station, green again when it is released, amber within a
+second of a scan let through with a warning, and a light that connects later gets the
+colour standing now (retained)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,33 @@ def test_the_light_turns_red_within_a_second_of_a_held_unit(broker, db, plant):
         # other stations were published once, green, and never changed
         line = [p for t, p, _r in sub.got() if t == "koordinator/stations/LINE/andon"]
         assert line == [b"green"]
+    finally:
+        dispatcher.stop()
+        sub.close()
+
+
+def test_a_warning_at_the_station_turns_its_light_amber(broker, db, plant):
+    """A scan let through with a warning (a unit at a station off its routing, where the
+    station's policy warns): the station's light is amber within a second, and says why."""
+    from server.models import Station
+    from tests.test_scans import _started
+
+    Station.update(policy={"wrong_station": "warn"}).where(Station.code == "QA").execute()
+    unit = _started(plant)
+    qa = "koordinator/stations/QA/andon"
+    add_sink("light", "andon", {"url": broker.url}, andon.TYPES)
+    sub = Subscriber(broker.host, broker.port, "koordinator/stations/#")
+    dispatcher = Dispatcher(db, FAST).start()
+    try:
+        lights = lambda: [p for t, p, _r in sub.got() if t == qa]  # noqa: E731
+        assert _until(lambda: lights()[-1:] == [b"green"]), sub.got()
+        started = time.monotonic()
+        answer = plant.scan("sc-qa", unit, expected=201)
+        assert answer["warnings"], answer
+        assert _until(lambda: lights()[-1:] == [b"amber"], timeout=1.0), sub.got()
+        assert time.monotonic() - started < 1.0
+        detail = [json.loads(p) for t, p, _r in sub.got() if t == qa + "/detail"][-1]
+        assert detail == {"station": "QA", "colour": "amber", "why": ["warning:wrong_station"]}
     finally:
         dispatcher.stop()
         sub.close()
