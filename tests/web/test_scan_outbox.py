@@ -169,7 +169,15 @@ def test_500_scans_through_20_network_cuts_land_once_in_order(
 
     for scanner, typed in codes.items():
         rows = _rows(scanner)
-        assert [r.raw_code for r in rows] == typed  # every scan once, in the order scanned
+        landed = [r.raw_code for r in rows]
+        # every scan once, in the order scanned; a miss names the scans and where they were
+        # typed (which cut), so a rare loss can be traced
+        assert landed == typed, {
+            "missing": [(typed.index(c), c) for c in typed if c not in landed],
+            "unexpected": [c for c in landed if c not in typed],
+            "cut_every": cut_every,
+            "cut_len": cut_len,
+        }
         assert {r.status for r in rows} == {"accepted"}
         assert [r.scan_id for r in rows] == sorted(r.scan_id for r in rows)  # time-ordered ids
         assert all(len(r.scan_id) == 32 for r in rows)
