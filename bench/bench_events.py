@@ -55,7 +55,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -74,6 +73,7 @@ from bench_ingest import (
     TUNED,
     CPublisher,
     cpu_seconds,
+    require_mosquitto_tools,
     scan_payload,
     seed,
     start_ingest,
@@ -418,9 +418,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, help="this many seconds of scans")
     parser.add_argument("--rate", type=int, default=RATE, help="scans/s offered (1,000)")
     args = parser.parse_args()
-    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
-        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
-            sys.exit(f"{tool} not found: apt-get install mosquitto mosquitto-clients")
+    require_mosquitto_tools()
     seconds = args.seconds or (10 if args.quick else 30)
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmpdir:
         result = run(seconds, Path(tmpdir), args.rate)

@@ -529,6 +529,13 @@ def with_baseline(project: dict, baselines: list[dict], key: str, ratio: str) ->
     return out
 
 
+def require_mosquitto_tools() -> None:
+    """Exit with the package to install when Mosquitto or its C clients are missing."""
+    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"{tool} not found: apt-get install mosquitto mosquitto-clients")
+
+
 def main() -> int:
     if "--null-ingest" in sys.argv[1:]:
         return serve_null_ingest(sys.argv[1:])
@@ -541,9 +548,7 @@ def main() -> int:
         "--database-url", help="throughput phase on this database (its tables are dropped)"
     )
     args = parser.parse_args()
-    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
-        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
-            sys.exit(f"{tool} not found: apt-get install mosquitto mosquitto-clients")
+    require_mosquitto_tools()
     n = args.scans or (5_000 if args.quick else 30_000)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
         tmp = Path(tmpdir)

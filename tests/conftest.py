@@ -82,7 +82,6 @@ class _Postgres:
                 names = ", ".join(f'"{t}"' for t in sorted(written))
                 db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             seed_defaults()
-        db.close()
 
     @staticmethod
     def _written(db) -> set[str]:
