@@ -39,9 +39,9 @@ from collections.abc import Callable, Mapping
 import peewee as pw
 
 from server.config import smtp_settings
-from server.core import alerts, andon, events
+from server.core import alerts, andon, events, hot
 from server.core.scans import DATABASE_ERRORS, writing
-from server.models import DeliveryAttempt, Event, Sink, utcnow
+from server.models import Event, Sink, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +465,9 @@ class Dispatcher:
         self._flags_at: float | None = None
         self._flags_seen = 0
         self._ticked_at: float | None = None
+        #: sinks active at the main loop's last look; a sink's thread ends when it leaves
+        self._active: set[int] = set()
+        self._ticks: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.locking = isinstance(db, pw.PostgresqlDatabase)
@@ -472,22 +475,86 @@ class Dispatcher:
     # -- the loop --
 
     def run(self, stop: threading.Event | None = None) -> None:
+        """Deliver until `stop` is set: a thread per active sink (`_serve_forever`), so a
+        slow sink or one waiting for its retry holds up no other; this thread evaluates
+        the flags and starts a sink's thread when it is switched on, once a second at
+        most (`poll_s` if shorter)."""
         stop = stop or self._stop
         failures = 0
+        workers: dict[int, threading.Thread] = {}
         log.info("dispatcher running")
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                try:
+                    with self.db.connection_context():
+                        if self.settings.flags:
+                            self.evaluate_flags_when_due()
+                        active = [
+                            (s.id, s.name)
+                            for s in Sink.select(Sink.id, Sink.name).where(Sink.active)
+                        ]
+                    failures = 0
+                except DATABASE_ERRORS:
+                    failures += 1
+                    log.exception("dispatcher: database error (retrying)")
+                    stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
+                    continue
+                self._active = {sink_id for sink_id, _name in active}
+                for sink_id, name in active:
+                    worker = workers.get(sink_id)
+                    if worker is None or not worker.is_alive():
+                        worker = threading.Thread(
+                            target=self._serve_forever,
+                            args=(sink_id, stop),
+                            name=f"dispatcher-{name}",
+                            daemon=True,
+                        )
+                        workers[sink_id] = worker
+                        worker.start()
+                stop.wait(min(1.0, self.settings.poll_s))
+        finally:
+            stop.set()
+            for worker in workers.values():
+                worker.join(timeout=self.settings.timeout_s + 5)
+            self.close()
+
+    def _serve_forever(self, sink_id: int, stop: threading.Event) -> None:
+        """One sink's thread: its batches, one after the other, and its tick, on a
+        database connection of its own kept between passes; it ends when the sink is
+        switched off or removed (the main loop starts it again when it comes back)."""
+        failures = 0
+        while not stop.is_set() and sink_id in self._active:
             try:
-                with self.db.connection_context():
-                    delivered = self.run_once()
+                self.db.connect(reuse_if_open=True)
+                delivered = self.serve_sink(sink_id)
+                self._tick_own(sink_id)
                 failures = 0
             except DATABASE_ERRORS:
                 failures += 1
                 log.exception("dispatcher: database error (retrying)")
+                self.db.close()
                 stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
                 continue
             if not delivered:
                 stop.wait(self.settings.poll_s)
-        self.close()
+        self.db.close()
+        self._close_sink(sink_id)
+
+    def _tick_own(self, sink_id: int) -> None:
+        """The periodic turn of a sink with a `tick` (the andon lights, the alert mail),
+        at most once a second, from the sink's own thread; a failing one is retried at
+        the next turn."""
+        now = time.monotonic()
+        if now - self._ticks.get(sink_id, -1.0) < 1.0:
+            return
+        self._ticks[sink_id] = now
+        sink = Sink.get_or_none((Sink.id == sink_id) & Sink.active)
+        if sink is None or not hasattr(self.kinds.get(sink.kind), "tick"):
+            return
+        try:
+            self._sink(sink).tick(self.clock())
+        except Exception as exc:  # a light that cannot be reached must not stop the others
+            log.warning("sink %s: %s", sink.name, exc)
 
     def start(self) -> Dispatcher:
         self._thread = threading.Thread(target=self.run, name="dispatcher", daemon=True)
@@ -500,12 +567,17 @@ class Dispatcher:
             self._thread.join(timeout=10)
 
     def close(self) -> None:
-        for _config, sink in self._open.values():
-            try:
-                sink.close()
-            except Exception:  # closing one must not keep the others open
-                log.exception("closing a sink")
-        self._open.clear()
+        for sink_id in list(self._open):
+            self._close_sink(sink_id)
+
+    def _close_sink(self, sink_id: int) -> None:
+        opened = self._open.pop(sink_id, None)
+        if opened is None:
+            return
+        try:
+            opened[1].close()
+        except Exception:  # closing one must not keep the others open
+            log.exception("closing a sink")
 
     def run_once(self) -> int:
         """One pass: the flags when due, then a batch per sink. Returns events delivered."""
@@ -625,7 +697,7 @@ class Dispatcher:
     def _record(self, sink: Sink, done: list[Event], attempts: list[dict], failed) -> None:
         now = self.clock()
         with writing(self.db):
-            DeliveryAttempt.insert_many(attempts).execute()
+            hot.insert_attempts(attempts)
             changes: dict = {}
             if done:
                 changes.update(cursor=done[-1].id, failures=0, retry_at=None, failing_since=None)

@@ -1,0 +1,218 @@
+"""The dispatcher alone, in-process: how fast it drains the outbox to its sinks.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_dispatch.py [--events 5000] [--profile]
+
+`bench_events.py` measures commit-to-sink latency under the whole path's load; this one
+isolates the dispatcher's own pace, the figure that bounds that latency (an outbox filled
+faster than it drains waits longer and longer). On a SQLite file it writes `--events`
+`scan.accepted` events (receive scans through `apply_scans`, batches of 200), adds an
+MQTT sink (a Mosquitto on a free port, a paho subscriber counting arrivals) and a webhook
+sink (a keep-alive `http.server` answering 200), then runs `Dispatcher.run()` in a
+thread until both sinks' cursors reach the last event.
+
+**The ceiling, in the same run**: the same number of QoS 1 publishes, each waiting for its
+PUBACK (paho, `loop_start`, as the MQTT sink), and of POSTs on one kept-alive
+`http.client` connection, to the same broker and receiver, both from one thread. The
+sinks' `events_per_s` are quoted beside `ceiling_per_s` as `ratio` (sink over ceiling).
+
+`--profile` runs the dispatcher's phase under cProfile and prints the top of it
+(cumulative), to see where a delivery's time goes; cProfile sees one thread, so there the
+sinks are served in turn in this one (`run_once()`), not each in its own as `run()` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import http.client
+import http.server
+import io
+import json
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from bench_ingest import require_mosquitto_tools, seed  # noqa: E402
+from support.broker import start_mosquitto  # noqa: E402
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        outer = self
+        self.count = 0
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer.lock:
+                    outer.count += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+
+class Subscriber:
+    def __init__(self, port: int) -> None:
+        self.count = 0
+        self.ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("koordinator/events/#", 1)
+        self.client.on_subscribe = lambda *a: self.ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.ready.wait(10)
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def ceiling(port: int, hook_url: str, n: int) -> dict:
+    """n publishes-and-wait and n keep-alive POSTs from one thread, each a second rate."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ceiling")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    body = json.dumps({"id": 1, "type": "scan.accepted", "payload": {"x": "y" * 200}}).encode()
+    start = time.perf_counter()
+    for _ in range(n):
+        info = client.publish("koordinator/bench/ceiling", body, qos=1)
+        info.wait_for_publish(5)
+    mqtt_s = time.perf_counter() - start
+    client.disconnect()
+    client.loop_stop()
+    host_port = hook_url.split("/")[2]
+    conn = http.client.HTTPConnection(host_port, timeout=5)
+    start = time.perf_counter()
+    for _ in range(n):
+        conn.request("POST", "/hook", body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+    http_s = time.perf_counter() - start
+    conn.close()
+    return {"mqtt": round(n / mqtt_s), "webhook": round(n / http_s)}
+
+
+def run(n: int, tmp: Path, profile: bool) -> dict:
+    from server.core.scans import ScanIn, apply_scans
+    from server.db import init_db
+    from server.dispatch import Dispatcher, DispatchSettings, add_sink
+    from server.models import Sink
+
+    url = f"sqlite:///{tmp}/dispatch.db"
+    codes = seed(url, n, 1)
+    broker = start_mosquitto(tmp / "mq")
+    receiver = Receiver()
+    subscriber = Subscriber(broker.port)
+    db = init_db(url)
+    try:
+        with db.connection_context():
+            add_sink("bench-mqtt", "mqtt", {}, ["scan.accepted"])
+            add_sink("bench-hook", "webhook", {"url": receiver.url, "secret": "b"}, ["*"])
+            scans = [
+                ScanIn(scan_id=f"bd-{i}", scanner_id="sc-b0", code=c) for i, c in enumerate(codes)
+            ]
+            for k in range(0, n, 200):
+                apply_scans(db, scans[k : k + 200])
+            last = db.execute_sql("select max(id) from event").fetchone()[0]
+        before = ceiling(broker.port, receiver.url, min(n, 3000))
+        settings = DispatchSettings(mqtt_url=broker.url, flags=False)
+        dispatcher = Dispatcher(db, settings)
+        stop = threading.Event()
+        prof = cProfile.Profile() if profile else None
+        cpu0, start = time.process_time(), time.perf_counter()
+        done_at: dict[str, float] = {}
+
+        def watch() -> None:
+            while len(done_at) < 2 and time.perf_counter() - start < 600:
+                with db.connection_context():
+                    for sink in Sink.select():
+                        if sink.cursor >= last and sink.name not in done_at:
+                            done_at[sink.name] = time.perf_counter() - start
+                time.sleep(0.02)
+            stop.set()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        if prof:  # cProfile sees one thread: the sinks served in turn, in this one
+            prof.enable()
+            with db.connection_context():
+                while not stop.is_set():
+                    dispatcher.run_once()
+            prof.disable()
+            dispatcher.close()
+        else:
+            dispatcher.run(stop)
+        watcher.join()
+        cpu = time.process_time() - cpu0
+        after = ceiling(broker.port, receiver.url, min(n, 3000))
+    finally:
+        subscriber.close()
+        receiver.shutdown()
+        broker.stop()
+        db.close()
+    out = {
+        "events": n,
+        "machine": f"{platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "cpu_s": round(cpu, 2),
+        "cpu_us_per_delivery": round(cpu / (2 * n) * 1e6),
+    }
+    for name, kind in (("bench-mqtt", "mqtt"), ("bench-hook", "webhook")):
+        rate = n / done_at[name] if name in done_at else 0.0
+        ceil = (before[kind] + after[kind]) / 2
+        out[kind] = {
+            "events_per_s": round(rate),
+            "ceiling_per_s": [before[kind], after[kind]],
+            "ratio": round(rate / ceil, 2),
+        }
+    out["mqtt"]["received"] = subscriber.count
+    out["webhook"]["received"] = receiver.count - 2 * min(n, 3000)
+    if prof:
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(45)
+        print(text.getvalue())
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    require_mosquitto_tools()
+    with tempfile.TemporaryDirectory(prefix="kz-bench-dispatch-") as tmp:
+        print(json.dumps(run(args.events, Path(tmp), args.profile)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
