@@ -4,11 +4,15 @@ flags, downtime — in the reader's language."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pypdfium2 as pdfium
 import pytest
 
 from server.models import LedgerEntry, User
-from tests.test_exports import at, get, shop  # noqa: F401 - the fixture
+from tests.test_exports import D, at, get, shop  # noqa: F401 - the fixture
+
+D1 = D + dt.timedelta(days=1)
 
 
 def pdf_text(api, qs: str, as_: str = "supervisor") -> str:
@@ -39,7 +43,8 @@ def test_the_days_figures(held, api):
     assert "DAMAGED · Damaged A1 2026-11-20 12:00" in text
     assert f"Holds still open (1) Item Product Why Station When {b3} BRACKET" in text
     assert "late WO-1 due 2026-11-21" in text  # the order is past due now
-    assert "No downtime recorded: machine states are not tracked yet." in text
+    assert "Flags raised on this day (0) None." in text
+    assert "Downtime No machine was down on this day." in text
 
     text = pdf_text(api, "?day=2026-11-21")
     assert "WO-1 BRACKET Bracket in progress 2 0 4 2 Total 2 0" in text
@@ -70,7 +75,8 @@ def test_in_bahasa_indonesia(held, api, db):
     text = pdf_text(api, "?day=2026-11-21")
     assert "Laporan shift Hari pabrik: 21 Nov 2026 Stasiun: semua" in text
     assert "Scrap per alasan" in text and "DAMAGED · Rusak 1 2" in text
-    assert "Tidak ada waktu henti tercatat" in text
+    assert "Tanda yang muncul pada hari ini (0)" in text
+    assert "Waktu henti Tidak ada mesin yang berhenti pada hari ini." in text
     assert "Shift report" not in text
 
 
@@ -91,3 +97,54 @@ def test_refusals(plant, api, qs, as_, status, error):
 
 def test_today_by_default(plant, api):
     assert "Shift report" in pdf_text(api, "", as_="admin")
+
+
+def test_flags_raised_and_downtime_of_the_day(held, api, db):
+    """The flags that rose on the day, each with when it rose and cleared (or that it still
+    stands), from the event outbox; each machine's down stretches with their minutes
+    inside the day, an open one counted until the report is printed."""
+    from server.core import events, machines
+    from server.models import Event, Machine, Station
+
+    late = {"flag": "late", "subject": "order:WO-1", "order": "WO-1", "days": 1,
+            "message": "1 day(s) past due"}  # fmt: skip
+    short = {"flag": "reorder", "subject": "product:STEEL", "product": "STEEL",
+             "message": "2 kg in stock, reorder at 10 kg"}  # fmt: skip
+    with db.atomic():
+        events.write([("flag.raised", "flag:late:order:WO-1", {"key": "k", **late})], at(13))
+        events.write([("flag.cleared", "flag:late:order:WO-1", {"key": "k", **late})], at(15))
+        events.write([("flag.raised", "flag:reorder:product:STEEL", short)], at(16))
+        # the next day's rise is not the 20th's
+        events.write([("flag.raised", "flag:late:order:WO-1", late)], at(8, day=D1))
+        a1 = Station.get(Station.code == "A1")
+        press = Machine.create(code="PRESS-1", name="Press", station=a1)
+        machines.set_state(press, "down", "BREAKDOWN", now=at(9, 30), source="api")
+        machines.set_state(press, "running", None, now=at(10, 15), source="api")
+        # down at 23:00, up the next morning: 60 minutes on the 20th
+        machines.set_state(press, "down", "NO_MATERIAL", now=at(23), source="api")
+        machines.set_state(press, "running", None, now=at(7, day=D1), source="api")
+    assert Event.select().where(Event.type == "flag.raised").count() == 3
+
+    text = pdf_text(api, "?day=2026-11-20")
+    assert (
+        "Flags raised on this day (2) Flag On Detail Raised Cleared "
+        "late WO-1 1 day(s) past due 2026-11-20 13:00 2026-11-20 15:00 "
+        "reorder STEEL 2 kg in stock, reorder at 10 kg 2026-11-20 16:00 still standing"
+    ) in text
+    assert "Downtime Machine Station Why From To Minutes" in text
+    assert "PRESS-1 A1 BREAKDOWN · Machine breakdown 2026-11-20 09:30 2026-11-20 10:15 45" in text
+    assert (
+        "PRESS-1 A1 NO_MATERIAL · Waiting for material 2026-11-20 23:00 2026-11-21 07:00 60" in text
+    )
+    assert "Total 105" in text
+    # the stations asked for: A1's downtime, not another station's; product flags stay,
+    # an order's flag where the order is listed
+    assert "Total 105" in pdf_text(api, "?day=2026-11-20&stations=A1")
+    # at RECV no order was listed: its late flag is not RECV's
+    text = pdf_text(api, "?day=2026-11-20&stations=RECV")
+    assert "Downtime No machine was down on this day." in text
+    assert "Flags raised on this day (1)" in text and "reorder STEEL" in text
+    # the 21st: its own rise, standing; the night's downtime from midnight
+    text = pdf_text(api, "?day=2026-11-21")
+    assert "Flags raised on this day (1)" in text and "2026-11-21 08:00 still standing" in text
+    assert "2026-11-20 23:00 2026-11-21 07:00 420 Total 420" in text

@@ -1,7 +1,8 @@
-"""The shift report a supervisor prints at shift end: for one plant day (the shift, until
-shifts are defined) and optionally some stations, production by order (planned vs done),
-scrap by reason, holds raised in the shift and still open, the flags standing when it is
-printed, and downtime (none recorded: machine states are not tracked yet).
+"""The shift report a supervisor prints at shift end: for one plant day and optionally
+some stations, production by order (planned vs done), scrap by reason, holds raised in the
+shift and still open, the flags raised during the day (when each rose and cleared, from
+the event outbox's `flag.raised` / `flag.cleared`), the flags standing when it is printed,
+and the machines' downtime (server/core/machines.py's log, clipped to the day).
 
 `gather()` reads the figures; `render_pdf()` lays them out with reportlab. The words are
 handed in by the adapter (`Words`, worded through gettext in the reader's language), so
@@ -18,11 +19,11 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import adherence, exports, plantday, scrapreport
+from server.core import adherence, exports, machines, plantday, scrapreport
 from server.core import flags as flags_mod
 from server.core.errors import NotFound
 from server.core.stages import GONE, Action
-from server.models import Item, LedgerEntry, Product, ProductionOrder, Station
+from server.models import Event, Item, LedgerEntry, Product, ProductionOrder, Station
 
 #: rows listed per section at most (the totals count them all)
 LIST_LIMIT = 200
@@ -49,6 +50,25 @@ class HoldLine:
     station: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class FlagLine:
+    flag: str
+    about: str  # the order, product or station
+    detail: dict  # the flag's parameters at its rise (for its message)
+    raised_at: dt.datetime  # plant local time
+    cleared_at: dt.datetime | None  # plant local time; None: still standing
+
+
+@dataclasses.dataclass(frozen=True)
+class DownLine:
+    machine: str
+    station: str
+    why: str
+    start: dt.datetime  # plant local time
+    end: dt.datetime | None  # plant local time; None: still down
+    minutes: float  # within the day (and until the report was printed)
+
+
 @dataclasses.dataclass
 class ShiftReport:
     day: dt.date
@@ -61,8 +81,14 @@ class ShiftReport:
     holds_open: list[HoldLine]
     holds_open_count: int
     flags: list[dict]
-    #: downtime records; None while machine states are not tracked
-    downtime: list | None = None
+    #: flags that rose during the day, oldest first (at most LIST_LIMIT)
+    flags_raised: list[FlagLine] = dataclasses.field(default_factory=list)
+    flags_raised_count: int = 0
+    downtime: list[DownLine] = dataclasses.field(default_factory=list)
+
+    @property
+    def down_minutes(self) -> float:
+        return sum(d.minutes for d in self.downtime)
 
     @property
     def scrap_count(self) -> int:
@@ -134,14 +160,18 @@ def gather(
         .tuples()
     ]
     shown = {o.number for o in production}
-    standing = []
-    for f in flags_mod.compute(now, tz=tz).flat():
-        if ids is not None and (
+
+    def concerns(f: dict) -> bool:
+        """A flag belongs in a report of some stations when it is about an order listed
+        there or is the dwell flag of one of them; product flags are everyone's."""
+        return ids is None or not (
             ("order" in f and f["order"] not in shown)
             or (f["flag"] == "dwell" and f.get("station") not in codes)
-        ):
-            continue
-        standing.append(f)
+        )
+
+    standing = [f for f in flags_mod.compute(now, tz=tz).flat() if concerns(f)]
+    flag_lines = [line for line in _flags_raised(lo, hi, local) if concerns(line.detail)]
+    station_ids = list(ids) if ids else [s.id for s in Station.select(Station.id)]
     return ShiftReport(
         day=day,
         stations=codes,
@@ -153,7 +183,64 @@ def gather(
         holds_open=still_open,
         holds_open_count=open_count,
         flags=standing,
+        flags_raised=flag_lines[:LIST_LIMIT],
+        flags_raised_count=len(flag_lines),
+        downtime=_downtime(station_ids, lo, min(hi, now), local),
     )
+
+
+def _flags_raised(lo: dt.datetime, hi: dt.datetime, local) -> list[FlagLine]:
+    """The `flag.raised` events of [lo, hi), each with the first `flag.cleared` of the
+    same flag after it (at any time before now)."""
+    rose = list(
+        Event.select(Event.id, Event.subject, Event.payload, Event.created_at)
+        .where((Event.type == "flag.raised") & (Event.created_at >= lo) & (Event.created_at < hi))
+        .order_by(Event.id)
+    )
+    if not rose:
+        return []
+    cleared: dict[str, list[tuple[int, dt.datetime]]] = {}
+    subjects = sorted({e.subject for e in rose})
+    for i in range(0, len(subjects), 500):
+        for e in (
+            Event.select(Event.id, Event.subject, Event.created_at)
+            .where(
+                (Event.type == "flag.cleared")
+                & (Event.id > rose[0].id)
+                & Event.subject.in_(subjects[i : i + 500])
+            )
+            .order_by(Event.id)
+        ):
+            cleared.setdefault(e.subject, []).append((e.id, e.created_at))
+    out = []
+    for e in rose:
+        f = e.payload or {}
+        end = next((at for cid, at in cleared.get(e.subject, []) if cid > e.id), None)
+        about = f.get("order") or f.get("product") or f.get("station") or ""
+        out.append(FlagLine(f.get("flag", ""), about, f, local(e.created_at), local(end)))
+    return out
+
+
+def _downtime(station_ids: list[int], lo: dt.datetime, hi: dt.datetime, local) -> list[DownLine]:
+    """Each machine's down stretches at the stations overlapping [lo, hi), with the minutes
+    inside it (an open one counts until `hi`)."""
+    if not station_ids or hi <= lo:
+        return []
+    codes = dict(Station.select(Station.id, Station.code).tuples())
+    out = []
+    for d, machine in machines.downtimes(station_ids, lo, hi):
+        inside = (min(d.ended_at or hi, hi) - max(d.started_at, lo)).total_seconds() / 60
+        out.append(
+            DownLine(
+                machine,
+                codes.get(d.station_id, ""),
+                d.why,
+                local(d.started_at),
+                local(d.ended_at),
+                round(max(inside, 0.0), 1),
+            )
+        )
+    return out
 
 
 def _production(day, lo, hi, ids: dict[int, str] | None) -> list[OrderLine]:
@@ -243,6 +330,15 @@ class Words:
     no_downtime: str
     more: str  # "%(n)s more not listed"
     page: str  # "Page %(n)s"
+    flags_raised: str = "Flags raised on this day"
+    raised: str = "Raised"
+    cleared: str = "Cleared"
+    still_standing: str = "still standing"
+    machine: str = "Machine"
+    start: str = "From"
+    end: str = "To"
+    minutes: str = "Minutes"
+    still_down: str = "still down"
     status_text: Callable[[str], str] = str
     reason_text: Callable[[str | None], str] = lambda code: code or ""
     flag_text: Callable[[str], str] = str
@@ -341,6 +437,23 @@ def render_pdf(report: ShiftReport, w: Words) -> bytes:
             story += more(len(lines), count)
         else:
             story.append(p(w.no_holds, body))
+    story += [Spacer(1, 4 * mm), p(f"{w.flags_raised} ({report.flags_raised_count})", head)]
+    if report.flags_raised:
+        rows = [
+            (
+                w.flag_text(f.flag),
+                f.about,
+                w.flag_message(f.detail),
+                w.moment(f.raised_at),
+                w.moment(f.cleared_at) if f.cleared_at else w.still_standing,
+            )
+            for f in report.flags_raised
+        ]
+        widths = (25 * mm, 30 * mm, None, 28 * mm, 28 * mm)
+        story.append(table((w.flag, w.about, w.message, w.raised, w.cleared), rows, widths))
+        story += more(len(report.flags_raised), report.flags_raised_count)
+    else:
+        story.append(p(w.no_holds, body))
     story += [Spacer(1, 4 * mm), p(w.flags, head)]
     if report.flags:
         rows = [
@@ -355,7 +468,29 @@ def render_pdf(report: ShiftReport, w: Words) -> bytes:
         story += more(min(len(report.flags), LIST_LIMIT), len(report.flags))
     else:
         story.append(p(w.no_flags, body))
-    story += [Spacer(1, 4 * mm), p(w.downtime, head), p(w.no_downtime, body)]
+    story += [Spacer(1, 4 * mm), p(w.downtime, head)]
+    if report.downtime:
+        rows = [
+            (
+                d.machine,
+                d.station,
+                w.reason_text(d.why),
+                w.moment(d.start),
+                w.moment(d.end) if d.end else w.still_down,
+                n(Decimal(str(d.minutes))),
+            )
+            for d in report.downtime[:LIST_LIMIT]
+        ]
+        story.append(
+            table(
+                (w.machine, w.station, w.why, w.start, w.end, w.minutes),
+                rows,
+                total=(w.total, "", "", "", "", n(Decimal(str(round(report.down_minutes, 1))))),
+            )
+        )
+        story += more(min(len(report.downtime), LIST_LIMIT), len(report.downtime))
+    else:
+        story.append(p(w.no_downtime, body))
 
     def footer(canvas, doc):
         canvas.saveState()
