@@ -222,3 +222,73 @@ def test_locations_csv_import_is_all_or_nothing_and_exports_back(plant, api, db)
     again = post_csv(api, "locations", exported)
     assert again["updated"] == 0 and again["created"] == 0
     post_csv(api, "locations", "code,kind\r\nB,area\r\n", as_="supervisor", expected=403)
+
+
+def test_stock_by_place_depth_a_large_scope_and_a_page_of_many_places(plant, api, db, monkeypatch):
+    """`depth` lists fewer levels with the same totals; a subtree too large for an IN list
+    is read through its site with the same figures; a scope of more places than the page
+    lists shows one level below its top, and says so."""
+    from server.core import locations
+
+    _stores(plant)
+    api.post("/api/locations", {"code": "A-01-04", "kind": "bin", "parent": "A-01"}, expected=201)
+    for code, bin_ in (("H-1", "LOC-A-01-03"), ("H-2", "LOC-A-01-04")):
+        plant.scan("sc-recv", bin_, expected=201)
+        for lot in plant.items("STEEL", count=2, qty=10, lot=code):
+            plant.scan("sc-recv", lot, expected=201)
+    (gloves,) = plant.items("GLOVES", count=1)
+    plant.scan("sc-recv", "LOC-A-01-04", expected=201)
+    plant.scan("sc-recv", gloves, expected=201)
+
+    def places(qs: str) -> dict:
+        return api.get(f"/api/stock?{qs}", as_="operator", expected=200).get_json()["places"]
+
+    whole = places("location=STORE")
+    rows = {
+        r["code"]: (r["depth"], r["count"], r["total_count"], r["qty"]) for r in whole["locations"]
+    }
+    assert rows == {
+        "STORE": (0, 0, 5, {"ea": 1, "kg": 40}),
+        "A-01": (1, 0, 5, {"ea": 1, "kg": 40}),
+        "A-01-03": (2, 2, 2, {"kg": 20}),
+        "A-01-04": (2, 3, 3, {"ea": 1, "kg": 20}),
+    }
+    assert whole["listed_depth"] is None
+    top = places("location=STORE&depth=1")
+    assert [(r["code"], r["total_count"]) for r in top["locations"]] == [("STORE", 5), ("A-01", 5)]
+    assert top["products"] == whole["products"] and top["listed_depth"] == 1
+    only = places("location=STORE&depth=0")
+    assert [r["code"] for r in only["locations"]] == ["STORE"]
+    api.get("/api/stock?depth=-1", as_="operator", expected=400)
+    api.get("/api/stock?depth=one", as_="operator", expected=400)
+
+    # a subtree past the IN-list limit: read by its site, filtered here, the same figures
+    monkeypatch.setattr(locations, "_IN_LIMIT", 1)
+    assert places("location=STORE") == whole
+    assert places("location=A-01-04")["products"] == [
+        {
+            "sku": "GLOVES",
+            "name": "Gloves box",
+            "unit": "ea",
+            "stage": "supplies",
+            "count": 1,
+            "qty": 1,
+        },
+        {
+            "sku": "STEEL",
+            "name": "Steel sheet",
+            "unit": "kg",
+            "stage": "raw",
+            "count": 2,
+            "qty": 20,
+        },
+    ]
+
+    # many places: the page's listing stops one level below the top
+    many = locations.stock_by_place(None, "STORE", most=3)
+    assert [r["code"] for r in many["locations"]] == ["STORE", "A-01"]
+    assert many["listed_depth"] == 1
+    assert locations.stock_by_place(None, "STORE", most=4)["listed_depth"] is None
+    assert [c for c, _d in locations.choices(None, most=3)] == [
+        c for c, _d in locations.choices(None) if c not in ("A-01-03", "A-01-04")
+    ]

@@ -10,7 +10,7 @@ import peewee as pw
 import pydantic
 
 from server.api import op
-from server.api.schemas import Strict, num
+from server.api.schemas import QueryInt, Strict, num
 from server.core import locations, scrapreport
 from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
@@ -25,12 +25,19 @@ class StockQuery(Strict):
         max_length=32,
         description="a location's code: `places` covers it and every location below it",
     )
+    depth: QueryInt | None = pydantic.Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="`places.locations` lists this many levels below the scope's top "
+        "(0: the top only); absent: every level. Totals always count the whole subtree",
+    )
 
 
 def _places(query: StockQuery) -> dict:
     """Stock on hand by place: the location tree with counts and quantities per unit
     (never added across units), and per product x unit x stage (server/core/locations.py)."""
-    data = locations.stock_by_place(query.site, query.location)
+    data = locations.stock_by_place(query.site, query.location, query.depth)
     for loc in data["locations"]:
         loc["qty"] = {unit: num(q) for unit, q in loc["qty"].items()}
     if data["unplaced"] is not None:

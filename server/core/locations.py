@@ -18,13 +18,14 @@ figures are an item count and one quantity per unit.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from decimal import Decimal
 
 from server.core.errors import Conflict, Invalid, NotFound, Rejected
 from server.core.stages import ON_HAND, Kind
-from server.models import Item, Location, LocationCounter, Product, Site, Station
+from server.models import Item, Location, Product, Site, Station
 
 KINDS = ("area", "bin", "line")
 #: kind -> the kinds its parent may have (None: directly under the site)
@@ -275,6 +276,33 @@ def listing(site: str | None = None, include_inactive: bool = True) -> list[dict
     return out
 
 
+def choices(site: str | None = None, most: int = 500) -> list[tuple[str, int]]:
+    """(code, depth) of the locations (of `site`) for a page's picker, parents before
+    children; past `most` locations, the areas and line sides only (a bin is reached by
+    its area, or typed)."""
+    query = Location.select(Location.id, Location.parent_id, Location.site_id, Location.code,
+                            Location.kind)  # fmt: skip
+    if site:
+        s = site_by_code(site)
+        query = query.where(Location.site_id == (s.id if s else -1))
+    rows = list(query.tuples())
+    if len(rows) > most:
+        rows = [r for r in rows if r[4] != "bin"]
+    ids = {r[0] for r in rows}
+    children: dict[int | None, list[tuple]] = defaultdict(list)
+    for r in rows:
+        children[r[1] if r[1] in ids else None].append(r)
+    for kids in children.values():
+        kids.sort(key=lambda r: (r[2], r[3]))
+    out: list[tuple[str, int]] = []
+    stack = [(r, 0) for r in reversed(children[None])]
+    while stack:
+        r, level = stack.pop()
+        out.append((r[3], level))
+        stack.extend((kid, level + 1) for kid in reversed(children.get(r[0], [])))
+    return out
+
+
 def _tree_order(locs: list[Location]):
     ids = {loc.id for loc in locs}
     children: dict[int | None, list[Location]] = defaultdict(list)
@@ -299,24 +327,61 @@ def subtree_ids(location: Location) -> list[int]:
     for lid, pid in rows.tuples():
         if pid is not None:
             children[pid].append(lid)
-    out, todo = [], [location.id]
+    return _below([location.id], children)
+
+
+def _below(roots: list[int], children: dict[int, list[int]]) -> list[int]:
+    """`roots` and everything under them, each once (a cycle cannot loop)."""
+    out: list[int] = []
+    seen: set[int] = set()
+    todo = list(roots)
     while todo:
         lid = todo.pop()
-        if lid in out:
+        if lid in seen:
             continue
+        seen.add(lid)
         out.append(lid)
         todo.extend(children.get(lid, ()))
     return out
 
 
-def stock_by_place(site: str | None = None, location: str | None = None) -> dict:
+#: the location columns stock by place reads, in this order (one plain SELECT: on a
+#: site of 10,000 bins, peewee's model rows took most of the request)
+_LOC_COLUMNS = ("id", "parent_id", "site_id", "code", "kind", "name", "allow", "active")
+#: at most this many ids in an IN list; a larger scope reads its site and filters
+_IN_LIMIT = 500
+
+
+def _place_rows(db, sql: str, params: list, scope: set[int] | None, in_list: bool):
+    if scope is not None and in_list:
+        marks = ", ".join([db.param] * len(scope))
+        sql = sql.replace("{scope}", f'AND lc."location_id" IN ({marks})')
+        params = params + sorted(scope)
+    else:
+        sql = sql.replace("{scope}", "{site}")
+    return sql, params
+
+
+def stock_by_place(
+    site: str | None = None,
+    location: str | None = None,
+    depth: int | None = None,
+    most: int | None = None,
+) -> dict:
     """Stock on hand under a site and/or location (a location includes its subtree).
 
-    `locations`: every location in scope with its own items and those of its subtree
-    (`count`, `total_count`) and quantities per unit (`qty`: {unit: qty}, never added
-    across units); `products`: per product, unit and stage, the count and quantity.
-    Items with no location (labelled before migration 0009 without a station, made by the
-    API in a stock stage) are counted under `location: null` when no filter is given.
+    `locations`: the locations in scope, in tree order, each with its own items and those
+    of its subtree (`count`, `total_count`) and quantities per unit (`qty`: {unit: qty},
+    never added across units); `depth` lists only that many levels below the scope's top
+    (0: the top only; None: every level), the totals still count the whole subtree;
+    `most`: with no `depth`, a scope of more locations than that lists one level below
+    its top (a page of a site with 10,000 bins shows its areas; `listed_depth` says
+    which depth was listed, None: all).
+    `products`: per product, unit and stage, the count and quantity. Items with no
+    location (labelled before migration 0009 without a station, made by the API in a
+    stock stage) are counted under `location: null` when no filter is given.
+
+    Sums are made by the database per location and unit, and folded up the tree here.
     """
     the_site = None
     if site:
@@ -330,64 +395,121 @@ def stock_by_place(site: str | None = None, location: str | None = None) -> dict
             raise NotFound("unknown_location", f"No location {normal_code(location)}")
         if the_site is not None and root.site_id != the_site.id:
             raise Invalid("bad_parent", f"{root.code} is not in site {the_site.code}")
+    db = Location._meta.database
+    db = getattr(db, "obj", db)
+    site_id = root.site_id if root is not None else (the_site.id if the_site else None)
+    columns = ", ".join(f'"{c}"' for c in _LOC_COLUMNS)
+    sql, params = f'SELECT {columns} FROM "location"', []
+    if site_id is not None:
+        sql, params = sql + f' WHERE "site_id" = {db.param}', [site_id]
+    locs = {row[0]: row for row in db.execute_sql(sql, params).fetchall()}
+    children: dict[int, list[int]] = defaultdict(list)
+    for lid, pid, *_rest in locs.values():
+        if pid is not None and pid in locs:
+            children[pid].append(lid)
+    for kids in children.values():
+        kids.sort(key=lambda i: (locs[i][2], locs[i][3]))
     if root is not None:
-        scope_ids = subtree_ids(root)
-        locs = list(Location.select().where(Location.id.in_(scope_ids)))
-    elif the_site is not None:
-        locs = list(Location.select().where(Location.site_id == the_site.id))
+        tops = [root.id]
+        scope: set[int] | None = set(_below(tops, children))
     else:
-        locs = list(Location.select())
-    scope = {loc.id for loc in locs}
-    rows = (
-        LocationCounter.select(
-            LocationCounter.location_id,
-            Product.sku,
-            Product.name,
-            Product.unit,
-            LocationCounter.stage,
-            LocationCounter.count,
-            LocationCounter.qty,
-        )
-        .join(Product, on=(LocationCounter.product == Product.id))
-        .where(LocationCounter.stage.in_([s.value for s in ON_HAND]) & (LocationCounter.count != 0))
+        tops = sorted((i for i, r in locs.items() if r[1] is None or r[1] not in locs),
+                      key=lambda i: (locs[i][2], locs[i][3]))  # fmt: skip
+        scope = None if site_id is None else set(locs)
+
+    if depth is None and most is not None:
+        size = len(scope) if scope is not None else len(locs)
+        if size > most:
+            depth = 1
+    on_hand = [s.value for s in ON_HAND]
+    marks = ", ".join([db.param] * len(on_hand))
+    where = f'lc."stage" IN ({marks}) AND lc."count" != 0 {{scope}}'
+    in_list = scope is not None and root is not None and len(scope) <= _IN_LIMIT
+    site_clause = (
+        f'AND lc."location_id" IN (SELECT "id" FROM "location" WHERE "site_id" = {db.param})'
     )
-    if root is not None or the_site is not None:
-        rows = rows.where(LocationCounter.location_id.in_(list(scope) or [-1]))
+
+    def run(select: str, group: str) -> list[tuple]:
+        sql = (
+            f'SELECT {select} FROM "location_counter" lc JOIN "product" p '
+            f'ON p."id" = lc."product_id" WHERE {where} GROUP BY {group}'
+        )
+        sql, args = _place_rows(db, sql, list(on_hand), scope, in_list)
+        if "{site}" in sql:
+            if site_id is None:
+                sql = sql.replace(" {site}", "").replace("{site}", "")
+            else:
+                sql, args = sql.replace("{site}", site_clause), args + [site_id]
+        return db.execute_sql(sql, args).fetchall()
+
+    per_place = run(
+        'lc."location_id", p."unit", SUM(lc."count"), SUM(lc."qty")', 'lc."location_id", p."unit"'
+    )
+    # a large subtree is read through its site: its products by location, to filter
+    by_location = root is not None and not in_list
+    place = 'lc."location_id"' if by_location else "0"
+    per_product = run(
+        f'p."sku", p."name", p."unit", lc."stage", SUM(lc."count"), SUM(lc."qty"), {place}',
+        'p."sku", p."name", p."unit", lc."stage"' + (f", {place}" if by_location else ""),
+    )
+
     own: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
-    products: dict[tuple, list] = {}
-    for lid, sku, name, unit, stage, n, q in rows.tuples():
+    for lid, unit, n, q in per_place:
+        if scope is not None and lid not in scope:
+            continue  # a large subtree read through its site
         entry = own[lid]
         entry["count"] += int(n)
-        entry["qty"][unit] += Decimal(q)
-        key = (sku, name, unit, stage)
-        acc = products.setdefault(key, [0, Decimal(0)])
+        entry["qty"][unit] += _dec(q)
+    products: dict[tuple, list] = {}
+    for sku, name, unit, stage, n, q, lid in per_product:
+        if scope is not None and lid and lid not in scope:
+            continue
+        acc = products.setdefault((sku, name, unit, stage), [0, Decimal(0)])
         acc[0] += int(n)
-        acc[1] += Decimal(q)
-    parents = {loc.id: loc.parent_id for loc in locs}
+        acc[1] += _dec(q)
     total: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
     for lid, entry in own.items():
         at: int | None = lid
         seen: set[int] = set()
-        while at is not None and at in scope and at not in seen:
+        while at is not None and at in locs and (scope is None or at in scope):
+            if at in seen:
+                break
             seen.add(at)
             total[at]["count"] += entry["count"]
             for unit, q in entry["qty"].items():
                 total[at]["qty"][unit] += q
-            at = parents.get(at)
-    sites = {s.id: s.code for s in Site.select()}
-    codes = {loc.id: loc.code for loc in locs}
+            at = locs[at][1]
+    sites = {s.id: s.code for s in Site.select(Site.id, Site.code)}
     out_locs = []
-    for loc, depth in _tree_order(locs):
-        row = as_dict(loc, sites, codes)
-        row["depth"] = depth
-        row["count"] = own[loc.id]["count"] if loc.id in own else 0
-        row["total_count"] = total[loc.id]["count"] if loc.id in total else 0
-        row["qty"] = _units(total[loc.id]["qty"]) if loc.id in total else {}
-        out_locs.append(row)
+    stack = [(lid, 0) for lid in reversed(tops)]
+    while stack:
+        lid, level = stack.pop()
+        row = locs[lid]
+        parent = locs.get(row[1]) if row[1] is not None else None
+        allow = row[6]
+        out_locs.append(
+            {
+                "code": row[3],
+                "kind": row[4],
+                "name": row[5],
+                "site": sites.get(row[2]),
+                "parent": parent[3] if parent else None,
+                "allow": json.loads(allow) if isinstance(allow, str) else allow,
+                "active": bool(row[7]),
+                "label": label_text(row[3]),
+                "depth": level,
+                "count": own[lid]["count"] if lid in own else 0,
+                "total_count": total[lid]["count"] if lid in total else 0,
+                "qty": _units(total[lid]["qty"]) if lid in total else {},
+            }
+        )
+        if depth is None or level < depth:
+            stack.extend((kid, level + 1) for kid in reversed(children.get(lid, [])))
     unplaced = own.get(0)
     return {
         "site": the_site.code if the_site else None,
         "location": root.code if root else None,
+        "listed_depth": depth,
         "locations": out_locs,
         "unplaced": (
             {"count": unplaced["count"], "qty": _units(unplaced["qty"])}
@@ -400,6 +522,17 @@ def stock_by_place(site: str | None = None, location: str | None = None) -> dict
             if n
         ],
     }
+
+
+def _dec(value) -> Decimal:
+    """A SUM from the database as the 4-place Decimal the models hold (SQLite sums a
+    fractional quantity as a float)."""
+    if isinstance(value, Decimal):
+        return value.quantize(_PLACES)
+    return Decimal(str(value)).quantize(_PLACES)
+
+
+_PLACES = Decimal("0.0001")
 
 
 def _units(qty: dict) -> dict[str, Decimal]:

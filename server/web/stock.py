@@ -129,20 +129,25 @@ def stock_figures() -> dict:
     }
 
 
+#: past this many locations in the scope, the page lists its top and the level below (a
+#: link on each goes down a level), and the picker offers areas and line sides only
+PLACES_LISTED = 500
+
+
 def place_figures() -> dict:
     """The stock by place of the page's `site` and `location` filters: the location tree
     with item counts and quantities per unit (server/core/locations.py)."""
     site = request.args.get("site", "").strip() or None
     location = request.args.get("location", "").strip() or None
     try:
-        places = locations.stock_by_place(site, location)
+        places = locations.stock_by_place(site, location, most=PLACES_LISTED)
     except DomainError as exc:
         abort(404, exc.message)
     return {
         "places": places,
         "place_filters": {"site": site or "", "location": location or ""},
         "sites": list(Site.select().order_by(Site.code)),
-        "all_locations": locations.listing(site),
+        "all_locations": locations.choices(site, PLACES_LISTED),
     }
 
 
