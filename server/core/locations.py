@@ -61,6 +61,23 @@ def site_by_code(code: str) -> Site | None:
     return Site.get_or_none(Site.code == normal_code(code))
 
 
+def station_ids_of_site(site: Site) -> list[int]:
+    """The stations of `site`: those whose line side lies in it, and, for the default site,
+    those without a line side yet (they fall into it, `line_side`)."""
+    query = (
+        Station.select(Station.id)
+        .join(Location, on=(Station.location_id == Location.id))
+        .where(Location.site_id == site.id)
+    )
+    ids = [s.id for s in query]
+    if site.id == default_site().id:
+        unplaced = Station.select(Station.id).where(
+            Station.location_id.is_null() | ~Station.location_id.in_(Location.select(Location.id))
+        )
+        ids += [s.id for s in unplaced]
+    return sorted(set(ids))
+
+
 def create_site(code: str, name: str) -> Site:
     code = normal_code(code)
     if not CODE.match(code):
