@@ -8,7 +8,9 @@ only, so every answer the agent gets went site -> central -> site over the bridg
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -131,24 +133,28 @@ def test_site_files_hold_only_the_sites_scanners_and_keep_the_bridge_password(
     assert mc.remote_password_in(str(tmp_path / f"{SITE}.conf")) != password
 
 
-def test_a_second_sites_scanner_works_through_its_bridged_broker(
-    plant, api, db, db_url, tmp_path, make_agent, pty_factory
-):
-    add_site_scanner(api)
+@contextlib.contextmanager
+def bridged(tmp_path: Path, db, db_url: str, *extra: str, central_tls: str = ""):
+    """The central broker with the generated password file and ACL (and `central_tls`, the
+    lines of a TLS listener on `{port}`, if given), the site broker on its generated .conf only, and
+    the IngestWorker on the central broker."""
     central_port, site_port = free_port(), free_port()
+    # with TLS the site bridges to a TLS listener ({port} in `central_tls`); the ingest
+    # stays on the plain one
+    bridge_port = free_port() if central_tls else central_port
+    central_tls = central_tls.replace("{port}", str(bridge_port))
     site_dir = tmp_path / "site"
-    site_dir.mkdir()
-    (site_dir / "data").mkdir()
+    (site_dir / "data").mkdir(parents=True)
     rc, out, err = credentials(
         tmp_path,
         db_url,
-        *("--site", SITE, "--central", f"127.0.0.1:{central_port}", "--site-dir", str(site_dir)),
+        *("--site", SITE, "--central", f"127.0.0.1:{bridge_port}", "--site-dir", str(site_dir)),
         *("--site-listener", f"{site_port} 127.0.0.1"),
         *("--site-persistence", f"{site_dir / 'data'}/"),
+        *extra,
     )
     assert rc == 0, err
     shown = shown_passwords(out)
-
     central_data = tmp_path / "central-data"
     central_data.mkdir()
     (tmp_path / "central").mkdir()
@@ -157,23 +163,46 @@ def test_a_second_sites_scanner_works_through_its_bridged_broker(
         find_mosquitto(),
         tmp_path / "central",
         central_port,
-        conf_extra=central_conf + f"persistence true\npersistence_location {central_data}/\n",
+        conf_extra=central_tls
+        + central_conf
+        + f"persistence true\npersistence_location {central_data}/\n",
     )
-    central.start()
     (site_dir / "run").mkdir()
     site = SiteBroker(site_dir / "run", site_port, site_dir / f"{SITE}.conf")
-    site.start()
     worker = None
     try:
-        url = f"mqtt://koordinator-server:{shown['koordinator-server']}@127.0.0.1:{central_port}"
-        worker = IngestWorker(db, IngestSettings.from_env(url, {})).start()
+        central.start()
+        site.start()
+        worker_url = f"mqtt://koordinator-server:{shown['koordinator-server']}@127.0.0.1:"
+        worker_url += str(central_port)
+        worker = IngestWorker(db, IngestSettings.from_env(worker_url, {})).start()
         assert worker.wait_subscribed(10)
-        agent_broker = types.SimpleNamespace(
-            url=f"mqtt://{SCANNER}:{shown[SCANNER]}@127.0.0.1:{site_port}"
+        yield types.SimpleNamespace(
+            central=central,
+            site=site,
+            shown=shown,
+            site_dir=site_dir,
+            central_port=central_port,
+            agent_url=f"mqtt://{SCANNER}:{shown[SCANNER]}@127.0.0.1:{site_port}",
         )
+    finally:
+        if worker is not None:
+            worker.stop()
+        site.kill()
+        central.kill()
+
+
+def test_a_second_sites_scanner_works_through_its_bridged_broker(
+    plant, api, db, db_url, tmp_path, make_agent, pty_factory
+):
+    add_site_scanner(api)
+    with bridged(tmp_path, db, db_url) as net:
+        central, site = net.central, net.site
         pty = pty_factory("sby")
         # no resend within the test: what comes back after the cut came through the queues
-        agent = make_agent(agent_broker, SCANNER, pty, resend_after=300.0)
+        agent = make_agent(
+            types.SimpleNamespace(url=net.agent_url), SCANNER, pty, resend_after=300.0
+        )
         agent.start()
         agent_ready(agent)
 
@@ -187,9 +216,9 @@ def test_a_second_sites_scanner_works_through_its_bridged_broker(
 
         # the bridge's own credentials at the central broker reach only this site's topics
         bridge = Client(
-            central_port,
+            net.central_port,
             f"site.{SITE}",
-            mc.remote_password_in(str(site_dir / f"{SITE}.conf")),
+            mc.remote_password_in(str(net.site_dir / f"{SITE}.conf")),
             client_id="probe",
         )
         assert bridge.connected.wait(5) and bridge.refused is None
@@ -226,8 +255,63 @@ def test_a_second_sites_scanner_works_through_its_bridged_broker(
         assert_each_applied_once(first + cut, "raw")
         # the scan forged with the bridge's credentials for another site's scanner: dropped
         assert stages(forged) == {forged[0]: "new"}
-    finally:
-        if worker is not None:
-            worker.stop()
-        site.kill()
-        central.kill()
+
+
+def make_certificates(folder: Path) -> dict[str, Path]:
+    """A plant CA and a certificate it signed for the central broker at 127.0.0.1."""
+    folder.mkdir()
+    paths = {k: folder / f"{k}" for k in ("ca.key", "ca.crt", "broker.key", "broker.csr")}
+    paths["broker.crt"] = folder / "broker.crt"
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    openssl(
+        *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+        *("-subj", "/CN=Plant test CA", "-keyout", str(paths["ca.key"])),
+        *("-out", str(paths["ca.crt"])),
+    )
+    openssl(
+        *("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"),
+        *("-keyout", str(paths["broker.key"]), "-out", str(paths["broker.csr"])),
+    )
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        *("x509", "-req", "-in", str(paths["broker.csr"]), "-CA", str(paths["ca.crt"])),
+        *("-CAkey", str(paths["ca.key"]), "-CAcreateserial", "-days", "2"),
+        *("-extfile", str(ext), "-out", str(paths["broker.crt"])),
+    )
+    return paths
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_the_bridge_can_cross_to_the_central_broker_over_tls(
+    plant, api, db, db_url, tmp_path, make_agent, pty_factory
+):
+    """--bridge-cafile: the site broker checks the central broker's certificate against
+    the plant's CA, and the scans and answers cross the TLS listener only."""
+    add_site_scanner(api)
+    certs = make_certificates(tmp_path / "certs")
+    tls = (
+        "use_username_as_clientid true\n"  # the plain listener above, the ingest's
+        "listener {port} 127.0.0.1\n"
+        f"cafile {certs['ca.crt']}\ncertfile {certs['broker.crt']}\n"
+        f"keyfile {certs['broker.key']}\n"
+    )
+    with bridged(
+        tmp_path, db, db_url, "--bridge-cafile", str(certs["ca.crt"]), central_tls=tls
+    ) as net:
+        conf = (net.site_dir / f"{SITE}.conf").read_text()
+        assert f"bridge_cafile {certs['ca.crt']}" in conf
+        pty = pty_factory("sby-tls")
+        agent = make_agent(types.SimpleNamespace(url=net.agent_url), SCANNER, pty)
+        agent.start()
+        agent_ready(agent)
+        codes = plant.items("STEEL", count=3, qty=5)
+        for code in codes:
+            pty.scan(code)
+            got = pty.read_until(b"\x06GOOD", 15)
+            assert b"\x06GOOD" in got, (got, net.site.log_text()[-3000:])
+        assert_each_applied_once(codes, "raw")
+        assert "OpenSSL Error" not in net.site.log_text()
