@@ -271,8 +271,11 @@ def as_dict(loc: Location, sites: dict[int, str], codes: dict[int, str]) -> dict
     }
 
 
-def listing(site: str | None = None, include_inactive: bool = True) -> list[dict]:
-    """Every location (of `site`), parents before children, siblings by code."""
+def listing(
+    site: str | None = None, include_inactive: bool = True, site_ids: set[int] | None = None
+) -> list[dict]:
+    """Every location (of `site`; of `site_ids` if given), parents before children,
+    siblings by code."""
     query = Location.select()
     if site:
         s = site_by_code(site)
@@ -281,6 +284,8 @@ def listing(site: str | None = None, include_inactive: bool = True) -> list[dict
         query = query.where(Location.site_id == s.id)
     if not include_inactive:
         query = query.where(Location.active == True)  # noqa: E712
+    if site_ids is not None:
+        query = query.where(Location.site_id.in_(list(site_ids) or [-1]))
     locs = list(query)
     sites = {s.id: s.code for s in Site.select()}
     codes = {loc.id: loc.code for loc in Location.select(Location.id, Location.code)}
@@ -326,7 +331,9 @@ def subtree_ids(location: Location) -> list[int]:
     return out
 
 
-def stock_by_place(site: str | None = None, location: str | None = None) -> dict:
+def stock_by_place(
+    site: str | None = None, location: str | None = None, site_ids: set[int] | None = None
+) -> dict:
     """Stock on hand under a site and/or location (a location includes its subtree).
 
     `locations`: every location in scope with its own items and those of its subtree
@@ -334,6 +341,8 @@ def stock_by_place(site: str | None = None, location: str | None = None) -> dict
     across units); `products`: per product, unit and stage, the count and quantity.
     Items with no location (labelled before migration 0009 without a station, made by the
     API in a stock stage) are counted under `location: null` when no filter is given.
+    `site_ids` (a user limited to sites, server/core/siteaccess.py) narrows every scope
+    to those sites.
     """
     the_site = None
     if site:
@@ -354,6 +363,8 @@ def stock_by_place(site: str | None = None, location: str | None = None) -> dict
         locs = list(Location.select().where(Location.site_id == the_site.id))
     else:
         locs = list(Location.select())
+    if site_ids is not None:
+        locs = [loc for loc in locs if loc.site_id in site_ids]
     scope = {loc.id for loc in locs}
     rows = (
         LocationCounter.select(
@@ -368,7 +379,7 @@ def stock_by_place(site: str | None = None, location: str | None = None) -> dict
         .join(Product, on=(LocationCounter.product == Product.id))
         .where(LocationCounter.stage.in_([s.value for s in ON_HAND]) & (LocationCounter.count != 0))
     )
-    if root is not None or the_site is not None:
+    if root is not None or the_site is not None or site_ids is not None:
         rows = rows.where(LocationCounter.location_id.in_(list(scope) or [-1]))
     own: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
     products: dict[tuple, list] = {}
@@ -408,7 +419,7 @@ def stock_by_place(site: str | None = None, location: str | None = None) -> dict
         "locations": out_locs,
         "unplaced": (
             {"count": unplaced["count"], "qty": _units(unplaced["qty"])}
-            if unplaced and root is None and the_site is None
+            if unplaced and root is None and the_site is None and site_ids is None
             else None
         ),
         "products": [
