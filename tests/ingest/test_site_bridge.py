@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -165,7 +166,7 @@ def bridged(tmp_path: Path, db, db_url: str, *extra: str, central_tls: str = "")
         central_port,
         conf_extra=central_tls
         + central_conf
-        + f"persistence true\npersistence_location {central_data}/\n",
+        + f"persistence true\nset_tcp_nodelay true\npersistence_location {central_data}/\n",
     )
     (site_dir / "run").mkdir()
     site = SiteBroker(site_dir / "run", site_port, site_dir / f"{SITE}.conf")
@@ -315,3 +316,42 @@ def test_the_bridge_can_cross_to_the_central_broker_over_tls(
             assert b"\x06GOOD" in got, (got, net.site.log_text()[-3000:])
         assert_each_applied_once(codes, "raw")
         assert "OpenSSL Error" not in net.site.log_text()
+
+
+@pytest.mark.slow
+def test_answer_time_through_the_bridge_against_a_direct_scanner(
+    plant, api, db, db_url, tmp_path, make_agent, pty_factory
+):
+    """Scan to answer at the agent, through the bridge (site broker -> central) and, in the
+    same run, for a scanner on the central broker itself (the ceiling), with scans 100 ms
+    apart and back to back. Prints the figures (`-s`, docs/benchmarks.md); fails when the
+    bridge adds more than 100 ms to the median."""
+    add_site_scanner(api)
+    with bridged(tmp_path, db, db_url) as net:
+        p_site, p_central = pty_factory("sby"), pty_factory("recv")
+        site_agent = make_agent(types.SimpleNamespace(url=net.agent_url), SCANNER, p_site)
+        url = f"mqtt://sc-recv:{net.shown['sc-recv']}@127.0.0.1:{net.central_port}"
+        central_agent = make_agent(types.SimpleNamespace(url=url), "sc-recv", p_central)
+        for agent in (site_agent, central_agent):
+            agent.start()
+        for agent in (site_agent, central_agent):
+            agent_ready(agent)
+        for gap in (0.1, 0.0):
+            times: dict[str, list[float]] = {"bridged": [], "direct": []}
+            for _round in range(2):  # interleaved, so both see the same machine
+                for name, pty in (("bridged", p_site), ("direct", p_central)):
+                    for n, code in enumerate(plant.items("STEEL", count=30, qty=1)):
+                        time.sleep(gap)
+                        start = time.perf_counter()
+                        pty.scan(code)
+                        assert b"\x06GOOD" in pty.read_until(b"\x06GOOD", 15)
+                        if n >= 5:  # warm
+                            times[name].append(time.perf_counter() - start)
+            med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+            p95 = {k: statistics.quantiles(v, n=20)[18] * 1000 for k, v in times.items()}
+            print(
+                f"\nscans {gap * 1000:.0f} ms apart: bridged median {med['bridged']:.1f} ms"
+                f" (p95 {p95['bridged']:.1f}), direct {med['direct']:.1f} ms"
+                f" (p95 {p95['direct']:.1f}), ratio {med['bridged'] / med['direct']:.2f}"
+            )
+            assert med["bridged"] <= med["direct"] + 100, med
