@@ -104,6 +104,9 @@ def test_site_files_hold_only_the_sites_scanners_and_keep_the_bridge_password(
     plant, api, db_url, tmp_path
 ):
     add_site_scanner(api)
+    api.post("/api/machines", {"code": "SBY-PRESS", "name": "P", "station": "SBY-RECV"},
+             expected=201)  # fmt: skip
+    api.post("/api/machines", {"code": "PRESS1", "name": "P", "station": "A2"}, expected=201)
     site_args = ("--site", SITE, "--central", "central.plant:8883")
     site_args += ("--bridge-cafile", "/etc/mosquitto/ca.crt")
     rc, out, err = credentials(tmp_path, db_url, *site_args)
@@ -115,11 +118,23 @@ def test_site_files_hold_only_the_sites_scanners_and_keep_the_bridge_password(
     assert topics == [
         f"topic koordinator/scanners/{SCANNER}/scans out 1",
         f"topic koordinator/scanners/{SCANNER}/status out 1",
+        "topic koordinator/machines/SBY-PRESS/state out 1",
         f"topic koordinator/scanners/{SCANNER}/results in 1",
+        "topic koordinator/machines/SBY-PRESS/results in 1",
         "topic koordinator/server/+/status in 1",
     ]
     site_users = [line.split(":")[0] for line in (tmp_path / f"{SITE}.passwd").read_text().split()]
-    assert site_users == [SCANNER]  # not sc-recv and the other MAIN scanners
+    assert site_users == [SCANNER, "machine.SBY-PRESS"]  # not sc-recv, PRESS1 (MAIN)
+    central_acl = (tmp_path / "central.acl").read_text()
+    bridge_entry = central_acl.split(f"user site.{SITE}\n", 1)[1].split("\n\n", 1)[0]
+    assert bridge_entry.splitlines() == [
+        f"topic write koordinator/scanners/{SCANNER}/scans",
+        f"topic write koordinator/scanners/{SCANNER}/status",
+        "topic write koordinator/machines/SBY-PRESS/state",
+        f"topic read koordinator/scanners/{SCANNER}/results",
+        "topic read koordinator/machines/SBY-PRESS/results",
+        "topic read koordinator/server/+/status",
+    ]
     password = mc.remote_password_in(str(tmp_path / f"{SITE}.conf"))
     central = mc.read_password_file(str(tmp_path / "central.passwd"))
     assert mc.check_password(password, central[f"site.{SITE}"])
