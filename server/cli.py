@@ -284,7 +284,8 @@ def cmd_mqtt_credentials(args, settings) -> int:
     """Mosquitto password file + ACL for the registered scanners and machines; new passwords
     printed once."""
     from server import mqtt_credentials as mc
-    from server.models import Machine, Scanner
+    from server.core import locations
+    from server.models import Machine, Scanner, Site
 
     prefix = settings["MQTT_TOPIC_PREFIX"]
     # one user per ingest worker: the broker makes the user name the client id
@@ -297,11 +298,19 @@ def cmd_mqtt_credentials(args, settings) -> int:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise UsageError(f"cannot write {path}: {folder} is not a writable directory")
+    site_codes = list(dict.fromkeys(code.strip().upper() for code in args.site or []))
+    site_dir = _check_site_args(args, site_codes)
     db = _db(settings)
     create_schema(db)
     accounts: list[mc.Account] = []
     shown: list[tuple[str, str]] = []
     with db.connection_context(), db.atomic():
+        active_sites = {s.code: s for s in Site.select().where(Site.active == True)}  # noqa: E712
+        for code in site_codes:
+            if code not in active_sites:
+                known = ", ".join(sorted(active_sites)) or "none"
+                print(f"error: no active site {code!r} (sites: {known})", file=sys.stderr)
+                return 2
         scanners = list(Scanner.select().order_by(Scanner.id))
         taken = [s.id for s in scanners if s.id in server_users]
         if taken:
@@ -344,7 +353,75 @@ def cmd_mqtt_credentials(args, settings) -> int:
                 shown.append((user, password))
             accounts.append(mc.Account(user, machine.secret_hash))
             machine_codes.append(machine.code)
-    existing = mc.read_password_file(args.passwd)
+        existing = mc.read_password_file(args.passwd)
+        # every site bridged before keeps its bridge user; the named ones are (re)written
+        bridged = [
+            code
+            for code in sorted(active_sites)
+            if code in site_codes or mc.site_user(code) in existing
+        ]
+        site_accounts = {a.user: a for a in accounts}
+        sites = {}
+        for code in bridged:
+            station_ids = set(locations.station_ids_of_site(active_sites[code]))
+            sids = [s.id for s in scanners if s.station_id in station_ids and s.id in scanner_ids]
+            mcodes = [
+                m.code
+                for m in Machine.select().where(Machine.station.in_(station_ids or [0]))
+                if m.code in machine_codes
+            ]
+            sites[code] = (sids, mcodes)
+    site_files: list[tuple[str, str, str, str]] = []
+    central_site_acl = []
+    for code in bridged:
+        sids, mcodes = sites[code]
+        topics = mc.site_topics(prefix, sids, mcodes)
+        user = mc.site_user(code)
+        if code in site_codes:
+            conf_path = os.path.join(site_dir, f"{code}.conf")
+            old = mc.remote_password_in(conf_path)
+            hashed = existing.get(user, "")
+            if old and not args.rotate and mc.check_password(old, hashed):
+                password = old
+            else:
+                password = mc.new_password()
+                hashed = mc.hash_password(password)
+                print(f"site {code}: new bridge password for {user} (in {conf_path})")
+            install = args.site_install_dir or site_dir
+            tls = None
+            if args.bridge_cafile or args.bridge_capath:
+                tls = mc.BridgeTLS(
+                    args.bridge_cafile,
+                    args.bridge_capath,
+                    args.bridge_certfile,
+                    args.bridge_keyfile,
+                    args.bridge_tls_version,
+                )
+            conf = mc.site_broker_config(
+                mc.SiteBroker(
+                    site=code,
+                    central=tuple(args.central),
+                    password=password,
+                    topics=topics,
+                    passwd_path=os.path.join(install, f"{code}.passwd"),
+                    acl_path=os.path.join(install, f"{code}.acl"),
+                    listener=args.site_listener,
+                    persistence_location=args.site_persistence,
+                    tls=tls,
+                )
+            )
+            site_passwd = mc.password_file(
+                [site_accounts[s] for s in sids]
+                + [site_accounts[f"{mc.MACHINE_USER_PREFIX}{m}"] for m in mcodes]
+            )
+            site_acl = mc.acl_file(sids, [], prefix, mcodes)
+            site_files.append((code, conf, site_passwd, site_acl))
+            if not sids:
+                print(f"warning: site {code} has no scanners yet", file=sys.stderr)
+        else:
+            hashed = existing[user]
+        central_site_acl.append(mc.central_site_acl(user, topics))
+        accounts.append(mc.Account(user, hashed))
     server_accounts, server_shown = [], []
     for user in server_users:
         if existing.get(user) and not args.new_server_password:
@@ -356,14 +433,54 @@ def cmd_mqtt_credentials(args, settings) -> int:
         server_accounts.append(mc.Account(user, server_hash))
     accounts, shown = server_accounts + accounts, server_shown + shown
     mc.write_private(args.passwd, mc.password_file(accounts))
-    mc.write_private(args.acl, mc.acl_file(scanner_ids, server_users, prefix, machine_codes))
+    acl = mc.acl_file(scanner_ids, server_users, prefix, machine_codes)
+    if central_site_acl:
+        acl += "\n# each site's bridge: exactly its scanners' and machines' topics\n"
+        acl += "\n".join(central_site_acl)
+    mc.write_private(args.acl, acl)
     print(f"wrote {args.passwd} ({len(accounts)} users) and {args.acl}")
+    for code, conf, site_passwd, site_acl in site_files:
+        base = os.path.join(site_dir, code)
+        mc.write_private(f"{base}.passwd", site_passwd)
+        mc.write_private(f"{base}.acl", site_acl)
+        mc.write_private(f"{base}.conf", conf)
+        print(f"site {code}: wrote {base}.conf, {base}.passwd and {base}.acl")
     if shown:
         print("New passwords (shown once; only their hashes are kept):")
         for user, password in shown:
             print(f"  {user}  {password}")
     print("Reload Mosquitto to apply: systemctl reload mosquitto (or kill -HUP its pid)")
+    if site_files:
+        print("Restart each site's Mosquitto with its new .conf (bridge topics are read at start)")
     return 0
+
+
+def _check_site_args(args, site_codes: list[str]) -> str:
+    """The directory the site files go to; usage errors for the site options."""
+    from server import mqtt_credentials as mc
+
+    if not site_codes:
+        return ""
+    if not args.central:
+        raise UsageError("--site needs --central HOST[:PORT] (the central broker's address)")
+    for address in args.central:
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "1883")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in address:
+            raise UsageError(f"--central {address!r}: give HOST or HOST:PORT")
+    if bool(args.bridge_certfile) != bool(args.bridge_keyfile):
+        raise UsageError("--bridge-certfile and --bridge-keyfile go together")
+    if args.bridge_certfile and not (args.bridge_cafile or args.bridge_capath):
+        raise UsageError("a client certificate needs TLS: give --bridge-cafile or --bridge-capath")
+    listener = args.site_listener.split()
+    if not 1 <= len(listener) <= 2 or not listener[0].isdigit():
+        raise UsageError(f"--site-listener {args.site_listener!r}: give 'PORT [ADDRESS]'")
+    for code in site_codes:
+        if not mc.SAFE_ID.match(mc.site_user(code)):
+            raise UsageError(f"--site {code!r} is not a site code")
+    folder = os.path.abspath(args.site_dir or os.path.dirname(os.path.abspath(args.passwd)))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UsageError(f"cannot write site files: {folder} is not a writable directory")
+    return folder
 
 
 def cmd_demo(args, settings) -> int:
@@ -497,6 +614,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-server-password", action="store_true", help="replace its password")
     p.add_argument("--rotate", action="store_true", help="new passwords for every scanner")
     p.add_argument("--scanner", action="append", help="new password for this scanner")
+    p.add_argument(
+        "--site",
+        action="append",
+        help="also write this site's broker files: <code>.conf (bridged), .passwd, .acl",
+    )
+    p.add_argument(
+        "--central",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="the central broker the site bridges to (repeatable: fallbacks)",
+    )
+    p.add_argument("--site-dir", help="where the site files go (default: --passwd's directory)")
+    p.add_argument(
+        "--site-install-dir",
+        help="where the site's .passwd and .acl will lie on the site broker (default: --site-dir)",
+    )
+    p.add_argument(
+        "--site-listener", default="1883", help="the site broker's 'PORT [ADDRESS]' (1883)"
+    )
+    p.add_argument(
+        "--site-persistence",
+        default="/var/lib/mosquitto/",
+        help="the site broker's persistence_location",
+    )
+    p.add_argument("--bridge-cafile", help="TLS to the central broker: its CA certificate")
+    p.add_argument("--bridge-capath", help="TLS to the central broker: a CA directory")
+    p.add_argument("--bridge-certfile", help="the bridge's client certificate (with TLS)")
+    p.add_argument("--bridge-keyfile", help="the bridge's client key (with TLS)")
+    p.add_argument("--bridge-tls-version", default="tlsv1.2", choices=("tlsv1.2", "tlsv1.3"))
     p = sub.add_parser("demo", help="a seeded plant, the server and simulated scanners")
     p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--db", default="var/demo.db", help="SQLite file (recreated)")

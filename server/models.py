@@ -60,6 +60,8 @@ class User(BaseModel):
     active = pw.BooleanField(default=True)
     #: raised to end every session of the user (logout everywhere, new password, new role)
     session_version = pw.IntegerField(default=0)
+    #: the ids of the sites the user is limited to; null: every site (server/core/siteaccess.py)
+    site_ids = JSONField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
 

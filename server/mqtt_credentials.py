@@ -13,6 +13,11 @@ connect with an ingest worker's id, and Mosquitto would drop the worker (and wit
 session wipe its queued scans) - in a loop, no scan gets through. With it, every connection's
 client id is its user name: a scanner can only ever replace its own session. See
 docs/deploy.md and docs/decisions.md.
+
+A site with its own broker (`--site`) gets a whole mosquitto.conf for it
+(`site_broker_config`): its scanners' password file and ACL, and a bridge to the central
+broker whose user `site.<code>` the central ACL allows exactly that site's topics
+(`site_topics`, `central_site_acl`); docs/deploy.md "Sites and bridged brokers".
 """
 
 from __future__ import annotations
@@ -150,3 +155,147 @@ def write_private(path: str, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+# --- sites: a site broker bridged to the central one ----------------------------------------
+
+#: a site's bridge logs in to the central broker as this prefix + the site's code
+SITE_USER_PREFIX = "site."
+#: the bridge's connection name, in the site broker's logs and notification topic
+BRIDGE_NAME = "koordinator-central"
+
+
+def site_user(code: str) -> str:
+    return f"{SITE_USER_PREFIX}{code}"
+
+
+@dataclass(frozen=True)
+class SiteTopics:
+    """The topics a site's bridge carries: `out` site -> central, `into` central -> site.
+    Topics keep the plant's prefix unchanged (no site level): scanner ids and machine codes
+    are unique over all sites, and one ingest subscription serves every site."""
+
+    out: tuple[str, ...]
+    into: tuple[str, ...]
+
+
+def site_topics(prefix: str, scanner_ids: Iterable[str], machine_codes: Iterable[str] = ()):
+    out: list[str] = []
+    into: list[str] = []
+    for sid in scanner_ids:
+        out += [f"{prefix}/scanners/{sid}/scans", f"{prefix}/scanners/{sid}/status"]
+        into.append(f"{prefix}/scanners/{sid}/results")
+    for code in machine_codes:
+        out.append(f"{prefix}/machines/{code}/state")
+        into.append(f"{prefix}/machines/{code}/results")
+    # the ingest workers' retained online/offline, which the agents show
+    into.append(f"{prefix}/server/+/status")
+    return SiteTopics(tuple(out), tuple(into))
+
+
+def central_site_acl(user: str, topics: SiteTopics) -> str:
+    """The central ACL's entry for a site's bridge: it may write exactly the site's outgoing
+    topics and read exactly its incoming ones."""
+    lines = [f"user {user}"]
+    lines += [f"topic write {t}" for t in topics.out]
+    lines += [f"topic read {t}" for t in topics.into]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BridgeTLS:
+    """TLS towards the central broker: `cafile` or `capath` to check its certificate,
+    `certfile` + `keyfile` when it asks for a client certificate."""
+
+    cafile: str | None = None
+    capath: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    version: str = "tlsv1.2"
+
+    def lines(self) -> list[str]:
+        out = []
+        for key in ("cafile", "capath", "certfile", "keyfile"):
+            value = getattr(self, key)
+            if value:
+                out.append(f"bridge_{key} {value}")
+        out.append(f"bridge_tls_version {self.version}")
+        return out
+
+
+@dataclass(frozen=True)
+class SiteBroker:
+    """What a site broker's mosquitto.conf needs (`site_broker_config`)."""
+
+    site: str
+    central: tuple[str, ...]  # host[:port] of the central broker, several for failover
+    password: str  # the bridge user's, in clear: the file is the site broker's (mode 0600)
+    topics: SiteTopics
+    passwd_path: str
+    acl_path: str
+    listener: str = "1883"  # "port [address]"
+    persistence_location: str = "/var/lib/mosquitto/"
+    tls: BridgeTLS | None = None
+
+
+def site_broker_config(site: SiteBroker) -> str:
+    user = site_user(site.site)
+    lines = [
+        f"# Koordinator site broker of site {site.site}, written by",
+        f"# `python -m server mqtt-credentials --site {site.site}`; see docs/deploy.md.",
+        "# Its scanners log in here; the bridge below carries their scans to the central",
+        "# broker and the answers back. Written again when scanners are added: restart",
+        "# Mosquitto then (bridge topics are read at start only).",
+        "per_listener_settings false",
+        "allow_anonymous false",
+        f"password_file {site.passwd_path}",
+        f"acl_file {site.acl_path}",
+        "",
+        f"listener {site.listener}",
+        "use_username_as_clientid true",
+        "",
+        "persistence true",
+        f"persistence_location {site.persistence_location}",
+        "autosave_interval 30",
+        "max_inflight_messages 1000",
+        "max_queued_messages 100000",
+        "set_tcp_nodelay true",
+        "",
+        f"connection {BRIDGE_NAME}",
+        f"address {' '.join(site.central)}",
+        "bridge_protocol_version mqttv311",
+        f"remote_clientid {user}",
+        f"remote_username {user}",
+        f"remote_password {site.password}",
+        f"local_clientid bridge.{site.site}",
+        # the central broker keeps the bridge's subscriptions and queues the answers while
+        # the link is down; the site broker queues the scans for it likewise
+        "cleansession false",
+        "local_cleansession false",
+        # no unsubscribe requests for the `out` topics: the ACL would refuse them anyway
+        "bridge_attempt_unsubscribe false",
+        "start_type automatic",
+        "restart_timeout 2 30",
+        "keepalive_interval 30",
+        # the bridge's state on the site broker only ($SYS/broker/connection/...)
+        "notifications true",
+        "notifications_local_only true",
+    ]
+    if site.tls is not None:
+        lines += site.tls.lines()
+    lines += [f"topic {t} out 1" for t in site.topics.out]
+    lines += [f"topic {t} in 1" for t in site.topics.into]
+    return "\n".join(lines) + "\n"
+
+
+def remote_password_in(conf_path: str) -> str | None:
+    """The bridge password an earlier run wrote into a site broker's config, if any."""
+    try:
+        with open(conf_path, encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.strip().partition(" ")
+                if key == "remote_password" and value:
+                    return value.strip()
+    except FileNotFoundError:
+        pass
+    return None

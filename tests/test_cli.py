@@ -128,6 +128,19 @@ MISTAKES = [
         "/nonexistent/p",
     ),
     ("mqtt-credentials-no-files", ["mqtt-credentials"], {}, "--passwd"),
+    (
+        "mqtt-credentials-site-no-central",
+        ["mqtt-credentials", "--passwd", "{tmp}/p", "--acl", "{tmp}/a", "--site", "MAIN"],
+        {},
+        "--central",
+    ),
+    (
+        "mqtt-credentials-site-cert-without-key",
+        ["mqtt-credentials", "--passwd", "{tmp}/p", "--acl", "{tmp}/a", "--site", "MAIN"]
+        + ["--central", "h", "--bridge-cafile", "ca", "--bridge-certfile", "c"],
+        {},
+        "--bridge-keyfile",
+    ),
     ("demo-no-units", ["demo", "--units", "0", "--db", "{tmp}/demo.db"], {}, "--units"),
     ("demo-port-taken", ["demo", "--port", "{busy}", "--db", "{tmp}/demo.db"], {}, "{busy}"),
     ("create-user-no-terminal", ["create-user", "ana"], {}, "--password"),

@@ -505,3 +505,25 @@ def test_0013_adds_print_jobs_and_rules(database):
     assert PrintJob.get_by_id(job.id).state == "queued"
     assert bytes(PrintJob.get_by_id(job.id).data) == b"^XA^XZ"
     assert create_schema(database) == []
+
+
+USER_SITES = "0017_user_sites"
+
+
+def test_0017_leaves_every_existing_user_on_every_site(database):
+    from server.core import siteaccess
+    from server.core.locations import create_site
+
+    create_schema(database)
+    User.create(username="ana", role="supervisor")
+    database.execute_sql('ALTER TABLE "user" DROP COLUMN "site_ids"')
+    SchemaMigration.delete().where(SchemaMigration.name == USER_SITES).execute()
+    assert "site_ids" not in _columns(database, "user")
+
+    assert create_schema(database) == [USER_SITES]
+
+    ana = User.get(User.username == "ana")
+    assert ana.site_ids is None and siteaccess.site_ids(ana) is None
+    site = create_site("SBY", "Surabaya")
+    assert siteaccess.set_sites(ana, ["sby"]) == [site.id]
+    assert User.get(User.username == "ana").site_ids == [site.id]

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import Answer, Name, Strict
-from server.core import locations
+from server.core import locations, siteaccess
 from server.core.errors import NotFound
 from server.core.stages import Kind
 from server.models import Item, Location, Site
@@ -137,10 +137,11 @@ def create_site(body: SiteIn):
     responses={200: ("Sites", None)},
 )
 def list_sites():
+    # a user limited to sites sees those only (server/core/siteaccess.py)
     return {
         "sites": [
             {"code": s.code, "name": s.name, "active": s.active}
-            for s in Site.select().order_by(Site.code)
+            for s in siteaccess.visible_sites(current_user())
         ]
     }
 
@@ -182,7 +183,9 @@ def create_location(body: LocationIn):
     responses={200: ("Locations", None), 404: ("unknown_site", None)},
 )
 def list_locations(query: LocationQuery):
-    return {"locations": locations.listing(query.site)}
+    user = current_user()
+    siteaccess.check_site(user, query.site)
+    return {"locations": locations.listing(query.site, site_ids=siteaccess.site_ids(user))}
 
 
 @op(
@@ -194,6 +197,7 @@ def list_locations(query: LocationQuery):
     responses={200: ("The location and its items", None), 404: ("unknown_location", None)},
 )
 def get_location(code: str):
+    siteaccess.check_location(current_user(), code)
     loc = locations.by_code(code)
     if loc is None:
         raise NotFound("unknown_location", f"No location {code}")

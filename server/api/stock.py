@@ -9,9 +9,9 @@ from __future__ import annotations
 import peewee as pw
 import pydantic
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import QueryInt, Strict, num
-from server.core import locations, scrapreport
+from server.core import locations, scrapreport, siteaccess
 from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
 
@@ -37,7 +37,12 @@ class StockQuery(Strict):
 def _places(query: StockQuery) -> dict:
     """Stock on hand by place: the location tree with counts and quantities per unit
     (never added across units), and per product x unit x stage (server/core/locations.py)."""
-    data = locations.stock_by_place(query.site, query.location, query.depth)
+    user = current_user()
+    siteaccess.check_site(user, query.site)
+    siteaccess.check_location(user, query.location)
+    data = locations.stock_by_place(
+        query.site, query.location, siteaccess.site_ids(user), depth=query.depth
+    )
     for loc in data["locations"]:
         loc["qty"] = {unit: num(q) for unit, q in loc["qty"].items()}
     if data["unplaced"] is not None:
@@ -47,7 +52,14 @@ def _places(query: StockQuery) -> dict:
     return data
 
 
-def _by_unit(*keys) -> dict[tuple, dict[str, float | int]]:
+def _mine(query, stations: list[int] | None):
+    """The counters of the user's stations only, for a user limited to sites."""
+    if stations is None:
+        return query
+    return query.where(StockCounter.station_id.in_(stations or [-1]))
+
+
+def _by_unit(*keys, stations: list[int] | None = None) -> dict[tuple, dict[str, float | int]]:
     """{keys: {unit: qty}} over the counters with items: the quantity of each unit apart
     (kilograms and pieces are never added)."""
     query = (
@@ -56,10 +68,9 @@ def _by_unit(*keys) -> dict[tuple, dict[str, float | int]]:
         .switch(StockCounter)
         .join(Station, pw.JOIN.LEFT_OUTER, on=(StockCounter.station_id == Station.id))
         .where(StockCounter.count != 0)
-        .group_by(*keys, Product.unit)
-        .order_by(*keys, Product.unit)
-        .tuples()
     )
+    query = _mine(query, stations).group_by(*keys, Product.unit).order_by(*keys, Product.unit)
+    query = query.tuples()
     out: dict[tuple, dict] = {}
     for *key, unit, qty in query:
         out.setdefault(tuple(key), {})[unit] = num(qty)
@@ -77,46 +88,53 @@ def _by_unit(*keys) -> dict[tuple, dict[str, float | int]]:
     responses={200: ("Stock", None), 404: ("unknown_site, unknown_location", None)},
 )
 def get_stock(query: StockQuery):
-    by_stage = (
+    user = current_user()
+    # a user limited to sites: the counters of those sites' stations (siteaccess.py)
+    stations = siteaccess.station_ids(user)
+    places = _places(query)
+    by_stage = _mine(
         StockCounter.select(
             StockCounter.stage,
             pw.fn.SUM(StockCounter.count).alias("n"),
             pw.fn.SUM(StockCounter.qty).alias("q"),
-        )
-        .group_by(StockCounter.stage)
-        .tuples()
-    )
+        ),
+        stations,
+    ).group_by(StockCounter.stage)
     by_product = (
-        StockCounter.select(
-            Product.sku,
-            Product.name,
-            StockCounter.stage,
-            pw.fn.SUM(StockCounter.count).alias("n"),
-            pw.fn.SUM(StockCounter.qty).alias("q"),
+        _mine(
+            StockCounter.select(
+                Product.sku,
+                Product.name,
+                StockCounter.stage,
+                pw.fn.SUM(StockCounter.count).alias("n"),
+                pw.fn.SUM(StockCounter.qty).alias("q"),
+            ).join(Product),
+            stations,
         )
-        .join(Product)
         .group_by(Product.sku, Product.name, StockCounter.stage)
         .order_by(Product.sku, StockCounter.stage)
-        .tuples()
     )
     by_station = (
-        StockCounter.select(
-            Station.code,
-            StockCounter.stage,
-            pw.fn.SUM(StockCounter.count).alias("n"),
-            pw.fn.SUM(StockCounter.qty).alias("q"),
+        _mine(
+            StockCounter.select(
+                Station.code,
+                StockCounter.stage,
+                pw.fn.SUM(StockCounter.count).alias("n"),
+                pw.fn.SUM(StockCounter.qty).alias("q"),
+            )
+            .join(Station, on=(StockCounter.station_id == Station.id))
+            # a shipped, consumed or scrapped item is at no station (its station column
+            # keeps the last one it passed): stations hold only what is in the plant
+            .where(StockCounter.stage.not_in([s.value for s in GONE])),
+            stations,
         )
-        .join(Station, on=(StockCounter.station_id == Station.id))
-        # a shipped, consumed or scrapped item is at no station (its station column keeps
-        # the last one it passed): stations hold only what is in the plant
-        .where(StockCounter.stage.not_in([s.value for s in GONE]))
         .group_by(Station.code, StockCounter.stage)
         .order_by(Station.code, StockCounter.stage)
-        .tuples()
     )
-    totals = {stage: (int(n or 0), q or 0) for stage, n, q in by_stage}
-    stage_units = _by_unit(StockCounter.stage)
-    station_units = _by_unit(Station.code, StockCounter.stage)
+    totals = {stage: (int(n or 0), q or 0) for stage, n, q in by_stage.tuples()}
+    by_product, by_station = by_product.tuples(), by_station.tuples()
+    stage_units = _by_unit(StockCounter.stage, stations=stations)
+    station_units = _by_unit(Station.code, StockCounter.stage, stations=stations)
     return {
         # every stage, in the table's order, zeros included: the same shape every time
         "by_stage": [
@@ -145,10 +163,12 @@ def get_stock(query: StockQuery):
             for code, s, n, q in by_station
             if n
         ],
-        "places": _places(query),
+        "places": places,
         # held stock, shown apart (it is counted in the figures above as well)
         "held": [
             {"stage": s, "count": n, "qty": num(q)}
-            for s, (n, q) in sorted(scrapreport.held_by_stage().items())
+            for s, (n, q) in sorted(
+                scrapreport.held_by_stage(siteaccess.location_ids(user)).items()
+            )
         ],
     }

@@ -62,6 +62,23 @@ def site_by_code(code: str) -> Site | None:
     return Site.get_or_none(Site.code == normal_code(code))
 
 
+def station_ids_of_site(site: Site) -> list[int]:
+    """The stations of `site`: those whose line side lies in it, and, for the default site,
+    those without a line side yet (they fall into it, `line_side`)."""
+    query = (
+        Station.select(Station.id)
+        .join(Location, on=(Station.location_id == Location.id))
+        .where(Location.site_id == site.id)
+    )
+    ids = [s.id for s in query]
+    if site.id == default_site().id:
+        unplaced = Station.select(Station.id).where(
+            Station.location_id.is_null() | ~Station.location_id.in_(Location.select(Location.id))
+        )
+        ids += [s.id for s in unplaced]
+    return sorted(set(ids))
+
+
 def create_site(code: str, name: str) -> Site:
     code = normal_code(code)
     if not CODE.match(code):
@@ -255,8 +272,11 @@ def as_dict(loc: Location, sites: dict[int, str], codes: dict[int, str]) -> dict
     }
 
 
-def listing(site: str | None = None, include_inactive: bool = True) -> list[dict]:
-    """Every location (of `site`), parents before children, siblings by code."""
+def listing(
+    site: str | None = None, include_inactive: bool = True, site_ids: set[int] | None = None
+) -> list[dict]:
+    """Every location (of `site`; of `site_ids` if given), parents before children,
+    siblings by code."""
     query = Location.select()
     if site:
         s = site_by_code(site)
@@ -265,6 +285,8 @@ def listing(site: str | None = None, include_inactive: bool = True) -> list[dict
         query = query.where(Location.site_id == s.id)
     if not include_inactive:
         query = query.where(Location.active == True)  # noqa: E712
+    if site_ids is not None:
+        query = query.where(Location.site_id.in_(list(site_ids) or [-1]))
     locs = list(query)
     sites = {s.id: s.code for s in Site.select()}
     codes = {loc.id: loc.code for loc in Location.select(Location.id, Location.code)}
@@ -276,15 +298,19 @@ def listing(site: str | None = None, include_inactive: bool = True) -> list[dict
     return out
 
 
-def choices(site: str | None = None, most: int = 500) -> list[tuple[str, int]]:
-    """(code, depth) of the locations (of `site`) for a page's picker, parents before
-    children; past `most` locations, the areas and line sides only (a bin is reached by
-    its area, or typed)."""
+def choices(
+    site: str | None = None, most: int = 500, site_ids: set[int] | None = None
+) -> list[tuple[str, int]]:
+    """(code, depth) of the locations (of `site`; of `site_ids` if given) for a page's
+    picker, parents before children; past `most` locations, the areas and line sides
+    only (a bin is reached through its area)."""
     query = Location.select(Location.id, Location.parent_id, Location.site_id, Location.code,
                             Location.kind)  # fmt: skip
     if site:
         s = site_by_code(site)
         query = query.where(Location.site_id == (s.id if s else -1))
+    if site_ids is not None:
+        query = query.where(Location.site_id.in_(list(site_ids) or [-1]))
     rows = list(query.tuples())
     if len(rows) > most:
         rows = [r for r in rows if r[4] != "bin"]
@@ -365,6 +391,7 @@ def _place_rows(db, sql: str, params: list, scope: set[int] | None, in_list: boo
 def stock_by_place(
     site: str | None = None,
     location: str | None = None,
+    site_ids: set[int] | None = None,
     depth: int | None = None,
     most: int | None = None,
 ) -> dict:
@@ -380,6 +407,9 @@ def stock_by_place(
     `products`: per product, unit and stage, the count and quantity. Items with no
     location (labelled before migration 0009 without a station, made by the API in a
     stock stage) are counted under `location: null` when no filter is given.
+
+    `site_ids` (a user limited to sites, server/core/siteaccess.py) narrows every scope
+    to those sites.
 
     Sums are made by the database per location and unit, and folded up the tree here.
     """
@@ -398,10 +428,17 @@ def stock_by_place(
     db = Location._meta.database
     db = getattr(db, "obj", db)
     site_id = root.site_id if root is not None else (the_site.id if the_site else None)
+    # the sites read: the one asked for (or the location's), else the user's, else all
+    sites_read: list[int] | None = None
+    if site_id is not None:
+        sites_read = [site_id] if site_ids is None or site_id in site_ids else []
+    elif site_ids is not None:
+        sites_read = sorted(site_ids)
     columns = ", ".join(f'"{c}"' for c in _LOC_COLUMNS)
     sql, params = f'SELECT {columns} FROM "location"', []
-    if site_id is not None:
-        sql, params = sql + f' WHERE "site_id" = {db.param}', [site_id]
+    if sites_read is not None:
+        marks = ", ".join([db.param] * len(sites_read)) or "NULL"
+        sql, params = sql + f' WHERE "site_id" IN ({marks})', list(sites_read)
     locs = {row[0]: row for row in db.execute_sql(sql, params).fetchall()}
     children: dict[int, list[int]] = defaultdict(list)
     for lid, pid, *_rest in locs.values():
@@ -415,7 +452,7 @@ def stock_by_place(
     else:
         tops = sorted((i for i, r in locs.items() if r[1] is None or r[1] not in locs),
                       key=lambda i: (locs[i][2], locs[i][3]))  # fmt: skip
-        scope = None if site_id is None else set(locs)
+        scope = None if sites_read is None else set(locs)
 
     if depth is None and most is not None:
         size = len(scope) if scope is not None else len(locs)
@@ -425,8 +462,9 @@ def stock_by_place(
     marks = ", ".join([db.param] * len(on_hand))
     where = f'lc."stage" IN ({marks}) AND lc."count" != 0 {{scope}}'
     in_list = scope is not None and root is not None and len(scope) <= _IN_LIMIT
+    site_marks = ", ".join([db.param] * len(sites_read or [])) or "NULL"
     site_clause = (
-        f'AND lc."location_id" IN (SELECT "id" FROM "location" WHERE "site_id" = {db.param})'
+        f'AND lc."location_id" IN (SELECT "id" FROM "location" WHERE "site_id" IN ({site_marks}))'
     )
 
     def run(select: str, group: str) -> list[tuple]:
@@ -436,10 +474,10 @@ def stock_by_place(
         )
         sql, args = _place_rows(db, sql, list(on_hand), scope, in_list)
         if "{site}" in sql:
-            if site_id is None:
+            if sites_read is None:
                 sql = sql.replace(" {site}", "").replace("{site}", "")
             else:
-                sql, args = sql.replace("{site}", site_clause), args + [site_id]
+                sql, args = sql.replace("{site}", site_clause), args + list(sites_read)
         return db.execute_sql(sql, args).fetchall()
 
     per_place = run(
@@ -513,7 +551,7 @@ def stock_by_place(
         "locations": out_locs,
         "unplaced": (
             {"count": unplaced["count"], "qty": _units(unplaced["qty"])}
-            if unplaced and root is None and the_site is None
+            if unplaced and root is None and the_site is None and site_ids is None
             else None
         ),
         "products": [

@@ -88,12 +88,11 @@ def held_items(limit: int = 500) -> list[Item]:
     )
 
 
-def held_by_stage() -> dict[str, tuple[int, Decimal]]:
-    """Count and quantity of held items per stage (stock shown apart)."""
-    rows = (
-        Item.select(Item.stage, pw.fn.COUNT(Item.id), pw.fn.SUM(Item.qty))
-        .where(Item.held)
-        .group_by(Item.stage)
-        .tuples()
-    )
+def held_by_stage(location_ids: list[int] | None = None) -> dict[str, tuple[int, Decimal]]:
+    """Count and quantity of held items per stage (stock shown apart); of the items at
+    `location_ids` only when given (a user limited to sites)."""
+    query = Item.select(Item.stage, pw.fn.COUNT(Item.id), pw.fn.SUM(Item.qty)).where(Item.held)
+    if location_ids is not None:
+        query = query.where(Item.location_id.in_(location_ids or [-1]))
+    rows = query.group_by(Item.stage).tuples()
     return {str(s): (int(n), Decimal(q or 0)) for s, n, q in rows}

@@ -30,7 +30,7 @@ from server.api import reasonlist as api_reasons
 from server.api import scanners as api_scanners
 from server.api import stations as api_stations
 from server.api import webhooks as api_webhooks
-from server.core import events
+from server.core import events, siteaccess
 from server.core import locations as core_locations
 from server.core.errors import DomainError
 from server.core.reasonlist import USES as REASON_USES
@@ -383,13 +383,25 @@ def admin_user(user_id: int):
                 return redirect(url_for("web.admin_user", user_id=user.id))
             changes["password_hash"] = auth.hash_password(password)
         try:
-            User.update(**changes).where(User.id == user.id).execute()
+            with _db().atomic():
+                User.update(**changes).where(User.id == user.id).execute()
+                # none ticked: every site (server/core/siteaccess.py)
+                siteaccess.set_sites(user, request.form.getlist("sites"))
             flash(gettext("User %(u)s saved.", u=user.username))
+        except DomainError as exc:
+            flash(i18n.error_text(exc.code, exc.message), "error")
         except pw.IntegrityError:
             flash(gettext("That user name or badge exists."), "error")
         return redirect(url_for("web.admin_user", user_id=user.id))
     tokens = ApiToken.select().where(ApiToken.user == user.id).order_by(ApiToken.id.desc())
-    return render_template("admin/user.html", user=user, tokens=tokens, roles=auth.ROLES)
+    return render_template(
+        "admin/user.html",
+        user=user,
+        tokens=tokens,
+        roles=auth.ROLES,
+        sites=list(Site.select().order_by(Site.code)),
+        user_sites=siteaccess.site_ids(user) or set(),
+    )
 
 
 @bp.route("/admin/users/<int:user_id>/tokens", methods=["POST"])

@@ -283,6 +283,7 @@ ERROR_TEXT = {
     "bad_status": _("Not possible in the order's status"),
     "exists": _("Already exists"),
     "not_found": _("Not found"),
+    "unknown_site": _("Site not known"),
     "reason_required": _("Reason needed"),
     "unknown_station": _("Station not known"),
     "printer_unavailable": _("The printer is switched off in Koordinator"),

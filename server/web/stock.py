@@ -20,7 +20,7 @@ from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
 from server import labelling
-from server.core import codes, locations
+from server.core import codes, locations, siteaccess
 from server.core.errors import DomainError, Rejected
 from server.core.items import left_from
 from server.core.stages import GONE, ON_HAND
@@ -29,7 +29,6 @@ from server.models import (
     LedgerEntry,
     Product,
     ProductionOrder,
-    Site,
     Station,
     StockCounter,
     User,
@@ -48,11 +47,21 @@ def shown_stages(by_stage: dict) -> list[str]:
     return list(STAGES)
 
 
+def _mine(query):
+    """The counters of the signed-in user's stations only, for a user limited to sites
+    (server/core/siteaccess.py)."""
+    stations = siteaccess.station_ids(web_user())
+    if stations is None:
+        return query
+    return query.where(StockCounter.station_id.in_(stations or [-1]))
+
+
 def stock_figures() -> dict:
     """Counts and quantities by stage, product x stage and station, from the counters.
 
     Reads StockCounter (a row per product x stage x station) and the small master tables;
-    never the item table, so it costs the same with a million items.
+    never the item table, so it costs the same with a million items. A user limited to
+    sites sees the counters of those sites' stations.
     """
     n, q = pw.fn.SUM(StockCounter.count), pw.fn.SUM(StockCounter.qty)
     products = {
@@ -70,7 +79,7 @@ def stock_figures() -> dict:
     by_station: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     # the database sums the counters (a few thousand rows); Python sees ~products x stages
     for product_id, stage, count, qty in (
-        StockCounter.select(StockCounter.product, StockCounter.stage, n, q)
+        _mine(StockCounter.select(StockCounter.product, StockCounter.stage, n, q))
         .group_by(StockCounter.product, StockCounter.stage)
         .having(n != 0)
         .tuples()
@@ -85,7 +94,7 @@ def stock_figures() -> dict:
             units = by_unit.setdefault(stage, {})
             units[product.unit] = units.get(product.unit, Decimal(0)) + qty
     for station_id, stage, count in (
-        StockCounter.select(StockCounter.station_id, StockCounter.stage, n)
+        _mine(StockCounter.select(StockCounter.station_id, StockCounter.stage, n))
         .where((StockCounter.station_id != 0) & StockCounter.stage.not_in(("consumed", "shipped")))
         .group_by(StockCounter.station_id, StockCounter.stage)
         .having(n != 0)
@@ -139,15 +148,19 @@ def place_figures() -> dict:
     with item counts and quantities per unit (server/core/locations.py)."""
     site = request.args.get("site", "").strip() or None
     location = request.args.get("location", "").strip() or None
+    user = web_user()
+    mine = siteaccess.site_ids(user)
     try:
-        places = locations.stock_by_place(site, location, most=PLACES_LISTED)
+        siteaccess.check_site(user, site)
+        siteaccess.check_location(user, location)
+        places = locations.stock_by_place(site, location, mine, most=PLACES_LISTED)
     except DomainError as exc:
         abort(404, exc.message)
     return {
         "places": places,
         "place_filters": {"site": site or "", "location": location or ""},
-        "sites": list(Site.select().order_by(Site.code)),
-        "all_locations": locations.choices(site, PLACES_LISTED),
+        "sites": siteaccess.visible_sites(user),
+        "all_locations": locations.choices(site, PLACES_LISTED, site_ids=mine),
     }
 
 
