@@ -12,9 +12,12 @@ evenly over the bins in the stages on hand, the counters rebuilt from the items.
 through the WSGI app (server time, no network), p50 and p95 over `--calls` GETs of
 
 - `/api/stock?site=S1`: the whole site (every area and bin with its counts);
+- `/api/stock?site=S1&depth=1`: the site's areas with their totals;
 - `/api/stock?site=S1&location=<area>`: one area and its 100 bins;
 - `/api/stock?location=<bin>`: one bin;
-- `/stock?site=S1&location=<area>`: the page a supervisor drills down on;
+- `/stock?site=S1`: the page of the site (it lists the areas: more than 500 places);
+- `/stock?site=S1&location=<area>`: the page a supervisor drills down on (the page also
+  shows the whole plant's stock by product and stage, 200 products here);
 
 and, **the ceiling in the same run**, the same scopes read as raw SQL (the counter rows of
 the scope, fetched, no Python work on them): `ratio` is the route's p95 over the raw read's.
@@ -172,8 +175,10 @@ def main() -> None:
 
     cases = [
         ("api_site", get("/api/stock?site=S1", headers=headers), raw(None)),
+        ("api_site_top", get("/api/stock?site=S1&depth=1", headers=headers), raw(None)),
         ("api_area", get("/api/stock?site=S1&location=A000", headers=headers), raw(area_ids)),
         ("api_bin", get("/api/stock?location=A000-07", headers=headers), raw([a_bin.id])),
+        ("page_site", get("/stock?site=S1"), raw(None)),
         ("page_area", get("/stock?site=S1&location=A000"), raw(area_ids)),
     ]
     out: dict = {"items": args.items, "bins": args.bins, "calls": args.calls}

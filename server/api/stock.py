@@ -70,11 +70,35 @@ def _by_unit(*keys, stations: list[int] | None = None) -> dict[tuple, dict[str, 
         .where(StockCounter.count != 0)
     )
     query = _mine(query, stations).group_by(*keys, Product.unit).order_by(*keys, Product.unit)
-    query = query.tuples()
     out: dict[tuple, dict] = {}
-    for *key, unit, qty in query:
-        out.setdefault(tuple(key), {})[unit] = num(qty)
+    for *key, unit, qty in _fetch(query, f"by_unit:{keys}", stations):
+        out.setdefault(tuple(key), {})[unit] = num(_qty(qty))
     return out
+
+
+def _fetch(query, name: str, stations: list[int] | None) -> list[tuple]:
+    """The rows of a query as the driver gives them: peewee's row conversion took most
+    of the request on a plant of 200 products (docs/benchmarks.md, bench_places.py).
+    The SQL of the whole plant's queries is built once per database."""
+    db = StockCounter._meta.database
+    db = getattr(db, "obj", db)
+    if stations is not None:
+        return db.execute_sql(*query.sql()).fetchall()
+    key = (name, id(db))
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = query.sql()
+    return db.execute_sql(*sql).fetchall()
+
+
+#: (query name, database) -> (sql, params) of the queries without a user's stations
+_SQL: dict[tuple[str, int], tuple[str, list]] = {}
+
+
+def _qty(value):
+    """A summed quantity: SQLite sums a fractional one as a float, rounded here to the
+    models' 4 places (a sum of floats may end in ...0000000004)."""
+    return round(value, 4) if isinstance(value, float) else value
 
 
 @op(
@@ -131,8 +155,11 @@ def get_stock(query: StockQuery):
         .group_by(Station.code, StockCounter.stage)
         .order_by(Station.code, StockCounter.stage)
     )
-    totals = {stage: (int(n or 0), q or 0) for stage, n, q in by_stage.tuples()}
-    by_product, by_station = by_product.tuples(), by_station.tuples()
+    totals = {
+        stage: (int(n or 0), _qty(q) or 0) for stage, n, q in _fetch(by_stage, "stage", stations)
+    }
+    by_product = _fetch(by_product, "product", stations)
+    by_station = _fetch(by_station, "station", stations)
     stage_units = _by_unit(StockCounter.stage, stations=stations)
     station_units = _by_unit(Station.code, StockCounter.stage, stations=stations)
     return {
@@ -148,7 +175,7 @@ def get_stock(query: StockQuery):
             for n, q in [totals.get(s.value, (0, 0))]
         ],
         "by_product": [
-            {"sku": sku, "name": name, "stage": s, "count": int(n), "qty": num(q)}
+            {"sku": sku, "name": name, "stage": s, "count": int(n), "qty": num(_qty(q))}
             for sku, name, s, n, q in by_product
             if n
         ],
@@ -157,7 +184,7 @@ def get_stock(query: StockQuery):
                 "station": code,
                 "stage": s,
                 "count": int(n),
-                "qty": num(q),
+                "qty": num(_qty(q)),
                 "qty_by_unit": station_units.get((code, s), {}),
             }
             for code, s, n, q in by_station

@@ -311,9 +311,10 @@ def choices(
         query = query.where(Location.site_id == (s.id if s else -1))
     if site_ids is not None:
         query = query.where(Location.site_id.in_(list(site_ids) or [-1]))
-    rows = list(query.tuples())
-    if len(rows) > most:
-        rows = [r for r in rows if r[4] != "bin"]
+    if query.count() > most:  # the bins are most of them: not read at all
+        query = query.where(Location.kind != "bin")
+    db = Location._meta.database
+    rows = db.execute_sql(*query.sql()).fetchall()
     ids = {r[0] for r in rows}
     children: dict[int | None, list[tuple]] = defaultdict(list)
     for r in rows:
@@ -436,7 +437,14 @@ def stock_by_place(
         sites_read = sorted(site_ids)
     columns = ", ".join(f'"{c}"' for c in _LOC_COLUMNS)
     sql, params = f'SELECT {columns} FROM "location"', []
-    if sites_read is not None:
+    if root is not None:  # its subtree only (a bin's page reads one row, not its site's)
+        sql = (
+            'WITH RECURSIVE "sub"("id") AS (SELECT "id" FROM "location" WHERE "id" = '
+            f'{db.param} UNION SELECT l."id" FROM "location" l JOIN "sub" '
+            f'ON l."parent_id" = "sub"."id") {sql} WHERE "id" IN (SELECT "id" FROM "sub")'
+        )
+        params = [root.id]
+    elif sites_read is not None:
         marks = ", ".join([db.param] * len(sites_read)) or "NULL"
         sql, params = sql + f' WHERE "site_id" IN ({marks})', list(sites_read)
     locs = {row[0]: row for row in db.execute_sql(sql, params).fetchall()}
@@ -524,6 +532,8 @@ def stock_by_place(
         lid, level = stack.pop()
         row = locs[lid]
         parent = locs.get(row[1]) if row[1] is not None else None
+        if parent is None and row[1] is not None:  # the scope's top: its parent is outside
+            parent = (None, None, None, Location.get_by_id(row[1]).code)
         allow = row[6]
         out_locs.append(
             {
@@ -565,9 +575,11 @@ def stock_by_place(
 def _dec(value) -> Decimal:
     """A SUM from the database as the 4-place Decimal the models hold (SQLite sums a
     fractional quantity as a float)."""
+    if type(value) is int:
+        return Decimal(value)
     if isinstance(value, Decimal):
         return value.quantize(_PLACES)
-    return Decimal(str(value)).quantize(_PLACES)
+    return Decimal(repr(round(value, 4)))
 
 
 _PLACES = Decimal("0.0001")
