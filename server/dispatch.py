@@ -169,41 +169,24 @@ class MqttSink:
     Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX)."""
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from server.ingest import parse_mqtt_url
+        from server.mqtt_session import MqttSession
 
         url = config.get("url") or settings.mqtt_url
         if not url:
             raise DeliveryError("no broker: set MQTT_URL or the sink's url")
-        parts = parse_mqtt_url(url)
         self.prefix = config.get("prefix") or settings.topic_prefix
         self.timeout = settings.timeout_s
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=config.get("client_id") or "",
-            protocol=mqtt.MQTTv311,
-        )
-        if parts["username"]:
-            self.client.username_pw_set(parts["username"], parts["password"])
-        if parts["tls"]:
-            self.client.tls_set()
-        self.client.connect(parts["host"], parts["port"], keepalive=30)
-        self.client.loop_start()
+        self.session = MqttSession.from_url(
+            url, client_id=config.get("client_id") or "", name="sink"
+        ).start()
 
     def _publish(self, topic: str, body: bytes, retain: bool) -> None:
-        # not while the session is down: paho would queue a copy per retry and send them
-        # all on reconnection
-        end = time.monotonic() + self.timeout
-        while not self.client.is_connected():
-            if time.monotonic() > end:
-                raise DeliveryError("not connected to the broker")
-            time.sleep(0.05)
-        info = self.client.publish(topic, body, qos=1, retain=retain)
-        info.wait_for_publish(self.timeout)
-        if not info.is_published():
-            raise DeliveryError(f"no PUBACK from the broker for {topic}")
+        from server.mqtt_session import MqttSessionError
+
+        try:
+            self.session.publish_wait(topic, body, self.timeout, retain=retain)
+        except MqttSessionError as exc:
+            raise DeliveryError(str(exc)) from None
 
     def deliver(self, event: Event) -> str:
         body = json.dumps(event_body(event), separators=(",", ":")).encode()
@@ -216,8 +199,7 @@ class MqttSink:
         return f"published {topic}"
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.session.close()
 
 
 class AndonSink(MqttSink):

@@ -12,8 +12,12 @@ Delivery, in order, for every message on `<prefix>/scanners/+/scans`:
    queued while the broker's Receive Maximum is reached), then the message is
    acknowledged to the broker.
 
-One thread does all of it, driving paho through its external-loop API (`loop_read`,
-`loop_write`, `loop_misc`) instead of `loop_start()`'s network thread: no queue between
+Everything MQTT (connecting, back-off, subscriptions, the status topic and its will, acks
+on the right connection, the goodbye) is the worker's `MqttSession`
+(server/mqtt_session.py, the class the dispatcher's MQTT sinks use too); this module is
+about scans. One thread does all of it, driving the session (paho's external-loop API:
+`loop_read`, `loop_write`, `loop_misc`) from its own loop instead of `loop_start()`'s
+network thread: no queue between
 threads, no socket-pair wake-up of a network thread for every result and ack, and the
 broker's Receive Maximum kept without locks (`_publish_result`). The network is still
 served while the database is away: the loop keeps reading, pinging and retrying the batch
@@ -28,8 +32,8 @@ commit but before the ack makes the broker redeliver it, and the scan_id dedupe 
 agent's outbox this gives every scan an exactly-once effect (docs/protocol.md).
 
 A PUBACK is only valid on the connection the message came in on, so each message carries
-the connection "epoch" it arrived on, and one from an older connection is never acked (the
-broker resends it and the dedupe answers it).
+the session's connection "epoch" it arrived on, and one from an older connection is never
+acked (the broker resends it and the dedupe answers it).
 
 The session is persistent (stable client id, clean_session=False, or MQTT 5 clean_start
 False with a session expiry) so the broker keeps scans while the worker restarts. With
@@ -46,50 +50,44 @@ unacknowledged and retries; it is logged once when it starts and once when it en
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import logging
 import os
 import re
-import select
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 import peewee as pw
 import pydantic
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from paho.mqtt.enums import MQTTErrorCode
 
 from server.core import machines, plantday
 from server.core.errors import DomainError
 from server.core.malformed import record_rejected_payload, rejected_result
 from server.core.scans import DATABASE_ERRORS, ScanIn, ScanResult, apply_scans, writing
 from server.models import Machine, utcnow
-from server.mqtt_client import IngestClient
+from server.mqtt_session import MqttConfigError, MqttSession, parse_mqtt_url
 from server.wire import ScanPayload
 
 log = logging.getLogger(__name__)
 
-RECONNECT_MIN_DELAY = 0.1
-RECONNECT_MAX_DELAY = 2
 MAX_PAYLOAD = 16 * 1024  # a scan payload is a few hundred bytes; code is at most 4096
-SESSION_EXPIRY = 7 * 24 * 3600  # MQTT 5: how long the broker keeps our session offline
 DB_RETRY_MAX = 5.0
 MAX_BATCH_WAIT = 0.01  # s: a message waits at most this long for its batch to fill
 POLL = 0.2  # s: the longest the loop sleeps in poll() (stop requests, keepalive)
+
+__all__ = ["IngestConfigError", "IngestSettings", "IngestWorker", "decode", "parse_mqtt_url"]
 GUARD_AFTER = 5.0  # s: a commit running longer gets a guard thread serving the connection
 _SCAN_ID_RE = re.compile(rb'"scan_id"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]{1,64})"')
 _SCAN_ID_OK = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
-class IngestConfigError(ValueError):
+class IngestConfigError(MqttConfigError):
     """A setting of the ingest is wrong; the message says which."""
 
 
@@ -136,7 +134,10 @@ class IngestSettings:
     ) -> IngestSettings:
         """Settings from MQTT_URL and the INGEST_* variables; `overrides` (flags) win."""
         env = os.environ if environ is None else environ
-        parts = parse_mqtt_url(url or "mqtt://127.0.0.1:1883")
+        try:
+            parts = parse_mqtt_url(url or "mqtt://127.0.0.1:1883")
+        except MqttConfigError as exc:
+            raise IngestConfigError(str(exc)) from None
         values: dict[str, Any] = {
             **parts,
             "prefix": env.get("MQTT_TOPIC_PREFIX", "koordinator").strip("/"),
@@ -177,25 +178,6 @@ class IngestSettings:
             plantday.zone(self.plant_tz)
         except ValueError as exc:
             raise IngestConfigError(f"PLANT_TIMEZONE: {exc}") from None
-
-
-def parse_mqtt_url(url: str) -> dict[str, Any]:
-    """`mqtt://user:pass@host:port` or `mqtts://...` -> host, port, tls, username, password."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise IngestConfigError(f"MQTT_URL is not a valid URL ({exc})") from None
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise IngestConfigError("MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883")
-    tls = parts.scheme == "mqtts"
-    return {
-        "host": parts.hostname,
-        "port": port or (8883 if tls else 1883),
-        "tls": tls,
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
-    }
 
 
 # --- decoding ------------------------------------------------------------------------------
@@ -278,7 +260,8 @@ def decode(msg: Inbound, prefix: str) -> None:
 
 
 class IngestWorker:
-    """Owns one paho client and the one thread that serves it and the database."""
+    """Takes scans off its MQTT session (server/mqtt_session.py, driven by this worker's
+    one thread) and commits, answers and acks them in batches."""
 
     def __init__(self, db: pw.Database, settings: IngestSettings) -> None:
         self.db = db
@@ -287,63 +270,54 @@ class IngestWorker:
         self.inbox: deque[Inbound] = deque()
         #: latest retained status per scanner id, from <prefix>/scanners/+/status
         self.scanner_status: dict[str, dict[str, Any]] = {}
-        self._subscribe_mid: int | None = None
         self.applied = 0  # messages committed and answered, for logs and tests
-        self._epoch = 0
-        self._lock = threading.Lock()
-        self._connected = threading.Event()
-        self._subscribed = threading.Event()  # the broker confirmed this connection's SUBSCRIBE
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_failure: str | None = None
         #: since when commits fail (time.monotonic()), None while the database answers
         self._db_down_since: float | None = None
-        self._conn_delay = RECONNECT_MIN_DELAY
-        self._reconnect_at = 0.0
         #: results the broker has not acknowledged yet (mids), and those waiting for room
         self._results_in_flight: set[int] = set()
         self._results_waiting: deque[tuple[str, str]] = deque()
         self._quota = 0  # the broker's Receive Maximum (MQTT 5); 0: no limit
-        #: when the commit in hand started (None: none); paho is the guard's only then
+        #: when the commit in hand started (None: none); the session is the guard's only then
         self._commit_started: float | None = None
         self._net_lock = threading.Lock()
         self._guard_after = min(GUARD_AFTER, settings.keepalive / 3)
-        self.client = self._make_client()
+        self.session = self._make_session()
+        self.client = self.session.client
 
     # setup
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_session(self) -> MqttSession:
         s = self.settings
-        kwargs: dict[str, Any] = {}
-        if s.protocol != mqtt.MQTTv5:
-            kwargs["clean_session"] = False
-        client = IngestClient(
-            CallbackAPIVersion.VERSION2,
+        session = MqttSession(
+            host=s.host,
+            port=s.port,
+            tls=s.tls,
+            username=s.username,
+            password=s.password,
             client_id=s.client_id,
-            protocol=s.protocol,
+            mqtt5=s.protocol == mqtt.MQTTv5,
+            persistent=True,
+            receive_maximum=s.receive_maximum,
+            keepalive=s.keepalive,
+            status_topic=self.server_status_topic,
+            driven=True,
             manual_ack=True,
-            **kwargs,
+            name="ingest",
+            stopping=self._stopping,
         )
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set()
-        # No limit in paho: on every PUBACK paho walks all of its in-flight messages to find
-        # one to send (a fifth of the worker's time with 1,000 in flight). The broker's
-        # Receive Maximum is kept by `_publish_result` instead, in O(1).
-        client.max_inflight_messages_set(0)
-        client.max_queued_messages_set(0)  # unbounded: results are never dropped here
-        client.will_set(self.server_status_topic, json.dumps({"state": "offline"}), 1, True)
-        client.on_socket_open = self._on_socket_open
-        # Queued packets wait for the loop's write (IngestClient joins them into one send)
-        # instead of paho writing each at once from publish() and ack().
-        client.on_socket_register_write = lambda client, userdata, sock: None
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.on_publish = self._on_publish
-        return client
+        session.subscribe(
+            [
+                (s.scans_filter, 1),
+                (f"{s.prefix}/scanners/+/status", 0),
+                (s.machines_filter, 1),
+            ]
+        )
+        session.on_connected = self._on_connected
+        session.on_message = self._on_message
+        session.on_publish = self._on_publish
+        return session
 
     @property
     def server_status_topic(self) -> str:
@@ -353,25 +327,23 @@ class IngestWorker:
         agent's resend timeout."""
         return f"{self.settings.prefix}/server/{self.settings.client_id}/status"
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if mid != self._subscribe_mid:
-            return
-        self._subscribed.set()
-        body = json.dumps({"state": "online", "at": dt.datetime.now(dt.UTC).isoformat()})
-        client.publish(self.server_status_topic, body, qos=1, retain=True)
-
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self.session.connected
+
+    @property
+    def _epoch(self) -> int:
+        """The session's connection count (a message is acked only on its own)."""
+        return self.session.epoch
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        return self.session.wait_connected(timeout)
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Connected, and the broker has confirmed the scans subscription: from now on a
         scan published reaches this worker. Before it, on a new session, the broker has no
         subscriber to give it to and drops it (the agents' resend covers that)."""
-        return self._subscribed.wait(timeout)
+        return self.session.wait_subscribed(timeout)
 
     def start(self) -> IngestWorker:
         s = self.settings
@@ -383,15 +355,7 @@ class IngestWorker:
             "5" if s.protocol == mqtt.MQTTv5 else "3.1.1",
             s.batch_size,
         )
-        if s.protocol == mqtt.MQTTv5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY
-            props.ReceiveMaximum = s.receive_maximum
-            self.client.connect_async(
-                s.host, s.port, keepalive=s.keepalive, clean_start=False, properties=props
-            )
-        else:
-            self.client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        self.session.connect_async()
         self._thread = threading.Thread(target=self._serve, name="ingest", daemon=True)
         self._thread.start()
         threading.Thread(target=self._guard, name="ingest-guard", daemon=True).start()
@@ -403,7 +367,7 @@ class IngestWorker:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._connected.clear()
+        self.session.note_closed()
         log.info("ingest stopped after %d scans", self.applied)
 
     def run(self, stop: threading.Event) -> None:
@@ -416,42 +380,10 @@ class IngestWorker:
         finally:
             self.stop()
 
-    # paho callbacks (called from loop_read in the ingest thread); they must not raise
+    # callbacks (called from the session's reads in the ingest thread); they must not raise
 
-    def _on_socket_open(self, client, userdata, sock) -> None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._note_failure(f"broker refused the connection: {reason_code}")
-            return
-        self._last_failure = None
-        self._conn_delay = RECONNECT_MIN_DELAY
+    def _on_connected(self, flags, properties) -> None:
         self._quota = getattr(properties, "ReceiveMaximum", 0) if properties else 0
-        with self._lock:
-            self._epoch += 1
-        # Subscribing here renews the subscription on every reconnect.
-        self._subscribed.clear()
-        _rc, self._subscribe_mid = client.subscribe(
-            [
-                (self.settings.scans_filter, 1),
-                (f"{self.settings.prefix}/scanners/+/status", 0),
-                (self.settings.machines_filter, 1),
-            ]
-        )
-        log.info("ingest connected (session present: %s)", flags.session_present)
-        self._connected.set()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        was = self._connected.is_set()
-        self._connected.clear()
-        self._subscribed.clear()
-        self._back_off()
-        if was and not self._stopping.is_set():
-            log.warning("ingest lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         try:
@@ -470,7 +402,7 @@ class IngestWorker:
                 return
             self.inbox.append(
                 Inbound(
-                    self._epoch,
+                    self.session.epoch,
                     message.mid,
                     message.qos,
                     topic,
@@ -500,7 +432,7 @@ class IngestWorker:
             self._send_result(topic, payload)
 
     def _send_result(self, topic: str, payload: str) -> None:
-        info = self.client.publish(topic, payload, qos=1)
+        info = self.session.publish(topic, payload, qos=1)
         if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:  # not kept by paho (no limit is set)
             log.warning("result on %s not queued: %s", topic, info.rc)
             return
@@ -518,8 +450,7 @@ class IngestWorker:
         machine's results topic and acknowledged. A database that is away leaves it
         unacknowledged: the broker delivers it again after the reconnect."""
         code = topic[len(self._machines_head) : -len("/state")]
-        with self._lock:
-            epoch = self._epoch
+        epoch = self.session.epoch
         try:
             answer = self._apply_machine_state(code, bytes(message.payload))
         except DATABASE_ERRORS:
@@ -530,11 +461,7 @@ class IngestWorker:
             answer = {"status": "rejected", "reason": "server_error", "message": "Server problem"}
         if "/" not in code and "+" not in code and "#" not in code and code:
             self._publish_result(f"{self._machines_head}{code}/results", json.dumps(answer))
-        if message.qos:
-            with self._lock:
-                current = epoch == self._epoch and self._connected.is_set()
-            if current:
-                self.client.ack(message.mid, message.qos)
+        self.session.ack(message.mid, message.qos, epoch)
 
     def _apply_machine_state(self, code: str, payload: bytes) -> dict:
         try:
@@ -598,39 +525,25 @@ class IngestWorker:
                     return
                 except Exception:
                     log.exception("ingest loop failed; reconnecting in 1 s")
-                self._connected.clear()
-                self._disconnect()
-                self._reconnect_at = time.monotonic() + 1.0
+                self.session.drop(retry_after=1.0)
                 if self._stopping.wait(1.0):
                     return
         finally:
-            self._goodbye()
+            self.session.goodbye()
             if not self.db.is_closed():  # this thread's connection
                 self.db.close()
 
     def _loop(self) -> None:
-        client, inbox, batch_size = self.client, self.inbox, self.settings.batch_size
+        session, inbox, batch_size = self.session, self.inbox, self.settings.batch_size
         db_delay, retry_at = 0.1, 0.0
-        misc_at = 0.0
         while not self._stopping.is_set():
             now = time.monotonic()
-            sock = client.socket()
-            if sock is None:
-                if now < self._reconnect_at:
-                    self._stopping.wait(min(self._reconnect_at - now, POLL))
-                    continue
-                try:
-                    client.reconnect()  # TCP connect + CONNECT; CONNACK arrives in loop_read
-                except OSError as exc:
-                    self._note_failure(f"cannot reach the broker at {self.settings.url}: {exc}")
-                    self._back_off()
-                continue
             # Commit now when a batch is due: full, or old enough, or nothing more to read.
             due = bool(inbox) and now >= retry_at
             timeout = 0.0 if due else min(POLL, max(retry_at - now, 0.0)) if inbox else POLL
-            readable = self._service(sock, timeout, misc=now >= misc_at)
-            if now >= misc_at:
-                misc_at = now + 0.5
+            readable = session.step(timeout)
+            if readable is None:
+                continue  # no connection this round: (re)connecting
             if not inbox or time.monotonic() < retry_at:
                 continue
             if (
@@ -658,48 +571,6 @@ class IngestWorker:
                 self._note_db_back()
             self._answer(batch)
 
-    def _service(self, sock, timeout: float, misc: bool) -> bool:
-        """One round on the connection: wait up to `timeout` for it, read, write and with
-        `misc` send keepalive pings (and notice a broker gone silent). True: it was
-        readable."""
-        client = self.client
-        readable, writable = self._poll(sock, client.want_write(), timeout)
-        if readable:
-            self._read()
-        if writable and client.socket() is not None:
-            client.loop_write()
-        if misc and client.socket() is not None:
-            client.loop_misc()
-        return readable
-
-    def _poll(self, sock, want_write: bool, timeout: float) -> tuple[bool, bool]:
-        """(readable, writable). poll() rather than select(): no limit on descriptor
-        numbers (the serve process has many)."""
-        poller = select.poll()
-        poller.register(sock, select.POLLIN | (select.POLLOUT if want_write else 0))
-        try:
-            events = poller.poll(timeout * 1000)
-        except (OSError, ValueError):  # closed under us: loop_misc/loop_read notice it
-            self._stopping.wait(0.05)
-            return False, False
-        mask = events[0][1] if events else 0
-        readable = bool(mask & (select.POLLIN | select.POLLHUP | select.POLLERR))
-        return readable, bool(mask & select.POLLOUT)
-
-    def _read(self) -> None:
-        """Read what the socket has, including bytes already taken off it: IngestClient's
-        read buffer and packets TLS decrypted into its own (poll() sees neither; paho's
-        own loop checks `pending()` too)."""
-        client = self.client
-        client.loop_read()
-        sock = client.socket()
-        while sock is not None and (
-            client.buffered or (getattr(sock, "pending", None) and sock.pending() > 0)
-        ):
-            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                break
-            sock = client.socket()
-
     def _commit_guarded(self, batch: list[Inbound]) -> None:
         """`_commit`, marked as running for the guard thread (`_guard`)."""
         self._commit_started = time.monotonic()
@@ -714,7 +585,7 @@ class IngestWorker:
         most GUARD_AFTER), serve the connection every half second, so that a hanging
         database does not make the broker drop this worker (1.5 x keepalive without a
         packet). Otherwise idle."""
-        client = self.client
+        session = self.session
         warned = None
         while not self._stopping.wait(0.5):
             with self._net_lock:
@@ -727,11 +598,11 @@ class IngestWorker:
                         "ingest: a commit runs longer than %.1f s; keeping the connection",
                         self._guard_after,
                     )
-                sock = client.socket()
+                sock = session.socket()
                 if sock is None:
                     continue  # the loop reconnects when the commit is over
                 try:
-                    self._service(sock, 0, misc=True)
+                    session.service(sock, 0, misc=True)
                 except Exception:
                     log.exception("ingest: keeping the connection during a long commit")
 
@@ -756,42 +627,6 @@ class IngestWorker:
         down = time.monotonic() - (self._db_down_since or time.monotonic())
         log.warning("ingest: database back after %.1f s", down)
         self._db_down_since = None
-
-    def _back_off(self) -> None:
-        """The next connection attempt after a failure: 0.1 s, doubling, at most 2 s."""
-        self._reconnect_at = time.monotonic() + self._conn_delay
-        self._conn_delay = min(self._conn_delay * 2, RECONNECT_MAX_DELAY)
-
-    def _note_failure(self, text: str) -> None:
-        if text != self._last_failure:
-            log.error("%s; retrying", text)
-        self._last_failure = text
-
-    def _goodbye(self) -> None:
-        """Publish offline (retained) and disconnect, serving the socket until the broker
-        has the status or a second has passed; without it the broker sends the will."""
-        client = self.client
-        if client.socket() is not None and self._connected.is_set():
-            info = client.publish(
-                self.server_status_topic, json.dumps({"state": "offline"}), qos=1, retain=True
-            )
-            deadline = time.monotonic() + 1.0
-            while not info.is_published() and time.monotonic() < deadline:
-                sock = client.socket()
-                if sock is None:
-                    break
-                self._service(sock, 0.05, misc=False)
-        self._connected.clear()
-        self._disconnect()
-
-    def _disconnect(self) -> None:
-        """Send DISCONNECT now (queued packets wait for the loop's write, and there is no
-        more loop) and close: the broker drops the will."""
-        try:
-            self.client.disconnect()
-            self.client.loop_write()
-        except Exception:  # the socket may already be gone
-            pass
 
     def _commit(self, batch: list[Inbound]) -> None:
         scans: list[Inbound] = []
@@ -854,11 +689,6 @@ class IngestWorker:
         self.applied += len(batch)
 
     def _ack(self, msg: Inbound) -> None:
-        if msg.qos == 0:
-            return
-        with self._lock:
-            current = msg.epoch == self._epoch and self._connected.is_set()
-        if current:
-            self.client.ack(msg.mid, msg.qos)
-        # else: the connection it came on is gone; the broker redelivers it and the
+        # Not if the connection it came on is gone: the broker redelivers it and the
         # scan_id dedupe answers the repeat.
+        self.session.ack(msg.mid, msg.qos, msg.epoch)

@@ -1,0 +1,454 @@
+"""One MQTT session to the broker, shared by the ingest and the dispatcher's MQTT sinks.
+
+`MqttSession` owns a paho client and everything about the connection: the broker from an
+MQTT URL (credentials, TLS), a persistent session where asked (stable client id,
+clean_session False, or MQTT 5 clean_start False with a session expiry), the
+subscriptions (made again on every connection, so a broker that restarted without them
+has them back), reconnecting with back-off (0.1 s, doubling, at most 2 s), a retained
+online/offline status topic with the offline as the last will, publishing at QoS 1 and
+waiting for the PUBACK, acknowledging a message only on the connection it came on, and a
+clean goodbye (offline, then DISCONNECT, so the broker drops the will).
+
+Two ways to run it:
+
+- **driven** (`driven=True`, the ingest): the owner's own thread calls `step()` in its
+  loop, which reconnects when due and otherwise polls the socket and reads, writes and
+  pings through paho's external-loop API (`loop_read`, `loop_write`, `loop_misc`). The
+  client is `IngestClient` (server/mqtt_client.py), queued packets wait for the loop's
+  write (joined into one `send()`), and paho keeps no in-flight or queue limit: the owner
+  keeps the broker's Receive Maximum (`on_connected` hands it the CONNACK's properties).
+  No thread of the session's own, no lock on the hot path (docs/design.md "Architecture").
+- **threaded** (`start()`, the sinks): paho's network thread serves the connection and
+  reconnects with the same back-off; `publish_wait()` may be called from any thread.
+
+The session knows nothing of scans or events: messages go to `on_message`, PUBACKs of
+the owner's publishes to `on_publish`, a new connection to `on_connected`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from server.mqtt_client import IngestClient
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_DELAY = 0.1
+RECONNECT_MAX_DELAY = 2
+SESSION_EXPIRY = 7 * 24 * 3600  # MQTT 5: how long the broker keeps a persistent session
+POLL = 0.2  # s: the longest `step()` waits for a reconnection that is not due yet
+MISC_EVERY = 0.5  # s: keepalive pings and a silent broker checked this often (driven)
+
+
+class MqttConfigError(ValueError):
+    """An MQTT setting (the URL) is wrong; the message says which."""
+
+
+class MqttSessionError(Exception):
+    """A publish did not get through: not connected, or no PUBACK in time."""
+
+
+def parse_mqtt_url(url: str) -> dict[str, Any]:
+    """`mqtt://user:pass@host:port` or `mqtts://...` -> host, port, tls, username, password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise MqttConfigError(f"MQTT_URL is not a valid URL ({exc})") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise MqttConfigError("MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883")
+    tls = parts.scheme == "mqtts"
+    return {
+        "host": parts.hostname,
+        "port": port or (8883 if tls else 1883),
+        "tls": tls,
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+    }
+
+
+class MqttSession:
+    """One client connection to the broker, run `driven` by its owner's loop or on paho's
+    network thread (`start()`)."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int = 1883,
+        tls: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str = "",
+        mqtt5: bool = False,
+        persistent: bool = False,
+        receive_maximum: int | None = None,
+        keepalive: int = 30,
+        status_topic: str | None = None,
+        driven: bool = False,
+        manual_ack: bool = False,
+        name: str = "mqtt",
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.host, self.port, self.tls, self.username = host, port, tls, username
+        self.client_id = client_id
+        self.protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
+        self.persistent = persistent
+        self.receive_maximum = receive_maximum
+        self.keepalive = keepalive
+        self.status_topic = status_topic
+        self.driven = driven
+        self.name = name
+        #: the owner's: called with (flags, properties) on every accepted connection
+        self.on_connected: Callable[[Any, Any], None] | None = None
+        #: counts accepted connections: a message is acked only on the one it came on
+        self.epoch = 0
+        self._subscriptions: list[tuple[str, int]] = []
+        self._subscribe_mid: int | None = None
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()  # the broker confirmed this connection's SUBSCRIBE
+        self._stopping = stopping or threading.Event()
+        self._last_failure: str | None = None
+        self._conn_delay = RECONNECT_MIN_DELAY
+        self._reconnect_at = 0.0
+        self._misc_at = 0.0
+        self._started = False
+        self.client = self._make_client(password, manual_ack)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> MqttSession:
+        return cls(**parse_mqtt_url(url), **kwargs)
+
+    @property
+    def url(self) -> str:
+        """The broker's URL without the password, for logs."""
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+    def _make_client(self, password: str | None, manual_ack: bool) -> mqtt.Client:
+        kwargs: dict[str, Any] = {}
+        if self.protocol != mqtt.MQTTv5:
+            kwargs["clean_session"] = not self.persistent
+        kind = IngestClient if self.driven else mqtt.Client
+        client = kind(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=self.protocol,
+            manual_ack=manual_ack,
+            **kwargs,
+        )
+        if self.username:
+            client.username_pw_set(self.username, password)
+        if self.tls:
+            client.tls_set()
+        if self.driven:
+            # No limit in paho: on every PUBACK paho walks all of its in-flight messages to
+            # find one to send (a fifth of the ingest's time with 1,000 in flight). The
+            # owner keeps the broker's Receive Maximum instead, in O(1).
+            client.max_inflight_messages_set(0)
+            client.max_queued_messages_set(0)  # unbounded: nothing is dropped here
+            # Queued packets wait for the loop's write (IngestClient joins them into one
+            # send) instead of paho writing each at once from publish() and ack().
+            client.on_socket_register_write = lambda client, userdata, sock: None
+        else:
+            client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
+        if self.status_topic:
+            client.will_set(self.status_topic, json.dumps({"state": "offline"}), 1, True)
+        client.on_socket_open = _no_delay
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    @property
+    def on_message(self) -> Callable | None:
+        """paho's (client, userdata, message), set on the client itself: no call between."""
+        return self.client.on_message
+
+    @on_message.setter
+    def on_message(self, handler: Callable | None) -> None:
+        self.client.on_message = handler
+
+    @property
+    def on_publish(self) -> Callable | None:
+        """paho's (client, userdata, mid, reason_code, properties) for a PUBACK."""
+        return self.client.on_publish
+
+    @on_publish.setter
+    def on_publish(self, handler: Callable | None) -> None:
+        self.client.on_publish = handler
+
+    # -- what the owner asks -----------------------------------------------------------
+
+    def subscribe(self, filters: list[tuple[str, int]]) -> None:
+        """Subscribe to `filters` ((filter, qos) pairs) on this and every later
+        connection. Call before the first connection."""
+        self._subscriptions = list(filters)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Connected, and the broker has confirmed the subscriptions: from now on a
+        message published to them reaches this session."""
+        return self._subscribed.wait(timeout)
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False):
+        """Queue a publish; paho's MQTTMessageInfo. Driven: written by the next `step()`."""
+        return self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def publish_wait(
+        self, topic: str, payload: bytes | str, timeout: float, retain: bool = False
+    ) -> None:
+        """Publish at QoS 1 and return once the broker has acknowledged it (threaded
+        mode). Not while disconnected (paho would queue a copy per retry and send them all
+        on reconnection): waits up to `timeout` for the connection. Raises MqttSessionError
+        when there is none or no PUBACK came within `timeout`."""
+        if not self._connected.wait(timeout):
+            raise MqttSessionError("not connected to the broker")
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):  # refused at once: the connection just went
+            pass
+        if not info.is_published():
+            raise MqttSessionError(f"no PUBACK from the broker for {topic}")
+
+    def ack(self, mid: int, qos: int, epoch: int) -> None:
+        """Acknowledge a message (manual_ack) if the connection it came on (`epoch`) is
+        still the one: a PUBACK is only valid there. Otherwise the broker sends it again."""
+        if not qos:
+            return
+        with self._lock:
+            current = epoch == self.epoch and self._connected.is_set()
+        if current:
+            self.client.ack(mid, qos)
+
+    # -- driven mode -------------------------------------------------------------------
+
+    def connect_async(self) -> None:
+        """Set the broker up; the first `step()` connects."""
+        log.info("%s: %s as %s", self.name, self.url, self.client_id or "(broker's id)")
+        kwargs: dict[str, Any] = {}
+        if self.protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            if self.persistent:
+                props.SessionExpiryInterval = SESSION_EXPIRY
+                kwargs["clean_start"] = False
+            if self.receive_maximum:
+                props.ReceiveMaximum = self.receive_maximum
+            kwargs["properties"] = props
+        self.client.connect_async(self.host, self.port, keepalive=self.keepalive, **kwargs)
+
+    def step(self, timeout: float) -> bool | None:
+        """One round of the owner's loop: without a connection, (re)connect when due or
+        wait for that (at most POLL); None. Else wait up to `timeout` for the socket, read,
+        write, ping when due; whether it was readable."""
+        sock = self.client.socket()
+        if sock is not None:
+            return self.service(sock, timeout)
+        now = time.monotonic()
+        if now < self._reconnect_at:
+            self._stopping.wait(min(self._reconnect_at - now, POLL))
+            return None
+        try:
+            self.client.reconnect()  # TCP connect + CONNECT; CONNACK arrives in loop_read
+        except OSError as exc:
+            self._note_failure(f"cannot reach the broker at {self.url}: {exc}")
+            self._back_off()
+        return None
+
+    def service(self, sock, timeout: float, misc: bool | None = None) -> bool:
+        """Wait up to `timeout` for the connection, read, write, and with `misc` (None:
+        every MISC_EVERY) send keepalive pings and notice a broker gone silent. True: it
+        was readable. Called by one thread at a time (the owner keeps that)."""
+        client = self.client
+        if misc is None:
+            now = time.monotonic()
+            misc = now >= self._misc_at
+            if misc:
+                self._misc_at = now + MISC_EVERY
+        readable, writable = self._poll(sock, client.want_write(), timeout)
+        if readable:
+            self._read()
+        if writable and client.socket() is not None:
+            client.loop_write()
+        if misc and client.socket() is not None:
+            client.loop_misc()
+        return readable
+
+    def socket(self):
+        return self.client.socket()
+
+    def drop(self, retry_after: float) -> None:
+        """Close the connection (its packet stream may be cut mid-way after an error) and
+        connect again after `retry_after` seconds."""
+        self._connected.clear()
+        self._disconnect()
+        self._reconnect_at = time.monotonic() + retry_after
+
+    def goodbye(self) -> None:
+        """Publish offline (retained) and disconnect, serving the socket until the broker
+        has the status or a second has passed; without it the broker sends the will."""
+        client = self.client
+        if self.status_topic and client.socket() is not None and self._connected.is_set():
+            info = client.publish(
+                self.status_topic, json.dumps({"state": "offline"}), qos=1, retain=True
+            )
+            deadline = time.monotonic() + 1.0
+            while not info.is_published() and time.monotonic() < deadline:
+                sock = client.socket()
+                if sock is None:
+                    break
+                self.service(sock, 0.05, misc=False)
+        self._connected.clear()
+        self._disconnect()
+
+    def note_closed(self) -> None:
+        """The owner's loop is over (or given up on): not connected any more."""
+        self._connected.clear()
+
+    def _poll(self, sock, want_write: bool, timeout: float) -> tuple[bool, bool]:
+        """(readable, writable). poll() rather than select(): no limit on descriptor
+        numbers (the serve process has many)."""
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | (select.POLLOUT if want_write else 0))
+        try:
+            events = poller.poll(timeout * 1000)
+        except (OSError, ValueError):  # closed under us: loop_misc/loop_read notice it
+            self._stopping.wait(0.05)
+            return False, False
+        mask = events[0][1] if events else 0
+        readable = bool(mask & (select.POLLIN | select.POLLHUP | select.POLLERR))
+        return readable, bool(mask & select.POLLOUT)
+
+    def _read(self) -> None:
+        """Read what the socket has, including bytes already taken off it: IngestClient's
+        read buffer and packets TLS decrypted into its own (poll() sees neither; paho's
+        own loop checks `pending()` too)."""
+        client = self.client
+        client.loop_read()
+        sock = client.socket()
+        while sock is not None and (
+            client.buffered or (getattr(sock, "pending", None) and sock.pending() > 0)
+        ):
+            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            sock = client.socket()
+
+    def _disconnect(self) -> None:
+        """Send DISCONNECT now (queued packets wait for the loop's write, and there may be
+        no more loop) and close: the broker drops the will."""
+        try:
+            self.client.disconnect()
+            self.client.loop_write()
+        except Exception:  # the socket may already be gone
+            pass
+
+    # -- threaded mode -----------------------------------------------------------------
+
+    def start(self) -> MqttSession:
+        """Connect (raises OSError if the broker cannot be reached now) and serve the
+        connection on paho's network thread, which reconnects with back-off."""
+        if self.driven:
+            raise RuntimeError("a driven session is served by its owner's loop")
+        kwargs: dict[str, Any] = {}
+        if self.protocol == mqtt.MQTTv5 and self.persistent:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY
+            kwargs.update(clean_start=False, properties=props)
+        self.client.connect(self.host, self.port, keepalive=self.keepalive, **kwargs)
+        self.client.loop_start()
+        self._started = True
+        return self
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Say offline (with a status topic), disconnect, stop paho's thread."""
+        self._stopping.set()
+        if self.status_topic and self._connected.is_set():
+            try:
+                self.client.publish(
+                    self.status_topic, json.dumps({"state": "offline"}), qos=1, retain=True
+                ).wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                pass
+        self._connected.clear()
+        self.client.disconnect()
+        if self._started:
+            self.client.loop_stop()
+            self._started = False
+
+    # -- paho callbacks (the loop's thread; they must not raise) -----------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._note_failure(f"broker refused the connection: {reason_code}")
+            return
+        self._last_failure = None
+        self._conn_delay = RECONNECT_MIN_DELAY
+        with self._lock:
+            self.epoch += 1
+        if self.on_connected is not None:
+            self.on_connected(flags, properties)
+        # Subscribing here renews the subscriptions on every reconnect.
+        self._subscribed.clear()
+        if self._subscriptions:
+            _rc, self._subscribe_mid = client.subscribe(self._subscriptions)
+        log.info("%s connected (session present: %s)", self.name, flags.session_present)
+        self._connected.set()
+        if not self._subscriptions:
+            self._online(client)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._subscribe_mid:
+            self._online(client)
+
+    def _online(self, client) -> None:
+        self._subscribed.set()
+        if self.status_topic:
+            body = json.dumps({"state": "online", "at": dt.datetime.now(dt.UTC).isoformat()})
+            client.publish(self.status_topic, body, qos=1, retain=True)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        self._subscribed.clear()
+        self._back_off()
+        if was and not self._stopping.is_set():
+            log.warning("%s lost the broker (%s); reconnecting", self.name, reason_code)
+
+    def _back_off(self) -> None:
+        """The next connection attempt after a failure: 0.1 s, doubling, at most 2 s."""
+        self._reconnect_at = time.monotonic() + self._conn_delay
+        self._conn_delay = min(self._conn_delay * 2, RECONNECT_MAX_DELAY)
+
+    def _note_failure(self, text: str) -> None:
+        if text != self._last_failure:
+            log.error("%s: %s; retrying", self.name, text)
+        self._last_failure = text
+
+
+def _no_delay(client, userdata, sock) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
