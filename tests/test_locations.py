@@ -289,6 +289,10 @@ def test_stock_by_place_depth_a_large_scope_and_a_page_of_many_places(plant, api
     assert [r["code"] for r in many["locations"]] == ["STORE", "A-01"]
     assert many["listed_depth"] == 1
     assert locations.stock_by_place(None, "STORE", most=4)["listed_depth"] is None
+    plant_top = locations.stock_by_place(None, None, most=3)  # the plant: its top level
+    assert plant_top["listed_depth"] == 0
+    assert {r["depth"] for r in plant_top["locations"]} == {0}
+    assert "STORE" in {r["code"] for r in plant_top["locations"]}
     assert [c for c, _d in locations.choices(None, most=3)] == [
         c for c, _d in locations.choices(None) if c not in ("A-01-03", "A-01-04")
     ]

@@ -402,9 +402,9 @@ def stock_by_place(
     of its subtree (`count`, `total_count`) and quantities per unit (`qty`: {unit: qty},
     never added across units); `depth` lists only that many levels below the scope's top
     (0: the top only; None: every level), the totals still count the whole subtree;
-    `most`: with no `depth`, a scope of more locations than that lists one level below
-    its top (a page of a site with 10,000 bins shows its areas; `listed_depth` says
-    which depth was listed, None: all).
+    `most`: with no `depth`, a scope of more locations than that lists a location and
+    its children, or a site's top level (a page of a site with 10,000 bins shows its
+    areas; `listed_depth` says which depth was listed, None: all).
     `products`: per product, unit and stage, the count and quantity. Items with no
     location (labelled before migration 0009 without a station, made by the API in a
     stock stage) are counted under `location: null` when no filter is given.
@@ -464,8 +464,8 @@ def stock_by_place(
 
     if depth is None and most is not None:
         size = len(scope) if scope is not None else len(locs)
-        if size > most:
-            depth = 1
+        if size > most:  # a location and its children; a site's (or the plant's) top level
+            depth = 1 if root is not None else 0
     on_hand = [s.value for s in ON_HAND]
     marks = ", ".join([db.param] * len(on_hand))
     where = f'lc."stage" IN ({marks}) AND lc."count" != 0 {{scope}}'
