@@ -35,6 +35,21 @@ def _db():
 # --- the plant floor --------------------------------------------------------------------
 
 
+def _memo(fn):
+    """`fn` with its answers kept for this render: 200 tiles ask for a handful of texts,
+    and each lookup of a lazy string goes through flask-babel's catalogue search."""
+    cache: dict = {}
+
+    def once(*args):
+        try:
+            return cache[args]
+        except KeyError:
+            cache[args] = text = fn(*args)
+            return text
+
+    return once
+
+
 def _floor() -> dict:
     now = utcnow()
     tiles = plantfloor.tiles(now)
@@ -43,6 +58,11 @@ def _floor() -> dict:
         "tiles": tiles,
         "now": now,
         "reasons": {code: i18n.listed_reason_text(code) for code in why},
+        # the template's text helpers, shadowed for this render by memoised ones
+        "reason_text": _memo(i18n.reason_text),
+        "verb_text": _memo(i18n.verb_text),
+        "command_text": _memo(i18n.command_text),
+        "warning_text": _memo(i18n.warning_text),
     }
 
 
