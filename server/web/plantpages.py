@@ -221,17 +221,32 @@ def timeline(now: dt.datetime) -> dict:
     fl = flags_mod.compute(now, tz=i18n.plant_timezone())
     orders = list(planning.list_orders(statuses=list(OPEN), limit=500))
     std = _std_minutes({o.product_id for o in orders})
-    shift_hours = sum(
-        shifts.hours(s)
-        for s in Shift.select().where(Shift.active == True)  # noqa: E712
-    )
+    sites = shifts.station_sites()
+    hours_of_site: dict[int | None, float] = {}
+
+    def shift_hours_at(station_id: int | None) -> float:
+        """A line's hours of shifts a day: its site's shifts (its own, and the plant-wide
+        ones it has no own of), less their breaks."""
+        site = sites.get(station_id) if station_id else None
+        if site not in hours_of_site:
+            hours_of_site[site] = sum(
+                shifts.hours(s) - shifts.break_minutes(s) / 60 for s in shifts.of_site(site)
+            )
+        return hours_of_site[site]
+
     lines: dict[str, dict] = {}
     day_pct = 100 / days
     for o in orders:
         key = o.station.code if o.station_id else ""
         line = lines.setdefault(
             key,
-            {"code": key, "orders": [], "load_minutes": Decimal(0), "last_due": today()},
+            {
+                "code": key,
+                "orders": [],
+                "load_minutes": Decimal(0),
+                "last_due": today(),
+                "shift_hours": shift_hours_at(o.station_id),
+            },
         )
         start = max(o.start, first)
         end = min(o.due, last)
@@ -256,7 +271,7 @@ def timeline(now: dt.datetime) -> dict:
     for key in sorted(lines):
         line = lines[key]
         work_days = (line["last_due"] - today()).days + 1
-        capacity = Decimal(str(shift_hours)) * 60 * max(work_days, 1)
+        capacity = Decimal(str(line["shift_hours"])) * 60 * max(work_days, 1)
         load = line["load_minutes"]
         out.append(
             {
@@ -278,7 +293,7 @@ def timeline(now: dt.datetime) -> dict:
         "days": days,
         "today_left": BEFORE_DAYS * day_pct,
         "ticks": ticks,
-        "shift_hours": shift_hours,
+        "shift_hours": shift_hours_at(None),
     }
 
 
