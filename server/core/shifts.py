@@ -198,19 +198,6 @@ def _is_for(shift: Shift, site_id: int | None) -> bool:
     return not own.exists()
 
 
-def find(name: str, site_id: int | None = None) -> Shift:
-    """The shift called `name` at site `site_id` (None: the plant-wide one, else the only
-    one of that name)."""
-    shift = for_site(name, site_id)
-    if shift is None and site_id is None:
-        named = list(Shift.select().where(Shift.name == name).limit(2))
-        if len(named) == 1:
-            shift = named[0]
-    if shift is None:
-        raise NotFound("unknown_shift", f"No shift {name}")
-    return shift
-
-
 def exists(name: str) -> bool:
     return Shift.select().where(Shift.name == name).exists()
 
