@@ -195,6 +195,12 @@ def create_schema(db: pw.Database) -> list[str]:
         # the drill-down to a location's items; only a scan that changes an item's place
         # writes it (0009 adds the column)
         db.execute_sql('CREATE INDEX IF NOT EXISTS "item_location" ON "item" ("location_id")')
+        # a shift's name is unique within its site, plant-wide shifts (null) counted as one
+        # site (0016 adds the column and drops the old unique index on the name)
+        db.execute_sql(
+            'CREATE UNIQUE INDEX IF NOT EXISTS "shift_site_name" '
+            'ON "shift" ("name", COALESCE("site_id", 0))'
+        )
         return ran
 
 

@@ -553,12 +553,18 @@ MODELS.append(LabelTemplate)
 
 class Shift(BaseModel):
     """A shift of the plant's day: from `start` to `end`, local times "HH:MM" on quarter
-    hours; an end at or before the start ends on the next day. One set for the whole plant:
-    shifts are not per site yet (sites came after them); see server/core/shifts.py."""
+    hours; an end at or before the start ends on the next day. A shift belongs to a site
+    (`site_id`) or, null, to every site; the name is unique per site (the unique index
+    `shift_site_name` on the name and COALESCE(site_id, 0), made by create_schema after the
+    migrations). `breaks` are its planned breaks, [{"start": "HH:MM", "end": "HH:MM"}, ...]
+    in order, inside the shift; see server/core/shifts.py."""
 
-    name = pw.CharField(max_length=64, unique=True)
+    name = pw.CharField(max_length=64)
     start = pw.CharField(max_length=5)
     end = pw.CharField(max_length=5)
+    #: the site it belongs to; null: every site. A plain id, as `Location.site_id`
+    site_id = pw.IntegerField(null=True)
+    breaks = JSONField(default=list)
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
 

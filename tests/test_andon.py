@@ -64,3 +64,28 @@ def test_the_stations_an_event_touches(plant, db):
     assert andon.stations_of("item.held", payload) == {"LINE", "RECV"}
     assert andon.stations_of("scan.rejected", {"station": "QA"}) == {"QA"}
     assert andon.stations_of("order.done", {"order": "X"}) == set()
+
+
+def test_the_floor_shows_each_scanner_its_own_last_answer(plant, db):
+    """Two scanners answered within seconds of each other: each scanner's time range holds
+    the other's rows too, and each tile still shows its own scanner's last answer."""
+    from server.core import plantfloor
+    from server.core.scans import ScanIn, apply_scan
+    from tests.conftest import new_scan_id
+
+    t0 = utcnow().replace(microsecond=0) - dt.timedelta(minutes=1)
+
+    def at(scanner, code, seconds):
+        when = t0 + dt.timedelta(seconds=seconds)
+        return apply_scan(
+            db, ScanIn(scan_id=new_scan_id(), scanner_id=scanner, code=code), now=when
+        )
+
+    (steel,) = plant.items("STEEL", qty=1)
+    assert not at("sc-recv", "nonsense", 0).accepted  # RECV's first answer: refused
+    assert not at("sc-line", "nonsense", 1).accepted  # LINE's last: refused
+    assert at("sc-recv", steel, 2).accepted  # RECV's last: accepted, a second later
+    tiles = {t["code"]: t for t in plantfloor.tiles(utcnow())}
+    assert (tiles["RECV"].last.status, tiles["RECV"].last.scanner) == ("accepted", "sc-recv")
+    assert (tiles["LINE"].last.status, tiles["LINE"].last.reason) == ("rejected", "unknown_code")
+    assert tiles["LINE"]["andon"] == "red" and tiles["RECV"]["andon"] == "green"

@@ -527,3 +527,35 @@ def test_0017_leaves_every_existing_user_on_every_site(database):
     site = create_site("SBY", "Surabaya")
     assert siteaccess.set_sites(ana, ["sby"]) == [site.id]
     assert User.get(User.username == "ana").site_ids == [site.id]
+
+SHIFT_SITES = "0016_shifts_per_site"
+
+
+def test_0016_gives_shifts_a_site_and_breaks(database):
+    from server.core import shifts
+    from server.models import Shift, Site
+
+    create_schema(database)
+    # the schema before 0016: no site or breaks, the name unique on its own
+    database.execute_sql('DROP INDEX IF EXISTS "shift_site_name"')
+    for column in ("site_id", "breaks"):
+        database.execute_sql(f'ALTER TABLE "shift" DROP COLUMN "{column}"')
+    database.execute_sql('CREATE UNIQUE INDEX "shift_name" ON "shift" ("name")')
+    SchemaMigration.delete().where(SchemaMigration.name == SHIFT_SITES).execute()
+    database.execute_sql(
+        'INSERT INTO "shift" ("name", "start", "end", "active", "created_at") '
+        "VALUES (%s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("Early", "06:00", "14:00", True, "2026-01-01 00:00:00"),
+    )
+
+    assert create_schema(database) == [SHIFT_SITES]
+
+    old = Shift.get(Shift.name == "Early")
+    assert (old.site_id, old.breaks) == (None, [])  # every site, no breaks: as before
+    indexes = {i.name for i in database.get_indexes("shift")}
+    assert "shift_name" not in indexes and "shift_site_name" in indexes
+    Site.create(code="EAST", name="East")
+    shifts.create("Early", "07:00", "15:00", site="EAST", breaks=["10:00-10:15"])
+    with pytest.raises(pw.IntegrityError), database.atomic():
+        Shift.create(name="Early", start="08:00", end="16:00")  # a second plant-wide Early
+    assert create_schema(database) == []

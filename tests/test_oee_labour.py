@@ -67,7 +67,10 @@ def test_oee_of_a_shift_from_its_inputs(floor, api, db, users):
     inputs = got["inputs"]
     # PRESS2 went up with CMD-UP at 10:00 too: union 09:00-10:00 = 60 minutes
     assert inputs == {
+        "shift_minutes": 480.0,
+        "break_minutes": 0.0,
         "planned_minutes": 480.0,
+        "downtime_in_breaks_minutes": 0.0,
         "downtime_minutes": 60.0,
         "run_minutes": 420.0,
         "rate_per_hour": 30.0,  # the slower machine

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pydantic
 from flask import current_app
 
@@ -19,7 +17,15 @@ class OeeQuery(Strict):
     station: StationCode | None = pydantic.Field(
         default=None, description="a station code; left out: every active station"
     )
-    shift: str = pydantic.Field(min_length=1, max_length=64, description="a shift's name")
+    shift: str = pydantic.Field(
+        min_length=1,
+        max_length=64,
+        description="a shift's name: each station's shift of that name at its site, else "
+        "the plant-wide one",
+    )
+    site: StationCode | None = pydantic.Field(
+        default=None, description="a site's code: only its stations; left out: every site"
+    )
     day: IsoDate | None = pydantic.Field(
         default=None, description="the local day the shift starts on; default today"
     )
@@ -31,7 +37,11 @@ class LabourQuery(Strict):
         default=None,
         min_length=1,
         max_length=64,
-        description="a shift's name: only its hours of the day; left out: the whole day",
+        description="a shift's name: only its hours of the day, at each station those of "
+        "its site's shift of that name (else the plant-wide one); left out: the whole day",
+    )
+    site: StationCode | None = pydantic.Field(
+        default=None, description="a site's code: only its stations; left out: every site"
     )
 
 
@@ -46,23 +56,42 @@ def _tz() -> str | None:
     tag="oee",
     summary="OEE of a station (or every station) in a shift of a day, with its inputs",
     query=OeeQuery,
-    responses={200: ("Figures and inputs", None), 404: ("unknown_station, unknown_shift", None)},
+    responses={
+        200: ("Figures and inputs", None),
+        404: ("unknown_station, unknown_shift, unknown_site", None),
+    },
 )
 def get_oee(query: OeeQuery):
     now = utcnow()
-    shift = shifts.find(query.shift)
     day = query.day or plantday.local_date(now, _tz())
+    site_id = shifts.site_id_of(query.site)
     if query.station is not None:
         station = Station.get_or_none(Station.code == query.station)
         if station is None:
             raise NotFound("unknown_station", f"No station {query.station}")
-        return oee.station_oee(station, shift, day, now, _tz())
-    stations = Station.select().where(Station.active == True).order_by(Station.code)  # noqa: E712
-    return {
-        "shift": shift.name,
-        "day": day.isoformat(),
-        "stations": [oee.station_oee(s, shift, day, now, _tz()) for s in stations],
-    }
+        stations = [station]
+    else:
+        stations = list(
+            Station.select().where(Station.active == True).order_by(Station.code)  # noqa: E712
+        )
+    sites = shifts.station_sites([s.id for s in stations])
+    if site_id is not None:
+        stations = [s for s in stations if sites.get(s.id) == site_id]
+    by_site: dict[int | None, object] = {}
+    rows = []
+    for st in stations:
+        st_site = sites.get(st.id)
+        if st_site not in by_site:
+            by_site[st_site] = shifts.for_site(query.shift, st_site)
+        shift = by_site[st_site]
+        if shift is not None:
+            rows.append(oee.station_oee(st, shift, day, now, _tz()))
+    if not rows and not (query.station is None and stations and shifts.exists(query.shift)):
+        where = f" at station {query.station}" if query.station else ""
+        raise NotFound("unknown_shift", f"No shift {query.shift}{where}")
+    if query.station is not None:
+        return rows[0]
+    return {"shift": query.shift, "site": query.site, "day": day.isoformat(), "stations": rows}
 
 
 @op(
@@ -72,18 +101,14 @@ def get_oee(query: OeeQuery):
     tag="people",
     summary="Labour by operator: signed-in intervals, minutes and scans in a day or shift",
     query=LabourQuery,
-    responses={200: ("Operators", None), 404: ("unknown_shift", None)},
+    responses={200: ("Operators", None), 404: ("unknown_shift, unknown_site", None)},
 )
 def get_labour(query: LabourQuery):
     now = utcnow()
     day = query.day or plantday.local_date(now, _tz())
-    if query.shift is not None:
-        start, end = shifts.window(shifts.find(query.shift), day, _tz())
-    else:
-        start = plantday.day_start(day, _tz())
-        end = plantday.day_start(day + dt.timedelta(days=1), _tz())
-    out = labour.labour(start, end, now)
-    return {"day": day.isoformat(), "shift": query.shift, **out}
+    site_id = shifts.site_id_of(query.site)
+    out = labour.labour_of(day, query.shift, site_id, now, _tz())
+    return {"day": day.isoformat(), "shift": query.shift, "site": query.site, **out}
 
 
 @op(

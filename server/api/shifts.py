@@ -1,4 +1,5 @@
-"""Shifts: GET/POST /api/shifts (server/core/shifts.py)."""
+"""Shifts: GET/POST /api/shifts (server/core/shifts.py): per site (null: every site), with
+planned breaks."""
 
 from __future__ import annotations
 
@@ -6,16 +7,28 @@ import pydantic
 from flask import current_app
 
 from server.api import op
-from server.api.schemas import Answer, Name, Strict
+from server.api.schemas import CODE_PATTERN, Answer, Name, Strict
 from server.core import shifts
 from server.models import Shift
 
 ShiftTime = pydantic.constr(pattern=shifts.TIME_PATTERN)
+BreakText = pydantic.constr(pattern=shifts.BREAK_PATTERN)
+SiteCode = pydantic.constr(min_length=1, max_length=32, pattern=CODE_PATTERN)
 
 
 class ShiftIn(Strict):
     model_config = pydantic.ConfigDict(
-        json_schema_extra={"examples": [{"name": "Early", "start": "06:00", "end": "14:00"}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Early",
+                    "start": "06:00",
+                    "end": "14:00",
+                    "site": "MAIN",
+                    "breaks": ["10:00-10:15", "12:00-12:30"],
+                }
+            ]
+        }
     )
 
     name: Name = pydantic.Field(max_length=64)
@@ -23,14 +36,25 @@ class ShiftIn(Strict):
     end: ShiftTime = pydantic.Field(  # type: ignore[valid-type]
         description="local time HH:MM; at or before start: the next day"
     )
+    site: SiteCode | None = pydantic.Field(  # type: ignore[valid-type]
+        default=None, description="the site it belongs to; left out or null: every site"
+    )
+    breaks: list[BreakText] = pydantic.Field(  # type: ignore[valid-type]
+        default_factory=list,
+        max_length=12,
+        description='planned breaks "HH:MM-HH:MM" local, inside the shift, not overlapping',
+    )
     active: bool = True
 
 
 class ShiftOut(Answer):
     name: str
+    site: str | None
     start: str
     end: str
     hours: float
+    breaks: list[str]
+    break_minutes: int
     active: bool
 
 
@@ -39,11 +63,13 @@ class ShiftOut(Answer):
     "/shifts",
     role="operator",
     tag="shifts",
-    summary="List the plant's shifts",
+    summary="List the plant's shifts, each with its site (null: every site) and breaks",
     responses={200: ("Shifts", None)},
 )
 def list_shifts():
-    return {"shifts": [shifts.as_dict(s) for s in Shift.select().order_by(Shift.start, Shift.name)]}
+    sites = shifts.site_code_map()
+    rows = sorted(Shift.select(), key=lambda s: (s.start, s.name, sites.get(s.site_id) or ""))
+    return {"shifts": [shifts.as_dict(s, sites) for s in rows]}
 
 
 @op(
@@ -53,11 +79,16 @@ def list_shifts():
     tag="shifts",
     summary="Create a shift",
     body=ShiftIn,
-    responses={201: ("Created", ShiftOut), 400: ("bad_time", None), 409: ("Name exists", None)},
+    responses={
+        201: ("Created", ShiftOut),
+        400: ("bad_time, bad_break", None),
+        404: ("unknown_site", None),
+        409: ("The name exists at that site", None),
+    },
 )
 def create_shift(body: ShiftIn):
     with current_app.extensions["koordinator.db"].atomic():
-        shift = shifts.create(body.name, body.start, body.end)
+        shift = shifts.create(body.name, body.start, body.end, body.site, body.breaks)
         if not body.active:
             Shift.update(active=False).where(Shift.id == shift.id).execute()
             shift.active = False

@@ -15,7 +15,7 @@ lines counts its first line). One bad row and nothing is written.
 | stations | code*, name*, default_action*, operator_required, dwell_limit_minutes, policy, rework_to | the whole station, by code; policy as `check=warn;check=reject;scrap_by=operator`; rework_to a station that exists or is in the file |
 | orders | number*, product*, qty*, start*, due*, station, status | a new order, or an edit of an open one; status `released` releases a planned order, other values are ignored |
 | locations | code*, kind*, name, site, parent, allow_products, allow_kinds, active | the whole location, by code; parent a location that exists or is in the file (in any order); allow_* as `A;B` |
-| shifts | name*, start*, end*, active | the whole shift, by name; times HH:MM local on quarter hours |
+| shifts | name*, start*, end*, active, site, breaks | the whole shift, by name and site (empty: every site); times HH:MM local on quarter hours; breaks as `10:00-10:15;12:00-12:30` |
 | machines | code*, name*, station*, rate_per_hour, active | the whole machine, by code (its state is left as it is) |
 | standard_times | product*, station*, std_minutes, setup_minutes | the times of the product's routing step at that station (empty: not set) |
 
@@ -126,7 +126,7 @@ SPECS = {
         ("code", "kind", "name", "site", "parent", "allow_products", "allow_kinds", "active"),
         ("code", "kind"),
     ),
-    "shifts": Spec(("name", "start", "end", "active"), ("name", "start", "end")),
+    "shifts": Spec(("name", "start", "end", "active", "site", "breaks"), ("name", "start", "end")),
     "machines": Spec(
         ("code", "name", "station", "rate_per_hour", "active"), ("code", "name", "station")
     ),
@@ -720,14 +720,20 @@ def _upsert_location(m) -> str:
 def _prep_shift(cells, models):
     data = dict(cells)
     _flag(data, "active")
+    if "breaks" in data:
+        data["breaks"] = [b.strip() for b in (data["breaks"] or "").split(";") if b.strip()]
     return models["shift"].model_validate(data)
 
 
 def _apply_shifts(db, rows, errors, result, **_):
-    rows = _first_seen(rows, lambda r: r.model.name, errors, "name")
+    rows = _first_seen(
+        rows, lambda r: (r.model.name, (r.model.site or "").upper()), errors, "name and site"
+    )
     for row in rows:
         m = row.model
-        step = lambda m=m: shifts.upsert(m.name, m.start, m.end, m.active)  # noqa: E731
+        step = lambda m=m: shifts.upsert(  # noqa: E731
+            m.name, m.start, m.end, m.active, site=m.site, breaks=m.breaks
+        )
         _count(result, _row_step(db, row, errors, step))
 
 
@@ -884,8 +890,19 @@ def export_rows(kind: str) -> list[list[str]]:
                 ]
             )
     elif kind == "shifts":
-        for sh in Shift.select().order_by(Shift.start, Shift.name):
-            out.append([sh.name, sh.start, sh.end, "true" if sh.active else "false"])
+        sites = shifts.site_code_map()
+        rows = sorted(Shift.select(), key=lambda s: (s.start, s.name, sites.get(s.site_id, "")))
+        for sh in rows:
+            out.append(
+                [
+                    sh.name,
+                    sh.start,
+                    sh.end,
+                    "true" if sh.active else "false",
+                    sites.get(sh.site_id, ""),
+                    ";".join(shifts.break_texts(sh)),
+                ]
+            )
     elif kind == "machines":
         rows = Machine.select(Machine, Station.code).join(Station).order_by(Machine.code)
         for mc in rows:

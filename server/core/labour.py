@@ -20,6 +20,8 @@ from decimal import Decimal
 
 import peewee as pw
 
+from server.core import plantday, shifts
+from server.core.errors import NotFound
 from server.models import (
     Item,
     LedgerEntry,
@@ -123,15 +125,23 @@ def operation_times(order: ProductionOrder) -> dict:
     }
 
 
-def labour(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dict:
+def labour(
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    stations: set[int] | None = None,
+) -> dict:
     """Per operator: signed-in intervals at stations within [start, end), the minutes, and
-    their scans in the window."""
+    their scans in the window; with `stations` (ids), only those at these stations."""
     until = min(end, max(now, start))
-    scanner_station = dict(
-        Scanner.select(Scanner.id, Station.code)
+    scanner_rows = (
+        Scanner.select(Scanner.id, Station.code, Station.id)
         .join(Station, pw.JOIN.LEFT_OUTER, on=(Scanner.station == Station.id))
         .tuples()
     )
+    scanner_station = {
+        sid: code for sid, code, st_id in scanner_rows if stations is None or st_id in stations
+    }
     rows = (
         LedgerEntry.select(
             LedgerEntry.scanner_id,
@@ -166,6 +176,8 @@ def labour(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dict:
             )
 
     for scanner_id, user_id, at, result in rows:
+        if stations is not None and scanner_id not in scanner_station:
+            continue
         action = (result or {}).get("action")
         if action == "command:op" and user_id is not None:
             same = signed.get(scanner_id, (None,))[0] == user_id
@@ -189,6 +201,7 @@ def labour(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dict:
             & (LedgerEntry.origin == "scan")
             & LedgerEntry.operator.is_null(False)
             & (pw.fn.COALESCE(LedgerEntry.code_kind, "") != "command")
+            & (LedgerEntry.station.in_(list(stations)) if stations is not None else pw.SQL("1 = 1"))
         )
         .group_by(LedgerEntry.operator, LedgerEntry.status)
         .tuples()
@@ -218,4 +231,53 @@ def labour(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> dict:
         "to": end.isoformat() + "Z",
         "until": until.isoformat() + "Z",
         "operators": people,
+    }
+
+
+def merge(parts: list[dict]) -> list[dict]:
+    """The operators of several `labour()` answers (one per site's shift window) as one
+    list: intervals side by side, minutes and scans added."""
+    by_name: dict[str, dict] = {}
+    for part in parts:
+        for p in part["operators"]:
+            have = by_name.get(p["operator"])
+            if have is None:
+                by_name[p["operator"]] = {**p, "intervals": list(p["intervals"])}
+                continue
+            have["intervals"] += p["intervals"]
+            for key in ("signed_in_minutes", "scans", "accepted", "rejected"):
+                have[key] = round(have[key] + p[key], 2)
+    return [by_name[k] for k in sorted(by_name, key=lambda n: n or "")]
+
+
+def labour_of(day, shift_name: str | None, site_id: int | None, now, tz) -> dict:
+    """Labour of a day, or of a shift: each site's stations in the window of the shift of
+    that name at their site (else the plant-wide one); `site_id`: only that site."""
+    if shift_name is None:
+        start = plantday.day_start(day, tz)
+        end = plantday.day_start(day + dt.timedelta(days=1), tz)
+        stations = None
+        if site_id is not None:
+            stations = {s for s, site in shifts.station_sites().items() if site == site_id}
+        return labour(start, end, now, stations)
+    groups: dict[int | None, set[int]] = {}
+    for st, site in shifts.station_sites().items():
+        if site_id is None or site == site_id:
+            groups.setdefault(site, set()).add(st)
+    parts = []
+    for site, ids in sorted(groups.items(), key=lambda kv: kv[0] or 0):
+        shift = shifts.for_site(shift_name, site)
+        if shift is None:
+            continue
+        start, end = shifts.window(shift, day, tz)
+        parts.append(labour(start, end, now, ids))
+    if not parts:
+        raise NotFound("unknown_shift", f"No shift {shift_name}")
+    if len(parts) == 1:
+        return parts[0]
+    return {
+        "from": min(p["from"] for p in parts),
+        "to": max(p["to"] for p in parts),
+        "until": max(p["until"] for p in parts),
+        "operators": merge(parts),
     }

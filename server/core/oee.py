@@ -1,10 +1,13 @@
 """OEE per station and shift, from counters kept in the scan transaction.
 
 Availability = run time / planned time, where planned time is the shift (up to now while
-it runs) and run time is planned time minus the station's downtime (the union of its
-machines' down stretches, clipped to the shift). Performance = (good + scrap) / (run hours
-x standard rate), the rate being the lowest `rate_per_hour` of the station's active
-machines (a station runs at its slowest machine's pace). Quality = good / (good + scrap).
+it runs) less its planned breaks, and run time is planned time minus the station's downtime
+(the union of its machines' down stretches, clipped to the shift; the part inside a break
+is not counted, the break being off the planned time already). The shift is the station's:
+the one of that name at the station's site, else the plant-wide one (server/core/shifts.py).
+Performance = (good + scrap) / (run hours x standard rate), the rate being the lowest
+`rate_per_hour` of the station's active machines (a station runs at its slowest machine's
+pace). Quality = good / (good + scrap).
 OEE = availability x performance x quality.
 
 Good and scrap come from `OeeBucket` rows (station x quarter hour, UTC) that every
@@ -78,7 +81,10 @@ def station_oee(
     """The OEE of `station` in `shift` of local `day`, with every input of the formula."""
     start, end = shifts.window(shift, day, tz)
     until = max(start, min(end, now))
-    planned = (until - start).total_seconds() / 60
+    shift_minutes = (until - start).total_seconds() / 60
+    breaks = [(s, min(e, until)) for s, e in shifts.break_windows(shift, day, tz) if s < until]
+    break_minutes = sum((e - s).total_seconds() for s, e in breaks) / 60
+    planned = shift_minutes - break_minutes
     stretches = []
     intervals = []
     for d, code in machines.downtimes([station.id], start, until):
@@ -95,7 +101,17 @@ def station_oee(
                     "minutes_in_shift": round((e - s).total_seconds() / 60, 2),
                 }
             )
-    down = machines.down_minutes(intervals)
+    # breaks never overlap one another: the union's part in each break, summed
+    down_in_breaks = (
+        sum(
+            machines.down_minutes(
+                [(max(s, bs), min(e, be)) for s, e in intervals if s < be and e > bs]
+            )
+            for bs, be in breaks
+        )
+        + 0.0
+    )
+    down = machines.down_minutes(intervals) - down_in_breaks
     run = max(planned - down, 0.0)
     row = (
         OeeBucket.select(
@@ -135,8 +151,13 @@ def station_oee(
         "from": start.isoformat() + "Z",
         "to": end.isoformat() + "Z",
         "until": until.isoformat() + "Z",
+        "site": shifts.site_code_map().get(shift.site_id) if shift.site_id else None,
+        "breaks": shifts.break_texts(shift),
         "inputs": {
+            "shift_minutes": round(shift_minutes, 2),
+            "break_minutes": round(break_minutes, 2),
             "planned_minutes": round(planned, 2),
+            "downtime_in_breaks_minutes": round(down_in_breaks, 2),
             "downtime_minutes": round(down, 2),
             "run_minutes": round(run, 2),
             "rate_per_hour": rate,
@@ -150,7 +171,8 @@ def station_oee(
         "quality": quality,
         "oee": figure,
         "formula": "oee = availability x performance x quality; availability = run_minutes / "
-        "planned_minutes (run = planned - downtime); performance = total / (run_minutes / "
+        "planned_minutes (planned = shift - breaks; run = planned - downtime, downtime in a "
+        "break not counted); performance = total / (run_minutes / "
         "60 x rate_per_hour); quality = good / total",
         "downtime": stretches,
     }

@@ -75,13 +75,20 @@ def age(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
     if when is None:
         return "—"
     seconds = max(int(((now or utcnow()) - when).total_seconds()), 0)
+    # looked up once a request: the floor page asks for 400 ages a second per watcher, and
+    # flask-babel finds the request's catalogue anew on every gettext
+    words = g.get("_age_words")
+    if words is None:
+        words = g._age_words = tuple(
+            gettext(w, n="%(n)s") for w in ("%(n)s s", "%(n)s min", "%(n)s h", "%(n)s d")
+        )
     if seconds < 60:
-        return gettext("%(n)s s", n=seconds)
+        return words[0] % {"n": seconds}
     if seconds < 3600:
-        return gettext("%(n)s min", n=seconds // 60)
+        return words[1] % {"n": seconds // 60}
     if seconds < 86400:
-        return gettext("%(n)s h", n=seconds // 3600)
-    return gettext("%(n)s d", n=seconds // 86400)
+        return words[2] % {"n": seconds // 3600}
+    return words[3] % {"n": seconds // 86400}
 
 
 def qty(value) -> str:

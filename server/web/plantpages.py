@@ -35,6 +35,21 @@ def _db():
 # --- the plant floor --------------------------------------------------------------------
 
 
+def _memo(fn):
+    """`fn` with its answers kept for this render: 200 tiles ask for a handful of texts,
+    and each lookup of a lazy string goes through flask-babel's catalogue search."""
+    cache: dict = {}
+
+    def once(*args):
+        try:
+            return cache[args]
+        except KeyError:
+            cache[args] = text = fn(*args)
+            return text
+
+    return once
+
+
 def _floor() -> dict:
     now = utcnow()
     tiles = plantfloor.tiles(now)
@@ -43,6 +58,11 @@ def _floor() -> dict:
         "tiles": tiles,
         "now": now,
         "reasons": {code: i18n.listed_reason_text(code) for code in why},
+        # the template's text helpers, shadowed for this render by memoised ones
+        "reason_text": _memo(i18n.reason_text),
+        "verb_text": _memo(i18n.verb_text),
+        "command_text": _memo(i18n.command_text),
+        "warning_text": _memo(i18n.warning_text),
     }
 
 
@@ -71,7 +91,10 @@ def _shift_and_day(now: dt.datetime) -> tuple[list[Shift], Shift | None, dt.date
     except ValueError:
         day = today()
     name = request.args.get("shift")
-    chosen = next((s for s in all_shifts if s.name == name), None)
+    # a name may be on several sites: the plant-wide one stands for it in the picker
+    chosen = next(
+        (s for s in sorted(all_shifts, key=lambda s: s.site_id or 0) if s.name == name), None
+    )
     if chosen is None and all_shifts:
         for s in all_shifts:
             for d in (day, day - dt.timedelta(days=1)):
@@ -95,16 +118,29 @@ def people_page():
     tz = i18n.plant_timezone()
     all_shifts, shift, day = _shift_and_day(now)
     where = people_mod.people(now, tz)
+    sites = shifts.station_sites()
+    codes = shifts.site_code_map()
     by_shift = []
     for s in all_shifts:
+        # a site's own shift counts the labour at that site's stations only
+        shared = sum(x.name == s.name for x in all_shifts) > 1
+        stations = shifts.stations_working(s, sites) if s.site_id or shared else None
         start, end = shifts.window(s, day, tz)
-        figures = labour.labour(start, end, now)
-        by_shift.append({"shift": s, "from": start, "to": end, "operators": figures["operators"]})
+        figures = labour.labour(start, end, now, stations)
+        by_shift.append(
+            {
+                "shift": s,
+                "site": codes.get(s.site_id),
+                "from": start,
+                "to": end,
+                "operators": figures["operators"],
+            }
+        )
     return render_template(
         "people.html",
         signed_in=where["signed_in"],
         by_shift=by_shift,
-        shifts=all_shifts,
+        shifts=_picker(all_shifts, codes),
         shift=shift,
         on_day=day,
     )
@@ -120,8 +156,15 @@ def oee_page():
     all_shifts, shift, day = _shift_and_day(now)
     rows = []
     if shift is not None:
-        for st in Station.select().where(Station.active == True).order_by(Station.code):  # noqa: E712
-            rows.append(oee.station_oee(st, shift, day, now, i18n.plant_timezone()))
+        stations = list(Station.select().where(Station.active == True).order_by(Station.code))  # noqa: E712
+        sites = shifts.station_sites([st.id for st in stations])
+        of_site: dict = {}
+        for st in stations:
+            site = sites.get(st.id)
+            if site not in of_site:
+                of_site[site] = shifts.for_site(shift.name, site)
+            if of_site[site] is not None:  # the site has no shift of that name: left out
+                rows.append(oee.station_oee(st, of_site[site], day, now, i18n.plant_timezone()))
     chart = oee_chart(
         rows,
         title=gettext("OEE by station"),
@@ -133,8 +176,25 @@ def oee_page():
         },
     )
     return render_template(
-        "oee.html", rows=rows, chart=chart, shifts=all_shifts, shift=shift, on_day=day
+        "oee.html",
+        rows=rows,
+        chart=chart,
+        shifts=_picker(all_shifts, shifts.site_code_map()),
+        shift=shift,
+        on_day=day,
     )
+
+
+def _picker(all_shifts: list[Shift], codes: dict[int, str]) -> list[dict]:
+    """One choice per shift name, its label each site's hours ("Early (06:00-14:00; SITE2
+    07:00-15:00)"), the plant-wide first."""
+    by_name: dict[str, list[str]] = {}
+    for s in sorted(all_shifts, key=lambda s: (s.site_id is not None, codes.get(s.site_id, ""))):
+        hours = f"{s.start}–{s.end}"
+        by_name.setdefault(s.name, []).append(
+            f"{codes[s.site_id]} {hours}" if s.site_id in codes else hours
+        )
+    return [{"name": n, "label": f"{n} ({'; '.join(h)})"} for n, h in by_name.items()]
 
 
 # --- the schedule as a timeline -------------------------------------------------------
@@ -161,17 +221,32 @@ def timeline(now: dt.datetime) -> dict:
     fl = flags_mod.compute(now, tz=i18n.plant_timezone())
     orders = list(planning.list_orders(statuses=list(OPEN), limit=500))
     std = _std_minutes({o.product_id for o in orders})
-    shift_hours = sum(
-        shifts.hours(s)
-        for s in Shift.select().where(Shift.active == True)  # noqa: E712
-    )
+    sites = shifts.station_sites()
+    hours_of_site: dict[int | None, float] = {}
+
+    def shift_hours_at(station_id: int | None) -> float:
+        """A line's hours of shifts a day: its site's shifts (its own, and the plant-wide
+        ones it has no own of), less their breaks."""
+        site = sites.get(station_id) if station_id else None
+        if site not in hours_of_site:
+            hours_of_site[site] = sum(
+                shifts.hours(s) - shifts.break_minutes(s) / 60 for s in shifts.of_site(site)
+            )
+        return hours_of_site[site]
+
     lines: dict[str, dict] = {}
     day_pct = 100 / days
     for o in orders:
         key = o.station.code if o.station_id else ""
         line = lines.setdefault(
             key,
-            {"code": key, "orders": [], "load_minutes": Decimal(0), "last_due": today()},
+            {
+                "code": key,
+                "orders": [],
+                "load_minutes": Decimal(0),
+                "last_due": today(),
+                "shift_hours": shift_hours_at(o.station_id),
+            },
         )
         start = max(o.start, first)
         end = min(o.due, last)
@@ -196,7 +271,7 @@ def timeline(now: dt.datetime) -> dict:
     for key in sorted(lines):
         line = lines[key]
         work_days = (line["last_due"] - today()).days + 1
-        capacity = Decimal(str(shift_hours)) * 60 * max(work_days, 1)
+        capacity = Decimal(str(line["shift_hours"])) * 60 * max(work_days, 1)
         load = line["load_minutes"]
         out.append(
             {
@@ -218,7 +293,7 @@ def timeline(now: dt.datetime) -> dict:
         "days": days,
         "today_left": BEFORE_DAYS * day_pct,
         "ticks": ticks,
-        "shift_hours": shift_hours,
+        "shift_hours": shift_hours_at(None),
     }
 
 

@@ -43,3 +43,72 @@ def test_people_page_hours_and_output_by_shift(plant, api, db, as_role):
     cells = [c.split(">")[-1] for c in row.split("</td>")[:-1]]
     # stations, hours, scans, accepted, rejected, accepted per hour (2 / 1.5)
     assert cells[1:] == ["A1", "1.50", "2", "2", "0", "1.3"], cells
+
+
+def test_oee_and_people_pages_show_each_station_its_site_shift(plant, api, db, as_role):
+    api.post("/api/sites", {"code": "EAST", "name": "East hall"}, expected=201)
+    api.post("/api/locations", {"code": "A2-EAST", "kind": "line", "site": "EAST"}, expected=201)
+    api.call("PATCH", "/api/stations/A2", {"location": "A2-EAST"}, expected=200)
+    api.post("/api/shifts", {"name": "Early", "start": "06:00", "end": "14:00"}, expected=201)
+    api.post(
+        "/api/shifts",
+        {
+            "name": "Early",
+            "start": "07:00",
+            "end": "15:00",
+            "site": "EAST",
+            "breaks": ["10:00-10:15"],
+        },
+        expected=201,
+    )
+    browser = as_role("supervisor")
+    html = browser.get(f"/oee?shift=Early&day={DAY.isoformat()}").get_data(as_text=True)
+    # one choice for the name, with both sites' hours
+    assert "Early (06:00–14:00; EAST 07:00–15:00)" in html
+    rows = {
+        code: html[html.index(f'<tr data-station="{code}">') :].split("</tr>")[0]
+        for code in ("A1", "A2")
+    }
+    assert '<td data-input="site">EAST</td>' in rows["A2"]
+    assert '<td data-input="breaks">10:00-10:15</td>' in rows["A2"]
+    assert 'data-input="breaks-min">15.00<' in rows["A2"]
+    assert '<td data-input="site">every site</td>' in rows["A1"]
+    assert 'data-input="breaks-min">0.00<' in rows["A1"]
+    people = browser.get(f"/people?shift=Early&day={DAY.isoformat()}").get_data(as_text=True)
+    assert people.count('<h3 data-shift="Early">') == 2
+    assert '<span data-site="EAST">EAST</span> 07:00–15:00' in people
+
+
+def test_timeline_capacity_counts_each_line_its_site_shifts_less_breaks(plant, api, db, as_role):
+    api.post("/api/sites", {"code": "EAST", "name": "East hall"}, expected=201)
+    api.post("/api/locations", {"code": "A2-EAST", "kind": "line", "site": "EAST"}, expected=201)
+    api.call("PATCH", "/api/stations/A2", {"location": "A2-EAST"}, expected=200)
+    api.post("/api/shifts", {"name": "Early", "start": "06:00", "end": "14:00"}, expected=201)
+    api.post("/api/shifts", {"name": "Late", "start": "14:00", "end": "22:00"}, expected=201)
+    api.post(
+        "/api/shifts",
+        {
+            "name": "Early",
+            "start": "07:00",
+            "end": "15:00",
+            "site": "EAST",
+            "breaks": ["11:00-11:30"],
+        },
+        expected=201,
+    )
+    plant.order("WO-1", "WIDGET", 5, station="A1")
+    plant.order("WO-2", "WIDGET", 5, station="A2")
+    html = as_role("supervisor").get("/timeline").get_data(as_text=True)
+
+    def capacity(line: str) -> tuple[float, int]:
+        part = html[html.index(f'data-line="{line}"') :]
+        cap = float(part.split('data-capacity="', 1)[1].split('"', 1)[0])
+        days = int(part.split(" days × ", 1)[0].rsplit("(", 1)[1])
+        return cap, days
+
+    # A1 (the default site): Early and Late, 16 h a day; A2 (EAST): EAST's own Early less
+    # its break (7.5 h) instead of the plant-wide one, and Late: 15.5 h a day
+    cap, days = capacity("A1")
+    assert cap == round(16 * days, 1)
+    cap, days = capacity("A2")
+    assert cap == round(15.5 * days, 1)

@@ -137,9 +137,20 @@ def test_drag_an_order_on_the_timeline(page, plant, db_url, web_users, lang):
     assert ProductionOrder.get(ProductionOrder.number == "WO-1").due == new_due
 
 
+words_every_site = {"en": "every site", "id": "semua situs"}
+words_in_break = {
+    "en": "Downtime in breaks, not counted: 15.00 min",
+    "id": "Waktu henti saat istirahat, tidak dihitung: 15.00 menit",
+}
+
+
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_oee_page_shows_the_inputs_of_a_shift(page, plant, api, db, db_url, users, web_users, lang):
-    api.post("/api/shifts", {"name": "Early", "start": "06:00", "end": "14:00"}, expected=201)
+    api.post(
+        "/api/shifts",
+        {"name": "Early", "start": "06:00", "end": "14:00", "breaks": ["09:45-10:15"]},
+        expected=201,
+    )
     for code, rate in (("PRESS1", 60), ("PRESS2", 30)):
         api.post(
             "/api/machines",
@@ -162,29 +173,35 @@ def test_oee_page_shows_the_inputs_of_a_shift(page, plant, api, db, db_url, user
     _as_supervisor(page, web_users, lang)
     page.goto(f"/oee?shift=Early&day={DAY.isoformat()}")
     row = page.locator('table.oee tr[data-station="A2"]')
-    # by hand: planned 06:00-14:00 = 480 min; down 09:00-10:00 (both machines, counted
-    # once) = 60; run 420; rate the slower press 30/h; ideal 420/60 x 30 = 210 units;
-    # 6 made, 1 scrapped: good 5
+    # by hand: the shift 06:00-14:00 = 480 min less the 09:45-10:15 break: planned 450;
+    # down 09:00-10:00 (both machines, counted once) = 60, 15 of it in the break: 45;
+    # run 405; rate the slower press 30/h; ideal 405/60 x 30 = 202.5 units; 6 made,
+    # 1 scrapped: good 5
     expected = {
-        "planned": "480.00",
-        "downtime": "60.00",
-        "run": "420.00",
+        "site": words_every_site[lang],
+        "breaks": "09:45-10:15",
+        "shift": "480.00",
+        "breaks-min": "30.00",
+        "planned": "450.00",
+        "downtime": "45.00",
+        "run": "405.00",
         "rate": "30",
-        "ideal": "210.00",
+        "ideal": "202.50",
         "good": "5",
         "scrap": "1",
     }
     for key, text in expected.items():
         expect(row.locator(f'[data-input="{key}"]')).to_have_text(text)
     figures = {
-        "availability": f"{420 / 480 * 100:.1f}%",  # 87.5%
-        "performance": f"{6 / 210 * 100:.1f}%",  # 2.9%
+        "availability": f"{405 / 450 * 100:.1f}%",  # 90.0%
+        "performance": f"{6 / 202.5 * 100:.1f}%",  # 3.0%
         "quality": f"{5 / 6 * 100:.1f}%",  # 83.3%
-        "oee": f"{round(0.875 * 0.0286 * 0.8333, 4) * 100:.1f}%",  # 2.1%
+        "oee": f"{round(0.9 * 0.0296 * 0.8333, 4) * 100:.1f}%",  # 2.2%
     }
     for key, text in figures.items():
         expect(row.locator(f'[data-figure="{key}"]')).to_have_text(text)
     chart = page.locator('#oee-chart svg g[data-station="A2"]')
     expect(chart.locator('rect[data-part="availability"]')).to_have_count(1)
     expect(page.locator("#oee-inputs")).to_contain_text("BREAKDOWN")
+    expect(page.locator("#oee-inputs")).to_contain_text(words_in_break[lang])
     shot(page, f"oee-{lang}", db_url)
