@@ -18,6 +18,10 @@ class). Per sink (`Sink` row: a webhook, an MQTT broker, andon lights, a printer
   delivers that sink's batch and moves the cursor; the others pass that sink by. SQLite
   runs one dispatcher.
 
+Each active sink is served by a thread of its own (`run`), with its own database
+connection, so a slow receiver or a sink waiting for its retry delays no other; `run_once`
+serves them in turn in the caller's thread (tests, a profile).
+
 It also evaluates the flags (`events.evaluate_flags`): every `flag_interval_s`, and sooner
 (at most every `flag_min_interval_s`) after an event that may change one.
 """
