@@ -58,7 +58,7 @@ system-deps:
 
 run: install
 	$(BIN)/python -m server init-db
-	$(BIN)/python -m server bootstrap
+	$(BIN)/python -m server bootstrap --port $(PORT)
 	$(BIN)/python -m server serve --host $(HOST) --port $(PORT)
 
 # A seeded plant in var/demo.db, the server with its embedded broker, one real scanner

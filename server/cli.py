@@ -138,7 +138,8 @@ def cmd_bootstrap(args, settings) -> int:
     print("First run: created user 'admin' (shown once, change it for real use)")
     print(f"  password: {password}")
     print(f"  API token: {token}")
-    print(f"  try: curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8000/api/stock")
+    url = f"http://127.0.0.1:{args.port}/api/stock"
+    print(f"  try: curl -H 'Authorization: Bearer {token}' {url}")
     return 0
 
 
@@ -577,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init-db", help="create the schema, apply pending migrations (idempotent)")
     sub.add_parser("migrate", help="the same as init-db: apply pending schema migrations")
-    sub.add_parser("bootstrap", help="first run: create an admin and print a token")
+    p = sub.add_parser("bootstrap", help="first run: create an admin and print a token")
+    p.add_argument("--port", type=_port, default=8000, help="the port `serve` will use")
     p = sub.add_parser("serve", help="serve HTTP (waitress)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=_port, default=8000)

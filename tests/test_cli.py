@@ -51,8 +51,9 @@ def test_init_db_user_token(tmp_path):
 
 
 def test_bootstrap_prints_credentials_once(tmp_path):
-    first = run("bootstrap", tmp_path=tmp_path).stdout
+    first = run("bootstrap", "--port", "8123", tmp_path=tmp_path).stdout
     assert "password:" in first and "API token: kt_" in first
+    assert "http://127.0.0.1:8123/api/stock" in first  # `make run PORT=8123` serves there
     assert "Users exist" in run("bootstrap", tmp_path=tmp_path).stdout
 
 
