@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.core import events
+from server.core import events, labeltemplates, printers
 from server.core.errors import Conflict, Invalid, NotFound
 from server.models import DeliveryAttempt, Printer, PrintJob, PrintRule, Sink, utcnow
 
@@ -125,8 +125,14 @@ def for_scan(rules: dict, station_id: int | None, action, warnings, item, scan_i
 
 
 def set_rule(station, event: str, printer: Printer, template: str | None) -> PrintRule:
+    """A station's rule for `event` (one per station and event: set again, replaced).
+    The template must exist (`unknown_template`) and fit the printer's media
+    (`media_mismatch`); a template edited later to a larger size fails its jobs instead."""
     if event not in RULE_EVENTS:
         raise Invalid("bad_payload", f"event is one of {', '.join(RULE_EVENTS)}")
+    row = labeltemplates.get(template or labeltemplates.DEFAULT)
+    design = labeltemplates.design_of(row)
+    printers.check_fits(printer, design.width, design.height, f"template {row.name}")
     rule = PrintRule.get_or_none((PrintRule.station == station) & (PrintRule.event == event))
     if rule is None:
         return PrintRule.create(station=station, event=event, printer=printer, template=template)
