@@ -148,6 +148,8 @@ def init_app(app: Flask) -> None:
             "print_state_text": i18n.print_state_text,
             "print_source_text": i18n.print_source_text,
             "printer_state_text": i18n.printer_state_text,
+            "media_kind_text": i18n.media_kind_text,
+            "error_text": i18n.error_text,
             "detail_text": i18n.detail_text,
             "command_text": i18n.command_text,
             "flag_message": i18n.flag_message,
