@@ -210,3 +210,53 @@ def test_the_online_state_and_last_error_come_from_the_last_attempt(plant, api, 
         assert (on["state"], on["online"], on["last_error"]) == ("online", True, None)
     finally:
         printer.switch_off()
+
+
+def _history(api, code):
+    return api.get(f"/api/items/{code}", as_="operator").get_json()["history"]
+
+
+def test_an_items_history_shows_its_rule_label_queued_then_sent_or_failed(plant, api, db):
+    printer = ZplPrinter(on=False)
+    try:
+        body = {"name": "zebra-end", "kind": "zpl-tcp", "address": printer.address}
+        body |= {"station": "END", "media": MEDIA_2X1}
+        api.post("/api/printers", body, as_="admin", expected=201)
+        _rule(api, "END", "complete", "zebra-end")
+        unit = _complete_at_end(plant, db)
+        history = _history(api, unit)
+        # queued in the scan's transaction: right after the complete entry, no outcome yet
+        assert [e["action"] for e in history[-2:]] == ["complete", "label_queued"]
+        queued = history[-1]
+        assert queued["message"] == "Label queued at zebra-end"
+        assert (queued["origin"], queued["printer"]) == ("print", "zebra-end")
+        job = PrintJob.get()
+        assert queued["job"] == job.id and history[-2]["printer"] is None
+        # the printer is off: still queued, no outcome shown
+        dispatcher = Dispatcher(db, FAST)
+        dispatcher.run_once()
+        assert _history(api, unit)[-1]["action"] == "label_queued"
+        printer.switch_on()
+        _drain(dispatcher, lambda: len(printer.received()) == 1)
+        history = _history(api, unit)
+        assert [e["action"] for e in history[-3:]] == ["complete", "label_queued", "label_sent"]
+        sent = history[-1]
+        assert sent["message"] == "Label sent to zebra-end" and sent["job"] == job.id
+        assert sent["at"] == PrintJob.get_by_id(job.id).sent_at.isoformat() + "Z"
+
+        # narrower labels loaded: the next unit's label fails, and its history says why
+        narrow = {"width_mm": 40, "height_mm": 20, "kind": "gap"}
+        api.call("PATCH", "/api/printers/zebra-end", {"media": narrow}, as_="admin", expected=200)
+        second = _started(plant, order="WO-2", qty=1)
+        for scanner in ("sc-a2", "sc-qa", "sc-end"):
+            assert _scan(db, scanner, second).accepted
+        _drain(dispatcher, lambda: PrintJob.select().where(PrintJob.state == "failed").count())
+        history = _history(api, second)
+        assert [e["action"] for e in history[-3:]] == ["complete", "label_queued", "label_failed"]
+        failed = history[-1]
+        assert failed["reason"] == "media_mismatch"
+        assert failed["message"].startswith("Label failed at zebra-end: media_mismatch: template")
+        # the first unit's history is its own
+        assert [e["job"] for e in _history(api, unit) if e["job"]] == [job.id, job.id]
+    finally:
+        printer.switch_off()

@@ -464,6 +464,22 @@ def print_source_text(source: str) -> str:
     return _text(PRINT_SOURCE_TEXT, source, source)
 
 
+def label_history_text(entry: dict) -> str:
+    """A print job's line in an item's history (printjobs.item_prints)."""
+    printer = entry["printer"]
+    if entry["action"] == "label_queued":
+        return gettext("Label queued at %(printer)s", printer=printer)
+    if entry["action"] == "label_sent":
+        return gettext("Label sent to %(printer)s", printer=printer)
+    if entry["action"] == "label_cancelled":
+        return gettext("Label cancelled at %(printer)s", printer=printer)
+    text = gettext("Label failed at %(printer)s", printer=printer)
+    error = entry.get("error") or ""
+    if error.startswith("media_mismatch"):
+        return f"{text}: {error_text('media_mismatch', error)}"
+    return f"{text}: {error}" if error and english() else text
+
+
 def media_kind_text(kind: str) -> str:
     return _text(MEDIA_KIND_TEXT, kind, kind)
 

@@ -149,6 +149,7 @@ def init_app(app: Flask) -> None:
             "print_source_text": i18n.print_source_text,
             "printer_state_text": i18n.printer_state_text,
             "media_kind_text": i18n.media_kind_text,
+            "label_history_text": i18n.label_history_text,
             "error_text": i18n.error_text,
             "detail_text": i18n.detail_text,
             "command_text": i18n.command_text,

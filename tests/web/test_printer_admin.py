@@ -1,9 +1,10 @@
 """The admin's printers and print rules page in Chromium, in English and Bahasa Indonesia
 (issue 15): an admin adds a zpl-tcp printer pointing at a raw-TCP stand-in with its site,
 dpi and media, adds a "complete" rule at a station, a worker completes a unit there, and
-the stand-in receives ZPL carrying the unit's code in the printer's dots; the page then
-shows the printer online. Editing the media to labels too small, a refused form, a test
-print, switching off and removing the rule, as a user does them."""
+the stand-in receives ZPL carrying the unit's code in the printer's dots; the unit's page
+shows its label queued at the printer, then sent; the page shows the printer online.
+Editing the media to labels too small (the next label fails, its item's page says why), a
+refused form, a test print, switching off and removing the rule, as a user does them."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ WORDS = {
         "removed": "Print rule removed: Complete at END.",
         "no_rule": "No print rule yet.",
         "mismatch": "template default is 50.8 x 25.4 mm",
+        "queued": "Label queued at zebra-end",
+        "sent": "Label sent to zebra-end",
+        "failed": "Label failed at zebra-end",
     },
     "id": {
         "link": "Printer dan aturan cetak",
@@ -54,6 +58,9 @@ WORDS = {
         "removed": "Aturan cetak dihapus: Selesai di END.",
         "no_rule": "Belum ada aturan cetak.",
         "mismatch": "Label lebih besar dari media printer",
+        "queued": "Label diantrekan di zebra-end",
+        "sent": "Label terkirim ke zebra-end",
+        "failed": "Label gagal di zebra-end",
     },
 }
 
@@ -122,7 +129,16 @@ def test_an_admin_adds_a_printer_and_a_rule_and_a_completed_unit_prints_there(
             assert _decoded(zpl) == unit
             assert re.search(r"\^PW(\d+)", zpl)[1] == "600"  # 2 in at the printer's 300 dpi
 
-            page.reload()
+            # the unit's history: its label queued at the printer, then sent (newest first)
+            page.goto(f"/items/{unit}")
+            labels = page.locator(".timeline li[data-print]")
+            expect(labels).to_have_count(2)
+            expect(labels.nth(0)).to_have_attribute("data-print", "label_sent")
+            expect(labels.nth(0)).to_contain_text(words["sent"])
+            expect(labels.nth(1)).to_have_attribute("data-print", "label_queued")
+            expect(labels.nth(1)).to_contain_text(words["queued"])
+
+            page.goto("/admin/printers")
             expect(page.locator("tr[data-printer=zebra-end]")).to_contain_text(words["online"])
             shot(page, f"admin-printers-{lang}", db_url)
 
@@ -151,6 +167,11 @@ def test_an_admin_adds_a_printer_and_a_rule_and_a_completed_unit_prints_there(
             expect(page.locator("tr[data-printer=zebra-end] [data-error]")).to_contain_text(
                 words["mismatch"]
             )
+            page.goto(f"/items/{second}")
+            failed = page.locator(".timeline li[data-print=label_failed]")
+            expect(failed).to_contain_text(words["failed"])
+            expect(failed).to_contain_text(words["mismatch"])
+            page.goto("/admin/printers")
             assert len(printer.received()) == 1  # nothing cropped was sent
 
             page.locator("button[data-test-print=zebra-end]").click()
