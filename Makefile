@@ -72,7 +72,7 @@ test: install-dev system-deps
 # Regenerate the screenshots of docs/img/pages (the page tests take them into a temp dir
 # otherwise, so that a test run leaves the work tree clean).
 screenshots: install-dev system-deps
-	KOORDINATOR_SCREENSHOTS=$(CURDIR)/docs/img/pages $(BIN)/python -m pytest tests/web/test_browser.py tests/web/test_scan_camera.py tests/web/test_plant_pages_browser.py -k sqlite
+	KOORDINATOR_SCREENSHOTS=$(CURDIR)/docs/img/pages $(BIN)/python -m pytest tests/web/test_browser.py tests/web/test_scan_camera.py tests/web/test_plant_pages_browser.py tests/web/test_printer_admin.py -k sqlite
 
 lint: install-dev
 	$(BIN)/ruff check .

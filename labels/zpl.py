@@ -91,12 +91,14 @@ def label_zpl(label: Label, width: float, height: float, dpi: int = 203) -> str:
     return layout_zpl(label, layout_label(label, width, height, unit=25.4 / dpi), dpi)
 
 
-def design_zpl(design: Design, values: Mapping[str, str]) -> str:
-    """One ``^XA … ^XZ`` format for a label of ``design`` (at the design's dpi)."""
-    if design.dpi not in DPIS:
-        raise ValueError(f"dpi {design.dpi} is not a Zebra resolution")
+def design_zpl(design: Design, values: Mapping[str, str], dpi: int | None = None) -> str:
+    """One ``^XA … ^XZ`` format for a label of ``design`` at ``dpi``, the printer's dots
+    per inch (the design's own when not given): the same millimetres in that many dots."""
+    dpi = dpi or design.dpi
+    if dpi not in DPIS:
+        raise ValueError(f"dpi {dpi} is not a Zebra resolution")
     label = Label(code=values["code"], symbology=design.symbology)
-    return layout_zpl(label, layout_design(design, values, unit=25.4 / design.dpi), design.dpi)
+    return layout_zpl(label, layout_design(design, values, unit=25.4 / dpi), dpi)
 
 
 def layout_zpl(label: Label, layout: Layout, dpi: int) -> str:

@@ -182,6 +182,16 @@ _ZPL_ADDRESS = re.compile(
 _CUPS_QUEUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,126}$")
 
 
+class MediaMismatch(LabelError):
+    """A label larger than the media its printer holds (server/core/printers.py): its
+    job fails with reason `media_mismatch`, never a cropped label."""
+
+    code = "media_mismatch"
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.args[0]}"
+
+
 class PrinterUnavailable(Exception):
     """The printer did not take the job; the message names the printer only."""
 
@@ -243,7 +253,7 @@ def render_job(job, printer: Printer) -> tuple[bytes, int | None]:
     template's newest version now; the default template when the rule names none)."""
     from labels import render_design_pdf
     from labels.zpl import design_zpl
-    from server.core import labeltemplates
+    from server.core import labeltemplates, printers
     from server.models import ProductionOrder
 
     if job.data is not None:
@@ -255,19 +265,27 @@ def render_job(job, printer: Printer) -> tuple[bytes, int | None]:
     order = ProductionOrder.get_or_none(ProductionOrder.id == item.order_id)
     row = labeltemplates.get(job.template or labeltemplates.DEFAULT)
     design = labeltemplates.design_of(row)
+    why = printers.misfit(printer, design.width, design.height, f"template {row.name}")
+    if why is not None:  # never cropped: the job fails, the queue moves on
+        raise MediaMismatch(why)
     values = labeltemplates.item_values(item, product, order)
     if PRINTER_FORMAT[printer.kind] == "zpl":
-        return design_zpl(design, values).encode("utf-8"), row.version
+        return design_zpl(design, values, printer.dpi).encode("utf-8"), row.version
     return render_design_pdf(design, [values], None, title=f"Koordinator {item.code}"), row.version
 
 
 def test_label(printer: Printer) -> bytes:
-    """A printer's test label: Code 128 `TEST-<printer id>` with its name, in its format."""
-    from labels import render_pdf, render_zpl
+    """A printer's test label: Code 128 `TEST-<printer id>` with its name, in its format;
+    in ZPL at its dpi, as large as its media (2 x 1 in when the media is not known, 1 in
+    long on continuous media)."""
+    from labels import render_pdf
+    from labels.zpl import label_zpl
 
     label = Label(
         code=f"TEST-{printer.id}", title=f"Test {printer.name}"[:40], lines=("Koordinator",)
     )
     if PRINTER_FORMAT[printer.kind] == "zpl":
-        return render_zpl([label], "thermal-2x1").encode("utf-8")
+        width = printer.media_width_mm or 50.8
+        height = (printer.media_width_mm and printer.media_height_mm) or 25.4
+        return label_zpl(label, width, height, printer.dpi or 203).encode("utf-8")
     return render_pdf([label], "thermal-2x1", title="Koordinator test print")

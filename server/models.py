@@ -423,7 +423,12 @@ class Printer(BaseModel):
     """A label printer registered by an admin; print jobs go to these only, by name.
 
     `kind` is `zpl-tcp` (address `host[:port]`, raw TCP, port 9100 by default) or
-    `pdf-cups` (address: a CUPS queue name). `station` is where it stands, if anywhere.
+    `pdf-cups` (address: a CUPS queue name). `station` is where it stands, if anywhere;
+    `site_id` the site (a plain id, like `Location.site_id`). `dpi` is its print head's
+    resolution (203, 300, 600: ZPL is drawn in its dots); the media loaded is
+    `media_width_mm` x `media_height_mm`, `media_kind` `gap` (die-cut labels: a label
+    must fit both) or `continuous` (cut to any length: the width only). No media width:
+    not known, not checked (docs/labels.md "Printers").
     """
 
     name = pw.CharField(max_length=64, unique=True)
@@ -432,6 +437,11 @@ class Printer(BaseModel):
     station = pw.ForeignKeyField(Station, null=True, backref="printers")
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+    site_id = pw.IntegerField(null=True)
+    dpi = pw.IntegerField(default=203)
+    media_width_mm = pw.FloatField(null=True)
+    media_height_mm = pw.FloatField(null=True)
+    media_kind = pw.CharField(max_length=16, default="gap")
 
 
 MODELS.append(Printer)

@@ -83,7 +83,15 @@ SEEDS: dict[tuple[str, str], dict] = {
         "kind": "zpl-tcp",
         "address": "127.0.0.1:9",
         "station": "A1",
+        "dpi": 300,
+        "media": {"width_mm": 50.8, "height_mm": 25.4, "kind": "gap"},
         "active": True,
+    },
+    ("patch", "/printers/<name>"): {
+        "site": None,
+        "dpi": 600,
+        "media": {"width_mm": 104, "kind": "continuous"},
+        "active": False,
     },
     ("post", "/webhooks"): {
         "name": "wh-fz",

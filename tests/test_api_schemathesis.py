@@ -16,7 +16,8 @@ Two settings say what the document cannot:
   operation, only where a rule spans fields or rows that JSON Schema cannot state: due
   after start and the planning window (orders), a GTIN's check digit (products, new and
   edited), the kind
-  of the products in a BOM, a printer address that depends on its kind, a command label's
+  of the products in a BOM, a printer address that depends on its kind and gap media
+  needing its label height (printers, new and edited), a command label's
   grammar and GS1 needing a GTIN (labels), an item's tracking (items), the CSV file's
   content (imports), a reason needed to cancel (close), from before to (schedule), and a
   scan rejected by the rules, which is a 422 result, not an error (scans), and a reason
@@ -59,6 +60,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/labels": [400],
     "GET /api/labels/{name}": [400],
     "POST /api/printers": [400],
+    # the address by the kind it ends with; gap media needs its label height (issue 15)
+    "PATCH /api/printers/{name}": [400],
     "POST /api/products": [400],
     "PATCH /api/products/{sku}": [400],
     "PUT /api/products/{sku}/bom": [400],

@@ -302,12 +302,19 @@ def test_printers_are_for_admins(plant, api, db):
             "kind": "zpl-tcp",
             "address": "10.1.2.3:9100",
             "station": "SHIP",
+            # no site, 203 dpi and media not known: what a printer registered before
+            # migration 0015 has
+            "site": None,
+            "dpi": 203,
+            "media": None,
             "active": True,
             # never tried yet: neither online nor offline
             "online": None,
             "state": "unknown",
             "last_attempt_at": None,
             "queued": 0,
+            "last_error": None,
+            "last_error_at": None,
         }
     ]
 

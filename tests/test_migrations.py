@@ -528,6 +528,7 @@ def test_0017_leaves_every_existing_user_on_every_site(database):
     assert siteaccess.set_sites(ana, ["sby"]) == [site.id]
     assert User.get(User.username == "ana").site_ids == [site.id]
 
+
 SHIFT_SITES = "0016_shifts_per_site"
 
 
@@ -558,4 +559,28 @@ def test_0016_gives_shifts_a_site_and_breaks(database):
     shifts.create("Early", "07:00", "15:00", site="EAST", breaks=["10:00-10:15"])
     with pytest.raises(pw.IntegrityError), database.atomic():
         Shift.create(name="Early", start="08:00", end="16:00")  # a second plant-wide Early
+
+
+PRINTER_FIELDS = "0015_printer_site_dpi_media"
+
+
+def test_0015_gives_printers_a_site_dpi_and_media(database):
+    from server.models import Printer
+
+    create_schema(database)
+    columns = ("site_id", "dpi", "media_width_mm", "media_height_mm", "media_kind")
+    for column in columns:
+        database.execute_sql(f'ALTER TABLE "printer" DROP COLUMN "{column}"')
+    SchemaMigration.delete().where(SchemaMigration.name == PRINTER_FIELDS).execute()
+    # a printer of the older release, which knows nothing of dpi or media
+    database.execute_sql(
+        'INSERT INTO "printer" ("name", "kind", "address", "active", "created_at") '
+        "VALUES (%s, %s, %s, %s, %s)".replace("%s", database.param),
+        ("zebra-old", "zpl-tcp", "10.0.0.9", True, "2026-01-01 00:00:00"),
+    )
+    assert create_schema(database) == [PRINTER_FIELDS]
+    assert set(columns) <= _columns(database, "printer")
+    old = Printer.get(Printer.name == "zebra-old")
+    # drawn at 203 dpi as before, media not known: not checked
+    assert (old.dpi, old.site_id, old.media_width_mm, old.media_kind) == (203, None, None, "gap")
     assert create_schema(database) == []

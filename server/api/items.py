@@ -17,7 +17,7 @@ from server.api.schemas import (
     num,
     whole_number,
 )
-from server.core import holds, hot, reasonlist
+from server.core import holds, hot, printjobs, reasonlist
 from server.core.errors import NotFound
 from server.core.items import create_items, left_from
 from server.core.scans import writing
@@ -165,29 +165,61 @@ def show_item(code: str):
         .where(LedgerEntry.item == item.id)
         .order_by(LedgerEntry.id)
     )
-    out["history"] = [
-        {
-            "at": e.received_at.isoformat() + "Z",
-            "scanned_at": e.scanned_at.isoformat() + "Z" if e.scanned_at else None,
-            "origin": e.origin,
-            "scan_id": e.scan_id,
-            "action": e.action,
-            "from": e.from_stage,
-            "to": e.to_stage,
-            "qty": num(e.qty),
-            "status": e.status,
-            "reason": e.reason,
-            "message": e.message,
-            "note": e.note,
-            "why": e.why,
-            "warnings": e.warnings,
-            "station": e.station.code if e.station_id else None,
-            "operator": e.operator.username if e.operator_id else None,
-            "scanner": e.scanner_id,
-        }
-        for e in history
-    ]
+    # the labels queued for it (a station's print rule) and their outcome, placed by time
+    rows = printjobs.merged(
+        list(history), printjobs.item_prints(item.id), at=lambda e: e.received_at
+    )
+    out["history"] = [_print_entry(r) if isinstance(r, dict) else _ledger_entry(r) for r in rows]
     return out
+
+
+def _ledger_entry(e: LedgerEntry) -> dict:
+    return {
+        "at": e.received_at.isoformat() + "Z",
+        "scanned_at": e.scanned_at.isoformat() + "Z" if e.scanned_at else None,
+        "origin": e.origin,
+        "scan_id": e.scan_id,
+        "action": e.action,
+        "from": e.from_stage,
+        "to": e.to_stage,
+        "qty": num(e.qty),
+        "status": e.status,
+        "reason": e.reason,
+        "message": e.message,
+        "note": e.note,
+        "why": e.why,
+        "warnings": e.warnings,
+        "station": e.station.code if e.station_id else None,
+        "operator": e.operator.username if e.operator_id else None,
+        "scanner": e.scanner_id,
+        "printer": None,
+        "job": None,
+    }
+
+
+def _print_entry(entry: dict) -> dict:
+    """A print job's entry in an item's history, in the shape of a ledger entry's."""
+    return {
+        "at": entry["at"].isoformat() + "Z",
+        "scanned_at": None,
+        "origin": "print",
+        "scan_id": None,
+        "action": entry["action"],
+        "from": None,
+        "to": None,
+        "qty": None,
+        "status": None,
+        "reason": "media_mismatch" if (entry["error"] or "").startswith("media_mismatch") else None,
+        "message": printjobs.label_message(entry),
+        "note": None,
+        "why": None,
+        "warnings": [],
+        "station": None,
+        "operator": None,
+        "scanner": None,
+        "printer": entry["printer"],
+        "job": entry["job"],
+    }
 
 
 class HoldIn(Strict):

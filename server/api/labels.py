@@ -16,7 +16,7 @@ from flask import Response, current_app
 from labels import TEMPLATES, render_pdf, render_png, render_svg, render_zpl
 from server.api import current_user, op
 from server.api.schemas import Code, PositiveQty, Strict, check_total, whole_number
-from server.core import printjobs
+from server.core import printers, printjobs
 from server.core.errors import Conflict, Invalid, NotFound
 from server.core.items import create_items
 from server.labelling import (
@@ -119,11 +119,19 @@ def _labels_for(items: list[Item], symbology: str):
         raise Invalid("bad_payload", str(exc)) from exc
 
 
-def _render(job_labels, fmt: str, template: str):
+def _check_media(printer: Printer, template: str) -> None:
+    """409 media_mismatch when a thermal template's label is larger than the printer's
+    media (a sheet template goes to a sheet printer: not checked)."""
+    tpl = TEMPLATES.get(template)
+    if tpl is not None and tpl.thermal:
+        printers.check_fits(printer, tpl.label_width, tpl.label_height, f"template {template}")
+
+
+def _render(job_labels, fmt: str, template: str, dpi: int = 203):
     try:
         if fmt == "pdf":
             return render_pdf(job_labels, template, title="Koordinator labels")
-        return render_zpl(job_labels, template)
+        return render_zpl(job_labels, template, dpi)
     except ValueError as exc:  # e.g. a GS1 string too wide for the template
         raise Invalid("bad_payload", str(exc)) from exc
 
@@ -166,7 +174,8 @@ def get_label(name: str, query: LabelQuery):
                202: ("Sent to a printer: JSON {job, printer, state, labels, items}, a print "
                      "job the dispatcher delivers (GET /api/print-jobs)", None),
                404: ("Unknown item, product, order or printer", None),
-               409: ("printer_unavailable: the printer is not active", None)},
+               409: ("printer_unavailable: the printer is not active; media_mismatch: the "
+                    "template's label is larger than the printer's media", None)},
     produces={200: ("application/pdf", "text/plain")},
     headers={200: {"X-Koordinator-Items": "the item codes printed, comma-separated"},
              202: {"X-Koordinator-Items": "the item codes printed, comma-separated"}})  # fmt: skip
@@ -222,7 +231,9 @@ def post_labels(body: LabelJobIn):
                 i.product = product
             items.extend(new)
         job = _labels_for(items, body.symbology) + commands
-        output = _render(job, fmt, template)
+        if printer is not None:
+            _check_media(printer, template)
+        output = _render(job, fmt, template, printer.dpi if printer is not None else 203)
         how = f"{fmt} {template}"
         queued = None
         if printer is not None:

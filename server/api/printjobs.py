@@ -11,7 +11,7 @@ from flask import current_app
 
 from server.api import current_user, op
 from server.api.schemas import Code, Strict
-from server.core import labeltemplates, printjobs
+from server.core import printjobs
 from server.core.errors import NotFound
 from server.labelling import test_label
 from server.models import Printer, PrintRule, Station, utcnow
@@ -141,15 +141,17 @@ def rule_dict(rule: PrintRule) -> dict:
     tag="printers",
     summary="Set a station's print rule for receive, split or complete",
     body=RuleIn,
-    responses={200: ("Set", None), 404: ("Unknown station, printer or template", None)},
+    responses={
+        200: ("Set", None),
+        404: ("Unknown station, printer or template", None),
+        409: ("media_mismatch: the template's label is larger than the printer's media", None),
+    },
 )
 def put_rule(body: RuleIn):
     station = Station.get_or_none(Station.code == body.station)
     if station is None:
         raise NotFound("unknown_station", f"No station {body.station}")
     printer = _printer(body.printer)
-    if body.template is not None:
-        labeltemplates.get(body.template)  # 404 when there is no such template
     with _db().atomic():
         rule = printjobs.set_rule(station, body.event, printer, body.template)
     return rule_dict(rule)

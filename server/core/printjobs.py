@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.core import events
+from server.core import events, labeltemplates, printers
 from server.core.errors import Conflict, Invalid, NotFound
 from server.models import DeliveryAttempt, Printer, PrintJob, PrintRule, Sink, utcnow
 
@@ -125,8 +125,14 @@ def for_scan(rules: dict, station_id: int | None, action, warnings, item, scan_i
 
 
 def set_rule(station, event: str, printer: Printer, template: str | None) -> PrintRule:
+    """A station's rule for `event` (one per station and event: set again, replaced).
+    The template must exist (`unknown_template`) and fit the printer's media
+    (`media_mismatch`); a template edited later to a larger size fails its jobs instead."""
     if event not in RULE_EVENTS:
         raise Invalid("bad_payload", f"event is one of {', '.join(RULE_EVENTS)}")
+    row = labeltemplates.get(template or labeltemplates.DEFAULT)
+    design = labeltemplates.design_of(row)
+    printers.check_fits(printer, design.width, design.height, f"template {row.name}")
     rule = PrintRule.get_or_none((PrintRule.station == station) & (PrintRule.event == event))
     if rule is None:
         return PrintRule.create(station=station, event=event, printer=printer, template=template)
@@ -227,3 +233,63 @@ def listing(state: str | None = None, printer: str | None = None, limit: int = 2
         query = query.where(Printer.name == printer)
     rows = query.order_by(PrintJob.id.desc()).limit(limit)
     return [job_dict(j, j.printer.name) for j in rows]
+
+
+# --- an item's history: the labels queued for it and their outcome ----------------------
+
+#: a job's outcome as an item's history shows it (a queued job has none yet)
+OUTCOMES = {"sent": "label_sent", "failed": "label_failed", "cancelled": "label_cancelled"}
+
+
+def item_prints(item_id: int) -> list[dict]:
+    """The print jobs of an item (a station's rule, a clerk's reprint of one) as history
+    entries, oldest first: `label_queued` when the job was made, then its outcome
+    (`label_sent` at `sent_at`, `label_failed` or `label_cancelled` at its last attempt)
+    while it has one. Each: at, action, printer, job, source, error."""
+    rows = (
+        PrintJob.select(PrintJob, Printer.name)
+        .join(Printer)
+        .where(PrintJob.item == item_id)
+        .order_by(PrintJob.id)
+    )
+    out: list[dict] = []
+    for job in rows:
+        base = {"printer": job.printer.name, "job": job.id, "source": job.source}
+        out.append({"at": job.created_at, "action": "label_queued", "error": None, **base})
+        outcome = OUTCOMES.get(job.state)
+        if outcome is not None:
+            at = job.sent_at if job.state == "sent" else job.last_attempt_at
+            error = (job.last_error or None) if job.state == "failed" else None
+            out.append({"at": at or job.created_at, "action": outcome, "error": error, **base})
+    out.sort(key=lambda e: e["at"])
+    return out
+
+
+def label_message(entry: dict) -> str:
+    """The English line of an item_prints entry."""
+    printer = entry["printer"]
+    if entry["action"] == "label_queued":
+        return f"Label queued at {printer}"
+    if entry["action"] == "label_sent":
+        return f"Label sent to {printer}"
+    if entry["action"] == "label_cancelled":
+        return f"Label cancelled at {printer}"
+    return f"Label failed at {printer}" + (f": {entry['error']}" if entry["error"] else "")
+
+
+def merged(history: list, prints: list[dict], at, newest_first: bool = False) -> list:
+    """`history` (ledger rows in their own order) with the `prints` entries placed by
+    time; `at(row)` is a history row's time. The ledger's order is kept as it is."""
+    prints = sorted(prints, key=lambda e: e["at"], reverse=newest_first)
+    out: list = []
+    k = 0
+    for row in history:
+        when = at(row)
+        while k < len(prints) and (
+            prints[k]["at"] > when if newest_first else prints[k]["at"] < when
+        ):
+            out.append(prints[k])
+            k += 1
+        out.append(row)
+    out.extend(prints[k:])
+    return out

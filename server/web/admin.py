@@ -1,5 +1,6 @@
 """Admin pages: products with their BOM and routing, stations, scanners (and their broker
-passwords), users and API tokens, webhooks with their delivery log.
+passwords), users and API tokens, webhooks with their delivery log, label printers and the
+stations' print rules.
 
 Creating master data goes through the JSON API's own operations (their pydantic bodies
 and views), so a form and an API call accept and refuse exactly the same things.
@@ -7,6 +8,7 @@ and views), so a form and an API call accept and refuse exactly the same things.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 import peewee as pw
@@ -25,21 +27,28 @@ from flask_babel import gettext
 
 from server import auth, mqtt_credentials
 from server.api import locations as api_locations
+from server.api import printers as api_printers
+from server.api import printjobs as api_printjobs
 from server.api import products as api_products
 from server.api import reasonlist as api_reasons
 from server.api import scanners as api_scanners
 from server.api import stations as api_stations
 from server.api import webhooks as api_webhooks
-from server.core import events, siteaccess
+from server.core import events, labeltemplates, siteaccess
 from server.core import locations as core_locations
+from server.core import printers as core_printers
+from server.core import printjobs as core_printjobs
 from server.core.errors import DomainError
 from server.core.reasonlist import USES as REASON_USES
 from server.core.stages import STATION_ACTIONS as _ACTIONS
+from server.labelling import PRINTER_KINDS, test_label
 from server.models import (
     ApiToken,
     BomLine,
     DeliveryAttempt,
     Event,
+    Printer,
+    PrintRule,
     Product,
     Reason,
     RoutingStep,
@@ -48,6 +57,7 @@ from server.models import (
     Site,
     Station,
     User,
+    utcnow,
 )
 from server.web import bp, i18n
 from server.web.pages import FormError, role_required, web_user
@@ -523,3 +533,155 @@ def admin_webhook_replay(name: str):
     if body := _submit(api_webhooks.replay_webhook, api_webhooks.ReplayIn, data, name=name):
         flash(gettext("Webhook %(name)s replays from event %(id)s.", name=name, id=body.from_event))
     return redirect(url_for("web.admin_webhooks"))
+
+
+# --- printers and print rules (server/core/printers.py, printjobs.py; docs/labels.md) ------
+
+
+@bp.route("/admin/printers")
+@role_required("admin")
+def admin_printers():
+    printers = []
+    for p in Printer.select().order_by(Printer.name):
+        row = api_printers.printer_dict(p)
+        at = row["last_error_at"]
+        row["last_error_dt"] = dt.datetime.fromisoformat(at.rstrip("Z")) if at else None
+        printers.append(row)
+    stations = list(Station.select().order_by(Station.code))
+    codes = {s.id: s.code for s in stations}
+    rules = [
+        {
+            "station": codes.get(r.station_id, "?"),
+            "event": r.event,
+            "printer": r.printer.name,
+            "template": r.template,
+        }
+        for r in PrintRule.select(PrintRule, Printer).join(Printer)
+    ]
+    rules.sort(key=lambda r: (r["station"], core_printjobs.RULE_EVENTS.index(r["event"])))
+    return render_template(
+        "admin/printers.html",
+        printers=printers,
+        rules=rules,
+        stations=stations,
+        sites=list(Site.select().order_by(Site.code)),
+        templates=[t.name for t in labeltemplates.current()],
+        kinds=PRINTER_KINDS,
+        dpis=core_printers.DPIS,
+        media_kinds=core_printers.MEDIA_KINDS,
+        events=core_printjobs.RULE_EVENTS,
+    )
+
+
+def _printer_form(*, editing: bool) -> dict:
+    """A printer form as the API's body: empty station, site or media width clears them
+    when editing and leaves them out when adding; the dpi as the number it is."""
+    data: dict = {}
+    for name in ("name", "kind", "address"):
+        value = request.form.get(name, "").strip()
+        if value:
+            data[name] = value
+    for name in ("station", "site"):
+        value = request.form.get(name, "").strip()
+        if value or editing:
+            data[name] = value or None
+    dpi = request.form.get("dpi", "").strip()
+    if dpi:
+        data["dpi"] = int(dpi) if dpi.isdigit() else dpi
+    width = request.form.get("media_width_mm", "").strip()
+    if width:
+        media = {"width_mm": width, "kind": request.form.get("media_kind", "gap")}
+        height = request.form.get("media_height_mm", "").strip()
+        if height:
+            media["height_mm"] = height
+        data["media"] = media
+    elif editing:
+        data["media"] = None
+    return data
+
+
+@bp.route("/admin/printers", methods=["POST"])
+@role_required("admin")
+def admin_printer_create():
+    data = _printer_form(editing=False)
+    if body := _submit(api_printers.create_printer, api_printers.PrinterIn, data):
+        flash(gettext("Printer %(name)s added.", name=body.name))
+    return redirect(url_for("web.admin_printers"))
+
+
+def _printer_or_404(name: str) -> Printer:
+    printer = Printer.get_or_none(Printer.name == name)
+    if printer is None:
+        abort(404)
+    return printer
+
+
+@bp.route("/admin/printers/<name>", methods=["POST"])
+@role_required("admin")
+def admin_printer_edit(name: str):
+    _printer_or_404(name)
+    data = _printer_form(editing=True)
+    data.pop("name", None)
+    if _submit(api_printers.edit_printer, api_printers.PrinterEdit, data, name=name):
+        flash(gettext("Printer %(name)s saved.", name=name))
+    return redirect(url_for("web.admin_printers"))
+
+
+@bp.route("/admin/printers/<name>/active", methods=["POST"])
+@role_required("admin")
+def admin_printer_active(name: str):
+    printer = _printer_or_404(name)
+    active = not printer.active
+    data = {"active": active}
+    if _submit(api_printers.edit_printer, api_printers.PrinterEdit, data, name=name):
+        if active:
+            flash(gettext("Printer %(name)s switched on.", name=name))
+        else:
+            flash(gettext("Printer %(name)s switched off.", name=name))
+    return redirect(url_for("web.admin_printers"))
+
+
+@bp.route("/admin/printers/<name>/test", methods=["POST"])
+@role_required("admin")
+def admin_printer_test(name: str):
+    printer = _printer_or_404(name)
+    user_id = web_user().id
+    try:
+        with _db().atomic():
+            core_printjobs.enqueue(
+                printer, source="test", now=utcnow(), data=test_label(printer), user_id=user_id
+            )
+        flash(gettext("Test label queued for %(printer)s", printer=printer.name), "ok")
+    except DomainError as exc:
+        flash(i18n.error_text(exc.code, exc.message), "error")
+    return redirect(url_for("web.admin_printers"))
+
+
+@bp.route("/admin/print-rules", methods=["POST"])
+@role_required("admin")
+def admin_rule_set():
+    data = _form("station", "event", "printer", "template")
+    if body := _submit(api_printjobs.put_rule, api_printjobs.RuleIn, data):
+        flash(
+            gettext(
+                "Print rule set: %(event)s at %(station)s prints at %(printer)s.",
+                event=i18n.print_source_text(body.event),
+                station=body.station,
+                printer=body.printer,
+            )
+        )
+    return redirect(url_for("web.admin_printers") + "#rules")
+
+
+@bp.route("/admin/print-rules/<station>/<event>/delete", methods=["POST"])
+@role_required("admin")
+def admin_rule_delete(station: str, event: str):
+    if _call(api_printjobs.delete_rule, station=station, event=event):
+        flash(
+            gettext(
+                "Print rule removed: %(event)s at %(station)s.",
+                event=i18n.print_source_text(event),
+                station=station,
+            )
+        )
+    return redirect(url_for("web.admin_printers") + "#rules")

@@ -276,6 +276,8 @@ PRINT_SOURCE_TEXT = {
     "test": _("Test print"),
 }
 PRINTER_STATE_TEXT = {"online": _("Online"), "offline": _("Offline"), "unknown": _("Not tried yet")}
+#: the media a printer holds (server/core/printers.py)
+MEDIA_KIND_TEXT = {"gap": _("Gap labels"), "continuous": _("Continuous roll")}
 
 #: codes of refused forms and planning calls that are not scan reasons
 ERROR_TEXT = {
@@ -290,6 +292,10 @@ ERROR_TEXT = {
     "print_job_sent": _("Printed already"),
     "unknown_print_job": _("Print job not known"),
     "unknown_printer": _("Printer not known"),
+    "unknown_rule": _("No such print rule"),
+    "unknown_template": _("Label template not known"),
+    "bad_media": _("Media size not possible: gap labels need width and height"),
+    "media_mismatch": _("The label is larger than the printer's media"),
 }
 
 #: pydantic error types of a refused form field
@@ -456,6 +462,26 @@ def print_state_text(state: str) -> str:
 
 def print_source_text(source: str) -> str:
     return _text(PRINT_SOURCE_TEXT, source, source)
+
+
+def label_history_text(entry: dict) -> str:
+    """A print job's line in an item's history (printjobs.item_prints)."""
+    printer = entry["printer"]
+    if entry["action"] == "label_queued":
+        return gettext("Label queued at %(printer)s", printer=printer)
+    if entry["action"] == "label_sent":
+        return gettext("Label sent to %(printer)s", printer=printer)
+    if entry["action"] == "label_cancelled":
+        return gettext("Label cancelled at %(printer)s", printer=printer)
+    text = gettext("Label failed at %(printer)s", printer=printer)
+    error = entry.get("error") or ""
+    if error.startswith("media_mismatch"):
+        return f"{text}: {error_text('media_mismatch', error)}"
+    return f"{text}: {error}" if error and english() else text
+
+
+def media_kind_text(kind: str) -> str:
+    return _text(MEDIA_KIND_TEXT, kind, kind)
 
 
 def printer_state_text(state: str) -> str:

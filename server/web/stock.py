@@ -20,7 +20,7 @@ from flask_babel import gettext
 
 from labels import Label, render_pdf, render_svg
 from server import labelling
-from server.core import codes, locations, siteaccess
+from server.core import codes, locations, printjobs, siteaccess
 from server.core.errors import DomainError, Rejected
 from server.core.items import left_from
 from server.core.stages import GONE, ON_HAND
@@ -374,6 +374,10 @@ def item(code: str):
         .where(LedgerEntry.item == it.id)
         .order_by(LedgerEntry.id.desc())
         .limit(500)
+    )
+    # the labels queued for it by a station's rule and their outcome, placed by time
+    history = printjobs.merged(
+        history, printjobs.item_prints(it.id), at=lambda e: e.received_at, newest_first=True
     )
     splits = list(Item.select(Item.code).where(Item.split_from == it.id).limit(100))
     return render_template(
