@@ -49,6 +49,20 @@ system-deps:
 	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "error: the page tests need /usr/bin/chromium (apt-get install chromium)"; exit 1; fi; \
 	fi
+	@# CUPS with a PDF queue for the pdf-cups printer test (skipped where there is none)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  if [ ! -x /usr/sbin/cupsd ] || [ ! -e /usr/lib/cups/backend/cups-pdf ]; then \
+	    echo "installing cups and cups-pdf (the pdf-cups printer test prints through them)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cups \
+	      printer-driver-cups-pdf >/dev/null || echo "note: no CUPS; its printer test skips"; \
+	  fi; \
+	  if [ -x /usr/sbin/cupsd ]; then \
+	    pgrep -x cupsd >/dev/null || /usr/sbin/cupsd; \
+	    for i in 1 2 3 4 5 6 7 8 9 10; do lpstat -r 2>/dev/null | grep -q "is running" && break; sleep 0.5; done; \
+	    lpstat -p KZ_PDF >/dev/null 2>&1 || lpadmin -p KZ_PDF -v cups-pdf:/ -E \
+	      -m lsb/usr/cups-pdf/CUPS-PDF_noopt.ppd 2>/dev/null || echo "note: no CUPS queue KZ_PDF"; \
+	  fi; \
+	fi
 	@if ! ldconfig -p 2>/dev/null | grep -q libzbar.so.0; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing libzbar0 (the label tests decode with zbar as well as zxing-cpp)"; \
