@@ -451,6 +451,9 @@ class Dispatcher:
         self._active: set[int] = set()
         self._ticks: dict[int, float] = {}
         self._stop = threading.Event()
+        #: the event `run()` stops on: a sink's thread ends its batch after the delivery
+        #: under way (stop() waits for one delivery, not a batch to a slow receiver)
+        self._halt: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self.locking = isinstance(db, pw.PostgresqlDatabase)
 
@@ -462,6 +465,7 @@ class Dispatcher:
         the flags and starts a sink's thread when it is switched on, once a second at
         most (`poll_s` if shorter)."""
         stop = stop or self._stop
+        self._halt = stop
         failures = 0
         workers: dict[int, threading.Thread] = {}
         log.info("dispatcher running")
@@ -649,6 +653,8 @@ class Dispatcher:
         delivered = 0
         failed: str | None = None
         for event in batch:
+            if attempts and self._halt is not None and self._halt.is_set():
+                break  # stopping: the rest of the batch waits for the next run
             started = time.monotonic()
             try:
                 detail = self._sink(sink).deliver(event)

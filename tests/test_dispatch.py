@@ -189,6 +189,31 @@ def test_a_connection_the_receiver_closed_is_opened_again(plant, db):
     assert [a.ok for a in DeliveryAttempt.select().order_by(DeliveryAttempt.id)] == [True, True]
 
 
+def test_stop_while_a_slow_receiver_takes_a_batch_waits_for_one_delivery_only(plant, db):
+    """stop() while a sink's thread is half-way through a batch to a slow receiver (0.3 s
+    an event, 100 queued): the thread stops after the delivery under way, records what
+    was delivered and keeps its cursor there; nothing is sent after stop() returned."""
+    import threading
+
+    with Receiver(delay=0.3) as rx:
+        sink = add_sink("erp", "webhook", {"url": rx.url(), "secret": SECRET}, ["scan.accepted"])
+        _write(db, 100)
+        dispatcher = Dispatcher(db, FAST).start()
+        assert _until(lambda: len(rx.ids()) >= 2, 10)
+        started = time.monotonic()
+        dispatcher.stop()
+        took = time.monotonic() - started
+        workers = [t for t in threading.enumerate() if t.name == "dispatcher-erp"]
+        sent = len(rx.ids())
+        time.sleep(0.7)  # a thread still delivering would send two more by now
+        assert len(rx.ids()) == sent and not [t for t in workers if t.is_alive()], (took, sent)
+        assert took < 2, took
+    delivered = rx.ids()
+    attempts = DeliveryAttempt.select().where(DeliveryAttempt.sink == sink.id)
+    assert sorted(a.event_id for a in attempts if a.ok) == delivered
+    assert Sink.get_by_id(sink.id).cursor == delivered[-1]
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())
