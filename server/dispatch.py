@@ -515,9 +515,10 @@ class Dispatcher:
                 delivered = self.serve_sink(sink_id)
                 self._tick_own(sink_id)
                 failures = 0
-            except DATABASE_ERRORS:
+            except Exception as exc:  # a thread that died kept its pooled connection
                 failures += 1
-                log.exception("dispatcher: database error (retrying)")
+                what = "database error" if isinstance(exc, DATABASE_ERRORS) else "error"
+                log.exception("dispatcher: %s (retrying)", what)
                 self.db.close()
                 stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
                 continue
@@ -667,7 +668,8 @@ class Dispatcher:
                     "event_id": event.id,
                     "attempt": 1,
                     "ok": ok,
-                    "detail": (detail or "")[:500],
+                    # PostgreSQL refuses a NUL in text (a receiver's garbage status line)
+                    "detail": (detail or "").replace("\x00", "\\x00")[:500],
                     "duration_ms": int((time.monotonic() - started) * 1000),
                     "at": self.clock(),
                 }

@@ -214,6 +214,59 @@ def test_stop_while_a_slow_receiver_takes_a_batch_waits_for_one_delivery_only(pl
     assert Sink.get_by_id(sink.id).cursor == delivered[-1]
 
 
+def test_a_receiver_answering_garbage_with_a_nul_is_a_failed_attempt(plant, db):
+    """A receiver whose status line carries a NUL byte: the attempt is recorded as failed
+    and retried with backoff (PostgreSQL refuses a NUL in text: the sink's thread died on
+    the attempt's INSERT, was started again every second and left its pooled connection
+    checked out each time)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    answered: list[int] = []
+    done = threading.Event()
+
+    def serve():
+        while not done.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 2\x0000 OK\r\n\r\n")
+                    answered.append(1)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    settings = DispatchSettings(poll_s=0.02, backoff_base_s=1.0, timeout_s=0.4, flags=False)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    sink = add_sink("erp", "webhook", {"url": url, "secret": SECRET}, ["scan.accepted"])
+    _write(db, 1)
+    in_use = len(getattr(db, "_in_use", ()))
+    dispatcher = Dispatcher(db, settings).start()
+    try:
+        assert _until(lambda: DeliveryAttempt.select().count() >= 1, 10)
+        time.sleep(2.5)  # backoff 1 s then 2 s: two or three attempts, not one a second
+    finally:
+        dispatcher.stop()
+        done.set()
+        thread.join(5)
+        listener.close()
+    attempts = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+    assert 1 <= len(attempts) <= 3 and len(answered) == len(attempts), (attempts, answered)
+    assert [a.ok for a in attempts] == [False] * len(attempts)
+    assert "\x00" not in attempts[0].detail and "BadStatusLine" in attempts[0].detail
+    assert Sink.get_by_id(sink.id).failures == len(attempts)
+    # every connection the sink's threads took went back to the pool
+    assert len(getattr(db, "_in_use", ())) <= in_use
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())
