@@ -267,6 +267,39 @@ def test_a_receiver_answering_garbage_with_a_nul_is_a_failed_attempt(plant, db):
     assert len(getattr(db, "_in_use", ())) <= in_use
 
 
+def test_sink_threads_come_back_after_their_database_connections_are_killed(plant, db):
+    """PostgreSQL ends every connection of the dispatcher (a restart, an admin's
+    pg_terminate_backend): each sink's thread drops its connection, backs off and delivers
+    the events written afterwards, in order, once each."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        pytest.skip("server-side connection kill: PostgreSQL")
+    with Receiver() as rx:
+        for path in ("/a", "/b"):
+            add_sink(
+                path[1:], "webhook", {"url": rx.url(path), "secret": SECRET}, ["scan.accepted"]
+            )
+        _write(db, 5)
+        dispatcher = Dispatcher(db, FAST).start()
+        try:
+            assert _until(lambda: len(rx.ids("/a")) == 5 and len(rx.ids("/b")) == 5, 10)
+            killed = db.execute_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+            assert killed >= 2
+            _write(db, 5, start=5)
+            expected = [
+                e.id for e in Event.select().where(Event.type == "scan.accepted").order_by(Event.id)
+            ]
+            assert _until(lambda: rx.ids("/a") == expected and rx.ids("/b") == expected, 15), (
+                rx.ids("/a"),
+                rx.ids("/b"),
+                expected,
+            )
+        finally:
+            dispatcher.stop()
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())
