@@ -300,6 +300,30 @@ def test_sink_threads_come_back_after_their_database_connections_are_killed(plan
             dispatcher.stop()
 
 
+def test_attempt_rows_read_back_through_the_model_as_written(plant, db):
+    """The batch's hand-written INSERT (server/core/hot.py insert_attempts): read through
+    the DeliveryAttempt model, `ok` is a bool and `at` the dispatcher's clock to the
+    microsecond (and a whole second), on both backends."""
+    times = iter([dt.datetime(2026, 11, 30, 9, 0, 0, 123456), dt.datetime(2026, 11, 30, 9, 0, 1)])
+    now = {"t": next(times)}
+    with Receiver(["ok", "fail"]) as rx:
+        sink = add_sink("erp", "webhook", {"url": rx.url(), "secret": SECRET}, ["scan.accepted"])
+        _write(db, 2)
+        dispatcher = Dispatcher(db, FAST, clock=lambda: now["t"])
+        assert dispatcher.run_once() == 1
+        now["t"] = next(times)
+        Sink.update(retry_at=None).where(Sink.id == sink.id).execute()
+        dispatcher.run_once()
+        dispatcher.close()
+    rows = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+    got = [(type(a.ok), a.ok, a.at, a.attempt, a.detail) for a in rows]
+    assert got[:2] == [
+        (bool, True, dt.datetime(2026, 11, 30, 9, 0, 0, 123456), 1, "HTTP 200"),
+        (bool, False, dt.datetime(2026, 11, 30, 9, 0, 0, 123456), 1, "HTTP 500"),
+    ]
+    assert got[2][:4] == (bool, True, dt.datetime(2026, 11, 30, 9, 0, 1), 2)
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())
