@@ -389,3 +389,29 @@ def test_stock_by_place_equals_a_recount_from_the_items_on_random_trees(plant, d
             check(locations.stock_by_place(site=site))
         for code in rng.sample(sorted(by_code), 10):
             check(locations.stock_by_place(location=code))
+
+
+def test_stock_by_place_of_a_location_outside_the_users_sites_is_unknown(plant, db):
+    """`site_ids` narrows every scope (server/core/locations.py): a location of another
+    site is unknown there too, as siteaccess.check_location answers over HTTP; it read the
+    location's subtree and its stock whatever the sites."""
+    import pytest
+
+    from server.core import locations
+    from server.core.errors import NotFound
+
+    _stores(plant)
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-9"):
+        plant.scan("sc-recv", lot, expected=201)
+    other = locations.create_site("S2", "Second site")
+    home = locations.by_code("STORE").site_id
+    assert (
+        locations.stock_by_place(location="STORE", site_ids={home})["locations"][0]["total_count"]
+        == 2
+    )
+    with pytest.raises(NotFound) as refused:
+        locations.stock_by_place(location="STORE", site_ids={other.id})
+    assert refused.value.code == "unknown_location"
+    with pytest.raises(NotFound):
+        locations.stock_by_place(location="A-01-03", site_ids=set())
