@@ -272,6 +272,9 @@ class AlertSink:
             alerts.mark_mailed(pending, now)
             log.info("mailed %d alert(s) to %s", len(pending), user.username)
 
+    def close(self) -> None:
+        """Nothing held open (a mail opens its own connection)."""
+
     def send(self, to: str, subject: str, text: str) -> None:
         import smtplib
         import ssl
@@ -535,7 +538,16 @@ class Dispatcher:
         if now - self._ticks.get(sink_id, -1.0) < 1.0:
             return
         self._ticks[sink_id] = now
-        sink = Sink.get_or_none((Sink.id == sink_id) & Sink.active)
+        if not self.locking:
+            self._tick(Sink.get_or_none((Sink.id == sink_id) & Sink.active))
+            return
+        # several dispatchers: the one holding the sink's row ticks it (two mailed the
+        # same alerts); None: switched off, or another dispatcher holds it
+        with self.db.atomic():
+            query = Sink.select().where((Sink.id == sink_id) & Sink.active)
+            self._tick(query.for_update(skip_locked=True).first())
+
+    def _tick(self, sink: Sink | None) -> None:
         if sink is None or not hasattr(self.kinds.get(sink.kind), "tick"):
             return
         try:
