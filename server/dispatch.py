@@ -37,6 +37,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 
 import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded
 
 from server.config import smtp_settings
 from server.core import alerts, andon, events, hot
@@ -483,7 +484,7 @@ class Dispatcher:
                             for s in Sink.select(Sink.id, Sink.name).where(Sink.active)
                         ]
                     failures = 0
-                except DATABASE_ERRORS:
+                except (*DATABASE_ERRORS, MaxConnectionsExceeded):
                     failures += 1
                     log.exception("dispatcher: database error (retrying)")
                     stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
@@ -509,8 +510,9 @@ class Dispatcher:
 
     def _serve_forever(self, sink_id: int, stop: threading.Event) -> None:
         """One sink's thread: its batches, one after the other, and its tick, on a
-        database connection of its own kept between passes; it ends when the sink is
-        switched off or removed (the main loop starts it again when it comes back)."""
+        database connection of its own while it works (given back to the pool while it
+        waits idle); it ends when the sink is switched off or removed (the main loop
+        starts it again when it comes back)."""
         failures = 0
         while not stop.is_set() and sink_id in self._active:
             try:
@@ -526,6 +528,9 @@ class Dispatcher:
                 stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
                 continue
             if not delivered:
+                # an idle sink holds no pooled connection while it waits (70 printers'
+                # threads took a pool of 64 for good)
+                self.db.close()
                 stop.wait(self.settings.poll_s)
         self.db.close()
         self._close_sink(sink_id)

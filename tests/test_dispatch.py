@@ -324,6 +324,44 @@ def test_attempt_rows_read_back_through_the_model_as_written(plant, db):
     assert got[2][:4] == (bool, True, dt.datetime(2026, 11, 30, 9, 0, 1), 2)
 
 
+def test_more_sinks_than_the_connection_pool_all_deliver(plant, db):
+    """70 sinks (a plant's printers are sinks) and a pool of 64 connections: every sink
+    delivers, and an idle sink's thread holds no connection between its polls (each kept
+    one for good: the sinks past the pool's size never got one, and a dispatcher in the
+    web process (`serve --dispatch`) took the pool from the pages)."""
+    import threading
+
+    got: dict[str, list[int]] = {}
+    lock = threading.Lock()
+
+    class Note:
+        def __init__(self, config, settings) -> None:
+            self.name = config["name"]
+
+        def deliver(self, event) -> str:
+            with lock:
+                got.setdefault(self.name, []).append(event.id)
+            return "noted"
+
+        def close(self) -> None:
+            pass
+
+    names = [f"n{i}" for i in range(70)]
+    for name in names:
+        add_sink(name, "note", {"name": name}, ["scan.accepted"])
+    _write(db, 3)
+    expected = [e.id for e in Event.select().where(Event.type == "scan.accepted")]
+    before = len(getattr(db, "_in_use", ()))
+    dispatcher = Dispatcher(db, FAST, kinds={"note": Note}).start()
+    try:
+        done = _until(lambda: all(got.get(n) == expected for n in names), 30)
+        assert done, sorted(set(names) - {n for n, ids in got.items() if ids == expected})
+    finally:
+        dispatcher.stop()
+    assert dispatcher._thread is not None and not dispatcher._thread.is_alive()
+    assert len(getattr(db, "_in_use", ())) <= before  # every thread gave its connection back
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())
