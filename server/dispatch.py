@@ -41,6 +41,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 
 import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded
 
 from server.config import smtp_settings
 from server.core import alerts, andon, events, hot
@@ -276,6 +277,9 @@ class AlertSink:
             alerts.mark_mailed(pending, now)
             log.info("mailed %d alert(s) to %s", len(pending), user.username)
 
+    def close(self) -> None:
+        """Nothing held open (a mail opens its own connection)."""
+
     def send(self, to: str, subject: str, text: str) -> None:
         import smtplib
         import ssl
@@ -455,6 +459,9 @@ class Dispatcher:
         self._active: set[int] = set()
         self._ticks: dict[int, float] = {}
         self._stop = threading.Event()
+        #: the event `run()` stops on: a sink's thread ends its batch after the delivery
+        #: under way (stop() waits for one delivery, not a batch to a slow receiver)
+        self._halt: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self.locking = isinstance(db, pw.PostgresqlDatabase)
 
@@ -466,6 +473,7 @@ class Dispatcher:
         the flags and starts a sink's thread when it is switched on, once a second at
         most (`poll_s` if shorter)."""
         stop = stop or self._stop
+        self._halt = stop
         failures = 0
         workers: dict[int, threading.Thread] = {}
         log.info("dispatcher running")
@@ -480,7 +488,7 @@ class Dispatcher:
                             for s in Sink.select(Sink.id, Sink.name).where(Sink.active)
                         ]
                     failures = 0
-                except DATABASE_ERRORS:
+                except (*DATABASE_ERRORS, MaxConnectionsExceeded):
                     failures += 1
                     log.exception("dispatcher: database error (retrying)")
                     stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
@@ -506,8 +514,9 @@ class Dispatcher:
 
     def _serve_forever(self, sink_id: int, stop: threading.Event) -> None:
         """One sink's thread: its batches, one after the other, and its tick, on a
-        database connection of its own kept between passes; it ends when the sink is
-        switched off or removed (the main loop starts it again when it comes back)."""
+        database connection of its own while it works (given back to the pool while it
+        waits idle); it ends when the sink is switched off or removed (the main loop
+        starts it again when it comes back)."""
         failures = 0
         while not stop.is_set() and sink_id in self._active:
             try:
@@ -515,13 +524,17 @@ class Dispatcher:
                 delivered = self.serve_sink(sink_id)
                 self._tick_own(sink_id)
                 failures = 0
-            except DATABASE_ERRORS:
+            except Exception as exc:  # a thread that died kept its pooled connection
                 failures += 1
-                log.exception("dispatcher: database error (retrying)")
+                what = "database error" if isinstance(exc, DATABASE_ERRORS) else "error"
+                log.exception("dispatcher: %s (retrying)", what)
                 self.db.close()
                 stop.wait(min(self.settings.backoff_max_s, 0.5 * 2**failures))
                 continue
             if not delivered:
+                # an idle sink holds no pooled connection while it waits (70 printers'
+                # threads took a pool of 64 for good)
+                self.db.close()
                 stop.wait(self.settings.poll_s)
         self.db.close()
         self._close_sink(sink_id)
@@ -534,7 +547,16 @@ class Dispatcher:
         if now - self._ticks.get(sink_id, -1.0) < 1.0:
             return
         self._ticks[sink_id] = now
-        sink = Sink.get_or_none((Sink.id == sink_id) & Sink.active)
+        if not self.locking:
+            self._tick(Sink.get_or_none((Sink.id == sink_id) & Sink.active))
+            return
+        # several dispatchers: the one holding the sink's row ticks it (two mailed the
+        # same alerts); None: switched off, or another dispatcher holds it
+        with self.db.atomic():
+            query = Sink.select().where((Sink.id == sink_id) & Sink.active)
+            self._tick(query.for_update(skip_locked=True).first())
+
+    def _tick(self, sink: Sink | None) -> None:
         if sink is None or not hasattr(self.kinds.get(sink.kind), "tick"):
             return
         try:
@@ -653,6 +675,8 @@ class Dispatcher:
         delivered = 0
         failed: str | None = None
         for event in batch:
+            if attempts and self._halt is not None and self._halt.is_set():
+                break  # stopping: the rest of the batch waits for the next run
             started = time.monotonic()
             try:
                 detail = self._sink(sink).deliver(event)
@@ -665,7 +689,8 @@ class Dispatcher:
                     "event_id": event.id,
                     "attempt": 1,
                     "ok": ok,
-                    "detail": (detail or "")[:500],
+                    # PostgreSQL refuses a NUL in text (a receiver's garbage status line)
+                    "detail": (detail or "").replace("\x00", "\\x00")[:500],
                     "duration_ms": int((time.monotonic() - started) * 1000),
                     "at": self.clock(),
                 }

@@ -189,3 +189,45 @@ def test_the_mail_words_are_the_pages_words():
     for kind, english in alerts.WORDS["en"].items():
         assert KIND_TEXT[kind]._args[0] == english
         assert catalog.get(english).string == alerts.WORDS["id"][kind], kind
+
+
+def test_two_dispatchers_on_postgres_mail_an_alert_once(plant, db, users):
+    """Two dispatchers (each sink's thread on its own connection) tick the alerts sink:
+    the one holding the sink's row lock mails, the other skips it; a slow mail server
+    (0.5 s a mail) let both read the same unmailed alerts and mail them twice."""
+    import asyncio
+
+    import peewee as pw
+
+    if not isinstance(db, pw.PostgresqlDatabase):
+        pytest.skip("several dispatchers: PostgreSQL (SQLite runs one dispatcher)")
+
+    class SlowInbox(Inbox):
+        async def handle_DATA(self, server, session, envelope):
+            await asyncio.sleep(0.5)
+            return await super().handle_DATA(server, session, envelope)
+
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        alerts.subscribe(_supervisor(users), ["scan.rejected"], now=utcnow())
+        quiet = DispatchSettings(poll_s=0.02, flags=False)
+        plant.scan("sc-recv", "nonsense", expected=422)
+        recorder = Dispatcher(db, quiet)  # records the alert, mails nothing (no SMTP)
+        assert recorder.run_once() >= 1
+        recorder.close()
+        assert Alert.select().where(Alert.mailed_at.is_null()).count() == 1
+        time.sleep(0.3)  # the alert is due
+        settings = _settings(controller, batch_s=0.2)
+        settings.flags = False
+        pair = [Dispatcher(db, settings).start() for _ in range(2)]
+        try:
+            time.sleep(3.0)
+        finally:
+            for dispatcher in pair:
+                dispatcher.stop()
+        assert len(inbox.got()) == 1, [m["To"] for m in inbox.got()]
+        assert Alert.select().where(Alert.mailed_at.is_null()).count() == 0
+    finally:
+        controller.stop()

@@ -189,6 +189,179 @@ def test_a_connection_the_receiver_closed_is_opened_again(plant, db):
     assert [a.ok for a in DeliveryAttempt.select().order_by(DeliveryAttempt.id)] == [True, True]
 
 
+def test_stop_while_a_slow_receiver_takes_a_batch_waits_for_one_delivery_only(plant, db):
+    """stop() while a sink's thread is half-way through a batch to a slow receiver (0.3 s
+    an event, 100 queued): the thread stops after the delivery under way, records what
+    was delivered and keeps its cursor there; nothing is sent after stop() returned."""
+    import threading
+
+    with Receiver(delay=0.3) as rx:
+        sink = add_sink("erp", "webhook", {"url": rx.url(), "secret": SECRET}, ["scan.accepted"])
+        _write(db, 100)
+        dispatcher = Dispatcher(db, FAST).start()
+        assert _until(lambda: len(rx.ids()) >= 2, 10)
+        started = time.monotonic()
+        dispatcher.stop()
+        took = time.monotonic() - started
+        workers = [t for t in threading.enumerate() if t.name == "dispatcher-erp"]
+        sent = len(rx.ids())
+        time.sleep(0.7)  # a thread still delivering would send two more by now
+        assert len(rx.ids()) == sent and not [t for t in workers if t.is_alive()], (took, sent)
+        assert took < 2, took
+    delivered = rx.ids()
+    attempts = DeliveryAttempt.select().where(DeliveryAttempt.sink == sink.id)
+    assert sorted(a.event_id for a in attempts if a.ok) == delivered
+    assert Sink.get_by_id(sink.id).cursor == delivered[-1]
+
+
+def test_a_receiver_answering_garbage_with_a_nul_is_a_failed_attempt(plant, db):
+    """A receiver whose status line carries a NUL byte: the attempt is recorded as failed
+    and retried with backoff (PostgreSQL refuses a NUL in text: the sink's thread died on
+    the attempt's INSERT, was started again every second and left its pooled connection
+    checked out each time)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    answered: list[int] = []
+    done = threading.Event()
+
+    def serve():
+        while not done.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 2\x0000 OK\r\n\r\n")
+                    answered.append(1)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    settings = DispatchSettings(poll_s=0.02, backoff_base_s=1.0, timeout_s=0.4, flags=False)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    sink = add_sink("erp", "webhook", {"url": url, "secret": SECRET}, ["scan.accepted"])
+    _write(db, 1)
+    in_use = len(getattr(db, "_in_use", ()))
+    dispatcher = Dispatcher(db, settings).start()
+    try:
+        assert _until(lambda: DeliveryAttempt.select().count() >= 1, 10)
+        time.sleep(2.5)  # backoff 1 s then 2 s: two or three attempts, not one a second
+    finally:
+        dispatcher.stop()
+        done.set()
+        thread.join(5)
+        listener.close()
+    attempts = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+    assert 1 <= len(attempts) <= 3 and len(answered) == len(attempts), (attempts, answered)
+    assert [a.ok for a in attempts] == [False] * len(attempts)
+    assert "\x00" not in attempts[0].detail and "BadStatusLine" in attempts[0].detail
+    assert Sink.get_by_id(sink.id).failures == len(attempts)
+    # every connection the sink's threads took went back to the pool
+    assert len(getattr(db, "_in_use", ())) <= in_use
+
+
+def test_sink_threads_come_back_after_their_database_connections_are_killed(plant, db):
+    """PostgreSQL ends every connection of the dispatcher (a restart, an admin's
+    pg_terminate_backend): each sink's thread drops its connection, backs off and delivers
+    the events written afterwards, in order, once each."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        pytest.skip("server-side connection kill: PostgreSQL")
+    with Receiver() as rx:
+        for path in ("/a", "/b"):
+            add_sink(
+                path[1:], "webhook", {"url": rx.url(path), "secret": SECRET}, ["scan.accepted"]
+            )
+        _write(db, 5)
+        dispatcher = Dispatcher(db, FAST).start()
+        try:
+            assert _until(lambda: len(rx.ids("/a")) == 5 and len(rx.ids("/b")) == 5, 10)
+            killed = db.execute_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+            assert killed >= 2
+            _write(db, 5, start=5)
+            expected = [
+                e.id for e in Event.select().where(Event.type == "scan.accepted").order_by(Event.id)
+            ]
+            assert _until(lambda: rx.ids("/a") == expected and rx.ids("/b") == expected, 15), (
+                rx.ids("/a"),
+                rx.ids("/b"),
+                expected,
+            )
+        finally:
+            dispatcher.stop()
+
+
+def test_attempt_rows_read_back_through_the_model_as_written(plant, db):
+    """The batch's hand-written INSERT (server/core/hot.py insert_attempts): read through
+    the DeliveryAttempt model, `ok` is a bool and `at` the dispatcher's clock to the
+    microsecond (and a whole second), on both backends."""
+    times = iter([dt.datetime(2026, 11, 30, 9, 0, 0, 123456), dt.datetime(2026, 11, 30, 9, 0, 1)])
+    now = {"t": next(times)}
+    with Receiver(["ok", "fail"]) as rx:
+        sink = add_sink("erp", "webhook", {"url": rx.url(), "secret": SECRET}, ["scan.accepted"])
+        _write(db, 2)
+        dispatcher = Dispatcher(db, FAST, clock=lambda: now["t"])
+        assert dispatcher.run_once() == 1
+        now["t"] = next(times)
+        Sink.update(retry_at=None).where(Sink.id == sink.id).execute()
+        dispatcher.run_once()
+        dispatcher.close()
+    rows = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+    got = [(type(a.ok), a.ok, a.at, a.attempt, a.detail) for a in rows]
+    assert got[:2] == [
+        (bool, True, dt.datetime(2026, 11, 30, 9, 0, 0, 123456), 1, "HTTP 200"),
+        (bool, False, dt.datetime(2026, 11, 30, 9, 0, 0, 123456), 1, "HTTP 500"),
+    ]
+    assert got[2][:4] == (bool, True, dt.datetime(2026, 11, 30, 9, 0, 1), 2)
+
+
+def test_more_sinks_than_the_connection_pool_all_deliver(plant, db):
+    """70 sinks (a plant's printers are sinks) and a pool of 64 connections: every sink
+    delivers, and an idle sink's thread holds no connection between its polls (each kept
+    one for good: the sinks past the pool's size never got one, and a dispatcher in the
+    web process (`serve --dispatch`) took the pool from the pages)."""
+    import threading
+
+    got: dict[str, list[int]] = {}
+    lock = threading.Lock()
+
+    class Note:
+        def __init__(self, config, settings) -> None:
+            self.name = config["name"]
+
+        def deliver(self, event) -> str:
+            with lock:
+                got.setdefault(self.name, []).append(event.id)
+            return "noted"
+
+        def close(self) -> None:
+            pass
+
+    names = [f"n{i}" for i in range(70)]
+    for name in names:
+        add_sink(name, "note", {"name": name}, ["scan.accepted"])
+    _write(db, 3)
+    expected = [e.id for e in Event.select().where(Event.type == "scan.accepted")]
+    before = len(getattr(db, "_in_use", ()))
+    dispatcher = Dispatcher(db, FAST, kinds={"note": Note}).start()
+    try:
+        done = _until(lambda: all(got.get(n) == expected for n in names), 30)
+        assert done, sorted(set(names) - {n for n, ids in got.items() if ids == expected})
+    finally:
+        dispatcher.stop()
+    assert dispatcher._thread is not None and not dispatcher._thread.is_alive()
+    assert len(getattr(db, "_in_use", ())) <= before  # every thread gave its connection back
+
+
 def test_signature_refuses_a_changed_body_a_wrong_secret_and_an_old_timestamp():
     body = b'{"id":1}'
     now = int(time.time())

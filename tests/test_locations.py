@@ -296,3 +296,122 @@ def test_stock_by_place_depth_a_large_scope_and_a_page_of_many_places(plant, api
     assert [c for c, _d in locations.choices(None, most=3)] == [
         c for c, _d in locations.choices(None) if c not in ("A-01-03", "A-01-04")
     ]
+
+
+def test_stock_by_place_equals_a_recount_from_the_items_on_random_trees(plant, db, monkeypatch):
+    """Random trees over two sites (areas in areas, bins, inactive places), items with
+    fractional quantities (0.1 + 0.2 kg: SQLite sums floats) in every stage, some
+    without a place: every scope's totals equal a plain sum over the item table, with
+    the IN list and through the site alike."""
+    import random
+
+    from server.core import locations
+    from server.core.stages import ON_HAND
+    from server.models import Location, Product, Site
+
+    rng = random.Random(20261130)
+    locations.create_site("S2", "Second site")
+    units = {p.id: p.unit for p in Product.select()}
+    products = sorted(units)
+    stages = sorted(s.value for s in ON_HAND) + ["shipped", "new"]
+    for n in range(40):
+        site = rng.choice(["S2", None])
+        parents = [
+            loc.code
+            for loc in Location.select().where(Location.kind == "area")
+            if (Site.get_by_id(loc.site_id).code == "S2") == (site == "S2")
+        ]
+        kind = rng.choice(["area", "area", "bin", "bin", "line"])
+        parent = rng.choice(parents) if parents and (kind == "bin" or rng.random() < 0.7) else None
+        if kind == "bin" and parent is None:
+            kind = "area"
+        loc = locations.create(code=f"P{n}", kind=kind, site=site, parent=parent)
+        if rng.random() < 0.15:
+            locations.edit(loc, active=False)
+    ids = [loc.id for loc in Location.select()] + [None]
+    rows = [
+        {
+            "code": f"RT-{i}",
+            "product": rng.choice(products),
+            "stage": rng.choice(stages),
+            "qty": Decimal(rng.choice(["0.1", "0.2", "0.3", "1.25", "3", "0.0001"])),
+            "location_id": rng.choice(ids),
+        }
+        for i in range(400)
+    ]
+    Item.insert_many(rows).execute()
+    stock.rebuild_locations(db)
+
+    parent_of = {loc.id: loc.parent_id for loc in Location.select()}
+    on_hand = {s.value for s in ON_HAND}
+    held: dict = {}
+    for item in Item.select().where(Item.stage.in_(on_hand)):
+        lid = item.location_id or 0
+        count, qty = held.setdefault(lid, [0, {}])
+        held[lid][0] += 1
+        unit = units[item.product_id]
+        qty[unit] = qty.get(unit, Decimal(0)) + item.qty
+
+    def expected(lid: int) -> tuple[int, dict]:
+        below = [lid]
+        for other in parent_of:
+            at = parent_of[other]
+            while at is not None:
+                if at == lid:
+                    below.append(other)
+                    break
+                at = parent_of[at]
+        count, qty = 0, {}
+        for b in below:
+            n, q = held.get(b, [0, {}])
+            count += n
+            for unit, v in q.items():
+                qty[unit] = qty.get(unit, Decimal(0)) + v
+        return count, {u: v for u, v in sorted(qty.items()) if v}
+
+    codes = {loc.id: loc.code for loc in Location.select()}
+    by_code = {c: i for i, c in codes.items()}
+
+    def check(result: dict) -> None:
+        assert result["locations"]
+        for row in result["locations"]:
+            want = expected(by_code[row["code"]])
+            assert (row["total_count"], row["qty"]) == want, row["code"]
+            assert row["count"] == held.get(by_code[row["code"]], [0])[0], row["code"]
+
+    for limit in (500, 2):
+        monkeypatch.setattr(locations, "_IN_LIMIT", limit)
+        whole = locations.stock_by_place()
+        check(whole)
+        assert len(whole["locations"]) == len(codes)
+        assert whole["unplaced"]["count"] == held.get(0, [0])[0]
+        for site in ("S2", locations.default_site().code):
+            check(locations.stock_by_place(site=site))
+        for code in rng.sample(sorted(by_code), 10):
+            check(locations.stock_by_place(location=code))
+
+
+def test_stock_by_place_of_a_location_outside_the_users_sites_is_unknown(plant, db):
+    """`site_ids` narrows every scope (server/core/locations.py): a location of another
+    site is unknown there too, as siteaccess.check_location answers over HTTP; it read the
+    location's subtree and its stock whatever the sites."""
+    import pytest
+
+    from server.core import locations
+    from server.core.errors import NotFound
+
+    _stores(plant)
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-9"):
+        plant.scan("sc-recv", lot, expected=201)
+    other = locations.create_site("S2", "Second site")
+    home = locations.by_code("STORE").site_id
+    assert (
+        locations.stock_by_place(location="STORE", site_ids={home})["locations"][0]["total_count"]
+        == 2
+    )
+    with pytest.raises(NotFound) as refused:
+        locations.stock_by_place(location="STORE", site_ids={other.id})
+    assert refused.value.code == "unknown_location"
+    with pytest.raises(NotFound):
+        locations.stock_by_place(location="A-01-03", site_ids=set())

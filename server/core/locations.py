@@ -422,7 +422,7 @@ def stock_by_place(
     root = None
     if location:
         root = by_code(location)
-        if root is None:
+        if root is None or (site_ids is not None and root.site_id not in site_ids):
             raise NotFound("unknown_location", f"No location {normal_code(location)}")
         if the_site is not None and root.site_id != the_site.id:
             raise Invalid("bad_parent", f"{root.code} is not in site {the_site.code}")
