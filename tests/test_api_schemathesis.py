@@ -164,7 +164,7 @@ def quiet_server_log():
     logger.setLevel(level)
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1500)  # every operation, every phase: ~10 min on a loaded 2-core machine
 # hypothesis warns when it prints a large drawn value (an XLSX export's case here); the
 # warning is about the report's cost, and schemathesis ignores it itself in the stateful
 # phase. Any other warning still fails the run.

@@ -84,15 +84,16 @@ def _fetch(query, name: str, stations: list[int] | None) -> list[tuple]:
     db = getattr(db, "obj", db)
     if stations is not None:
         return db.execute_sql(*query.sql()).fetchall()
-    key = (name, id(db))
+    key = (name, type(db), db.param)  # not id(db): a freed database's id may be reused
     sql = _SQL.get(key)
     if sql is None:
         sql = _SQL[key] = query.sql()
     return db.execute_sql(*sql).fetchall()
 
 
-#: (query name, database) -> (sql, params) of the queries without a user's stations
-_SQL: dict[tuple[str, int], tuple[str, list]] = {}
+#: (query name, database kind, its placeholder) -> (sql, params) of the queries without a
+#: user's stations
+_SQL: dict[tuple, tuple[str, list]] = {}
 
 
 def _qty(value):
