@@ -8,7 +8,7 @@ PostgreSQL database given) with `stations` stations, one scanner and one machine
 in ten down with a reason), an operator signed in at three scanners in four, `orders`
 released orders, one per line, `items` items spread over the stations (WIP counted in the
 stock counters, one in a hundred held) and `ledger` scans of the last days; each scanner's
-last row is its `last_scan_at` (one in eight rejected, one in eight warned).
+last row is its `last_scan_at` and `last_ledger_id` (one in eight rejected, one in eight warned).
 
 Then measures through the WSGI app (server time, no network), signed in through the
 browser session: GET /floor (the whole page) and GET /floor/live (the fragment each
@@ -153,6 +153,9 @@ def build(db, n_stations: int, n_orders: int, n_items: int, n_ledger: int) -> No
             )
             Scanner.update(last_scan_at=at).where(Scanner.id == f"sc-{i:03d}").execute()
         LedgerEntry.insert_many(rows).execute()
+        for (sid,) in Scanner.select(Scanner.id).tuples():  # as the scan path keeps it
+            last = LedgerEntry.get(LedgerEntry.scan_id == f"last{int(sid[3:])}")
+            Scanner.update(last_ledger_id=last.id).where(Scanner.id == sid).execute()
 
 
 def measure(client, path: str, calls: int, status: int = 200) -> tuple[float, float, float]:

@@ -5,8 +5,8 @@ colour (server/core/andon.py).
 Built in a fixed number of queries whatever the number of stations (the page is refreshed
 every second by every supervisor watching it): stations, machines, scanners with their
 operator and order, WIP counters, held items, open orders by line, and the last answer of
-each scanner - found through the scanner's `last_scan_at`, the time stamp of its last
-ledger row, so the ledger is read through its `received_at` index, never scanned.
+each scanner - read by its primary key, the scanner's `last_ledger_id` (kept beside
+`last_scan_at` on the scan path), so the ledger is never searched.
 """
 
 from __future__ import annotations
@@ -29,61 +29,37 @@ from server.models import (
 )
 
 OPEN = ("released", "in_progress")
-#: how long before a scanner's last_scan_at its last ledger row may have been received
-STAMP_SLACK = dt.timedelta(seconds=5)
+
+_ANSWERS_SQL = (
+    'SELECT "id", "status", "reason", "warnings", "message", "received_at", "raw_code", '
+    '"action", "result" FROM "ledger_entry" WHERE "id" IN ({marks})'
+)
 
 
 def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
     """scanner id -> its last ledger row (status, reason, warnings, message, at, code).
 
-    A scanner's `last_scan_at` is written at the end of its scan's batch, a moment after
-    the row's `received_at`: its rows are looked for in the few seconds before the stamp,
-    through the ledger's `received_at` index."""
-    stamps = {sid: at for sid, at in scanners if at is not None}
-    if not stamps:
+    Each scanner keeps the id of its last scan's ledger row beside `last_scan_at`
+    (`Scanner.last_ledger_id`, written by every batch of scans): one statement reads those
+    rows by their primary key, whatever the ledger's size."""
+    by_row = {row_id: sid for sid, row_id in scanners if row_id is not None}
+    if not by_row:
         return {}
-    ranges: list[list[dt.datetime]] = []
-    for stamp in sorted(set(stamps.values())):
-        lo = stamp - STAMP_SLACK
-        if ranges and lo <= ranges[-1][1]:
-            ranges[-1][1] = stamp
-        else:
-            ranges.append([lo, stamp])
-    # one flat OR of time ranges, each a seek on the received_at index, written by hand:
-    # peewee nests a level per `|` (SQLite's parser overflows at 200) and building the
-    # expression costs more than the query. Within them, each scanner's greatest id is its
-    # last row: all its rows are received before its stamp, so its rows in another
-    # scanner's range are older than the one in its own. One statement, the rows' details
-    # read by the grouped ids (reading every row of the ranges and picking in Python cost
-    # more than the rest of the floor's queries together: bench/bench_floor.py)
     db = LedgerEntry._meta.database
-    ors = " OR ".join([f'"received_at" BETWEEN {db.param} AND {db.param}'] * len(ranges))
-    params = [v for pair in ranges for v in pair]
-    # MATERIALIZED: grouping in the same statement, SQLite would walk the scanner_id
-    # index over the whole ledger to skip the sort (70 s at 500,000 rows)
-    cursor = db.execute_sql(
-        f'WITH "r" AS MATERIALIZED (SELECT "id", "scanner_id" FROM "ledger_entry" WHERE {ors}) '
-        'SELECT "id", "scanner_id", "status", "reason", "warnings", "message", '
-        '"received_at", "raw_code", "action", "result" FROM "ledger_entry" WHERE "id" IN '
-        '(SELECT MAX("id") FROM "r" GROUP BY "scanner_id")',
-        params,
-    )
+    ids = sorted(by_row)
+    cursor = db.execute_sql(_ANSWERS_SQL.format(marks=", ".join([db.param] * len(ids))), ids)
     json_value = LedgerEntry.warnings.python_value
     when = LedgerEntry.received_at.python_value
     out: dict[str, dict] = {}
-    for _id, sid, status, reason, warnings, message, at, code, action, result in cursor:
-        stamp = stamps.get(sid)
-        at = when(at)  # SQLite hands a datetime back as text
-        if stamp is None or not stamp - STAMP_SLACK <= at <= stamp:
-            continue  # a row in another scanner's range only: not this one's last answer
+    for row_id, status, reason, warnings, message, at, code, action, result in cursor:
         warnings, result = json_value(warnings), json_value(result)
         answered = (result or {}).get("action") if isinstance(result, dict) else None
-        out[sid] = Row(
+        out[by_row[row_id]] = Row(
             status=status,
             reason=reason,
             warnings=[w.get("code") if isinstance(w, dict) else w for w in warnings or []],
             message=message,
-            at=at,
+            at=when(at),  # SQLite hands a datetime back as text
             code=code,
             action=answered or action,
         )
@@ -162,7 +138,7 @@ def tiles(now: dt.datetime) -> list[dict]:
             Scanner.station,
             Scanner.operator,
             Scanner.order,
-            Scanner.last_scan_at,
+            Scanner.last_ledger_id,
             Scanner.active,
         )
         .order_by(Scanner.id)
@@ -192,7 +168,7 @@ def tiles(now: dt.datetime) -> list[dict]:
     if context_ids:
         for o in ProductionOrder.select().where(ProductionOrder.id.in_(sorted(context_ids))):
             orders[o.id] = o
-    answers = _last_answers([(sid, at) for sid, _s, _op, _o, at, _a in scanners])
+    answers = _last_answers([(sid, row_id) for sid, _s, _op, _o, row_id, _a in scanners])
     per_station: dict[int, list[tuple]] = {}
     for row in scanners:
         per_station.setdefault(row[1], []).append(row)
