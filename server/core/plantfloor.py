@@ -12,20 +12,15 @@ each scanner - read by its primary key, the scanner's `last_ledger_id` (kept bes
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import NamedTuple
-
-import peewee as pw
 
 from server.core import andon
 from server.models import (
-    Item,
     LedgerEntry,
     Machine,
     ProductionOrder,
-    Scanner,
     Station,
-    StockCounter,
-    User,
 )
 
 OPEN = ("released", "in_progress")
@@ -89,86 +84,90 @@ class Tile(NamedTuple):
     active: bool
 
 
+class Order(NamedTuple):
+    """What a tile shows of an order."""
+
+    id: int
+    number: str
+    station_id: int | None
+    due: dt.date
+    qty: Decimal
+    completed: Decimal
+
+
+#: the floor's statements, written out once: peewee built each anew from its expression
+#: tree and made every row through its cursor wrapper, a third of the data's time for 950
+#: rows a render (bench/bench_floor.py); the same SQL on SQLite and PostgreSQL
+_STATIONS_SQL = 'SELECT "id", "code", "name", "active" FROM "station" ORDER BY "code"'
+_MACHINES_SQL = (
+    'SELECT "code", "name", "station_id", "state", "state_why", "state_since" FROM "machine" '
+    'WHERE "active" ORDER BY "code"'
+)
+_WIP_SQL = (
+    'SELECT "station_id", SUM("count") FROM "stock_counter" WHERE "stage" = \'wip\' '
+    'GROUP BY "station_id"'
+)
+# `WHERE "held"` as written: the partial index item_held has that very condition
+# (server/db.py), so only held rows are read; counted in Python, as a GROUP BY would have
+# SQLite walk the (station, stage) index over every item instead
+_HELD_SQL = 'SELECT "station_id" FROM "item" WHERE "held"'
+_SCANNERS_SQL = (
+    'SELECT "id", "station_id", "operator_id", "order_id", "last_ledger_id" FROM "scanner" '
+    'ORDER BY "id"'
+)
+_ORDERS_SQL = (
+    'SELECT "id", "number", "station_id", "due", "qty", "completed" FROM "production_order" '
+    "WHERE {where}"
+)
+
+
+def _orders(db, where: str, params: list) -> dict[int, Order]:
+    due = ProductionOrder.due.python_value
+    qty = ProductionOrder.qty.python_value
+    rows = db.execute_sql(_ORDERS_SQL.format(where=where), params).fetchall()
+    return {
+        oid: Order(oid, number, station_id, due(d), qty(q), qty(done))
+        for oid, number, station_id, d, q, done in rows
+    }
+
+
+def _marks(db, n: int) -> str:
+    return ", ".join([db.param] * n)
+
+
 def tiles(now: dt.datetime) -> list[dict]:
     """One dict per station (by code): see the module docstring."""
-    # plain rows, not model instances: building 200 Station and Machine objects a second
-    # per watcher cost more than their queries (bench/bench_floor.py)
+    db = Station._meta.database
+    run = db.execute_sql
     stations = [
-        Tile(sid, code, name, active)
-        for sid, code, name, active in Station.select(
-            Station.id, Station.code, Station.name, Station.active
-        )
-        .order_by(Station.code)
-        .tuples()
+        Tile(sid, code, name, bool(active))
+        for sid, code, name, active in run(_STATIONS_SQL).fetchall()
     ]
     by_station: dict[int, list[dict]] = {s.id: [] for s in stations}
-    for code, name, station_id, state, why, since in (
-        Machine.select(
-            Machine.code,
-            Machine.name,
-            Machine.station,
-            Machine.state,
-            Machine.state_why,
-            Machine.state_since,
-        )
-        .where(Machine.active == True)  # noqa: E712
-        .order_by(Machine.code)
-        .tuples()
-    ):
+    since_value = Machine.state_since.python_value
+    for code, name, station_id, state, why, since in run(_MACHINES_SQL).fetchall():
         by_station.setdefault(station_id, []).append(
-            Row(code=code, name=name, state=state, reason=why, since=since)
+            Row(code=code, name=name, state=state, reason=why, since=since_value(since))
         )
-    wip = dict(
-        StockCounter.select(StockCounter.station_id, pw.fn.SUM(StockCounter.count))
-        .where(StockCounter.stage == "wip")
-        .group_by(StockCounter.station_id)
-        .tuples()
-    )
-    # `WHERE "held"` as written: the partial index item_held has that very condition
-    # (server/db.py), so only held rows are read; counted here, as a GROUP BY would have
-    # SQLite walk the (station, stage) index over every item instead
+    wip = dict(run(_WIP_SQL).fetchall())
     held: dict[int, int] = {}
-    for (station_id,) in Item._meta.database.execute_sql(
-        'SELECT "station_id" FROM "item" WHERE "held"'
-    ).fetchall():
+    for (station_id,) in run(_HELD_SQL).fetchall():
         held[station_id] = held.get(station_id, 0) + 1
-    scanners = list(
-        Scanner.select(
-            Scanner.id,
-            Scanner.station,
-            Scanner.operator,
-            Scanner.order,
-            Scanner.last_ledger_id,
-            Scanner.active,
-        )
-        .order_by(Scanner.id)
-        .tuples()
-    )
-    user_ids = {op for _i, _s, op, *_ in scanners if op}
-    users = dict(
-        User.select(User.id, User.username).where(User.id.in_(sorted(user_ids) or [0])).tuples()
-    )
-    orders = {
-        o.id: o
-        for o in ProductionOrder.select(
-            ProductionOrder.id,
-            ProductionOrder.number,
-            ProductionOrder.station,
-            ProductionOrder.status,
-            ProductionOrder.due,
-            ProductionOrder.qty,
-            ProductionOrder.completed,
-        ).where(ProductionOrder.status.in_(OPEN))
-    }
-    line_order: dict[int, ProductionOrder] = {}
+    scanners = run(_SCANNERS_SQL).fetchall()
+    user_ids = sorted({op for _i, _s, op, *_ in scanners if op})
+    users: dict[int, str] = {}
+    if user_ids:
+        sql = f'SELECT "id", "username" FROM "user" WHERE "id" IN ({_marks(db, len(user_ids))})'
+        users = dict(run(sql, user_ids).fetchall())
+    orders = _orders(db, f'"status" IN ({_marks(db, len(OPEN))})', list(OPEN))
+    line_order: dict[int, Order] = {}
     for o in sorted(orders.values(), key=lambda o: (o.due, o.number)):
         if o.station_id is not None:
             line_order.setdefault(o.station_id, o)
-    context_ids = {oid for _i, _s, _op, oid, *_ in scanners if oid and oid not in orders}
+    context_ids = sorted({oid for _i, _s, _op, oid, _r in scanners if oid and oid not in orders})
     if context_ids:
-        for o in ProductionOrder.select().where(ProductionOrder.id.in_(sorted(context_ids))):
-            orders[o.id] = o
-    answers = _last_answers([(sid, row_id) for sid, _s, _op, _o, row_id, _a in scanners])
+        orders.update(_orders(db, f'"id" IN ({_marks(db, len(context_ids))})', context_ids))
+    answers = _last_answers([(sid, row_id) for sid, _s, _op, _o, row_id in scanners])
     per_station: dict[int, list[tuple]] = {}
     for row in scanners:
         per_station.setdefault(row[1], []).append(row)

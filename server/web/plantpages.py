@@ -23,7 +23,7 @@ from server.core.errors import DomainError, Invalid
 from server.models import ProductionOrder, RoutingStep, Shift, Station, utcnow
 from server.web import bp, i18n
 from server.web.charts import oee_chart
-from server.web.pages import age, qty, role_required, today, web_user
+from server.web.pages import age_in, age_words, qty, role_required, today, web_user
 
 OPEN = ("planned", "released", "in_progress")
 #: the timeline shows this many days before today and after it
@@ -91,6 +91,7 @@ def floor_grid(tiles: list[dict], now: dt.datetime) -> Markup:
     colour = {c: escape(gettext(c)) for c in ("red", "amber", "green", "grey")}
     order_url = escape(url_for("web.order_edit", number="_")[:-1])
     state_word = {"down": w["down"], "running": w["running"]}
+    ages = age_words()
     if not tiles:
         none = escape(gettext("No stations yet."))
         return Markup(f'<div class="floor-grid">\n<p class="muted">{none}</p>\n\n</div>')
@@ -124,7 +125,8 @@ def floor_grid(tiles: list[dict], now: dt.datetime) -> Markup:
                     f'<span class="down-reason" data-reason="{reason}">{reason} · '
                     f"{escape(reasons[m['reason']])}</span>"
                 )
-            add(f"\n      <small>{w['for']} {escape(age(m['since'], now))}</small></li>\n  ")
+            since = escape(age_in(ages, m["since"], now))
+            add(f"\n      <small>{w['for']} {since}</small></li>\n  ")
         if not machines:
             add(f'<li class="muted">{w["none"]}</li>\n  ')
         add(
@@ -163,7 +165,7 @@ def floor_grid(tiles: list[dict], now: dt.datetime) -> Markup:
                 add(escape(verb_text(action)))
             for code_w in a["warnings"]:
                 add(f' <span class="pill warn">{escape(warning_text(code_w))}</span>')
-            add(f"\n      <small>{escape(age(a['at'], now))}</small>")
+            add(f"\n      <small>{escape(age_in(ages, a['at'], now))}</small>")
         else:
             add("—")
         add("</dd>\n  </dl>\n</section>\n")
