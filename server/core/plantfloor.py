@@ -18,7 +18,6 @@ from typing import NamedTuple
 from server.core import andon
 from server.models import (
     LedgerEntry,
-    Machine,
     ProductionOrder,
     Station,
 )
@@ -29,6 +28,12 @@ _ANSWERS_SQL = (
     'SELECT "id", "status", "reason", "warnings", "message", "received_at", "raw_code", '
     '"action", "result" FROM "ledger_entry" WHERE "id" IN ({marks})'
 )
+
+
+def _datetime(value):
+    """A time stamp as the driver gives it: SQLite's text through the C parser (peewee's
+    python_value tries its formats with strptime, 400 a render), PostgreSQL's as is."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
@@ -44,7 +49,7 @@ def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
     ids = sorted(by_row)
     cursor = db.execute_sql(_ANSWERS_SQL.format(marks=", ".join([db.param] * len(ids))), ids)
     json_value = LedgerEntry.warnings.python_value
-    when = LedgerEntry.received_at.python_value
+    when = _datetime
     out: dict[str, dict] = {}
     for row_id, status, reason, warnings, message, at, code, action, result in cursor:
         warnings, result = json_value(warnings), json_value(result)
@@ -144,7 +149,7 @@ def tiles(now: dt.datetime) -> list[dict]:
         for sid, code, name, active in run(_STATIONS_SQL).fetchall()
     ]
     by_station: dict[int, list[dict]] = {s.id: [] for s in stations}
-    since_value = Machine.state_since.python_value
+    since_value = _datetime
     for code, name, station_id, state, why, since in run(_MACHINES_SQL).fetchall():
         by_station.setdefault(station_id, []).append(
             Row(code=code, name=name, state=state, reason=why, since=since_value(since))
