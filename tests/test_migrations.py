@@ -528,6 +528,7 @@ def test_0017_leaves_every_existing_user_on_every_site(database):
     assert siteaccess.set_sites(ana, ["sby"]) == [site.id]
     assert User.get(User.username == "ana").site_ids == [site.id]
 
+
 SHIFT_SITES = "0016_shifts_per_site"
 
 
