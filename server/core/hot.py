@@ -238,7 +238,11 @@ def save_item(item: Item) -> None:
     db = _db()
     writes = getattr(db, "batch_writes", None)
     if writes is not None and item.id in writes.taken:
-        # the scan's own item: what else was read ahead stays true (server/core/pgbatch.py)
+        # the scan's own item: kept for the batch's next statement, and what else was read
+        # ahead stays true (server/core/pgbatch.py)
+        if writes.add_item_update(_item_update(fields, db.param), (*values, item.id)):
+            item._dirty.difference_update(fields)
+            return
         writes.own = True
         try:
             db.execute_sql(_item_update(fields, db.param), (*values, item.id))

@@ -8,11 +8,17 @@ statement to the batch's `BatchWrites` first, which:
 - sends a scan's savepoint with the scan's first statement, in the same round trip
   (`SAVEPOINT "scan"; UPDATE ...`): a scan that sends nothing opens none;
 - sends its release (or its rollback, for a rejected scan) ahead of the next statement;
-- keeps the ledger rows of the batch and writes them in one multi-row INSERT before the
-  batch's events, or as soon as any statement names the ledger (a scan that reads its
-  history or writes its own row, e.g. a split): the ledger's order stays the scans'.
-  A row rolled back with a rejected scan's savepoint after such a write is kept for the
-  next one.
+- keeps the ledger rows of the batch, and each scan's update of its own item (read
+  ahead, below), and sends them in one round trip (runs of ledger rows as multi-row
+  INSERTs) before the batch's events, or as soon as any statement names the ledger or
+  the item table (a scan that reads an item or its history, or writes a row of its own,
+  e.g. a split): every read sees what the scans before it wrote, and the ledger's order
+  stays the scans'. What was kept is undone with a rejected scan's savepoint like any
+  write of it; what earlier scans kept and was sent inside it is kept again;
+- reads the batch's items named by an internal code in one statement, row-locked in id
+  order. A plain scan (its item read ahead, its rows kept) then sends nothing of its own,
+  so it opens no savepoint (no subtransaction: past 64 in a transaction, every snapshot
+  of the other workers gets slower).
 
 The whole batch runs inside one savepoint of its own. A ledger row that another worker
 committed meanwhile under the same `scan_id` (the unique index answers IntegrityError) is
@@ -79,8 +85,9 @@ class BatchWrites:
         self.prefix = 'SAVEPOINT "batch"; '
         self.want = False  # inside a scan's savepoint, not yet opened on the server
         self.open = False  # the scan's savepoint is open on the server
+        #: kept statements: (None, ledger row) or (item update, its parameters)
         self.ledger: list[tuple] = []
-        self.mark = 0  # rows of self.ledger from before the current scan's savepoint
+        self.mark = 0  # entries of self.ledger from before the current scan's savepoint
         self.kept: list[tuple] = []  # those of them written inside the scan's savepoint
         self.sent = False
         #: the batch's items read ahead by code (`read_items`), each for its first scan
@@ -90,7 +97,7 @@ class BatchWrites:
 
     def before(self, sql: str) -> str:
         """The text to send for `sql` (called by the database for every statement)."""
-        if self.ledger and "ledger_entry" in sql:
+        if self.ledger and ("ledger_entry" in sql or '"item"' in sql):
             self.flush()
         writing = sql[:6].upper() != "SELECT"
         if writing and self.items and not self.own and '"item"' in sql:
@@ -142,12 +149,22 @@ class BatchWrites:
             self.prefix += 'RELEASE SAVEPOINT "scan"; '
         self.kept = []
 
-    # --- the ledger
+    # --- the ledger rows and the scans' own item updates, kept
     def add_ledger(self, row: tuple) -> bool:
         """Keep `row` for the batch's INSERT; False when it is to be written now."""
         if not self.defer:
             return False
-        self.ledger.append(row)
+        self.ledger.append((None, row))
+        return True
+
+    def add_item_update(self, sql: str, params: tuple) -> bool:
+        """Keep a scan's update of its own item (one handed out by `take`) for the next
+        statement that names the item table or the ledger, or the batch's end; False when
+        it is to be sent now. A plain scan then sends nothing of its own: no savepoint
+        (a subtransaction) either."""
+        if not self.defer:
+            return False
+        self.ledger.append((sql, params))
         return True
 
     def flush_ledger(self) -> None:
@@ -155,22 +172,45 @@ class BatchWrites:
             self.flush()
 
     def flush(self) -> None:
+        """Send what is kept in one round trip: the item updates as they are, the ledger
+        rows as multi-row INSERTs."""
         rows, self.ledger = self.ledger, []
         if self.open:
             self.kept.extend(rows[: self.mark])
         self.mark = 0
+        parts: list[str] = []
+        params: list = []
+        run: list[tuple] = []
+
+        def end_run() -> None:
+            if run:
+                parts.append(_INSERT + ", ".join([_ROW] * len(run)))
+                params.extend(value for row in run for value in row)
+                run.clear()
+
+        # the item updates first, then the ledger rows: each keeps its order, and neither
+        # reads the other
+        for sql, values in rows:
+            if sql is not None:
+                parts.append(sql)
+                params.extend(values)
+        for sql, values in rows:
+            if sql is None:
+                run.append(values)
+                if len(run) == CHUNK:
+                    end_run()
+        end_run()
         want, self.want = self.want, False  # earlier scans' rows: not in this scan's savepoint
+        self.own = True  # the items' updates are their scans' own
         try:
-            for i in range(0, len(rows), CHUNK):
-                chunk = rows[i : i + CHUNK]
-                params = [value for row in chunk for value in row]
-                self.db.execute_sql(_INSERT + ", ".join([_ROW] * len(chunk)), params)
+            self.db.execute_sql("; ".join(parts), params)
         except pw.DatabaseError as exc:
             # most often a scan_id committed by another worker; whatever it is, the rows
             # can no longer be told apart: the batch is done again, each row in its scan
             raise LedgerConflict() from exc
         finally:
             self.want = want
+            self.own = False
 
     def finish(self) -> None:
         """The end of the batch: its ledger rows written, its savepoint released."""
