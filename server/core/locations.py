@@ -62,6 +62,14 @@ def site_by_code(code: str) -> Site | None:
     return Site.get_or_none(Site.code == normal_code(code))
 
 
+def known_site(code: str) -> Site:
+    """Site `code` (any case); `404 unknown_site` when there is none."""
+    site = site_by_code(code)
+    if site is None:
+        raise NotFound("unknown_site", f"No site {normal_code(code)}")
+    return site
+
+
 def station_ids_of_site(site: Site) -> list[int]:
     """The stations of `site`: those whose line side lies in it, and, for the default site,
     those without a line side yet (they fall into it, `line_side`)."""

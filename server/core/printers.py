@@ -13,6 +13,7 @@ with `media_mismatch` (docs/labels.md "Printers").
 
 from __future__ import annotations
 
+from server.core import locations
 from server.core.errors import Conflict, Invalid, NotFound
 from server.models import Printer, PrintJob, Site, Station
 
@@ -99,12 +100,7 @@ def station_by_code(code: str | None) -> Station | None:
 
 
 def site_by_code(code: str | None) -> Site | None:
-    if code is None:
-        return None
-    site = Site.get_or_none(Site.code == code)
-    if site is None:
-        raise NotFound("unknown_site", f"No site {code}")
-    return site
+    return None if code is None else locations.known_site(code)
 
 
 def by_name(name: str) -> Printer:

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 
 import peewee as pw
 
-from server.core import plantday
-from server.core.errors import Conflict, Invalid, NotFound
+from server.core import locations, plantday
+from server.core.errors import Conflict, Invalid
 from server.models import Location, Shift, Site, Station
 
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):(00|15|30|45)$"
@@ -138,12 +138,7 @@ def break_windows(
 
 def site_id_of(code: str | None) -> int | None:
     """The id of site `code` (None: no site given); unknown_site when there is none."""
-    if code is None:
-        return None
-    site = Site.get_or_none(Site.code == code.strip().upper())
-    if site is None:
-        raise NotFound("unknown_site", f"No site {code}")
-    return site.id
+    return None if code is None else locations.known_site(code).id
 
 
 def station_sites(station_ids: Iterable[int] | None = None) -> dict[int, int | None]:
