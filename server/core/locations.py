@@ -387,16 +387,6 @@ _LOC_COLUMNS = ("id", "parent_id", "site_id", "code", "kind", "name", "allow", "
 _IN_LIMIT = 500
 
 
-def _place_rows(db, sql: str, params: list, scope: set[int] | None, in_list: bool):
-    if scope is not None and in_list:
-        marks = ", ".join([db.param] * len(scope))
-        sql = sql.replace("{scope}", f'AND lc."location_id" IN ({marks})')
-        params = params + sorted(scope)
-    else:
-        sql = sql.replace("{scope}", "{site}")
-    return sql, params
-
-
 def stock_by_place(
     site: str | None = None,
     location: str | None = None,
@@ -476,25 +466,27 @@ def stock_by_place(
             depth = 1 if root is not None else 0
     on_hand = [s.value for s in ON_HAND]
     marks = ", ".join([db.param] * len(on_hand))
-    where = f'lc."stage" IN ({marks}) AND lc."count" != 0 {{scope}}'
     in_list = scope is not None and root is not None and len(scope) <= _IN_LIMIT
-    site_marks = ", ".join([db.param] * len(sites_read or [])) or "NULL"
-    site_clause = (
-        f'AND lc."location_id" IN (SELECT "id" FROM "location" WHERE "site_id" IN ({site_marks}))'
-    )
+    # the scope: its ids (a small subtree), else its sites (filtered here after), else all
+    if in_list:
+        narrow, narrow_args = ", ".join([db.param] * len(scope)), sorted(scope)
+        narrow = f'AND lc."location_id" IN ({narrow})'
+    elif sites_read is not None:
+        narrow_args = list(sites_read)
+        marks_s = ", ".join([db.param] * len(narrow_args)) or "NULL"
+        narrow = (
+            f'AND lc."location_id" IN (SELECT "id" FROM "location" WHERE "site_id" IN ({marks_s}))'
+        )
+    else:
+        narrow, narrow_args = "", []
 
     def run(select: str, group: str) -> list[tuple]:
         sql = (
             f'SELECT {select} FROM "location_counter" lc JOIN "product" p '
-            f'ON p."id" = lc."product_id" WHERE {where} GROUP BY {group}'
+            f'ON p."id" = lc."product_id" WHERE lc."stage" IN ({marks}) AND lc."count" != 0 '
+            f"{narrow} GROUP BY {group}"
         )
-        sql, args = _place_rows(db, sql, list(on_hand), scope, in_list)
-        if "{site}" in sql:
-            if sites_read is None:
-                sql = sql.replace(" {site}", "").replace("{site}", "")
-            else:
-                sql, args = sql.replace("{site}", site_clause), args + list(sites_read)
-        return db.execute_sql(sql, args).fetchall()
+        return db.execute_sql(sql, on_hand + narrow_args).fetchall()
 
     per_place = run(
         'lc."location_id", p."unit", SUM(lc."count"), SUM(lc."qty")', 'lc."location_id", p."unit"'
