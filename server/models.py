@@ -232,6 +232,9 @@ class Scanner(BaseModel):
     shipment_id = pw.IntegerField(null=True)
     context_at = pw.DateTimeField(null=True)
     last_scan_at = pw.DateTimeField(null=True)
+    #: the id of its last scan's ledger row, written with `last_scan_at` (the plant floor
+    #: reads each scanner's last answer by it); a plain id, not a foreign key
+    last_ledger_id = pw.IntegerField(null=True)
     #: an inactive scanner's scans are refused as from an unknown scanner
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)

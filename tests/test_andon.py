@@ -89,3 +89,31 @@ def test_the_floor_shows_each_scanner_its_own_last_answer(plant, db):
     assert (tiles["RECV"].last.status, tiles["RECV"].last.scanner) == ("accepted", "sc-recv")
     assert (tiles["LINE"].last.status, tiles["LINE"].last.reason) == ("rejected", "unknown_code")
     assert tiles["LINE"]["andon"] == "red" and tiles["RECV"]["andon"] == "green"
+
+
+def test_each_scanner_keeps_the_id_of_its_last_answer(plant, db):
+    """The scan path writes each scanner's last ledger row id beside `last_scan_at`; the
+    floor reads the answer by it, however old it is and whatever the ledger holds after."""
+    from server.core import plantfloor
+    from server.models import Scanner
+
+    (steel,) = plant.items("STEEL", qty=1)
+    plant.scan("sc-recv", "nonsense", expected=422)
+    refused = LedgerEntry.select().order_by(LedgerEntry.id.desc()).get()
+    assert Scanner.get_by_id("sc-recv").last_ledger_id == refused.id
+    plant.scan("sc-recv", steel, expected=201)
+    taken = LedgerEntry.get(
+        (LedgerEntry.scanner_id == "sc-recv") & (LedgerEntry.status == "accepted")
+    )
+    assert Scanner.get_by_id("sc-recv").last_ledger_id == taken.id
+    # an hour later, the scanner's answer still shows: read by id, not looked for in time
+    LedgerEntry.update(received_at=utcnow() - dt.timedelta(hours=1)).where(
+        LedgerEntry.id == taken.id
+    ).execute()
+    tiles = {t["code"]: t for t in plantfloor.tiles(utcnow())}
+    assert (tiles["RECV"].last.status, tiles["RECV"].last.code) == ("accepted", steel)
+    # a deactivated scanner's refusal is not its answer: the id stays
+    Scanner.update(active=False).where(Scanner.id == "sc-recv").execute()
+    plant.scan("sc-recv", steel, expected=422)
+    assert Scanner.get_by_id("sc-recv").last_ledger_id == taken.id
+    assert tiles["LINE"].last is None

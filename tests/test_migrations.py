@@ -3,12 +3,22 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee as pw
 import pytest
 
 from server import migrations
 from server.db import create_schema, init_db
-from server.models import LedgerEntry, Product, Scanner, SchemaMigration, Station, User
+from server.models import (
+    LedgerEntry,
+    Product,
+    Scanner,
+    SchemaMigration,
+    Station,
+    User,
+    utcnow,
+)
 
 pytestmark = pytest.mark.alters_schema
 
@@ -583,4 +593,37 @@ def test_0015_gives_printers_a_site_dpi_and_media(database):
     old = Printer.get(Printer.name == "zebra-old")
     # drawn at 203 dpi as before, media not known: not checked
     assert (old.dpi, old.site_id, old.media_width_mm, old.media_kind) == (203, None, None, "gap")
+    assert create_schema(database) == []
+
+
+LAST_LEDGER_ID = "0018_scanner_last_ledger_id"
+
+
+def test_0018_gives_each_scanner_the_id_of_its_last_answer(database):
+    create_schema(database)
+    station = Station.create(code="S1", name="one", default_action="move")
+    Scanner.create(id="sc-1", station=station.id)
+    Scanner.create(id="sc-2", station=station.id)  # never scanned
+    stamp = utcnow()
+    rows = [
+        LedgerEntry.create(
+            scanner_id="sc-1",
+            action="move",
+            status=status,
+            received_at=stamp - dt.timedelta(seconds=s),
+        )
+        for status, s in (("accepted", 30), ("rejected", 1))
+    ]
+    later = LedgerEntry.create(  # received after the stamp: not its last answer yet
+        scanner_id="sc-1", action="move", status="accepted", received_at=stamp + dt.timedelta(1)
+    )
+    Scanner.update(last_scan_at=stamp).where(Scanner.id == "sc-1").execute()
+    database.execute_sql('ALTER TABLE "scanner" DROP COLUMN "last_ledger_id"')
+    SchemaMigration.delete().where(SchemaMigration.name == LAST_LEDGER_ID).execute()
+    assert "last_ledger_id" not in _columns(database, "scanner")
+
+    assert create_schema(database) == [LAST_LEDGER_ID]
+
+    assert Scanner.get_by_id("sc-1").last_ledger_id == rows[1].id != later.id
+    assert Scanner.get_by_id("sc-2").last_ledger_id is None
     assert create_schema(database) == []

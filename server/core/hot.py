@@ -62,7 +62,9 @@ def _sql(kind: str, param: str, for_update: bool) -> str:
     if kind == "ledger_insert":
         cols = ", ".join(f'"{c}"' for c in LEDGER_COLUMNS)
         marks = ", ".join([param] * len(LEDGER_COLUMNS))
-        return f'INSERT INTO "ledger_entry" ({cols}) VALUES ({marks})'
+        # PostgreSQL hands the new id back only when asked; SQLite has cursor.lastrowid
+        back = ' RETURNING "id"' if for_update else ""
+        return f'INSERT INTO "ledger_entry" ({cols}) VALUES ({marks}){back}'
     if kind == "counter_upsert":
         return (
             'INSERT INTO "stock_counter" ("product_id", "stage", "station_id", "count", "qty") '
@@ -80,7 +82,11 @@ def _sql(kind: str, param: str, for_update: bool) -> str:
             '"qty" = "location_counter"."qty" + EXCLUDED."qty"'
         )
     if kind == "scanner_touch":
-        return f'UPDATE "scanner" SET "last_scan_at" = {param} WHERE "id" = {param}'
+        return (
+            f'UPDATE "scanner" SET "last_scan_at" = {param}, '
+            f'"last_ledger_id" = COALESCE({param}, "last_ledger_id") '
+            f'WHERE "id" = {param}'
+        )
     raise KeyError(kind)
 
 
@@ -109,10 +115,12 @@ def upsert_location_counter(location_id: int, product_id: int, stage: str, count
     db.execute_sql(sql, (location_id, product_id, stage, count, Item.qty.db_value(qty)))
 
 
-def touch_scanners(scanner_ids, when: dt.datetime) -> None:
+def touch_scanners(last_rows: dict[str, int | None], when: dt.datetime) -> None:
+    """Stamp each scanner of `last_rows` (scanner id -> the id of its last scan's ledger
+    row) with `when` and that id: the plant floor reads its last answer by it."""
     db, sql = _stmt("scanner_touch")
-    for scanner_id in scanner_ids:
-        db.execute_sql(sql, (_dt(when), scanner_id))
+    for scanner_id in sorted(last_rows):
+        db.execute_sql(sql, (_dt(when), last_rows[scanner_id], scanner_id))
 
 
 #: field types whose python_value() gives back what both drivers already return (str, int)
@@ -236,7 +244,8 @@ def insert_ledger(
         message, note, why, compact_json(warnings) if warnings else "[]", operator_id, station_id,
         order_id, _dt(scanned_at), _dt(received_at), result, location_id, shipment_id,
     )  # fmt: skip
-    db.execute_sql(sql, row)
+    cursor = db.execute_sql(sql, row)
+    return cursor.fetchone()[0] if sql.endswith('RETURNING "id"') else cursor.lastrowid
 
 
 @cache

@@ -5,85 +5,61 @@ colour (server/core/andon.py).
 Built in a fixed number of queries whatever the number of stations (the page is refreshed
 every second by every supervisor watching it): stations, machines, scanners with their
 operator and order, WIP counters, held items, open orders by line, and the last answer of
-each scanner - found through the scanner's `last_scan_at`, the time stamp of its last
-ledger row, so the ledger is read through its `received_at` index, never scanned.
+each scanner - read by its primary key, the scanner's `last_ledger_id` (kept beside
+`last_scan_at` on the scan path), so the ledger is never searched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import NamedTuple
-
-import peewee as pw
 
 from server.core import andon
 from server.models import (
-    Item,
     LedgerEntry,
-    Machine,
     ProductionOrder,
-    Scanner,
     Station,
-    StockCounter,
-    User,
 )
 
 OPEN = ("released", "in_progress")
-#: how long before a scanner's last_scan_at its last ledger row may have been received
-STAMP_SLACK = dt.timedelta(seconds=5)
+
+_ANSWERS_SQL = (
+    'SELECT "id", "status", "reason", "warnings", "message", "received_at", "raw_code", '
+    '"action", "result" FROM "ledger_entry" WHERE "id" IN ({marks})'
+)
+
+
+def _datetime(value):
+    """A time stamp as the driver gives it: SQLite's text through the C parser (peewee's
+    python_value tries its formats with strptime, 400 a render), PostgreSQL's as is."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
     """scanner id -> its last ledger row (status, reason, warnings, message, at, code).
 
-    A scanner's `last_scan_at` is written at the end of its scan's batch, a moment after
-    the row's `received_at`: its rows are looked for in the few seconds before the stamp,
-    through the ledger's `received_at` index."""
-    stamps = {sid: at for sid, at in scanners if at is not None}
-    if not stamps:
+    Each scanner keeps the id of its last scan's ledger row beside `last_scan_at`
+    (`Scanner.last_ledger_id`, written by every batch of scans): one statement reads those
+    rows by their primary key, whatever the ledger's size."""
+    by_row = {row_id: sid for sid, row_id in scanners if row_id is not None}
+    if not by_row:
         return {}
-    ranges: list[list[dt.datetime]] = []
-    for stamp in sorted(set(stamps.values())):
-        lo = stamp - STAMP_SLACK
-        if ranges and lo <= ranges[-1][1]:
-            ranges[-1][1] = stamp
-        else:
-            ranges.append([lo, stamp])
-    # one flat OR of time ranges, each a seek on the received_at index, written by hand:
-    # peewee nests a level per `|` (SQLite's parser overflows at 200) and building the
-    # expression costs more than the query. Within them, each scanner's greatest id is its
-    # last row: all its rows are received before its stamp, so its rows in another
-    # scanner's range are older than the one in its own. One statement, the rows' details
-    # read by the grouped ids (reading every row of the ranges and picking in Python cost
-    # more than the rest of the floor's queries together: bench/bench_floor.py)
     db = LedgerEntry._meta.database
-    ors = " OR ".join([f'"received_at" BETWEEN {db.param} AND {db.param}'] * len(ranges))
-    params = [v for pair in ranges for v in pair]
-    # MATERIALIZED: grouping in the same statement, SQLite would walk the scanner_id
-    # index over the whole ledger to skip the sort (70 s at 500,000 rows)
-    cursor = db.execute_sql(
-        f'WITH "r" AS MATERIALIZED (SELECT "id", "scanner_id" FROM "ledger_entry" WHERE {ors}) '
-        'SELECT "id", "scanner_id", "status", "reason", "warnings", "message", '
-        '"received_at", "raw_code", "action", "result" FROM "ledger_entry" WHERE "id" IN '
-        '(SELECT MAX("id") FROM "r" GROUP BY "scanner_id")',
-        params,
-    )
+    ids = sorted(by_row)
+    cursor = db.execute_sql(_ANSWERS_SQL.format(marks=", ".join([db.param] * len(ids))), ids)
     json_value = LedgerEntry.warnings.python_value
-    when = LedgerEntry.received_at.python_value
+    when = _datetime
     out: dict[str, dict] = {}
-    for _id, sid, status, reason, warnings, message, at, code, action, result in cursor:
-        stamp = stamps.get(sid)
-        at = when(at)  # SQLite hands a datetime back as text
-        if stamp is None or not stamp - STAMP_SLACK <= at <= stamp:
-            continue  # a row in another scanner's range only: not this one's last answer
+    for row_id, status, reason, warnings, message, at, code, action, result in cursor:
         warnings, result = json_value(warnings), json_value(result)
         answered = (result or {}).get("action") if isinstance(result, dict) else None
-        out[sid] = Row(
+        out[by_row[row_id]] = Row(
             status=status,
             reason=reason,
             warnings=[w.get("code") if isinstance(w, dict) else w for w in warnings or []],
             message=message,
-            at=at,
+            at=when(at),  # SQLite hands a datetime back as text
             code=code,
             action=answered or action,
         )
@@ -113,86 +89,90 @@ class Tile(NamedTuple):
     active: bool
 
 
+class Order(NamedTuple):
+    """What a tile shows of an order."""
+
+    id: int
+    number: str
+    station_id: int | None
+    due: dt.date
+    qty: Decimal
+    completed: Decimal
+
+
+#: the floor's statements, written out once: peewee built each anew from its expression
+#: tree and made every row through its cursor wrapper, a third of the data's time for 950
+#: rows a render (bench/bench_floor.py); the same SQL on SQLite and PostgreSQL
+_STATIONS_SQL = 'SELECT "id", "code", "name", "active" FROM "station" ORDER BY "code"'
+_MACHINES_SQL = (
+    'SELECT "code", "name", "station_id", "state", "state_why", "state_since" FROM "machine" '
+    'WHERE "active" ORDER BY "code"'
+)
+_WIP_SQL = (
+    'SELECT "station_id", SUM("count") FROM "stock_counter" WHERE "stage" = \'wip\' '
+    'GROUP BY "station_id"'
+)
+# `WHERE "held"` as written: the partial index item_held has that very condition
+# (server/db.py), so only held rows are read; counted in Python, as a GROUP BY would have
+# SQLite walk the (station, stage) index over every item instead
+_HELD_SQL = 'SELECT "station_id" FROM "item" WHERE "held"'
+_SCANNERS_SQL = (
+    'SELECT "id", "station_id", "operator_id", "order_id", "last_ledger_id" FROM "scanner" '
+    'ORDER BY "id"'
+)
+_ORDERS_SQL = (
+    'SELECT "id", "number", "station_id", "due", "qty", "completed" FROM "production_order" '
+    "WHERE {where}"
+)
+
+
+def _orders(db, where: str, params: list) -> dict[int, Order]:
+    due = ProductionOrder.due.python_value
+    qty = ProductionOrder.qty.python_value
+    rows = db.execute_sql(_ORDERS_SQL.format(where=where), params).fetchall()
+    return {
+        oid: Order(oid, number, station_id, due(d), qty(q), qty(done))
+        for oid, number, station_id, d, q, done in rows
+    }
+
+
+def _marks(db, n: int) -> str:
+    return ", ".join([db.param] * n)
+
+
 def tiles(now: dt.datetime) -> list[dict]:
     """One dict per station (by code): see the module docstring."""
-    # plain rows, not model instances: building 200 Station and Machine objects a second
-    # per watcher cost more than their queries (bench/bench_floor.py)
+    db = Station._meta.database
+    run = db.execute_sql
     stations = [
-        Tile(sid, code, name, active)
-        for sid, code, name, active in Station.select(
-            Station.id, Station.code, Station.name, Station.active
-        )
-        .order_by(Station.code)
-        .tuples()
+        Tile(sid, code, name, bool(active))
+        for sid, code, name, active in run(_STATIONS_SQL).fetchall()
     ]
     by_station: dict[int, list[dict]] = {s.id: [] for s in stations}
-    for code, name, station_id, state, why, since in (
-        Machine.select(
-            Machine.code,
-            Machine.name,
-            Machine.station,
-            Machine.state,
-            Machine.state_why,
-            Machine.state_since,
-        )
-        .where(Machine.active == True)  # noqa: E712
-        .order_by(Machine.code)
-        .tuples()
-    ):
+    since_value = _datetime
+    for code, name, station_id, state, why, since in run(_MACHINES_SQL).fetchall():
         by_station.setdefault(station_id, []).append(
-            Row(code=code, name=name, state=state, reason=why, since=since)
+            Row(code=code, name=name, state=state, reason=why, since=since_value(since))
         )
-    wip = dict(
-        StockCounter.select(StockCounter.station_id, pw.fn.SUM(StockCounter.count))
-        .where(StockCounter.stage == "wip")
-        .group_by(StockCounter.station_id)
-        .tuples()
-    )
-    # `WHERE "held"` as written: the partial index item_held has that very condition
-    # (server/db.py), so only held rows are read; counted here, as a GROUP BY would have
-    # SQLite walk the (station, stage) index over every item instead
+    wip = dict(run(_WIP_SQL).fetchall())
     held: dict[int, int] = {}
-    for (station_id,) in Item._meta.database.execute_sql(
-        'SELECT "station_id" FROM "item" WHERE "held"'
-    ).fetchall():
+    for (station_id,) in run(_HELD_SQL).fetchall():
         held[station_id] = held.get(station_id, 0) + 1
-    scanners = list(
-        Scanner.select(
-            Scanner.id,
-            Scanner.station,
-            Scanner.operator,
-            Scanner.order,
-            Scanner.last_scan_at,
-            Scanner.active,
-        )
-        .order_by(Scanner.id)
-        .tuples()
-    )
-    user_ids = {op for _i, _s, op, *_ in scanners if op}
-    users = dict(
-        User.select(User.id, User.username).where(User.id.in_(sorted(user_ids) or [0])).tuples()
-    )
-    orders = {
-        o.id: o
-        for o in ProductionOrder.select(
-            ProductionOrder.id,
-            ProductionOrder.number,
-            ProductionOrder.station,
-            ProductionOrder.status,
-            ProductionOrder.due,
-            ProductionOrder.qty,
-            ProductionOrder.completed,
-        ).where(ProductionOrder.status.in_(OPEN))
-    }
-    line_order: dict[int, ProductionOrder] = {}
+    scanners = run(_SCANNERS_SQL).fetchall()
+    user_ids = sorted({op for _i, _s, op, *_ in scanners if op})
+    users: dict[int, str] = {}
+    if user_ids:
+        sql = f'SELECT "id", "username" FROM "user" WHERE "id" IN ({_marks(db, len(user_ids))})'
+        users = dict(run(sql, user_ids).fetchall())
+    orders = _orders(db, f'"status" IN ({_marks(db, len(OPEN))})', list(OPEN))
+    line_order: dict[int, Order] = {}
     for o in sorted(orders.values(), key=lambda o: (o.due, o.number)):
         if o.station_id is not None:
             line_order.setdefault(o.station_id, o)
-    context_ids = {oid for _i, _s, _op, oid, *_ in scanners if oid and oid not in orders}
+    context_ids = sorted({oid for _i, _s, _op, oid, _r in scanners if oid and oid not in orders})
     if context_ids:
-        for o in ProductionOrder.select().where(ProductionOrder.id.in_(sorted(context_ids))):
-            orders[o.id] = o
-    answers = _last_answers([(sid, at) for sid, _s, _op, _o, at, _a in scanners])
+        orders.update(_orders(db, f'"id" IN ({_marks(db, len(context_ids))})', context_ids))
+    answers = _last_answers([(sid, row_id) for sid, _s, _op, _o, row_id in scanners])
     per_station: dict[int, list[tuple]] = {}
     for row in scanners:
         per_station.setdefault(row[1], []).append(row)

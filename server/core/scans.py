@@ -247,7 +247,7 @@ def apply_scans(
         batch.oee.flush()
         if batch.touched:
             # one update per scanner per batch, not per scan
-            hot.touch_scanners(sorted(batch.touched), now or utcnow())
+            hot.touch_scanners(batch.touched, now or utcnow())
         # last, right before the commit: on PostgreSQL the outbox lock is held from here
         events.write(batch.events, now or utcnow())
     return results
@@ -297,7 +297,9 @@ class _Batch:
         self._scanners: dict = {}
         self._reasons: dict = {}
         self._locations: dict = {}
-        self.touched: set[str] = set()  # scanner ids that scanned in this batch
+        #: scanner id -> the id of its last scan's ledger row, for the scanners that
+        #: scanned in this batch (None until that row is written)
+        self.touched: dict[str, int | None] = {}
         #: the batch's events (server/core/events.py), written just before the commit
         self.events: list[tuple[str, str, dict]] = []
         self._print_rules: dict | None = None
@@ -479,7 +481,7 @@ class _savepoint:  # noqa: N801 - used as `with _savepoint(db):`
 
 def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
     item = ctx.item if ctx.item is not None and ctx.item.id else None
-    hot.insert_ledger(
+    row_id = hot.insert_ledger(
         scan_id=ctx.scan.scan_id,
         origin="scan",
         scanner_id=ctx.scan.scanner_id,
@@ -505,6 +507,8 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         location_id=ctx.location_id,
         shipment_id=ctx.shipment_id,
     )
+    if ctx.scan.scanner_id in ctx.batch.touched:
+        ctx.batch.touched[ctx.scan.scanner_id] = row_id
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -517,7 +521,7 @@ def _process(ctx: _Ctx) -> ScanResult:
         raise Rejected("unknown_scanner", f"Scanner {scan.scanner_id!r} is not registered")
     if not ctx.scanner.active:
         raise Rejected("unknown_scanner", f"Scanner {ctx.scanner.id} is deactivated")
-    ctx.batch.touched.add(ctx.scanner.id)
+    ctx.batch.touched.setdefault(ctx.scanner.id, None)
     if scan.station:
         ctx.station = ctx.batch.station(code=scan.station)
         if ctx.station is None:

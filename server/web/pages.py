@@ -72,16 +72,26 @@ def safe_next(target: str | None) -> str:
 
 def age(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
     """'12 s', '5 min', '3 h', '2 d' since `when` (naive UTC)."""
-    if when is None:
-        return "—"
-    seconds = max(int(((now or utcnow()) - when).total_seconds()), 0)
-    # looked up once a request: the floor page asks for 400 ages a second per watcher, and
-    # flask-babel finds the request's catalogue anew on every gettext
+    return age_in(age_words(), when, now or utcnow())
+
+
+def age_words() -> tuple[str, str, str, str]:
+    """The four words of `age()`, looked up once a request: the floor page asks for 400
+    ages a second per watcher, and flask-babel finds the request's catalogue anew on every
+    gettext."""
     words = g.get("_age_words")
     if words is None:
         words = g._age_words = tuple(
             gettext(w, n="%(n)s") for w in ("%(n)s s", "%(n)s min", "%(n)s h", "%(n)s d")
         )
+    return words
+
+
+def age_in(words: tuple[str, str, str, str], when: dt.datetime | None, now: dt.datetime) -> str:
+    """`age()` with its words given (`age_words()`)."""
+    if when is None:
+        return "—"
+    seconds = max(int((now - when).total_seconds()), 0)
     if seconds < 60:
         return words[0] % {"n": seconds}
     if seconds < 3600:
