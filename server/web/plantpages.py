@@ -9,10 +9,11 @@ these views only pick the window and render.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 from flask import current_app, jsonify, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from jinja2.filters import do_urlencode
 from markupsafe import Markup, escape
 
@@ -54,22 +55,120 @@ def _memo(fn):
 
 def _floor() -> dict:
     now = utcnow()
-    return {"floor_grid": floor_grid(plantfloor.tiles(now), now), "now": now}
+    drawn = floor_tiles(plantfloor.tiles(now), now)
+    return {"floor_grid": _grid(drawn), "floor_version": drawn.version, "now": now}
+
+
+#: Drawn tiles by what they show (`_shown()`: every value a tile prints, its ages as the
+#: words printed, the page's language and the order link): a tile is drawn again only when
+#: something on it changed, for every watcher this process serves. Bounded: emptied when
+#: full (a floor of 200 stations fills a few hundred a minute while ages tick).
+_DRAWN: dict[tuple, str] = {}
+_DRAWN_MAX = 5_000
+#: the floor's recent versions (`Drawn.version`) -> the tiles each showed, station code ->
+#: tile key: what `/floor/live?since=` answers against. A version this process never drew
+#: (a restart, another worker) is answered with every tile.
+_VERSIONS: dict[str, dict[str, tuple]] = {}
+_VERSIONS_MAX = 256
+
+
+class Drawn(list):
+    """(station code, tile key, markup) per tile in the floor's order, and `version`: a
+    digest of the keys, the same in every process for the same floor."""
+
+    version: str = ""
+    empty: str = ""
+
+
+def _shown(t: dict, now: dt.datetime, ages, reasons: dict) -> tuple:
+    """Everything a tile prints, as plain values: the tile is drawn from this alone, so
+    equal values draw equal markup."""
+    st = t["station"]
+    order = t["order"]
+    last = t["last"]
+    return (
+        st.code,
+        st.name,
+        bool(st.active),
+        t["andon"],
+        t["machine_state"],
+        tuple(
+            (
+                m["code"],
+                m["state"],
+                (m["reason"], reasons[m["reason"]]) if m["state"] == "down" else None,
+                age_in(ages, m["since"], now),
+            )
+            for m in t["machines"]
+        ),
+        tuple(t["operators"]),
+        t["wip"],
+        t["held"],
+        (order.number, qty(order.completed), qty(order.qty)) if order else None,
+        (
+            last["status"],
+            last["action"],
+            last["reason"] if last["status"] == "rejected" else None,
+            tuple(last["warnings"]),
+            age_in(ages, last["at"], now),
+        )
+        if last
+        else None,
+    )
+
+
+def floor_tiles(tiles: list[dict], now: dt.datetime) -> Drawn:
+    """The floor's tiles drawn (see `Drawn`), each taken from `_DRAWN` when a tile showing
+    the same was drawn before: on a floor where a few stations change a second, a render
+    draws those few instead of 200."""
+    why = {m["reason"] for t in tiles for m in t["down"]}
+    reasons = {code: i18n.listed_reason_text(code) for code in why}
+    ages = age_words()
+    lang = str(get_locale() or i18n.DEFAULT)
+    order_url = url_for("web.order_edit", number="_")[:-1]
+    words = None
+    out = Drawn()
+    for t in tiles:
+        key = (lang, order_url, _shown(t, now, ages, reasons))
+        markup = _DRAWN.get(key)
+        if markup is None:
+            if words is None:
+                words = _words(order_url)
+            markup = _tile(key[2], words)
+            if len(_DRAWN) >= _DRAWN_MAX:
+                _DRAWN.clear()
+            _DRAWN[key] = markup
+        out.append((key[2][0], key, markup))
+    out.version = hashlib.blake2b(
+        repr([key for _c, key, _m in out]).encode(), digest_size=9
+    ).hexdigest()
+    if not tiles:
+        out.empty = f'<p class="muted">{escape(gettext("No stations yet."))}</p>'
+    if out.version not in _VERSIONS:
+        if len(_VERSIONS) >= _VERSIONS_MAX:
+            try:
+                del _VERSIONS[next(iter(_VERSIONS))]  # the oldest
+            except (KeyError, RuntimeError, StopIteration):  # another thread's doing
+                pass
+        _VERSIONS[out.version] = {code: key for code, key, _m in out}
+    return out
+
+
+def _grid(drawn: Drawn) -> Markup:
+    """The whole grid: what `_floor_live.html` drew before, byte for byte."""
+    if not drawn:
+        return Markup(f'<div class="floor-grid">\n{drawn.empty}\n\n</div>')
+    return Markup('<div class="floor-grid">\n' + "".join(m for _c, _k, m in drawn) + "\n</div>")
 
 
 def floor_grid(tiles: list[dict], now: dt.datetime) -> Markup:
-    """The floor's tiles as HTML, built here rather than in a Jinja loop: 200 tiles a
-    second per watcher, and the template's attribute lookups, filters and calls per tile
-    were half the page's time (bench/bench_floor.py). The markup is what
-    `_floor_live.html` drew before, byte for byte; every text is escaped."""
-    why = {m["reason"] for t in tiles for m in t["down"]}
-    reasons = {code: i18n.listed_reason_text(code) for code in why}
-    reason_text = _memo(i18n.reason_text)
-    verb_text = _memo(i18n.verb_text)
-    command_text = _memo(i18n.command_text)
-    warning_text = _memo(i18n.warning_text)
-    on_hold = _memo(lambda n: gettext("%(n)s on hold", n=n))
-    # the words are looked up once a render, escaped once
+    """The floor's tiles as HTML (the whole grid)."""
+    return _grid(floor_tiles(tiles, now))
+
+
+def _words(order_url: str) -> dict:
+    """The words and texts of a tile in the request's language, escaped once; the text
+    helpers memoised for the render (each lazy string lookup is a catalogue search)."""
     w = {
         k: escape(gettext(v))
         for k, v in (
@@ -88,89 +187,88 @@ def floor_grid(tiles: list[dict], now: dt.datetime) -> Markup:
             ("andon", "Andon"),
         )
     }
-    colour = {c: escape(gettext(c)) for c in ("red", "amber", "green", "grey")}
-    order_url = escape(url_for("web.order_edit", number="_")[:-1])
-    state_word = {"down": w["down"], "running": w["running"]}
-    ages = age_words()
-    if not tiles:
-        none = escape(gettext("No stations yet."))
-        return Markup(f'<div class="floor-grid">\n<p class="muted">{none}</p>\n\n</div>')
-    out = ['<div class="floor-grid">\n']
+    w["colour"] = {c: escape(gettext(c)) for c in ("red", "amber", "green", "grey")}
+    w["order_url"] = escape(order_url)
+    w["reason_text"] = _memo(i18n.reason_text)
+    w["verb_text"] = _memo(i18n.verb_text)
+    w["command_text"] = _memo(i18n.command_text)
+    w["warning_text"] = _memo(i18n.warning_text)
+    w["on_hold"] = _memo(lambda n: gettext("%(n)s on hold", n=n))
+    return w
+
+
+def _tile(shown: tuple, w: dict) -> str:
+    """One tile's markup from `_shown()`'s values; every text is escaped. The markup is
+    what the Jinja loop of `_floor_live.html` drew, byte for byte."""
+    (code, name, active, andon, machine_state, machines, operators, wip, held, order, last) = shown
+    code = escape(code)
+    out = [
+        f'\n<section class="card tile andon-{andon}" data-station="{code}" '
+        f'data-andon="{andon}" data-machine-state="{escape(machine_state or "")}">\n'
+        f'  <h2><span class="andon-lamp" title="{w["andon"]}: {w["colour"][andon]}"></span>'
+        f"{code} <small>{escape(name)}</small>"
+    ]
     add = out.append
-    for t in tiles:
-        st = t["station"]
-        andon = t["andon"]
-        code = escape(st.code)
+    if not active:
+        add(f' <span class="pill inactive">{w["inactive"]}</span>')
+    add('</h2>\n  <ul class="machines">\n  ')
+    for m_code, state, down, since in machines:
+        m_code = escape(m_code)
+        word = w[state] if state in ("down", "running") else w["idle"]
+        state = escape(state)
         add(
-            f'\n<section class="card tile andon-{andon}" data-station="{code}" '
-            f'data-andon="{andon}" data-machine-state="{escape(t["machine_state"] or "")}">\n'
-            f'  <h2><span class="andon-lamp" title="{w["andon"]}: {colour[andon]}"></span>'
-            f"{code} <small>{escape(st.name)}</small>"
+            f'\n    <li data-machine="{m_code}" class="machine-{state}">'
+            f"<strong>{m_code}</strong>\n"
+            f'      <span class="pill machine-state state-{state}">{word}</span>\n      '
         )
-        if not st.active:
-            add(f' <span class="pill inactive">{w["inactive"]}</span>')
-        add('</h2>\n  <ul class="machines">\n  ')
-        machines = t["machines"]
-        for m in machines:
-            state = escape(m["state"])
+        if down is not None:
+            reason = escape(down[0])
             add(
-                f'\n    <li data-machine="{escape(m["code"])}" class="machine-{state}">'
-                f"<strong>{escape(m['code'])}</strong>\n"
-                f'      <span class="pill machine-state state-{state}">'
-                f"{state_word.get(m['state'], w['idle'])}</span>\n      "
+                f'<span class="down-reason" data-reason="{reason}">{reason} · '
+                f"{escape(down[1])}</span>"
             )
-            if m["state"] == "down":
-                reason = escape(m["reason"])
-                add(
-                    f'<span class="down-reason" data-reason="{reason}">{reason} · '
-                    f"{escape(reasons[m['reason']])}</span>"
-                )
-            since = escape(age_in(ages, m["since"], now))
-            add(f"\n      <small>{w['for']} {since}</small></li>\n  ")
-        if not machines:
-            add(f'<li class="muted">{w["none"]}</li>\n  ')
+        add(f"\n      <small>{w['for']} {escape(since)}</small></li>\n  ")
+    if not machines:
+        add(f'<li class="muted">{w["none"]}</li>\n  ')
+    add(
+        f"\n  </ul>\n"
+        f'  <dl class="tile-facts">\n'
+        f"    <dt>{w['operator']}</dt><dd data-operator>"
+        f"{escape(', '.join(operators)) if operators else '—'}</dd>\n"
+        f"    <dt>{w['wip']}</dt><dd data-wip>{wip}"
+    )
+    if held:
+        add(f' · <span class="pill flag-hold">{escape(w["on_hold"](held))}</span>')
+    add(f"</dd>\n    <dt>{w['order']}</dt><dd data-order>")
+    if order:
+        number, completed, planned = order
         add(
-            f"\n  </ul>\n"
-            f'  <dl class="tile-facts">\n'
-            f"    <dt>{w['operator']}</dt><dd data-operator>"
-            f"{escape(', '.join(t['operators'])) if t['operators'] else '—'}</dd>\n"
-            f"    <dt>{w['wip']}</dt><dd data-wip>{t['wip']}"
+            f'<a href="{w["order_url"]}{escape(do_urlencode(number))}">{escape(number)}</a> '
+            f"<small>{escape(completed)} / {escape(planned)}</small>"
         )
-        if t["held"]:
-            add(f' · <span class="pill flag-hold">{escape(on_hold(t["held"]))}</span>')
-        add(f"</dd>\n    <dt>{w['order']}</dt><dd data-order>")
-        order = t["order"]
-        if order:
-            number = order.number
-            add(
-                f'<a href="{order_url}{escape(do_urlencode(number))}">{escape(number)}</a> '
-                f"<small>{escape(qty(order.completed))} / {escape(qty(order.qty))}</small>"
-            )
+    else:
+        add("—")
+    add(f"</dd>\n    <dt>{w['last']}</dt><dd data-last>")
+    if last:
+        status, action, reason, warnings, at = last
+        ok = status == "accepted"
+        add(
+            f'<span class="pill {"ok" if ok else "bad"}">'
+            f"{w['ok'] if ok else w['rejected']}</span>\n      "
+        )
+        if status == "rejected":
+            add(escape(w["reason_text"](reason)))
+        elif action and action.startswith("command"):
+            add(escape(w["command_text"](action)))
         else:
-            add("—")
-        add(f"</dd>\n    <dt>{w['last']}</dt><dd data-last>")
-        a = t["last"]
-        if a:
-            ok = a["status"] == "accepted"
-            add(
-                f'<span class="pill {"ok" if ok else "bad"}">'
-                f"{w['ok'] if ok else w['rejected']}</span>\n      "
-            )
-            action = a["action"]
-            if a["status"] == "rejected":
-                add(escape(reason_text(a["reason"])))
-            elif action and action.startswith("command"):
-                add(escape(command_text(action)))
-            else:
-                add(escape(verb_text(action)))
-            for code_w in a["warnings"]:
-                add(f' <span class="pill warn">{escape(warning_text(code_w))}</span>')
-            add(f"\n      <small>{escape(age_in(ages, a['at'], now))}</small>")
-        else:
-            add("—")
-        add("</dd>\n  </dl>\n</section>\n")
-    add("\n</div>")
-    return Markup("".join(out))
+            add(escape(w["verb_text"](action)))
+        for code_w in warnings:
+            add(f' <span class="pill warn">{escape(w["warning_text"](code_w))}</span>')
+        add(f"\n      <small>{escape(at)}</small>")
+    else:
+        add("—")
+    add("</dd>\n  </dl>\n</section>\n")
+    return "".join(out)
 
 
 @bp.route("/floor")
@@ -182,9 +280,22 @@ def plant_floor():
 @bp.route("/floor/live")
 @role_required("supervisor")
 def plant_floor_live():
-    # the fragment is the grid alone: no template, so no context processors either
+    """The floor for a watching page, every second: each station in order, with the markup
+    of the tiles changed since the floor version the page holds (`?since=`) and null for
+    the others; every tile's markup when that version is not known here (or not given).
+    JSON: {"version", "tiles": [[station code, markup or null], ...], "empty"}."""
     now = utcnow()
-    return floor_grid(plantfloor.tiles(now), now)
+    drawn = floor_tiles(plantfloor.tiles(now), now)
+    held = _VERSIONS.get(request.args.get("since", ""), {})
+    resp = jsonify(
+        {
+            "version": drawn.version,
+            "tiles": [[c, None if held.get(c) == key else m] for c, key, m in drawn],
+            "empty": drawn.empty,
+        }
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 # --- shifts: which one and which day a page shows ----------------------------------------

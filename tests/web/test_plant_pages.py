@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from server.core import andon
+from server.models import User
+from tests.conftest import STATIONS
 from tests.test_oee_labour import DAY, at, scan
 
 
@@ -112,3 +116,52 @@ def test_timeline_capacity_counts_each_line_its_site_shifts_less_breaks(plant, a
     assert cap == round(16 * days, 1)
     cap, days = capacity("A2")
     assert cap == round(15.5 * days, 1)
+
+
+@pytest.mark.parametrize("lang, rejected", [("en", "Rejected"), ("id", "Ditolak")])
+def test_floor_live_sends_only_the_tiles_changed_since_the_pages_version(
+    plant, api, db, as_role, web_users, lang, rejected
+):
+    """/floor/live?since=<the version the page holds> lists every station in order, with
+    markup for a tile that changed since that version and null for the others; a version
+    not known here (or none) gets every tile."""
+    User.update(language=lang).where(User.username == web_users["supervisor"]).execute()
+    browser = as_role("supervisor")
+    html = browser.get("/floor").get_data(as_text=True)
+    version = re.search(r'id="floor-live"[^>]* data-version="([0-9a-f]+)"', html).group(1)
+    codes = sorted(code for code, _n, _a in STATIONS)
+
+    def live(since: str | None, stations: list[str] = codes) -> dict:
+        resp = browser.get("/floor/live" + (f"?since={since}" if since is not None else ""))
+        assert resp.status_code == 200 and resp.is_json
+        assert resp.headers["Cache-Control"] == "no-store"
+        body = resp.get_json()
+        assert [code for code, _m in body["tiles"]] == stations
+        return body
+
+    same = live(version)
+    assert same["version"] == version
+    assert [m for _c, m in same["tiles"]] == [None] * len(codes)  # nothing resent
+
+    plant.scan("sc-recv", "nonsense", expected=422)  # RECV's last answer: a refusal
+    changed = live(version)
+    assert changed["version"] != version
+    sent = {code: m for code, m in changed["tiles"] if m is not None}
+    assert list(sent) == ["RECV"]
+    assert 'data-station="RECV" data-andon="red"' in sent["RECV"]
+    assert f'<span class="pill bad">{rejected}</span>' in sent["RECV"]
+
+    page = browser.get("/floor").get_data(as_text=True)
+    for since in (None, "", "0123456789abcdef01"):  # a version this process never drew
+        full = live(since)
+        assert all(m and f'data-station="{c}"' in m for c, m in full["tiles"])
+        # the same markup as the whole page's (RECV's age may have ticked since)
+        assert all(m in page for c, m in full["tiles"] if c != "RECV")
+
+    # a station added arrives in its place; the others are not sent again
+    api.post(
+        "/api/stations", {"code": "B1", "name": "Bay 1", "default_action": "move"}, expected=201
+    )
+    added = live(changed["version"], sorted([*codes, "B1"]))
+    sent = {code for code, m in added["tiles"] if m is not None}
+    assert sent <= {"B1", "RECV"} and "B1" in sent

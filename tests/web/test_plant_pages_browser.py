@@ -24,6 +24,7 @@ WORDS = {
         "breakdown": "BREAKDOWN · Machine breakdown",
         "moved": "Order WO-1",
         "refused": "Order WO-1 not moved",
+        "rejected": "Rejected",
     },
     "id": {
         "down": "berhenti",
@@ -31,6 +32,7 @@ WORDS = {
         "breakdown": "BREAKDOWN · Mesin rusak",
         "moved": "Pesanan WO-1",
         "refused": "Pesanan WO-1 tidak dipindah",
+        "rejected": "Ditolak",
     },
 }
 
@@ -76,6 +78,35 @@ def test_a_machine_down_and_up_on_the_floor_page(page, plant, api, db, db_url, w
     expect(tile).to_have_attribute("data-andon", "green")
     assert page.evaluate("window.__noReload") == "still here"
     assert Machine.get(Machine.code == "PRESS1").state == "running"
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_the_floor_page_gets_only_the_changed_tile(page, plant, db_url, web_users, lang):
+    """A refusal at RECV: its tile arrives and replaces the one shown, without a reload;
+    the live answers carry no markup for the other stations, and their tiles on the page
+    are the very elements first drawn."""
+    _as_supervisor(page, web_users, lang)
+    page.goto("/floor")
+    page.evaluate("window.__noReload = 'still here'")
+    page.evaluate("document.querySelectorAll('.tile').forEach(t => { t.__first = true; })")
+    tile = page.locator('.tile[data-station="RECV"]')
+    expect(tile).to_have_attribute("data-andon", "grey")
+    with page.expect_response(lambda r: "/floor/live" in r.url) as quiet:
+        pass
+    assert [m for _c, m in quiet.value.json()["tiles"]] == [None] * 8  # nothing changed
+
+    plant.scan("sc-recv", "nonsense", expected=422)
+    expect(tile).to_have_attribute("data-andon", "red")
+    expect(tile.locator("[data-last]")).to_contain_text(WORDS[lang]["rejected"])
+    with page.expect_response(lambda r: "/floor/live" in r.url) as later:
+        pass
+    assert {c for c, m in later.value.json()["tiles"] if m is not None} <= {"RECV"}
+    first = page.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('.tile')]"
+        ".map(t => [t.dataset.station, t.__first === true]))"
+    )
+    assert first == {code: code != "RECV" for code in first} and len(first) == 8
+    assert page.evaluate("window.__noReload") == "still here"
 
 
 def _drag(page, handle, dx: float) -> None:

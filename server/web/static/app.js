@@ -46,6 +46,70 @@
     setInterval(tick, 1000);
   }
 
+  // The plant floor: <div data-floor-live="/floor/live" data-version="..."> asks every
+  // second for the tiles changed since the floor version it holds; the answer lists every
+  // station in order, with markup for a changed tile and null for one to keep as it is.
+  function floorLive(el) {
+    var url = el.getAttribute("data-floor-live"), busy = false, stopped = false;
+    function tick() {
+      if (stopped || busy || document.hidden) return;
+      busy = true;
+      var since = el.getAttribute("data-version") || "";
+      fetch(url + "?since=" + encodeURIComponent(since),
+            {credentials: "same-origin", redirect: "manual",
+             headers: {"X-Requested-With": "fetch"}})
+        .then(function (r) {
+          if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) {
+            stopped = true; return null;
+          }
+          return r.ok ? r.json() : null;
+        })
+        .then(function (body) {
+          if (body) apply(body);
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }
+    function apply(body) {
+      var grid = el.querySelector(".floor-grid");
+      if (!grid) return;
+      var shown = {}, before = [];
+      Array.prototype.forEach.call(grid.querySelectorAll(":scope > .tile"), function (t) {
+        shown[t.getAttribute("data-station")] = t;
+        before.push(t);
+      });
+      var next = [], changed = [];
+      for (var i = 0; i < body.tiles.length; i++) {
+        var code = body.tiles[i][0], html = body.tiles[i][1], node;
+        if (html === null) {
+          node = shown[code];
+          if (!node) { el.removeAttribute("data-version"); return; }  // all of it next time
+        } else {
+          var made = document.createElement("template");
+          made.innerHTML = html;
+          node = made.content.firstElementChild;
+          changed.push([shown[code], node]);
+        }
+        next.push(node);
+      }
+      var same = next.length === before.length;
+      for (var j = 0; same && j < before.length; j++) {
+        var had = before[j].getAttribute("data-station");
+        same = had === body.tiles[j][0];
+      }
+      if (same) {
+        changed.forEach(function (pair) { pair[0].replaceWith(pair[1]); });
+      } else if (next.length) {
+        grid.replaceChildren.apply(grid, next);
+      } else {
+        grid.innerHTML = body.empty;
+      }
+      el.setAttribute("data-version", body.version);
+      if (changed.length || !same) el.setAttribute("data-updated", String(Date.now()));
+    }
+    setInterval(tick, 1000);
+  }
+
   function autosubmit(sel) {
     sel.addEventListener("change", function () { sel.form.submit(); });
   }
@@ -315,6 +379,7 @@
     var alertsLink = document.getElementById("alerts-link");
     if (alertsLink) alertCount(alertsLink);
     Array.prototype.forEach.call(document.querySelectorAll("[data-live]"), live);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-floor-live]"), floorLive);
     Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"), autosubmit);
     var editor = document.getElementById("template-form");
     if (editor) templateEditor(editor);
