@@ -192,6 +192,12 @@ def create_schema(db: pw.Database) -> list[str]:
         # after the migrations: the column it covers may have just been added (0003). Only
         # held rows enter it, so the scans of ordinary items never write it
         db.execute_sql('CREATE INDEX IF NOT EXISTS "item_held" ON "item" ("stage") WHERE "held"')
+        # the plant floor's held units per station (server/core/plantfloor.py), read from
+        # this index alone: through item_held each of the held rows was a seek into the
+        # item table (5 ms a render for 1,000 held of 100,000 items)
+        db.execute_sql(
+            'CREATE INDEX IF NOT EXISTS "item_held_station" ON "item" ("station_id") WHERE "held"'
+        )
         # the drill-down to a location's items; only a scan that changes an item's place
         # writes it (0009 adds the column)
         db.execute_sql('CREATE INDEX IF NOT EXISTS "item_location" ON "item" ("location_id")')

@@ -15,7 +15,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import NamedTuple
 
-from server.core import andon
+import peewee as pw
+
+from server.core import andon, reasonlist
 from server.models import (
     LedgerEntry,
     ProductionOrder,
@@ -26,8 +28,14 @@ OPEN = ("released", "in_progress")
 
 _ANSWERS_SQL = (
     'SELECT "id", "status", "reason", "warnings", "message", "received_at", "raw_code", '
-    '"action", "result" FROM "ledger_entry" WHERE "id" IN ({marks})'
+    '"action", {answered} FROM "ledger_entry" WHERE "id" IN ({marks})'
 )
+#: the answer's own action, the one key the floor reads of the stored answer (`result`,
+#: JSON text of some 400 bytes): taken out in SQL rather than each answer parsed in Python
+_ANSWERED = {
+    "sqlite": """json_extract("result", '$.action')""",
+    "postgres": """CAST("result" AS json) ->> 'action'""",
+}
 
 
 def _datetime(value):
@@ -47,17 +55,19 @@ def _last_answers(scanners: list[tuple]) -> dict[str, dict]:
         return {}
     db = LedgerEntry._meta.database
     ids = sorted(by_row)
-    cursor = db.execute_sql(_ANSWERS_SQL.format(marks=", ".join([db.param] * len(ids))), ids)
+    kind = "postgres" if isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase) else "sqlite"
+    sql = _ANSWERS_SQL.format(answered=_ANSWERED[kind], marks=", ".join([db.param] * len(ids)))
+    cursor = db.execute_sql(sql, ids)
     json_value = LedgerEntry.warnings.python_value
     when = _datetime
     out: dict[str, dict] = {}
-    for row_id, status, reason, warnings, message, at, code, action, result in cursor:
-        warnings, result = json_value(warnings), json_value(result)
-        answered = (result or {}).get("action") if isinstance(result, dict) else None
+    for row_id, status, reason, warnings, message, at, code, action, answered in cursor:
+        # most answers carry no warning: "[]" is not parsed
+        warnings = json_value(warnings) if warnings and warnings != "[]" else ()
         out[by_row[row_id]] = Row(
             status=status,
             reason=reason,
-            warnings=[w.get("code") if isinstance(w, dict) else w for w in warnings or []],
+            warnings=[w.get("code") if isinstance(w, dict) else w for w in warnings or ()],
             message=message,
             at=when(at),  # SQLite hands a datetime back as text
             code=code,
@@ -112,9 +122,10 @@ _WIP_SQL = (
     'SELECT "station_id", SUM("count") FROM "stock_counter" WHERE "stage" = \'wip\' '
     'GROUP BY "station_id"'
 )
-# `WHERE "held"` as written: the partial index item_held has that very condition
-# (server/db.py), so only held rows are read; counted in Python, as a GROUP BY would have
-# SQLite walk the (station, stage) index over every item instead
+# `WHERE "held"` as written: the partial index item_held_station has that very condition
+# and holds the station (server/db.py), so only held rows are read, from the index alone;
+# counted in Python, as a GROUP BY would have SQLite walk the (station, stage) index over
+# every item instead
 _HELD_SQL = 'SELECT "station_id" FROM "item" WHERE "held"'
 _SCANNERS_SQL = (
     'SELECT "id", "station_id", "operator_id", "order_id", "last_ledger_id" FROM "scanner" '
@@ -223,3 +234,26 @@ def tiles(now: dt.datetime) -> list[dict]:
             )
         )
     return out
+
+
+_REASONS_SQL = 'SELECT "code", "text_en", "text_id" FROM "reason" WHERE "code" IN ({marks})'
+
+
+def reason_texts(codes, language: str | None) -> dict[str, str]:
+    """The reason list's text in `language` of each downtime reason code found as stored
+    (`reasonlist.text`), in one statement: a code not found is left out (the caller looks
+    it up the long way, `reasonlist.lookup`)."""
+    codes = sorted({c for c in codes if c})
+    if not codes:
+        return {}
+    db = Station._meta.database
+    rows = db.execute_sql(_REASONS_SQL.format(marks=_marks(db, len(codes))), codes).fetchall()
+    return {
+        code: reasonlist.text(_Reason(text_en, text_id), language)
+        for code, text_en, text_id in rows
+    }
+
+
+class _Reason(NamedTuple):
+    text_en: str
+    text_id: str

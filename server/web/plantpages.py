@@ -66,7 +66,7 @@ def _floor() -> dict:
 _DRAWN: dict[tuple, str] = {}
 _DRAWN_MAX = 5_000
 #: the floor's recent versions (`Drawn.version`) -> the tiles each showed, station code ->
-#: tile key: what `/floor/live?since=` answers against. A version this process never drew
+#: markup: what `/floor/live?since=` answers against. A version this process never drew
 #: (a restart, another worker) is answered with every tile.
 _VERSIONS: dict[str, dict[str, tuple]] = {}
 _VERSIONS_MAX = 256
@@ -74,7 +74,8 @@ _VERSIONS_MAX = 256
 
 class Drawn(list):
     """(station code, tile key, markup) per tile in the floor's order, and `version`: a
-    digest of the keys, the same in every process for the same floor."""
+    digest of the markup, the same in every process for the same floor; `empty`: the
+    grid's text when there is no station."""
 
     version: str = ""
     empty: str = ""
@@ -121,10 +122,12 @@ def floor_tiles(tiles: list[dict], now: dt.datetime) -> Drawn:
     """The floor's tiles drawn (see `Drawn`), each taken from `_DRAWN` when a tile showing
     the same was drawn before: on a floor where a few stations change a second, a render
     draws those few instead of 200."""
-    why = {m["reason"] for t in tiles for m in t["down"]}
-    reasons = {code: i18n.listed_reason_text(code) for code in why}
-    ages = age_words()
     lang = str(get_locale() or i18n.DEFAULT)
+    why = {m["reason"] for t in tiles for m in t["down"]}
+    reasons = plantfloor.reason_texts(why, lang)
+    for code in why - reasons.keys():  # not as stored: the long way (any case, or none)
+        reasons[code] = i18n.listed_reason_text(code)
+    ages = age_words()
     order_url = url_for("web.order_edit", number="_")[:-1]
     words = None
     out = Drawn()
@@ -139,9 +142,10 @@ def floor_tiles(tiles: list[dict], now: dt.datetime) -> Drawn:
                 _DRAWN.clear()
             _DRAWN[key] = markup
         out.append((key[2][0], key, markup))
-    out.version = hashlib.blake2b(
-        repr([key for _c, key, _m in out]).encode(), digest_size=9
-    ).hexdigest()
+    digest = hashlib.blake2b(digest_size=9)
+    for _code, _key, markup in out:  # the markup names its station
+        digest.update(markup.encode())
+    out.version = digest.hexdigest()
     if not tiles:
         out.empty = f'<p class="muted">{escape(gettext("No stations yet."))}</p>'
     if out.version not in _VERSIONS:
@@ -150,7 +154,7 @@ def floor_tiles(tiles: list[dict], now: dt.datetime) -> Drawn:
                 del _VERSIONS[next(iter(_VERSIONS))]  # the oldest
             except (KeyError, RuntimeError, StopIteration):  # another thread's doing
                 pass
-        _VERSIONS[out.version] = {code: key for code, key, _m in out}
+        _VERSIONS[out.version] = {code: markup for code, _key, markup in out}
     return out
 
 
@@ -290,7 +294,7 @@ def plant_floor_live():
     resp = jsonify(
         {
             "version": drawn.version,
-            "tiles": [[c, None if held.get(c) == key else m] for c, key, m in drawn],
+            "tiles": [[c, None if held.get(c) == m else m] for c, _key, m in drawn],
             "empty": drawn.empty,
         }
     )
