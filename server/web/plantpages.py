@@ -68,7 +68,7 @@ _DRAWN_MAX = 5_000
 #: the floor's recent versions (`Drawn.version`) -> the tiles each showed, station code ->
 #: markup: what `/floor/live?since=` answers against. A version this process never drew
 #: (a restart, another worker) is answered with every tile.
-_VERSIONS: dict[str, dict[str, tuple]] = {}
+_VERSIONS: dict[str, dict[str, str]] = {}
 _VERSIONS_MAX = 256
 
 
@@ -142,12 +142,12 @@ def floor_tiles(tiles: list[dict], now: dt.datetime) -> Drawn:
                 _DRAWN.clear()
             _DRAWN[key] = markup
         out.append((key[2][0], key, markup))
-    digest = hashlib.blake2b(digest_size=9)
+    if not tiles:
+        out.empty = f'<p class="muted">{escape(gettext("No stations yet."))}</p>'
+    digest = hashlib.blake2b(out.empty.encode(), digest_size=9)
     for _code, _key, markup in out:  # the markup names its station
         digest.update(markup.encode())
     out.version = digest.hexdigest()
-    if not tiles:
-        out.empty = f'<p class="muted">{escape(gettext("No stations yet."))}</p>'
     if out.version not in _VERSIONS:
         if len(_VERSIONS) >= _VERSIONS_MAX:
             try:

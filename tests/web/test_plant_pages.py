@@ -165,3 +165,12 @@ def test_floor_live_sends_only_the_tiles_changed_since_the_pages_version(
     added = live(changed["version"], sorted([*codes, "B1"]))
     sent = {code for code, m in added["tiles"] if m is not None}
     assert sent <= {"B1", "RECV"} and "B1" in sent
+
+
+@pytest.mark.parametrize("lang, none", [("en", "No stations yet."), ("id", "Belum ada stasiun.")])
+def test_floor_live_of_a_plant_without_stations(db, as_role, web_users, lang, none):
+    User.update(language=lang).where(User.username == web_users["supervisor"]).execute()
+    browser = as_role("supervisor")
+    assert none in browser.get("/floor").get_data(as_text=True)
+    body = browser.get("/floor/live").get_json()
+    assert body["tiles"] == [] and body["empty"] == f'<p class="muted">{none}</p>'
