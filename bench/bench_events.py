@@ -11,7 +11,10 @@ commit with the scans' batch) -> `python -m server dispatch` -> its two sinks, a
 
 - `mqtt`: publishes each event on `koordinator/events/scan.accepted` through the same
   Mosquitto; a paho subscriber in this process on `koordinator/events/#` takes them;
-- `webhook`: POSTs each event to a werkzeug server in this process (a thread, answers 200).
+- `webhook`: POSTs each event to a werkzeug server in this process (a thread, answers 200,
+  keeps the connection open as a production receiver does; `--receiver-closes`: HTTP/1.0,
+  a new connection each, werkzeug's default and what the figures before 2026-11-30 13:00
+  were measured against).
 
 Every scan receives a new item (`new` -> `raw`), as in bench_ingest.py.
 
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import json
 import logging
 import os
@@ -80,7 +84,7 @@ from bench_ingest import (
     with_baseline,
 )
 from paho.mqtt.enums import CallbackAPIVersion
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from server.db import init_db
@@ -133,14 +137,23 @@ def created_time(body: dict) -> float:
     return at.replace(tzinfo=dt.UTC).timestamp()
 
 
-class WebhookReceiver:
-    """A local webhook: werkzeug on a free port in a thread, answers 200 to every POST.
-    `/hook` takes the dispatcher's events, `/ceiling` the bench's raw POSTs."""
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1: the connection stays open between requests, as a production receiver's
+    does (werkzeug's default, HTTP/1.0, closes each; `--receiver-closes` keeps that)."""
 
-    def __init__(self) -> None:
+    protocol_version = "HTTP/1.1"
+
+
+class WebhookReceiver:
+    """A local webhook: werkzeug on a free port in a thread, answers 200 to every POST,
+    keeping the connection open unless `closes`. `/hook` takes the dispatcher's events,
+    `/ceiling` the bench's raw POSTs."""
+
+    def __init__(self, closes: bool = False) -> None:
         self.events, self.ceiling = Arrivals(), Arrivals()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        handler = WSGIRequestHandler if closes else KeepAliveHandler
+        self.server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -151,7 +164,9 @@ class WebhookReceiver:
         arrived = time.time()
         request = Request(environ)
         body = json.loads(request.get_data())
-        if request.path == "/ceiling":
+        if request.path == "/burst":
+            pass  # the receiver's own pace (phase_ceiling), not an arrival
+        elif request.path == "/ceiling":
             self.ceiling.add(str(body["n"]), arrived, body["sent_at"])
         elif body["type"] == "scan.accepted":
             self.events.add(body["payload"]["scan_id"], arrived, created_time(body))
@@ -270,13 +285,30 @@ def phase_ceiling(
 
     posted = paced(seconds, rate, post)
     wait_for([receiver.ceiling], map(str, range(posted)), 30)
-    out = {}
+    out = {"receiver_serial_per_s": receiver_pace(receiver)}
     sinks = (("mqtt", subscriber.ceiling, sent), ("webhook", receiver.ceiling, posted))
     for name, arrivals, n in sinks:
         with arrivals.lock:
             lat = [a - o for a, o in arrivals.first.values()]
         out[name] = {**figures(lat), "sent": n, "received": len(lat)}
     return out
+
+
+def receiver_pace(receiver, seconds: float = 2.0) -> int:
+    """POSTs a second the receiver answers one at a time on one kept connection: the
+    most a sink delivering one event per POST can reach here (the webhook sink's bound
+    when this is lower than the offered rate)."""
+    host, port = receiver.server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    body = json.dumps({"type": "burst", "payload": {}}).encode()
+    headers = {"Content-Type": "application/json"}
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        conn.request("POST", "/burst", body, headers)
+        conn.getresponse().read()
+        n += 1
+    conn.close()
+    return round(n / (time.perf_counter() - start))
 
 
 def start_dispatcher(url: str, broker, workdir: Path) -> subprocess.Popen:
@@ -329,12 +361,12 @@ def result_wall_times(pubs: list[CPublisher]) -> dict[str, float]:
     return out
 
 
-def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
+def run(seconds: int, tmp: Path, rate: int = RATE, receiver_closes: bool = False) -> dict:
     n = rate * seconds
     url = f"sqlite:///{tmp}/events.db"
     codes = seed(url, WARM_UP + n, PUBLISHERS)
     broker = start_mosquitto(tmp / "mq", conf_extra=TUNED)
-    receiver = WebhookReceiver()
+    receiver = WebhookReceiver(closes=receiver_closes)
     subscriber = EventSubscriber(broker.port)
     add_sinks(url, receiver.url("/hook"))
     procs: list[subprocess.Popen] = []
@@ -387,6 +419,7 @@ def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
         "last_event_after_s": round(drained_s, 2),
         "dispatch_poll_s": DispatchSettings.from_env(os.environ).poll_s,
         "dispatch_batch": DispatchSettings.from_env(os.environ).batch,
+        "receiver_keeps_alive": not receiver_closes,
         **cpu,
     }
     for name, arrivals in (("mqtt", subscriber.events), ("webhook", receiver.events)):
@@ -409,6 +442,10 @@ def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
         }
         sink = with_baseline(sink, [before[name], after[name]], "p99_ms", f"{name}_ratio")
         out[name] = {k.replace("null_", "ceiling_", 1): v for k, v in sink.items()}
+    out["webhook"]["receiver_serial_per_s"] = [
+        before["receiver_serial_per_s"],
+        after["receiver_serial_per_s"],
+    ]
     return out
 
 
@@ -417,11 +454,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10 s of scans instead of 30")
     parser.add_argument("--seconds", type=int, help="this many seconds of scans")
     parser.add_argument("--rate", type=int, default=RATE, help="scans/s offered (1,000)")
+    parser.add_argument(
+        "--receiver-closes",
+        action="store_true",
+        help="the webhook's receiver closes every connection (HTTP/1.0, werkzeug's default)",
+    )
     args = parser.parse_args()
     require_mosquitto_tools()
     seconds = args.seconds or (10 if args.quick else 30)
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmpdir:
-        result = run(seconds, Path(tmpdir), args.rate)
+        result = run(seconds, Path(tmpdir), args.rate, args.receiver_closes)
     print(json.dumps(result), flush=True)
     return 0
 
