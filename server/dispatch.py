@@ -382,6 +382,7 @@ class _HttpConnection:
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
+@functools.lru_cache(maxsize=4096)
 def _topic_level(text: str) -> str:
     """A name as one MQTT topic level: no separators or wildcards."""
     return "".join("_" if c in "/+#\x00" else c for c in text) or "_"
