@@ -439,9 +439,16 @@ class MqttSink:
         Returns (ok, detail, seconds) per event up to the first failure and any
         acknowledged after it; the dispatcher's cursor stops before the first failure, so
         the events after it go again (at least once)."""
-        plan = [self._messages(event) for event in batch]
+        plan: list[list[tuple[str, bytes, bool]]] = []
+        unsendable = None  # an event that cannot be made into messages: the batch ends there
+        for event in batch:
+            try:
+                plan.append(self._messages(event))
+            except Exception as exc:
+                unsendable = str(exc) or type(exc).__name__
+                break
         flat = [m for messages in plan for m in messages]
-        acked, error = self.session.publish_many(flat, self.timeout)
+        acked, error = self.session.publish_many(flat, self.timeout) if flat else ([], None)
         results: list[tuple[bool, str, float]] = []
         failed = False
         i = 0
@@ -456,6 +463,8 @@ class MqttSink:
                 results.append(
                     (False, error or f"no PUBACK from the broker for {missing}", self.timeout)
                 )
+        if unsendable is not None and not failed:
+            results.append((False, unsendable, 0.0))
         return results
 
     def close(self) -> None:
