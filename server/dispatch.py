@@ -74,8 +74,8 @@ def event_body(event: Event) -> dict:
 
 
 def encoded(event) -> bytes:
-    """The event's body as sent: encoded once for an `Outgoing` row (every sink of the
-    batch and every retry share it), by `event_body` for a model row."""
+    """The event's body as sent: an `Outgoing` row's, built once from its stored text; a
+    model row's through `event_body` (a sink called directly, as a test does)."""
     body = getattr(event, "body", None)
     if body is None:
         body = json.dumps(event_body(event), separators=(",", ":")).encode()
