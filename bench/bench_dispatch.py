@@ -118,6 +118,28 @@ def _receivers(port: int, conn) -> None:
     receiver.shutdown()
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's live threads since they started: the sinks' threads
+    by name, and paho's network thread (the sink's session is the only one running while
+    the dispatcher delivers; the ceiling's clients have stopped theirs)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        name = thread.name
+        if name.startswith("paho-mqtt-client"):
+            name = "paho network thread"
+        elif not name.startswith("dispatcher-"):
+            continue  # the main thread did the setup and the ceiling too
+        out[name] = out.get(name, 0.0) + seconds
+    return out
+
+
 def ceiling(port: int, hook_url: str, n: int) -> dict:
     """n publishes-and-wait and n keep-alive POSTs from one thread, each a second rate."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ceiling")
@@ -176,6 +198,7 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
         prof = cProfile.Profile(time.thread_time) if profile else None
         cpu0, start = time.process_time(), time.perf_counter()
         done_at: dict[str, float] = {}
+        threads: dict[str, float] = {}
 
         def watch() -> None:
             while len(done_at) < 2 and time.perf_counter() - start < 600:
@@ -184,6 +207,7 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
                         if sink.cursor >= last and sink.name not in done_at:
                             done_at[sink.name] = time.perf_counter() - start
                 time.sleep(0.02)
+            threads.update(thread_cpu())  # before the sinks' threads end
             stop.set()
 
         watcher = threading.Thread(target=watch)
@@ -222,6 +246,10 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
             "events_per_s": round(rate),
             "ceiling_per_s": [before[kind], after[kind]],
             "ratio": round(rate / ceil, 2),
+        }
+    if not prof:
+        out["cpu_us_per_delivery_by_thread"] = {
+            name: round(seconds / n * 1e6) for name, seconds in sorted(threads.items())
         }
     out["mqtt"]["received"] = messages
     out["webhook"]["received"] = posts - 2 * min(n, 3000)
