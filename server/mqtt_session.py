@@ -19,7 +19,8 @@ Two ways to run it:
   keeps the broker's Receive Maximum (`on_connected` hands it the CONNACK's properties).
   No thread of the session's own, no lock on the hot path (docs/design.md "Architecture").
 - **threaded** (`start()`, the sinks): paho's network thread serves the connection and
-  reconnects with the same back-off; `publish_wait()` may be called from any thread.
+  reconnects with the same back-off; `publish_wait()` (one message) and `publish_many()`
+  (a window in flight at once) may be called from any thread.
 
 The session knows nothing of scans or events: messages go to `on_message`, PUBACKs of
 the owner's publishes to `on_publish`, a new connection to `on_connected`.
