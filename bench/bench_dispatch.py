@@ -15,9 +15,15 @@ PUBACK (paho, `loop_start`, as the MQTT sink), and of POSTs on one kept-alive
 `http.client` connection, to the same broker and receiver, both from one thread. The
 sinks' `events_per_s` are quoted beside `ceiling_per_s` as `ratio` (sink over ceiling).
 
-`--profile` runs the dispatcher's phase under cProfile and prints the top of it
-(cumulative), to see where a delivery's time goes; cProfile sees one thread, so there the
-sinks are served in turn in this one (`run_once()`), not each in its own as `run()` does.
+`--profile` runs the dispatcher's phase under cProfile, timed by the thread's CPU clock
+(not the wall: waiting for a receiver or a PUBACK is not counted), and prints the top of
+it by own time, to see where a delivery's CPU goes; cProfile sees one thread, so there the
+sinks are served in turn in this one (`run_once()`), not each in its own as `run()` does,
+and paho's network thread (writing the publishes, reading the PUBACKs) is not in it.
+
+The receiver and the subscriber run in a child process, so `cpu_us_per_delivery` (the
+bench process's CPU time over the deliveries) is the dispatcher's own, paho's network
+thread included.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import http.client
 import http.server
 import io
 import json
+import multiprocessing
 import os
 import platform
 import pstats
@@ -98,6 +105,41 @@ class Subscriber:
         self.client.loop_stop()
 
 
+def _receivers(port: int, conn) -> None:
+    """The child process holding the webhook's receiver and the MQTT subscriber, so the
+    bench process's CPU time is the dispatcher's (and the ceiling's clients') alone.
+    Answers "count" with (POSTs received, messages received) until "stop"."""
+    receiver = Receiver()
+    subscriber = Subscriber(port)
+    conn.send(receiver.url)
+    while conn.recv() == "count":
+        conn.send((receiver.count, subscriber.count))
+    subscriber.close()
+    receiver.shutdown()
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's live threads since they started: the sinks' threads
+    by name, and paho's network thread (the sink's session is the only one running while
+    the dispatcher delivers; the ceiling's clients have stopped theirs)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        name = thread.name
+        if name.startswith("paho-mqtt-client"):
+            name = "paho network thread"
+        elif not name.startswith("dispatcher-"):
+            continue  # the main thread did the setup and the ceiling too
+        out[name] = out.get(name, 0.0) + seconds
+    return out
+
+
 def ceiling(port: int, hook_url: str, n: int) -> dict:
     """n publishes-and-wait and n keep-alive POSTs from one thread, each a second rate."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ceiling")
@@ -131,26 +173,32 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
     url = f"sqlite:///{tmp}/dispatch.db"
     codes = seed(url, n, 1)
     broker = start_mosquitto(tmp / "mq")
-    receiver = Receiver()
-    subscriber = Subscriber(broker.port)
+    parent, child = multiprocessing.Pipe()
+    others = multiprocessing.get_context("spawn").Process(
+        target=_receivers, args=(broker.port, child), daemon=True
+    )
+    others.start()
+    hook_url = parent.recv()
     db = init_db(url)
+    load = [os.getloadavg()[0]]
     try:
         with db.connection_context():
             add_sink("bench-mqtt", "mqtt", {}, ["scan.accepted"])
-            add_sink("bench-hook", "webhook", {"url": receiver.url, "secret": "b"}, ["*"])
+            add_sink("bench-hook", "webhook", {"url": hook_url, "secret": "b"}, ["*"])
             scans = [
                 ScanIn(scan_id=f"bd-{i}", scanner_id="sc-b0", code=c) for i, c in enumerate(codes)
             ]
             for k in range(0, n, 200):
                 apply_scans(db, scans[k : k + 200])
             last = db.execute_sql("select max(id) from event").fetchone()[0]
-        before = ceiling(broker.port, receiver.url, min(n, 3000))
+        before = ceiling(broker.port, hook_url, min(n, 3000))
         settings = DispatchSettings(mqtt_url=broker.url, flags=False)
         dispatcher = Dispatcher(db, settings)
         stop = threading.Event()
-        prof = cProfile.Profile() if profile else None
+        prof = cProfile.Profile(time.thread_time) if profile else None
         cpu0, start = time.process_time(), time.perf_counter()
         done_at: dict[str, float] = {}
+        threads: dict[str, float] = {}
 
         def watch() -> None:
             while len(done_at) < 2 and time.perf_counter() - start < 600:
@@ -159,6 +207,7 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
                         if sink.cursor >= last and sink.name not in done_at:
                             done_at[sink.name] = time.perf_counter() - start
                 time.sleep(0.02)
+            threads.update(thread_cpu())  # before the sinks' threads end
             stop.set()
 
         watcher = threading.Thread(target=watch)
@@ -174,15 +223,19 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
             dispatcher.run(stop)
         watcher.join()
         cpu = time.process_time() - cpu0
-        after = ceiling(broker.port, receiver.url, min(n, 3000))
+        after = ceiling(broker.port, hook_url, min(n, 3000))
+        load.append(os.getloadavg()[0])
+        parent.send("count")
+        posts, messages = parent.recv()
     finally:
-        subscriber.close()
-        receiver.shutdown()
+        parent.send("stop")
+        others.join(10)
         broker.stop()
         db.close()
     out = {
         "events": n,
         "machine": f"{platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average": load,
         "cpu_s": round(cpu, 2),
         "cpu_us_per_delivery": round(cpu / (2 * n) * 1e6),
     }
@@ -194,11 +247,15 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
             "ceiling_per_s": [before[kind], after[kind]],
             "ratio": round(rate / ceil, 2),
         }
-    out["mqtt"]["received"] = subscriber.count
-    out["webhook"]["received"] = receiver.count - 2 * min(n, 3000)
+    if not prof:
+        out["cpu_us_per_delivery_by_thread"] = {
+            name: round(seconds / n * 1e6) for name, seconds in sorted(threads.items())
+        }
+    out["mqtt"]["received"] = messages
+    out["webhook"]["received"] = posts - 2 * min(n, 3000)
     if prof:
         text = io.StringIO()
-        pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(45)
         print(text.getvalue())
     return out
 

@@ -11,7 +11,10 @@ commit with the scans' batch) -> `python -m server dispatch` -> its two sinks, a
 
 - `mqtt`: publishes each event on `koordinator/events/scan.accepted` through the same
   Mosquitto; a paho subscriber in this process on `koordinator/events/#` takes them;
-- `webhook`: POSTs each event to a werkzeug server in this process (a thread, answers 200).
+- `webhook`: POSTs each event to an `http.server` receiver in a process of its own
+  (threaded, answers 200, keeps the connection open as a production receiver does;
+  `--receiver-closes`: HTTP/1.0, a new connection each). Before 2026-11-30 13:00 it was a
+  werkzeug server in this process closing every connection.
 
 Every scan receives a new item (`new` -> `raw`), as in bench_ingest.py.
 
@@ -52,8 +55,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
+import http.server
 import json
-import logging
+import multiprocessing
 import os
 import socket
 import statistics
@@ -80,8 +85,6 @@ from bench_ingest import (
     with_baseline,
 )
 from paho.mqtt.enums import CallbackAPIVersion
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from server.db import init_db
 from server.dispatch import DispatchSettings, add_sink
@@ -126,6 +129,77 @@ class Arrivals:
             self.first.clear()
             self.repeats = 0
 
+    def snapshot(self) -> tuple[dict[str, tuple[float, float]], int]:
+        with self.lock:
+            return dict(self.first), self.repeats
+
+
+class RemoteArrivals:
+    """An `Arrivals` kept in the receiver's process (`ReceiverProcess`), asked over its
+    pipe."""
+
+    def __init__(self, process: ReceiverProcess, which: str) -> None:
+        self.process, self.which = process, which
+
+    def count(self, keys) -> int:
+        return self.process.ask("count", self.which, list(keys))
+
+    def clear(self) -> None:
+        self.process.ask("clear", self.which)
+
+    def snapshot(self) -> tuple[dict[str, tuple[float, float]], int]:
+        return self.process.ask("snapshot", self.which)
+
+
+def _receiver_main(conn, closes: bool) -> None:
+    """The receiver's process: a `WebhookReceiver`, answering the bench's questions about
+    its arrivals until "stop"."""
+    receiver = WebhookReceiver(closes=closes)
+    conn.send(receiver.server.server_port)
+    while True:
+        command, *args = conn.recv()
+        if command == "stop":
+            break
+        arrivals = getattr(receiver, args[0])
+        if command == "count":
+            conn.send(arrivals.count(args[1]))
+        elif command == "clear":
+            arrivals.clear()
+            conn.send(None)
+        else:
+            conn.send(arrivals.snapshot())
+    receiver.close()
+
+
+class ReceiverProcess:
+    """The local webhook in a process of its own (a receiver is a service of its own; in
+    the bench process it shared one interpreter lock with the subscriber and the
+    publishers' readers and answered a few hundred POSTs a second)."""
+
+    def __init__(self, closes: bool = False) -> None:
+        self.conn, child = multiprocessing.Pipe()
+        self.lock = threading.Lock()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_receiver_main, args=(child, closes), daemon=True
+        )
+        self.process.start()
+        self.port = self.conn.recv()
+        self.events = RemoteArrivals(self, "events")
+        self.ceiling = RemoteArrivals(self, "ceiling")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def ask(self, *command):
+        with self.lock:
+            self.conn.send(command)
+            return self.conn.recv()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.send(("stop",))
+        self.process.join(10)
+
 
 def created_time(body: dict) -> float:
     """The envelope's `created_at` (UTC, `...Z`) as a unix time."""
@@ -134,28 +208,46 @@ def created_time(body: dict) -> float:
 
 
 class WebhookReceiver:
-    """A local webhook: werkzeug on a free port in a thread, answers 200 to every POST.
-    `/hook` takes the dispatcher's events, `/ceiling` the bench's raw POSTs."""
+    """A local webhook: `http.server` on a free port, a thread per connection, answers 200
+    to every POST, keeping the connection open (HTTP/1.1) unless `closes` (HTTP/1.0).
+    `/hook` takes the dispatcher's events, `/ceiling` the bench's raw POSTs, `/burst` the
+    receiver's own pace. (werkzeug's development server, used before, answered 370-640
+    POSTs a second one at a time on the loaded 2-core machine: the receiver, not the
+    dispatcher, was then the webhook's bound.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, closes: bool = False) -> None:
         self.events, self.ceiling = Arrivals(), Arrivals()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0" if closes else "HTTP/1.1"
+            # the head and the body leave in two writes: without this the body waits for
+            # the head's delayed ACK (40 ms an answer), as no production server lets it
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                arrived = time.time()
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/ceiling":
+                    outer.ceiling.add(str(body["n"]), arrived, body["sent_at"])
+                elif self.path == "/hook" and body["type"] == "scan.accepted":
+                    outer.events.add(body["payload"]["scan_id"], arrived, created_time(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_port}{path}"
-
-    def _app(self, environ, start_response):
-        arrived = time.time()
-        request = Request(environ)
-        body = json.loads(request.get_data())
-        if request.path == "/ceiling":
-            self.ceiling.add(str(body["n"]), arrived, body["sent_at"])
-        elif body["type"] == "scan.accepted":
-            self.events.add(body["payload"]["scan_id"], arrived, created_time(body))
-        return Response("{}", status=200, content_type="application/json")(environ, start_response)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -270,13 +362,29 @@ def phase_ceiling(
 
     posted = paced(seconds, rate, post)
     wait_for([receiver.ceiling], map(str, range(posted)), 30)
-    out = {}
+    out = {"receiver_serial_per_s": receiver_pace(receiver)}
     sinks = (("mqtt", subscriber.ceiling, sent), ("webhook", receiver.ceiling, posted))
     for name, arrivals, n in sinks:
-        with arrivals.lock:
-            lat = [a - o for a, o in arrivals.first.values()]
+        first, _repeats = arrivals.snapshot()
+        lat = [a - o for a, o in first.values()]
         out[name] = {**figures(lat), "sent": n, "received": len(lat)}
     return out
+
+
+def receiver_pace(receiver, seconds: float = 2.0) -> int:
+    """POSTs a second the receiver answers one at a time on one kept connection: the
+    most a sink delivering one event per POST can reach here (the webhook sink's bound
+    when this is lower than the offered rate)."""
+    conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
+    body = json.dumps({"type": "burst", "payload": {}}).encode()
+    headers = {"Content-Type": "application/json"}
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        conn.request("POST", "/burst", body, headers)
+        conn.getresponse().read()
+        n += 1
+    conn.close()
+    return round(n / (time.perf_counter() - start))
 
 
 def start_dispatcher(url: str, broker, workdir: Path) -> subprocess.Popen:
@@ -329,12 +437,12 @@ def result_wall_times(pubs: list[CPublisher]) -> dict[str, float]:
     return out
 
 
-def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
+def run(seconds: int, tmp: Path, rate: int = RATE, receiver_closes: bool = False) -> dict:
     n = rate * seconds
     url = f"sqlite:///{tmp}/events.db"
     codes = seed(url, WARM_UP + n, PUBLISHERS)
     broker = start_mosquitto(tmp / "mq", conf_extra=TUNED)
-    receiver = WebhookReceiver()
+    receiver = ReceiverProcess(closes=receiver_closes)
     subscriber = EventSubscriber(broker.port)
     add_sinks(url, receiver.url("/hook"))
     procs: list[subprocess.Popen] = []
@@ -373,6 +481,10 @@ def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
         for proc in procs:
             proc.terminate()
             proc.wait(30)
+        final = {
+            "mqtt": subscriber.events.snapshot(),
+            "webhook": receiver.events.snapshot(),
+        }
         subscriber.close()
         receiver.close()
         broker.stop()
@@ -387,12 +499,12 @@ def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
         "last_event_after_s": round(drained_s, 2),
         "dispatch_poll_s": DispatchSettings.from_env(os.environ).poll_s,
         "dispatch_batch": DispatchSettings.from_env(os.environ).batch,
+        "receiver_keeps_alive": not receiver_closes,
         **cpu,
     }
-    for name, arrivals in (("mqtt", subscriber.events), ("webhook", receiver.events)):
-        with arrivals.lock:
-            got = {k: v for k, v in arrivals.first.items() if k in wanted}
-            repeats = arrivals.repeats
+    for name in ("mqtt", "webhook"):
+        first, repeats = final[name]
+        got = {k: v for k, v in first.items() if k in wanted}
         arrived = sorted(a for a, _c in got.values())
         gaps = [b - a for a, b in zip(arrived, arrived[1:], strict=False)]
         sink = {
@@ -409,6 +521,10 @@ def run(seconds: int, tmp: Path, rate: int = RATE) -> dict:
         }
         sink = with_baseline(sink, [before[name], after[name]], "p99_ms", f"{name}_ratio")
         out[name] = {k.replace("null_", "ceiling_", 1): v for k, v in sink.items()}
+    out["webhook"]["receiver_serial_per_s"] = [
+        before["receiver_serial_per_s"],
+        after["receiver_serial_per_s"],
+    ]
     return out
 
 
@@ -417,11 +533,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10 s of scans instead of 30")
     parser.add_argument("--seconds", type=int, help="this many seconds of scans")
     parser.add_argument("--rate", type=int, default=RATE, help="scans/s offered (1,000)")
+    parser.add_argument(
+        "--receiver-closes",
+        action="store_true",
+        help="the webhook's receiver closes every connection (HTTP/1.0)",
+    )
     args = parser.parse_args()
     require_mosquitto_tools()
     seconds = args.seconds or (10 if args.quick else 30)
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmpdir:
-        result = run(seconds, Path(tmpdir), args.rate)
+        result = run(seconds, Path(tmpdir), args.rate, args.receiver_closes)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import http.client
 import json
 import logging
+import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -70,6 +73,75 @@ def event_body(event: Event) -> dict:
     }
 
 
+def encoded(event) -> bytes:
+    """The event's body as sent: an `Outgoing` row's, built once from its stored text; a
+    model row's through `event_body` (a sink called directly, as a test does)."""
+    body = getattr(event, "body", None)
+    if body is None:
+        body = json.dumps(event_body(event), separators=(",", ":")).encode()
+    return body
+
+
+_json_str = json.encoder.encode_basestring_ascii
+_UNREAD = object()
+
+
+class Outgoing:
+    """An event as the dispatcher reads it: the outbox row's columns as the driver gives
+    them (no model instance), the body built once from the stored payload text (the
+    outbox keeps it as compact JSON, so it goes into the body as it is, never parsed and
+    encoded again), and the payload parsed only for a sink that reads it (the andon
+    lights, alerts, printers, a flag's retained topic). Has the attributes of an `Event`
+    that the sinks use."""
+
+    __slots__ = ("id", "type", "subject", "_payload_text", "_created", "_payload", "_body")
+
+    def __init__(self, row: tuple) -> None:
+        self.id, self.type, self.subject, self._payload_text, self._created = row
+        self._payload = _UNREAD
+        self._body: bytes | None = None
+
+    @property
+    def created_at(self) -> dt.datetime:
+        created = self._created
+        return dt.datetime.fromisoformat(created) if isinstance(created, str) else created
+
+    @property
+    def payload(self):
+        if self._payload is _UNREAD:
+            text = self._payload_text
+            self._payload = None if text is None else json.loads(text)
+        return self._payload
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            created = self._created
+            # SQLite: the text `isoformat(" ")` made (server/core/hot.py `_dt`)
+            stamp = (
+                created.replace(" ", "T", 1) if isinstance(created, str) else created.isoformat()
+            )
+            self._body = (
+                f'{{"id":{self.id},"type":{_json_str(self.type)},'
+                f'"subject":{_json_str(self.subject or "")},"created_at":"{stamp}Z",'
+                f'"payload":{self._payload_text or "null"}}}'
+            ).encode()
+        return self._body
+
+
+@functools.cache
+def _claim_sql(param: str, types: int, subject: bool, limit: int) -> str:
+    where = [f'"id" > {param}']
+    if types:
+        where.append(f'"type" IN ({", ".join([param] * types)})')
+    if subject:
+        where.append(f'"subject" = {param}')
+    return (
+        'SELECT "id", "type", "subject", "payload", "created_at" FROM "event" '
+        f'WHERE {" AND ".join(where)} ORDER BY "id" LIMIT {int(limit)}'
+    )
+
+
 # --- signatures -------------------------------------------------------------------------
 
 
@@ -100,44 +172,70 @@ def verify(
 
 class WebhookSink:
     """POSTs each event as JSON, signed, to the subscription's URL; any 2xx is delivered.
-    The connection is kept open between events (a new one per event held a sink to about
-    1,000 events/s); one the receiver has closed meanwhile is opened again once.
+    One event a request, one request at a time, on a connection kept open between events
+    (a new one per event held a sink to about 1,000 events/s); one the receiver has closed
+    meanwhile is opened again once.
+
+    The request is written as one buffer (its fixed header lines made once per sink) and
+    the answer read by `_HttpConnection`, a minimal HTTP/1.1 client: `http.client` spent
+    most of a delivery's CPU building headers one by one and parsing the answer's headers
+    with the `email` package (docs/benchmarks.md).
 
     Config: `url`, `secret`."""
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
         self.url = config["url"]
-        self.secret = config.get("secret") or ""
+        self.secret = (config.get("secret") or "").encode()
         self.timeout = settings.timeout_s
         parts = urllib.parse.urlsplit(self.url)
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname or "", parts.port
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._conn: http.client.HTTPConnection | None = None
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        if self._port and self._port != (443 if self._https else 80):
+            host = f"{host}:{self._port}"
+        _header_safe(path + host)
+        self._head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n"
+            "Content-Type: application/json\r\nUser-Agent: Koordinator-Webhook\r\n"
+        ).encode()
+        self._types: dict[str, bytes] = {}
+        self._conn: _HttpConnection | None = None
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> _HttpConnection:
         if self._conn is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = kind(self._host, self._port, timeout=self.timeout)
+            self._conn = _HttpConnection(
+                self._host, self._port or (443 if self._https else 80), self._https, self.timeout
+            )
         return self._conn
 
+    def _request(self, event) -> bytes:
+        body = encoded(event)
+        kind = self._types.get(event.type)
+        if kind is None:
+            kind = self._types[event.type] = (
+                f"X-Koordinator-Event: {_header_safe(event.type)}\r\n".encode()
+            )
+        stamp = int(time.time())
+        mac = hmac.new(self.secret, b"%d." % stamp + body, hashlib.sha256).hexdigest()
+        return b"".join(
+            (
+                self._head,
+                kind,
+                b"X-Koordinator-Event-Id: %d\r\n" % event.id,
+                b"%s: t=%d,v1=%s\r\n" % (SIGNATURE_BYTES, stamp, mac.encode()),
+                b"Content-Length: %d\r\n\r\n" % len(body),
+                body,
+            )
+        )
+
     def deliver(self, event: Event) -> str:
-        body = json.dumps(event_body(event), separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Koordinator-Webhook",
-            "X-Koordinator-Event": event.type,
-            "X-Koordinator-Event-Id": str(event.id),
-            SIGNATURE_HEADER: sign(self.secret, int(time.time()), body),
-        }
+        request = self._request(event)
         for fresh in (self._conn is None, True):
             try:
                 conn = self._connection()
-                conn.request("POST", self._path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-                if response.will_close:
+                status, will_close = conn.exchange(request)
+                if will_close:
                     self.close()
                 break
             except (http.client.HTTPException, OSError) as exc:
@@ -156,10 +254,135 @@ class WebhookSink:
             self._conn = None
 
 
+SIGNATURE_BYTES = SIGNATURE_HEADER.encode()
+
+
+def _header_safe(text: str) -> str:
+    """A value fit for a header line (a URL or an event type is never expected to hold a
+    line break; one that did would split the request)."""
+    if any(c in text for c in "\r\n\x00"):
+        raise DeliveryError(f"not allowed in an HTTP header: {text!r}")
+    return text
+
+
+class _HttpConnection:
+    """One kept-alive HTTP/1.1 connection to a receiver: `exchange()` writes a request in
+    one `sendall` and reads the answer — the status line, the headers it needs
+    (Content-Length, Transfer-Encoding, Connection), and the body, which it drops. 1xx
+    answers are skipped; a body without length is read to the end and the connection
+    closed. Errors are `http.client`'s (BadStatusLine, RemoteDisconnected,
+    IncompleteRead, LineTooLong) and socket errors, as the sink reports them."""
+
+    MAX_LINE = 65536
+    MAX_HEADERS = 100
+
+    def __init__(self, host: str, port: int, https: bool, timeout: float) -> None:
+        sock = socket.create_connection((host, port), timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if https:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.fp = sock.makefile("rb")
+
+    def _line(self) -> bytes:
+        line = self.fp.readline(self.MAX_LINE + 1)
+        if len(line) > self.MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        return line
+
+    def exchange(self, request: bytes) -> tuple[int, bool]:
+        """Send `request`; (the answer's status, whether the receiver closes now)."""
+        self.sock.sendall(request)
+        while True:
+            line = self._line()
+            if not line:
+                raise http.client.RemoteDisconnected(
+                    "Remote end closed connection without response"
+                )
+            parts = line.split(None, 2)
+            if (
+                len(parts) < 2
+                or not parts[0].startswith(b"HTTP/")
+                or len(parts[1]) != 3
+                or not parts[1].isdigit()
+            ):
+                raise http.client.BadStatusLine(line.decode("iso-8859-1").rstrip("\r\n"))
+            status = int(parts[1])
+            length: int | None = None
+            chunked = close = False
+            keep_alive = parts[0] != b"HTTP/1.0"
+            for _ in range(self.MAX_HEADERS + 1):
+                header = self._line()
+                if header in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = header.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    try:
+                        length = int(value.strip())
+                    except ValueError:
+                        raise http.client.HTTPException("bad Content-Length") from None
+                elif name == b"transfer-encoding":
+                    chunked = b"chunked" in value.lower()
+                elif name == b"connection":
+                    tokens = value.lower()
+                    close = close or b"close" in tokens
+                    keep_alive = keep_alive or b"keep-alive" in tokens
+            else:
+                raise http.client.HTTPException(f"got more than {self.MAX_HEADERS} headers")
+            if 100 <= status < 200:
+                continue  # 100 Continue and the like: the real answer follows
+            break
+        close = close or not keep_alive
+        if status in (204, 304):
+            return status, close
+        if chunked:
+            self._drop_chunks()
+        elif length is not None:
+            self._drop(length)
+        else:  # no length: the body runs to the end of the connection
+            while self.fp.read(65536):
+                pass
+            close = True
+        return status, close
+
+    def _drop(self, n: int) -> None:
+        while n > 0:
+            data = self.fp.read(min(n, 65536))
+            if not data:
+                raise http.client.IncompleteRead(b"", n)
+            n -= len(data)
+
+    def _drop_chunks(self) -> None:
+        while True:
+            line = self._line()
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise http.client.IncompleteRead(b"") from None
+            if size == 0:
+                while self._line() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return
+            self._drop(size)
+            self._line()  # the CRLF after the chunk
+
+    def close(self) -> None:
+        try:
+            self.fp.close()
+        finally:
+            self.sock.close()
+
+
 #: what a kept connection the receiver has closed raises on its next request
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
+@functools.lru_cache(maxsize=4096)
 def _topic_level(text: str) -> str:
     """A name as one MQTT topic level: no separators or wildcards."""
     return "".join("_" if c in "/+#\x00" else c for c in text) or "_"
@@ -193,15 +416,56 @@ class MqttSink:
         except MqttSessionError as exc:
             raise DeliveryError(str(exc)) from None
 
-    def deliver(self, event: Event) -> str:
-        body = json.dumps(event_body(event), separators=(",", ":")).encode()
+    def _messages(self, event) -> list[tuple[str, bytes, bool]]:
+        body = encoded(event)
+        messages = []
         if event.type in ("flag.raised", "flag.cleared"):
             level = "/".join(_topic_level(p) for p in event.payload["key"].split(":", 2))
             state = b"" if event.type == "flag.cleared" else body
-            self._publish(f"{self.prefix}/events/flags/{level}", state, True)
-        topic = f"{self.prefix}/events/{_topic_level(event.type)}"
-        self._publish(topic, body, False)
-        return f"published {topic}"
+            messages.append((f"{self.prefix}/events/flags/{level}", state, True))
+        messages.append((f"{self.prefix}/events/{_topic_level(event.type)}", body, False))
+        return messages
+
+    def deliver(self, event: Event) -> str:
+        messages = self._messages(event)
+        for topic, body, retain in messages:
+            self._publish(topic, body, retain)
+        return f"published {messages[-1][0]}"
+
+    def deliver_many(self, batch: list) -> list[tuple[bool, str, float]]:
+        """The whole batch in one window: every message published at once, in order, then
+        their PUBACKs waited for (`MqttSession.publish_many`), instead of one round trip
+        an event. An event is delivered when the broker acknowledged all its messages.
+        Returns (ok, detail, seconds) per event up to the first failure and any
+        acknowledged after it; the dispatcher's cursor stops before the first failure, so
+        the events after it go again (at least once)."""
+        plan: list[list[tuple[str, bytes, bool]]] = []
+        unsendable = None  # an event that cannot be made into messages: the batch ends there
+        for event in batch:
+            try:
+                plan.append(self._messages(event))
+            except Exception as exc:
+                unsendable = str(exc) or type(exc).__name__
+                break
+        flat = [m for messages in plan for m in messages]
+        acked, error = self.session.publish_many(flat, self.timeout) if flat else ([], None)
+        results: list[tuple[bool, str, float]] = []
+        failed = False
+        i = 0
+        for messages in plan:
+            times = acked[i : i + len(messages)]
+            i += len(messages)
+            if None not in times:
+                results.append((True, f"published {messages[-1][0]}", max(times)))
+            elif not failed:
+                failed = True
+                missing = messages[times.index(None)][0]
+                results.append(
+                    (False, error or f"no PUBACK from the broker for {missing}", self.timeout)
+                )
+        if unsendable is not None and not failed:
+            results.append((False, unsendable, 0.0))
+        return results
 
     def close(self) -> None:
         self.session.close()
@@ -216,6 +480,9 @@ class AndonSink(MqttSink):
     window, a broker restarted without its retained messages).
 
     Config: as `mqtt`, plus `refresh_s` (default 30)."""
+
+    #: an event's lights are worked out from the database as it comes: one at a time
+    deliver_many = None
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
         super().__init__(config, settings)
@@ -656,56 +923,84 @@ class Dispatcher:
         self._open[sink.id] = (config, made)
         return made
 
+    def _claim(self, sink: Sink, size: int) -> list[Outgoing]:
+        """The sink's next events after its cursor, as plain rows (one statement; peewee's
+        model rows were a tenth of a delivery's CPU)."""
+        types = sink.types or ["*"]
+        if "*" in types:
+            types = []
+        wanted = (sink.config or {}).get("subject")  # a printer takes its own jobs only
+        params = [sink.cursor, *types] + ([wanted] if wanted else [])
+        sql = _claim_sql(self.db.param, len(types), bool(wanted), size)
+        return [Outgoing(row) for row in self.db.execute_sql(sql, params)]
+
     def _deliver(self, sink: Sink) -> int:
         now = self.clock()
         if sink.retry_at is not None and sink.retry_at > now:
             return 0
-        query = Event.select().where(Event.id > sink.cursor).order_by(Event.id)
-        types = sink.types or ["*"]
-        if "*" not in types:
-            query = query.where(Event.type.in_(types))
-        wanted = (sink.config or {}).get("subject")
-        if wanted:  # a printer takes its own jobs only
-            query = query.where(Event.subject == wanted)
         size = getattr(self.kinds.get(sink.kind), "batch", None) or self.settings.batch
-        batch = list(query.limit(min(size, self.settings.batch)))
+        batch = self._claim(sink, min(size, self.settings.batch))
         if not batch:
             return 0
+        # (event, ok, detail, seconds, when) per attempt, in order
+        results: list[tuple[Outgoing, bool, str, float, dt.datetime]] = []
+        started = time.monotonic()
+        try:
+            target = self._sink(sink)
+        except Exception as exc:  # a sink that cannot be opened: its next event failed
+            target = None
+            detail = str(exc) or type(exc).__name__
+            results.append((batch[0], False, detail, time.monotonic() - started, self.clock()))
+        many = getattr(target, "deliver_many", None)
+        if target is None:
+            pass
+        elif many is not None:
+            try:
+                got = many(batch)
+                at = self.clock()
+                results += [(event, *r, at) for event, r in zip(batch, got, strict=False)]
+            except Exception as exc:
+                detail = str(exc) or type(exc).__name__
+                results.append((batch[0], False, detail, time.monotonic() - started, self.clock()))
+        else:
+            for event in batch:
+                if results and self._halt is not None and self._halt.is_set():
+                    break  # stopping: the rest of the batch waits for the next run
+                started = time.monotonic()
+                try:
+                    detail = target.deliver(event)
+                    ok = True
+                except Exception as exc:  # any failure of a sink is a failed attempt
+                    ok, detail = False, str(exc) or type(exc).__name__
+                results.append((event, ok, detail, time.monotonic() - started, self.clock()))
+                if not ok:
+                    break
         attempts: list[dict] = []
         delivered = 0
         failed: str | None = None
-        for event in batch:
-            if attempts and self._halt is not None and self._halt.is_set():
-                break  # stopping: the rest of the batch waits for the next run
-            started = time.monotonic()
-            try:
-                detail = self._sink(sink).deliver(event)
-                ok = True
-            except Exception as exc:  # any failure of a sink is a failed attempt
-                ok, detail = False, str(exc) or type(exc).__name__
+        for i, (event, ok, detail, took, at) in enumerate(results):
             attempts.append(
                 {
                     "sink": sink.id,
                     "event_id": event.id,
-                    "attempt": 1,
+                    # the first row retries the sink's pending event; the rest are first tries
+                    "attempt": sink.failures + 1 if i == 0 else 1,
                     "ok": ok,
                     # PostgreSQL refuses a NUL in text (a receiver's garbage status line)
                     "detail": (detail or "").replace("\x00", "\\x00")[:500],
-                    "duration_ms": int((time.monotonic() - started) * 1000),
-                    "at": self.clock(),
+                    "duration_ms": int(took * 1000),
+                    "at": at,
                 }
             )
-            if not ok:
-                failed = detail
-                break
-            delivered += 1
-        for i, row in enumerate(attempts):
-            # the first row retries the sink's pending event; the rest are first tries
-            row["attempt"] = sink.failures + 1 if i == 0 else 1
+            if failed is None:
+                if ok:
+                    delivered += 1
+                else:
+                    failed = detail or "failed"
         self._record(sink, batch[:delivered], attempts, failed)
         return delivered
 
-    def _record(self, sink: Sink, done: list[Event], attempts: list[dict], failed) -> None:
+    def _record(self, sink: Sink, done: list[Outgoing], attempts: list[dict], failed) -> None:
         now = self.clock()
         with writing(self.db):
             hot.insert_attempts(attempts)

@@ -19,7 +19,8 @@ Two ways to run it:
   keeps the broker's Receive Maximum (`on_connected` hands it the CONNACK's properties).
   No thread of the session's own, no lock on the hot path (docs/design.md "Architecture").
 - **threaded** (`start()`, the sinks): paho's network thread serves the connection and
-  reconnects with the same back-off; `publish_wait()` may be called from any thread.
+  reconnects with the same back-off; `publish_wait()` (one message) and `publish_many()`
+  (a window in flight at once) may be called from any thread.
 
 The session knows nothing of scans or events: messages go to `on_message`, PUBACKs of
 the owner's publishes to `on_publish`, a new connection to `on_connected`.
@@ -167,6 +168,9 @@ class MqttSession:
             client.on_socket_register_write = lambda client, userdata, sock: None
         else:
             client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
+            # `publish_many` puts a whole window in flight; with paho's default limit (20)
+            # the rest wait in its queue and every PUBACK walks it to send the next
+            client.max_inflight_messages_set(0)
         if self.status_topic:
             client.will_set(self.status_topic, json.dumps({"state": "offline"}), 1, True)
         client.on_socket_open = _no_delay
@@ -232,6 +236,48 @@ class MqttSession:
             pass
         if not info.is_published():
             raise MqttSessionError(f"no PUBACK from the broker for {topic}")
+
+    def publish_many(
+        self, messages: list[tuple[str, bytes, bool]], timeout: float
+    ) -> tuple[list[float | None], str | None]:
+        """Publish `messages` ((topic, payload, retain)) at QoS 1 one after the other
+        without waiting in between, then wait for their PUBACKs, all within `timeout`
+        (threaded mode). paho sends them in order on the one connection and keeps no
+        in-flight limit here (`max_inflight_messages_set(0)`), so a window costs one round
+        trip, not one a message. Returns, per message, the seconds from the first publish
+        to its PUBACK (None: none came, or it was not sent), and the reason of the first
+        that did not get through (None: all did)."""
+        if not self._connected.wait(timeout):
+            return [None] * len(messages), "not connected to the broker"
+        start = time.monotonic()
+        infos = []
+        for topic, payload, retain in messages:
+            info = self.client.publish(topic, payload, qos=1, retain=retain)
+            infos.append(info)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break  # the connection just went: the rest wait for the next window
+        deadline = start + timeout
+        acked: list[float | None] = []
+        error = None
+        for info, (topic, _payload, _retain) in zip(infos, messages, strict=False):
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):  # refused at once: the connection just went
+                pass
+            if info.is_published():
+                acked.append(time.monotonic() - start)
+            else:
+                acked.append(None)
+                if error is None:
+                    error = (
+                        f"no PUBACK from the broker for {topic}"
+                        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+                        else "not connected to the broker"
+                    )
+        if len(acked) < len(messages):
+            acked += [None] * (len(messages) - len(acked))
+            error = error or "not connected to the broker"
+        return acked, error
 
     def ack(self, mid: int, qos: int, epoch: int) -> None:
         """Acknowledge a message (manual_ack) if the connection it came on (`epoch`) is

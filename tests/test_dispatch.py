@@ -189,6 +189,128 @@ def test_a_connection_the_receiver_closed_is_opened_again(plant, db):
     assert [a.ok for a in DeliveryAttempt.select().order_by(DeliveryAttempt.id)] == [True, True]
 
 
+def test_the_webhook_reads_every_shape_of_answer_and_keeps_the_connection_it_may(plant, db):
+    """The sink's own HTTP/1.1 reader against a receiver answering in each shape the
+    protocol allows: a 100 Continue before the answer, a chunked body with an extension
+    and a trailer, 204 without a body, `Connection: close`, HTTP/1.0 with a body to the
+    end of the connection, a refusal. Every event arrives once in order (the refused one
+    again), each answer's body is read to its end (a byte left over would be taken for
+    the next status line), and a connection is used again exactly when the answer allows
+    it."""
+    import socket
+    import threading
+
+    answers = [
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", False),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            False,
+        ),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", False),
+        (b"HTTP/1.1 202 Accepted\r\nconnection: Close\r\nContent-Length: 0\r\n\r\n", True),
+        (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end", True),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno!", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False),
+    ]
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    got: list[tuple[int, dict, bytes]] = []  # (connection, headers, body)
+    done = threading.Event()
+
+    def serve():
+        n = 0
+        while not done.is_set() and len(got) < len(answers):
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            n += 1
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while len(got) < len(answers):
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if b"\r\n\r\n" not in data:
+                        break  # the sink closed this connection
+                    head, _, data = data.partition(b"\r\n\r\n")
+                    lines = head.decode().split("\r\n")
+                    headers = dict(line.split(": ", 1) for line in lines[1:])
+                    length = int(headers["Content-Length"])
+                    while len(data) < length:
+                        data += conn.recv(65536)
+                    body, data = data[:length], data[length:]
+                    answer, close = answers[len(got)]
+                    got.append((n, {"request": lines[0], **headers}, body))
+                    conn.sendall(answer)
+                    if close:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    sink = add_sink("erp", "webhook", {"url": f"http://127.0.0.1:{port}/in?k=1", "secret": SECRET})
+    _write(db, 7)
+    expected = [e.id for e in Event.select().order_by(Event.id)]
+    dispatcher = Dispatcher(db, FAST)
+    try:
+        _drain(dispatcher, lambda: Sink.get_by_id(sink.id).cursor == expected[-1])
+    finally:
+        dispatcher.close()
+        done.set()
+        thread.join(5)
+        listener.close()
+    # the refused one (the sixth request) went again; one connection per `close`
+    assert [json.loads(b)["id"] for _n, _h, b in got] == expected[:6] + expected[5:]
+    assert [n for n, _h, _b in got] == [1, 1, 1, 1, 2, 3, 3, 3]
+    for _n, headers, body in got:
+        event = json.loads(body)
+        assert headers["request"] == "POST /in?k=1 HTTP/1.1"
+        assert headers["Host"] == f"127.0.0.1:{port}"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["X-Koordinator-Event"] == "scan.accepted"
+        assert headers["X-Koordinator-Event-Id"] == str(event["id"])
+        assert verify(SECRET, headers[SIGNATURE_HEADER], body)
+    attempts = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+    assert [(a.ok, a.detail) for a in attempts] == [(True, "HTTP 200"), (True, "HTTP 200")] + [
+        (True, "HTTP 204"),
+        (True, "HTTP 202"),
+        (True, "HTTP 200"),
+        (False, "HTTP 404"),
+        (True, "HTTP 200"),
+        (True, "HTTP 200"),
+    ]
+
+
+def test_the_body_built_from_the_stored_row_is_the_events_envelope(plant, db):
+    """The dispatcher claims events as plain rows and puts the stored payload text into
+    the body as it is: the body parses to exactly `event_body` of the model row (a whole
+    second and a fraction, a subject and payload beyond ASCII, nesting, a quote), on both
+    backends, and the payload a sink reads is the stored one."""
+    from server.dispatch import event_body
+
+    payloads = [{"n": 1, "why": 'a "quoted" word'}, {"nested": {"list": [1, 2.5, None, True]}}]
+    with writing(db):
+        events.write([("scan.accepted", "IT-1", payloads[0])], dt.datetime(2026, 11, 30, 9, 0, 0))
+        events.write(
+            [("item.held", "Ünit-ø/2", payloads[1])], dt.datetime(2026, 11, 30, 9, 0, 1, 500)
+        )
+    sink = add_sink("erp", "webhook", {"url": "http://127.0.0.1:9/x"})
+    Sink.update(cursor=0).where(Sink.id == sink.id).execute()
+    rows = Dispatcher(db, FAST)._claim(Sink.get_by_id(sink.id), 10)
+    models = list(Event.select().order_by(Event.id))
+    assert [json.loads(r.body) for r in rows] == [event_body(m) for m in models]
+    assert [r.payload for r in rows] == payloads
+    assert [r.created_at for r in rows] == [m.created_at for m in models]
+    assert json.loads(rows[0].body)["created_at"] == "2026-11-30T09:00:00Z"
+    assert json.loads(rows[1].body)["created_at"] == "2026-11-30T09:00:01.000500Z"
+
+
 def test_stop_while_a_slow_receiver_takes_a_batch_waits_for_one_delivery_only(plant, db):
     """stop() while a sink's thread is half-way through a batch to a slow receiver (0.3 s
     an event, 100 queued): the thread stops after the delivery under way, records what

@@ -132,3 +132,34 @@ def _until(check, timeout=5.0) -> bool:
             return True
         time.sleep(0.02)
     return bool(check())
+
+
+def test_a_batch_in_flight_stops_at_an_event_it_cannot_publish(broker, db, plant):
+    """The MQTT sink publishes its batch at once: an event in it that cannot be made into
+    a message (a flag event without its key) ends the batch there. The events before it
+    are delivered and logged, it is the failed attempt, the cursor stops before it, and
+    nothing after it is published."""
+    add_sink("bus", "mqtt", {"url": broker.url})
+    sub = Subscriber(broker.host, broker.port)
+    dispatcher = Dispatcher(db, FAST)
+    try:
+        with writing(db):
+            rows = [("scan.accepted", f"IT-{i}", {"n": i}) for i in range(2)]
+            rows.append(("flag.raised", "flag:x", {"no": "key"}))
+            rows += [("scan.accepted", f"IT-{i}", {"n": i}) for i in range(2, 4)]
+            events.write(rows, utcnow())
+        ids = [e.id for e in Event.select().order_by(Event.id)]
+        assert dispatcher.run_once() == 2
+        assert _until(lambda: len(_ids(sub.got())) == 2)
+        time.sleep(0.3)
+        assert _ids(sub.got(), "koordinator/events/") == ids[:2]
+        attempts = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+        assert [(a.event_id, a.ok) for a in attempts] == [(ids[0], True), (ids[1], True)] + [
+            (ids[2], False)
+        ]
+        assert "key" in attempts[-1].detail
+        sink = Sink.get(Sink.name == "bus")
+        assert (sink.cursor, sink.failures) == (ids[1], 1)
+    finally:
+        sub.close()
+        dispatcher.close()

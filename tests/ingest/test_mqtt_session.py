@@ -158,6 +158,47 @@ def test_threaded_not_connected_raises_and_nothing_is_queued(broker, threaded):
     assert threaded.client._out_messages == {}  # not sent later on reconnection either
 
 
+def test_threaded_publish_many_puts_a_window_in_flight_in_order(broker, threaded):
+    """publish_many: 300 messages published at once (above paho's default in-flight limit
+    of 20), each acknowledged, and they reach a subscriber in the order given."""
+    assert threaded.wait_connected(10)
+    watcher = Watcher(broker, "t/many/#")
+    try:
+        messages = [(f"t/many/{i % 3}", b"%d" % i, False) for i in range(300)]
+        acked, error = threaded.publish_many(messages, timeout=10)
+        assert error is None and None not in acked and len(acked) == 300
+        assert acked == sorted(acked)  # waited for in order
+        assert wait_for(lambda: len(watcher.got) == 300, 10), len(watcher.got)
+        assert [int(p) for _t, p in watcher.got] == list(range(300))
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a broker process to pause")
+def test_threaded_publish_many_without_pubacks_reports_none_after_the_timeout(broker, threaded):
+    """A broker that takes the window but never answers (paused): publish_many waits the
+    whole timeout once (not once a message), then reports every message unacknowledged."""
+    assert threaded.wait_connected(10)
+    os.kill(broker.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        acked, error = threaded.publish_many([("t/out", b"x", False)] * 5, timeout=1.0)
+        took = time.monotonic() - started
+        assert acked == [None] * 5 and error == "no PUBACK from the broker for t/out"
+        assert 1.0 <= took < 2.5, took
+    finally:
+        os.kill(broker.proc.pid, signal.SIGCONT)
+
+
+def test_threaded_publish_many_not_connected_sends_nothing(broker, threaded):
+    assert threaded.wait_connected(10)
+    broker.kill()
+    assert wait_for(lambda: not threaded.connected, 10)
+    acked, error = threaded.publish_many([("t/out", b"lost", False)] * 3, timeout=0.5)
+    assert acked == [None] * 3 and error == "not connected to the broker"
+    assert threaded.client._out_messages == {}  # not sent later on reconnection either
+
+
 def test_threaded_reconnects_after_a_restart_with_its_subscriptions(broker, threaded):
     """Mosquitto here keeps nothing over a restart: the message below reaches the session
     only because it subscribed again on the new connection. Down for 5 s, it is back
