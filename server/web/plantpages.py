@@ -15,7 +15,7 @@ from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
 
 from server.core import flags as flags_mod
-from server.core import labour, oee, planning, plantfloor, shifts
+from server.core import labour, oee, planning, plantfloor, shifts, siteaccess
 from server.core import people as people_mod
 from server.core.errors import DomainError, Invalid
 from server.models import ProductionOrder, RoutingStep, Shift, Station, utcnow
@@ -53,6 +53,9 @@ def _memo(fn):
 def _floor() -> dict:
     now = utcnow()
     tiles = plantfloor.tiles(now)
+    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    if mine is not None:
+        tiles = [t for t in tiles if t["station"].id in set(mine)]
     why = {m["reason"] for t in tiles for m in t["down"]}
     return {
         "tiles": tiles,
@@ -117,7 +120,8 @@ def people_page():
     now = utcnow()
     tz = i18n.plant_timezone()
     all_shifts, shift, day = _shift_and_day(now)
-    where = people_mod.people(now, tz)
+    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    where = people_mod.people(now, tz, station_ids=mine)
     sites = shifts.station_sites()
     codes = shifts.site_code_map()
     by_shift = []
@@ -125,6 +129,8 @@ def people_page():
         # a site's own shift counts the labour at that site's stations only
         shared = sum(x.name == s.name for x in all_shifts) > 1
         stations = shifts.stations_working(s, sites) if s.site_id or shared else None
+        if mine is not None:
+            stations = set(mine) if stations is None else set(stations) & set(mine)
         start, end = shifts.window(s, day, tz)
         figures = labour.labour(start, end, now, stations)
         by_shift.append(
