@@ -143,6 +143,7 @@ REFUSED = [
     ("GET", "/api/machines/M-MAIN/downtime", None, "supervisor", 404, "unknown_machine"),
     ("GET", "/api/exports/ledger.csv?site=MAIN", None, "supervisor", 404, "unknown_site"),
     ("GET", "/api/stock?site=MAIN", None, "supervisor", 404, "unknown_site"),
+    ("GET", "/api/reports/shift.pdf?stations=RECV", None, "supervisor", 404, "unknown_station"),
     ("GET", "/api/locations/RECV", None, "clerk", 404, "unknown_location"),
     (
         "POST",
@@ -169,6 +170,8 @@ ALLOWED = [
     ("POST", "/api/machines/M-SBY/state", {"state": "idle"}, "supervisor", 200),
     ("GET", "/api/machines/M-SBY/downtime", None, "supervisor", 200),
     ("GET", f"/api/exports/ledger.csv?site={SITE}", None, "supervisor", 200),
+    ("GET", "/api/reports/shift.pdf?stations=SBY-RECV", None, "supervisor", 200),
+    ("GET", "/api/reports/shift.pdf", None, "supervisor", 200),
 ]
 
 
@@ -244,6 +247,7 @@ def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, ap
             "unknown_printer",
             "unknown_print_job",
             "unknown_machine",
+            "unknown_station",
             "other_site",
         ), (method, path, resp.get_json())
 

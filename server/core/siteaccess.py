@@ -119,6 +119,23 @@ def check_station(user: User | None, station: Station | None, code: str = "") ->
         raise NotFound("unknown_station", f"No station {code or station.code}")
 
 
+def station_codes(user: User | None, codes: list[str] | None) -> list[str] | None:
+    """The stations a report covers for `user`: the codes named (`unknown_station` for one
+    outside the user's sites), or, none named, every station of them (None: every station
+    of the plant, for a user who is not limited)."""
+    stations = station_ids(user)
+    if stations is None:
+        return codes
+    if codes:
+        for code in codes:
+            check_station(user, Station.get_or_none(Station.code == code), code)
+        return codes
+    mine = [s.code for s in Station.select(Station.code).where(Station.id.in_(_in(stations)))]
+    if not mine:  # an empty list is the whole plant to a report
+        raise NotFound("unknown_station", "No station at your sites")
+    return mine
+
+
 # --- items ----------------------------------------------------------------------------------
 
 
