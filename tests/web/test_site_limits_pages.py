@@ -25,6 +25,7 @@ def test_a_limited_users_pages_show_its_sites_things(
         ("/counts", "SBY-DOCK", ">RECV<"),
         ("/items", sby, main),
         ("/scrap", sby, main),
+        ("/scan", "/scan/sc-sby-recv", "/scan/sc-recv"),
     ]
     admin = Browser(client)
     assert admin.login(web_users["admin"]).status_code == 302
@@ -44,6 +45,8 @@ def test_a_limited_users_pages_show_its_sites_things(
     assert b.get(f"/counts/{two_sites['counts']['SURABAYA']}").status_code == 200
     assert b.get(f"/find?code={main}").status_code == 404
     assert b.get(f"/find?code={sby}").status_code == 302
+    assert b.get("/scan/sc-recv").status_code == 404  # another site's scanner
+    assert b.get("/scan/sc-sby-recv").status_code == 200
     clerk = Browser(client)
     assert clerk.login(web_users["clerk"]).status_code == 302
     jobs = clerk.get("/labels/jobs").get_data(as_text=True)
