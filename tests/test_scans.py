@@ -261,8 +261,9 @@ def r_count_not_open(p):
 
 REASON_CASES = {name[2:]: fn for name, fn in globals().items() if name.startswith("r_")}
 TRANSPORT_ONLY = {"bad_payload", "server_error"}  # tested in test_api.py / below
-#: refusals of an API request, never of a scan (tested in tests/test_counts.py)
-API_ONLY = {"count_not_closed"}
+#: refusals of an API request, never of a scan (tested in tests/test_counts.py, and
+#: other_site, an HTTP scan refused for its sender, in tests/test_site_limits.py)
+API_ONLY = {"count_not_closed", "other_site"}
 
 
 def test_every_reason_code_has_a_case():

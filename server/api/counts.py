@@ -11,7 +11,7 @@ from flask import current_app
 
 from server.api import current_user, op
 from server.api.schemas import Answer, Strict
-from server.core import counts
+from server.core import counts, siteaccess
 from server.core.errors import NotFound
 from server.core.scans import writing
 from server.models import utcnow
@@ -63,9 +63,10 @@ def _db():
 
 
 def _count(count_id: str):
+    """The count, or `unknown_count` (none, or of a site outside the caller's)."""
     if not re.fullmatch(r"[0-9]{1,12}", count_id):
         raise NotFound("unknown_count", f"No count {count_id}")
-    return counts.get(int(count_id))
+    return siteaccess.check_count(current_user(), counts.get(int(count_id)))
 
 
 @op(
@@ -82,6 +83,8 @@ def _count(count_id: str):
     },
 )
 def open_count(body: CountIn):
+    for code in body.locations:
+        siteaccess.check_location(current_user(), code)
     with writing(_db()):
         count = counts.open_count(body.locations, note=body.note, user=current_user(), now=utcnow())
     return counts.report(count), 201
@@ -97,7 +100,7 @@ def open_count(body: CountIn):
     responses={200: ("Counts", None)},
 )
 def list_counts(query: CountQuery):
-    return {"counts": counts.listing(query.status)}
+    return {"counts": counts.listing(query.status, site_ids=siteaccess.site_ids(current_user()))}
 
 
 @op(

@@ -15,7 +15,7 @@ from flask import Response, current_app, stream_with_context
 
 from server.api import current_user, op
 from server.api.schemas import IsoDate, Strict
-from server.core import exports, planning
+from server.core import exports, planning, siteaccess
 from server.core.errors import Invalid
 from server.core.stages import Stage
 
@@ -95,7 +95,10 @@ def filters(query: pydantic.BaseModel) -> exports.Filters:
     if day_from and day_to and day_to < day_from:
         raise Invalid("bad_payload", "to is before from")
     user = current_user()
+    # a user limited to sites: their sites' rows; a site outside them is unknown_site
+    siteaccess.check_site(user, values.get("site"))
     return exports.Filters(
+        station_ids=siteaccess.station_ids(user),
         day_from=day_from,
         day_to=day_to,
         tz=current_app.config.get("PLANT_TIMEZONE"),

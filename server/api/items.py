@@ -6,7 +6,7 @@ import peewee as pw
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import (
     Answer,
     Code,
@@ -17,7 +17,7 @@ from server.api.schemas import (
     num,
     whole_number,
 )
-from server.core import holds, hot, printjobs, reasonlist
+from server.core import holds, hot, printjobs, reasonlist, siteaccess
 from server.core.errors import NotFound
 from server.core.items import create_items, left_from
 from server.core.scans import writing
@@ -109,8 +109,6 @@ def post_items(body: ItemsIn):
         order = ProductionOrder.get_or_none(ProductionOrder.number == body.order)
         if order is None:
             raise NotFound("unknown_order", f"No order {body.order}")
-    from server.api import current_user
-
     items = create_items(
         current_app.extensions["koordinator.db"],
         product,
@@ -135,12 +133,14 @@ def post_items(body: ItemsIn):
     tag="items",
     summary="An item: stage, station (or where a gone item left from), order, parent, "
     "children and history",
-    responses={200: ("The item", ItemOut), 404: ("Unknown code", None)},
+    responses={
+        200: ("The item", ItemOut),
+        404: ("unknown_item: no such code, or an item at another site than the caller's", None),
+    },
 )
 def show_item(code: str):
-    item = Item.get_or_none(Item.code == code.upper())
-    if item is None:
-        raise NotFound("unknown_item", f"No item {code}")
+    # an item at another site's place is unknown to a user limited to sites (siteaccess.py)
+    item = siteaccess.check_item(current_user(), Item.get_or_none(Item.code == code.upper()), code)
     out = item_dict(item)
     out["children"] = [
         {"code": c.code, "product": c.product.sku, "qty": num(c.qty), "lot": c.lot}
@@ -233,8 +233,6 @@ class HoldIn(Strict):
 
 
 def _set_hold(code: str, body: HoldIn, action: Action):
-    from server.api import current_user
-
     set_hold(code, body.reason, action, current_user())
     return show_item.__wrapped__(code)
 
@@ -244,9 +242,7 @@ def set_hold(code: str, reason_code: str, action: Action, user: User) -> None:
     page); a refusal raises the domain's error and changes nothing."""
     now = utcnow()
     with writing(current_app.extensions["koordinator.db"]):
-        item = hot.item_by_code(code.upper())
-        if item is None:
-            raise NotFound("unknown_item", f"No item {code}")
+        item = siteaccess.check_item(user, hot.item_by_code(code.upper()), code)
         reason = reasonlist.check_reason(reason_code, action.value)
         holds.hold_outside_a_scan(item, action, why=reason.code, user=user, now=now)
 

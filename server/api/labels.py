@@ -16,7 +16,7 @@ from flask import Response, current_app
 from labels import TEMPLATES, render_pdf, render_png, render_svg, render_zpl
 from server.api import current_user, op
 from server.api.schemas import Code, PositiveQty, Strict, check_total, whole_number
-from server.core import printers, printjobs
+from server.core import printers, printjobs, siteaccess
 from server.core.errors import Conflict, Invalid, NotFound
 from server.core.items import create_items
 from server.labelling import (
@@ -39,9 +39,11 @@ def _printer(name: str | None) -> Printer | None:
     """The registered printer called `name`: 404 unknown_printer, 409 when not active."""
     if name is None:
         return None
+    from server.api import current_user
+
+    # a printer of another site is unknown to a user limited to sites (siteaccess.py)
     printer = Printer.get_or_none(Printer.name == name)
-    if printer is None:
-        raise NotFound("unknown_printer", f"No printer {name}")
+    printer = siteaccess.check_printer(current_user(), printer, name)
     if not printer.active:
         raise Conflict("printer_unavailable", f"Printer {name} is not active")
     return printer

@@ -11,7 +11,7 @@ from flask import current_app
 
 from server.api import current_user, op
 from server.api.schemas import Answer, Code, Name, NonNegQty, StationCode, Strict
-from server.core import machines
+from server.core import machines, siteaccess
 from server.core.errors import Conflict, NotFound
 from server.models import Machine, Station, utcnow
 
@@ -87,6 +87,9 @@ def _station(code: str) -> Station:
 )
 def list_machines():
     rows = Machine.select(Machine, Station.code).join(Station).order_by(Machine.code)
+    stations = siteaccess.station_ids(current_user())  # a user limited to sites: theirs
+    if stations is not None:
+        rows = rows.where(Machine.station.in_(stations or [-1]))
     return {"machines": [machines.as_dict(m, m.station.code) for m in rows]}
 
 
@@ -155,7 +158,7 @@ def edit_machine(code: str, body: MachineEdit):
 def set_machine_state(code: str, body: StateIn):
     user = current_user()
     with current_app.extensions["koordinator.db"].atomic():
-        machine = machines.find(code)
+        machine = siteaccess.check_machine(user, machines.find(code))
         if not machine.active:
             raise NotFound("unknown_machine", f"Machine {code} is inactive")
         changed = machines.set_state(
@@ -173,5 +176,5 @@ def set_machine_state(code: str, body: StateIn):
     responses={200: ("Downtime stretches", None), 404: ("unknown_machine", None)},
 )
 def machine_downtime(code: str):
-    machine = machines.find(code)
+    machine = siteaccess.check_machine(current_user(), machines.find(code))
     return {"machine": machine.code, "downtime": machines.log(machine, limit=500)}

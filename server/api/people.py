@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
+from server.core import siteaccess
 from server.core.people import people
 from server.models import utcnow
 
@@ -18,4 +19,6 @@ from server.models import utcnow
     responses={200: ("People", None)},
 )
 def get_people():
-    return people(utcnow(), current_app.config.get("PLANT_TIMEZONE"))
+    # a user limited to sites: the people at those sites' stations (siteaccess.py)
+    stations = siteaccess.station_ids(current_user())
+    return people(utcnow(), current_app.config.get("PLANT_TIMEZONE"), station_ids=stations)

@@ -11,7 +11,7 @@ from flask import current_app
 
 from server.api import current_user, op
 from server.api.schemas import Code, Strict
-from server.core import printjobs
+from server.core import printjobs, siteaccess
 from server.core.errors import NotFound
 from server.labelling import test_label
 from server.models import Printer, PrintRule, Station, utcnow
@@ -46,7 +46,8 @@ class JobsQuery(Strict):
     responses={200: ("Print jobs", None)},
 )
 def list_jobs(query: JobsQuery):
-    return {"jobs": printjobs.listing(query.state, query.printer)}
+    ids = siteaccess.printer_ids(current_user())
+    return {"jobs": printjobs.listing(query.state, query.printer, printer_ids=ids)}
 
 
 @op(
@@ -62,6 +63,7 @@ def list_jobs(query: JobsQuery):
     },
 )
 def retry_job(job_id: int):
+    siteaccess.check_print_job(current_user(), job_id)
     with _db().atomic():
         job = printjobs.retry(job_id, utcnow())
     return printjobs.job_dict(printjobs.get(job.id))
@@ -80,6 +82,7 @@ def retry_job(job_id: int):
     },
 )
 def cancel_job(job_id: int):
+    siteaccess.check_print_job(current_user(), job_id)
     with _db().atomic():
         job = printjobs.cancel(job_id)
     return printjobs.job_dict(job)
@@ -98,7 +101,7 @@ def cancel_job(job_id: int):
     },
 )
 def queue_test_print(name: str):
-    printer = _printer(name)
+    printer = siteaccess.check_printer(current_user(), _printer(name), name)
     with _db().atomic():
         job, _event = printjobs.enqueue(
             printer,

@@ -12,7 +12,7 @@ from flask_babel import force_locale
 
 from server.api import current_user, op
 from server.api.schemas import IsoDate, Strict
-from server.core import planning, plantday, shiftreport
+from server.core import planning, plantday, shiftreport, siteaccess
 from server.core.errors import Invalid
 from server.models import utcnow
 
@@ -68,7 +68,9 @@ def shift_report(query: ShiftQuery):
             f"{planning.EARLIEST.isoformat()}..{planning.LATEST.isoformat()}",
         )
     user = current_user()
-    pdf = shift_pdf(day, station_codes(query.stations), user.language or "en")
+    # a user limited to sites: those sites' stations (siteaccess.py)
+    codes = siteaccess.station_codes(user, station_codes(query.stations))
+    pdf = shift_pdf(day, codes, user.language or "en")
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -6,9 +6,9 @@ import peewee as pw
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import Answer, Code, Strict
-from server.core import locations
+from server.core import locations, siteaccess
 from server.core.errors import Conflict, NotFound
 from server.models import ProductionOrder, Scanner, Station, User
 
@@ -93,7 +93,11 @@ def create_scanner(body: ScannerIn):
     responses={200: ("Scanners", None)},
 )
 def list_scanners():
-    return {"scanners": [scanner_dict(s) for s in Scanner.select().order_by(Scanner.id)]}
+    query = Scanner.select().order_by(Scanner.id)
+    mine = siteaccess.station_ids(current_user())  # a user limited to sites: their stations'
+    if mine is not None:
+        query = query.where(Scanner.station.in_(mine or [-1]))
+    return {"scanners": [scanner_dict(s) for s in query]}
 
 
 @op(

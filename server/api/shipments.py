@@ -11,8 +11,7 @@ from flask import current_app
 
 from server.api import current_user, op
 from server.api.schemas import Answer, Strict
-from server.core import shipments
-from server.core.errors import NotFound
+from server.core import shipments, siteaccess
 from server.models import Item, LedgerEntry
 
 Ref = Annotated[
@@ -67,7 +66,8 @@ def create_shipment(body: ShipmentIn):
             ref=body.ref,
             customer=body.customer,
             ship_date=body.date or dt.date.today(),
-            site=body.site,
+            # a site outside a limited user's is unknown_site (siteaccess.shipment_site)
+            site=siteaccess.shipment_site(current_user(), body.site),
             note=body.note,
             user=current_user(),
         )
@@ -83,7 +83,7 @@ def create_shipment(body: ShipmentIn):
     responses={200: ("Shipments", None)},
 )
 def list_shipments():
-    return {"shipments": shipments.listing()}
+    return {"shipments": shipments.listing(site_ids=siteaccess.site_ids(current_user()))}
 
 
 @op(
@@ -95,9 +95,7 @@ def list_shipments():
     responses={200: ("The shipment", ShipmentOut), 404: ("unknown_shipment", None)},
 )
 def get_shipment(ref: str):
-    s = shipments.by_ref(ref)
-    if s is None:
-        raise NotFound("unknown_shipment", f"No shipment {shipments.normal_ref(ref)}")
+    s = siteaccess.check_shipment(current_user(), shipments.by_ref(ref), ref)
     ids = [
         i
         for (i,) in LedgerEntry.select(LedgerEntry.item)

@@ -8,9 +8,9 @@ import peewee as pw
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
-from server.core import locations
+from server.core import locations, siteaccess
 from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import SCRAP_BY, STATION_ACTIONS
@@ -188,7 +188,10 @@ def create_station(body: StationIn):
 )
 def list_stations():
     stations = list(Station.select().order_by(Station.code))
-    codes = {s.id: s.code for s in stations}
+    codes = {s.id: s.code for s in stations}  # a rework station of another site keeps its code
+    mine = siteaccess.station_ids(current_user())  # a user limited to sites: theirs
+    if mine is not None:
+        stations = [s for s in stations if s.id in set(mine)]
     return {"stations": [station_dict(s, codes) for s in stations]}
 
 

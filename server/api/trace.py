@@ -8,9 +8,9 @@ from typing import Literal
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import Code, Strict
-from server.core import holds, reasonlist, trace
+from server.core import holds, reasonlist, siteaccess, trace
 from server.core.scans import writing
 from server.models import utcnow
 
@@ -34,7 +34,7 @@ class RecallQuery(Strict):
     responses={200: ("The genealogy tree", None), 404: ("Unknown code", None)},
 )
 def get_trace(code: str, query: TraceQuery):
-    item = trace.get_item(code)
+    item = siteaccess.check_item(current_user(), trace.get_item(code), code)
     tree = trace.down(item) if query.direction == "down" else trace.up(item)
     return {"direction": query.direction, "item": tree}
 
@@ -80,8 +80,6 @@ class RecallHoldIn(Strict):
     },
 )
 def hold_recall(body: RecallHoldIn):
-    from server.api import current_user
-
     return hold_lot(body.product, body.lot, body.reason, current_user())
 
 

@@ -466,10 +466,13 @@ def _iso(value) -> str | None:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
-def listing(status: str | None = None, limit: int = 100) -> list[dict]:
+def listing(status: str | None = None, limit: int = 100, site_ids=None) -> list[dict]:
+    """The newest counts; `site_ids` (a user limited to sites) keeps those sites' only."""
     query = CycleCount.select().order_by(CycleCount.id.desc()).limit(limit)
     if status:
         query = query.where(CycleCount.status == status)
+    if site_ids is not None:
+        query = query.where(CycleCount.site_id.in_(sorted(site_ids) or [-1]))
     return [
         {
             "id": c.id,

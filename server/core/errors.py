@@ -25,6 +25,12 @@ class NotFound(DomainError):
     status = 404
 
 
+class Forbidden(DomainError):
+    """Refused for who asks, not for what is asked (server/core/siteaccess.py)."""
+
+    status = 403
+
+
 class Conflict(DomainError):
     status = 409
 

@@ -151,6 +151,9 @@ class Filters:
     status: str | None = None
     #: a site's code: the rows of the stations whose line side lies in it
     site: str | None = None
+    #: a user limited to sites: the rows of those sites' stations only (None: every row;
+    #: server/core/siteaccess.py)
+    station_ids: list[int] | None = None
     tz: str | None = None
     lang: str = "en"
 
@@ -202,6 +205,8 @@ def _narrowed(f: Filters, **columns) -> pw.Expression:
             .where(Location.site_id == site_id)
         )
         cond &= columns["station"].in_(stations)
+    if f.station_ids is not None:
+        cond &= columns["station"].in_(f.station_ids or [-1])
     return cond
 
 

@@ -18,7 +18,9 @@ from server.core import plantday
 from server.models import LedgerEntry, Scanner, Station, User
 
 
-def people(now: dt.datetime, tz: str | None = None) -> dict:
+def people(now: dt.datetime, tz: str | None = None, station_ids=None) -> dict:
+    """`station_ids` (a user limited to sites) keeps the sign-ins at those stations and
+    the scans made there."""
     day = plantday.local_date(now, tz)
     since = plantday.day_start(day, tz)
     signed_in = list(
@@ -28,6 +30,7 @@ def people(now: dt.datetime, tz: str | None = None) -> dict:
         .join(User, on=(Scanner.operator == User.id))
         .switch(Scanner)
         .join(Station, pw.JOIN.LEFT_OUTER, on=(Scanner.station == Station.id))
+        .where(pw.SQL("1 = 1") if station_ids is None else Scanner.station.in_(station_ids or [-1]))
         .order_by(Station.code, Scanner.id)
         .tuples()
     )
@@ -48,6 +51,11 @@ def people(now: dt.datetime, tz: str | None = None) -> dict:
             & (LedgerEntry.origin == "scan")
             & LedgerEntry.operator.is_null(False)
             & (pw.fn.COALESCE(LedgerEntry.code_kind, "") != "command")
+            & (
+                pw.SQL("1 = 1")
+                if station_ids is None
+                else LedgerEntry.station.in_(station_ids or [-1])
+            )
         )
         .group_by(LedgerEntry.operator, LedgerEntry.status)
         .tuples()

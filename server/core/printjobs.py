@@ -225,8 +225,13 @@ def job_dict(job: PrintJob, printer_name: str | None = None) -> dict:
     }
 
 
-def listing(state: str | None = None, printer: str | None = None, limit: int = 200):
+def listing(
+    state: str | None = None, printer: str | None = None, limit: int = 200, printer_ids=None
+):
+    """The newest jobs; `printer_ids` (a user limited to sites) keeps those printers'."""
     query = PrintJob.select(PrintJob, Printer).join(Printer)
+    if printer_ids is not None:
+        query = query.where(Printer.id.in_(list(printer_ids) or [-1]))
     if state:
         query = query.where(PrintJob.state == state)
     if printer:

@@ -37,6 +37,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "The scanner id is not registered or is deactivated, or it is not the scanner of the "
         "MQTT topic.",
     ),
+    "other_site": (
+        "Scanner of another site",
+        "An HTTP scan (`POST /api/scans`, the scan page) by a user limited to sites through "
+        "a scanner of a station outside them: `403`, not applied and not in the ledger. "
+        "Scans over MQTT are never limited (server/core/siteaccess.py).",
+    ),
     "unknown_station": (
         "Station not known",
         "The scan names a station that does not exist or is deactivated, or the scanner has none.",

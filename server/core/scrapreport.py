@@ -75,17 +75,19 @@ def scrap_pareto(
     return out
 
 
-def held_items(limit: int = 500) -> list[Item]:
-    """Held items still in the plant, longest held first."""
-    return list(
+def held_items(limit: int = 500, where: pw.Expression | None = None) -> list[Item]:
+    """Held items still in the plant, longest held first; `where` narrows them (a user
+    limited to sites: `siteaccess.items_where`)."""
+    query = (
         Item.select(Item, Product)
         .join(Product)
         # the bare column, as the partial index's condition: SQLite uses a partial index
         # only for a WHERE that states its condition, and `held = ?` does not
         .where(Item.held & Item.stage.not_in([s.value for s in GONE]))
-        .order_by(Item.held_at, Item.id)
-        .limit(limit)
     )
+    if where is not None:
+        query = query.where(where)
+    return list(query.order_by(Item.held_at, Item.id).limit(limit))
 
 
 def held_by_stage(location_ids: list[int] | None = None) -> dict[str, tuple[int, Decimal]]:

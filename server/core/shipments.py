@@ -95,13 +95,15 @@ def of_ids(ids) -> dict[int, Shipment]:
     return {s.id: s for s in Shipment.select().where(Shipment.id.in_(ids))}
 
 
-def listing(limit: int = 200) -> list[dict]:
+def listing(limit: int = 200, site_ids=None) -> list[dict]:
+    """The newest shipments; `site_ids` (a user limited to sites) keeps those sites' only."""
     sites = {x.id: x.code for x in Site.select(Site.id, Site.code)}
+    query = Shipment.select()
+    if site_ids is not None:
+        query = query.where(Shipment.site_id.in_(sorted(site_ids) or [-1]))
     return [
         as_dict(s, sites)
-        for s in Shipment.select()
-        .order_by(Shipment.ship_date.desc(), Shipment.id.desc())
-        .limit(limit)
+        for s in query.order_by(Shipment.ship_date.desc(), Shipment.id.desc()).limit(limit)
     ]
 
 

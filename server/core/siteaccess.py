@@ -1,34 +1,77 @@
-"""Users limited to sites: what a user of one site sees of the stock and the places.
+"""Users limited to sites: what a user of one site sees and may change.
 
 `User.site_ids` is null for a user of the whole plant (every user until an admin limits
-one) or the ids of the sites the user is limited to. A limited user's listings cover
-those sites only: the sites and locations listed, stock by place (no `unplaced` row: an
-item with no location is in no site), and the stock counters by stage, product and
-station, which count the counters of the sites' stations (a station belongs to the site
-its line side lies in, `locations.station_ids_of_site`; new items, at no station yet,
-are in no site). A site outside the user's is answered as unknown (`unknown_site`), as
-if it did not exist. Scans, the schedule and the admin pages are not limited.
+one) or the ids of the sites the user is limited to. **An admin is never limited**, even
+with sites stored (an admin sets up every site's stations, printers and users).
+
+Where each thing lies (one rule per kind, each in one helper below):
+
+- a *station* belongs to the site its line side lies in (`locations.station_ids_of_site`;
+  a station without a line side falls into the default site);
+- an *item* to the site of its location, else of its station; an item at neither (a
+  label printed, not yet received) is in no site and seen by every user, so a limited
+  clerk still finds the items just made;
+- a *cycle count* and a *shipment* to their own site; a *printer* to its site, else its
+  station's; a printer with neither serves every site; a *print job* to its printer's;
+- a *machine* to its station's site; a *scanner* to its station's (none: no site).
+
+A limited user's listings cover those sites only: sites, locations, stock by place (no
+`unplaced` row) and the stock counters of the sites' stations, items (a listing, a
+search, an item's page and `GET /api/items/{code}`), counts, shipments, print jobs,
+stations, scanners, machines, the people at stations, the rejected scans, the plant
+floor, the exports and the shift report.
+A thing of another site is answered as unknown, as if it did not exist (`unknown_site`,
+`unknown_location`, `unknown_item`, `unknown_count`, `unknown_shipment`,
+`unknown_printer`, `unknown_print_job`, `unknown_machine`, `unknown_station`), and so is
+an action on it (hold, release, a count's close, a shipment at that site, a test print,
+a machine's state). An HTTP scan by a limited user through a scanner of another site's
+station is refused `403 other_site` before the scan is applied (no ledger row: the scan
+was not the scanner's, it was the user's), since the user holds the scanner's id in
+hand anyway. Scans over MQTT are never limited: a scanner is not a user. The schedule
+(orders, adherence, the timeline) is not limited.
+
+The helpers take the user (a `User` row, or None for a caller with no user) and never a
+request: the HTTP and page adapters pass `current_user()` / `web_user()` in.
 """
 
 from __future__ import annotations
 
+import peewee as pw
+
 from server.core import locations
-from server.core.errors import Invalid, NotFound
-from server.models import Location, Site, User
+from server.core.errors import Forbidden, Invalid, NotFound
+from server.models import (
+    CycleCount,
+    Item,
+    Location,
+    Machine,
+    Printer,
+    PrintJob,
+    Scanner,
+    Shipment,
+    Site,
+    Station,
+    User,
+)
 
 
 def site_ids(user: User | None) -> set[int] | None:
-    """The ids of the sites `user` is limited to, or None: every site."""
-    if user is None or user.site_ids is None:
+    """The ids of the sites `user` is limited to, or None: every site (no user, a user of
+    the whole plant, an admin)."""
+    if user is None or user.site_ids is None or user.role == "admin":
         return None
     return {int(i) for i in user.site_ids}
+
+
+def _in(ids) -> list[int]:
+    return sorted(ids) or [-1]
 
 
 def visible_sites(user: User | None) -> list[Site]:
     ids = site_ids(user)
     query = Site.select().order_by(Site.code)
     if ids is not None:
-        query = query.where(Site.id.in_(list(ids) or [-1]))
+        query = query.where(Site.id.in_(_in(ids)))
     return list(query)
 
 
@@ -57,7 +100,7 @@ def station_ids(user: User | None) -> list[int] | None:
     if ids is None:
         return None
     out: set[int] = set()
-    for site in Site.select().where(Site.id.in_(list(ids) or [-1])):
+    for site in Site.select().where(Site.id.in_(_in(ids))):
         out.update(locations.station_ids_of_site(site))
     return sorted(out)
 
@@ -66,8 +109,180 @@ def location_ids(user: User | None) -> list[int] | None:
     ids = site_ids(user)
     if ids is None:
         return None
-    query = Location.select(Location.id).where(Location.site_id.in_(list(ids) or [-1]))
+    query = Location.select(Location.id).where(Location.site_id.in_(_in(ids)))
     return [loc.id for loc in query]
+
+
+def station_site(station_id: int) -> int:
+    """The site of one station: its line side's, else the default site (one query, where
+    `station_ids` lists every station of the user's sites)."""
+    row = (
+        Station.select(Location.site_id)
+        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
+        .where(Station.id == station_id)
+        .tuples()
+        .first()
+    )
+    if row is None or row[0] is None:
+        return locations.default_site().id
+    return int(row[0])
+
+
+def check_station(user: User | None, station: Station | None, code: str = "") -> None:
+    """`unknown_station` for a station outside the user's sites (or none at all)."""
+    ids = site_ids(user)
+    if station is None or (ids is not None and station_site(station.id) not in ids):
+        raise NotFound("unknown_station", f"No station {code or station.code}")
+
+
+def station_codes(user: User | None, codes: list[str] | None) -> list[str] | None:
+    """The stations a report covers for `user`: the codes named (`unknown_station` for one
+    outside the user's sites), or, none named, every station of them (None: every station
+    of the plant, for a user who is not limited)."""
+    stations = station_ids(user)
+    if stations is None:
+        return codes
+    if codes:
+        for code in codes:
+            check_station(user, Station.get_or_none(Station.code == code), code)
+        return codes
+    mine = [s.code for s in Station.select(Station.code).where(Station.id.in_(_in(stations)))]
+    if not mine:  # an empty list is the whole plant to a report
+        raise NotFound("unknown_station", "No station at your sites")
+    return mine
+
+
+# --- items ----------------------------------------------------------------------------------
+
+
+def items_where(user: User | None) -> pw.Expression | None:
+    """The condition on `Item` of the items the user sees (None: every item): lying in a
+    location of the user's sites, or with no location at a station of them, or at
+    neither."""
+    locs = location_ids(user)
+    if locs is None:
+        return None
+    stations = station_ids(user)
+    unplaced = Item.location_id.is_null() | ~Item.location_id.in_(Location.select(Location.id))
+    return Item.location_id.in_(locs or [-1]) | (
+        unplaced & (Item.station.is_null() | Item.station.in_(stations or [-1]))
+    )
+
+
+def item_visible(user: User | None, item: Item) -> bool:
+    ids = site_ids(user)
+    if ids is None:
+        return True
+    if item.location_id:
+        loc = Location.get_or_none(Location.id == item.location_id)
+        if loc is not None:
+            return loc.site_id in ids
+    if item.station_id:
+        return station_site(item.station_id) in ids
+    return True
+
+
+def check_item(user: User | None, item: Item | None, code: str) -> Item:
+    """The item, or `unknown_item` when there is none or it lies at another site."""
+    if item is None or not item_visible(user, item):
+        raise NotFound("unknown_item", f"No item {code}")
+    return item
+
+
+# --- counts, shipments ----------------------------------------------------------------------
+
+
+def check_count(user: User | None, count: CycleCount) -> CycleCount:
+    ids = site_ids(user)
+    if ids is not None and count.site_id not in ids:
+        raise NotFound("unknown_count", f"No count {count.id}")
+    return count
+
+
+def check_shipment(user: User | None, shipment: Shipment | None, ref: str) -> Shipment:
+    ids = site_ids(user)
+    if shipment is None or (ids is not None and shipment.site_id not in ids):
+        raise NotFound("unknown_shipment", f"No shipment {ref.strip().upper()}")
+    return shipment
+
+
+def shipment_site(user: User | None, code: str | None) -> str | None:
+    """The site a user's new shipment is made at: the code given (refused `unknown_site`
+    outside the user's sites), else the default site, or, for a user limited to sites
+    without it, the first of the user's sites by code."""
+    check_site(user, code)
+    ids = site_ids(user)
+    if code or ids is None or locations.default_site().id in ids:
+        return code
+    mine = visible_sites(user)
+    return mine[0].code if mine else "-"  # "-" names no site: unknown_site
+
+
+# --- printers and print jobs ----------------------------------------------------------------
+
+
+def printer_ids(user: User | None) -> list[int] | None:
+    """The printers the user sees (None: every printer): of the user's sites, at a station
+    of them, or of no site and no station (a printer every site uses)."""
+    ids = site_ids(user)
+    if ids is None:
+        return None
+    stations = station_ids(user) or [-1]
+    query = Printer.select(Printer.id).where(
+        Printer.site_id.in_(_in(ids))
+        | (Printer.site_id.is_null() & (Printer.station.is_null() | Printer.station.in_(stations)))
+    )
+    return [p.id for p in query]
+
+
+def check_printer(user: User | None, printer: Printer | None, name: str) -> Printer:
+    allowed = printer_ids(user)
+    if printer is None or (allowed is not None and printer.id not in allowed):
+        raise NotFound("unknown_printer", f"No printer {name}")
+    return printer
+
+
+def check_print_job(user: User | None, job_id: int) -> None:
+    allowed = printer_ids(user)
+    if allowed is None:
+        return
+    job = PrintJob.get_or_none(PrintJob.id == job_id)
+    if job is None or job.printer_id not in allowed:
+        raise NotFound("unknown_print_job", f"No print job {job_id}")
+
+
+# --- machines, scanners ---------------------------------------------------------------------
+
+
+def check_machine(user: User | None, machine: Machine) -> Machine:
+    ids = site_ids(user)
+    if ids is not None and station_site(machine.station_id) not in ids:
+        raise NotFound("unknown_machine", f"No machine {machine.code}")
+    return machine
+
+
+def check_scanner(user: User | None, scanner_id: str) -> None:
+    """An HTTP scan of a limited user through a scanner of another site's station:
+    `403 other_site`. A scanner unknown, or at no station, is left to `apply_scan` (its
+    own `unknown_scanner` rejection, written to the ledger as any)."""
+    ids = site_ids(user)
+    if ids is None:
+        return
+    # the scanner's station and its line side's site in one query (this runs per scan)
+    # (written out: peewee's building of it cost more than SQLite's running it, as hot.py)
+    db = Scanner._meta.database
+    row = db.execute_sql(
+        'SELECT sc."station_id", l."site_id" FROM "scanner" sc'
+        ' LEFT JOIN "station" st ON st."id" = sc."station_id"'
+        ' LEFT JOIN "location" l ON l."id" = st."location_id"'
+        f' WHERE sc."id" = {db.param}',
+        (scanner_id,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return
+    site = row[1] if row[1] is not None else locations.default_site().id
+    if site not in ids:
+        raise Forbidden("other_site", f"Scanner {scanner_id} is at a station outside your sites")
 
 
 def set_sites(user: User, codes: list[str]) -> list[int] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from server.core import counts
+from server.core import counts, siteaccess
 from server.core.errors import DomainError
 from server.models import Reason, utcnow
 from server.web import bp, i18n
@@ -24,7 +24,8 @@ def _db():
 
 def _count_or_404(count_id: int):
     try:
-        return counts.get(count_id)
+        # a count of another site is unknown to a user limited to sites (siteaccess.py)
+        return siteaccess.check_count(web_user(), counts.get(count_id))
     except DomainError:
         abort(404)
 
@@ -48,7 +49,8 @@ def _adjust_reasons() -> list[Reason]:
 @bp.route("/counts")
 @role_required("supervisor")
 def counts_list():
-    return render_template("counts.html", counts=counts.listing())
+    mine = siteaccess.site_ids(web_user())
+    return render_template("counts.html", counts=counts.listing(site_ids=mine))
 
 
 @bp.route("/counts", methods=["POST"])
@@ -58,6 +60,8 @@ def count_open():
 
     codes = [c for c in request.form.get("locations", "").replace(",", " ").split() if c]
     try:
+        for code in codes[:200]:
+            siteaccess.check_location(web_user(), code)
         with writing(_db()):
             count = counts.open_count(
                 codes[:200], note=request.form.get("note", "")[:200], user=web_user(), now=utcnow()

@@ -7,7 +7,7 @@ from decimal import Decimal
 import peewee as pw
 from flask import current_app, render_template, request
 
-from server.core import flags
+from server.core import flags, siteaccess
 from server.models import (
     Item,
     LedgerEntry,
@@ -20,7 +20,7 @@ from server.models import (
     utcnow,
 )
 from server.web import bp
-from server.web.pages import role_required, today
+from server.web.pages import role_required, today, web_user
 
 REJECTED_PAGE = 100
 
@@ -50,7 +50,11 @@ def scanner_states() -> dict[str, dict]:
 
 def station_rows() -> list[dict]:
     now = utcnow()
-    stations = list(Station.select().order_by(Station.code))
+    query = Station.select().order_by(Station.code)
+    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    if mine is not None:
+        query = query.where(Station.id.in_(mine or [-1]))
+    stations = list(query)
     wip = dict(
         StockCounter.select(StockCounter.station_id, pw.fn.SUM(StockCounter.count))
         .where(StockCounter.stage == "wip")
@@ -130,6 +134,9 @@ def rejected_rows(reason: str | None = None) -> list[LedgerEntry]:
     )
     if reason:
         query = query.where(LedgerEntry.reason == reason)
+    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations'
+    if mine is not None:
+        query = query.where(LedgerEntry.station.in_(mine or [-1]))
     rows = list(query.order_by(LedgerEntry.id.desc()).limit(REJECTED_PAGE))
     ids = {e.item_id for e in rows if e.item_id}
     codes = (

@@ -18,7 +18,7 @@ from jinja2.filters import do_urlencode
 from markupsafe import Markup, escape
 
 from server.core import flags as flags_mod
-from server.core import labour, oee, planning, plantfloor, shifts
+from server.core import labour, oee, planning, plantfloor, shifts, siteaccess
 from server.core import people as people_mod
 from server.core.errors import DomainError, Invalid
 from server.models import ProductionOrder, RoutingStep, Shift, Station, utcnow
@@ -53,9 +53,19 @@ def _memo(fn):
     return once
 
 
+def _my_tiles(now: dt.datetime) -> list[dict]:
+    """The floor's tiles, of a user limited to sites their stations' only."""
+    tiles = plantfloor.tiles(now)
+    mine = siteaccess.station_ids(web_user())
+    if mine is not None:
+        mine = set(mine)
+        tiles = [t for t in tiles if t["station"].id in mine]
+    return tiles
+
+
 def _floor() -> dict:
     now = utcnow()
-    drawn = floor_tiles(plantfloor.tiles(now), now)
+    drawn = floor_tiles(_my_tiles(now), now)
     return {"floor_grid": _grid(drawn), "floor_version": drawn.version, "now": now}
 
 
@@ -289,7 +299,7 @@ def plant_floor_live():
     the others; every tile's markup when that version is not known here (or not given).
     JSON: {"version", "tiles": [[station code, markup or null], ...], "empty"}."""
     now = utcnow()
-    drawn = floor_tiles(plantfloor.tiles(now), now)
+    drawn = floor_tiles(_my_tiles(now), now)
     held = _VERSIONS.get(request.args.get("since", ""), {})
     resp = jsonify(
         {
@@ -341,7 +351,8 @@ def people_page():
     now = utcnow()
     tz = i18n.plant_timezone()
     all_shifts, shift, day = _shift_and_day(now)
-    where = people_mod.people(now, tz)
+    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    where = people_mod.people(now, tz, station_ids=mine)
     sites = shifts.station_sites()
     codes = shifts.site_code_map()
     by_shift = []
@@ -349,6 +360,8 @@ def people_page():
         # a site's own shift counts the labour at that site's stations only
         shared = sum(x.name == s.name for x in all_shifts) > 1
         stations = shifts.stations_working(s, sites) if s.site_id or shared else None
+        if mine is not None:
+            stations = set(mine) if stations is None else set(stations) & set(mine)
         start, end = shifts.window(s, day, tz)
         figures = labour.labour(start, end, now, stations)
         by_shift.append(

@@ -13,7 +13,8 @@ import peewee as pw
 from flask import abort, g, jsonify, render_template, send_from_directory
 from flask_babel import get_locale, gettext
 
-from server.core import locations, reasonlist
+from server.core import locations, reasonlist, siteaccess
+from server.core.errors import DomainError
 from server.models import (
     Item,
     LedgerEntry,
@@ -25,7 +26,7 @@ from server.models import (
     User,
 )
 from server.web import bp, i18n
-from server.web.pages import role_required
+from server.web.pages import role_required, web_user
 
 RECENT = 10
 
@@ -33,16 +34,24 @@ RECENT = 10
 @bp.route("/scan")
 @role_required("operator")
 def scan_index():
-    scanners = list(
+    query = (
         Scanner.select(Scanner, Station)
         .join(Station, pw.JOIN.LEFT_OUTER)
         .order_by(Station.code, Scanner.id)
     )
+    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their scanners
+    if mine is not None:
+        query = query.where(Scanner.station.in_(mine or [-1]))
+    scanners = list(query)
     return render_template("scan_index.html", scanners=scanners)
 
 
 def _scanner_and_station(scanner_id: str) -> tuple[Scanner, Station | None]:
     scanner = Scanner.get_or_none(Scanner.id == scanner_id)
+    try:  # another site's scanner: a limited user's scans there are refused other_site
+        siteaccess.check_scanner(web_user(), scanner_id)
+    except DomainError:
+        scanner = None
     if scanner is None:
         abort(404, gettext("No scanner %(id)s", id=scanner_id))
     station = Station.get_or_none(Station.id == scanner.station_id) if scanner.station_id else None

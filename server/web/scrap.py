@@ -8,7 +8,7 @@ import datetime as dt
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from server.core import plantday, scrapreport
+from server.core import plantday, scrapreport, siteaccess
 from server.web import bp, charts, i18n
 from server.web.pages import role_required, today, web_user
 from server.web.stock import _reasons_for
@@ -60,7 +60,7 @@ def scrap():
         rows=rows,
         labels=labels,
         chart=chart if rows else None,
-        held=scrapreport.held_items(),
+        held=scrapreport.held_items(where=siteaccess.items_where(web_user())),
         release_reasons=_reasons_for("release"),
         hold_reasons=_reasons_for("hold"),
     )

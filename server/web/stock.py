@@ -203,6 +203,9 @@ def items():
     if stage and stage not in STAGES:
         abort(404, gettext("No stage %(v)s", v=stage))
     query = Item.select(Item, Product).join(Product)
+    mine = siteaccess.items_where(web_user())  # a user limited to sites: their items
+    if mine is not None:
+        query = query.where(mine)
     if product:
         query = query.where(Item.product == product.id)
     if stage:
@@ -274,7 +277,10 @@ def _found(text: str) -> tuple[str | None, str | None]:
     product. The code is read by the parser the scans use (server/core/codes.py), so an
     internal code, a GS1 element string (with or without its AIM prefix) and an EPC read
     all find what a scan of them would. Nothing found: (None, the parser's reason code)."""
+    user = web_user()
     exact = Item.get_or_none(Item.code == text.strip().upper())
+    if exact is not None and not siteaccess.item_visible(user, exact):
+        return None, "unknown_item"  # another site's, for a user limited to sites
     if exact is not None:
         return url_for("web.item", code=exact.code), None
     try:
@@ -285,11 +291,13 @@ def _found(text: str) -> tuple[str | None, str | None]:
         return None, exc.code
     if parsed.kind == codes.CodeKind.ITEM:
         item = Item.get_or_none(Item.code == parsed.item_code)
+        item = item if item is not None and siteaccess.item_visible(user, item) else None
         return (url_for("web.item", code=item.code), None) if item else (None, "unknown_item")
     if parsed.kind == codes.CodeKind.COMMAND:
         return None, None
     if parsed.ext_key:
         item = Item.get_or_none(Item.ext_key == parsed.ext_key)
+        item = item if item is not None and siteaccess.item_visible(user, item) else None
         return (url_for("web.item", code=item.code), None) if item else (None, "unknown_item")
     product = Product.get_or_none(Product.gtin == parsed.gtin) if parsed.gtin else None
     if product is None:
@@ -318,7 +326,8 @@ def find():
 
 def _item_or_404(code: str) -> Item:
     item = Item.select(Item, Product).join(Product).where(Item.code == code.strip().upper()).first()
-    if item is None:
+    # another site's item is unknown to a user limited to sites (siteaccess.py)
+    if item is None or not siteaccess.item_visible(web_user(), item):
         abort(404, gettext("No item %(code)s", code=code))
     return item
 

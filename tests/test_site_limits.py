@@ -1,0 +1,279 @@
+"""A user limited to sites (issue 16, server/core/siteaccess.py) sees and acts on the
+things of those sites only: items, counts, shipments, printers and print jobs, machines,
+people, exports, scans through a scanner, and the pages of the floor. Every route a
+limited supervisor or clerk may call is in one of the tables below; each read is checked
+against the whole plant's answer to an admin (so it cannot pass by showing nothing), each
+refused action against the same action on the user's own site's thing."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from server.core import siteaccess
+from server.models import User
+from tests.ingest.test_site_bridge import SCANNER, SITE, add_site_scanner
+
+PRINTER = {"kind": "zpl-tcp", "address": "127.0.0.1:9"}
+
+
+@pytest.fixture
+def two_sites(plant, api, users):
+    """MAIN and SURABAYA, each with received items, a count, a shipment, a printer with a
+    print job, a machine and an operator signed in; the supervisor and the clerk limited
+    to SURABAYA."""
+    add_site_scanner(api)
+    main = plant.items("STEEL", count=2, qty=10)
+    sby = plant.items("STEEL", count=2, qty=7)
+    for code in main:
+        assert plant.scan("sc-recv", code)["status"] == "accepted"
+    for code in sby:
+        assert plant.scan(SCANNER, code)["status"] == "accepted"
+    plant.scan("sc-recv", "NOT-A-LABEL", expected=422)  # a rejected scan at each site
+    plant.scan(SCANNER, "NOT-A-LABEL", expected=422)
+    plant.scan("sc-recv", "CMD-OP-B-CLERK", expected=201)  # people at each site
+    plant.scan(SCANNER, "CMD-OP-B-OPERATOR", expected=201)
+
+    counts = {
+        site: api.post("/api/counts", {"locations": [loc]}, expected=201).get_json()["id"]
+        for site, loc in (("MAIN", "RECV"), (SITE, "SBY-DOCK"))
+    }
+    for ref, site in (("DO-MAIN", "MAIN"), ("DO-SBY", SITE)):
+        api.post("/api/shipments", {"ref": ref, "customer": "PT A", "site": site}, expected=201)
+    jobs = {}
+    for name, site in (("p-main", "MAIN"), ("p-sby", SITE)):
+        api.post("/api/printers", {"name": name, "site": site, **PRINTER}, expected=201)
+        jobs[site] = api.post(f"/api/printers/{name}/test", expected=202).get_json()["id"]
+    for code, station in (("M-MAIN", "A2"), ("M-SBY", "SBY-RECV")):
+        api.post("/api/machines", {"code": code, "name": code, "station": station}, expected=201)
+
+    for role in ("supervisor", "clerk"):
+        assert siteaccess.set_sites(users[role][0], [SITE]) is not None
+    return {"main": main, "sby": sby, "counts": counts, "jobs": jobs}
+
+
+def _ledger_stations(resp) -> set[str]:
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    col = rows[0].index("station")
+    return {r[col] for r in rows[1:]}
+
+
+#: reads: path (with {main}/{sby} for item codes), role, what of the answer to compare,
+#: the limited user's value, the admin's value
+READS = [
+    (
+        "/api/counts",
+        "supervisor",
+        lambda r: {tuple(c["locations"]) for c in r.get_json()["counts"]},
+        {("SBY-DOCK",)},
+        {("SBY-DOCK",), ("RECV",)},
+    ),
+    (
+        "/api/shipments",
+        "clerk",
+        lambda r: {s["ref"] for s in r.get_json()["shipments"]},
+        {"DO-SBY"},
+        {"DO-SBY", "DO-MAIN"},
+    ),
+    (
+        "/api/print-jobs",
+        "clerk",
+        lambda r: {j["printer"] for j in r.get_json()["jobs"]},
+        {"p-sby"},
+        {"p-sby", "p-main"},
+    ),
+    (
+        "/api/machines",
+        "clerk",
+        lambda r: {m["code"] for m in r.get_json()["machines"]},
+        {"M-SBY"},
+        {"M-SBY", "M-MAIN"},
+    ),
+    (
+        "/api/people",
+        "supervisor",
+        lambda r: {p["station"] for p in r.get_json()["signed_in"]},
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV"},
+    ),
+    (
+        "/api/exports/ledger.csv",
+        "supervisor",
+        _ledger_stations,
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV"},
+    ),
+    (
+        "/api/exports/stock.csv",
+        "supervisor",
+        _ledger_stations,
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV"},
+    ),
+    (
+        "/api/stations",
+        "clerk",
+        lambda r: {s["code"] for s in r.get_json()["stations"]},
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV", "A2"},
+    ),
+    (
+        "/api/scanners",
+        "supervisor",
+        lambda r: {s["id"] for s in r.get_json()["scanners"]},
+        {SCANNER},
+        {SCANNER, "sc-recv"},
+    ),
+    ("/api/items/{sby}", "clerk", lambda r: r.get_json()["station"], "SBY-RECV", "SBY-RECV"),
+    ("/api/items/{sby}/trace", "clerk", lambda r: r.status_code, 200, 200),
+    (f"/api/exports/items.csv?site={SITE}", "supervisor", _ledger_stations, {"SBY-RECV"}, None),
+]
+
+#: refused: method, path, body, role, status, reason code (the other site's thing)
+REFUSED = [
+    ("GET", "/api/items/{main}", None, "clerk", 404, "unknown_item"),
+    ("GET", "/api/items/{main}/trace", None, "clerk", 404, "unknown_item"),
+    ("POST", "/api/items/{main}/hold", {"reason": "QC_CHECK"}, "supervisor", 404, "unknown_item"),
+    ("POST", "/api/items/{main}/release", {"reason": "QC_OK"}, "supervisor", 404, "unknown_item"),
+    ("GET", "/api/counts/{count_main}", None, "supervisor", 404, "unknown_count"),
+    ("POST", "/api/counts/{count_main}/close", None, "supervisor", 404, "unknown_count"),
+    ("POST", "/api/counts/{count_main}/approve", {}, "supervisor", 404, "unknown_count"),
+    ("POST", "/api/counts", {"locations": ["RECV"]}, "supervisor", 404, "unknown_location"),
+    ("GET", "/api/shipments/DO-MAIN", None, "clerk", 404, "unknown_shipment"),
+    (
+        "POST",
+        "/api/shipments",
+        {"ref": "DO-X", "customer": "PT B", "site": "MAIN"},
+        "clerk",
+        404,
+        "unknown_site",
+    ),
+    ("POST", "/api/printers/p-main/test", None, "clerk", 404, "unknown_printer"),
+    ("POST", "/api/print-jobs/{job_main}/retry", None, "clerk", 404, "unknown_print_job"),
+    ("POST", "/api/print-jobs/{job_main}/cancel", None, "clerk", 404, "unknown_print_job"),
+    ("POST", "/api/machines/M-MAIN/state", {"state": "idle"}, "supervisor", 404, "unknown_machine"),
+    ("GET", "/api/machines/M-MAIN/downtime", None, "supervisor", 404, "unknown_machine"),
+    ("GET", "/api/exports/ledger.csv?site=MAIN", None, "supervisor", 404, "unknown_site"),
+    ("GET", "/api/stock?site=MAIN", None, "supervisor", 404, "unknown_site"),
+    ("GET", "/api/reports/shift.pdf?stations=RECV", None, "supervisor", 404, "unknown_station"),
+    ("GET", "/api/locations/RECV", None, "clerk", 404, "unknown_location"),
+    (
+        "POST",
+        "/api/scans",
+        {"scan_id": "lim-1", "scanner_id": "sc-recv", "code": "{main}"},
+        "supervisor",
+        403,
+        "other_site",
+    ),
+]
+
+#: the same actions on the user's own site's things go through
+ALLOWED = [
+    ("POST", "/api/items/{sby}/hold", {"reason": "QC_CHECK"}, "supervisor", 200),
+    ("POST", "/api/items/{sby}/release", {"reason": "QC_OK"}, "supervisor", 200),
+    ("GET", "/api/counts/{count_sby}", None, "supervisor", 200),
+    ("POST", "/api/counts/{count_sby}/close", None, "supervisor", 200),
+    ("POST", "/api/counts/{count_sby}/approve", {}, "supervisor", 200),
+    ("POST", "/api/counts", {"locations": ["SBY-DOCK"]}, "supervisor", 201),
+    ("GET", "/api/shipments/DO-SBY", None, "clerk", 200),
+    ("POST", "/api/printers/p-sby/test", None, "clerk", 202),
+    ("POST", "/api/print-jobs/{job_sby}/retry", None, "clerk", 200),
+    ("POST", "/api/print-jobs/{job_sby}/cancel", None, "clerk", 200),
+    ("POST", "/api/machines/M-SBY/state", {"state": "idle"}, "supervisor", 200),
+    ("GET", "/api/machines/M-SBY/downtime", None, "supervisor", 200),
+    ("GET", f"/api/exports/ledger.csv?site={SITE}", None, "supervisor", 200),
+    ("GET", "/api/reports/shift.pdf?stations=SBY-RECV", None, "supervisor", 200),
+    ("GET", "/api/reports/shift.pdf", None, "supervisor", 200),
+]
+
+
+def _call(api, method, path, body=None, role="admin"):
+    """The answer as it is (a CSV export is no JSON, which `api.call` insists on)."""
+    headers = {"Authorization": f"Bearer {api.tokens[role]}"}
+    return api.client.open(path, method=method, json=body, headers=headers)
+
+
+def _fill(text, ctx):
+    if isinstance(text, dict):
+        return {k: _fill(v, ctx) for k, v in text.items()}
+    if not isinstance(text, str):
+        return text
+    return text.format(
+        main=ctx["main"][0],
+        sby=ctx["sby"][0],
+        count_main=ctx["counts"]["MAIN"],
+        count_sby=ctx["counts"][SITE],
+        job_main=ctx["jobs"]["MAIN"],
+        job_sby=ctx["jobs"][SITE],
+    )
+
+
+def test_a_limited_user_reads_only_its_sites_things(two_sites, api):
+    for path, role, what, mine, whole in READS:
+        path = _fill(path, two_sites)
+        resp = _call(api, "GET", path, role=role)
+        assert resp.status_code == 200, (path, resp.get_data(as_text=True)[:300])
+        got = what(resp)
+        assert got == mine, (path, role, got)
+        if whole is not None:
+            everything = what(_call(api, "GET", path))
+            if isinstance(whole, set):  # the other site's too (and rows of no site)
+                assert whole <= everything, (path, everything)
+            else:
+                assert everything == whole, (path, everything)
+
+
+def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, api, users):
+    for method, path, body, role, status, code in REFUSED:
+        path, body = _fill(path, two_sites), _fill(body, two_sites)
+        resp = api.call(method, path, body, as_=role, expected=status)
+        assert resp.get_json()["error"] == code, (method, path, resp.get_json())
+    # nothing of the refused actions happened
+    item = api.get(f"/api/items/{two_sites['main'][0]}", expected=200).get_json()
+    assert item["status"] == "ok"
+    assert not [h for h in item["history"] if h["action"] in ("hold", "release")]
+    assert not [h for h in item["history"] if h["scan_id"] == "lim-1"]  # the refused scan
+    main_count = api.get(f"/api/counts/{two_sites['counts']['MAIN']}").get_json()
+    assert main_count["status"] == "open"
+    assert {s["ref"] for s in api.get("/api/shipments").get_json()["shipments"]} == {
+        "DO-MAIN",
+        "DO-SBY",
+    }
+    machines = {m["code"]: m for m in api.get("/api/machines").get_json()["machines"]}
+    assert machines["M-MAIN"]["state"] == "running"
+    # the admin may do each of them (a limit stored on an admin is ignored)
+    admin = users["admin"][0]
+    siteaccess.set_sites(admin, [SITE])
+    assert User.get_by_id(admin.id).site_ids is not None
+    for method, path, body, _role, _status, _code in REFUSED:
+        path, body = _fill(path, two_sites), _fill(body, two_sites)
+        if method == "POST" and "/scans" in path:
+            body = {**body, "scan_id": "admin-1"}
+        resp = _call(api, method, path, body)
+        assert resp.status_code < 300 or resp.get_json().get("error") not in (
+            "unknown_item",
+            "unknown_count",
+            "unknown_location",
+            "unknown_shipment",
+            "unknown_site",
+            "unknown_printer",
+            "unknown_print_job",
+            "unknown_machine",
+            "unknown_station",
+            "other_site",
+        ), (method, path, resp.get_json())
+
+
+def test_a_limited_user_acts_on_its_own_sites_things(two_sites, api):
+    for method, path, body, role, status in ALLOWED:
+        path, body = _fill(path, two_sites), _fill(body, two_sites)
+        resp = _call(api, method, path, body, role)
+        assert resp.status_code == status, (method, path, resp.get_data(as_text=True)[:300])
+    # a scan through the user's own site's scanner is applied (accepted or not: not 403)
+    body = {"scan_id": "lim-2", "scanner_id": SCANNER, "code": two_sites["sby"][1]}
+    assert api.post("/api/scans", body, as_="supervisor").status_code in (201, 422)
+    # a shipment with no site is made at the user's site, not the default one
+    made = api.post("/api/shipments", {"ref": "DO-Y", "customer": "PT C"}, as_="clerk")
+    assert made.status_code == 201 and made.get_json()["site"] == SITE
