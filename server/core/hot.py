@@ -175,6 +175,24 @@ def item_by_code(code: str) -> Item | None:
     return _one(Item, sql, code)
 
 
+def items_by_codes(codes: list[str]) -> dict[str, Item]:
+    """code -> item of these codes, row-locked in id order (PostgreSQL only:
+    server/core/pgbatch.py)."""
+    db = _db()
+    sql = _select_by(Item, "code", db.param).replace(
+        f'"code" = {db.param}', f'"code" = ANY({db.param}) ORDER BY "id" FOR UPDATE'
+    )
+    out: dict[str, Item] = {}
+    for row in db.execute_sql(sql, (list(codes),)).fetchall():
+        obj = Item(__no_default__=True)
+        obj.__data__ = {
+            name: value if convert is None or value is None else convert(value)
+            for (name, convert), value in zip(_reader(Item), row, strict=True)
+        }
+        out[obj.code] = obj
+    return out
+
+
 def relock(item: Item) -> Item:
     """Re-read an item found by another query, row-locked where the database locks rows."""
     db, sql = _stmt("item_by_id")
@@ -218,7 +236,20 @@ def save_item(item: Item) -> None:
         elif f in ("stage_at", "held_at"):
             values[i] = _dt(values[i])
     db = _db()
-    db.execute_sql(_item_update(fields, db.param), (*values, item.id))
+    writes = getattr(db, "batch_writes", None)
+    if writes is not None and item.id in writes.taken:
+        # the scan's own item: kept for the batch's next statement, and what else was read
+        # ahead stays true (server/core/pgbatch.py)
+        if writes.add_item_update(_item_update(fields, db.param), (*values, item.id)):
+            item._dirty.difference_update(fields)
+            return
+        writes.own = True
+        try:
+            db.execute_sql(_item_update(fields, db.param), (*values, item.id))
+        finally:
+            writes.own = False
+    else:
+        db.execute_sql(_item_update(fields, db.param), (*values, item.id))
     item._dirty.difference_update(fields)
 
 
@@ -229,14 +260,17 @@ def insert_ledger(
 ) -> None:  # fmt: skip
     """One ledger row (the LEDGER_COLUMNS, in order); `result` comes as JSON text
     (ScanResult.to_json(), the same text the ingest publishes)."""
-    db, sql = _stmt("ledger_insert")
+    db = _db()
     row = (
         scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
         to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
         message, note, why, compact_json(warnings) if warnings else "[]", operator_id, station_id,
         order_id, _dt(scanned_at), _dt(received_at), result, location_id, shipment_id,
     )  # fmt: skip
-    db.execute_sql(sql, row)
+    writes = getattr(db, "batch_writes", None)
+    if writes is not None and writes.add_ledger(row):
+        return  # written with the batch's others (server/core/pgbatch.py)
+    db.execute_sql(_sql("ledger_insert", db.param, False), row)
 
 
 @cache

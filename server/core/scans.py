@@ -32,6 +32,7 @@ from server.core import (
     locations,
     machines,
     oee,
+    pgbatch,
     plantday,
     printjobs,
     reasonlist,
@@ -229,10 +230,35 @@ def apply_scans(
     `tz` is the plant's time zone (IANA name, None for UTC): an expiry date is a local
     date, so whether a lot has expired turns at the plant's midnight.
     """
-    results: list[ScanResult] = []
+    if not pgbatch.available(db):
+        return _apply_batch(db, scans, now, raise_db_errors, tz, None)
     with writing(db):
+        writes = pgbatch.BatchWrites(db, defer=True)
+        try:
+            return _apply_batch(db, scans, now, raise_db_errors, tz, writes)
+        except pgbatch.LedgerConflict:
+            pgbatch.undo(db, writes)
+        # a scan_id of the batch committed meanwhile by another worker: once more, with
+        # each ledger row in its scan's savepoint, where that scan finds the first answer
+        return _apply_batch(
+            db, scans, now, raise_db_errors, tz, pgbatch.BatchWrites(db, defer=False)
+        )
+
+
+def _apply_batch(
+    db: pw.Database,
+    scans: list[ScanIn],
+    now: dt.datetime | None,
+    raise_db_errors: bool,
+    tz: str | None,
+    writes: pgbatch.BatchWrites | None,
+) -> list[ScanResult]:
+    results: list[ScanResult] = []
+    with writing(db), pgbatch.active(db, writes):
         answered = _stored_many([s.scan_id for s in scans])
-        batch = _Batch(tz)
+        batch = _Batch(tz, writes)
+        if writes is not None:
+            writes.read_items(_item_codes(scans, answered))
         for scan in scans:
             prior = answered.get(scan.scan_id)
             if prior is not None:
@@ -248,8 +274,12 @@ def apply_scans(
         if batch.touched:
             # one update per scanner per batch, not per scan
             hot.touch_scanners(sorted(batch.touched), now or utcnow())
+        if writes is not None:
+            writes.flush_ledger()
         # last, right before the commit: on PostgreSQL the outbox lock is held from here
         events.write(batch.events, now or utcnow())
+        if writes is not None:
+            writes.finish()
     return results
 
 
@@ -285,8 +315,9 @@ class _Batch:
     batch reads again and again (scanners, stations, products, users). Orders are not
     cached: scans of the batch change them."""
 
-    def __init__(self, tz: str | None = None) -> None:
+    def __init__(self, tz: str | None = None, writes: pgbatch.BatchWrites | None = None) -> None:
         self.tz = tz
+        self.writes = writes
         self._today: tuple[dt.datetime, dt.date] | None = None
         self.delta = StockDelta()
         self.oee = oee.OeeDelta()
@@ -313,6 +344,15 @@ class _Batch:
         if self._today is None or self._today[0] != now:
             self._today = (now, plantday.local_date(now, self.tz))
         return self._today[1]
+
+    def item_by_code(self, code: str) -> Item | None:
+        """The item of an internal code, row-locked: read ahead for the batch on
+        PostgreSQL (server/core/pgbatch.py), else one query."""
+        if self.writes is not None:
+            item = self.writes.take(code)
+            if item is not None:
+                return item
+        return hot.item_by_code(code)
 
     def scanner(self, scanner_id: str) -> Scanner | None:
         if scanner_id not in self._scanners:
@@ -358,6 +398,21 @@ class _Batch:
         if key not in self._stations:
             self._stations[key] = hot.get(Station, *key)
         return self._stations[key]
+
+
+def _item_codes(scans: list[ScanIn], answered: dict) -> list[str]:
+    """The internal item codes the batch's new scans name (read ahead on PostgreSQL)."""
+    out = set()
+    for scan in scans:
+        if scan.scan_id in answered:
+            continue
+        try:
+            parsed = codes.parse(scan.code, scan.source)
+        except Exception:  # noqa: BLE001 - its scan is answered in its turn
+            continue
+        if parsed.kind == codes.CodeKind.ITEM:
+            out.add(parsed.item_code)
+    return sorted(out)
 
 
 def _stored_many(scan_ids: list[str]) -> dict[str, ScanResult]:
@@ -463,15 +518,23 @@ class _savepoint:  # noqa: N801 - used as `with _savepoint(db):`
     prepared statement instead of parsing peewee's fresh uuid-named savepoint each time. A
     class rather than a generator: it is entered once or twice for every scan."""
 
-    __slots__ = ("execute",)
+    __slots__ = ("execute", "writes")
 
     def __init__(self, db: pw.Database) -> None:
         self.execute = db.execute_sql
+        # PostgreSQL: opened with the scan's first write, released with the next statement
+        self.writes = getattr(db, "batch_writes", None)
 
     def __enter__(self) -> None:
+        if self.writes is not None:
+            self.writes.savepoint()
+            return
         self.execute('SAVEPOINT "scan"')
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.writes is not None:
+            self.writes.release(exc_type is not None)
+            return
         if exc_type is not None:
             self.execute('ROLLBACK TO SAVEPOINT "scan"')
         self.execute('RELEASE SAVEPOINT "scan"')
@@ -722,7 +785,7 @@ def _check_expiry(ctx: _Ctx, item: Item, action: Action) -> None:
 
 def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     if parsed.kind == codes.CodeKind.ITEM:
-        item = hot.item_by_code(parsed.item_code)
+        item = ctx.batch.item_by_code(parsed.item_code)
         if item is None:
             raise Rejected("unknown_item")
         item.product = ctx.batch.product(item.product_id)
