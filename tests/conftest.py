@@ -98,10 +98,19 @@ class _Postgres:
 
     @classmethod
     def claim(cls) -> None:
-        if cls.claim_conn is not None:
-            return
+        """Hold SESSION_LOCK on a connection of the session's own; taken again if that
+        connection was ended (tests/ingest/test_ingest_db_outage.py terminates every other
+        backend of the database)."""
         import psycopg2
 
+        if cls.claim_conn is not None:
+            try:
+                with cls.claim_conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                return
+            except psycopg2.Error:
+                cls.claim_conn.close()
+                cls.claim_conn = None
         name = f"koordinator-tests pid {os.getpid()} {Path.cwd()}"[:63]
         conn = psycopg2.connect(POSTGRES_URL, application_name=name)
         conn.autocommit = True
@@ -129,6 +138,7 @@ class _Postgres:
     def busy(cls) -> list[tuple]:
         """The backends of the test database, other than the session's own, that are in a
         transaction or running a statement (an idle pooled connection holds no lock)."""
+        cls.claim()
         with cls.claim_conn.cursor() as cur:
             cur.execute(
                 "SELECT pid, state, application_name, client_port, backend_start, xact_start, "
