@@ -23,8 +23,8 @@ except ImportError:  # Windows: SQLite's own busy handler only
     fcntl = None
 
 import peewee as pw
-from playhouse.db_url import connect
-from playhouse.pool import PooledSqliteDatabase
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from server.core import labeltemplates, reasonlist
 from server.models import MODELS, LedgerEntry, Reason, database_proxy
@@ -115,6 +115,29 @@ def hold_database(db: pw.Database, path: str) -> None:
     weakref.finalize(db, os.close, fd)
 
 
+class PostgresDatabase(PooledPostgresqlDatabase):
+    """PostgreSQL, pooled, where a scan batch's `BatchWrites` (server/core/pgbatch.py) sees
+    each statement before it is sent: savepoints and ledger rows ride along with other
+    statements instead of costing a round trip each. Outside a batch, plain peewee."""
+
+    @property
+    def batch_writes(self):
+        return getattr(self._state, "batch_writes", None)  # per thread, as the connection
+
+    @batch_writes.setter
+    def batch_writes(self, writes) -> None:
+        self._state.batch_writes = writes
+
+    def execute_sql(self, sql, params=None):
+        writes = getattr(self._state, "batch_writes", None)
+        if writes is not None:
+            sql = writes.before(sql)
+        return super().execute_sql(sql, params)
+
+
+register_database(PostgresDatabase, "postgresql+koordinator")
+
+
 def make_database(url: str) -> pw.Database:
     """A peewee Database for `url` (sqlite:///path or postgresql://...)."""
     parsed = urlparse(url)
@@ -138,7 +161,7 @@ def make_database(url: str) -> pw.Database:
             db.writer_lock = WriterLock(path + ".writelock")
         return db
     if parsed.scheme in ("postgres", "postgresql"):
-        pooled = url.replace(f"{parsed.scheme}://", "postgresql+pool://", 1)
+        pooled = url.replace(f"{parsed.scheme}://", "postgresql+koordinator://", 1)
         try:
             return connect(pooled, max_connections=64, stale_timeout=300)
         except (RuntimeError, ValueError) as exc:

@@ -8,6 +8,8 @@ import itertools
 import os
 import secrets
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import peewee as pw
@@ -28,6 +30,16 @@ def pytest_configure(config):
         "the next test gets it built again",
     )
     _compile_url_builders_once()
+
+
+def pytest_collection_finish(session):
+    """Claim the PostgreSQL test database before the first test when any selected test runs
+    on it (`_Postgres.claim`): a second session stops here, before it writes."""
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgres":
+            _Postgres.claim()
+            return
 
 
 def _compile_url_builders_once() -> None:
@@ -60,16 +72,101 @@ def _compile_url_builders_once() -> None:
     Rule._compile_builder = once
 
 
+#: the session-level advisory lock a test session holds on its PostgreSQL database for as
+#: long as it runs (the two-key form: apart from the server's own one-key locks)
+SESSION_LOCK = (0x4B5A, 0x5445)
+#: how long a backend left running by a test may take to end before it is terminated
+SETTLE_S = 5.0
+
+
 class _Postgres:
     """The PostgreSQL test database, emptied between tests by truncating only the tables a
     test wrote (TRUNCATE of all 45 cost 80 ms a test; a sequence that has been read marks
     its table) and seeding the defaults again. The schema is built once a session, and
-    again after a test marked `alters_schema`."""
+    again after a test marked `alters_schema`.
+
+    The database is this session's alone: a second session on the same TEST_POSTGRES_URL
+    (another checkout's run) would truncate this one's rows between its steps and write its
+    own into them, and the failures (a TRUNCATE deadlocked with a writer, duplicate users,
+    401s for tokens that were there) would point at whatever test ran then. `claim()` holds
+    an advisory lock for the session and stops a second one at its first PostgreSQL test.
+    After each test, `settle()` fails that test if it left a backend running (a worker it
+    started and did not stop)."""
 
     ready = False
+    claim_conn = None  # the session's own connection, holding SESSION_LOCK
+
+    @classmethod
+    def claim(cls) -> None:
+        """Hold SESSION_LOCK on a connection of the session's own; taken again if that
+        connection was ended (tests/ingest/test_ingest_db_outage.py terminates every other
+        backend of the database)."""
+        import psycopg2
+
+        if cls.claim_conn is not None:
+            try:
+                with cls.claim_conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                return
+            except psycopg2.Error:
+                cls.claim_conn.close()
+                cls.claim_conn = None
+        name = f"koordinator-tests pid {os.getpid()} {Path.cwd()}"[:63]
+        conn = psycopg2.connect(POSTGRES_URL, application_name=name)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s, %s)", SESSION_LOCK)
+            if not cur.fetchone()[0]:
+                cur.execute(
+                    "SELECT a.pid, a.application_name, a.client_addr, a.backend_start "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 AND l.granted",
+                    SESSION_LOCK,
+                )
+                holders = cur.fetchall()
+                conn.close()
+                pytest.exit(
+                    f"{POSTGRES_URL} is in use by another test session {holders}: give this "
+                    "one a database of its own (TEST_POSTGRES_URL)",
+                    returncode=3,
+                )
+        cls.claim_conn = conn
+
+    @classmethod
+    def busy(cls) -> list[tuple]:
+        """The backends of the test database, other than the session's own, that are in a
+        transaction or running a statement (an idle pooled connection holds no lock)."""
+        cls.claim()
+        with cls.claim_conn.cursor() as cur:
+            cur.execute(
+                "SELECT pid, state, application_name, client_port, backend_start, xact_start, "
+                "wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend' AND state IS DISTINCT FROM 'idle'"
+            )
+            return cur.fetchall()
+
+    @classmethod
+    def settle(cls) -> list[tuple]:
+        """Wait up to SETTLE_S for the busy backends to end (a killed worker's backend
+        finishes the statement it was running); terminate those that do not and return
+        them."""
+        deadline = time.monotonic() + SETTLE_S
+        busy = cls.busy()
+        while busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+            busy = cls.busy()
+        if busy:
+            with cls.claim_conn.cursor() as cur:
+                for row in busy:
+                    cur.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        return busy
 
     @classmethod
     def reset(cls) -> None:
+        cls.claim()
         db = init_db(POSTGRES_URL)
         with db.connection_context():
             if not cls.ready:
@@ -80,7 +177,10 @@ class _Postgres:
             written = cls._written(db)
             if written:
                 names = ", ".join(f'"{t}"' for t in sorted(written))
-                db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                with db.atomic():
+                    # a writer still at work fails the reset loudly instead of deadlocking it
+                    db.execute_sql("SET LOCAL lock_timeout = '10s'")
+                    db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             seed_defaults()
 
     @staticmethod
@@ -104,15 +204,53 @@ class _Postgres:
         return written
 
 
+#: the threads of server/ that write to the database (server/ingest.py, server/dispatch.py)
+WORKER_THREADS = ("ingest", "ingest-guard", "dispatcher")
+
+
+def _workers_alive() -> list[str]:
+    """The worker threads still running SETTLE_S after their test (a stopped ingest's
+    guard thread ends within half a second)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        alive = [
+            t.name
+            for t in threading.enumerate()
+            if t.name in WORKER_THREADS or t.name.startswith("dispatcher-")
+        ]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/koordinator.db"
-        return
-    _Postgres.reset()
-    yield POSTGRES_URL
-    if request.node.get_closest_marker("alters_schema"):
-        _Postgres.ready = False
+        busy = []
+    else:
+        _Postgres.reset()
+        yield POSTGRES_URL
+        if request.node.get_closest_marker("alters_schema"):
+            _Postgres.ready = False
+    # after every fixture that depends on the database (apps, workers, processes) is gone:
+    # a worker still running would write into the next test's database
+    threads = _workers_alive()
+    if request.param == "postgres":
+        busy = _Postgres.settle()
+    if threads or busy:
+        pytest.fail(
+            f"the test left database work running: threads {threads}, backends {busy} (terminated)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def postgres_guard(db_url):
+    """The PostgreSQL test database's keeper (`_Postgres`) of this session."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("the PostgreSQL test database's guard")
+    return _Postgres
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,12 @@ def _sql(kind: str, param: str, for_update: bool) -> str:
             f'"last_ledger_id" = COALESCE({param}, "last_ledger_id") '
             f'WHERE "id" = {param}'
         )
+    if kind == "scanner_touch_by_scan":
+        return (
+            f'UPDATE "scanner" SET "last_scan_at" = {param}, "last_ledger_id" = COALESCE('
+            f'(SELECT "id" FROM "ledger_entry" WHERE "scan_id" = {param}), "last_ledger_id") '
+            f'WHERE "id" = {param}'
+        )
     raise KeyError(kind)
 
 
@@ -115,12 +121,19 @@ def upsert_location_counter(location_id: int, product_id: int, stage: str, count
     db.execute_sql(sql, (location_id, product_id, stage, count, Item.qty.db_value(qty)))
 
 
-def touch_scanners(last_rows: dict[str, int | None], when: dt.datetime) -> None:
+def touch_scanners(last_rows: dict[str, int | str | None], when: dt.datetime) -> None:
     """Stamp each scanner of `last_rows` (scanner id -> the id of its last scan's ledger
-    row) with `when` and that id: the plant floor reads its last answer by it."""
+    row, or that row's scan id where the id is not known yet) with `when` and that id:
+    the plant floor reads its last answer by it. After the batch's ledger rows are
+    written."""
     db, sql = _stmt("scanner_touch")
     for scanner_id in sorted(last_rows):
-        db.execute_sql(sql, (_dt(when), last_rows[scanner_id], scanner_id))
+        last = last_rows[scanner_id]
+        if isinstance(last, str):  # a row written with its batch's others: by its scan id
+            by_scan = _sql("scanner_touch_by_scan", db.param, False)
+            db.execute_sql(by_scan, (_dt(when), last, scanner_id))
+        else:
+            db.execute_sql(sql, (_dt(when), last, scanner_id))
 
 
 #: field types whose python_value() gives back what both drivers already return (str, int)
@@ -183,6 +196,24 @@ def item_by_code(code: str) -> Item | None:
     return _one(Item, sql, code)
 
 
+def items_by_codes(codes: list[str]) -> dict[str, Item]:
+    """code -> item of these codes, row-locked in id order (PostgreSQL only:
+    server/core/pgbatch.py)."""
+    db = _db()
+    sql = _select_by(Item, "code", db.param).replace(
+        f'"code" = {db.param}', f'"code" = ANY({db.param}) ORDER BY "id" FOR UPDATE'
+    )
+    out: dict[str, Item] = {}
+    for row in db.execute_sql(sql, (list(codes),)).fetchall():
+        obj = Item(__no_default__=True)
+        obj.__data__ = {
+            name: value if convert is None or value is None else convert(value)
+            for (name, convert), value in zip(_reader(Item), row, strict=True)
+        }
+        out[obj.code] = obj
+    return out
+
+
 def relock(item: Item) -> Item:
     """Re-read an item found by another query, row-locked where the database locks rows."""
     db, sql = _stmt("item_by_id")
@@ -226,7 +257,20 @@ def save_item(item: Item) -> None:
         elif f in ("stage_at", "held_at"):
             values[i] = _dt(values[i])
     db = _db()
-    db.execute_sql(_item_update(fields, db.param), (*values, item.id))
+    writes = getattr(db, "batch_writes", None)
+    if writes is not None and item.id in writes.taken:
+        # the scan's own item: kept for the batch's next statement, and what else was read
+        # ahead stays true (server/core/pgbatch.py)
+        if writes.add_item_update(_item_update(fields, db.param), (*values, item.id)):
+            item._dirty.difference_update(fields)
+            return
+        writes.own = True
+        try:
+            db.execute_sql(_item_update(fields, db.param), (*values, item.id))
+        finally:
+            writes.own = False
+    else:
+        db.execute_sql(_item_update(fields, db.param), (*values, item.id))
     item._dirty.difference_update(fields)
 
 
@@ -234,16 +278,21 @@ def insert_ledger(
     *, scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
     to_stage, qty, status, reason, message, note, why, warnings, operator_id, station_id,
     order_id, scanned_at, received_at, result: str, location_id=None, shipment_id=None,
-) -> None:  # fmt: skip
+) -> int | None:  # fmt: skip
     """One ledger row (the LEDGER_COLUMNS, in order); `result` comes as JSON text
-    (ScanResult.to_json(), the same text the ingest publishes)."""
-    db, sql = _stmt("ledger_insert")
+    (ScanResult.to_json(), the same text the ingest publishes). Returns the row's id, or
+    None when the row waits to be written with its batch's others (PostgreSQL)."""
+    db = _db()
     row = (
         scan_id, origin, scanner_id, raw_code, code_kind, action, item_id, from_stage,
         to_stage, None if qty is None else LedgerEntry.qty.db_value(qty), status, reason,
         message, note, why, compact_json(warnings) if warnings else "[]", operator_id, station_id,
         order_id, _dt(scanned_at), _dt(received_at), result, location_id, shipment_id,
     )  # fmt: skip
+    writes = getattr(db, "batch_writes", None)
+    if writes is not None and writes.add_ledger(row):
+        return None  # written with the batch's others (server/core/pgbatch.py): no id yet
+    sql = _sql("ledger_insert", db.param, bool(getattr(db, "for_update", False)))
     cursor = db.execute_sql(sql, row)
     return cursor.fetchone()[0] if sql.endswith('RETURNING "id"') else cursor.lastrowid
 

@@ -32,6 +32,7 @@ from server.core import (
     locations,
     machines,
     oee,
+    pgbatch,
     plantday,
     printjobs,
     reasonlist,
@@ -229,10 +230,35 @@ def apply_scans(
     `tz` is the plant's time zone (IANA name, None for UTC): an expiry date is a local
     date, so whether a lot has expired turns at the plant's midnight.
     """
-    results: list[ScanResult] = []
+    if not pgbatch.available(db):
+        return _apply_batch(db, scans, now, raise_db_errors, tz, None)
     with writing(db):
+        writes = pgbatch.BatchWrites(db, defer=True)
+        try:
+            return _apply_batch(db, scans, now, raise_db_errors, tz, writes)
+        except pgbatch.LedgerConflict:
+            pgbatch.undo(db, writes)
+        # a scan_id of the batch committed meanwhile by another worker: once more, with
+        # each ledger row in its scan's savepoint, where that scan finds the first answer
+        return _apply_batch(
+            db, scans, now, raise_db_errors, tz, pgbatch.BatchWrites(db, defer=False)
+        )
+
+
+def _apply_batch(
+    db: pw.Database,
+    scans: list[ScanIn],
+    now: dt.datetime | None,
+    raise_db_errors: bool,
+    tz: str | None,
+    writes: pgbatch.BatchWrites | None,
+) -> list[ScanResult]:
+    results: list[ScanResult] = []
+    with writing(db), pgbatch.active(db, writes):
         answered = _stored_many([s.scan_id for s in scans])
-        batch = _Batch(tz)
+        batch = _Batch(tz, writes)
+        if writes is not None:
+            writes.read_items(_item_codes(scans, answered))
         for scan in scans:
             prior = answered.get(scan.scan_id)
             if prior is not None:
@@ -245,11 +271,16 @@ def apply_scans(
             results.append(result)
         batch.delta.flush()
         batch.oee.flush()
+        if writes is not None:
+            writes.flush_ledger()
         if batch.touched:
-            # one update per scanner per batch, not per scan
+            # one update per scanner per batch, not per scan; after the ledger rows, which
+            # a scanner's last answer may name by scan id (PostgreSQL's batched INSERT)
             hot.touch_scanners(batch.touched, now or utcnow())
         # last, right before the commit: on PostgreSQL the outbox lock is held from here
         events.write(batch.events, now or utcnow())
+        if writes is not None:
+            writes.finish()
     return results
 
 
@@ -285,8 +316,9 @@ class _Batch:
     batch reads again and again (scanners, stations, products, users). Orders are not
     cached: scans of the batch change them."""
 
-    def __init__(self, tz: str | None = None) -> None:
+    def __init__(self, tz: str | None = None, writes: pgbatch.BatchWrites | None = None) -> None:
         self.tz = tz
+        self.writes = writes
         self._today: tuple[dt.datetime, dt.date] | None = None
         self.delta = StockDelta()
         self.oee = oee.OeeDelta()
@@ -299,7 +331,7 @@ class _Batch:
         self._locations: dict = {}
         #: scanner id -> the id of its last scan's ledger row, for the scanners that
         #: scanned in this batch (None until that row is written)
-        self.touched: dict[str, int | None] = {}
+        self.touched: dict[str, int | str | None] = {}
         #: the batch's events (server/core/events.py), written just before the commit
         self.events: list[tuple[str, str, dict]] = []
         self._print_rules: dict | None = None
@@ -315,6 +347,15 @@ class _Batch:
         if self._today is None or self._today[0] != now:
             self._today = (now, plantday.local_date(now, self.tz))
         return self._today[1]
+
+    def item_by_code(self, code: str) -> Item | None:
+        """The item of an internal code, row-locked: read ahead for the batch on
+        PostgreSQL (server/core/pgbatch.py), else one query."""
+        if self.writes is not None:
+            item = self.writes.take(code)
+            if item is not None:
+                return item
+        return hot.item_by_code(code)
 
     def scanner(self, scanner_id: str) -> Scanner | None:
         if scanner_id not in self._scanners:
@@ -360,6 +401,21 @@ class _Batch:
         if key not in self._stations:
             self._stations[key] = hot.get(Station, *key)
         return self._stations[key]
+
+
+def _item_codes(scans: list[ScanIn], answered: dict) -> list[str]:
+    """The internal item codes the batch's new scans name (read ahead on PostgreSQL)."""
+    out = set()
+    for scan in scans:
+        if scan.scan_id in answered:
+            continue
+        try:
+            parsed = codes.parse(scan.code, scan.source)
+        except Exception:  # noqa: BLE001 - its scan is answered in its turn
+            continue
+        if parsed.kind == codes.CodeKind.ITEM:
+            out.add(parsed.item_code)
+    return sorted(out)
 
 
 def _stored_many(scan_ids: list[str]) -> dict[str, ScanResult]:
@@ -465,15 +521,23 @@ class _savepoint:  # noqa: N801 - used as `with _savepoint(db):`
     prepared statement instead of parsing peewee's fresh uuid-named savepoint each time. A
     class rather than a generator: it is entered once or twice for every scan."""
 
-    __slots__ = ("execute",)
+    __slots__ = ("execute", "writes")
 
     def __init__(self, db: pw.Database) -> None:
         self.execute = db.execute_sql
+        # PostgreSQL: opened with the scan's first write, released with the next statement
+        self.writes = getattr(db, "batch_writes", None)
 
     def __enter__(self) -> None:
+        if self.writes is not None:
+            self.writes.savepoint()
+            return
         self.execute('SAVEPOINT "scan"')
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.writes is not None:
+            self.writes.release(exc_type is not None)
+            return
         if exc_type is not None:
             self.execute('ROLLBACK TO SAVEPOINT "scan"')
         self.execute('RELEASE SAVEPOINT "scan"')
@@ -508,7 +572,8 @@ def _write_ledger(ctx: _Ctx, result: ScanResult) -> None:
         shipment_id=ctx.shipment_id,
     )
     if ctx.scan.scanner_id in ctx.batch.touched:
-        ctx.batch.touched[ctx.scan.scanner_id] = row_id
+        # its id, or its scan id while it waits for the batch's INSERT (PostgreSQL)
+        ctx.batch.touched[ctx.scan.scanner_id] = row_id if row_id is not None else ctx.scan.scan_id
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -726,7 +791,7 @@ def _check_expiry(ctx: _Ctx, item: Item, action: Action) -> None:
 
 def _resolve_item(ctx: _Ctx, parsed: codes.Parsed, action: Action, qty) -> Item:
     if parsed.kind == codes.CodeKind.ITEM:
-        item = hot.item_by_code(parsed.item_code)
+        item = ctx.batch.item_by_code(parsed.item_code)
         if item is None:
             raise Rejected("unknown_item")
         item.product = ctx.batch.product(item.product_id)
