@@ -167,6 +167,14 @@ REFUSED = [
         403,
         "other_site",
     ),
+    (  # the user's own site's scanner, the body's station (applied instead) another site's
+        "POST",
+        "/api/scans",
+        {"scan_id": "lim-3", "scanner_id": SCANNER, "code": "{main}", "station": "RECV"},
+        "supervisor",
+        403,
+        "other_site",
+    ),
 ]
 
 #: the same actions on the user's own site's things go through
@@ -234,7 +242,8 @@ def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, ap
     item = api.get(f"/api/items/{two_sites['main'][0]}", expected=200).get_json()
     assert item["status"] == "ok"
     assert not [h for h in item["history"] if h["action"] in ("hold", "release")]
-    assert not [h for h in item["history"] if h["scan_id"] == "lim-1"]  # the refused scan
+    refused_scans = ("lim-1", "lim-3")
+    assert not [h for h in item["history"] if h["scan_id"] in refused_scans]
     main_count = api.get(f"/api/counts/{two_sites['counts']['MAIN']}").get_json()
     assert main_count["status"] == "open"
     assert {s["ref"] for s in api.get("/api/shipments").get_json()["shipments"]} == {
@@ -250,7 +259,7 @@ def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, ap
     for method, path, body, _role, _status, _code in REFUSED:
         path, body = _fill(path, two_sites), _fill(body, two_sites)
         if method == "POST" and "/scans" in path:
-            body = {**body, "scan_id": "admin-1"}
+            body = {**body, "scan_id": "admin-" + body["scan_id"]}
         resp = _call(api, method, path, body)
         assert resp.status_code < 300 or resp.get_json().get("error") not in (
             "unknown_item",

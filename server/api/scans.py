@@ -30,14 +30,18 @@ class HttpScanIn(HttpScanPayload):
         201: ("Accepted", ScanResultOut),
         200: ("Duplicate scan_id: the first answer again", ScanResultOut),
         400: ("Malformed", None),
-        403: ("other_site: a user limited to sites, through a scanner of another site", None),
+        403: (
+            "other_site: a user limited to sites, through a scanner of another site or "
+            "naming another site's station",
+            None,
+        ),
         422: ("Rejected, with its reason code", ScanResultOut),
     },
 )
 def post_scan(body: HttpScanIn):
     user = current_user()
     # an operator's badge is no session: the limit is on the signed-in user (siteaccess.py)
-    siteaccess.check_scanner(user, body.scanner_id)
+    siteaccess.check_scanner(user, body.scanner_id, body.station)
     result = apply_scan(
         current_app.extensions["koordinator.db"],
         body.to_scan(body.scanner_id, user.id),

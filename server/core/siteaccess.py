@@ -25,7 +25,8 @@ A thing of another site is answered as unknown, as if it did not exist (`unknown
 `unknown_printer`, `unknown_print_job`, `unknown_machine`, `unknown_station`), and so is
 an action on it (hold, release, a count's close, a shipment at that site, a test print,
 a machine's state). An HTTP scan by a limited user through a scanner of another site's
-station is refused `403 other_site` before the scan is applied (no ledger row: the scan
+station (or naming such a station in the scan's `station`) is refused `403 other_site`
+before the scan is applied (no ledger row: the scan
 was not the scanner's, it was the user's), since the user holds the scanner's id in
 hand anyway. Scans over MQTT are never limited: a scanner is not a user. The schedule
 (orders, adherence, the timeline) is not limited.
@@ -261,13 +262,19 @@ def check_machine(user: User | None, machine: Machine) -> Machine:
     return machine
 
 
-def check_scanner(user: User | None, scanner_id: str) -> None:
-    """An HTTP scan of a limited user through a scanner of another site's station:
-    `403 other_site`. A scanner unknown, or at no station, is left to `apply_scan` (its
-    own `unknown_scanner` rejection, written to the ledger as any)."""
+def check_scanner(user: User | None, scanner_id: str, station: str | None = None) -> None:
+    """An HTTP scan of a limited user through a scanner of another site's station, or
+    naming another site's station in its body (`station`, which `apply_scan` applies
+    instead of the scanner's): `403 other_site`. A scanner or station unknown, or a
+    scanner at no station, is left to `apply_scan` (its own `unknown_scanner` /
+    `unknown_station` rejection, written to the ledger as any)."""
     ids = site_ids(user)
     if ids is None:
         return
+    if station:
+        named = Station.get_or_none(Station.code == station)
+        if named is not None and station_site(named.id) not in ids:
+            raise Forbidden("other_site", f"Station {station} is outside your sites")
     # the scanner's station and its line side's site in one query (this runs per scan)
     # (written out: peewee's building of it cost more than SQLite's running it, as hot.py)
     db = Scanner._meta.database
