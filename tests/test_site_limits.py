@@ -159,6 +159,8 @@ REFUSED = [
     ("GET", "/api/stock?site=MAIN", None, "supervisor", 404, "unknown_site"),
     ("GET", "/api/reports/shift.pdf?stations=RECV", None, "supervisor", 404, "unknown_station"),
     ("GET", "/api/locations/RECV", None, "clerk", 404, "unknown_location"),
+    ("GET", "/api/labels/{main}.svg", None, "clerk", 404, "unknown_item"),
+    ("POST", "/api/labels", {"items": ["{main}"]}, "clerk", 404, "unknown_item"),
     (
         "POST",
         "/api/scans",
@@ -194,6 +196,8 @@ ALLOWED = [
     ("GET", f"/api/exports/ledger.csv?site={SITE}", None, "supervisor", 200),
     ("GET", "/api/reports/shift.pdf?stations=SBY-RECV", None, "supervisor", 200),
     ("GET", "/api/reports/shift.pdf", None, "supervisor", 200),
+    ("GET", "/api/labels/{sby}.svg", None, "clerk", 200),
+    ("POST", "/api/labels", {"items": ["{sby}"]}, "clerk", 200),
 ]
 
 
@@ -206,6 +210,8 @@ def _call(api, method, path, body=None, role="admin"):
 def _fill(text, ctx):
     if isinstance(text, dict):
         return {k: _fill(v, ctx) for k, v in text.items()}
+    if isinstance(text, list):
+        return [_fill(v, ctx) for v in text]
     if not isinstance(text, str):
         return text
     return text.format(
@@ -242,6 +248,7 @@ def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, ap
     item = api.get(f"/api/items/{two_sites['main'][0]}", expected=200).get_json()
     assert item["status"] == "ok"
     assert not [h for h in item["history"] if h["action"] in ("hold", "release")]
+    assert not [h for h in item["history"] if h["action"] in ("print", "reprint")]
     refused_scans = ("lim-1", "lim-3")
     assert not [h for h in item["history"] if h["scan_id"] in refused_scans]
     main_count = api.get(f"/api/counts/{two_sites['counts']['MAIN']}").get_json()

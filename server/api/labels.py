@@ -155,8 +155,7 @@ def get_label(name: str, query: LabelQuery):
             label = command_label(code)
         else:
             item = Item.select(Item, Product).join(Product).where(Item.code == code.upper()).first()
-            if item is None:
-                raise NotFound("unknown_item", f"No item {code}")
+            siteaccess.check_item(current_user(), item, code)  # another site's: unknown
             label = item_label(item, item.product, symbology)
         if fmt == "svg":
             return Response(render_svg(label, template), mimetype="image/svg+xml")
@@ -197,7 +196,8 @@ def post_labels(body: LabelJobIn):
         for k in range(0, len(codes), 500)
         for i in Item.select(Item, Product).join(Product).where(Item.code.in_(codes[k : k + 500]))
     }
-    missing = [c for c in codes if c not in found]
+    # another site's item is unknown to a user limited to sites (siteaccess.py)
+    missing = [c for c in codes if c not in found or not siteaccess.item_visible(user, found[c])]
     if missing:
         raise NotFound("unknown_item", f"No item {', '.join(missing[:10])}")
     items = [found[c] for c in codes]

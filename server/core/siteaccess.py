@@ -17,7 +17,8 @@ Where each thing lies (one rule per kind, each in one helper below):
 
 A limited user's listings cover those sites only: sites, locations, stock by place (no
 `unplaced` row) and the stock counters of the sites' stations, items (a listing, a
-search, an item's page and `GET /api/items/{code}`), counts, shipments, print jobs,
+search, an item's page, the scan station's item answer, `GET /api/items/{code}` and an
+item's label, `GET /api/labels/{code}` or `POST /api/labels`), counts, shipments, print jobs,
 stations, scanners, machines, the people at stations, the rejected scans, the plant
 floor, the exports and the shift report.
 A thing of another site is answered as unknown, as if it did not exist (`unknown_site`,

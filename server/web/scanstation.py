@@ -162,15 +162,10 @@ def scan_station(scanner_id: str):
 def scan_item(code: str):
     """The product and lot of an item, for the scan station's answer in a language other
     than English (the core's English message names them; the answer's fields do not)."""
-    row = (
-        Item.select(Product.sku, Product.name, Item.lot)
-        .join(Product)
-        .where(Item.code == code.strip().upper())
-        .tuples()
-        .first()
-    )
-    if row is None:
+    item = Item.select(Item, Product).join(Product).where(Item.code == code.strip().upper()).first()
+    # another site's item is unknown to a user limited to sites, as on its page
+    if item is None or not siteaccess.item_visible(web_user(), item):
         return jsonify(
             {"error": "unknown_item", "message": gettext("No item %(code)s", code=code)}
         ), 404
-    return jsonify({"sku": row[0], "product": row[1], "lot": row[2]})
+    return jsonify({"sku": item.product.sku, "product": item.product.name, "lot": item.lot})

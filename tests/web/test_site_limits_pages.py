@@ -33,6 +33,7 @@ def test_a_limited_users_pages_show_its_sites_things(
         html = admin.get(path).get_data(as_text=True)
         assert shown in html and hidden in html, (path, shown, hidden)
     assert admin.get(f"/items/{main}").status_code == 200
+    assert admin.get(f"/scan/items/{main}").status_code == 200
 
     b = Browser(client)
     assert b.login(web_users["supervisor"]).status_code == 302
@@ -41,6 +42,9 @@ def test_a_limited_users_pages_show_its_sites_things(
         assert shown in html and hidden not in html, (path, shown, hidden)
     assert b.get(f"/items/{main}").status_code == 404
     assert b.get(f"/items/{sby}").status_code == 200
+    resp = b.get(f"/scan/items/{main}")  # the scan station's item answer
+    assert resp.status_code == 404 and resp.get_json()["error"] == "unknown_item"
+    assert b.get(f"/scan/items/{sby}").status_code == 200
     assert b.get(f"/counts/{two_sites['counts']['MAIN']}").status_code == 404
     assert b.get(f"/counts/{two_sites['counts']['SURABAYA']}").status_code == 200
     assert b.get(f"/find?code={main}").status_code == 404
