@@ -410,7 +410,8 @@ def admin_user(user_id: int):
         tokens=tokens,
         roles=auth.ROLES,
         sites=list(Site.select().order_by(Site.code)),
-        user_sites=siteaccess.site_ids(user) or set(),
+        # the stored ones, an admin's too (site_ids() is None for an admin: saving wiped them)
+        user_sites={int(i) for i in user.site_ids or []},
     )
 
 

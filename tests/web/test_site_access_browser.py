@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from server.core import locations, siteaccess
 from server.models import User
 from tests.ingest.test_site_bridge import SITE
 from tests.test_site_access import _stock_plant
@@ -49,3 +50,21 @@ def test_an_admin_limits_a_supervisor_to_a_site(page, plant, api, web_users, use
         page.get_by_role("button", name="Save").first.click()
     expect(page.locator("body")).to_contain_text(f"User {supervisor.username} saved.")
     assert User.get_by_id(supervisor.id).site_ids is None
+
+
+def test_an_admins_stored_sites_are_ticked_and_kept_on_save(page, plant, api, web_users, users):
+    """A limit stored on an admin is ignored (siteaccess.site_ids), but the user page still
+    shows it ticked, so saving the page keeps it rather than wiping it."""
+    _stock_plant(plant, api)
+    admin = users["admin"][0]
+    siteaccess.set_sites(admin, [SITE])
+
+    sign_in(page, web_users["admin"])
+    page.goto(f"/admin/users/{admin.id}")
+    sites = page.locator("[data-user-sites]")
+    expect(sites.get_by_label(SITE, exact=False)).to_be_checked()
+    expect(sites.get_by_label("MAIN", exact=False)).not_to_be_checked()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").first.click()
+    expect(page.locator("body")).to_contain_text(f"User {admin.username} saved.")
+    assert User.get_by_id(admin.id).site_ids == [locations.site_by_code(SITE).id]
