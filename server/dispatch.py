@@ -436,9 +436,9 @@ class MqttSink:
         """The whole batch in one window: every message published at once, in order, then
         their PUBACKs waited for (`MqttSession.publish_many`), instead of one round trip
         an event. An event is delivered when the broker acknowledged all its messages.
-        Returns (ok, detail, seconds) per event up to the first failure and any
-        acknowledged after it; the dispatcher's cursor stops before the first failure, so
-        the events after it go again (at least once)."""
+        Returns (ok, detail, seconds) per event up to and including the first failure,
+        none after it (the dispatcher pairs them with the batch by position); its cursor
+        stops before the first failure, so the events after it go again (at least once)."""
         plan: list[list[tuple[str, bytes, bool]]] = []
         unsendable = None  # an event that cannot be made into messages: the batch ends there
         for event in batch:
@@ -457,12 +457,13 @@ class MqttSink:
             i += len(messages)
             if None not in times:
                 results.append((True, f"published {messages[-1][0]}", max(times)))
-            elif not failed:
+            else:
                 failed = True
                 missing = messages[times.index(None)][0]
                 results.append(
                     (False, error or f"no PUBACK from the broker for {missing}", self.timeout)
                 )
+                break  # a result for an event after it would be paired with the wrong one
         if unsendable is not None and not failed:
             results.append((False, unsendable, 0.0))
         return results

@@ -14,8 +14,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server.core import events
 from server.core.scans import writing
-from server.dispatch import Dispatcher, DispatchSettings, add_sink
+from server.dispatch import Dispatcher, DispatchSettings, MqttSink, add_sink
 from server.models import DeliveryAttempt, Event, Sink, utcnow
+from server.mqtt_session import MqttSession
 
 FAST = DispatchSettings(
     poll_s=0.02, backoff_base_s=0.05, backoff_max_s=0.2, timeout_s=2, flags=False
@@ -162,4 +163,58 @@ def test_a_batch_in_flight_stops_at_an_event_it_cannot_publish(broker, db, plant
         assert (sink.cursor, sink.failures) == (ids[1], 1)
     finally:
         sub.close()
+        dispatcher.close()
+
+
+class RefusingSession(MqttSession):
+    """A real session to the broker that leaves the messages on the topics in `refuse`
+    unsent and reports them unacknowledged, as a broker that lost them would."""
+
+    refuse: set[str] = set()
+
+    def publish_many(self, messages, timeout):
+        sent = [m for m in messages if m[0] not in self.refuse]
+        acked, error = super().publish_many(sent, timeout)
+        got = iter(acked)
+        out = [None if m[0] in self.refuse else next(got) for m in messages]
+        if error is None and None in out:
+            error = f"no PUBACK from the broker for {messages[out.index(None)][0]}"
+        return out, error
+
+
+class RefusingSink(MqttSink):
+    def __init__(self, config, settings) -> None:
+        super().__init__(config, settings)
+        self.session.close()
+        self.session = RefusingSession.from_url(config["url"], name="sink").start()
+
+
+def test_attempts_after_a_failure_in_a_batch_are_not_paired_with_the_wrong_event(broker, db, plant):
+    """[A ok, B fails, C fails, D ok] in one window: the attempt rows are A delivered and B
+    failed, each for its own event; C and D (D acknowledged, but after a failure) go again
+    with the next batch, not C logged as delivered with D's topic."""
+    RefusingSession.refuse = {"koordinator/events/item.held", "koordinator/events/item.released"}
+    add_sink("bus", "mqtt", {"url": broker.url})
+    dispatcher = Dispatcher(db, FAST, kinds={"mqtt": RefusingSink})
+    try:
+        with writing(db):
+            types = ["scan.accepted", "item.held", "item.released", "scan.rejected"]
+            events.write([(t, f"IT-{i}", {"n": i}) for i, t in enumerate(types)], utcnow())
+        ids = [e.id for e in Event.select().order_by(Event.id)]
+        dispatcher.run_once()
+        attempts = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+        assert [(a.event_id, a.ok) for a in attempts] == [(ids[0], True), (ids[1], False)]
+        assert attempts[0].detail == "published koordinator/events/scan.accepted"
+        assert "item.held" in attempts[1].detail
+        assert Sink.get(Sink.name == "bus").cursor == ids[0]
+
+        RefusingSession.refuse = set()  # the broker takes them now: each logged as itself
+        sink = Sink.get(Sink.name == "bus")
+        Sink.update(retry_at=None).where(Sink.id == sink.id).execute()
+        _drain(dispatcher, lambda: Sink.get(Sink.name == "bus").cursor == ids[-1])
+        by_id = {e.id: e.type for e in Event.select()}
+        for a in DeliveryAttempt.select().where(DeliveryAttempt.ok):
+            assert a.detail == f"published koordinator/events/{by_id[a.event_id]}", a.detail
+    finally:
+        RefusingSession.refuse = set()
         dispatcher.close()
