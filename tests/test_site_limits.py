@@ -13,7 +13,7 @@ import io
 import pytest
 
 from server.core import siteaccess
-from server.models import User
+from server.models import Scanner, User
 from tests.ingest.test_site_bridge import SCANNER, SITE, add_site_scanner
 
 PRINTER = {"kind": "zpl-tcp", "address": "127.0.0.1:9"}
@@ -177,6 +177,14 @@ REFUSED = [
         403,
         "other_site",
     ),
+    (  # a scanner at no station (of no site), the body's station another site's
+        "POST",
+        "/api/scans",
+        {"scan_id": "lim-4", "scanner_id": "sc-none", "code": "{main}", "station": "RECV"},
+        "supervisor",
+        403,
+        "other_site",
+    ),
 ]
 
 #: the same actions on the user's own site's things go through
@@ -240,6 +248,7 @@ def test_a_limited_user_reads_only_its_sites_things(two_sites, api):
 
 
 def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, api, users):
+    Scanner.create(id="sc-none", station=None)  # at no station (the API asks for one)
     for method, path, body, role, status, code in REFUSED:
         path, body = _fill(path, two_sites), _fill(body, two_sites)
         resp = api.call(method, path, body, as_=role, expected=status)
@@ -249,7 +258,7 @@ def test_a_limited_user_is_refused_another_sites_things_as_unknown(two_sites, ap
     assert item["status"] == "ok"
     assert not [h for h in item["history"] if h["action"] in ("hold", "release")]
     assert not [h for h in item["history"] if h["action"] in ("print", "reprint")]
-    refused_scans = ("lim-1", "lim-3")
+    refused_scans = ("lim-1", "lim-3", "lim-4")
     assert not [h for h in item["history"] if h["scan_id"] in refused_scans]
     main_count = api.get(f"/api/counts/{two_sites['counts']['MAIN']}").get_json()
     assert main_count["status"] == "open"
@@ -289,6 +298,8 @@ def test_a_limited_user_acts_on_its_own_sites_things(two_sites, api):
         assert resp.status_code == status, (method, path, resp.get_data(as_text=True)[:300])
     # a scan through the user's own site's scanner is applied (accepted or not: not 403)
     body = {"scan_id": "lim-2", "scanner_id": SCANNER, "code": two_sites["sby"][1]}
+    assert api.post("/api/scans", body, as_="supervisor").status_code in (201, 422)
+    body = {**body, "scan_id": "lim-5", "station": "SBY-RECV"}  # naming its own station
     assert api.post("/api/scans", body, as_="supervisor").status_code in (201, 422)
     # a shipment with no site is made at the user's site, not the default one
     made = api.post("/api/shipments", {"ref": "DO-Y", "customer": "PT C"}, as_="clerk")
