@@ -40,7 +40,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "other_site": (
         "Scanner of another site",
         "An HTTP scan (`POST /api/scans`, the scan page) by a user limited to sites through "
-        "a scanner of a station outside them: `403`, not applied and not in the ledger. "
+        "a scanner of a station outside them, or naming such a station in the body's "
+        "`station`: `403`, not applied and not in the ledger. "
         "Scans over MQTT are never limited (server/core/siteaccess.py).",
     ),
     "unknown_station": (
