@@ -8,11 +8,11 @@ from server.models import User
 from tests.ingest.test_site_bridge import SCANNER, SITE, add_site_scanner
 
 
-def _stock_plant(plant, api):
-    """Two lots received at MAIN's RECV, three at SURABAYA's dock."""
+def _stock_plant(plant, api, sby_count: int = 3):
+    """Two lots received at MAIN's RECV, `sby_count` at SURABAYA's dock."""
     add_site_scanner(api)
     main = plant.items("STEEL", count=2, qty=10)
-    sby = plant.items("STEEL", count=3, qty=7)
+    sby = plant.items("STEEL", count=sby_count, qty=7)
     for code in main:
         assert plant.scan("sc-recv", code)["status"] == "accepted"
     for code in sby:

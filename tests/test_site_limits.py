@@ -14,7 +14,8 @@ import pytest
 
 from server.core import siteaccess
 from server.models import Scanner, User
-from tests.ingest.test_site_bridge import SCANNER, SITE, add_site_scanner
+from tests.ingest.test_site_bridge import SCANNER, SITE
+from tests.test_site_access import _stock_plant
 
 PRINTER = {"kind": "zpl-tcp", "address": "127.0.0.1:9"}
 
@@ -24,13 +25,7 @@ def two_sites(plant, api, users):
     """MAIN and SURABAYA, each with received items, a count, a shipment, a printer with a
     print job, a machine and an operator signed in; the supervisor and the clerk limited
     to SURABAYA."""
-    add_site_scanner(api)
-    main = plant.items("STEEL", count=2, qty=10)
-    sby = plant.items("STEEL", count=2, qty=7)
-    for code in main:
-        assert plant.scan("sc-recv", code)["status"] == "accepted"
-    for code in sby:
-        assert plant.scan(SCANNER, code)["status"] == "accepted"
+    main, sby = _stock_plant(plant, api, sby_count=2)
     plant.scan("sc-recv", "NOT-A-LABEL", expected=422)  # a rejected scan at each site
     plant.scan(SCANNER, "NOT-A-LABEL", expected=422)
     plant.scan("sc-recv", "CMD-OP-B-CLERK", expected=201)  # people at each site
