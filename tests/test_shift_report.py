@@ -148,3 +148,112 @@ def test_flags_raised_and_downtime_of_the_day(held, api, db):
     text = pdf_text(api, "?day=2026-11-21")
     assert "Flags raised on this day (1)" in text and "2026-11-21 08:00 still standing" in text
     assert "2026-11-20 23:00 2026-11-21 07:00 420 Total 420" in text
+
+
+# --- the report of one shift ---------------------------------------------------------------
+
+
+@pytest.fixture
+def shifts_of_day(held, api, db):
+    """A plant-wide Early 06:00-14:00 with a break 10:00-10:30 and Late 14:00-22:00; the
+    press at A1 down 09:30-10:15 (15 of its minutes in the break) and 15:00-15:20."""
+    from server.core import machines
+    from server.models import Machine, Station
+
+    api.post(
+        "/api/shifts",
+        {"name": "Early", "start": "06:00", "end": "14:00", "breaks": ["10:00-10:30"]},
+        expected=201,
+    )
+    api.post("/api/shifts", {"name": "Late", "start": "14:00", "end": "22:00"}, expected=201)
+    with db.atomic():
+        press = Machine.create(code="PRESS-1", name="Press", station=Station.get(code="A1"))
+        machines.set_state(press, "down", "BREAKDOWN", now=at(9, 30), source="api")
+        machines.set_state(press, "running", None, now=at(10, 15), source="api")
+        machines.set_state(press, "down", "BREAKDOWN", now=at(15), source="api")
+        machines.set_state(press, "running", None, now=at(15, 20), source="api")
+    return held
+
+
+def test_one_shift_of_the_day(shifts_of_day, api):
+    """Early: its hours and break in the heading, the two brackets completed at 10:00 (in
+    the break: a scan in a break still counts), the day's plan of 2 shared by planned
+    minutes (Early 450 of 930: 0.97 → 1.0), the hold of 12:00, the press's downtime less
+    the break's 15 minutes; Late: nothing done, its share of the plan, its own downtime."""
+    text = pdf_text(api, "?day=2026-11-20&shift=Early")
+    assert "Plant day: Nov 20, 2026 Shift: Early 06:00–14:00 (breaks 10:00-10:30)" in text
+    assert "Order Product Status Planned (shift) Done (shift)" in text
+    assert "WO-1 BRACKET Bracket in progress 1 2 4 2 Total 1 2" in text
+    assert "Holds raised in this shift (1)" in text
+    assert "PRESS-1 A1 BREAKDOWN · Machine breakdown 2026-11-20 09:30 2026-11-20 10:15 30" in text
+    assert "Total 30" in text and "15:00" not in text.split("Downtime")[1]
+    assert "on this day" not in text
+
+    text = pdf_text(api, "?day=2026-11-20&shift=Late")
+    assert "Shift: Late 14:00–22:00 Stations:" in text
+    assert "WO-1 BRACKET Bracket in progress 1 0 4 2" in text
+    assert "Holds raised in this shift (0) None." in text
+    assert "2026-11-20 15:00 2026-11-20 15:20 20 Total 20" in text
+    # the whole day is still the day's report
+    text = pdf_text(api, "?day=2026-11-20&shift=")
+    assert "Shift:" not in text and "Total 2 2" in text and "Total 65" in text
+
+
+def test_a_shift_in_bahasa_indonesia(shifts_of_day, api, db):
+    User.update(language="id").where(User.username == "supervisor1").execute()
+    text = pdf_text(api, "?day=2026-11-20&shift=Late")
+    assert "Shift: Late 14:00–22:00" in text
+    assert "Rencana (shift) Selesai (shift)" in text
+    assert "Penahanan dalam shift ini (0)" in text
+    assert "in this shift" not in text
+
+
+def test_a_sites_own_shift(shifts_of_day, api, db):
+    """EAST's own Early (07:00-15:00) is the Early of its station A2; the plant-wide Early
+    leaves A2 out. Several sites' own shifts of a name with no plant-wide one: name the
+    site."""
+    api.post("/api/sites", {"code": "EAST", "name": "East hall"}, expected=201)
+    api.post("/api/locations", {"code": "A2-EAST", "kind": "line", "site": "EAST"}, expected=201)
+    api.call("PATCH", "/api/stations/A2", {"location": "A2-EAST"}, expected=200)
+    api.post(
+        "/api/shifts",
+        {"name": "Early", "start": "07:00", "end": "15:00", "site": "EAST"},
+        expected=201,
+    )
+    text = pdf_text(api, "?day=2026-11-20&shift=Early&site=EAST")
+    assert "Shift: Early 07:00–15:00, site EAST Stations: A2 " in text
+    assert "Downtime No machine was down in this shift." in text  # the press is A1's
+    text = pdf_text(api, "?day=2026-11-20&shift=Early")
+    assert "Shift: Early 06:00–14:00 (breaks 10:00-10:30) Stations: A1," in text
+    assert "A2" not in text.split("Stations:")[1].split("Printed")[0]
+    # a site with no own Night: none plant-wide either
+    resp, data = get(api, "/api/reports/shift.pdf?shift=Night&site=EAST")
+    assert resp.status_code == 404 and resp.get_json()["error"] == "unknown_shift"
+    api.post("/api/sites", {"code": "WEST", "name": "West hall"}, expected=201)
+    for site, start in (("EAST", "22:00"), ("WEST", "21:00")):
+        body = {"name": "Night", "start": start, "end": "06:00", "site": site}
+        api.post("/api/shifts", body, expected=201)
+    resp, data = get(api, "/api/reports/shift.pdf?shift=Night")
+    assert resp.status_code == 400 and resp.get_json()["error"] == "bad_payload"
+    assert "EAST, WEST" in resp.get_json()["message"]
+    # WEST has no station: nothing to report
+    resp, data = get(api, "/api/reports/shift.pdf?shift=Night&site=WEST")
+    assert resp.status_code == 404 and resp.get_json()["error"] == "unknown_station"
+    # a night shift crosses midnight: EAST's from 22:00 on the 20th
+    assert "Shift: Night 22:00–06:00, site EAST" in pdf_text(
+        api, "?day=2026-11-20&shift=Night&site=EAST"
+    )
+
+
+@pytest.mark.parametrize(
+    "qs, status, error",
+    [
+        ("?shift=Nope", 404, "unknown_shift"),
+        ("?site=NOPE", 404, "unknown_site"),
+        ("?shift=Early&site=NOPE", 404, "unknown_site"),
+        (f"?shift={'x' * 65}", 400, "bad_payload"),
+    ],
+)
+def test_shift_refusals(shifts_of_day, api, qs, status, error):
+    resp, data = get(api, f"/api/reports/shift.pdf{qs}")
+    assert resp.status_code == status and resp.get_json()["error"] == error, data[:200]

@@ -12,7 +12,7 @@ from flask_babel import force_locale
 
 from server.api import current_user, op
 from server.api.schemas import IsoDate, Strict
-from server.core import planning, plantday, shiftreport, siteaccess
+from server.core import planning, plantday, shiftreport, shifts, siteaccess
 from server.core.errors import Invalid
 from server.models import utcnow
 
@@ -26,6 +26,19 @@ class ShiftQuery(Strict):
         max_length=1000,
         description="station codes separated by commas; the whole plant when left out",
     )
+    shift: str | None = pydantic.Field(
+        default=None,
+        max_length=64,
+        description="a shift's name: the report of that shift of the day (its hours, the "
+        "stations that work it, the planned quantities of its share of the day); left out "
+        "or empty: the whole plant day",
+    )
+    site: str | None = pydantic.Field(
+        default=None,
+        max_length=32,
+        description="a site's code: only its stations, and its own shift of the name "
+        "(else the plant-wide one); left out or empty: every site",
+    )
 
 
 def station_codes(text: str | None) -> list[str] | None:
@@ -37,12 +50,17 @@ def station_codes(text: str | None) -> list[str] | None:
     return codes
 
 
-def shift_pdf(day, stations: list[str] | None, lang: str) -> bytes:
-    """The PDF of `day` in `lang` (the words worded through the pages' catalogues)."""
+def shift_pdf(
+    day, stations: list[str] | None, lang: str, shift=None, site_id: int | None = None
+) -> bytes:
+    """The PDF of `day` (or of its `shift`) in `lang` (the words worded through the pages'
+    catalogues)."""
     from server.web import i18n
 
     tz = current_app.config.get("PLANT_TIMEZONE")
-    report = shiftreport.gather(day, stations=stations, tz=tz, now=utcnow())
+    report = shiftreport.gather(
+        day, stations=stations, tz=tz, now=utcnow(), shift=shift, site_id=site_id
+    )
     lang = lang if lang in i18n.languages() else i18n.DEFAULT
     with force_locale(lang):
         return shiftreport.render_pdf(report, i18n.shift_report_words())
@@ -68,9 +86,17 @@ def shift_report(query: ShiftQuery):
             f"{planning.EARLIEST.isoformat()}..{planning.LATEST.isoformat()}",
         )
     user = current_user()
+    site_code = (query.site or "").strip() or None
+    siteaccess.check_site(user, site_code)
+    site_id = shifts.site_id_of(site_code)
+    mine = siteaccess.site_ids(user)
+    if site_id is None and mine is not None and len(mine) == 1:
+        site_id = next(iter(mine))  # a user of one site: its own shifts
+    shift_name = (query.shift or "").strip() or None
+    shift = shiftreport.resolve_shift(shift_name, site_id) if shift_name else None
     # a user limited to sites: those sites' stations (siteaccess.py)
     codes = siteaccess.station_codes(user, station_codes(query.stations))
-    pdf = shift_pdf(day, codes, user.language or "en")
+    pdf = shift_pdf(day, codes, user.language or "en", shift, site_id)
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -1,8 +1,16 @@
-"""The shift report a supervisor prints at shift end: for one plant day and optionally
-some stations, production by order (planned vs done), scrap by reason, holds raised in the
-shift and still open, the flags raised during the day (when each rose and cleared, from
-the event outbox's `flag.raised` / `flag.cleared`), the flags standing when it is printed,
-and the machines' downtime (server/core/machines.py's log, clipped to the day).
+"""The shift report a supervisor prints at shift end: for one plant day, or one shift of
+that day (`shift`: its hours and the stations that work it), and optionally some stations
+or a site: production by order (planned vs done), scrap by reason, holds raised in the
+period and still open, the flags raised in it (when each rose and cleared, from the event
+outbox's `flag.raised` / `flag.cleared`), the flags standing when it is printed, and the
+machines' downtime (server/core/machines.py's log, clipped to the period).
+
+A shift's report (docs/decisions.md "The shift report of one shift"): the figures of the
+shift's window (start to end, breaks included: a scan in a break still counted), at the
+stations that work that shift (a site's own shift, else the plant-wide one of that name);
+the planned quantity of an order is its day's share (pro-rata, as for the day) times the
+shift's share of the day's planned minutes (each active shift of its site: length less
+breaks); downtime minutes leave out the breaks, as OEE's availability does.
 
 `gather()` reads the figures; `render_pdf()` lays them out with reportlab. The words are
 handed in by the adapter (`Words`, worded through gettext in the reader's language), so
@@ -19,11 +27,11 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import adherence, exports, machines, plantday, scrapreport
+from server.core import adherence, exports, machines, plantday, scrapreport, shifts
 from server.core import flags as flags_mod
-from server.core.errors import NotFound
+from server.core.errors import Invalid, NotFound
 from server.core.stages import GONE, Action
-from server.models import Event, Item, LedgerEntry, Product, ProductionOrder, Station
+from server.models import Event, Item, LedgerEntry, Product, ProductionOrder, Shift, Station
 
 #: rows listed per section at most (the totals count them all)
 LIST_LIMIT = 200
@@ -69,6 +77,18 @@ class DownLine:
     minutes: float  # within the day (and until the report was printed)
 
 
+@dataclasses.dataclass(frozen=True)
+class ShiftLine:
+    """The shift a report is of: its name, hours, breaks and site (None: plant-wide)."""
+
+    name: str
+    start: str  # "HH:MM" local
+    end: str
+    breaks: list[str]  # "HH:MM-HH:MM"
+    site: str | None
+    share: Decimal  # of the day's planned minutes, for the planned quantities
+
+
 @dataclasses.dataclass
 class ShiftReport:
     day: dt.date
@@ -85,6 +105,8 @@ class ShiftReport:
     flags_raised: list[FlagLine] = dataclasses.field(default_factory=list)
     flags_raised_count: int = 0
     downtime: list[DownLine] = dataclasses.field(default_factory=list)
+    #: the shift the report is of (None: the whole plant day)
+    shift: ShiftLine | None = None
 
     @property
     def down_minutes(self) -> float:
@@ -110,16 +132,107 @@ def _station_ids(codes: list[str]) -> dict[int, str]:
     return {i: c for c, i in found.items()}
 
 
+def shift_share(shift: Shift) -> Decimal:
+    """The shift's part of its site's working day: its planned minutes (length less breaks)
+    over those of every active shift its stations work (shifts.of_site, with this one
+    even if inactive); 1 when it is the only one."""
+
+    def planned(s: Shift) -> int:
+        return max(round(shifts.hours(s) * 60) - shifts.break_minutes(s), 0)
+
+    day = [s for s in shifts.of_site(shift.site_id) if s.id != shift.id] + [shift]
+    total = sum(planned(s) for s in day)
+    return Decimal(1) if total <= 0 else Decimal(planned(shift)) / Decimal(total)
+
+
+def resolve_shift(name: str, site_id: int | None) -> Shift:
+    """The shift a report of shift `name` is of: at site `site_id`, the site's own shift
+    of that name, else the plant-wide one; with no site, the plant-wide one, else the one
+    site's that has it (`unknown_shift`; `bad_payload` when several sites have their own
+    and none is plant-wide: the site must be named)."""
+    if site_id is not None:
+        shift = shifts.for_site(name, site_id)
+        if shift is None:
+            raise NotFound("unknown_shift", f"No shift {name} at that site")
+        return shift
+    rows = list(Shift.select().where(Shift.name == name))
+    plant_wide = [s for s in rows if s.site_id is None]
+    if plant_wide:
+        return plant_wide[0]
+    if not rows:
+        raise NotFound("unknown_shift", f"No shift {name}")
+    if len(rows) > 1:
+        sites = shifts.site_code_map()
+        named = ", ".join(sorted(sites.get(s.site_id, "?") for s in rows))
+        raise Invalid("bad_payload", f"Shift {name} is a shift of sites {named}: name the site")
+    return rows[0]
+
+
+def _narrowed(
+    ids: dict[int, str] | None, site_id: int | None, shift: Shift | None
+) -> dict[int, str] | None:
+    """The stations of `ids` (None: every station) at site `site_id` and working `shift`,
+    each when given, as {id: code}; None when neither narrows. `unknown_station` when none
+    is left (a report of no station would read as the whole plant)."""
+    if site_id is None and shift is None:
+        return ids
+    sites = shifts.station_sites(list(ids) if ids is not None else None)
+    keep = set(sites)
+    if site_id is not None:
+        keep = {st for st in keep if sites[st] == site_id}
+    if shift is not None:
+        keep &= shifts.stations_working(shift, sites)
+    if ids is None:
+        ids = dict(Station.select(Station.id, Station.code).tuples())
+    out = {i: c for i, c in ids.items() if i in keep}
+    if not out:
+        raise NotFound(
+            "unknown_station",
+            "No station "
+            + ("works that shift" if shift is not None else "at that site")
+            + (" there" if shift is not None and site_id is not None else ""),
+        )
+    return out
+
+
 def gather(
-    day: dt.date, *, stations: list[str] | None = None, tz: str | None, now: dt.datetime
+    day: dt.date,
+    *,
+    stations: list[str] | None = None,
+    tz: str | None,
+    now: dt.datetime,
+    shift: Shift | None = None,
+    site_id: int | None = None,
 ) -> ShiftReport:
-    """The figures of plant day `day` (`tz`, IANA), at `stations` (codes) or everywhere."""
+    """The figures of plant day `day` (`tz`, IANA), at `stations` (codes) or everywhere;
+    at site `site_id` when given; with `shift`, of that shift of the day, at those of the
+    stations that work it."""
     codes = sorted(set(stations or []))
     ids = _station_ids(codes) if codes else None
-    lo = plantday.day_start(day, tz)
-    hi = plantday.day_start(day + dt.timedelta(days=1), tz)
+    breaks: list[tuple[dt.datetime, dt.datetime]] = []
+    line = None
+    whole = ids is None and site_id is None  # orders with no line are the whole plant's
+    ids = _narrowed(ids, site_id, shift)
+    if ids is not None:
+        codes = sorted(ids.values())
+        if whole and len(ids) == Station.select().count():
+            codes = []  # every station works the shift: "all"
+    if shift is not None:
+        lo, hi = shifts.window(shift, day, tz)
+        breaks = shifts.break_windows(shift, day, tz)
+        line = ShiftLine(
+            shift.name,
+            shift.start,
+            shift.end,
+            shifts.break_texts(shift),
+            shifts.site_code_map().get(shift.site_id) if shift.site_id else None,
+            shift_share(shift),
+        )
+    else:
+        lo = plantday.day_start(day, tz)
+        hi = plantday.day_start(day + dt.timedelta(days=1), tz)
     local = exports._local(exports.Filters(tz=tz))
-    production = _production(day, lo, hi, ids)
+    production = _production(day, lo, hi, ids, line.share if line else Decimal(1), whole)
     scrap = scrapreport.scrap_pareto(lo, hi, "reason", stations=list(ids) if ids else None)
     raised_q = (
         LedgerEntry.select(LedgerEntry.received_at, LedgerEntry.why, Item.code, Product.sku)
@@ -171,7 +284,7 @@ def gather(
 
     standing = [f for f in flags_mod.compute(now, tz=tz).flat() if concerns(f)]
     flag_lines = [line for line in _flags_raised(lo, hi, local) if concerns(line.detail)]
-    station_ids = list(ids) if ids else [s.id for s in Station.select(Station.id)]
+    station_ids = list(ids) if ids is not None else [s.id for s in Station.select(Station.id)]
     return ShiftReport(
         day=day,
         stations=codes,
@@ -185,7 +298,8 @@ def gather(
         flags=standing,
         flags_raised=flag_lines[:LIST_LIMIT],
         flags_raised_count=len(flag_lines),
-        downtime=_downtime(station_ids, lo, min(hi, now), local),
+        downtime=_downtime(station_ids, lo, min(hi, now), local, breaks),
+        shift=line,
     )
 
 
@@ -221,15 +335,28 @@ def _flags_raised(lo: dt.datetime, hi: dt.datetime, local) -> list[FlagLine]:
     return out
 
 
-def _downtime(station_ids: list[int], lo: dt.datetime, hi: dt.datetime, local) -> list[DownLine]:
+def _overlap(a: dt.datetime, b: dt.datetime, lo: dt.datetime, hi: dt.datetime) -> float:
+    return max((min(b, hi) - max(a, lo)).total_seconds(), 0.0)
+
+
+def _downtime(
+    station_ids: list[int],
+    lo: dt.datetime,
+    hi: dt.datetime,
+    local,
+    breaks: list[tuple[dt.datetime, dt.datetime]] = (),
+) -> list[DownLine]:
     """Each machine's down stretches at the stations overlapping [lo, hi), with the minutes
-    inside it (an open one counts until `hi`)."""
+    inside it (an open one counts until `hi`), less those inside `breaks` (planned stops)."""
     if not station_ids or hi <= lo:
         return []
     codes = dict(Station.select(Station.id, Station.code).tuples())
     out = []
     for d, machine in machines.downtimes(station_ids, lo, hi):
-        inside = (min(d.ended_at or hi, hi) - max(d.started_at, lo)).total_seconds() / 60
+        end = min(d.ended_at or hi, hi)
+        inside = _overlap(d.started_at, end, lo, hi)
+        inside -= sum(_overlap(d.started_at, end, max(b0, lo), min(b1, hi)) for b0, b1 in breaks)
+        inside /= 60
         out.append(
             DownLine(
                 machine,
@@ -243,9 +370,18 @@ def _downtime(station_ids: list[int], lo: dt.datetime, hi: dt.datetime, local) -
     return out
 
 
-def _production(day, lo, hi, ids: dict[int, str] | None) -> list[OrderLine]:
-    """Orders scheduled over `day` or completing something in the shift;
-    with stations, those whose line is one of them or that completed at one of them."""
+def _production(
+    day,
+    lo,
+    hi,
+    ids: dict[int, str] | None,
+    share: Decimal = Decimal(1),
+    unlined: bool = False,
+) -> list[OrderLine]:
+    """Orders scheduled over `day` or completing something in [lo, hi); with stations,
+    those whose line is one of them (or that have no line, with `unlined`) or that
+    completed at one of them. Planned: the day's share of the order times `share` (a
+    shift's part of the day), to a tenth."""
     done_q = LedgerEntry.select(LedgerEntry.order, pw.fn.SUM(LedgerEntry.qty)).where(
         (LedgerEntry.received_at >= lo)
         & (LedgerEntry.received_at < hi)
@@ -258,7 +394,8 @@ def _production(day, lo, hi, ids: dict[int, str] | None) -> list[OrderLine]:
     done = {oid: Decimal(q or 0) for oid, q in done_q.group_by(LedgerEntry.order).tuples()}
     scheduled = (ProductionOrder.start <= day) & (ProductionOrder.due >= day)
     if ids is not None:
-        scheduled &= ProductionOrder.station.in_(list(ids))
+        line = ProductionOrder.station.in_(list(ids))
+        scheduled &= (line | ProductionOrder.station.is_null()) if unlined else line
     cond = scheduled | ProductionOrder.id.in_(list(done) or [0])
     orders = (
         ProductionOrder.select(ProductionOrder, Product)
@@ -272,6 +409,8 @@ def _production(day, lo, hi, ids: dict[int, str] | None) -> list[OrderLine]:
         planned = adherence.daily_plan(Decimal(o.qty), o.start, o.due, day, day).get(
             day, Decimal(0)
         )
+        if share != 1:
+            planned = (planned * share).quantize(Decimal("0.1"))
         out.append(
             OrderLine(
                 number=o.number,
@@ -339,6 +478,17 @@ class Words:
     end: str = "To"
     minutes: str = "Minutes"
     still_down: str = "still down"
+    # a shift's report (ShiftReport.shift) says "in this shift" where a day's says "on this day"
+    shift: str = "Shift"
+    breaks: str = "breaks"
+    site: str = "site"
+    planned_shift: str = "Planned (shift)"
+    done_shift: str = "Done (shift)"
+    no_production_shift: str = "No order planned or completed in this shift."
+    no_scrap_shift: str = "No scrap in this shift."
+    holds_raised_shift: str = "Holds raised in this shift"
+    flags_raised_shift: str = "Flags raised in this shift"
+    no_downtime_shift: str = "No machine was down in this shift."
     status_text: Callable[[str], str] = str
     reason_text: Callable[[str | None], str] = lambda code: code or ""
     flag_text: Callable[[str], str] = str
@@ -386,9 +536,27 @@ def render_pdf(report: ShiftReport, w: Words) -> bytes:
         return [p(w.more % {"n": count - shown}, body)] if count > shown else []
 
     n = w.number
-    story = [
-        p(w.title, title),
-        p(f"{w.day}: {w.date(report.day)}", body),
+    sh = report.shift
+    if sh is not None:  # the words of a shift in place of a day's
+        w = dataclasses.replace(
+            w,
+            planned=w.planned_shift,
+            done=w.done_shift,
+            no_production=w.no_production_shift,
+            no_scrap=w.no_scrap_shift,
+            holds_raised=w.holds_raised_shift,
+            flags_raised=w.flags_raised_shift,
+            no_downtime=w.no_downtime_shift,
+        )
+    story = [p(w.title, title), p(f"{w.day}: {w.date(report.day)}", body)]
+    if sh is not None:
+        text = f"{w.shift}: {sh.name} {sh.start}–{sh.end}"
+        if sh.breaks:
+            text += f" ({w.breaks} {', '.join(sh.breaks)})"
+        if sh.site:
+            text += f", {w.site} {sh.site}"
+        story.append(p(text, body))
+    story += [
         p(f"{w.stations}: {', '.join(report.stations) or w.all_stations}", body),
         p(f"{w.printed}: {w.moment(report.printed_at)}", body),
         Spacer(1, 4 * mm),

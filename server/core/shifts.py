@@ -193,6 +193,12 @@ def _is_for(shift: Shift, site_id: int | None) -> bool:
     return not own.exists()
 
 
+def active_names() -> list[str]:
+    """The names of the active shifts, each once (a name may exist on several sites)."""
+    query = Shift.select(Shift.name).where(Shift.active == True).distinct()  # noqa: E712
+    return sorted(n for (n,) in query.tuples())
+
+
 def exists(name: str) -> bool:
     return Shift.select().where(Shift.name == name).exists()
 

@@ -8,7 +8,7 @@ import datetime as dt
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from server.core import plantday, scrapreport, siteaccess
+from server.core import plantday, scrapreport, shifts, siteaccess
 from server.web import bp, charts, i18n
 from server.web.pages import role_required, today, web_user
 from server.web.stock import _reasons_for
@@ -63,6 +63,9 @@ def scrap():
         held=scrapreport.held_items(where=siteaccess.items_where(web_user())),
         release_reasons=_reasons_for("release"),
         hold_reasons=_reasons_for("hold"),
+        # the shift report's choices: a shift of the day, a site
+        shift_names=shifts.active_names(),
+        report_sites=[s.code for s in siteaccess.visible_sites(web_user())],
     )
 
 

@@ -54,3 +54,26 @@ def test_in_bahasa(shop, as_role, db, web_users):  # noqa: F811
     resp = b.get("/api/reports/shift.pdf?day=2026-11-21")
     text = " ".join(pdfium.PdfDocument(resp.get_data())[0].get_textpage().get_text_range().split())
     assert "Laporan shift" in text and "Scrap per alasan" in text
+
+
+def test_the_form_chooses_a_shift(shop, as_role, api, db):  # noqa: F811
+    """With shifts defined, the form offers each name once (Early exists plant-wide and at
+    a site) and the whole day; the chosen shift's report names it."""
+    api.post("/api/shifts", {"name": "Early", "start": "06:00", "end": "14:00"}, expected=201)
+    api.post("/api/shifts", {"name": "Late", "start": "14:00", "end": "22:00"}, expected=201)
+    api.post("/api/sites", {"code": "EAST", "name": "East hall"}, expected=201)
+    body = {"name": "Early", "start": "07:00", "end": "15:00", "site": "EAST"}
+    api.post("/api/shifts", body, expected=201)
+    b = as_role("supervisor")
+    page = b.get("/scrap").get_data(as_text=True)
+    select = re.search(r'<select name="shift">(.*?)</select>', page)
+    assert select, page
+    assert re.findall(r"<option[^>]*>([^<]*)</option>", select.group(1)) == [
+        "Whole day", "Early", "Late"
+    ]  # fmt: skip
+    sites = re.search(r'<select name="site">(.*?)</select>', page)
+    assert sites and "EAST" in sites.group(1)
+    resp = b.get("/api/reports/shift.pdf?day=2026-11-20&shift=Early&site=&stations=")
+    assert resp.status_code == 200, resp.get_data()[:200]
+    text = " ".join(pdfium.PdfDocument(resp.get_data())[0].get_textpage().get_text_range().split())
+    assert "Shift: Early 06:00–14:00" in text and "WO-1 BRACKET Bracket" in text
