@@ -52,14 +52,14 @@ def _places(query: StockQuery) -> dict:
     return data
 
 
-def _mine(query, stations: list[int] | None):
+def _mine(query, stations: pw.Select | None):
     """The counters of the user's stations only, for a user limited to sites."""
     if stations is None:
         return query
-    return query.where(StockCounter.station_id.in_(stations or [-1]))
+    return query.where(StockCounter.station_id.in_(stations))
 
 
-def _by_unit(*keys, stations: list[int] | None = None) -> dict[tuple, dict[str, float | int]]:
+def _by_unit(*keys, stations: pw.Select | None = None) -> dict[tuple, dict[str, float | int]]:
     """{keys: {unit: qty}} over the counters with items: the quantity of each unit apart
     (kilograms and pieces are never added)."""
     query = (
@@ -76,7 +76,7 @@ def _by_unit(*keys, stations: list[int] | None = None) -> dict[tuple, dict[str, 
     return out
 
 
-def _fetch(query, name: str, stations: list[int] | None) -> list[tuple]:
+def _fetch(query, name: str, stations: pw.Select | None) -> list[tuple]:
     """The rows of a query as the driver gives them: peewee's row conversion took most
     of the request on a plant of 200 products (docs/benchmarks.md, bench_places.py).
     The SQL of the whole plant's queries is built once per database."""
@@ -115,7 +115,7 @@ def _qty(value):
 def get_stock(query: StockQuery):
     user = current_user()
     # a user limited to sites: the counters of those sites' stations (siteaccess.py)
-    stations = siteaccess.station_ids(user)
+    stations = siteaccess.stations_query(user)  # a subquery of each statement below
     places = _places(query)
     by_stage = _mine(
         StockCounter.select(
@@ -196,7 +196,7 @@ def get_stock(query: StockQuery):
         "held": [
             {"stage": s, "count": n, "qty": num(q)}
             for s, (n, q) in sorted(
-                scrapreport.held_by_stage(siteaccess.location_ids(user)).items()
+                scrapreport.held_by_stage(siteaccess.locations_query(user)).items()
             )
         ],
     }

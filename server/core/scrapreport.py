@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import peewee as pw
 
+from server.core import siteaccess
 from server.core.stages import GONE, Stage
 from server.models import Item, LedgerEntry, Product, Station
 
@@ -92,9 +93,10 @@ def held_items(limit: int = 500, where: pw.Expression | None = None) -> list[Ite
 
 def held_by_stage(location_ids: list[int] | None = None) -> dict[str, tuple[int, Decimal]]:
     """Count and quantity of held items per stage (stock shown apart); of the items at
-    `location_ids` only when given (a user limited to sites)."""
+    `location_ids` only when given (a user limited to sites: ids or
+    `siteaccess.locations_query`)."""
     query = Item.select(Item.stage, pw.fn.COUNT(Item.id), pw.fn.SUM(Item.qty)).where(Item.held)
     if location_ids is not None:
-        query = query.where(Item.location_id.in_(location_ids or [-1]))
+        query = query.where(siteaccess.among(Item.location_id, location_ids))
     rows = query.group_by(Item.stage).tuples()
     return {str(s): (int(n), Decimal(q or 0)) for s, n, q in rows}

@@ -51,9 +51,9 @@ def scanner_states() -> dict[str, dict]:
 def station_rows() -> list[dict]:
     now = utcnow()
     query = Station.select().order_by(Station.code)
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their stations
     if mine is not None:
-        query = query.where(Station.id.in_(mine or [-1]))
+        query = query.where(Station.id.in_(mine))
     stations = list(query)
     wip = dict(
         StockCounter.select(StockCounter.station_id, pw.fn.SUM(StockCounter.count))
@@ -134,9 +134,9 @@ def rejected_rows(reason: str | None = None) -> list[LedgerEntry]:
     )
     if reason:
         query = query.where(LedgerEntry.reason == reason)
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations'
+    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their stations'
     if mine is not None:
-        query = query.where(LedgerEntry.station.in_(mine or [-1]))
+        query = query.where(LedgerEntry.station.in_(mine))
     rows = list(query.order_by(LedgerEntry.id.desc()).limit(REJECTED_PAGE))
     ids = {e.item_id for e in rows if e.item_id}
     codes = (

@@ -17,6 +17,7 @@ from flask_babel import get_locale, gettext
 from jinja2.filters import do_urlencode
 from markupsafe import Markup, escape
 
+from server import scope
 from server.core import flags as flags_mod
 from server.core import labour, oee, planning, plantfloor, shifts, siteaccess
 from server.core import people as people_mod
@@ -56,7 +57,7 @@ def _memo(fn):
 def _my_tiles(now: dt.datetime) -> list[dict]:
     """The floor's tiles, of a user limited to sites their stations' only."""
     tiles = plantfloor.tiles(now)
-    mine = siteaccess.station_ids(web_user())
+    mine = scope.station_ids(web_user())
     if mine is not None:
         mine = set(mine)
         tiles = [t for t in tiles if t["station"].id in mine]
@@ -351,7 +352,7 @@ def people_page():
     now = utcnow()
     tz = i18n.plant_timezone()
     all_shifts, shift, day = _shift_and_day(now)
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their stations
     where = people_mod.people(now, tz, station_ids=mine)
     sites = shifts.station_sites()
     codes = shifts.site_code_map()
