@@ -32,10 +32,11 @@ class ParetoRow:
 
 
 def scrap_pareto(
-    start: dt.datetime, end: dt.datetime, by: str, *, stations: list[int] | None = None
+    start: dt.datetime, end: dt.datetime, by: str, *, stations=None
 ) -> list[ParetoRow]:
     """Scrap events in [start, end) grouped `by` reason, product or station, most first;
-    with `stations` (ids), only the scrap recorded at those stations."""
+    with `stations` (ids, or a subquery: `siteaccess.stations_query`), only the scrap
+    recorded at those stations."""
     if by not in BY:
         raise ValueError(by)
     if by == "reason":
@@ -62,7 +63,7 @@ def scrap_pareto(
         & (LedgerEntry.to_stage == Stage.SCRAPPED.value)
     )
     if stations is not None:
-        where &= LedgerEntry.station.in_(stations or [0])
+        where &= siteaccess.among(LedgerEntry.station, stations)
     rows = query.where(where).group_by(key, label).tuples()
     counted = sorted(
         ((k, lbl, int(n), Decimal(q or 0)) for k, lbl, n, q in rows),

@@ -21,7 +21,7 @@ from server import scope
 from server.core import flags as flags_mod
 from server.core import labour, oee, planning, plantfloor, shifts, siteaccess
 from server.core import people as people_mod
-from server.core.errors import DomainError, Invalid
+from server.core.errors import DomainError, Invalid, NotFound
 from server.models import ProductionOrder, RoutingStep, Shift, Station, utcnow
 from server.web import bp, i18n
 from server.web.charts import oee_chart
@@ -352,7 +352,7 @@ def people_page():
     now = utcnow()
     tz = i18n.plant_timezone()
     all_shifts, shift, day = _shift_and_day(now)
-    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their stations
+    mine = scope.station_ids(web_user())  # a user limited to sites: their stations
     where = people_mod.people(now, tz, station_ids=mine)
     sites = shifts.station_sites()
     codes = shifts.site_code_map()
@@ -394,7 +394,11 @@ def oee_page():
     all_shifts, shift, day = _shift_and_day(now)
     rows = []
     if shift is not None:
-        stations = list(Station.select().where(Station.active == True).order_by(Station.code))  # noqa: E712
+        listed = Station.select().where(Station.active == True)  # noqa: E712
+        mine = siteaccess.stations_query(web_user())  # a user limited to sites: theirs
+        if mine is not None:
+            listed = listed.where(Station.id.in_(mine))
+        stations = list(listed.order_by(Station.code))
         sites = shifts.station_sites([st.id for st in stations])
         of_site: dict = {}
         for st in stations:
@@ -448,16 +452,20 @@ def _std_minutes(product_ids: set[int]) -> dict[int, tuple[Decimal, Decimal]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def timeline(now: dt.datetime) -> dict:
+def timeline(now: dt.datetime, stations: list[int] | None = None) -> dict:
     """The open orders per line, placed on a window of days, with each line's load
     (standard minutes of the quantity still to make, plus setup of orders not started)
     against its capacity (the active shifts' hours on each day from today to the line's
-    last due day)."""
+    last due day). `stations` (a user limited to sites): the orders of those lines only
+    (an order with no line is at no site, as in the exports)."""
     first = today() - dt.timedelta(days=BEFORE_DAYS)
     days = BEFORE_DAYS + AFTER_DAYS + 1
     last = first + dt.timedelta(days=days - 1)
     fl = flags_mod.compute(now, tz=i18n.plant_timezone())
     orders = list(planning.list_orders(statuses=list(OPEN), limit=500))
+    if stations is not None:
+        mine = set(stations)
+        orders = [o for o in orders if o.station_id in mine]
     std = _std_minutes({o.product_id for o in orders})
     sites = shifts.station_sites()
     hours_of_site: dict[int | None, float] = {}
@@ -538,13 +546,14 @@ def timeline(now: dt.datetime) -> dict:
 @bp.route("/timeline")
 @role_required("supervisor")
 def gantt():
-    return render_template("timeline.html", t=timeline(utcnow()))
+    return render_template("timeline.html", t=timeline(utcnow(), scope.station_ids(web_user())))
 
 
 @bp.route("/timeline/live")
 @role_required("supervisor")
 def gantt_live():
-    return render_template("_timeline_live.html", t=timeline(utcnow()))
+    t = timeline(utcnow(), scope.station_ids(web_user()))
+    return render_template("_timeline_live.html", t=t)
 
 
 @bp.route("/timeline/orders/<number>", methods=["POST"])
@@ -564,8 +573,13 @@ def timeline_move(number: str):
         except ValueError:
             raise Invalid("bad_payload", "start and due are dates YYYY-MM-DD") from None
         with _db().atomic():
+            order = planning.get_order(number)
+            # another site's order (or one with no line) is unknown to a limited user
+            mine = scope.station_ids(web_user())
+            if mine is not None and order.station_id not in mine:
+                raise NotFound("not_found", f"No order {number}")  # as get_order
             said = planning.edit_order(
-                planning.get_order(number),
+                order,
                 start=start,
                 due=due,
                 now=utcnow(),
