@@ -320,7 +320,11 @@ def _shift_and_day(now: dt.datetime) -> tuple[list[Shift], Shift | None, dt.date
     """The shifts, the one asked for (?shift=, else the one running now, else the first)
     and the plant day (?day=, else today)."""
     tz = i18n.plant_timezone()
-    all_shifts = list(Shift.select().where(Shift.active == True).order_by(Shift.start))  # noqa: E712
+    query = Shift.select().where(Shift.active == True)  # noqa: E712
+    mine = siteaccess.site_ids(web_user())  # a user limited to sites: theirs, plant-wide ones
+    if mine is not None:
+        query = query.where(Shift.site_id.is_null() | Shift.site_id.in_(sorted(mine) or [-1]))
+    all_shifts = list(query.order_by(Shift.start))
     try:
         day = dt.date.fromisoformat(request.args.get("day", ""))
     except ValueError:
