@@ -402,3 +402,43 @@ def test_a_limited_supervisors_recall_hold_holds_its_sites_items_only(two_sites,
     assert (out["held_codes"], out["already_held_codes"]) == ([at_main], [at_sby]), out
     assert out["other_sites"] == 0
     assert api.get(f"/api/items/{at_main}").get_json()["status"] == "held"
+
+
+def test_a_users_stations_are_one_statement_and_read_once_a_request(two_sites, app, db, users):
+    """`station_ids` is one SELECT however many sites the user has (it was 2-4 a site), a
+    station without a line side is the default site's, and the adapters' `scope` reads it
+    once a request."""
+    from server import scope
+    from server.core import locations
+    from server.models import Station
+
+    Station.create(code="LOOSE", name="No line side", default_action="move", location_id=None)
+    supervisor = users["supervisor"][0]
+    siteaccess.set_sites(supervisor, ["MAIN", SITE])
+    run = db.execute_sql
+    statements = []
+
+    def counted(*args, **kw):
+        statements.append(args[0])
+        return run(*args, **kw)
+
+    db.execute_sql = counted
+    try:
+        both = siteaccess.station_ids(supervisor)
+        assert len(statements) == 1, statements
+        with app.test_request_context():
+            assert scope.station_ids(supervisor) == both
+            assert scope.station_ids(supervisor) == both
+            assert len(statements) == 2, statements
+    finally:
+        db.execute_sql = run
+    codes = {s.code for s in Station.select().where(Station.id.in_(both))}
+    assert {"LOOSE", "RECV", "SBY-RECV"} <= codes
+    siteaccess.set_sites(supervisor, [SITE])
+    assert "LOOSE" not in {
+        s.code for s in Station.select().where(Station.id.in_(siteaccess.station_ids(supervisor)))
+    }
+    # the same stations as a site's own listing (locations.station_ids_of_site)
+    main = locations.site_by_code("MAIN")
+    siteaccess.set_sites(supervisor, ["MAIN"])
+    assert siteaccess.station_ids(supervisor) == locations.station_ids_of_site(main)

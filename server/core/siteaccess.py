@@ -18,9 +18,10 @@ Where each thing lies (one rule per kind, each in one helper below):
 A limited user's listings cover those sites only: sites, locations, stock by place (no
 `unplaced` row) and the stock counters of the sites' stations, items (a listing, a
 search, an item's page, the scan station's item answer, `GET /api/items/{code}` and an
-item's label, `GET /api/labels/{code}` or `POST /api/labels`), counts, shipments, print jobs,
-stations, scanners, machines, the people at stations, the rejected scans, the plant
-floor, the exports and the shift report.
+item's label, `GET /api/labels/{code}` or `POST /api/labels`, a print sheet), counts,
+shipments, print jobs, stations, scanners, machines, the people at stations, the rejected
+scans, the plant floor, the exports and the shift report, the scrap Pareto, supplies, the
+timeline, OEE, labour and shifts.
 A thing of another site is answered as unknown, as if it did not exist (`unknown_site`,
 `unknown_location`, `unknown_item`, `unknown_count`, `unknown_shipment`,
 `unknown_printer`, `unknown_print_job`, `unknown_machine`, `unknown_station`), and so is
@@ -29,8 +30,12 @@ a machine's state). An HTTP scan by a limited user through a scanner of another 
 station (or naming such a station in the scan's `station`) is refused `403 other_site`
 before the scan is applied (no ledger row: the scan
 was not the scanner's, it was the user's), since the user holds the scanner's id in
-hand anyway. Scans over MQTT are never limited: a scanner is not a user. The schedule
-(orders, adherence, the timeline) is not limited.
+hand anyway. Scans over MQTT are never limited: a scanner is not a user. A recall hold
+holds the user's sites' items only (`holds.hold_recall`); the recall report and the
+schedule board (orders, adherence) are not limited.
+
+A user's stations are one statement (`station_ids`), or a subquery of the caller's own
+(`stations_query`, `locations_query`, `items_where`) where a listing only filters by them.
 
 The helpers take the user (a `User` row, or None for a caller with no user) and never a
 request: the HTTP and page adapters pass `current_user()` / `web_user()` in.
