@@ -9,15 +9,19 @@ alternating rounds so the machine's drift hits both alike:
 - POST /api/scans, a receive scan of a new item, by a supervisor of the whole plant (the
   ceiling) and by one limited to the scanner's site (pays `check_scanner`);
 - GET /api/items/<code>, the same two users (the limited one pays `check_item`);
-- GET /api/machines and GET /api/counts, the same.
+- GET /api/machines, /api/counts, /api/stock and /api/people, the same;
+- the floor's poll (GET /floor/live) and the stock page's (GET /stock/live), each user
+  signed in through the login form, as a watching page polls them.
 Prints the CPU time a request (process time, the figure that moves least on a shared
-machine) of each, and the limited user's as a ratio to the ceiling.
+machine) of each, the limited user's as a ratio to the ceiling, and the SQL statements a
+request runs (counted at peewee's `execute_sql`) for each user.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import re
 import statistics
 import time
 
@@ -34,14 +38,17 @@ def build(app, stations: int):
     db = app.extensions["koordinator.db"]
     with db.connection_context():
         admin = auth.create_user("admin", "admin")
-        whole = auth.create_user("whole", "supervisor")
-        limited = auth.create_user("limited", "supervisor")
+        whole = auth.create_user("whole", "supervisor", password=PASSWORD)
+        limited = auth.create_user("limited", "supervisor", password=PASSWORD)
         tokens = {u.username: auth.create_token(u, "bench") for u in (admin, whole, limited)}
+    browsers = {who: signed_in(app, who) for who in ("whole", "limited")}
 
     def call(method, path, body=None, who="admin"):
-        resp = client.open(
-            path, method=method, json=body, headers={"Authorization": f"Bearer {tokens[who]}"}
-        )
+        if not path.startswith("/api/"):  # a page: through the user's signed-in browser
+            resp = browsers[who].open(path, method=method)
+        else:
+            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            resp = client.open(path, method=method, json=body, headers=headers)
         assert resp.status_code < 300, (path, resp.status_code, resp.get_data(as_text=True))
         return resp
 
@@ -64,6 +71,36 @@ def build(app, stations: int):
     return call, scanners["A"], codes
 
 
+PASSWORD = "bench-password-1"
+
+
+def signed_in(app, username: str):
+    """A test client signed in through the login form (a page's session cookie)."""
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
+        r'name="csrf-token" content="([^"]+)"', html
+    )
+    form = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=form).status_code == 302, username
+    return client
+
+
+class Statements:
+    """Counts the SQL statements the app's database runs (every one goes through
+    `execute_sql`)."""
+
+    def __init__(self, db):
+        self.n = 0
+        run = db.execute_sql
+
+        def counted(*args, **kw):
+            self.n += 1
+            return run(*args, **kw)
+
+        db.execute_sql = counted
+
+
 def timed(fn, n: int) -> float:
     """CPU seconds a call of `fn` (process time), over `n` calls."""
     start = time.process_time()
@@ -78,7 +115,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=200, help="requests per kind a round")
     args = parser.parse_args()
-    app, _db = fresh_app("siteaccess.db")
+    app, db = fresh_app("siteaccess.db")
     call, scanners, codes = build(app, args.stations)
     items = iter(codes)
     ids = itertools.count()
@@ -108,8 +145,21 @@ def main() -> None:
         "GET /api/items/<code>": item,
         "GET /api/machines": lambda who: listing("/api/machines", who),
         "GET /api/counts": lambda who: listing("/api/counts", who),
+        "GET /api/stock": lambda who: listing("/api/stock", who),
+        "GET /api/people": lambda who: listing("/api/people", who),
+        "GET /floor/live": lambda who: listing("/floor/live", who),
+        "GET /stock/live": lambda who: listing("/stock/live", who),
     }
     scan("whole")()  # one item received before the first item read
+    statements = Statements(db)
+    queries: dict[str, dict[str, int]] = {k: {} for k in kinds}
+    for kind, make in kinds.items():
+        for who in ("whole", "limited"):
+            fn = make(who)
+            fn()  # a first call fills what a process keeps (the floor's drawn tiles)
+            before = statements.n
+            fn()
+            queries[kind][who] = statements.n - before
     out: dict[str, dict[str, list[float]]] = {k: {"whole": [], "limited": []} for k in kinds}
     for _ in range(args.rounds):
         for kind, make in kinds.items():
@@ -117,13 +167,18 @@ def main() -> None:
                 out[kind][who].append(timed(make(who), args.calls))
     print(
         f"{args.stations} stations in 2 sites, {args.rounds} rounds x {args.calls} requests "
-        "each, alternating; CPU ms a request (median of the rounds), limited / whole plant"
+        "each, alternating; CPU ms a request (median of the rounds), limited / whole plant; "
+        "SQL statements a request (whole / limited)"
     )
     for kind, by in out.items():
         whole = statistics.median(by["whole"]) * 1000
         limited = statistics.median(by["limited"]) * 1000
         ratio = limited / whole
-        print(f"{kind:24s} whole {whole:6.2f} ms  limited {limited:6.2f} ms  ratio {ratio:.2f}")
+        q = queries[kind]
+        print(
+            f"{kind:24s} whole {whole:6.2f} ms  limited {limited:6.2f} ms  ratio {ratio:.2f}"
+            f"  statements {q['whole']:3d} / {q['limited']:3d}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A user limited to sites (issue 16, server/core/siteaccess.py) sees and acts on the
 things of those sites only: items, counts, shipments, printers and print jobs, machines,
-people, exports, scans through a scanner, and the pages of the floor. Every route a
+people, exports, scans through a scanner, print sheets, OEE, labour, shifts, the recall
+hold, and the pages of the floor. Every route a
 limited supervisor or clerk may call is in one of the tables below; each read is checked
 against the whole plant's answer to an admin (so it cannot pass by showing nothing), each
 refused action against the same action on the user's own site's thing."""
@@ -8,6 +9,7 @@ refused action against the same action on the user's own site's thing."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -22,10 +24,27 @@ PRINTER = {"kind": "zpl-tcp", "address": "127.0.0.1:9"}
 
 @pytest.fixture
 def two_sites(plant, api, users):
-    """MAIN and SURABAYA, each with received items, a count, a shipment, a printer with a
-    print job, a machine and an operator signed in; the supervisor and the clerk limited
-    to SURABAYA."""
+    """MAIN and SURABAYA, each with received items (the second of each scrapped), a count,
+    a shipment, a printer with a print job, a machine, an operator signed in, a shift of
+    its own, an order on one of its lines and a lot of gloves near expiry; the supervisor
+    and the clerk limited to SURABAYA."""
     main, sby = _stock_plant(plant, api, sby_count=2)
+    for scanner, code in (("sc-recv", main[1]), (SCANNER, sby[1])):
+        plant.scan(scanner, "CMD-ACT-SCRAP", expected=201)
+        plant.scan(scanner, code, as_="supervisor", reason="DAMAGED", expected=201)
+        plant.scan(scanner, "CMD-DONE", expected=201)
+    soon = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    api.call("PATCH", "/api/products/GLOVES", {"near_expiry_days": 30}, expected=200)
+    gloves = {}
+    for scanner, lot in (("sc-recv", "G-MAIN"), (SCANNER, "G-SBY")):
+        (gloves[lot],) = plant.items("GLOVES", qty=4, lot=lot, expiry=soon)
+        plant.scan(scanner, gloves[lot], expected=201)
+    api.post("/api/shifts", {"name": "Day", "start": "00:00", "end": "23:45"}, expected=201)
+    for site in ("MAIN", SITE):
+        body = {"name": "Late", "start": "14:00", "end": "22:00", "site": site}
+        api.post("/api/shifts", body, expected=201)
+    plant.order("WO-MAIN", "WIDGET", 5, station="A1")
+    plant.order("WO-SBY", "WIDGET", 5, station="SBY-RECV")
     plant.scan("sc-recv", "NOT-A-LABEL", expected=422)  # a rejected scan at each site
     plant.scan(SCANNER, "NOT-A-LABEL", expected=422)
     plant.scan("sc-recv", "CMD-OP-B-CLERK", expected=201)  # people at each site
@@ -46,7 +65,7 @@ def two_sites(plant, api, users):
 
     for role in ("supervisor", "clerk"):
         assert siteaccess.set_sites(users[role][0], [SITE]) is not None
-    return {"main": main, "sby": sby, "counts": counts, "jobs": jobs}
+    return {"main": main, "sby": sby, "counts": counts, "jobs": jobs, "gloves": gloves}
 
 
 def _ledger_stations(resp) -> set[str]:
@@ -121,6 +140,34 @@ READS = [
         {SCANNER},
         {SCANNER, "sc-recv"},
     ),
+    (
+        "/api/exports/scrap.csv",  # the scrap Pareto's rows (the page's is in tests/web)
+        "supervisor",
+        _ledger_stations,
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV"},
+    ),
+    (
+        "/api/oee?shift=Day",
+        "supervisor",
+        lambda r: {s["station"] for s in r.get_json()["stations"]},
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV", "A2"},
+    ),
+    (
+        "/api/labour",
+        "supervisor",
+        lambda r: {i["station"] for o in r.get_json()["operators"] for i in o["intervals"]},
+        {"SBY-RECV"},
+        {"SBY-RECV", "RECV"},
+    ),
+    (
+        "/api/shifts",
+        "clerk",
+        lambda r: {(s["name"], s["site"]) for s in r.get_json()["shifts"]},
+        {("Day", None), ("Late", SITE)},
+        {("Day", None), ("Late", SITE), ("Late", "MAIN")},
+    ),
     ("/api/items/{sby}", "clerk", lambda r: r.get_json()["station"], "SBY-RECV", "SBY-RECV"),
     ("/api/items/{sby}/trace", "clerk", lambda r: r.status_code, 200, 200),
     (f"/api/exports/items.csv?site={SITE}", "supervisor", _ledger_stations, {"SBY-RECV"}, None),
@@ -156,6 +203,11 @@ REFUSED = [
     ("GET", "/api/locations/RECV", None, "clerk", 404, "unknown_location"),
     ("GET", "/api/labels/{main}.svg", None, "clerk", 404, "unknown_item"),
     ("POST", "/api/labels", {"items": ["{main}"]}, "clerk", 404, "unknown_item"),
+    ("POST", "/api/print-sheets", {"codes": ["{main}"]}, "clerk", 404, "unknown_item"),
+    ("POST", "/api/print-sheets", {"codes": ["{sby}", "{main}"]}, "clerk", 404, "unknown_item"),
+    ("GET", "/api/oee?shift=Day&station=RECV", None, "supervisor", 404, "unknown_station"),
+    ("GET", "/api/oee?shift=Day&site=MAIN", None, "supervisor", 404, "unknown_site"),
+    ("GET", "/api/labour?site=MAIN", None, "supervisor", 404, "unknown_site"),
     (
         "POST",
         "/api/scans",
@@ -201,6 +253,11 @@ ALLOWED = [
     ("GET", "/api/reports/shift.pdf", None, "supervisor", 200),
     ("GET", "/api/labels/{sby}.svg", None, "clerk", 200),
     ("POST", "/api/labels", {"items": ["{sby}"]}, "clerk", 200),
+    ("POST", "/api/print-sheets", {"codes": ["{sby}"]}, "clerk", 202),
+    ("GET", "/api/oee?shift=Day&station=SBY-RECV", None, "supervisor", 200),
+    ("GET", f"/api/oee?shift=Day&site={SITE}", None, "supervisor", 200),
+    ("GET", f"/api/labour?site={SITE}", None, "supervisor", 200),
+    ("GET", "/api/labour?shift=Late", None, "supervisor", 200),
 ]
 
 
@@ -299,3 +356,89 @@ def test_a_limited_user_acts_on_its_own_sites_things(two_sites, api):
     # a shipment with no site is made at the user's site, not the default one
     made = api.post("/api/shipments", {"ref": "DO-Y", "customer": "PT C"}, as_="clerk")
     assert made.status_code == 201 and made.get_json()["site"] == SITE
+
+
+def test_a_print_sheet_by_product_or_lot_takes_the_users_items_only(two_sites, api):
+    """Items chosen by product, order or lot are the limited user's only (a code of another
+    site's item is refused, in REFUSED); none left is "no items chosen"."""
+    for body, mine, whole in [
+        ({"product": "GLOVES"}, 1, 2),
+        ({"lot": "G-SBY"}, 1, 1),
+    ]:
+        got = api.post("/api/print-sheets", body, as_="clerk", expected=202).get_json()
+        assert got["total"] == mine, (body, got)
+        got = api.post("/api/print-sheets", body, as_="admin", expected=202).get_json()
+        assert got["total"] == whole, (body, got)
+    resp = api.post("/api/print-sheets", {"lot": "G-MAIN"}, as_="clerk", expected=400)
+    assert resp.get_json()["error"] == "bad_payload"
+    gloves = two_sites["gloves"]["G-MAIN"]
+    item = api.get(f"/api/items/{gloves}").get_json()
+    assert [h["action"] for h in item["history"] if h["action"] in ("print", "reprint")] == [
+        "print"  # the admin's sheet only
+    ], item["history"]
+
+
+def test_a_limited_supervisors_recall_hold_holds_its_sites_items_only(two_sites, plant, api):
+    """One lot received at both sites: the limited supervisor's recall hold holds the
+    Surabaya item and lists the Main one (left for Main's supervisor or an admin); the
+    recall report still lists every item of the lot, wherever it lies."""
+    (at_main,) = plant.items("STEEL", qty=3, lot="L-R")
+    (at_sby,) = plant.items("STEEL", qty=3, lot="L-R")
+    plant.scan("sc-recv", at_main, expected=201)
+    plant.scan(SCANNER, at_sby, expected=201)
+
+    report = api.get("/api/recall?product=STEEL&lot=L-R", as_="supervisor").get_json()
+    assert {i["code"] for i in report["lot_items"]} == {at_main, at_sby}
+
+    body = {"product": "STEEL", "lot": "L-R", "reason": "QC_CHECK"}
+    out = api.post("/api/recall/hold", body, as_="supervisor", expected=200).get_json()
+    assert (out["held"], out["held_codes"]) == (1, [at_sby]), out
+    assert (out["other_sites"], out["other_site_codes"]) == (1, [at_main]), out
+    assert api.get(f"/api/items/{at_sby}").get_json()["status"] == "held"
+    assert api.get(f"/api/items/{at_main}").get_json()["status"] == "ok"
+
+    # an admin's recall hold holds the rest
+    out = api.post("/api/recall/hold", body, as_="admin", expected=200).get_json()
+    assert (out["held_codes"], out["already_held_codes"]) == ([at_main], [at_sby]), out
+    assert out["other_sites"] == 0
+    assert api.get(f"/api/items/{at_main}").get_json()["status"] == "held"
+
+
+def test_a_users_stations_are_one_statement_and_read_once_a_request(two_sites, app, db, users):
+    """`station_ids` is one SELECT however many sites the user has (it was 2-4 a site), a
+    station without a line side is the default site's, and the adapters' `scope` reads it
+    once a request."""
+    from server import scope
+    from server.core import locations
+    from server.models import Station
+
+    Station.create(code="LOOSE", name="No line side", default_action="move", location_id=None)
+    supervisor = users["supervisor"][0]
+    siteaccess.set_sites(supervisor, ["MAIN", SITE])
+    run = db.execute_sql
+    statements = []
+
+    def counted(*args, **kw):
+        statements.append(args[0])
+        return run(*args, **kw)
+
+    db.execute_sql = counted
+    try:
+        both = siteaccess.station_ids(supervisor)
+        assert len(statements) == 1, statements
+        with app.test_request_context():
+            assert scope.station_ids(supervisor) == both
+            assert scope.station_ids(supervisor) == both
+            assert len(statements) == 2, statements
+    finally:
+        db.execute_sql = run
+    codes = {s.code for s in Station.select().where(Station.id.in_(both))}
+    assert {"LOOSE", "RECV", "SBY-RECV"} <= codes
+    siteaccess.set_sites(supervisor, [SITE])
+    assert "LOOSE" not in {
+        s.code for s in Station.select().where(Station.id.in_(siteaccess.station_ids(supervisor)))
+    }
+    # the same stations as a site's own listing (locations.station_ids_of_site)
+    main = locations.site_by_code("MAIN")
+    siteaccess.set_sites(supervisor, ["MAIN"])
+    assert siteaccess.station_ids(supervisor) == locations.station_ids_of_site(main)

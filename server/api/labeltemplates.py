@@ -23,7 +23,7 @@ from labels.render import render_design_png, render_design_svg
 from server import printsheets
 from server.api import current_user, op
 from server.api.schemas import Answer, Code, Strict, whole_number
-from server.core import labeltemplates
+from server.core import labeltemplates, siteaccess
 from server.core.errors import Invalid, NotFound
 from server.core.stages import OVERRIDE_ACTIONS
 from server.labelling import reason_labels, record_prints
@@ -204,13 +204,19 @@ def _csv_codes(text: str) -> list[str]:
     return [r[column].strip().upper() for r in rows if len(r) > column and r[column].strip()]
 
 
-def _items(body: SheetIn) -> list[Item]:
+def _items(body: SheetIn, user: User | None) -> list[Item]:
+    """The items a sheet prints. A user limited to sites: a code of another site's item is
+    `unknown_item`, as everywhere; an order, product or lot chooses that user's items only
+    (server/core/siteaccess.py)."""
     query = (
         Item.select(Item, Product, ProductionOrder)
         .join(Product)
         .switch(Item)
         .join(ProductionOrder, pw.JOIN.LEFT_OUTER)
     )
+    mine = siteaccess.items_where(user)
+    if mine is not None:
+        query = query.where(mine)
     chosen: dict[str, Item] = {}
     codes = [c.upper() for c in body.codes] + (_csv_codes(body.csv) if body.csv else [])
     if len(codes) > MAX_SHEET:
@@ -302,7 +308,7 @@ def start_sheet(body: SheetIn):
     if stock is not None:
         _check_fits(design, stock)
     with current_app.extensions["koordinator.db"].atomic():
-        items = _items(body)
+        items = _items(body, user)
         if not items:
             raise Invalid("bad_payload", "No items chosen")
         values = [labeltemplates.item_values(i, i.product, i.order) for i in items]

@@ -87,9 +87,9 @@ def _station(code: str) -> Station:
 )
 def list_machines():
     rows = Machine.select(Machine, Station.code).join(Station).order_by(Machine.code)
-    stations = siteaccess.station_ids(current_user())  # a user limited to sites: theirs
+    stations = siteaccess.stations_query(current_user())  # a user limited to sites: theirs
     if stations is not None:
-        rows = rows.where(Machine.station.in_(stations or [-1]))
+        rows = rows.where(Machine.station.in_(stations))
     return {"machines": [machines.as_dict(m, m.station.code) for m in rows]}
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server import scope
+from server.api import current_user, op
 from server.api.schemas import IsoDate, StationCode, Strict
-from server.core import labour, oee, plantday, shifts
+from server.core import labour, oee, plantday, shifts, siteaccess
 from server.core.errors import NotFound
 from server.models import ProductionOrder, Station, utcnow
 
@@ -64,16 +65,19 @@ def _tz() -> str | None:
 def get_oee(query: OeeQuery):
     now = utcnow()
     day = query.day or plantday.local_date(now, _tz())
+    user = current_user()
+    siteaccess.check_site(user, query.site)  # a user limited to sites: another is unknown
     site_id = shifts.site_id_of(query.site)
     if query.station is not None:
         station = Station.get_or_none(Station.code == query.station)
-        if station is None:
-            raise NotFound("unknown_station", f"No station {query.station}")
+        siteaccess.check_station(user, station, query.station)  # none, or another site's
         stations = [station]
     else:
-        stations = list(
-            Station.select().where(Station.active == True).order_by(Station.code)  # noqa: E712
-        )
+        listed = Station.select().where(Station.active == True)  # noqa: E712
+        mine = siteaccess.stations_query(user)  # a user limited to sites: their stations
+        if mine is not None:
+            listed = listed.where(Station.id.in_(mine))
+        stations = list(listed.order_by(Station.code))
     sites = shifts.station_sites([s.id for s in stations])
     if site_id is not None:
         stations = [s for s in stations if sites.get(s.id) == site_id]
@@ -106,8 +110,11 @@ def get_oee(query: OeeQuery):
 def get_labour(query: LabourQuery):
     now = utcnow()
     day = query.day or plantday.local_date(now, _tz())
+    user = current_user()
+    siteaccess.check_site(user, query.site)  # a user limited to sites: another is unknown
     site_id = shifts.site_id_of(query.site)
-    out = labour.labour_of(day, query.shift, site_id, now, _tz())
+    mine = scope.station_ids(user)  # a user limited to sites: their stations' labour
+    out = labour.labour_of(day, query.shift, site_id, now, _tz(), only=mine)
     return {"day": day.isoformat(), "shift": query.shift, "site": query.site, **out}
 
 

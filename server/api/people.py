@@ -20,5 +20,5 @@ from server.models import utcnow
 )
 def get_people():
     # a user limited to sites: the people at those sites' stations (siteaccess.py)
-    stations = siteaccess.station_ids(current_user())
+    stations = siteaccess.stations_query(current_user())
     return people(utcnow(), current_app.config.get("PLANT_TIMEZONE"), station_ids=stations)

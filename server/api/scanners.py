@@ -94,9 +94,9 @@ def create_scanner(body: ScannerIn):
 )
 def list_scanners():
     query = Scanner.select().order_by(Scanner.id)
-    mine = siteaccess.station_ids(current_user())  # a user limited to sites: their stations'
+    mine = siteaccess.stations_query(current_user())  # a limited user: their stations'
     if mine is not None:
-        query = query.where(Scanner.station.in_(mine or [-1]))
+        query = query.where(Scanner.station.in_(mine))
     return {"scanners": [scanner_dict(s) for s in query]}
 
 

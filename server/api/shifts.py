@@ -6,9 +6,9 @@ from __future__ import annotations
 import pydantic
 from flask import current_app
 
-from server.api import op
+from server.api import current_user, op
 from server.api.schemas import CODE_PATTERN, Answer, Name, Strict
-from server.core import shifts
+from server.core import shifts, siteaccess
 from server.models import Shift
 
 ShiftTime = pydantic.constr(pattern=shifts.TIME_PATTERN)
@@ -68,7 +68,11 @@ class ShiftOut(Answer):
 )
 def list_shifts():
     sites = shifts.site_code_map()
-    rows = sorted(Shift.select(), key=lambda s: (s.start, s.name, sites.get(s.site_id) or ""))
+    query = Shift.select()
+    mine = siteaccess.site_ids(current_user())  # a user limited to sites: theirs and the
+    if mine is not None:  # plant-wide ones
+        query = query.where(Shift.site_id.is_null() | Shift.site_id.in_(sorted(mine) or [-1]))
+    rows = sorted(query, key=lambda s: (s.start, s.name, sites.get(s.site_id) or ""))
     return {"shifts": [shifts.as_dict(s, sites) for s in rows]}
 
 

@@ -8,9 +8,10 @@ import peewee as pw
 import pydantic
 from flask import current_app
 
+from server import scope
 from server.api import current_user, op
 from server.api.schemas import Answer, Name, StationCode, Strict, whole_number
-from server.core import locations, siteaccess
+from server.core import locations
 from server.core.errors import Conflict, NotFound
 from server.core.reasons import CONFIGURABLE_CHECKS
 from server.core.stages import SCRAP_BY, STATION_ACTIONS
@@ -189,9 +190,10 @@ def create_station(body: StationIn):
 def list_stations():
     stations = list(Station.select().order_by(Station.code))
     codes = {s.id: s.code for s in stations}  # a rework station of another site keeps its code
-    mine = siteaccess.station_ids(current_user())  # a user limited to sites: theirs
+    mine = scope.station_ids(current_user())  # a user limited to sites: theirs
     if mine is not None:
-        stations = [s for s in stations if s.id in set(mine)]
+        mine = set(mine)
+        stations = [s for s in stations if s.id in mine]
     return {"stations": [station_dict(s, codes) for s in stations]}
 
 

@@ -52,14 +52,16 @@ def _places(query: StockQuery) -> dict:
     return data
 
 
-def _mine(query, stations: list[int] | None):
+def _mine(query, stations: pw.Select | None):
     """The counters of the user's stations only, for a user limited to sites."""
     if stations is None:
         return query
-    return query.where(StockCounter.station_id.in_(stations or [-1]))
+    return query.where(StockCounter.station_id.in_(stations))
 
 
-def _by_unit(*keys, stations: list[int] | None = None) -> dict[tuple, dict[str, float | int]]:
+def _by_unit(
+    *keys, stations: pw.Select | None = None, sites: tuple[int, ...] | None = None
+) -> dict[tuple, dict[str, float | int]]:
     """{keys: {unit: qty}} over the counters with items: the quantity of each unit apart
     (kilograms and pieces are never added)."""
     query = (
@@ -71,29 +73,30 @@ def _by_unit(*keys, stations: list[int] | None = None) -> dict[tuple, dict[str, 
     )
     query = _mine(query, stations).group_by(*keys, Product.unit).order_by(*keys, Product.unit)
     out: dict[tuple, dict] = {}
-    for *key, unit, qty in _fetch(query, f"by_unit:{keys}", stations):
+    for *key, unit, qty in _fetch(query, f"by_unit:{keys}", sites):
         out.setdefault(tuple(key), {})[unit] = num(_qty(qty))
     return out
 
 
-def _fetch(query, name: str, stations: list[int] | None) -> list[tuple]:
+def _fetch(query, name: str, sites: tuple[int, ...] | None) -> list[tuple]:
     """The rows of a query as the driver gives them: peewee's row conversion took most
     of the request on a plant of 200 products (docs/benchmarks.md, bench_places.py).
-    The SQL of the whole plant's queries is built once per database."""
+    The SQL of each query is built once per database and set of sites (`sites`: those of
+    a user limited to them, whose stations' subquery is a function of them alone)."""
     db = StockCounter._meta.database
     db = getattr(db, "obj", db)
-    if stations is not None:
-        return db.execute_sql(*query.sql()).fetchall()
-    key = (name, type(db), db.param)  # not id(db): a freed database's id may be reused
+    key = (name, type(db), db.param, sites)  # not id(db): a freed database's id may be reused
     sql = _SQL.get(key)
     if sql is None:
+        if len(_SQL) > _SQL_MAX:  # a few sets of sites in a plant; bounded all the same
+            _SQL.clear()
         sql = _SQL[key] = query.sql()
     return db.execute_sql(*sql).fetchall()
 
 
-#: (query name, database kind, its placeholder) -> (sql, params) of the queries without a
-#: user's stations
+#: (query name, database kind, its placeholder, the user's sites or None) -> (sql, params)
 _SQL: dict[tuple, tuple[str, list]] = {}
+_SQL_MAX = 512
 
 
 def _qty(value):
@@ -115,7 +118,9 @@ def _qty(value):
 def get_stock(query: StockQuery):
     user = current_user()
     # a user limited to sites: the counters of those sites' stations (siteaccess.py)
-    stations = siteaccess.station_ids(user)
+    stations = siteaccess.stations_query(user)  # a subquery of each statement below
+    ids = siteaccess.site_ids(user)
+    sites = None if ids is None else tuple(sorted(ids))
     places = _places(query)
     by_stage = _mine(
         StockCounter.select(
@@ -157,12 +162,12 @@ def get_stock(query: StockQuery):
         .order_by(Station.code, StockCounter.stage)
     )
     totals = {
-        stage: (int(n or 0), _qty(q) or 0) for stage, n, q in _fetch(by_stage, "stage", stations)
+        stage: (int(n or 0), _qty(q) or 0) for stage, n, q in _fetch(by_stage, "stage", sites)
     }
-    by_product = _fetch(by_product, "product", stations)
-    by_station = _fetch(by_station, "station", stations)
-    stage_units = _by_unit(StockCounter.stage, stations=stations)
-    station_units = _by_unit(Station.code, StockCounter.stage, stations=stations)
+    by_product = _fetch(by_product, "product", sites)
+    by_station = _fetch(by_station, "station", sites)
+    stage_units = _by_unit(StockCounter.stage, stations=stations, sites=sites)
+    station_units = _by_unit(Station.code, StockCounter.stage, stations=stations, sites=sites)
     return {
         # every stage, in the table's order, zeros included: the same shape every time
         "by_stage": [
@@ -196,7 +201,7 @@ def get_stock(query: StockQuery):
         "held": [
             {"stage": s, "count": n, "qty": num(q)}
             for s, (n, q) in sorted(
-                scrapreport.held_by_stage(siteaccess.location_ids(user)).items()
+                scrapreport.held_by_stage(siteaccess.locations_query(user)).items()
             )
         ],
     }

@@ -32,7 +32,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import plantday
+from server.core import plantday, siteaccess
 from server.core.errors import NotFound
 from server.core.imports import neutralise
 from server.core.stages import GONE, Stage
@@ -153,7 +153,7 @@ class Filters:
     site: str | None = None
     #: a user limited to sites: the rows of those sites' stations only (None: every row;
     #: server/core/siteaccess.py)
-    station_ids: list[int] | None = None
+    station_ids: list[int] | pw.Select | None = None
     tz: str | None = None
     lang: str = "en"
 
@@ -206,7 +206,7 @@ def _narrowed(f: Filters, **columns) -> pw.Expression:
         )
         cond &= columns["station"].in_(stations)
     if f.station_ids is not None:
-        cond &= columns["station"].in_(f.station_ids or [-1])
+        cond &= siteaccess.among(columns["station"], f.station_ids)
     return cond
 
 

@@ -340,10 +340,11 @@ def _reorder() -> list[dict]:
     return out
 
 
-def near_expiry(today: dt.date) -> list[dict]:
+def near_expiry(today: dt.date, where: pw.Expression | None = None) -> list[dict]:
     """A near_expiry flag per product with `near_expiry_days` whose stock expires by
     `today + near_expiry_days`. Two queries: the products, then their expiring items by
-    lot (an index seek on item (product, stage) for each product)."""
+    lot (an index seek on item (product, stage) for each product). `where` narrows the
+    items (a user limited to sites: `siteaccess.items_where`)."""
     products = {
         p.id: p
         for p in Product.select(
@@ -360,6 +361,7 @@ def near_expiry(today: dt.date) -> list[dict]:
             & Item.stage.in_(list(EXPIRY_STAGES))
             & Item.expiry.is_null(False)
             & (Item.expiry <= latest)
+            & (pw.SQL("1 = 1") if where is None else where)
         )
         .group_by(Item.product, Item.lot, Item.expiry)
         .order_by(Item.product, Item.expiry, Item.lot)

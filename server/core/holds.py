@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.core import events, hot, trace
+from server.core import events, hot, siteaccess, trace
 from server.core.errors import Rejected
 from server.core.stages import GONE, WHILE_HELD, Action, Stage
 from server.models import Item, LedgerEntry
@@ -107,10 +107,15 @@ def hold_recall(sku: str, lot: str, *, why: str, user, now: dt.datetime) -> dict
     genealogy upward), each with its ledger row; `why` is already checked to apply to hold.
     The caller's transaction makes it all or nothing. Items already held are left as they
     are; shipped, consumed and scrapped ones are listed (`gone`) for the customer
-    follow-up; labels not yet received (`new`) are not stock and are only counted."""
+    follow-up; labels not yet received (`new`) are not stock and are only counted.
+
+    A user limited to sites holds the items at those sites only: an item in plant at
+    another site is left as it is and listed (`other_sites`) for that site's supervisor or
+    an admin to hold (docs/decisions.md; `siteaccess.item_visible`, as a hold of one item)."""
     held: list[str] = []
     already: list[str] = []
     gone: list[dict] = []
+    others: list[str] = []
     not_received = 0
     seen: set[int] = set()
     for item in trace.recalled_items(sku, lot):
@@ -123,6 +128,9 @@ def hold_recall(sku: str, lot: str, *, why: str, user, now: dt.datetime) -> dict
             continue
         if stage == Stage.NEW:
             not_received += 1
+            continue
+        if not siteaccess.item_visible(user, item):
+            others.append(item.code)
             continue
         fresh = hot.relock(item)
         if fresh.held:
@@ -138,6 +146,8 @@ def hold_recall(sku: str, lot: str, *, why: str, user, now: dt.datetime) -> dict
         "already_held": len(already),
         "gone": len(gone),
         "not_received": not_received,
+        "other_sites": len(others),
+        "other_site_codes": sorted(others),
         "held_codes": sorted(held),
         "already_held_codes": sorted(already),
         "gone_items": sorted(gone, key=lambda g: g["code"]),

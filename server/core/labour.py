@@ -16,6 +16,7 @@ Both read ledger rows of one order or one window, through the ledger's indexes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 import peewee as pw
@@ -250,19 +251,27 @@ def merge(parts: list[dict]) -> list[dict]:
     return [by_name[k] for k in sorted(by_name, key=lambda n: n or "")]
 
 
-def labour_of(day, shift_name: str | None, site_id: int | None, now, tz) -> dict:
+def labour_of(
+    day, shift_name: str | None, site_id: int | None, now, tz, only: Iterable[int] | None = None
+) -> dict:
     """Labour of a day, or of a shift: each site's stations in the window of the shift of
-    that name at their site (else the plant-wide one); `site_id`: only that site."""
+    that name at their site (else the plant-wide one); `site_id`: only that site; `only`
+    (station ids, a user limited to sites): only those stations."""
+    keep = None if only is None else set(only)
     if shift_name is None:
         start = plantday.day_start(day, tz)
         end = plantday.day_start(day + dt.timedelta(days=1), tz)
-        stations = None
+        stations = keep
         if site_id is not None:
-            stations = {s for s, site in shifts.station_sites().items() if site == site_id}
+            stations = {
+                s
+                for s, site in shifts.station_sites().items()
+                if site == site_id and (keep is None or s in keep)
+            }
         return labour(start, end, now, stations)
     groups: dict[int | None, set[int]] = {}
     for st, site in shifts.station_sites().items():
-        if site_id is None or site == site_id:
+        if (site_id is None or site == site_id) and (keep is None or st in keep):
             groups.setdefault(site, set()).add(st)
     parts = []
     for site, ids in sorted(groups.items(), key=lambda kv: kv[0] or 0):

@@ -47,8 +47,8 @@ def normal_code(code: str) -> str:
 
 def default_site() -> Site:
     site = Site.get_or_none(Site.code == DEFAULT_SITE)
-    if site is None:
-        site = Site.get_or_none()
+    if site is None:  # the first site (siteaccess reads it so in SQL)
+        site = Site.select().order_by(Site.id).first()
     if site is None:
         site = Site.create(code=DEFAULT_SITE, name="Main site")
     return site

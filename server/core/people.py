@@ -14,13 +14,13 @@ import datetime as dt
 
 import peewee as pw
 
-from server.core import plantday
+from server.core import plantday, siteaccess
 from server.models import LedgerEntry, Scanner, Station, User
 
 
 def people(now: dt.datetime, tz: str | None = None, station_ids=None) -> dict:
-    """`station_ids` (a user limited to sites) keeps the sign-ins at those stations and
-    the scans made there."""
+    """`station_ids` (a user limited to sites: a list of ids or `siteaccess.stations_query`)
+    keeps the sign-ins at those stations and the scans made there."""
     day = plantday.local_date(now, tz)
     since = plantday.day_start(day, tz)
     signed_in = list(
@@ -30,7 +30,11 @@ def people(now: dt.datetime, tz: str | None = None, station_ids=None) -> dict:
         .join(User, on=(Scanner.operator == User.id))
         .switch(Scanner)
         .join(Station, pw.JOIN.LEFT_OUTER, on=(Scanner.station == Station.id))
-        .where(pw.SQL("1 = 1") if station_ids is None else Scanner.station.in_(station_ids or [-1]))
+        .where(
+            pw.SQL("1 = 1")
+            if station_ids is None
+            else siteaccess.among(Scanner.station, station_ids)
+        )
         .order_by(Station.code, Scanner.id)
         .tuples()
     )
@@ -54,7 +58,7 @@ def people(now: dt.datetime, tz: str | None = None, station_ids=None) -> dict:
             & (
                 pw.SQL("1 = 1")
                 if station_ids is None
-                else LedgerEntry.station.in_(station_ids or [-1])
+                else siteaccess.among(LedgerEntry.station, station_ids)
             )
         )
         .group_by(LedgerEntry.operator, LedgerEntry.status)

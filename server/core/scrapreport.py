@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import peewee as pw
 
+from server.core import siteaccess
 from server.core.stages import GONE, Stage
 from server.models import Item, LedgerEntry, Product, Station
 
@@ -31,10 +32,11 @@ class ParetoRow:
 
 
 def scrap_pareto(
-    start: dt.datetime, end: dt.datetime, by: str, *, stations: list[int] | None = None
+    start: dt.datetime, end: dt.datetime, by: str, *, stations=None
 ) -> list[ParetoRow]:
     """Scrap events in [start, end) grouped `by` reason, product or station, most first;
-    with `stations` (ids), only the scrap recorded at those stations."""
+    with `stations` (ids, or a subquery: `siteaccess.stations_query`), only the scrap
+    recorded at those stations."""
     if by not in BY:
         raise ValueError(by)
     if by == "reason":
@@ -61,7 +63,7 @@ def scrap_pareto(
         & (LedgerEntry.to_stage == Stage.SCRAPPED.value)
     )
     if stations is not None:
-        where &= LedgerEntry.station.in_(stations or [0])
+        where &= siteaccess.among(LedgerEntry.station, stations)
     rows = query.where(where).group_by(key, label).tuples()
     counted = sorted(
         ((k, lbl, int(n), Decimal(q or 0)) for k, lbl, n, q in rows),
@@ -92,9 +94,10 @@ def held_items(limit: int = 500, where: pw.Expression | None = None) -> list[Ite
 
 def held_by_stage(location_ids: list[int] | None = None) -> dict[str, tuple[int, Decimal]]:
     """Count and quantity of held items per stage (stock shown apart); of the items at
-    `location_ids` only when given (a user limited to sites)."""
+    `location_ids` only when given (a user limited to sites: ids or
+    `siteaccess.locations_query`)."""
     query = Item.select(Item.stage, pw.fn.COUNT(Item.id), pw.fn.SUM(Item.qty)).where(Item.held)
     if location_ids is not None:
-        query = query.where(Item.location_id.in_(location_ids or [-1]))
+        query = query.where(siteaccess.among(Item.location_id, location_ids))
     rows = query.group_by(Item.stage).tuples()
     return {str(s): (int(n), Decimal(q or 0)) for s, n, q in rows}

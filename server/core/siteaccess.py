@@ -18,9 +18,10 @@ Where each thing lies (one rule per kind, each in one helper below):
 A limited user's listings cover those sites only: sites, locations, stock by place (no
 `unplaced` row) and the stock counters of the sites' stations, items (a listing, a
 search, an item's page, the scan station's item answer, `GET /api/items/{code}` and an
-item's label, `GET /api/labels/{code}` or `POST /api/labels`), counts, shipments, print jobs,
-stations, scanners, machines, the people at stations, the rejected scans, the plant
-floor, the exports and the shift report.
+item's label, `GET /api/labels/{code}` or `POST /api/labels`, a print sheet), counts,
+shipments, print jobs, stations, scanners, machines, the people at stations, the rejected
+scans, the plant floor, the exports and the shift report, the scrap Pareto, supplies, the
+timeline, OEE, labour and shifts.
 A thing of another site is answered as unknown, as if it did not exist (`unknown_site`,
 `unknown_location`, `unknown_item`, `unknown_count`, `unknown_shipment`,
 `unknown_printer`, `unknown_print_job`, `unknown_machine`, `unknown_station`), and so is
@@ -29,8 +30,12 @@ a machine's state). An HTTP scan by a limited user through a scanner of another 
 station (or naming such a station in the scan's `station`) is refused `403 other_site`
 before the scan is applied (no ledger row: the scan
 was not the scanner's, it was the user's), since the user holds the scanner's id in
-hand anyway. Scans over MQTT are never limited: a scanner is not a user. The schedule
-(orders, adherence, the timeline) is not limited.
+hand anyway. Scans over MQTT are never limited: a scanner is not a user. A recall hold
+holds the user's sites' items only (`holds.hold_recall`); the recall report and the
+schedule board (orders, adherence) are not limited.
+
+A user's stations are one statement (`station_ids`), or a subquery of the caller's own
+(`stations_query`, `locations_query`, `items_where`) where a listing only filters by them.
 
 The helpers take the user (a `User` row, or None for a caller with no user) and never a
 request: the HTTP and page adapters pass `current_user()` / `web_user()` in.
@@ -96,23 +101,60 @@ def check_location(user: User | None, code: str | None) -> None:
         raise NotFound("unknown_location", f"No location {locations.normal_code(code)}")
 
 
-def station_ids(user: User | None) -> list[int] | None:
-    """The stations of the user's sites, or None: every station."""
+def _default_site_id() -> pw.Node:
+    """The default site's id as SQL, as `locations.default_site` finds it (MAIN, else the
+    first site): a station without a line side falls into it."""
+    return pw.fn.COALESCE(
+        Site.select(Site.id).where(Site.code == locations.DEFAULT_SITE),
+        Site.select(pw.fn.MIN(Site.id)),
+    )
+
+
+def stations_query(user: User | None) -> pw.Select | None:
+    """The ids of the stations of the user's sites as one SELECT (None: every station),
+    for a caller to filter by as a subquery (`Station.id.in_(...)`) instead of a list of
+    ids: a station's site is its line side's, else the default site's."""
     ids = site_ids(user)
     if ids is None:
         return None
-    out: set[int] = set()
-    for site in Site.select().where(Site.id.in_(_in(ids))):
-        out.update(locations.station_ids_of_site(site))
-    return sorted(out)
+    site = pw.fn.COALESCE(Location.site_id, _default_site_id())
+    return (
+        Station.select(Station.id)
+        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
+        .where(site.in_(_in(ids)))
+    )
+
+
+def among(column: pw.Field, ids) -> pw.Expression:
+    """`column IN ids` for ids given as a list (none: matches nothing) or as a subquery
+    (`stations_query`; never tested for truth: peewee would run it to count its rows)."""
+    if isinstance(ids, pw.SelectBase):
+        return column.in_(ids)
+    return column.in_(sorted(ids) or [-1])
+
+
+def station_ids(user: User | None) -> list[int] | None:
+    """The stations of the user's sites, or None: every station. One statement; a request
+    that asks more than once keeps the answer (the adapters' `flask.g`, server/scope.py)."""
+    query = stations_query(user)
+    if query is None:
+        return None
+    return [sid for (sid,) in query.order_by(Station.id).tuples()]
+
+
+def locations_query(user: User | None) -> pw.Select | None:
+    """The ids of the locations of the user's sites as one SELECT (None: every one)."""
+    ids = site_ids(user)
+    if ids is None:
+        return None
+    return Location.select(Location.id).where(Location.site_id.in_(_in(ids)))
 
 
 def location_ids(user: User | None) -> list[int] | None:
-    ids = site_ids(user)
-    if ids is None:
+    query = locations_query(user)
+    if query is None:
         return None
-    query = Location.select(Location.id).where(Location.site_id.in_(_in(ids)))
-    return [loc.id for loc in query]
+    return [lid for (lid,) in query.tuples()]
 
 
 def station_site(station_id: int) -> int:
@@ -141,14 +183,14 @@ def station_codes(user: User | None, codes: list[str] | None) -> list[str] | Non
     """The stations a report covers for `user`: the codes named (`unknown_station` for one
     outside the user's sites), or, none named, every station of them (None: every station
     of the plant, for a user who is not limited)."""
-    stations = station_ids(user)
+    stations = stations_query(user)
     if stations is None:
         return codes
     if codes:
         for code in codes:
             check_station(user, Station.get_or_none(Station.code == code), code)
         return codes
-    mine = [s.code for s in Station.select(Station.code).where(Station.id.in_(_in(stations)))]
+    mine = [s.code for s in Station.select(Station.code).where(Station.id.in_(stations))]
     if not mine:  # an empty list is the whole plant to a report
         raise NotFound("unknown_station", "No station at your sites")
     return mine
@@ -160,14 +202,13 @@ def station_codes(user: User | None, codes: list[str] | None) -> list[str] | Non
 def items_where(user: User | None) -> pw.Expression | None:
     """The condition on `Item` of the items the user sees (None: every item): lying in a
     location of the user's sites, or with no location at a station of them, or at
-    neither."""
-    locs = location_ids(user)
+    neither. Subqueries, not lists of ids: the caller's one statement does it all."""
+    locs = locations_query(user)
     if locs is None:
         return None
-    stations = station_ids(user)
     unplaced = Item.location_id.is_null() | ~Item.location_id.in_(Location.select(Location.id))
-    return Item.location_id.in_(locs or [-1]) | (
-        unplaced & (Item.station.is_null() | Item.station.in_(stations or [-1]))
+    return Item.location_id.in_(locs) | (
+        unplaced & (Item.station.is_null() | Item.station.in_(stations_query(user)))
     )
 
 
@@ -229,7 +270,7 @@ def printer_ids(user: User | None) -> list[int] | None:
     ids = site_ids(user)
     if ids is None:
         return None
-    stations = station_ids(user) or [-1]
+    stations = stations_query(user)
     query = Printer.select(Printer.id).where(
         Printer.site_id.in_(_in(ids))
         | (Printer.site_id.is_null() & (Printer.station.is_null() | Printer.station.in_(stations)))

@@ -51,9 +51,9 @@ def scanner_states() -> dict[str, dict]:
 def station_rows() -> list[dict]:
     now = utcnow()
     query = Station.select().order_by(Station.code)
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their stations
     if mine is not None:
-        query = query.where(Station.id.in_(mine or [-1]))
+        query = query.where(Station.id.in_(mine))
     stations = list(query)
     wip = dict(
         StockCounter.select(StockCounter.station_id, pw.fn.SUM(StockCounter.count))
@@ -134,9 +134,9 @@ def rejected_rows(reason: str | None = None) -> list[LedgerEntry]:
     )
     if reason:
         query = query.where(LedgerEntry.reason == reason)
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations'
+    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their stations'
     if mine is not None:
-        query = query.where(LedgerEntry.station.in_(mine or [-1]))
+        query = query.where(LedgerEntry.station.in_(mine))
     rows = list(query.order_by(LedgerEntry.id.desc()).limit(REJECTED_PAGE))
     ids = {e.item_id for e in rows if e.item_id}
     codes = (
@@ -177,16 +177,20 @@ def rejected_live():
     return render_template("_rejected_live.html", rows=rejected_rows(_reason_arg()))
 
 
-def supply_rows(expiring: list[dict] | None = None) -> list[dict]:
+def supply_rows(expiring: list[dict] | None = None, stations=None) -> list[dict]:
+    """Supplies against their reorder points; with `stations` (a user limited to sites:
+    `siteaccess.stations_query`), the supplies at those stations, each against the
+    product's reorder point (docs/decisions.md)."""
+    mine = pw.SQL("1 = 1") if stations is None else StockCounter.station_id.in_(stations)
     in_stock = dict(
         StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.qty))
-        .where(StockCounter.stage == "supplies")
+        .where((StockCounter.stage == "supplies") & mine)
         .group_by(StockCounter.product)
         .tuples()
     )
     counts = dict(
         StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.count))
-        .where(StockCounter.stage == "supplies")
+        .where((StockCounter.stage == "supplies") & mine)
         .group_by(StockCounter.product)
         .tuples()
     )
@@ -224,5 +228,9 @@ def supplies_live():
 def _supplies() -> dict:
     """Supplies against their reorder points, and every product's near-expiry lots (the
     page a supervisor checks for what to use first; the stock page reads counters only)."""
-    expiring = flags.near_expiry(today())
-    return {"rows": supply_rows(expiring), "expiring": expiring}
+    user = web_user()  # a user limited to sites: those sites' supplies and lots
+    expiring = flags.near_expiry(today(), where=siteaccess.items_where(user))
+    return {
+        "rows": supply_rows(expiring, stations=siteaccess.stations_query(user)),
+        "expiring": expiring,
+    }

@@ -17,10 +17,11 @@ from flask_babel import get_locale, gettext
 from jinja2.filters import do_urlencode
 from markupsafe import Markup, escape
 
+from server import scope
 from server.core import flags as flags_mod
 from server.core import labour, oee, planning, plantfloor, shifts, siteaccess
 from server.core import people as people_mod
-from server.core.errors import DomainError, Invalid
+from server.core.errors import DomainError, Invalid, NotFound
 from server.models import ProductionOrder, RoutingStep, Shift, Station, utcnow
 from server.web import bp, i18n
 from server.web.charts import oee_chart
@@ -56,7 +57,7 @@ def _memo(fn):
 def _my_tiles(now: dt.datetime) -> list[dict]:
     """The floor's tiles, of a user limited to sites their stations' only."""
     tiles = plantfloor.tiles(now)
-    mine = siteaccess.station_ids(web_user())
+    mine = scope.station_ids(web_user())
     if mine is not None:
         mine = set(mine)
         tiles = [t for t in tiles if t["station"].id in mine]
@@ -319,7 +320,11 @@ def _shift_and_day(now: dt.datetime) -> tuple[list[Shift], Shift | None, dt.date
     """The shifts, the one asked for (?shift=, else the one running now, else the first)
     and the plant day (?day=, else today)."""
     tz = i18n.plant_timezone()
-    all_shifts = list(Shift.select().where(Shift.active == True).order_by(Shift.start))  # noqa: E712
+    query = Shift.select().where(Shift.active == True)  # noqa: E712
+    mine = siteaccess.site_ids(web_user())  # a user limited to sites: theirs, plant-wide ones
+    if mine is not None:
+        query = query.where(Shift.site_id.is_null() | Shift.site_id.in_(sorted(mine) or [-1]))
+    all_shifts = list(query.order_by(Shift.start))
     try:
         day = dt.date.fromisoformat(request.args.get("day", ""))
     except ValueError:
@@ -351,7 +356,7 @@ def people_page():
     now = utcnow()
     tz = i18n.plant_timezone()
     all_shifts, shift, day = _shift_and_day(now)
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their stations
+    mine = scope.station_ids(web_user())  # a user limited to sites: their stations
     where = people_mod.people(now, tz, station_ids=mine)
     sites = shifts.station_sites()
     codes = shifts.site_code_map()
@@ -393,7 +398,11 @@ def oee_page():
     all_shifts, shift, day = _shift_and_day(now)
     rows = []
     if shift is not None:
-        stations = list(Station.select().where(Station.active == True).order_by(Station.code))  # noqa: E712
+        listed = Station.select().where(Station.active == True)  # noqa: E712
+        mine = siteaccess.stations_query(web_user())  # a user limited to sites: theirs
+        if mine is not None:
+            listed = listed.where(Station.id.in_(mine))
+        stations = list(listed.order_by(Station.code))
         sites = shifts.station_sites([st.id for st in stations])
         of_site: dict = {}
         for st in stations:
@@ -447,16 +456,20 @@ def _std_minutes(product_ids: set[int]) -> dict[int, tuple[Decimal, Decimal]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def timeline(now: dt.datetime) -> dict:
+def timeline(now: dt.datetime, stations: list[int] | None = None) -> dict:
     """The open orders per line, placed on a window of days, with each line's load
     (standard minutes of the quantity still to make, plus setup of orders not started)
     against its capacity (the active shifts' hours on each day from today to the line's
-    last due day)."""
+    last due day). `stations` (a user limited to sites): the orders of those lines only
+    (an order with no line is at no site, as in the exports)."""
     first = today() - dt.timedelta(days=BEFORE_DAYS)
     days = BEFORE_DAYS + AFTER_DAYS + 1
     last = first + dt.timedelta(days=days - 1)
     fl = flags_mod.compute(now, tz=i18n.plant_timezone())
     orders = list(planning.list_orders(statuses=list(OPEN), limit=500))
+    if stations is not None:
+        mine = set(stations)
+        orders = [o for o in orders if o.station_id in mine]
     std = _std_minutes({o.product_id for o in orders})
     sites = shifts.station_sites()
     hours_of_site: dict[int | None, float] = {}
@@ -537,13 +550,14 @@ def timeline(now: dt.datetime) -> dict:
 @bp.route("/timeline")
 @role_required("supervisor")
 def gantt():
-    return render_template("timeline.html", t=timeline(utcnow()))
+    return render_template("timeline.html", t=timeline(utcnow(), scope.station_ids(web_user())))
 
 
 @bp.route("/timeline/live")
 @role_required("supervisor")
 def gantt_live():
-    return render_template("_timeline_live.html", t=timeline(utcnow()))
+    t = timeline(utcnow(), scope.station_ids(web_user()))
+    return render_template("_timeline_live.html", t=t)
 
 
 @bp.route("/timeline/orders/<number>", methods=["POST"])
@@ -563,8 +577,13 @@ def timeline_move(number: str):
         except ValueError:
             raise Invalid("bad_payload", "start and due are dates YYYY-MM-DD") from None
         with _db().atomic():
+            order = planning.get_order(number)
+            # another site's order (or one with no line) is unknown to a limited user
+            mine = scope.station_ids(web_user())
+            if mine is not None and order.station_id not in mine:
+                raise NotFound("not_found", f"No order {number}")  # as get_order
             said = planning.edit_order(
-                planning.get_order(number),
+                order,
                 start=start,
                 due=due,
                 now=utcnow(),

@@ -39,9 +39,9 @@ def scan_index():
         .join(Station, pw.JOIN.LEFT_OUTER)
         .order_by(Station.code, Scanner.id)
     )
-    mine = siteaccess.station_ids(web_user())  # a user limited to sites: their scanners
+    mine = siteaccess.stations_query(web_user())  # a user limited to sites: their scanners
     if mine is not None:
-        query = query.where(Scanner.station.in_(mine or [-1]))
+        query = query.where(Scanner.station.in_(mine))
     scanners = list(query)
     return render_template("scan_index.html", scanners=scanners)
 

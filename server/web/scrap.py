@@ -35,10 +35,13 @@ def scrap():
     by = request.args.get("by", "reason")
     by = by if by in scrapreport.BY else "reason"
     tz = i18n.plant_timezone()
+    user = web_user()
     rows = scrapreport.scrap_pareto(
         plantday.day_start(start_day, tz),
         plantday.day_start(end_day + dt.timedelta(days=1), tz),
         by,
+        # a user limited to sites: the scrap recorded at those sites' stations
+        stations=siteaccess.stations_query(user),
     )
     labels = {}
     for r in rows:
@@ -60,7 +63,7 @@ def scrap():
         rows=rows,
         labels=labels,
         chart=chart if rows else None,
-        held=scrapreport.held_items(where=siteaccess.items_where(web_user())),
+        held=scrapreport.held_items(where=siteaccess.items_where(user)),
         release_reasons=_reasons_for("release"),
         hold_reasons=_reasons_for("hold"),
         # the shift report's choices: a shift of the day, a site
@@ -95,6 +98,17 @@ def recall_hold():
                 gone=out["gone"],
             )
         )
+        if out["other_sites"]:  # a user limited to sites holds theirs only
+            codes = ", ".join(out["other_site_codes"][:20])
+            flash(
+                gettext(
+                    "%(others)d of the lot's items are at sites outside yours and were "
+                    "not held: %(codes)s.",
+                    others=out["other_sites"],
+                    codes=codes + (" …" if out["other_sites"] > 20 else ""),
+                ),
+                "error",
+            )
     except DomainError as exc:
         flash(i18n.error_text(exc.code, exc.message), "error")
     return redirect(url_for("web.scrap") + "#recall")

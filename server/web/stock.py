@@ -50,10 +50,10 @@ def shown_stages(by_stage: dict) -> list[str]:
 def _mine(query):
     """The counters of the signed-in user's stations only, for a user limited to sites
     (server/core/siteaccess.py)."""
-    stations = siteaccess.station_ids(web_user())
+    stations = siteaccess.stations_query(web_user())  # a subquery: no statement of its own
     if stations is None:
         return query
-    return query.where(StockCounter.station_id.in_(stations or [-1]))
+    return query.where(StockCounter.station_id.in_(stations))
 
 
 def stock_figures() -> dict:
