@@ -68,7 +68,7 @@ def scrap():
         hold_reasons=_reasons_for("hold"),
         # the shift report's choices: a shift of the day, a site
         shift_names=shifts.active_names(),
-        report_sites=[s.code for s in siteaccess.visible_sites(web_user())],
+        report_sites=[s.code for s in siteaccess.visible_sites(user)],
     )
 
 
