@@ -394,18 +394,35 @@ class MqttSink:
     `<prefix>/events/flags/<flag>/<kind>/<name>` and its clear deletes it (an empty retained
     message): a subscriber sees the flags standing now as soon as it subscribes.
 
-    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX)."""
+    It speaks MQTT 5, so that a broker refusing a message (a PUBACK with a failure reason
+    code, e.g. 0x87 not authorized by its ACL) is a failed attempt, not a delivery, and
+    its Receive Maximum is kept; `"mqtt5": false` for a broker without MQTT 5 (which
+    acknowledges a refused message as if it took it).
+
+    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX), `mqtt5`
+    (default true), `max_in_flight` (default 100: publishes in flight at once, lowered to
+    the broker's Receive Maximum)."""
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
-        from server.mqtt_session import MqttSession
+        from server.mqtt_session import MAX_IN_FLIGHT, MqttSession
 
         url = config.get("url") or settings.mqtt_url
         if not url:
             raise DeliveryError("no broker: set MQTT_URL or the sink's url")
         self.prefix = config.get("prefix") or settings.topic_prefix
         self.timeout = settings.timeout_s
+        try:
+            limit = int(config.get("max_in_flight") or MAX_IN_FLIGHT)
+        except (TypeError, ValueError):
+            raise DeliveryError("max_in_flight must be a whole number") from None
+        if not 1 <= limit <= 65535:
+            raise DeliveryError("max_in_flight must be 1 to 65535")
         self.session = MqttSession.from_url(
-            url, client_id=config.get("client_id") or "", name="sink"
+            url,
+            client_id=config.get("client_id") or "",
+            name="sink",
+            mqtt5=config.get("mqtt5", True) is not False,
+            max_in_flight=limit,
         ).start()
 
     def _publish(self, topic: str, body: bytes, retain: bool) -> None:
