@@ -262,24 +262,27 @@ class MqttSession:
     def publish_many(
         self, messages: list[tuple[str, bytes, bool]], timeout: float
     ) -> tuple[list[float | None], str | None]:
-        """Publish `messages` ((topic, payload, retain)) at QoS 1 in order with a sliding
-        window of at most `window` in flight (threaded mode), all within `timeout`: the
-        window is topped up once half of it was acknowledged, so a window costs about one
-        round trip, not one a message, and the broker never has more than its Receive
-        Maximum from us. Stops at the first message not delivered: no PUBACK in time, a
-        PUBACK with a failure reason code (MQTT 5, e.g. 0x87 not authorized), or the
-        connection lost. Returns, per message, the seconds from the first publish to its
-        PUBACK (None for that message and every one after it) and the reason of the
-        first that did not get through (None: all did). The messages given up on are
-        taken out of paho's store: paho does not send them again on the next connection
-        (the caller publishes them again, in order) and keeps no copy."""
+        """Publish `messages` ((topic, payload, retain)) at QoS 1 in order with a sliding window of
+        at most `window` in flight (threaded mode), all within `timeout`: the window is
+        topped up as each PUBACK comes, so the broker never has more than its Receive
+        Maximum from us and the messages flow without a round trip each. (Topped up only
+        once half the window was acknowledged, the connection stalled for the 40 ms of a
+        delayed TCP ACK each time against a broker without TCP_NODELAY, as Mosquitto is
+        by default: 450-700 messages/s with a window of 20 instead of 1,650.) Stops at
+        the first message not delivered: no PUBACK in time, a PUBACK with a failure
+        reason code (MQTT 5, e.g. 0x87 not authorized), or the connection lost. Returns,
+        per message, the seconds from the first publish to its PUBACK (None for that
+        message and every one after it) and the reason of the first that did not get
+        through (None: all did). The messages given up on are taken out of paho's store:
+        paho does not send them again on the next connection (the caller publishes them
+        again, in order) and keeps no copy.
+        """
         n = len(messages)
         if not self._connected.wait(timeout):
             return [None] * n, "not connected to the broker"
         client = self.client
         epoch = self.epoch
         window = self.window
-        refill = max(1, window // 2)
         start = time.monotonic()
         deadline = start + timeout
         infos: list = []
@@ -287,7 +290,7 @@ class MqttSession:
         error = None
         while len(acked) < n:
             done = len(acked)
-            if len(infos) - done <= window - refill or len(infos) == done:
+            if len(infos) - done < window:
                 for topic, payload, retain in messages[len(infos) : min(n, done + window)]:
                     info = client.publish(topic, payload, qos=1, retain=retain)
                     infos.append(info)
