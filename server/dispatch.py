@@ -519,8 +519,10 @@ class MqttSink:
 
     It speaks MQTT 5, so that a broker refusing a message (a PUBACK with a failure reason
     code, e.g. 0x87 not authorized by its ACL) is a failed attempt, not a delivery, and
-    its Receive Maximum is kept; `"mqtt5": false` for a broker without MQTT 5 (which
-    acknowledges a refused message as if it took it).
+    its Receive Maximum is kept. A broker without MQTT 5 (the embedded amqtt broker of the
+    zero-setup run, answering "unsupported protocol version") gets MQTT 3.1.1, with a
+    warning: it acknowledges a message it refuses as if it took it. `"mqtt5": false`
+    speaks 3.1.1 from the start.
 
     Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX), `mqtt5`
     (default true), `max_in_flight` (default 100: publishes in flight at once, lowered to
@@ -545,6 +547,7 @@ class MqttSink:
             client_id=config.get("client_id") or "",
             name="sink",
             mqtt5=config.get("mqtt5", True) is not False,
+            fall_back_to_311=True,
             max_in_flight=limit,
         ).start()
 

@@ -62,6 +62,9 @@ MISC_EVERY = 0.5  # s: keepalive pings and a silent broker checked this often (d
 MAX_IN_FLIGHT = 100
 #: threaded: how often a wait for a PUBACK looks whether the connection is still the one
 WAIT_SLICE = 0.1
+#: the CONNACK reason code (MQTT 5; 1 in 3.1.1, which paho reads as this) of a broker
+#: without MQTT 5
+UNSUPPORTED_PROTOCOL_VERSION = 0x84
 
 
 class MqttConfigError(ValueError):
@@ -114,6 +117,7 @@ class MqttSession:
         name: str = "mqtt",
         stopping: threading.Event | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        fall_back_to_311: bool = False,
     ) -> None:
         self.host, self.port, self.tls, self.username = host, port, tls, username
         self.client_id = client_id
@@ -139,6 +143,9 @@ class MqttSession:
         self._reconnect_at = 0.0
         self._misc_at = 0.0
         self._started = False
+        #: MQTT 5 asked, but a broker answering "unsupported protocol version" (the
+        #: embedded amqtt broker, an old Mosquitto) gets MQTT 3.1.1 from then on
+        self.fall_back_to_311 = fall_back_to_311
         #: threaded: the most publishes `publish_many` keeps in flight (`window`)
         self.max_in_flight = max(1, int(max_in_flight))
         #: the broker's Receive Maximum from the last CONNACK (MQTT 5; None: not given)
@@ -521,6 +528,21 @@ class MqttSession:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            if (
+                reason_code.value == UNSUPPORTED_PROTOCOL_VERSION
+                and self.protocol == mqtt.MQTTv5
+                and self.fall_back_to_311
+            ):
+                # paho builds the next CONNECT (its own reconnection) from these
+                self.protocol = client._protocol = mqtt.MQTTv311
+                client._clean_session = not self.persistent
+                log.warning(
+                    "%s: %s speaks no MQTT 5: MQTT 3.1.1 from now on (a message the broker "
+                    "refuses then looks delivered)",
+                    self.name,
+                    self.url,
+                )
+                return
             self._note_failure(f"broker refused the connection: {reason_code}")
             return
         self._last_failure = None

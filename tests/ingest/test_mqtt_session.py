@@ -360,3 +360,26 @@ def test_threaded_a_puback_refusing_a_message_is_not_a_delivery(tmp_path):
     finally:
         session.close()
         broker.kill()
+
+
+def test_threaded_falls_back_to_mqtt_311_for_a_broker_without_mqtt5(tmp_path):
+    """The embedded broker (amqtt) answers an MQTT 5 CONNECT "unsupported protocol
+    version": a session allowed to fall back connects again with MQTT 3.1.1 and
+    publishes; one that is not keeps being refused."""
+    from server.broker import EmbeddedBroker
+    from tests.support.broker import free_port
+
+    port = free_port()
+    embedded = EmbeddedBroker("127.0.0.1", port).start(5)
+    url = f"mqtt://127.0.0.1:{port}"
+    strict = MqttSession.from_url(url, name="strict", mqtt5=True).start()
+    session = MqttSession.from_url(url, name="t", mqtt5=True, fall_back_to_311=True).start()
+    try:
+        assert session.wait_connected(10)
+        assert session.protocol == mqtt.MQTTv311
+        session.publish_wait("t/fallback", b"x", timeout=5)
+        assert not strict.wait_connected(1)
+    finally:
+        session.close()
+        strict.close()
+        embedded.stop()
