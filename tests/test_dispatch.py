@@ -783,6 +783,12 @@ class RawReceiver:
         self.close()
 
 
+#: as FAST, but a timeout no loaded machine reaches: the tests below are about answers
+HARDY = DispatchSettings(
+    poll_s=0.02, backoff_base_s=0.05, backoff_max_s=0.2, timeout_s=5, flags=False
+)
+
+
 def _attempts() -> list[tuple[int, bool, str, int]]:
     return [
         (a.event_id, a.ok, a.detail, a.duration_ms)
@@ -837,7 +843,7 @@ def test_an_answer_body_past_the_cap_is_left_unread_and_its_connection_closed(pl
     with RawReceiver([huge, endless]) as rx:
         add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
         _write(db, 3)
-        dispatcher = Dispatcher(db, FAST)
+        dispatcher = Dispatcher(db, HARDY)
         _drain(dispatcher, lambda: len(_attempts()) >= 3)
         dispatcher.close()
         rx.done.set()
@@ -859,7 +865,7 @@ def test_a_kept_connection_the_receiver_spoke_on_while_idle_is_not_used(plant, d
 
     with RawReceiver([then_408]) as rx:
         add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
-        dispatcher = Dispatcher(db, FAST)
+        dispatcher = Dispatcher(db, HARDY)
         _write(db, 1)
         _drain(dispatcher, lambda: len(_attempts()) == 1)
         time.sleep(0.6)  # the 408 is on the idle connection, and the receiver closed it
@@ -896,7 +902,7 @@ def test_a_length_or_chunk_size_that_is_not_digits_is_a_failed_attempt(plant, db
     with RawReceiver([answer(b) for b in bad]) as rx:
         add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
         _write(db, 1)
-        dispatcher = Dispatcher(db, FAST)
+        dispatcher = Dispatcher(db, HARDY)
         _drain(dispatcher, lambda: any(ok for _e, ok, _d, _ms in _attempts()), 30)
         dispatcher.close()
         rx.done.set()
@@ -920,7 +926,7 @@ def test_a_url_with_a_space_or_a_control_character_is_refused(plant, api, db):
             assert made["error"] == "bad_payload", made
         add_sink("erp", "webhook", {"url": rx.url + "/a b", "secret": SECRET}, ["scan.accepted"])
         _write(db, 1)
-        Dispatcher(db, FAST).run_once()
+        Dispatcher(db, HARDY).run_once()
         time.sleep(0.3)
         rx.done.set()
     ((_eid, ok, detail, _ms),) = _attempts()
@@ -949,7 +955,7 @@ def test_an_https_sink_makes_its_tls_context_once(plant, db, tmp_path, monkeypat
     server_tls.load_cert_chain(cert, key)
     _write(db, 3)
     with RawReceiver(tls=server_tls) as rx:
-        sink = WebhookSink({"url": rx.url, "secret": SECRET}, FAST)
+        sink = WebhookSink({"url": rx.url, "secret": SECRET}, HARDY)
         contexts = []
         for event in Event.select().order_by(Event.id):
             assert sink.deliver(event) == "HTTP 200"
