@@ -1,6 +1,7 @@
 """The dispatcher alone, in-process: how fast it drains the outbox to its sinks.
 
     PYTHONPATH=. .venv/bin/python bench/bench_dispatch.py [--events 5000] [--profile]
+        [--broker-inflight N] [--mqtt-config '{"mqtt5": false}']
 
 `bench_events.py` measures commit-to-sink latency under the whole path's load; this one
 isolates the dispatcher's own pace, the figure that bounds that latency (an outbox filled
@@ -14,6 +15,11 @@ thread until both sinks' cursors reach the last event.
 PUBACK (paho, `loop_start`, as the MQTT sink), and of POSTs on one kept-alive
 `http.client` connection, to the same broker and receiver, both from one thread. The
 sinks' `events_per_s` are quoted beside `ceiling_per_s` as `ratio` (sink over ceiling).
+
+`--broker-inflight N` sets the broker's `max_inflight_messages` (the Receive Maximum it
+tells an MQTT 5 client, which the sink keeps; Mosquitto's default is 20, docs/deploy.md
+sets 1000); `--mqtt-config` is merged into the MQTT sink's config (e.g. `{"mqtt5": false}`,
+`{"max_in_flight": 50}`).
 
 `--profile` runs the dispatcher's phase under cProfile, timed by the thread's CPU clock
 (not the wall: waiting for a receiver or a PUBACK is not counted), and prints the top of
@@ -164,7 +170,9 @@ def ceiling(port: int, hook_url: str, n: int) -> dict:
     return {"mqtt": round(n / mqtt_s), "webhook": round(n / http_s)}
 
 
-def run(n: int, tmp: Path, profile: bool) -> dict:
+def run(
+    n: int, tmp: Path, profile: bool, broker_inflight: int | None = None, mqtt_config=None
+) -> dict:
     from server.core.scans import ScanIn, apply_scans
     from server.db import init_db
     from server.dispatch import Dispatcher, DispatchSettings, add_sink
@@ -172,7 +180,8 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
 
     url = f"sqlite:///{tmp}/dispatch.db"
     codes = seed(url, n, 1)
-    broker = start_mosquitto(tmp / "mq")
+    extra = f"max_inflight_messages {broker_inflight}" if broker_inflight else ""
+    broker = start_mosquitto(tmp / "mq", conf_extra=extra)
     parent, child = multiprocessing.Pipe()
     others = multiprocessing.get_context("spawn").Process(
         target=_receivers, args=(broker.port, child), daemon=True
@@ -183,7 +192,7 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
     load = [os.getloadavg()[0]]
     try:
         with db.connection_context():
-            add_sink("bench-mqtt", "mqtt", {}, ["scan.accepted"])
+            add_sink("bench-mqtt", "mqtt", dict(mqtt_config or {}), ["scan.accepted"])
             add_sink("bench-hook", "webhook", {"url": hook_url, "secret": "b"}, ["*"])
             scans = [
                 ScanIn(scan_id=f"bd-{i}", scanner_id="sc-b0", code=c) for i, c in enumerate(codes)
@@ -236,6 +245,8 @@ def run(n: int, tmp: Path, profile: bool) -> dict:
         "events": n,
         "machine": f"{platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": load,
+        "broker_inflight": broker_inflight or "default (20)",
+        "mqtt_config": mqtt_config or {},
         "cpu_s": round(cpu, 2),
         "cpu_us_per_delivery": round(cpu / (2 * n) * 1e6),
     }
@@ -264,10 +275,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--broker-inflight", type=int, default=None)
+    parser.add_argument("--mqtt-config", type=json.loads, default=None)
     args = parser.parse_args()
     require_mosquitto_tools()
     with tempfile.TemporaryDirectory(prefix="kz-bench-dispatch-") as tmp:
-        print(json.dumps(run(args.events, Path(tmp), args.profile)))
+        result = run(args.events, Path(tmp), args.profile, args.broker_inflight, args.mqtt_config)
+        print(json.dumps(result))
     return 0
 
 

@@ -36,6 +36,7 @@ import hmac
 import http.client
 import json
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -173,18 +174,28 @@ def verify(
 class WebhookSink:
     """POSTs each event as JSON, signed, to the subscription's URL; any 2xx is delivered.
     One event a request, one request at a time, on a connection kept open between events
-    (a new one per event held a sink to about 1,000 events/s); one the receiver has closed
-    meanwhile is opened again once.
+    (a new one per event held a sink to about 1,000 events/s).
 
     The request is written as one buffer (its fixed header lines made once per sink) and
     the answer read by `_HttpConnection`, a minimal HTTP/1.1 client: `http.client` spent
     most of a delivery's CPU building headers one by one and parsing the answer's headers
     with the `email` package (docs/benchmarks.md).
 
+    Hardened against a receiver that misbehaves (docs/events.md "Webhook"): a delivery
+    (connecting, TLS, the request, the whole answer) must end within `WEBHOOK_TIMEOUT_S`,
+    however slowly the receiver trickles its bytes; at most `MAX_BODY` of an answer's
+    body is read (a longer one: the connection is closed instead); a kept connection that
+    turned readable while idle (the receiver closed it, or sent an answer nobody asked
+    for) is not used: the event goes at once on a new one, not a failed attempt; a kept
+    connection found closed only once the request was written is tried once more afresh
+    (the receiver may get that event twice). A URL that is not printable ASCII without
+    spaces is refused (the sink cannot be opened: a failed attempt). The TLS context is
+    made once per sink.
+
     Config: `url`, `secret`."""
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
-        self.url = config["url"]
+        self.url = check_webhook_url(config.get("url"))
         self.secret = (config.get("secret") or "").encode()
         self.timeout = settings.timeout_s
         parts = urllib.parse.urlsplit(self.url)
@@ -194,18 +205,19 @@ class WebhookSink:
         host = f"[{self._host}]" if ":" in self._host else self._host
         if self._port and self._port != (443 if self._https else 80):
             host = f"{host}:{self._port}"
-        _header_safe(path + host)
         self._head = (
             f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n"
             "Content-Type: application/json\r\nUser-Agent: Koordinator-Webhook\r\n"
         ).encode()
+        #: one TLS context for the sink's connections (certificates loaded once)
+        self.tls = ssl.create_default_context() if self._https else None
         self._types: dict[str, bytes] = {}
         self._conn: _HttpConnection | None = None
 
-    def _connection(self) -> _HttpConnection:
+    def _connection(self, deadline: float) -> _HttpConnection:
         if self._conn is None:
             self._conn = _HttpConnection(
-                self._host, self._port or (443 if self._https else 80), self._https, self.timeout
+                self._host, self._port or (443 if self._https else 80), self.tls, deadline
             )
         return self._conn
 
@@ -231,10 +243,13 @@ class WebhookSink:
 
     def deliver(self, event: Event) -> str:
         request = self._request(event)
+        deadline = time.monotonic() + self.timeout
+        if self._conn is not None and self._conn.stale():
+            self.close()  # closed while idle: nothing sent on it, a new one at once
         for fresh in (self._conn is None, True):
             try:
-                conn = self._connection()
-                status, will_close = conn.exchange(request)
+                conn = self._connection(deadline)
+                status, will_close = conn.exchange(request, deadline)
                 if will_close:
                     self.close()
                 break
@@ -257,83 +272,179 @@ class WebhookSink:
 SIGNATURE_BYTES = SIGNATURE_HEADER.encode()
 
 
+def check_webhook_url(url) -> str:
+    """`url` if a webhook may be sent to it: http(s)://host..., printable ASCII without
+    spaces (a space or a control character would split or bend the request line); else
+    DeliveryError saying why. `POST /api/webhooks` refuses such a URL up front (400)."""
+    if not isinstance(url, str) or not url:
+        raise DeliveryError("no url")
+    bad = next((c for c in url if not "!" <= c <= "~"), None)
+    if bad is not None:
+        raise DeliveryError(f"the url holds {bad!r}: only printable ASCII without spaces")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError as exc:
+        raise DeliveryError(f"the url is not valid ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryError("the url must be http(s)://host[:port]/path")
+    return url
+
+
 def _header_safe(text: str) -> str:
-    """A value fit for a header line (a URL or an event type is never expected to hold a
-    line break; one that did would split the request)."""
+    """A value fit for a header line (an event type is never expected to hold a line
+    break; one that did would split the request)."""
     if any(c in text for c in "\r\n\x00"):
         raise DeliveryError(f"not allowed in an HTTP header: {text!r}")
     return text
 
 
+class BadAnswer(http.client.HTTPException):
+    """A receiver's answer that is not HTTP/1.1 as written (a length or chunk size that is
+    not digits, too long a head): a failed attempt, and the connection is closed."""
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
 class _HttpConnection:
     """One kept-alive HTTP/1.1 connection to a receiver: `exchange()` writes a request in
     one `sendall` and reads the answer — the status line, the headers it needs
-    (Content-Length, Transfer-Encoding, Connection), and the body, which it drops. 1xx
-    answers are skipped; a body without length is read to the end and the connection
-    closed. Errors are `http.client`'s (BadStatusLine, RemoteDisconnected,
-    IncompleteRead, LineTooLong) and socket errors, as the sink reports them."""
+    (Content-Length, Transfer-Encoding, Connection), and the body, which it drops — all
+    before `deadline` (each read waits only for what is left of it, so bytes trickling in
+    do not stretch it). 1xx answers are skipped; a body without length is read to the end
+    and the connection closed; a body longer than MAX_BODY is not read (the connection is
+    closed instead). Errors are `http.client`'s (BadStatusLine, RemoteDisconnected,
+    IncompleteRead, LineTooLong, BadAnswer) and socket errors (TimeoutError past the
+    deadline), as the sink reports them."""
 
-    MAX_LINE = 65536
+    MAX_LINE = 8192
+    MAX_HEAD = 65536
     MAX_HEADERS = 100
+    MAX_BODY = 65536
 
-    def __init__(self, host: str, port: int, https: bool, timeout: float) -> None:
-        sock = socket.create_connection((host, port), timeout)
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, deadline: float):
+        self.deadline = deadline
+        sock = socket.create_connection((host, port), self._left())
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if https:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            if tls is not None:
+                sock.settimeout(self._left())
+                sock = tls.wrap_socket(sock, server_hostname=host)
         except BaseException:
             sock.close()
             raise
         self.sock = sock
-        self.fp = sock.makefile("rb")
+        self.buf = b""  # received, not read yet
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+
+    def _left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out: no whole answer within WEBHOOK_TIMEOUT_S")
+        return left
+
+    def stale(self) -> bool:
+        """Whether the connection, idle since its last answer, has turned readable: the
+        receiver closed it (its keep-alive timeout) or sent something nobody asked for
+        (a 408 before closing). Either way it is not to be used."""
+        if self.buf:
+            return True
+        if not self._poll.poll(0):
+            return False
+        try:
+            self.sock.settimeout(0)
+            self.sock.recv(1)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return False  # TLS housekeeping (a session ticket), no data: still good
+        except OSError:
+            return True
+        return True  # b"": closed; a byte: an answer to no request
+
+    def _fill(self) -> None:
+        self.sock.settimeout(self._left())
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
 
     def _line(self) -> bytes:
-        line = self.fp.readline(self.MAX_LINE + 1)
-        if len(line) > self.MAX_LINE:
-            raise http.client.LineTooLong("header line")
-        return line
-
-    def exchange(self, request: bytes) -> tuple[int, bool]:
-        """Send `request`; (the answer's status, whether the receiver closes now)."""
-        self.sock.sendall(request)
         while True:
-            line = self._line()
-            if not line:
-                raise http.client.RemoteDisconnected(
-                    "Remote end closed connection without response"
-                )
-            parts = line.split(None, 2)
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line, self.buf = self.buf[: i + 1], self.buf[i + 1 :]
+                return line
+            if len(self.buf) > self.MAX_LINE:
+                raise http.client.LineTooLong("chunk size line")
+            try:
+                self._fill()
+            except EOFError:
+                line, self.buf = self.buf, b""
+                return line
+
+    def _head(self) -> list[bytes]:
+        """The answer's status line and header lines, up to the empty line."""
+        while True:
+            buf = self.buf
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                head, self.buf = buf[:end], buf[end + 4 :]
+                return head.split(b"\r\n")
+            end = buf.find(b"\n\n")  # bare line feeds, as some receivers write
+            if end >= 0:
+                head, self.buf = buf[:end], buf[end + 2 :]
+                return [line.rstrip(b"\r") for line in head.split(b"\n")]
+            if len(buf) > self.MAX_HEAD:
+                raise http.client.LineTooLong("answer head")
+            try:
+                self._fill()
+            except EOFError:
+                if not buf:
+                    raise http.client.RemoteDisconnected(
+                        "Remote end closed connection without response"
+                    ) from None
+                raise http.client.IncompleteRead(buf) from None
+
+    def exchange(self, request: bytes, deadline: float) -> tuple[int, bool]:
+        """Send `request`; (the answer's status, whether the connection must close now),
+        all before `deadline`."""
+        self.deadline = deadline
+        self.sock.settimeout(self._left())
+        self.sock.sendall(request)  # the timeout bounds the whole sendall
+        while True:
+            lines = self._head()
+            parts = lines[0].split(None, 2)
             if (
                 len(parts) < 2
                 or not parts[0].startswith(b"HTTP/")
                 or len(parts[1]) != 3
                 or not parts[1].isdigit()
             ):
-                raise http.client.BadStatusLine(line.decode("iso-8859-1").rstrip("\r\n"))
+                raise http.client.BadStatusLine(lines[0].decode("iso-8859-1"))
             status = int(parts[1])
+            if len(lines) > self.MAX_HEADERS + 1:
+                raise http.client.HTTPException(f"got more than {self.MAX_HEADERS} headers")
             length: int | None = None
             chunked = close = False
             keep_alive = parts[0] != b"HTTP/1.0"
-            for _ in range(self.MAX_HEADERS + 1):
-                header = self._line()
-                if header in (b"\r\n", b"\n", b""):
-                    break
+            for header in lines[1:]:
                 name, _, value = header.partition(b":")
                 name = name.strip().lower()
                 if name == b"content-length":
-                    try:
-                        length = int(value.strip())
-                    except ValueError:
-                        raise http.client.HTTPException("bad Content-Length") from None
+                    value = value.strip()
+                    # digits only: int() would take "+5", "-5", "1_0", " 5 "
+                    if not value.isdigit() or len(value) > 18:
+                        raise BadAnswer(f"bad Content-Length: {value[:40]!r}")
+                    if length is not None and int(value) != length:
+                        raise BadAnswer("two different Content-Length headers")
+                    length = int(value)
                 elif name == b"transfer-encoding":
                     chunked = b"chunked" in value.lower()
                 elif name == b"connection":
                     tokens = value.lower()
                     close = close or b"close" in tokens
                     keep_alive = keep_alive or b"keep-alive" in tokens
-            else:
-                raise http.client.HTTPException(f"got more than {self.MAX_HEADERS} headers")
             if 100 <= status < 200:
                 continue  # 100 Continue and the like: the real answer follows
             break
@@ -341,41 +452,53 @@ class _HttpConnection:
         if status in (204, 304):
             return status, close
         if chunked:
-            self._drop_chunks()
-        elif length is not None:
+            return status, self._drop_chunks() or close
+        if length is not None:
+            if length > self.MAX_BODY:
+                return status, True  # not read: the connection goes instead
             self._drop(length)
-        else:  # no length: the body runs to the end of the connection
-            while self.fp.read(65536):
-                pass
-            close = True
-        return status, close
+            return status, close
+        # no length: the body runs to the end of the connection (MAX_BODY of it read)
+        dropped = 0
+        while dropped <= self.MAX_BODY:
+            dropped += len(self.buf)
+            self.buf = b""
+            try:
+                self._fill()
+            except EOFError:
+                break
+        return status, True
 
     def _drop(self, n: int) -> None:
-        while n > 0:
-            data = self.fp.read(min(n, 65536))
-            if not data:
-                raise http.client.IncompleteRead(b"", n)
-            n -= len(data)
+        while len(self.buf) < n:
+            try:
+                self._fill()
+            except EOFError:
+                raise http.client.IncompleteRead(b"", n - len(self.buf)) from None
+        self.buf = self.buf[n:]
 
-    def _drop_chunks(self) -> None:
+    def _drop_chunks(self) -> bool:
+        """Read a chunked body to its end; True: it ran past MAX_BODY and was left
+        unread (the connection must close)."""
+        total = 0
         while True:
             line = self._line()
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise http.client.IncompleteRead(b"") from None
+            digits = line.split(b";", 1)[0].strip()
+            if not digits or len(digits) > 15 or not _HEX.issuperset(digits):
+                raise BadAnswer(f"bad chunk size: {line[:40]!r}")
+            size = int(digits, 16)
             if size == 0:
                 while self._line() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
-                return
+                return False
+            total += size
+            if total > self.MAX_BODY:
+                return True
             self._drop(size)
             self._line()  # the CRLF after the chunk
 
     def close(self) -> None:
-        try:
-            self.fp.close()
-        finally:
-            self.sock.close()
+        self.sock.close()
 
 
 #: what a kept connection the receiver has closed raises on its next request
@@ -394,18 +517,38 @@ class MqttSink:
     `<prefix>/events/flags/<flag>/<kind>/<name>` and its clear deletes it (an empty retained
     message): a subscriber sees the flags standing now as soon as it subscribes.
 
-    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX)."""
+    It speaks MQTT 5, so that a broker refusing a message (a PUBACK with a failure reason
+    code, e.g. 0x87 not authorized by its ACL) is a failed attempt, not a delivery, and
+    its Receive Maximum is kept. A broker without MQTT 5 (the embedded amqtt broker of the
+    zero-setup run, answering "unsupported protocol version") gets MQTT 3.1.1, with a
+    warning: it acknowledges a message it refuses as if it took it. `"mqtt5": false`
+    speaks 3.1.1 from the start.
+
+    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX), `mqtt5`
+    (default true), `max_in_flight` (default 100: publishes in flight at once, lowered to
+    the broker's Receive Maximum)."""
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
-        from server.mqtt_session import MqttSession
+        from server.mqtt_session import MAX_IN_FLIGHT, MqttSession
 
         url = config.get("url") or settings.mqtt_url
         if not url:
             raise DeliveryError("no broker: set MQTT_URL or the sink's url")
         self.prefix = config.get("prefix") or settings.topic_prefix
         self.timeout = settings.timeout_s
+        try:
+            limit = int(config.get("max_in_flight") or MAX_IN_FLIGHT)
+        except (TypeError, ValueError):
+            raise DeliveryError("max_in_flight must be a whole number") from None
+        if not 1 <= limit <= 65535:
+            raise DeliveryError("max_in_flight must be 1 to 65535")
         self.session = MqttSession.from_url(
-            url, client_id=config.get("client_id") or "", name="sink"
+            url,
+            client_id=config.get("client_id") or "",
+            name="sink",
+            mqtt5=config.get("mqtt5", True) is not False,
+            fall_back_to_311=True,
+            max_in_flight=limit,
         ).start()
 
     def _publish(self, topic: str, body: bytes, retain: bool) -> None:

@@ -127,6 +127,10 @@ def acl_file(
             f"topic write {prefix}/server/+/status",
             f"topic read {prefix}/machines/+/state",
             f"topic write {prefix}/machines/+/results",
+            # the dispatcher's MQTT and andon sinks (docs/events.md): an MQTT 5 broker
+            # refuses what its ACL does not allow, and the sink retries it for good
+            f"topic write {prefix}/events/#",
+            f"topic write {prefix}/stations/+/andon/#",
             "",
         ]
     for code in machine_codes:

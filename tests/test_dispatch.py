@@ -693,3 +693,274 @@ def test_the_example_receiver_of_the_docs_accepts_a_delivery_and_refuses_a_forge
     finally:
         server.shutdown()
         thread.join(5)
+
+
+# --- a receiver that misbehaves (issue 14) ----------------------------------------------
+
+
+class RawReceiver:
+    """A webhook receiver on a real socket that answers each request (in arrival order,
+    over every connection) by calling `answers[i](conn)`, which writes what it likes and
+    returns True to close the connection; after the script, a plain 200. Records
+    (connection number, event id) per request."""
+
+    OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+
+    def __init__(self, answers=(), tls=None) -> None:
+        import socket
+        import threading
+
+        self.answers = list(answers)
+        self.got: list[tuple[int, int]] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.tls = tls
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+
+    def _accept(self) -> None:
+        import threading
+
+        n = 0
+        while not self.done.is_set():
+            try:
+                conn, _addr = self.listener.accept()
+            except TimeoutError:
+                continue
+            n += 1
+            thread = threading.Thread(target=self._serve, args=(conn, n), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn, n: int) -> None:
+        try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            conn.settimeout(10)
+            data = b""
+            while not self.done.is_set():
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                length = int(next(
+                    line.split(b":")[1] for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ))  # fmt: skip
+                while len(data) < length:
+                    data += conn.recv(65536)
+                body, data = data[:length], data[length:]
+                i = len(self.got)
+                self.got.append((n, json.loads(body)["id"]))
+                answer = self.answers[i] if i < len(self.answers) else None
+                if answer is None:
+                    conn.sendall(self.OK)
+                elif answer(conn):
+                    return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(10)
+        self.listener.close()
+
+    def __enter__(self) -> RawReceiver:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+#: as FAST, but a timeout no loaded machine reaches: the tests below are about answers
+HARDY = DispatchSettings(
+    poll_s=0.02, backoff_base_s=0.05, backoff_max_s=0.2, timeout_s=5, flags=False
+)
+
+
+def _attempts() -> list[tuple[int, bool, str, int]]:
+    return [
+        (a.event_id, a.ok, a.detail, a.duration_ms)
+        for a in DeliveryAttempt.select().order_by(DeliveryAttempt.id)
+    ]
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_deadline(plant, db):
+    """A receiver that sends its answer's head a byte every 50 ms, for 6 s: each read
+    gets a byte long before the 0.4 s timeout, yet the delivery ends at the whole
+    exchange's deadline (0.4 s) as a failed attempt, not when the receiver is done."""
+
+    def trickle(conn) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(120):
+            conn.sendall(b"X")
+            time.sleep(0.05)
+        return True
+
+    with RawReceiver([trickle]) as rx:
+        add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
+        _write(db, 1)
+        dispatcher = Dispatcher(db, FAST)
+        started = time.monotonic()
+        dispatcher.run_once()
+        took = time.monotonic() - started
+        dispatcher.close()
+        rx.done.set()
+    ((_eid, ok, detail, ms),) = _attempts()
+    assert not ok and "timed out" in detail, detail
+    assert ms < 3000 and took < 3000, (ms, took)  # the trickle went on for 6 s
+
+
+def test_an_answer_body_past_the_cap_is_left_unread_and_its_connection_closed(plant, db):
+    """200 with a 50 MB Content-Length, then a chunked 200 that never ends, each followed
+    by silence on a connection left open: both are deliveries (the status is in), their
+    bodies are read no further than the cap, and each connection is closed instead of
+    used again (the third event arrives on a third connection)."""
+
+    def huge(conn) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 100_000)
+        time.sleep(3)
+        return True
+
+    def endless(conn) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(100):
+            conn.sendall(b"400\r\n" + b"y" * 1024 + b"\r\n")
+        time.sleep(3)
+        return True
+
+    with RawReceiver([huge, endless]) as rx:
+        add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
+        _write(db, 3)
+        dispatcher = Dispatcher(db, HARDY)
+        _drain(dispatcher, lambda: len(_attempts()) >= 3)
+        dispatcher.close()
+        rx.done.set()
+    assert [(ok, detail) for _e, ok, detail, _ms in _attempts()] == [(True, "HTTP 200")] * 3
+    assert [n for n, _eid in rx.got] == [1, 2, 3]
+
+
+def test_a_kept_connection_the_receiver_spoke_on_while_idle_is_not_used(plant, db):
+    """A receiver that, after its keep-alive timeout, writes `408 Request Timeout` on the
+    idle connection and closes it (as some servers do): the next event goes at once on a
+    new connection and is delivered; the stale 408 is not taken for its answer (a failed
+    attempt and a backoff)."""
+
+    def then_408(conn) -> bool:
+        conn.sendall(RawReceiver.OK)
+        time.sleep(0.2)
+        conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
+        return True
+
+    with RawReceiver([then_408]) as rx:
+        add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
+        dispatcher = Dispatcher(db, HARDY)
+        _write(db, 1)
+        _drain(dispatcher, lambda: len(_attempts()) == 1)
+        time.sleep(0.6)  # the 408 is on the idle connection, and the receiver closed it
+        _write(db, 1, start=1)
+        _drain(dispatcher, lambda: len(_attempts()) == 2)
+        dispatcher.close()
+        rx.done.set()
+    assert [(ok, detail) for _e, ok, detail, _ms in _attempts()] == [(True, "HTTP 200")] * 2
+    assert [n for n, _eid in rx.got] == [1, 2]  # each event once, the second afresh
+
+
+def test_a_length_or_chunk_size_that_is_not_digits_is_a_failed_attempt(plant, db):
+    """Content-Length and chunk sizes must be digits: `1_0`, `+2`, `-1`, two lengths that
+    differ, `0x5`, `-1`, `zz` (Python's int() takes the first and the fifth) are each a
+    failed attempt saying so, the connection closed; the event then goes through."""
+    bad = [
+        b"Content-Length: 1_0\r\n\r\n0123456789",
+        b"Content-Length: +2\r\n\r\n{}",
+        b"Content-Length: -1\r\n\r\n{}",
+        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"Transfer-Encoding: chunked\r\n\r\n0x5\r\nabcde\r\n0\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n-1\r\n\r\n0\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n0\r\n\r\n",
+    ]
+
+    def answer(rest: bytes):
+        def write(conn) -> bool:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + rest)
+            time.sleep(0.1)
+            return True
+
+        return write
+
+    with RawReceiver([answer(b) for b in bad]) as rx:
+        add_sink("erp", "webhook", {"url": rx.url, "secret": SECRET}, ["scan.accepted"])
+        _write(db, 1)
+        dispatcher = Dispatcher(db, HARDY)
+        _drain(dispatcher, lambda: any(ok for _e, ok, _d, _ms in _attempts()), 30)
+        dispatcher.close()
+        rx.done.set()
+    attempts = _attempts()
+    assert [ok for _e, ok, _d, _ms in attempts] == [False] * len(bad) + [True]
+    details = [d for _e, _ok, d, _ms in attempts[:-1]]
+    assert all(d.startswith("BadAnswer: bad Content-Length") for d in details[:3]), details
+    assert details[3] == "BadAnswer: two different Content-Length headers"
+    assert all(d.startswith("BadAnswer: bad chunk size") for d in details[4:]), details
+    assert len({n for n, _eid in rx.got}) == len(bad) + 1  # a new connection after each
+
+
+def test_a_url_with_a_space_or_a_control_character_is_refused(plant, api, db):
+    """At subscription: 400 bad_payload. At delivery (a sink row made some other way):
+    a failed attempt naming the character, and nothing is sent."""
+    with RawReceiver() as rx:
+        for bad in (" x", "\tx", "\r\nX-Injected: 1", "\x7f", "\x00", "é"):
+            made = api.post(
+                "/api/webhooks", {"name": "erp", "url": rx.url + bad}, expected=400
+            ).get_json()
+            assert made["error"] == "bad_payload", made
+        add_sink("erp", "webhook", {"url": rx.url + "/a b", "secret": SECRET}, ["scan.accepted"])
+        _write(db, 1)
+        Dispatcher(db, HARDY).run_once()
+        time.sleep(0.3)
+        rx.done.set()
+    ((_eid, ok, detail, _ms),) = _attempts()
+    assert not ok and detail == "the url holds ' ': only printable ASCII without spaces"
+    assert rx.got == []
+
+
+def test_an_https_sink_makes_its_tls_context_once(plant, db, tmp_path, monkeypatch):
+    """HTTPS to a receiver with a certificate of its own CA (trusted through
+    SSL_CERT_FILE): three events on three connections, each verified with the one
+    context the sink made, not a context (and the CA file read) per connection."""
+    import ssl
+    import subprocess
+
+    from server.dispatch import WebhookSink
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    _write(db, 3)
+    with RawReceiver(tls=server_tls) as rx:
+        sink = WebhookSink({"url": rx.url, "secret": SECRET}, HARDY)
+        contexts = []
+        for event in Event.select().order_by(Event.id):
+            assert sink.deliver(event) == "HTTP 200"
+            contexts.append(sink._conn.sock.context)
+            sink.close()
+        rx.done.set()
+    assert sink.tls is not None and all(c is sink.tls for c in contexts)
+    assert [n for n, _eid in rx.got] == [1, 2, 3]

@@ -20,6 +20,7 @@ from server import mqtt_credentials as mc
 from server.broker import EmbeddedBroker, ensure_local_broker
 from server.ingest import IngestSettings, IngestWorker
 from server.models import Scanner
+from server.mqtt_session import MqttSession, MqttSessionError
 from tests.ingest.conftest import (
     HAVE_MOSQUITTO,
     agent_ready,
@@ -216,6 +217,29 @@ def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
         recv.publish("koordinator/scanners/sc-line/results", b"fake result")
         time.sleep(0.3)
         assert [p for _t, p, _r in line.got] == [b"for line"] or line.got == []
+        # the dispatcher's sinks (MQTT 5: a refusal comes back as 0x87) may publish the
+        # events and the andon lights as the server's user; a scanner may not
+        sink = MqttSession.from_url(
+            f"mqtt://koordinator-server:{shown['koordinator-server']}@127.0.0.1:{broker.port}",
+            mqtt5=True,
+            name="sink",
+        ).start()
+        forger = MqttSession.from_url(
+            f"mqtt://sc-recv:{shown['sc-recv']}@127.0.0.1:{broker.port}", mqtt5=True, name="x"
+        ).start()
+        try:
+            for topic in (
+                "koordinator/events/scan.accepted",
+                "koordinator/events/flags/late/order/WO-1",
+                "koordinator/stations/A1/andon",
+                "koordinator/stations/A1/andon/detail",
+            ):
+                sink.publish_wait(topic, b"{}", timeout=5)
+            with pytest.raises(MqttSessionError, match="Not authorized"):
+                forger.publish_wait("koordinator/events/scan.accepted", b"{}", timeout=5)
+        finally:
+            sink.close()
+            forger.close()
     finally:
         for c in clients:
             c.close()

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from server.core import events
@@ -17,6 +19,8 @@ from server.core.scans import writing
 from server.dispatch import Dispatcher, DispatchSettings, MqttSink, add_sink
 from server.models import DeliveryAttempt, Event, Sink, utcnow
 from server.mqtt_session import MqttSession
+from tests.ingest.conftest import HAVE_MOSQUITTO
+from tests.support.broker import start_mosquitto
 
 FAST = DispatchSettings(
     poll_s=0.02, backoff_base_s=0.05, backoff_max_s=0.2, timeout_s=2, flags=False
@@ -218,3 +222,51 @@ def test_attempts_after_a_failure_in_a_batch_are_not_paired_with_the_wrong_event
     finally:
         RefusingSession.refuse = set()
         dispatcher.close()
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs mosquitto's ACL")
+def test_an_event_the_brokers_acl_refuses_is_a_failed_attempt_retried(db, plant, tmp_path):
+    """The broker's ACL lets the sink publish scan events but not item.held: its PUBACK
+    for item.held carries 0x87 (MQTT 5). That event is a failed attempt with the reason,
+    the cursor stops before it and the sink backs off; once the ACL allows it (reloaded
+    with SIGHUP) it and the event after it are delivered again, in order."""
+    acl = tmp_path / "acl"
+    allowed = "".join(
+        f"topic write koordinator/events/{t}\n" for t in ("scan.accepted", "scan.rejected")
+    )
+    acl.write_text(allowed + "topic read koordinator/events/#\n")
+    broker = start_mosquitto(tmp_path / "mq", conf_extra=f"acl_file {acl}")
+    add_sink("bus", "mqtt", {"url": broker.url})
+    sub = Subscriber(broker.host, broker.port)
+    dispatcher = Dispatcher(db, FAST)
+    try:
+        with writing(db):
+            types = ["scan.accepted", "item.held", "scan.rejected"]
+            events.write([(t, f"IT-{i}", {"n": i}) for i, t in enumerate(types)], utcnow())
+        ids = [e.id for e in Event.select().order_by(Event.id)]
+        assert dispatcher.run_once() == 1
+        attempts = list(DeliveryAttempt.select().order_by(DeliveryAttempt.id))
+        assert [(a.event_id, a.ok) for a in attempts] == [(ids[0], True), (ids[1], False)]
+        assert attempts[1].detail == (
+            "the broker refused koordinator/events/item.held: Not authorized (0x87)"
+        )
+        sink = Sink.get(Sink.name == "bus")
+        assert (sink.cursor, sink.failures) == (ids[0], 1) and sink.retry_at is not None
+
+        acl.write_text(allowed + "topic readwrite koordinator/events/#\n")
+        broker.proc.send_signal(signal.SIGHUP)  # mosquitto reloads its ACL
+        time.sleep(0.5)
+        _drain(dispatcher, lambda: Sink.get(Sink.name == "bus").cursor == ids[-1])
+
+        # every id in arrival order, repeats kept: scan.rejected, in flight behind the
+        # refused item.held, reached the subscriber then, and again after it at the retry
+        def arrived() -> list[int]:
+            return [json.loads(p)["id"] for _t, p, _r in sub.got()]
+
+        assert _until(lambda: arrived()[-2:] == ids[1:])
+        assert arrived() == [ids[0], ids[2], ids[1], ids[2]]
+        assert Sink.get(Sink.name == "bus").failures == 0
+    finally:
+        sub.close()
+        dispatcher.close()
+        broker.kill()

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server.mqtt_session import MqttConfigError, MqttSession, MqttSessionError, parse_mqtt_url
 from tests.ingest.conftest import HAVE_MOSQUITTO, wait_for
+from tests.support.broker import start_mosquitto
 
 
 class Watcher:
@@ -246,3 +247,139 @@ def test_driven_reconnects_after_a_restart_with_its_subscriptions_and_status(bro
     assert not driven.session.connected
     assert wait_for(lambda: b"offline" in watcher.got[-1][1], 5), watcher.got
     watcher.stop()
+
+
+@pytest.fixture
+def small_window_broker(tmp_path):
+    """A Mosquitto that tells MQTT 5 clients a Receive Maximum of 10 (its
+    max_inflight_messages); Mosquitto 2.0 does not enforce it, so only the client keeps it."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("needs a broker process to pause")
+    proc = start_mosquitto(tmp_path / "mq", conf_extra="max_inflight_messages 10")
+    yield proc
+    proc.kill()
+
+
+def test_threaded_publish_many_keeps_the_brokers_receive_maximum(small_window_broker):
+    """A paused broker (it reads nothing, answers nothing) and 50 messages: no more than
+    the broker's Receive Maximum (10) leave the session before a PUBACK, so once the
+    broker runs again it has 10 of them, not 50. The 50 are reported unacknowledged and
+    none is left in paho's store to be sent again on the next connection."""
+    broker = small_window_broker
+    session = MqttSession.from_url(broker.url, client_id="rm", name="test", mqtt5=True).start()
+    watcher = Watcher(broker, "t/rm/#")
+    try:
+        assert session.wait_connected(10)
+        assert session.broker_receive_maximum == 10 and session.window == 10
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        try:
+            messages = [(f"t/rm/{i}", b"%d" % i, False) for i in range(50)]
+            acked, error = session.publish_many(messages, timeout=1.0)
+        finally:
+            os.kill(broker.proc.pid, signal.SIGCONT)
+        assert acked == [None] * 50 and error == "no PUBACK from the broker for t/rm/0"
+        assert session.client._out_messages == {}  # neither kept nor sent again
+        time.sleep(1.0)
+        assert [int(p) for _t, p in watcher.got] == list(range(10))
+        # the session goes on: the next window is acknowledged
+        acked, error = session.publish_many([("t/rm/x", b"x", False)] * 25, timeout=5)
+        assert error is None and None not in acked
+    finally:
+        watcher.stop()
+        session.close()
+
+
+def test_threaded_publish_many_keeps_its_own_limit_below_the_brokers(broker):
+    """max_in_flight 7 against a broker that allows more: 7 leave before a PUBACK."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("needs a broker process to pause")
+    session = MqttSession.from_url(broker.url, name="test", max_in_flight=7).start()
+    watcher = Watcher(broker, "t/own/#")
+    try:
+        assert session.wait_connected(10) and session.window == 7
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        try:
+            acked, _error = session.publish_many([("t/own/a", b"a", False)] * 30, timeout=0.5)
+        finally:
+            os.kill(broker.proc.pid, signal.SIGCONT)
+        assert acked == [None] * 30
+        time.sleep(1.0)
+        assert len(watcher.got) == 7
+    finally:
+        watcher.stop()
+        session.close()
+
+
+def test_threaded_publish_many_gives_up_at_once_when_the_connection_goes(broker):
+    """The broker dies with a window in flight: publish_many returns as soon as the
+    session notices (not after its whole timeout), every message unacknowledged, and
+    nothing is left in paho to go out again, a second time, on the next connection."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("needs a broker process to pause")
+    session = MqttSession.from_url(broker.url, name="test").start()
+    try:
+        assert session.wait_connected(10)
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        threading.Timer(0.3, broker.kill).start()
+        started = time.monotonic()
+        acked, error = session.publish_many([("t/gone", b"x", False)] * 20, timeout=10)
+        assert time.monotonic() - started < 5
+        assert acked == [None] * 20 and error == "lost the connection to the broker"
+        assert session.client._out_messages == {}
+        watcher_broker = broker
+        watcher_broker.start()
+        assert session.wait_connected(10)
+        watcher = Watcher(broker, "t/gone")
+        time.sleep(0.5)
+        assert watcher.got == []  # paho sent nothing again on the new connection
+        watcher.stop()
+    finally:
+        session.close()
+
+
+def test_threaded_a_puback_refusing_a_message_is_not_a_delivery(tmp_path):
+    """MQTT 5: a broker whose ACL forbids a topic answers its PUBLISH with a PUBACK
+    carrying 0x87 (not authorized). publish_many stops there and reports it as not
+    delivered, with the reason; publish_wait raises."""
+    if not HAVE_MOSQUITTO:
+        pytest.skip("needs mosquitto's ACL")
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite t/ok/#\ntopic read t/no/#\n")
+    broker = start_mosquitto(tmp_path / "mq", conf_extra=f"acl_file {acl}")
+    session = MqttSession.from_url(broker.url, name="test", mqtt5=True).start()
+    try:
+        assert session.wait_connected(10)
+        messages = [("t/ok/1", b"1", False), ("t/no/2", b"2", False), ("t/ok/3", b"3", False)]
+        acked, error = session.publish_many(messages, timeout=5)
+        assert acked[0] is not None and acked[1:] == [None, None]
+        assert error == "the broker refused t/no/2: Not authorized (0x87)"
+        assert session.client._out_messages == {}
+        with pytest.raises(MqttSessionError, match="Not authorized"):
+            session.publish_wait("t/no/x", b"x", timeout=5)
+        session.publish_wait("t/ok/x", b"x", timeout=5)
+    finally:
+        session.close()
+        broker.kill()
+
+
+def test_threaded_falls_back_to_mqtt_311_for_a_broker_without_mqtt5(tmp_path):
+    """The embedded broker (amqtt) answers an MQTT 5 CONNECT "unsupported protocol
+    version": a session allowed to fall back connects again with MQTT 3.1.1 and
+    publishes; one that is not keeps being refused."""
+    from server.broker import EmbeddedBroker
+    from tests.support.broker import free_port
+
+    port = free_port()
+    embedded = EmbeddedBroker("127.0.0.1", port).start(5)
+    url = f"mqtt://127.0.0.1:{port}"
+    strict = MqttSession.from_url(url, name="strict", mqtt5=True).start()
+    session = MqttSession.from_url(url, name="t", mqtt5=True, fall_back_to_311=True).start()
+    try:
+        assert session.wait_connected(10)
+        assert session.protocol == mqtt.MQTTv311
+        session.publish_wait("t/fallback", b"x", timeout=5)
+        assert not strict.wait_connected(1)
+    finally:
+        session.close()
+        strict.close()
+        embedded.stop()
