@@ -327,17 +327,19 @@ def recount_totals_from_items() -> tuple[dict, dict]:
 
 def stored_totals() -> tuple[dict, dict]:
     """The stored subtree totals and site counters, keyed as recount_totals_from_items(),
-    without empty rows."""
+    without empty rows; quantities to the 4 places of a quantity (SQLite keeps these
+    running sums as floats, as it does the counters', and the reads round them so)."""
+    places = Decimal("0.0001")
     totals = {
-        (t.location_id, t.unit): (t.count, Decimal(t.qty))
+        (t.location_id, t.unit): (t.count, Decimal(t.qty).quantize(places))
         for t in LocationTotal.select()
-        if t.count or t.qty
     }
     site_counts = {
-        (c.site_id, c.product_id, c.stage): (c.count, Decimal(c.qty))
+        (c.site_id, c.product_id, c.stage): (c.count, Decimal(c.qty).quantize(places))
         for c in SiteCounter.select()
-        if c.count or c.qty
     }
+    totals = {k: v for k, v in totals.items() if v[0] or v[1]}
+    site_counts = {k: v for k, v in site_counts.items() if v[0] or v[1]}
     return totals, site_counts
 
 
