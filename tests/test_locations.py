@@ -460,3 +460,37 @@ def test_stock_by_place_of_a_location_outside_the_users_sites_is_unknown(plant, 
     assert refused.value.code == "unknown_location"
     with pytest.raises(NotFound):
         locations.stock_by_place(location="A-01-03", site_ids=set())
+
+
+def test_moving_a_place_and_changing_a_unit_move_its_totals(plant, api, db):
+    """An area moved under another takes its stock to the new area's totals and out of the
+    old one's; a product's unit changed by the products import moves its stock to the new
+    unit; a site listed one level deep (read from the kept totals) says so at once."""
+    from tests.test_import import post_csv
+
+    _stores(plant)
+    api.post("/api/locations", {"code": "YARD", "kind": "area"}, expected=201)
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-1"):
+        plant.scan("sc-recv", lot, expected=201)
+
+    def top(qs: str = "site=MAIN&depth=0") -> dict:
+        places = api.get(f"/api/stock?{qs}", as_="operator", expected=200).get_json()["places"]
+        return {r["code"]: (r["total_count"], r["qty"]) for r in places["locations"]}
+
+    assert top()["STORE"] == (2, {"kg": 20}) and top()["YARD"] == (0, {})
+    api.call("PATCH", "/api/locations/A-01", {"parent": "YARD"}, expected=200)
+    assert top()["STORE"] == (0, {}) and top()["YARD"] == (2, {"kg": 20})
+    deeper = top("site=MAIN&depth=1")
+    assert deeper["A-01"] == (2, {"kg": 20}) and "A-01-03" not in deeper
+    api.call("PATCH", "/api/locations/A-01", {"parent": "A-01"}, expected=400)  # itself
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+
+    post_csv(api, "products", "sku,name,kind,tracking,gtin,unit,reorder_point\n"
+             "STEEL,Steel sheet,raw,lot,,t,\n")  # fmt: skip
+    assert top()["YARD"] == (2, {"t": 20})
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    api.call("PATCH", "/api/locations/A-01", {"parent": None}, expected=200)
+    assert top()["A-01"] == (2, {"t": 20}) and top()["YARD"] == (0, {})
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    _counters_agree()
