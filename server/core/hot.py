@@ -165,24 +165,28 @@ def _site_counter_sql(rows: int, param: str) -> str:
     )
 
 
-def add_location_totals(rows: list[tuple[int, int, int, Any]]) -> None:
-    """(location_id, product_id, count, qty) deltas of stock on hand -> LocationTotal."""
+def add_totals(places: list[tuple[int, int, int, Any]], rows: list[tuple]) -> None:
+    """(location_id, product_id, count, qty) deltas of stock on hand -> LocationTotal, and
+    (location_id, product_id, stage, count, qty) ones -> SiteCounter. On PostgreSQL in one
+    round trip (server/core/pgbatch.py counts them)."""
     db = _db()
     qty = Item.qty.db_value
-    for i in range(0, len(rows), TOTALS_CHUNK):
-        chunk = rows[i : i + TOTALS_CHUNK]
+    statements: list[tuple[str, list]] = []
+    for i in range(0, len(places), TOTALS_CHUNK):
+        chunk = places[i : i + TOTALS_CHUNK]
         params = [v for lid, pid, n, q in chunk for v in (lid, pid, n, qty(q))]
-        db.execute_sql(_location_totals_sql(len(chunk), db.param), params)
-
-
-def add_site_counters(rows: list[tuple[int, int, str, int, Any]]) -> None:
-    """(location_id, product_id, stage, count, qty) deltas of stock on hand -> SiteCounter."""
-    db = _db()
-    qty = Item.qty.db_value
+        statements.append((_location_totals_sql(len(chunk), db.param), params))
     for i in range(0, len(rows), TOTALS_CHUNK):
         chunk = rows[i : i + TOTALS_CHUNK]
         params = [v for lid, pid, s, n, q in chunk for v in (lid, pid, s, n, qty(q))]
-        db.execute_sql(_site_counter_sql(len(chunk), db.param), params)
+        statements.append((_site_counter_sql(len(chunk), db.param), params))
+    if isinstance(db, pw.PostgresqlDatabase) and len(statements) > 1:
+        db.execute_sql(
+            "; ".join(sql for sql, _p in statements), [v for _s, p in statements for v in p]
+        )
+        return
+    for sql, params in statements:
+        db.execute_sql(sql, params)
 
 
 def upsert_location_total(location_id: int, unit: str, count: int, qty) -> None:

@@ -115,9 +115,7 @@ def add_totals(rows: list[tuple]) -> None:
             entry[0] += count
             entry[1] += qty
     places = [(lid, pid, n, q) for (lid, pid), (n, q) in by_place.items() if n or q]
-    if places:
-        hot.add_location_totals(places)
-    hot.add_site_counters(rows)
+    hot.add_totals(places, rows)
 
 
 def recount_from_items() -> dict[Key, tuple[int, Decimal]]:
@@ -281,10 +279,10 @@ def unit_change(product_id: int):
     ).fetchall()
     places = [(lid, product_id, int(n), _decimal(q)) for lid, n, q in rows if n or q]
     if places:
-        hot.add_location_totals([(lid, pid, -n, -q) for lid, pid, n, q in places])
+        hot.add_totals([(lid, pid, -n, -q) for lid, pid, n, q in places], [])
     yield
     if places:
-        hot.add_location_totals(places)
+        hot.add_totals(places, [])
 
 
 def _decimal(value) -> Decimal:
