@@ -12,8 +12,10 @@ may be stored there (`allow`: product SKUs and/or product kinds); a scan putting
 else there is `wrong_location`, rejected or warned per the station's policy.
 
 Stock by place (`stock_by_place`) reads the location counters (`LocationCounter`, kept in
-step by server/core/stock.py) and never adds quantities of different units: a location's
-figures are an item count and one quantity per unit.
+step by server/core/stock.py), and for some levels of a site the subtree totals kept beside
+them (`LocationTotal`, `SiteCounter`); it never adds quantities of different units: a
+location's figures are an item count and one quantity per unit. Moving a location in the
+tree (`edit`) moves its subtree's totals in the same transaction.
 """
 
 from __future__ import annotations
