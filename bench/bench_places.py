@@ -8,11 +8,14 @@ p95 <= 50 ms".
 Builds bench/out/places-<items>-<bins>.db (SQLite) once and re-uses it: one site, areas of
 100 bins each, every bin holding 1 to 3 products (as stores bins do; a bin holding any of
 200 products would make the counter table as long as the item table), the items spread
-evenly over the bins in the stages on hand, the counters rebuilt from the items. Then,
+evenly over the bins in the stages on hand, the counters rebuilt from the items (an
+existing file is upgraded by `create_schema`: migration 0019 sums its subtree totals). Then,
 through the WSGI app (server time, no network), p50 and p95 over `--calls` GETs of
 
 - `/api/stock?site=S1`: the whole site (every area and bin with its counts);
-- `/api/stock?site=S1&depth=1`: the site's areas with their totals;
+- `/api/stock?site=S1&depth=0`: the site's areas with their totals (what the page lists);
+- `/api/stock?site=S1&depth=1`: the site's areas and the level below them, here every bin
+  (10,100 places, as with no depth);
 - `/api/stock?site=S1&location=<area>`: one area and its 100 bins;
 - `/api/stock?location=<bin>`: one bin;
 - `/stock?site=S1`: the page of the site (it lists the areas: more than 500 places);
@@ -175,6 +178,7 @@ def main() -> None:
 
     cases = [
         ("api_site", get("/api/stock?site=S1", headers=headers), raw(None)),
+        ("api_site_areas", get("/api/stock?site=S1&depth=0", headers=headers), raw(None)),
         ("api_site_top", get("/api/stock?site=S1&depth=1", headers=headers), raw(None)),
         ("api_area", get("/api/stock?site=S1&location=A000", headers=headers), raw(area_ids)),
         ("api_bin", get("/api/stock?location=A000-07", headers=headers), raw([a_bin.id])),

@@ -376,6 +376,37 @@ class LocationCounter(BaseModel):
         indexes = ((("location_id", "product", "stage"), True),)
 
 
+class LocationTotal(BaseModel):
+    """Items on hand and their quantity in a location and everything below it, per unit
+    (migration 0019): the stock by place of a site or a large subtree reads a listed
+    location's totals here instead of summing its subtree's LocationCounter rows. Kept in
+    step with LocationCounter in the same transaction (server/core/stock.py), moved with
+    a location's subtree when it is moved in the tree, rebuilt by `recount-stock`."""
+
+    location_id = pw.IntegerField()
+    unit = pw.CharField(max_length=16)
+    count = pw.BigIntegerField(default=0)
+    qty = Qty(default=0)
+
+    class Meta:
+        indexes = ((("location_id", "unit"), True),)
+
+
+class SiteCounter(BaseModel):
+    """Items on hand and their quantity per site x product x stage (migration 0019): the
+    `products` of a site's stock by place, kept in step with LocationCounter like
+    LocationTotal."""
+
+    site_id = pw.IntegerField()
+    product_id = pw.IntegerField()
+    stage = pw.CharField(max_length=16)
+    count = pw.BigIntegerField(default=0)
+    qty = Qty(default=0)
+
+    class Meta:
+        indexes = ((("site_id", "product_id", "stage"), True),)
+
+
 class Reason(BaseModel):
     """A plant's reason list entry: why a worker scrapped, held, released, returned or
     adjusted something (`CMD-WHY-<code>`, the scan's `"reason"`). Not to be confused with
@@ -418,6 +449,8 @@ MODELS = [
     LedgerEntry,
     StockCounter,
     LocationCounter,
+    LocationTotal,
+    SiteCounter,
     Reason,
 ]
 

@@ -379,16 +379,61 @@ def test_stock_by_place_equals_a_recount_from_the_items_on_random_trees(plant, d
             assert (row["total_count"], row["qty"]) == want, row["code"]
             assert row["count"] == held.get(by_code[row["code"]], [0])[0], row["code"]
 
+    site_of = {loc.id: loc.site_id for loc in Location.select()}
+    skus = {p.id: (p.sku, p.name, p.unit) for p in Product.select()}
+
+    def products_of(lids: set[int]) -> list[dict]:
+        sums: dict[tuple, list] = {}
+        for item in Item.select().where(Item.stage.in_(on_hand)):
+            if (item.location_id or 0) in lids:
+                acc = sums.setdefault((*skus[item.product_id], item.stage), [0, Decimal(0)])
+                acc[0] += 1
+                acc[1] += item.qty
+        return [
+            {"sku": k[0], "name": k[1], "unit": k[2], "stage": k[3], "count": n, "qty": q}
+            for k, (n, q) in sorted(sums.items())
+        ]
+
+    def listed(result: dict, depth: int | None) -> list[tuple]:
+        return [
+            (r["code"], r["depth"], r["parent"])
+            for r in result["locations"]
+            if depth is None or r["depth"] <= depth
+        ]
+
+    assert stock.stored_totals() == stock.recount_totals_from_items()
     for limit in (500, 2):
         monkeypatch.setattr(locations, "_IN_LIMIT", limit)
         whole = locations.stock_by_place()
         check(whole)
         assert len(whole["locations"]) == len(codes)
         assert whole["unplaced"]["count"] == held.get(0, [0])[0]
+        assert whole["products"] == products_of(set(codes) | {0})
+        # some levels listed: read from the kept totals, the same places and figures
+        for depth in (0, 1, 2):
+            part = locations.stock_by_place(depth=depth)
+            check(part)
+            assert listed(part, None) == listed(whole, depth)
+            assert (part["unplaced"], part["products"]) == (whole["unplaced"], whole["products"])
         for site in ("S2", locations.default_site().code):
-            check(locations.stock_by_place(site=site))
+            every = locations.stock_by_place(site=site)
+            check(every)
+            sid = locations.site_by_code(site).id
+            assert every["products"] == products_of({i for i in codes if site_of[i] == sid})
+            for depth in (0, 1, 3):
+                part = locations.stock_by_place(site=site, depth=depth)
+                check(part)
+                assert listed(part, None) == listed(every, depth)
+                assert part["products"] == every["products"]
         for code in rng.sample(sorted(by_code), 10):
-            check(locations.stock_by_place(location=code))
+            every = locations.stock_by_place(location=code)
+            check(every)
+            below = {by_code[r["code"]] for r in every["locations"]}
+            assert every["products"] == products_of(below)
+            part = locations.stock_by_place(location=code, depth=1)
+            check(part)
+            assert listed(part, None) == listed(every, 1)
+            assert part["products"] == every["products"]
 
 
 def test_stock_by_place_of_a_location_outside_the_users_sites_is_unknown(plant, db):
@@ -415,3 +460,37 @@ def test_stock_by_place_of_a_location_outside_the_users_sites_is_unknown(plant, 
     assert refused.value.code == "unknown_location"
     with pytest.raises(NotFound):
         locations.stock_by_place(location="A-01-03", site_ids=set())
+
+
+def test_moving_a_place_and_changing_a_unit_move_its_totals(plant, api, db):
+    """An area moved under another takes its stock to the new area's totals and out of the
+    old one's; a product's unit changed by the products import moves its stock to the new
+    unit; a site listed one level deep (read from the kept totals) says so at once."""
+    from tests.test_import import post_csv
+
+    _stores(plant)
+    api.post("/api/locations", {"code": "YARD", "kind": "area"}, expected=201)
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-1"):
+        plant.scan("sc-recv", lot, expected=201)
+
+    def top(qs: str = "site=MAIN&depth=0") -> dict:
+        places = api.get(f"/api/stock?{qs}", as_="operator", expected=200).get_json()["places"]
+        return {r["code"]: (r["total_count"], r["qty"]) for r in places["locations"]}
+
+    assert top()["STORE"] == (2, {"kg": 20}) and top()["YARD"] == (0, {})
+    api.call("PATCH", "/api/locations/A-01", {"parent": "YARD"}, expected=200)
+    assert top()["STORE"] == (0, {}) and top()["YARD"] == (2, {"kg": 20})
+    deeper = top("site=MAIN&depth=1")
+    assert deeper["A-01"] == (2, {"kg": 20}) and "A-01-03" not in deeper
+    api.call("PATCH", "/api/locations/A-01", {"parent": "A-01"}, expected=400)  # itself
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+
+    post_csv(api, "products", "sku,name,kind,tracking,gtin,unit,reorder_point\n"
+             "STEEL,Steel sheet,raw,lot,,t,\n")  # fmt: skip
+    assert top()["YARD"] == (2, {"t": 20})
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    api.call("PATCH", "/api/locations/A-01", {"parent": None}, expected=200)
+    assert top()["A-01"] == (2, {"t": 20}) and top()["YARD"] == (0, {})
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    _counters_agree()

@@ -628,3 +628,35 @@ def test_0018_gives_each_scanner_the_id_of_its_last_answer(database):
     assert Scanner.get_by_id("sc-1").last_ledger_id == rows[1].id != later.id
     assert Scanner.get_by_id("sc-2").last_ledger_id is None
     assert create_schema(database) == []
+
+
+TOTALS = "0019_location_totals"
+
+
+def test_0019_sums_the_subtree_totals_and_site_counters_of_existing_stock(database):
+    """A database of the release before 0019 has location counters but no totals: the
+    upgrade makes the tables and sums them, a bin's stock counted in its areas above."""
+    from server.core import locations, stock
+    from server.models import Item, Location
+
+    create_schema(database)
+    product = Product.create(sku="P1", name="one", kind="raw", tracking="lot", unit="kg")
+    store = locations.create(code="STORE", kind="area")
+    shelf = locations.create(code="SHELF", kind="area", parent="STORE")
+    a_bin = locations.create(code="BIN-1", kind="bin", parent="SHELF")
+    for n, (where, stage, qty) in enumerate(
+        [(a_bin, "raw", 5), (a_bin, "raw", 2.5), (shelf, "wip", 1), (a_bin, "shipped", 9)]
+    ):
+        Item.create(code=f"K-{n}", product=product.id, stage=stage, qty=qty, location_id=where.id)
+    stock.rebuild_locations(database)
+    for table in ("location_total", "site_counter"):
+        database.execute_sql(f'DROP TABLE "{table}"')
+    SchemaMigration.delete().where(SchemaMigration.name == TOTALS).execute()
+
+    assert create_schema(database) == [TOTALS]
+
+    totals, site_counters = stock.stored_totals()
+    assert (totals, site_counters) == stock.recount_totals_from_items()
+    assert totals[(store.id, "kg")] == (3, 8.5) and totals[(a_bin.id, "kg")] == (2, 7.5)
+    assert site_counters[(Location.get_by_id(a_bin.id).site_id, product.id, "wip")] == (1, 1)
+    assert create_schema(database) == []

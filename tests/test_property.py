@@ -6,7 +6,9 @@ The scans include the floor exceptions: hold and release (by label with a reason
 the API), scrap with a reason, good and scrap quantities completing a lot, FEFO picks by
 bare GTIN over lots with different expiries (one expired), rework with a reason,
 unissue, and transfers (location labels, CMD-ACT-TRANSFER); the stock counters by location
-equal a recount too."""
+equal a recount too, and so do the subtree totals and site counters kept beside them
+(migration 0019), also after places are moved in the tree and a product's unit changes
+between the scans."""
 
 from __future__ import annotations
 
@@ -45,7 +47,12 @@ SCANNERS = [
     "api-hold",  # POST /api/items/{code}/hold (a supervisor at a desk)
     "api-release",
     "api-count",  # a supervisor opens, closes or approves a cycle count of LINE
+    "api-move",  # an admin moves a place (a line side, an area) in the tree
+    "api-unit",  # an admin changes BOLT's unit (ea <-> box); its lots are in stock
 ]
+#: the places api-move moves, and where to: the site's top or one of two areas
+MOVED = ["LINE", "A1", "QA", "RECV", "ZONE-2", "ZONE-1"]
+MOVED_TO = [None, "ZONE-1", "ZONE-2"]
 #: a bare GTIN: the pick takes the earliest-expiring lot of the bolts in stock
 BARE_GTIN = f"]C101{GTIN_BOLT}"
 COMMANDS = [
@@ -110,6 +117,8 @@ def test_counters_equal_recount_after_random_scans(plant, db, users, steps):
             {"sku": "PASTE", "name": "Paste", "kind": "finished", "tracking": "lot"},
             expected=201,
         )
+        for zone in ("ZONE-1", "ZONE-2"):
+            plant.api.post("/api/locations", {"code": zone, "kind": "area"}, expected=201)
         plant.order("WO-P1", "WIDGET", 30)
         plant.order("WO-P2", "BRACKET", 30)
         plant.order("WO-PASTE", "PASTE", 500)
@@ -130,6 +139,17 @@ def test_counters_equal_recount_after_random_scans(plant, db, users, steps):
         code = codes[idx] if idx < len(codes) else COMMANDS[idx % len(COMMANDS)]
         if scanner == "api-count":
             _count_step(plant, db, idx)
+            continue
+        if scanner == "api-move":
+            parent = MOVED_TO[idx // len(MOVED) % len(MOVED_TO)]
+            resp = plant.api.call(
+                "PATCH", f"/api/locations/{MOVED[idx % len(MOVED)]}", {"parent": parent}
+            )
+            assert resp.status_code in (200, 400), resp.get_json()  # 400: inside itself
+            continue
+        if scanner == "api-unit":
+            unit = "box" if Product.get(Product.sku == "BOLT").unit == "ea" else "ea"
+            plant.api.call("PATCH", "/api/products/BOLT", {"unit": unit}, expected=200)
             continue
         if scanner.startswith("api-"):
             body = {"reason": reason} if reason else {}
@@ -171,6 +191,7 @@ def _locations_follow_the_items() -> None:
     it went (a transfer changes nothing else)."""
     recount = stock.recount_locations_from_items()
     assert stock.location_counters() == {k: v for k, v in recount.items() if v != (0, 0)}
+    assert stock.stored_totals() == stock.recount_totals_from_items()
     last: dict[int, int | None] = {}
     for item_id, location_id in (
         LedgerEntry.select(LedgerEntry.item, LedgerEntry.location_id)

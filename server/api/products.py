@@ -19,6 +19,7 @@ from server.api.schemas import (
     num,
     whole_number,
 )
+from server.core import stock
 from server.core.errors import Conflict, Invalid, NotFound
 from server.models import BomLine, Product, RoutingStep, Station
 
@@ -216,7 +217,11 @@ def edit_product(sku: str, body: ProductEdit):
     if changes:
         try:
             with _db().atomic():
-                Product.update(**changes).where(Product.id == product.id).execute()
+                if "unit" in changes and changes["unit"] != product.unit:
+                    with stock.unit_change(product.id):  # its stock by place, per unit
+                        Product.update(**changes).where(Product.id == product.id).execute()
+                else:
+                    Product.update(**changes).where(Product.id == product.id).execute()
         except pw.IntegrityError as exc:
             raise Conflict("exists", "Another product has this GTIN") from exc
     return product_dict(get_product(sku))

@@ -121,6 +121,87 @@ def upsert_location_counter(location_id: int, product_id: int, stage: str, count
     db.execute_sql(sql, (location_id, product_id, stage, count, Item.qty.db_value(qty)))
 
 
+#: rows at most in one totals statement (4 or 5 parameters each)
+TOTALS_CHUNK = 200
+
+
+@cache
+def _location_totals_sql(rows: int, param: str) -> str:
+    """Add (location, product, count, qty) deltas to the totals of each location and of
+    every location above it, per the product's unit: one statement for the batch, its rows
+    upserted in (location, unit) order, so that two PostgreSQL workers lock them in the
+    same order."""
+    values = ", ".join([f"({param}, {param}, {param}, {param})"] * rows)
+    return (
+        f'WITH RECURSIVE "d"("lid", "pid", "n", "q") AS (VALUES {values}), '
+        '"up"("lid", "aid") AS (SELECT DISTINCT "lid", "lid" FROM "d" UNION '
+        'SELECT "up"."lid", "l"."parent_id" FROM "up" JOIN "location" "l" '
+        'ON "l"."id" = "up"."aid" WHERE "l"."parent_id" IS NOT NULL) '
+        'INSERT INTO "location_total" ("location_id", "unit", "count", "qty") '
+        'SELECT "up"."aid", "p"."unit", SUM("d"."n"), SUM("d"."q") FROM "d" '
+        'JOIN "up" ON "up"."lid" = "d"."lid" JOIN "product" "p" ON "p"."id" = "d"."pid" '
+        'WHERE true GROUP BY "up"."aid", "p"."unit" ORDER BY "up"."aid", "p"."unit" '
+        'ON CONFLICT ("location_id", "unit") DO UPDATE SET '
+        '"count" = "location_total"."count" + EXCLUDED."count", '
+        '"qty" = "location_total"."qty" + EXCLUDED."qty"'
+    )
+
+
+@cache
+def _site_counter_sql(rows: int, param: str) -> str:
+    """Add (location, product, stage, count, qty) deltas to the counters of the
+    locations' sites, in (site, product, stage) order."""
+    values = ", ".join([f"({param}, {param}, {param}, {param}, {param})"] * rows)
+    return (
+        f'WITH "d"("lid", "pid", "stage", "n", "q") AS (VALUES {values}) '
+        'INSERT INTO "site_counter" ("site_id", "product_id", "stage", "count", "qty") '
+        'SELECT "l"."site_id", "d"."pid", "d"."stage", SUM("d"."n"), SUM("d"."q") FROM "d" '
+        'JOIN "location" "l" ON "l"."id" = "d"."lid" '
+        'WHERE true GROUP BY "l"."site_id", "d"."pid", "d"."stage" '
+        'ORDER BY "l"."site_id", "d"."pid", "d"."stage" '
+        'ON CONFLICT ("site_id", "product_id", "stage") DO UPDATE SET '
+        '"count" = "site_counter"."count" + EXCLUDED."count", '
+        '"qty" = "site_counter"."qty" + EXCLUDED."qty"'
+    )
+
+
+def add_totals(places: list[tuple[int, int, int, Any]], rows: list[tuple]) -> None:
+    """(location_id, product_id, count, qty) deltas of stock on hand -> LocationTotal, and
+    (location_id, product_id, stage, count, qty) ones -> SiteCounter. On PostgreSQL in one
+    round trip (server/core/pgbatch.py counts them)."""
+    db = _db()
+    qty = Item.qty.db_value
+    statements: list[tuple[str, list]] = []
+    for i in range(0, len(places), TOTALS_CHUNK):
+        chunk = places[i : i + TOTALS_CHUNK]
+        params = [v for lid, pid, n, q in chunk for v in (lid, pid, n, qty(q))]
+        statements.append((_location_totals_sql(len(chunk), db.param), params))
+    for i in range(0, len(rows), TOTALS_CHUNK):
+        chunk = rows[i : i + TOTALS_CHUNK]
+        params = [v for lid, pid, s, n, q in chunk for v in (lid, pid, s, n, qty(q))]
+        statements.append((_site_counter_sql(len(chunk), db.param), params))
+    if isinstance(db, pw.PostgresqlDatabase) and len(statements) > 1:
+        db.execute_sql(
+            "; ".join(sql for sql, _p in statements), [v for _s, p in statements for v in p]
+        )
+        return
+    for sql, params in statements:
+        db.execute_sql(sql, params)
+
+
+def upsert_location_total(location_id: int, unit: str, count: int, qty) -> None:
+    """Add to one location's total of a unit (a location moved in the tree)."""
+    db = _db()
+    sql = (
+        'INSERT INTO "location_total" ("location_id", "unit", "count", "qty") '
+        f"VALUES ({db.param}, {db.param}, {db.param}, {db.param}) "
+        'ON CONFLICT ("location_id", "unit") DO UPDATE SET '
+        '"count" = "location_total"."count" + EXCLUDED."count", '
+        '"qty" = "location_total"."qty" + EXCLUDED."qty"'
+    )
+    db.execute_sql(sql, (location_id, unit, count, Item.qty.db_value(qty)))
+
+
 def touch_scanners(last_rows: dict[str, int | str | None], when: dt.datetime) -> None:
     """Stamp each scanner of `last_rows` (scanner id -> the id of its last scan's ledger
     row, or that row's scan id where the id is not known yet) with `when` and that id:

@@ -41,7 +41,7 @@ from decimal import Decimal
 import peewee as pw
 import pydantic
 
-from server.core import locations, planning, reasonlist, shifts
+from server.core import locations, planning, reasonlist, shifts, stock
 from server.core.errors import DomainError, Invalid
 from server.models import (
     BomLine,
@@ -328,7 +328,11 @@ def _upsert_product(m) -> str:
         )
     if _same(product, data):
         return "unchanged"
-    Product.update(**data).where(Product.id == product.id).execute()
+    if "unit" in data and data["unit"] != product.unit:
+        with stock.unit_change(product.id):  # its stock by place, per unit
+            Product.update(**data).where(Product.id == product.id).execute()
+    else:
+        Product.update(**data).where(Product.id == product.id).execute()
     return "updated"
 
 

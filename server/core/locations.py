@@ -12,8 +12,10 @@ may be stored there (`allow`: product SKUs and/or product kinds); a scan putting
 else there is `wrong_location`, rejected or warned per the station's policy.
 
 Stock by place (`stock_by_place`) reads the location counters (`LocationCounter`, kept in
-step by server/core/stock.py) and never adds quantities of different units: a location's
-figures are an item count and one quantity per unit.
+step by server/core/stock.py), and for some levels of a site the subtree totals kept beside
+them (`LocationTotal`, `SiteCounter`); it never adds quantities of different units: a
+location's figures are an item count and one quantity per unit. Moving a location in the
+tree (`edit`) moves its subtree's totals in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
+from server.core import stock
 from server.core.errors import Conflict, Invalid, NotFound, Rejected
 from server.core.stages import ON_HAND, Kind
 from server.models import Item, Location, Product, Site, Station
@@ -211,6 +214,9 @@ def edit(
         parent_loc = _parent(parent)
         _check_parent(location.kind, Site.get_by_id(location.site_id), parent_loc, location.id)
         changes["parent_id"] = parent_loc.id if parent_loc else None
+        if changes["parent_id"] != location.parent_id:
+            # its subtree's totals go with it (server/core/stock.py), in this transaction
+            stock.move_subtree(location.id, location.parent_id, changes["parent_id"])
     if allow is not _UNSET:
         changes["allow"] = _check_allow(allow)
     if active is not None:
@@ -410,7 +416,12 @@ def stock_by_place(
     `site_ids` (a user limited to sites, server/core/siteaccess.py) narrows every scope
     to those sites.
 
-    Sums are made by the database per location and unit, and folded up the tree here.
+    Where the places listed are some levels of a site (or of the plant, or of a subtree
+    of more than `_IN_LIMIT` places), each one's totals are read from the kept subtree
+    totals (`LocationTotal`) and a site's products from `SiteCounter`: a site of 10,000
+    bins listed at depth 1 reads its ~100 areas' rows. Otherwise (every place of a site,
+    or a small subtree) the database sums the location counters per location and unit,
+    and they are folded up the tree here.
     """
     the_site = None
     if site:
@@ -433,14 +444,187 @@ def stock_by_place(
         sites_read = [site_id] if site_ids is None or site_id in site_ids else []
     elif site_ids is not None:
         sites_read = sorted(site_ids)
+    size = None  # the places in scope, where it decides
+    if root is not None and (depth is not None or most is not None):
+        size = _count(db, _SUBTREE + ' SELECT COUNT(*) FROM "sub"', [root.id])
+    elif root is None and depth is None and most is not None:
+        where, args = _in_sites(db, '"site_id"', sites_read)
+        size = _count(db, f'SELECT COUNT(*) FROM "location" WHERE {where}', args)
+    if depth is None and most is not None and size > most:
+        # a location and its children; a site's (or the plant's) top level
+        depth = 1 if root is not None else 0
+    sites = {s.id: s.code for s in Site.select(Site.id, Site.code)}
+    whole_plant = root is None and the_site is None and site_ids is None
+    scope: list[int] | None = None
+    if depth is not None and (root is None or size > _IN_LIMIT):
+        out_locs = _listed_from_totals(db, root, sites_read, depth, sites)
+        unplaced = _unplaced(db) if whole_plant else None
+    else:
+        out_locs, unplaced, scope = _folded(db, root, sites_read, depth, sites)
+        if not whole_plant:
+            unplaced = None
+    products = _products(db, root, sites_read, scope)
+    return {
+        "site": the_site.code if the_site else None,
+        "location": root.code if root else None,
+        "listed_depth": depth,
+        "locations": out_locs,
+        "unplaced": unplaced,
+        "products": [
+            {"sku": sku, "name": name, "unit": unit, "stage": stage, "count": n, "qty": q}
+            for (sku, name, unit, stage), (n, q) in sorted(products.items())
+            if n
+        ],
+    }
+
+
+#: a location's subtree, `"sub"("id")`, from the id given as its one parameter
+_SUBTREE = (
+    'WITH RECURSIVE "sub"("id") AS (SELECT "id" FROM "location" WHERE "id" = {p} '
+    'UNION SELECT l."id" FROM "location" l JOIN "sub" ON l."parent_id" = "sub"."id")'
+)
+
+
+def _subtree(db) -> str:
+    return _SUBTREE.replace("{p}", db.param)
+
+
+def _count(db, sql: str, args: list) -> int:
+    return db.execute_sql(sql.replace("{p}", db.param), args).fetchone()[0]
+
+
+def _in_sites(db, column: str, sites_read: list[int] | None) -> tuple[str, list]:
+    """A condition on `column` keeping the sites read (any, for None)."""
+    if sites_read is None:
+        return "1 = 1", []
+    marks = ", ".join([db.param] * len(sites_read)) or "NULL"
+    return f"{column} IN ({marks})", list(sites_read)
+
+
+def _on_hand(db) -> tuple[str, list[str]]:
+    stages = [s.value for s in ON_HAND]
+    return ", ".join([db.param] * len(stages)), stages
+
+
+def _place_row(row, level: int, parent_code, sites, own: int, total: int, qty: dict) -> dict:
+    allow = row[6]
+    return {
+        "code": row[3],
+        "kind": row[4],
+        "name": row[5],
+        "site": sites.get(row[2]),
+        "parent": parent_code,
+        "allow": json.loads(allow) if isinstance(allow, str) else allow,
+        "active": bool(row[7]),
+        "label": label_text(row[3]),
+        "depth": level,
+        "count": own,
+        "total_count": total,
+        "qty": qty,
+    }
+
+
+def _listed_from_totals(db, root, sites_read, depth: int, sites) -> list[dict]:
+    """The places of `depth` levels below the scope's top, in tree order, their figures
+    read from the kept totals: rows of the listed places only."""
+    columns = ", ".join(f'l."{c}"' for c in _LOC_COLUMNS)
+    if root is not None:
+        top, args = f"SELECT {db.param}, 0", [root.id]
+        below, below_args = "", []
+    else:
+        where, args = _in_sites(db, 'l."site_id"', sites_read)
+        inner, inner_args = _in_sites(db, 'p."site_id"', sites_read)
+        # a top: no parent, or one outside the sites read
+        top = (
+            f'SELECT l."id", 0 FROM "location" l WHERE {where} AND (l."parent_id" IS NULL OR '
+            f'NOT EXISTS (SELECT 1 FROM "location" p WHERE p."id" = l."parent_id" AND {inner}))'
+        )
+        args = args + inner_args
+        below, below_args = _in_sites(db, 'l."site_id"', sites_read)
+        below = f" AND {below}"
+    sql = (
+        f'WITH RECURSIVE "t"("id", "lvl") AS ({top} UNION ALL SELECT l."id", t."lvl" + 1 '
+        f'FROM "location" l JOIN "t" ON l."parent_id" = t."id" WHERE t."lvl" < {db.param}'
+        f'{below}) SELECT {columns}, t."lvl" FROM "location" l JOIN "t" ON l."id" = t."id"'
+    )
+    rows = db.execute_sql(sql, [*args, depth, *below_args]).fetchall()
+    locs = {row[0]: row for row in rows}
+    children: dict[int, list[int]] = defaultdict(list)
+    tops = []
+    for lid, row in locs.items():
+        if row[-1] == 0:
+            tops.append(lid)
+        else:
+            children[row[1]].append(lid)
+    for kids in children.values():
+        kids.sort(key=lambda i: (locs[i][2], locs[i][3]))
+    tops.sort(key=lambda i: (locs[i][2], locs[i][3]))
+    ids = sorted(locs)
+    own: dict[int, int] = defaultdict(int)
+    totals: dict[int, list] = {}
+    marks, stages = _on_hand(db)
+    for i in range(0, len(ids), _IN_LIMIT):
+        chunk = ids[i : i + _IN_LIMIT]
+        in_ids = ", ".join([db.param] * len(chunk))
+        for lid, n in db.execute_sql(
+            'SELECT "location_id", SUM("count") FROM "location_counter" '
+            f'WHERE "location_id" IN ({in_ids}) AND "stage" IN ({marks}) AND "count" != 0 '
+            'GROUP BY "location_id"',
+            [*chunk, *stages],
+        ).fetchall():
+            own[lid] += int(n)
+        for lid, unit, n, q in db.execute_sql(
+            'SELECT "location_id", "unit", "count", "qty" FROM "location_total" '
+            f'WHERE "location_id" IN ({in_ids}) AND "count" != 0',
+            chunk,
+        ).fetchall():
+            entry = totals.setdefault(lid, [0, {}])
+            entry[0] += int(n)
+            entry[1][unit] = _dec(q)
+    out = []
+    stack = [(lid, 0) for lid in reversed(tops)]
+    while stack:
+        lid, level = stack.pop()
+        row = locs[lid]
+        if row[1] is None:
+            parent_code = None
+        elif row[1] in locs:
+            parent_code = locs[row[1]][3]
+        else:  # the scope's top: its parent is outside
+            parent_code = Location.get_by_id(row[1]).code
+        n, qty = totals.get(lid, (0, {}))
+        out.append(_place_row(row, level, parent_code, sites, own.get(lid, 0), n, _units(qty)))
+        if level < depth:
+            stack.extend((kid, level + 1) for kid in reversed(children.get(lid, [])))
+    return out
+
+
+def _unplaced(db) -> dict | None:
+    """Items on hand with no location (the whole plant's stock by place only)."""
+    marks, stages = _on_hand(db)
+    rows = db.execute_sql(
+        'SELECT p."unit", SUM(lc."count"), SUM(lc."qty") FROM "location_counter" lc '
+        'JOIN "product" p ON p."id" = lc."product_id" '
+        f'WHERE lc."location_id" = 0 AND lc."stage" IN ({marks}) AND lc."count" != 0 '
+        'GROUP BY p."unit"',
+        stages,
+    ).fetchall()
+    if not rows:
+        return None
+    qty: dict[str, Decimal] = defaultdict(Decimal)
+    for unit, _n, q in rows:
+        qty[unit] += _dec(q)
+    return {"count": sum(int(n) for _u, n, _q in rows), "qty": _units(qty)}
+
+
+def _folded(db, root, sites_read, depth, sites) -> tuple[list[dict], dict | None, list | None]:
+    """Every listed place's figures summed from the location counters and folded up the
+    tree (every place of a site, or a small subtree); also the unplaced items, and the
+    ids of a subtree's scope."""
     columns = ", ".join(f'"{c}"' for c in _LOC_COLUMNS)
     sql, params = f'SELECT {columns} FROM "location"', []
     if root is not None:  # its subtree only (a bin's page reads one row, not its site's)
-        sql = (
-            'WITH RECURSIVE "sub"("id") AS (SELECT "id" FROM "location" WHERE "id" = '
-            f'{db.param} UNION SELECT l."id" FROM "location" l JOIN "sub" '
-            f'ON l."parent_id" = "sub"."id") {sql} WHERE "id" IN (SELECT "id" FROM "sub")'
-        )
+        sql = f'{_subtree(db)} {sql} WHERE "id" IN (SELECT "id" FROM "sub")'
         params = [root.id]
     elif sites_read is not None:
         marks = ", ".join([db.param] * len(sites_read)) or "NULL"
@@ -460,12 +644,7 @@ def stock_by_place(
                       key=lambda i: (locs[i][2], locs[i][3]))  # fmt: skip
         scope = None if sites_read is None else set(locs)
 
-    if depth is None and most is not None:
-        size = len(scope) if scope is not None else len(locs)
-        if size > most:  # a location and its children; a site's (or the plant's) top level
-            depth = 1 if root is not None else 0
-    on_hand = [s.value for s in ON_HAND]
-    marks = ", ".join([db.param] * len(on_hand))
+    marks, on_hand = _on_hand(db)
     in_list = scope is not None and root is not None and len(scope) <= _IN_LIMIT
     # the scope: its ids (a small subtree), else its sites (filtered here after), else all
     if in_list:
@@ -479,25 +658,13 @@ def stock_by_place(
         )
     else:
         narrow, narrow_args = "", []
-
-    def run(select: str, group: str) -> list[tuple]:
-        sql = (
-            f'SELECT {select} FROM "location_counter" lc JOIN "product" p '
-            f'ON p."id" = lc."product_id" WHERE lc."stage" IN ({marks}) AND lc."count" != 0 '
-            f"{narrow} GROUP BY {group}"
-        )
-        return db.execute_sql(sql, on_hand + narrow_args).fetchall()
-
-    per_place = run(
-        'lc."location_id", p."unit", SUM(lc."count"), SUM(lc."qty")', 'lc."location_id", p."unit"'
-    )
-    # a large subtree is read through its site: its products by location, to filter
-    by_location = root is not None and not in_list
-    place = 'lc."location_id"' if by_location else "0"
-    per_product = run(
-        f'p."sku", p."name", p."unit", lc."stage", SUM(lc."count"), SUM(lc."qty"), {place}',
-        'p."sku", p."name", p."unit", lc."stage"' + (f", {place}" if by_location else ""),
-    )
+    per_place = db.execute_sql(
+        'SELECT lc."location_id", p."unit", SUM(lc."count"), SUM(lc."qty") '
+        'FROM "location_counter" lc JOIN "product" p ON p."id" = lc."product_id" '
+        f'WHERE lc."stage" IN ({marks}) AND lc."count" != 0 {narrow} '
+        'GROUP BY lc."location_id", p."unit"',
+        on_hand + narrow_args,
+    ).fetchall()
 
     own: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
     for lid, unit, n, q in per_place:
@@ -506,13 +673,6 @@ def stock_by_place(
         entry = own[lid]
         entry["count"] += int(n)
         entry["qty"][unit] += _dec(q)
-    products: dict[tuple, list] = {}
-    for sku, name, unit, stage, n, q, lid in per_product:
-        if scope is not None and lid and lid not in scope:
-            continue
-        acc = products.setdefault((sku, name, unit, stage), [0, Decimal(0)])
-        acc[0] += int(n)
-        acc[1] += _dec(q)
     total: dict[int, dict] = defaultdict(lambda: {"count": 0, "qty": defaultdict(Decimal)})
     for lid, entry in own.items():
         at: int | None = lid
@@ -525,7 +685,6 @@ def stock_by_place(
             for unit, q in entry["qty"].items():
                 total[at]["qty"][unit] += q
             at = locs[at][1]
-    sites = {s.id: s.code for s in Site.select(Site.id, Site.code)}
     out_locs = []
     stack = [(lid, 0) for lid in reversed(tops)]
     while stack:
@@ -534,42 +693,78 @@ def stock_by_place(
         parent = locs.get(row[1]) if row[1] is not None else None
         if parent is None and row[1] is not None:  # the scope's top: its parent is outside
             parent = (None, None, None, Location.get_by_id(row[1]).code)
-        allow = row[6]
         out_locs.append(
-            {
-                "code": row[3],
-                "kind": row[4],
-                "name": row[5],
-                "site": sites.get(row[2]),
-                "parent": parent[3] if parent else None,
-                "allow": json.loads(allow) if isinstance(allow, str) else allow,
-                "active": bool(row[7]),
-                "label": label_text(row[3]),
-                "depth": level,
-                "count": own[lid]["count"] if lid in own else 0,
-                "total_count": total[lid]["count"] if lid in total else 0,
-                "qty": _units(total[lid]["qty"]) if lid in total else {},
-            }
+            _place_row(
+                row,
+                level,
+                parent[3] if parent else None,
+                sites,
+                own[lid]["count"] if lid in own else 0,
+                total[lid]["count"] if lid in total else 0,
+                _units(total[lid]["qty"]) if lid in total else {},
+            )
         )
         if depth is None or level < depth:
             stack.extend((kid, level + 1) for kid in reversed(children.get(lid, [])))
     unplaced = own.get(0)
-    return {
-        "site": the_site.code if the_site else None,
-        "location": root.code if root else None,
-        "listed_depth": depth,
-        "locations": out_locs,
-        "unplaced": (
-            {"count": unplaced["count"], "qty": _units(unplaced["qty"])}
-            if unplaced and root is None and the_site is None and site_ids is None
-            else None
-        ),
-        "products": [
-            {"sku": sku, "name": name, "unit": unit, "stage": stage, "count": n, "qty": q}
-            for (sku, name, unit, stage), (n, q) in sorted(products.items())
-            if n
-        ],
-    }
+    return (
+        out_locs,
+        {"count": unplaced["count"], "qty": _units(unplaced["qty"])} if unplaced else None,
+        sorted(scope) if root is not None and scope is not None else None,
+    )
+
+
+def _products(db, root, sites_read, scope: list[int] | None) -> dict[tuple, list]:
+    """(sku, name, unit, stage) -> [count, qty] on hand in the scope: a subtree's from its
+    location counters (an id list, else through its subtree), a site's (or the plant's)
+    from the site counters, the plant's with its unplaced items."""
+    marks, stages = _on_hand(db)
+    select = 'SELECT p."sku", p."name", p."unit", c."stage", SUM(c."count"), SUM(c."qty") '
+    group = ' GROUP BY p."sku", p."name", p."unit", c."stage"'
+    queries: list[tuple[str, list]] = []
+    if root is not None:
+        if scope is not None and len(scope) <= _IN_LIMIT:
+            cte, where = "", f'c."location_id" IN ({", ".join([db.param] * len(scope))})'
+            args = list(scope)
+        else:
+            cte, where, args = (
+                _subtree(db) + " ",
+                'c."location_id" IN (SELECT "id" FROM "sub")',
+                [root.id],
+            )
+        queries.append(
+            (
+                f'{cte}{select}FROM "location_counter" c JOIN "product" p ON p."id" = '
+                f'c."product_id" WHERE {where} AND c."stage" IN ({marks}) AND c."count" != 0'
+                + group,
+                args + stages,
+            )
+        )
+    else:
+        where, args = _in_sites(db, 'c."site_id"', sites_read)
+        queries.append(
+            (
+                f'{select}FROM "site_counter" c JOIN "product" p ON p."id" = c."product_id" '
+                f'WHERE {where} AND c."stage" IN ({marks}) AND c."count" != 0' + group,
+                args + stages,
+            )
+        )
+        if sites_read is None:  # the plant: its items with no location too
+            queries.append(
+                (
+                    f'{select}FROM "location_counter" c JOIN "product" p ON p."id" = '
+                    f'c."product_id" WHERE c."location_id" = 0 AND c."stage" IN ({marks}) '
+                    'AND c."count" != 0' + group,
+                    stages,
+                )
+            )
+    products: dict[tuple, list] = {}
+    for sql, args in queries:
+        for sku, name, unit, stage, n, q in db.execute_sql(sql, args).fetchall():
+            acc = products.setdefault((sku, name, unit, stage), [0, Decimal(0)])
+            acc[0] += int(n)
+            acc[1] += _dec(q)
+    return products
 
 
 def _dec(value) -> Decimal:
