@@ -123,6 +123,25 @@ MISTAKES = [
     ("ingest-bad-mqtt-url", ["ingest"], {"MQTT_URL": "broker:1883"}, "MQTT_URL"),
     ("ingest-bad-batch", ["ingest"], {"INGEST_BATCH": "lots"}, "INGEST_BATCH"),
     (
+        "dispatch-bad-dispatch-mqtt-url",
+        ["dispatch"],
+        {"DISPATCH_MQTT_URL": "http://koordinator-dispatch:pw@broker:1883"},
+        "DISPATCH_MQTT_URL",
+    ),
+    (
+        "serve-bad-dispatch-mqtt-url",
+        ["serve", "--no-ingest", "--dispatch"],
+        {"DISPATCH_MQTT_URL": "broker:1883"},
+        "DISPATCH_MQTT_URL",
+    ),
+    (
+        "mqtt-credentials-dispatch-user-is-a-server-user",
+        ["mqtt-credentials", "--passwd", "{tmp}/p", "--acl", "{tmp}/a"]
+        + ["--dispatch-user", "koordinator-server"],
+        {},
+        "--dispatch-user",
+    ),
+    (
         "mqtt-credentials-missing-dir",
         ["mqtt-credentials", "--passwd", "/nonexistent/p", "--acl", "/nonexistent/a"],
         {},
@@ -282,3 +301,26 @@ def test_add_sink_for_a_stack_light(tmp_path):
     con = sqlite3.connect(tmp_path / "cli.db")
     kind, config = con.execute("SELECT kind, config FROM sink WHERE name = 'lights'").fetchone()
     assert (kind, json.loads(config)) == ("andon", {"url": "mqtt://127.0.0.1:1883"})
+
+
+def test_dispatch_mqtt_url_is_checked_and_redacted_like_mqtt_url():
+    """DISPATCH_MQTT_URL, the dispatcher's own broker user: checked at start, its password
+    never in a logged copy of the settings; unset, the sinks fall back to MQTT_URL."""
+    from server import config
+    from server.dispatch import DispatchSettings
+
+    env = {
+        "MQTT_URL": "mqtt://koordinator-server:secret1@10.0.0.5:1883",
+        "DISPATCH_MQTT_URL": "mqtts://koordinator-dispatch:secret2@10.0.0.5:8883",
+    }
+    settings = config.from_env(env)
+    assert settings["DISPATCH_MQTT_URL"] == env["DISPATCH_MQTT_URL"]
+    shown = repr(config.redact(settings))
+    assert "secret1" not in shown and "secret2" not in shown
+    assert "koordinator-dispatch" in shown
+    assert config.from_env({"MQTT_URL": env["MQTT_URL"]})["DISPATCH_MQTT_URL"] is None
+    assert DispatchSettings.from_env({"MQTT_URL": env["MQTT_URL"]}).mqtt_url == env["MQTT_URL"]
+    assert DispatchSettings.from_env({}).mqtt_url is None  # the embedded broker's run
+    for bad in ("http://broker", "broker:1883", "mqtt://host:port"):
+        with pytest.raises(config.ConfigError, match="DISPATCH_MQTT_URL"):
+            config.from_env({"DISPATCH_MQTT_URL": bad})
