@@ -21,7 +21,9 @@ Two ways to run it:
 - **threaded** (`start()`, the sinks): paho's network thread serves the connection and
   reconnects with the same back-off; `publish_wait()` (one message) and `publish_many()`
   (a sliding window in flight, at most `max_in_flight` and the broker's MQTT 5 Receive
-  Maximum) may be called from any thread. A PUBACK with a failure reason code (MQTT 5,
+  Maximum) may be called from any thread, several at once: the dispatcher's sinks on one
+  broker user share one session (server/dispatch.py `MqttSessions`), and the window is
+  the connection's, counted over all of them. A PUBACK with a failure reason code (MQTT 5,
   0x80 and above: not authorized, quota exceeded ...) is a message not delivered, and a
   message given up on (refused, no PUBACK in time, the connection lost) is taken out of
   paho's store, so paho neither sends it again on the next connection nor keeps it.
