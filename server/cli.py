@@ -159,7 +159,10 @@ def cmd_serve(args, settings) -> int:
         http.close()
         raise
     if args.dispatch:
-        mqtt_parts.append(_start_dispatcher(app.extensions["koordinator.db"], settings))
+        ingest_url = None if args.no_ingest else settings["MQTT_URL"]
+        mqtt_parts.append(
+            _start_dispatcher(app.extensions["koordinator.db"], settings, ingest_url=ingest_url)
+        )
     for part in mqtt_parts:
         if hasattr(part, "scanner_status"):
             # the stations page shows online/offline from the ingest's status table
@@ -208,7 +211,9 @@ def cmd_ingest(args, settings) -> int:
     from server.runtime import tune_gc
 
     tune_gc()
-    dispatcher = _start_dispatcher(db, settings) if args.dispatch else None
+    dispatcher = (
+        _start_dispatcher(db, settings, ingest_url=settings["MQTT_URL"]) if args.dispatch else None
+    )
     try:
         IngestWorker(db, ingest_settings).run(stop)
     finally:
@@ -253,13 +258,20 @@ def cmd_dispatch(args, settings) -> int:
     return 0
 
 
-def _start_dispatcher(db, settings):
-    """`serve --dispatch` / `ingest --dispatch`: the dispatcher as a thread."""
+def _start_dispatcher(db, settings, *, ingest_url: str | None = None):
+    """`serve --dispatch` / `ingest --dispatch`: the dispatcher as a thread, beside an
+    ingest on `ingest_url` (None: none, or the embedded broker). Its MQTT sinks on the
+    ingest's broker user would throw the ingest off in a loop on a Mosquitto that pins
+    client ids to user names: said at start, with the fix."""
     import os
 
-    from server.dispatch import Dispatcher, DispatchSettings
+    from server.dispatch import Dispatcher, DispatchSettings, shared_user_warning
 
-    return Dispatcher(db, DispatchSettings.from_env(os.environ, settings["PLANT_TIMEZONE"])).start()
+    dispatch_settings = DispatchSettings.from_env(os.environ, settings["PLANT_TIMEZONE"])
+    clash = shared_user_warning(ingest_url, dispatch_settings.mqtt_url)
+    if clash:
+        log.warning("%s", clash)
+    return Dispatcher(db, dispatch_settings).start()
 
 
 def cmd_add_sink(args, settings) -> int:
@@ -294,6 +306,17 @@ def cmd_mqtt_credentials(args, settings) -> int:
     for user in server_users:
         if not mc.SAFE_ID.match(user):
             raise UsageError(f"--server-user {user!r} is not a valid user name")
+    # the dispatcher's sinks: a user of their own, or they and the ingest of the same
+    # process would throw each other off (one client id per user)
+    dispatch_users = list(dict.fromkeys(args.dispatch_user or [mc.DISPATCH_USER]))
+    for user in dispatch_users:
+        if not mc.SAFE_ID.match(user):
+            raise UsageError(f"--dispatch-user {user!r} is not a valid user name")
+        if user in server_users:
+            raise UsageError(
+                f"--dispatch-user {user!r} is also a --server-user: the dispatcher needs a "
+                "user of its own (the broker makes the user name the client id)"
+            )
     for path in (args.passwd, args.acl):
         # checked before the transaction: new passwords must not be stored unwritten
         folder = os.path.dirname(os.path.abspath(path))
@@ -313,10 +336,11 @@ def cmd_mqtt_credentials(args, settings) -> int:
                 print(f"error: no active site {code!r} (sites: {known})", file=sys.stderr)
                 return 2
         scanners = list(Scanner.select().order_by(Scanner.id))
-        taken = [s.id for s in scanners if s.id in server_users]
+        taken = [s.id for s in scanners if s.id in server_users + dispatch_users]
         if taken:
             print(
-                f"error: a scanner is called {taken[0]!r}; pick another --server-user",
+                f"error: a scanner is called {taken[0]!r}; pick another --server-user "
+                "or --dispatch-user",
                 file=sys.stderr,
             )
             return 2
@@ -424,7 +448,7 @@ def cmd_mqtt_credentials(args, settings) -> int:
         central_site_acl.append(mc.central_site_acl(user, topics))
         accounts.append(mc.Account(user, hashed))
     server_accounts, server_shown = [], []
-    for user in server_users:
+    for user in server_users + dispatch_users:
         if existing.get(user) and not args.new_server_password:
             server_hash = existing[user]
         else:
@@ -434,7 +458,7 @@ def cmd_mqtt_credentials(args, settings) -> int:
         server_accounts.append(mc.Account(user, server_hash))
     accounts, shown = server_accounts + accounts, server_shown + shown
     mc.write_private(args.passwd, mc.password_file(accounts))
-    acl = mc.acl_file(scanner_ids, server_users, prefix, machine_codes)
+    acl = mc.acl_file(scanner_ids, server_users, prefix, machine_codes, dispatch_users)
     if central_site_acl:
         acl += "\n# each site's bridge: exactly its scanners' and machines' topics\n"
         acl += "\n".join(central_site_acl)
@@ -600,7 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add-sink", help="add an MQTT or andon sink to the dispatcher")
     p.add_argument("name")
     p.add_argument("kind", choices=("mqtt", "andon", "alerts"))
-    p.add_argument("--url", help="its broker (default: MQTT_URL of the dispatcher)")
+    p.add_argument(
+        "--url", help="its broker (default: DISPATCH_MQTT_URL, else MQTT_URL, of the dispatcher)"
+    )
     p.add_argument("--prefix", help="its topic prefix (default: MQTT_TOPIC_PREFIX)")
     p.add_argument(
         "--types", nargs="+", help="event types it takes (default: all; andon: those of a light)"
@@ -613,7 +639,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="an ingest worker's user, one per worker (repeatable; default koordinator-server)",
     )
-    p.add_argument("--new-server-password", action="store_true", help="replace its password")
+    p.add_argument(
+        "--dispatch-user",
+        action="append",
+        help="the dispatcher's user for its mqtt and andon sinks, one per dispatcher process "
+        "(repeatable; default koordinator-dispatch)",
+    )
+    p.add_argument(
+        "--new-server-password",
+        action="store_true",
+        help="replace the server and dispatcher users' passwords",
+    )
     p.add_argument("--rotate", action="store_true", help="new passwords for every scanner")
     p.add_argument("--scanner", action="append", help="new password for this scanner")
     p.add_argument(

@@ -8,6 +8,9 @@
   defaults).
 - `MQTT_URL`: the broker of the ingest; unset means the embedded broker of the zero-setup
   run.
+- `DISPATCH_MQTT_URL`: the broker, with the dispatcher's own user, of the `mqtt` and
+  `andon` sinks without a url of their own; unset: MQTT_URL (docs/deploy.md: give the
+  dispatcher its own user, the broker pins client ids to user names).
 - `MQTT_TOPIC_PREFIX`: `koordinator` by default.
 - `LOG_LEVEL`: `INFO` by default.
 - `PLANT_TIMEZONE`: the plant's IANA time zone (`Asia/Jakarta`), `UTC` by default: where
@@ -67,6 +70,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
         "SECRET_KEY": secret,
         "DATABASE_URL": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         "MQTT_URL": env.get("MQTT_URL") or None,
+        "DISPATCH_MQTT_URL": _mqtt_url(env, "DISPATCH_MQTT_URL"),
         "MQTT_TOPIC_PREFIX": env.get("MQTT_TOPIC_PREFIX", "koordinator"),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
@@ -85,6 +89,20 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
         # under the system's temporary directory
         "PRINT_SHEETS_DIR": env.get("PRINT_SHEETS_DIR") or None,
     }
+
+
+def _mqtt_url(env: Mapping[str, str], name: str) -> str | None:
+    """An MQTT broker URL setting, checked at start (None: unset)."""
+    from server.mqtt_session import MqttConfigError, parse_mqtt_url
+
+    url = (env.get(name) or "").strip()
+    if not url:
+        return None
+    try:
+        parse_mqtt_url(url, name)
+    except MqttConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    return url
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -524,16 +524,20 @@ class MqttSink:
     warning: it acknowledges a message it refuses as if it took it. `"mqtt5": false`
     speaks 3.1.1 from the start.
 
-    Config: `url` (default: MQTT_URL), `prefix` (default: MQTT_TOPIC_PREFIX), `mqtt5`
-    (default true), `max_in_flight` (default 100: publishes in flight at once, lowered to
-    the broker's Receive Maximum)."""
+    The sinks of one dispatcher on one broker user share one connection (`MqttSessions`):
+    Mosquitto as deployed makes the user name the client id, so two connections of one
+    user would throw each other off in turn.
+
+    Config: `url` (default: DISPATCH_MQTT_URL, else MQTT_URL), `prefix` (default:
+    MQTT_TOPIC_PREFIX), `mqtt5` (default true), `max_in_flight` (default 100: publishes
+    in flight at once, lowered to the broker's Receive Maximum)."""
 
     def __init__(self, config: Mapping, settings: DispatchSettings) -> None:
-        from server.mqtt_session import MAX_IN_FLIGHT, MqttSession
+        from server.mqtt_session import MAX_IN_FLIGHT
 
         url = config.get("url") or settings.mqtt_url
         if not url:
-            raise DeliveryError("no broker: set MQTT_URL or the sink's url")
+            raise DeliveryError("no broker: set DISPATCH_MQTT_URL (or MQTT_URL) or the sink's url")
         self.prefix = config.get("prefix") or settings.topic_prefix
         self.timeout = settings.timeout_s
         try:
@@ -542,22 +546,22 @@ class MqttSink:
             raise DeliveryError("max_in_flight must be a whole number") from None
         if not 1 <= limit <= 65535:
             raise DeliveryError("max_in_flight must be 1 to 65535")
-        self.session = MqttSession.from_url(
+        self.max_in_flight = limit
+        #: the dispatcher's sessions; a sink made on its own (a test) has its own
+        self._sessions = settings.sessions if settings.sessions is not None else MqttSessions()
+        self.session = self._sessions.acquire(
             url,
             client_id=config.get("client_id") or "",
-            name="sink",
             mqtt5=config.get("mqtt5", True) is not False,
-            fall_back_to_311=True,
             max_in_flight=limit,
-        ).start()
+        )
 
     def _publish(self, topic: str, body: bytes, retain: bool) -> None:
-        from server.mqtt_session import MqttSessionError
-
-        try:
-            self.session.publish_wait(topic, body, self.timeout, retain=retain)
-        except MqttSessionError as exc:
-            raise DeliveryError(str(exc)) from None
+        acked, error = self.session.publish_many(
+            [(topic, body, retain)], self.timeout, self.max_in_flight
+        )
+        if error is not None:
+            raise DeliveryError(error)
 
     def _messages(self, event) -> list[tuple[str, bytes, bool]]:
         body = encoded(event)
@@ -591,7 +595,11 @@ class MqttSink:
                 unsendable = str(exc) or type(exc).__name__
                 break
         flat = [m for messages in plan for m in messages]
-        acked, error = self.session.publish_many(flat, self.timeout) if flat else ([], None)
+        acked, error = (
+            self.session.publish_many(flat, self.timeout, self.max_in_flight)
+            if flat
+            else ([], None)
+        )
         results: list[tuple[bool, str, float]] = []
         failed = False
         i = 0
@@ -612,7 +620,90 @@ class MqttSink:
         return results
 
     def close(self) -> None:
-        self.session.close()
+        self._sessions.release(self.session)
+
+
+class MqttSessions:
+    """The MQTT sessions of one dispatcher: one per broker user (scheme, host, port, user
+    name), shared by every sink on it and counted, closed when its last sink closes.
+
+    Mosquitto as docs/deploy.md sets it up (`use_username_as_clientid true`) gives every
+    connection its user name as client id: a second connection of the same user drops the
+    first, which reconnects and drops the second, in a loop. So the `mqtt` and `andon`
+    sinks of a dispatcher (one thread each) publish on one connection; the session's
+    window bounds their publishes in flight together (the broker's Receive Maximum). The
+    first sink to open a user's session sets its protocol (`mqtt5`) and client id; a later
+    sink asking otherwise gets the session as it is, with a warning. The window is the
+    largest `max_in_flight` asked; each sink keeps its own within it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: key -> [session, users, (mqtt5, client_id) it was opened with]
+        self._open: dict[tuple, list] = {}
+
+    @staticmethod
+    def key(url: str) -> tuple:
+        from server.mqtt_session import MqttConfigError, parse_mqtt_url
+
+        try:
+            parts = parse_mqtt_url(url, "the sink's broker url")
+        except MqttConfigError as exc:
+            raise DeliveryError(str(exc)) from None
+        return (parts["tls"], parts["host"].lower(), parts["port"], parts["username"])
+
+    def acquire(self, url: str, *, client_id: str, mqtt5: bool, max_in_flight: int):
+        from server.mqtt_session import MqttSession
+
+        key = self.key(url)
+        with self._lock:
+            known = self._open.get(key)
+            if known is None:
+                session = MqttSession.from_url(
+                    url,
+                    client_id=client_id,
+                    name="sink",
+                    mqtt5=mqtt5,
+                    fall_back_to_311=True,
+                    max_in_flight=max_in_flight,
+                ).start()  # OSError: the broker cannot be reached now (a failed attempt)
+                self._open[key] = [session, 1, (mqtt5, client_id)]
+                return session
+            session, _users, opened = known
+            if opened != (mqtt5, client_id):
+                log.warning(
+                    "sink on %s asks mqtt5=%s client_id=%r; it shares the session of another "
+                    "sink on that broker user, opened with mqtt5=%s client_id=%r",
+                    session.url,
+                    mqtt5,
+                    client_id,
+                    *opened,
+                )
+            known[1] += 1
+            session.max_in_flight = max(session.max_in_flight, max_in_flight)
+            return session
+
+    def release(self, session) -> None:
+        """A sink is done with `session`: closed when no other sink uses it (one this pool
+        did not open is closed at once)."""
+        with self._lock:
+            for key, known in self._open.items():
+                if known[0] is session:
+                    known[1] -= 1
+                    if known[1] > 0:
+                        return
+                    del self._open[key]
+                    break
+        session.close()
+
+    def sessions(self) -> list:
+        with self._lock:
+            return [known[0] for known in self._open.values()]
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._open = list(self._open.values()), {}
+        for session, _users, _how in opened:
+            session.close()
 
 
 class AndonSink(MqttSink):
@@ -803,9 +894,13 @@ class DispatchSettings:
     plant_tz: str | None = None
     #: evaluate the flags (off: another dispatcher does, or a test delivers only)
     flags: bool = True
-    #: the broker of `mqtt` sinks without their own url, and the topic prefix
+    #: the broker of `mqtt` and `andon` sinks without their own url (DISPATCH_MQTT_URL,
+    #: else MQTT_URL), and the topic prefix
     mqtt_url: str | None = None
     topic_prefix: str = "koordinator"
+    #: the dispatcher's MQTT sessions, one per broker user (`MqttSessions`): each
+    #: `Dispatcher` gets its own; None: a sink made on its own opens its own
+    sessions: MqttSessions | None = dataclasses.field(default=None, repr=False, compare=False)
     #: the mail server of the alerts sink (server/config.py `smtp_settings`), None: no mail
     smtp: dict | None = None
     #: alerts are collected this long, then mailed as one (a storm is one mail)
@@ -827,7 +922,7 @@ class DispatchSettings:
     def from_env(cls, env: Mapping[str, str], plant_tz: str | None = None) -> DispatchSettings:
         values: dict = {
             "plant_tz": plant_tz,
-            "mqtt_url": env.get("MQTT_URL") or None,
+            "mqtt_url": dispatch_mqtt_url(env),
             "topic_prefix": env.get("MQTT_TOPIC_PREFIX") or "koordinator",
             "smtp": smtp_settings(env),
         }
@@ -846,6 +941,39 @@ class DispatchSettings:
         return cls(**values)
 
 
+def dispatch_mqtt_url(env: Mapping[str, str]) -> str | None:
+    """The sinks' default broker: DISPATCH_MQTT_URL (checked), else MQTT_URL, else None
+    (the embedded broker's run has no sink broker unless a sink names one)."""
+    from server.mqtt_session import parse_mqtt_url
+
+    url = (env.get("DISPATCH_MQTT_URL") or "").strip()
+    if url:
+        parse_mqtt_url(url, "DISPATCH_MQTT_URL")  # MqttConfigError, a ValueError
+        return url
+    return env.get("MQTT_URL") or None
+
+
+def shared_user_warning(ingest_url: str | None, sinks_url: str | None) -> str | None:
+    """The warning for a process running an ingest on `ingest_url` and the dispatcher's
+    MQTT sinks on `sinks_url` as the same broker user (None: no clash). No warning for the
+    embedded broker (MQTT_URL unset: it pins no client ids)."""
+    if not ingest_url or not sinks_url:
+        return None
+    try:
+        if MqttSessions.key(ingest_url) != MqttSessions.key(sinks_url):
+            return None
+    except DeliveryError:
+        return None  # a wrong URL is reported where it is used
+    user = MqttSessions.key(sinks_url)[3] or "(anonymous)"
+    return (
+        f"the dispatcher's MQTT sinks connect as broker user {user!r}, the same as the ingest "
+        "in this process (MQTT_URL): on a Mosquitto with use_username_as_clientid (docs/"
+        "deploy.md) the two connections throw each other off in turn and scans stop. Set "
+        "DISPATCH_MQTT_URL to the dispatcher's own user (mqtt-credentials --dispatch-user "
+        "koordinator-dispatch)"
+    )
+
+
 class Dispatcher:
     """Delivers events to every active sink; `run()` until `stop` is set, or `start()` as a
     thread of another process."""
@@ -859,7 +987,9 @@ class Dispatcher:
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
-        self.settings = settings or DispatchSettings()
+        #: one MQTT session per broker user for all of this dispatcher's sinks
+        self.sessions = MqttSessions()
+        self.settings = dataclasses.replace(settings or DispatchSettings(), sessions=self.sessions)
         self.kinds = dict(KINDS if kinds is None else kinds)
         self.clock = clock
         self._open: dict[int, tuple[str, object]] = {}
@@ -988,6 +1118,7 @@ class Dispatcher:
     def close(self) -> None:
         for sink_id in list(self._open):
             self._close_sink(sink_id)
+        self.sessions.close()
 
     def _close_sink(self, sink_id: int) -> None:
         opened = self._open.pop(sink_id, None)

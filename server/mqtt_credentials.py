@@ -5,7 +5,9 @@ password is generated here, printed once, and only its hash is kept (`Scanner.se
 in Mosquitto's own `$7$` PBKDF2-SHA512 format), so the password file can be written again
 at any time without knowing any password. The ACL lets a scanner write only its own
 `scans` and `status` topics and read only its own `results`; the server's users (one per
-ingest worker) read every scanner's scans and status and write every results topic.
+ingest worker) read every scanner's scans and status and write every results topic; the
+dispatcher's user (`koordinator-dispatch`, one per dispatcher process) writes the events
+and the andon lights of its `mqtt` and `andon` sinks, and nothing else.
 
 `BROKER_SECURITY` is the part of mosquitto.conf the ACL relies on: without
 `use_username_as_clientid` a client may pick any client id, so a scanner's credentials could
@@ -106,11 +108,16 @@ def broker_config(passwd: str, acl: str) -> str:
 MACHINE_USER_PREFIX = "machine."
 
 
+#: the dispatcher's broker user (DISPATCH_MQTT_URL) that `mqtt-credentials` writes by default
+DISPATCH_USER = "koordinator-dispatch"
+
+
 def acl_file(
     scanner_ids: Iterable[str],
     server_users: Iterable[str],
     prefix: str,
     machine_codes: Iterable[str] = (),
+    dispatch_users: Iterable[str] = (),
 ) -> str:
     lines = [
         "# Koordinator broker ACL, written by `python -m server mqtt-credentials`.",
@@ -127,8 +134,15 @@ def acl_file(
             f"topic write {prefix}/server/+/status",
             f"topic read {prefix}/machines/+/state",
             f"topic write {prefix}/machines/+/results",
-            # the dispatcher's MQTT and andon sinks (docs/events.md): an MQTT 5 broker
-            # refuses what its ACL does not allow, and the sink retries it for good
+            "",
+        ]
+    for user in dispatch_users:
+        # the dispatcher's MQTT and andon sinks (docs/events.md), retained flags and
+        # lights included: an MQTT 5 broker refuses what its ACL does not allow, and the
+        # sink retries it for good. Not an ingest user's: the sinks on an ingest's user
+        # and the ingest would throw each other off (one client id per user).
+        lines += [
+            f"user {user}",
             f"topic write {prefix}/events/#",
             f"topic write {prefix}/stations/+/andon/#",
             "",

@@ -21,7 +21,9 @@ Two ways to run it:
 - **threaded** (`start()`, the sinks): paho's network thread serves the connection and
   reconnects with the same back-off; `publish_wait()` (one message) and `publish_many()`
   (a sliding window in flight, at most `max_in_flight` and the broker's MQTT 5 Receive
-  Maximum) may be called from any thread. A PUBACK with a failure reason code (MQTT 5,
+  Maximum) may be called from any thread, several at once: the dispatcher's sinks on one
+  broker user share one session (server/dispatch.py `MqttSessions`), and the window is
+  the connection's, counted over all of them. A PUBACK with a failure reason code (MQTT 5,
   0x80 and above: not authorized, quota exceeded ...) is a message not delivered, and a
   message given up on (refused, no PUBACK in time, the connection lost) is taken out of
   paho's store, so paho neither sends it again on the next connection nor keeps it.
@@ -75,15 +77,16 @@ class MqttSessionError(Exception):
     """A publish did not get through: not connected, or no PUBACK in time."""
 
 
-def parse_mqtt_url(url: str) -> dict[str, Any]:
-    """`mqtt://user:pass@host:port` or `mqtts://...` -> host, port, tls, username, password."""
+def parse_mqtt_url(url: str, setting: str = "MQTT_URL") -> dict[str, Any]:
+    """`mqtt://user:pass@host:port` or `mqtts://...` -> host, port, tls, username, password.
+    `setting` names the variable in the error (MQTT_URL, DISPATCH_MQTT_URL)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise MqttConfigError(f"MQTT_URL is not a valid URL ({exc})") from None
+        raise MqttConfigError(f"{setting} is not a valid URL ({exc})") from None
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise MqttConfigError("MQTT_URL must look like mqtt://host:1883 or mqtts://host:8883")
+        raise MqttConfigError(f"{setting} must look like mqtt://host:1883 or mqtts://host:8883")
     tls = parts.scheme == "mqtts"
     return {
         "host": parts.hostname,
@@ -146,8 +149,12 @@ class MqttSession:
         #: MQTT 5 asked, but a broker answering "unsupported protocol version" (the
         #: embedded amqtt broker, an old Mosquitto) gets MQTT 3.1.1 from then on
         self.fall_back_to_311 = fall_back_to_311
-        #: threaded: the most publishes `publish_many` keeps in flight (`window`)
+        #: threaded: the most publishes `publish_many` keeps in flight (`window`), over
+        #: all its callers (the dispatcher's sinks share a session per broker user)
         self.max_in_flight = max(1, int(max_in_flight))
+        #: threaded: publishes of `publish_many` calls waiting for their PUBACK, all callers
+        self._in_flight = 0
+        self._room = threading.Condition(threading.Lock())
         #: the broker's Receive Maximum from the last CONNACK (MQTT 5; None: not given)
         self.broker_receive_maximum: int | None = None
         #: mid -> the failure reason code of its PUBACK (threaded; overwritten by the
@@ -267,7 +274,10 @@ class MqttSession:
             raise MqttSessionError(error)
 
     def publish_many(
-        self, messages: list[tuple[str, bytes, bool]], timeout: float
+        self,
+        messages: list[tuple[str, bytes, bool]],
+        timeout: float,
+        max_in_flight: int | None = None,
     ) -> tuple[list[float | None], str | None]:
         """Publish `messages` ((topic, payload, retain)) at QoS 1 in order with a sliding window of
         at most `window` in flight (threaded mode), all within `timeout`: the window is
@@ -283,50 +293,89 @@ class MqttSession:
         through (None: all did). The messages given up on are taken out of paho's store:
         paho does not send them again on the next connection (the caller publishes them
         again, in order) and keeps no copy.
+
+        Several threads may call it at once on one session (the dispatcher's MQTT and
+        andon sinks share their broker user's): `window` bounds their publishes in flight
+        together, so the connection keeps the broker's Receive Maximum, and
+        `max_in_flight` (the caller's own limit, at most `window`) bounds this call's.
         """
         n = len(messages)
         if not self._connected.wait(timeout):
             return [None] * n, "not connected to the broker"
         client = self.client
         epoch = self.epoch
-        window = self.window
+        window = self.window if max_in_flight is None else min(self.window, max_in_flight)
+        window = max(1, window)
         start = time.monotonic()
         deadline = start + timeout
         infos: list = []
         acked: list[float | None] = []
         error = None
-        while len(acked) < n:
-            done = len(acked)
-            if len(infos) - done < window:
-                for topic, payload, retain in messages[len(infos) : min(n, done + window)]:
-                    info = client.publish(topic, payload, qos=1, retain=retain)
-                    infos.append(info)
-                    if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                        break  # the connection just went
-            info = infos[done]
-            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                error = "not connected to the broker"
-                break
-            if not info._published and not self._wait(info, deadline, epoch):
-                error = (
-                    f"no PUBACK from the broker for {messages[done][0]}"
-                    if self.epoch == epoch and self._connected.is_set()
-                    else "lost the connection to the broker"
-                )
-                break
-            if self._refused:
-                refused = self._refused.pop(info.mid, None)
-                if refused is not None:
+        try:
+            while len(acked) < n:
+                done = len(acked)
+                if len(infos) - done < window:
+                    for topic, payload, retain in messages[len(infos) : min(n, done + window)]:
+                        # nothing of ours in flight: wait for room; else take what is free
+                        if not self._take_room(deadline if len(infos) == done else None):
+                            break
+                        info = client.publish(topic, payload, qos=1, retain=retain)
+                        infos.append(info)
+                        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                            break  # the connection just went
+                if len(infos) == done:
                     error = (
-                        f"the broker refused {messages[done][0]}: {refused} (0x{refused.value:02x})"
+                        f"no room to publish {messages[done][0]}: the connection's window "
+                        "stayed full (other sinks on this broker user)"
                     )
                     break
-            acked.append(time.monotonic() - start)
+                error = self._await(infos[done], messages[done][0], deadline, epoch)
+                if error is not None:
+                    break
+                acked.append(time.monotonic() - start)
+                self._give_room(1)
+        finally:
+            # what this call still holds of the window: not acknowledged, given up on
+            self._give_room(len(infos) - len(acked))
         if len(infos) > len(acked):
             self._forget(infos[len(acked) :])
         if len(acked) < n:
             acked += [None] * (n - len(acked))
         return acked, error
+
+    def _await(self, info, topic: str, deadline: float, epoch: int) -> str | None:
+        """Wait for `info`'s PUBACK; None when the broker took it, else why not."""
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return "not connected to the broker"
+        if not info._published and not self._wait(info, deadline, epoch):
+            return (
+                f"no PUBACK from the broker for {topic}"
+                if self.epoch == epoch and self._connected.is_set()
+                else "lost the connection to the broker"
+            )
+        if self._refused:
+            refused = self._refused.pop(info.mid, None)
+            if refused is not None:
+                return f"the broker refused {topic}: {refused} (0x{refused.value:02x})"
+        return None
+
+    def _take_room(self, deadline: float | None) -> bool:
+        """One place in the session's window (all callers of `publish_many`): at once, or
+        with `deadline` waiting for one until then. False: none."""
+        with self._room:
+            while self._in_flight >= self.window:
+                left = 0 if deadline is None else deadline - time.monotonic()
+                if left <= 0 or self._stopping.is_set():
+                    return False
+                self._room.wait(min(left, WAIT_SLICE))
+            self._in_flight += 1
+            return True
+
+    def _give_room(self, count: int) -> None:
+        if count > 0:
+            with self._room:
+                self._in_flight -= count
+                self._room.notify_all()
 
     def _wait(self, info, deadline: float, epoch: int) -> bool:
         """Wait for `info`'s PUBACK until `deadline`, in slices, giving up as soon as the

@@ -123,6 +123,25 @@ MISTAKES = [
     ("ingest-bad-mqtt-url", ["ingest"], {"MQTT_URL": "broker:1883"}, "MQTT_URL"),
     ("ingest-bad-batch", ["ingest"], {"INGEST_BATCH": "lots"}, "INGEST_BATCH"),
     (
+        "dispatch-bad-dispatch-mqtt-url",
+        ["dispatch"],
+        {"DISPATCH_MQTT_URL": "http://koordinator-dispatch:pw@broker:1883"},
+        "DISPATCH_MQTT_URL",
+    ),
+    (
+        "serve-bad-dispatch-mqtt-url",
+        ["serve", "--no-ingest", "--dispatch"],
+        {"DISPATCH_MQTT_URL": "broker:1883"},
+        "DISPATCH_MQTT_URL",
+    ),
+    (
+        "mqtt-credentials-dispatch-user-is-a-server-user",
+        ["mqtt-credentials", "--passwd", "{tmp}/p", "--acl", "{tmp}/a"]
+        + ["--dispatch-user", "koordinator-server"],
+        {},
+        "--dispatch-user",
+    ),
+    (
         "mqtt-credentials-missing-dir",
         ["mqtt-credentials", "--passwd", "/nonexistent/p", "--acl", "/nonexistent/a"],
         {},
@@ -282,3 +301,84 @@ def test_add_sink_for_a_stack_light(tmp_path):
     con = sqlite3.connect(tmp_path / "cli.db")
     kind, config = con.execute("SELECT kind, config FROM sink WHERE name = 'lights'").fetchone()
     assert (kind, json.loads(config)) == ("andon", {"url": "mqtt://127.0.0.1:1883"})
+
+
+def test_dispatch_mqtt_url_is_checked_and_redacted_like_mqtt_url():
+    """DISPATCH_MQTT_URL, the dispatcher's own broker user: checked at start, its password
+    never in a logged copy of the settings; unset, the sinks fall back to MQTT_URL."""
+    from server import config
+    from server.dispatch import DispatchSettings
+
+    env = {
+        "MQTT_URL": "mqtt://koordinator-server:secret1@10.0.0.5:1883",
+        "DISPATCH_MQTT_URL": "mqtts://koordinator-dispatch:secret2@10.0.0.5:8883",
+    }
+    settings = config.from_env(env)
+    assert settings["DISPATCH_MQTT_URL"] == env["DISPATCH_MQTT_URL"]
+    shown = repr(config.redact(settings))
+    assert "secret1" not in shown and "secret2" not in shown
+    assert "koordinator-dispatch" in shown
+    assert config.from_env({"MQTT_URL": env["MQTT_URL"]})["DISPATCH_MQTT_URL"] is None
+    assert DispatchSettings.from_env({"MQTT_URL": env["MQTT_URL"]}).mqtt_url == env["MQTT_URL"]
+    assert DispatchSettings.from_env({}).mqtt_url is None  # the embedded broker's run
+    for bad in ("http://broker", "broker:1883", "mqtt://host:port"):
+        with pytest.raises(config.ConfigError, match="DISPATCH_MQTT_URL"):
+            config.from_env({"DISPATCH_MQTT_URL": bad})
+
+
+@pytest.mark.parametrize("own_user", [False, True], ids=["sinks-on-ingest-user", "own-user"])
+def test_serve_dispatch_warns_at_start_when_the_sinks_are_the_ingests_user(tmp_path, own_user):
+    """`serve --dispatch` with the sinks' default broker user equal to its ingest's (no
+    DISPATCH_MQTT_URL) says so once at start, naming the fix; with a user of their own it
+    says nothing. Passwords stay out of the log. (No broker needed: the warning comes
+    from the settings.)"""
+    import signal
+    import threading
+    import time
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+        "MQTT_URL": "mqtt://koordinator-server:secretpw@127.0.0.1:1",
+    }
+    env.pop("DISPATCH_MQTT_URL", None)
+    if own_user:
+        env["DISPATCH_MQTT_URL"] = "mqtt://koordinator-dispatch:secretpw2@127.0.0.1:1"
+    port = _busy_port()
+    free = port.getsockname()[1]
+    port.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "serve", "--dispatch", "--port", str(free)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    serving = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+            if "Koordinator on http" in line:
+                serving.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        serving.wait(30)  # printed once the ingest and the dispatcher have started
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=20)[1]
+        reader.join(5)
+    out = "".join(lines)
+    assert serving.is_set(), (out, err)
+    warned = [line for line in err.splitlines() if "DISPATCH_MQTT_URL" in line]
+    if own_user:
+        assert warned == [], err
+    else:
+        assert len(warned) == 1, err
+        assert "koordinator-server" in warned[0] and "--dispatch-user" in warned[0]
+    assert "secretpw" not in out + err

@@ -3,7 +3,9 @@ Mosquitto password file and ACL written by `python -m server mqtt-credentials`."
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +20,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server import mqtt_credentials as mc
 from server.broker import EmbeddedBroker, ensure_local_broker
+from server.core import andon
+from server.dispatch import Dispatcher, DispatchSettings, add_sink, shared_user_warning
 from server.ingest import IngestSettings, IngestWorker
 from server.models import Scanner
 from server.mqtt_session import MqttSession, MqttSessionError
@@ -166,7 +170,7 @@ def _credentials(tmp_path, db_url, *extra):
 @pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
 def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
     shown = _credentials(tmp_path, db_url)
-    assert {"koordinator-server", "sc-recv", "sc-line"} <= set(shown)
+    assert {"koordinator-server", "koordinator-dispatch", "sc-recv", "sc-line"} <= set(shown)
     stored = Scanner.get_by_id("sc-recv").secret_hash
     assert stored.startswith("$7$") and shown["sc-recv"] not in stored
     assert mc.check_password(shown["sc-recv"], stored)
@@ -218,15 +222,20 @@ def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
         time.sleep(0.3)
         assert [p for _t, p, _r in line.got] == [b"for line"] or line.got == []
         # the dispatcher's sinks (MQTT 5: a refusal comes back as 0x87) may publish the
-        # events and the andon lights as the server's user; a scanner may not
+        # events and the andon lights, retained, as the dispatcher's user; neither a
+        # scanner nor an ingest worker's user may
+        assert "koordinator-dispatch" in shown
         sink = MqttSession.from_url(
-            f"mqtt://koordinator-server:{shown['koordinator-server']}@127.0.0.1:{broker.port}",
+            f"mqtt://koordinator-dispatch:{shown['koordinator-dispatch']}@127.0.0.1:{broker.port}",
             mqtt5=True,
             name="sink",
         ).start()
-        forger = MqttSession.from_url(
-            f"mqtt://sc-recv:{shown['sc-recv']}@127.0.0.1:{broker.port}", mqtt5=True, name="x"
-        ).start()
+        forgers = [
+            MqttSession.from_url(
+                f"mqtt://{user}:{shown[user]}@127.0.0.1:{broker.port}", mqtt5=True, name="x"
+            ).start()
+            for user in ("sc-line", "koordinator-server")
+        ]
         try:
             for topic in (
                 "koordinator/events/scan.accepted",
@@ -234,12 +243,16 @@ def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
                 "koordinator/stations/A1/andon",
                 "koordinator/stations/A1/andon/detail",
             ):
-                sink.publish_wait(topic, b"{}", timeout=5)
+                sink.publish_wait(topic, b"{}", timeout=5, retain=True)
+            for forger in forgers:
+                with pytest.raises(MqttSessionError, match="Not authorized"):
+                    forger.publish_wait("koordinator/events/scan.accepted", b"{}", timeout=5)
             with pytest.raises(MqttSessionError, match="Not authorized"):
-                forger.publish_wait("koordinator/events/scan.accepted", b"{}", timeout=5)
+                sink.publish_wait("koordinator/scanners/sc-recv/results", b"{}", timeout=5)
         finally:
             sink.close()
-            forger.close()
+            for forger in forgers:
+                forger.close()
     finally:
         for c in clients:
             c.close()
@@ -312,6 +325,130 @@ def test_a_scanner_cannot_take_an_ingest_workers_client_id(
         for w in workers:
             w.stop()
         broker.kill()
+
+
+def _watcher(tmp_path) -> str:
+    """A user of the test's own that reads every topic (events and lights included)."""
+    password = "watch-it"
+    with open(tmp_path / "passwd", "a", encoding="utf-8") as fh:
+        fh.write(f"watch:{mc.hash_password(password)}\n")
+    with open(tmp_path / "acl", "a", encoding="utf-8") as fh:
+        fh.write("\nuser watch\ntopic read koordinator/#\n")
+    return password
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+@pytest.mark.parametrize("sinks_user", ["koordinator-dispatch", "koordinator-server"])
+def test_serve_with_the_dispatchers_mqtt_sinks_on_a_broker_set_up_as_deploy_md(
+    plant, db, db_url, tmp_path, sinks_user
+):
+    """Issue 14: `serve --dispatch` on Mosquitto as docs/deploy.md sets it up (client ids
+    pinned to user names, the files of `mqtt-credentials`): the ingest on MQTT_URL's user,
+    the dispatcher's `mqtt` and `andon` sinks on DISPATCH_MQTT_URL's, all in one process
+    for a few seconds. Each user has one connection, made once; scans are answered, the
+    events and the lights delivered. With the sinks on the ingest's user (DISPATCH_MQTT_URL
+    unset, as before the fix) the same run is the loop of disconnects it was, and the
+    start-up warning names the fix."""
+    shown = _credentials(tmp_path, db_url)
+    assert {"koordinator-server", "koordinator-dispatch"} <= set(shown)
+    watch_password = _watcher(tmp_path)
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+
+    def url(user: str) -> str:
+        return f"mqtt://{user}:{shown[user]}@{broker.host}:{broker.port}"
+
+    env = {"MQTT_URL": url("koordinator-server")}
+    if sinks_user != "koordinator-server":
+        env["DISPATCH_MQTT_URL"] = url(sinks_user)
+    settings = dataclasses.replace(
+        DispatchSettings.from_env(env),
+        poll_s=0.05,
+        timeout_s=2,
+        backoff_base_s=0.05,
+        backoff_max_s=0.2,
+        flags=False,
+    )
+    clash = shared_user_warning(env["MQTT_URL"], settings.mqtt_url)
+    add_sink("bus", "mqtt", {}, ["scan.accepted", "scan.rejected"])
+    add_sink("light", "andon", {}, andon.TYPES)
+    codes = plant.items("STEEL", count=6, qty=5)
+    ingest = IngestWorker(db, IngestSettings.from_env(env["MQTT_URL"], {})).start()
+    watcher = Client(broker.port, "watch", watch_password)
+    scanner = Client(broker.port, "sc-recv", shown["sc-recv"])
+    dispatcher = None
+    try:
+        assert ingest.wait_subscribed(10), broker.log_text()[-2000:]
+        assert watcher.connected.wait(5) and watcher.refused is None
+        watcher.subscribe("koordinator/events/#")
+        watcher.subscribe("koordinator/stations/RECV/andon")
+        assert scanner.connected.wait(5) and scanner.refused is None
+        scanner.subscribe("koordinator/scanners/sc-recv/results")
+        dispatcher = Dispatcher(db, settings).start()
+        started = time.monotonic()
+        scans = [(f"clid-{n}", code) for n, code in enumerate(codes)] + [("clid-bad", "nonsense")]
+        for scan_id, code in scans:
+            body = {"scan_id": scan_id, "code": code, "scanned_at": "2026-11-26T08:00:00Z"}
+            scanner.publish("koordinator/scanners/sc-recv/scans", json.dumps(body).encode())
+            time.sleep(0.4)  # a few seconds of scans, events and lights together
+
+        def answered() -> set:
+            return {json.loads(p)["scan_id"] for _t, p, _r in scanner.got}
+
+        def events_seen() -> list:
+            return [t for t, _p, _r in watcher.got if "/events/" in t]
+
+        def lights() -> list:
+            return [p for t, p, _r in watcher.got if t.endswith("/andon")]
+
+        if clash is None:
+            assert wait_for(lambda: answered() == {s for s, _c in scans}, 15), scanner.got
+            assert wait_for(lambda: len(events_seen()) >= len(scans), 15), watcher.got
+            assert events_seen().count("koordinator/events/scan.accepted") == len(codes)
+            assert "koordinator/events/scan.rejected" in events_seen()
+            assert wait_for(lambda: lights()[-1:] == [b"red"], 10), watcher.got  # nonsense
+            assert b"green" in lights()
+        time.sleep(max(0.0, 4.0 - (time.monotonic() - started)))
+        sessions = dispatcher.sessions.sessions()
+        taken_over = broker.log_text().count("already connected, closing old connection")
+        if clash is None:
+            # one connection per user, made once: no one threw anyone off
+            assert taken_over == 0, broker.log_text()[-3000:]
+            assert [s.epoch for s in sessions] == [1] and sessions[0].connected
+            assert ingest._epoch == 1 and ingest.connected
+            assert sessions[0].username == sinks_user
+        else:
+            # the ingest and the sinks' one session as one user: they take turns
+            assert "DISPATCH_MQTT_URL" in clash and "koordinator-dispatch" in clash
+            assert len(sessions) == 1
+            assert ingest._epoch + sessions[0].epoch > 3, (ingest._epoch, sessions[0].epoch)
+            assert taken_over >= 2, broker.log_text()[-3000:]
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+        ingest.stop()
+        watcher.close()
+        scanner.close()
+        broker.kill()
+
+
+def test_the_start_up_warning_of_sinks_on_the_ingests_user():
+    """Said when the sinks' default broker user is the ingest's (same broker); not for
+    another user, another broker, or the embedded broker (MQTT_URL unset)."""
+    server = "mqtt://koordinator-server:a@10.0.0.5:1883"
+    assert "DISPATCH_MQTT_URL" in shared_user_warning(
+        server, "mqtt://koordinator-server:b@10.0.0.5"
+    )
+    assert shared_user_warning(server, "mqtt://koordinator-dispatch:c@10.0.0.5:1883") is None
+    assert shared_user_warning(server, "mqtt://koordinator-server:a@10.0.0.6:1883") is None
+    assert shared_user_warning(None, None) is None
+    assert shared_user_warning(None, "mqtt://127.0.0.1:1883") is None
+    sinks = DispatchSettings.from_env({"MQTT_URL": server}).mqtt_url
+    assert shared_user_warning(server, sinks) is not None  # DISPATCH_MQTT_URL unset
+    env = {"MQTT_URL": server, "DISPATCH_MQTT_URL": "mqtt://koordinator-dispatch:c@10.0.0.5"}
+    assert DispatchSettings.from_env(env).mqtt_url == env["DISPATCH_MQTT_URL"]
+    with pytest.raises(ValueError, match="DISPATCH_MQTT_URL must look like"):
+        DispatchSettings.from_env({"DISPATCH_MQTT_URL": "http://10.0.0.5"})
 
 
 def test_deploy_doc_config_pins_client_ids_on_its_listener():

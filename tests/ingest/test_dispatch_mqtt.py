@@ -176,9 +176,9 @@ class RefusingSession(MqttSession):
 
     refuse: set[str] = set()
 
-    def publish_many(self, messages, timeout):
+    def publish_many(self, messages, timeout, max_in_flight=None):
         sent = [m for m in messages if m[0] not in self.refuse]
-        acked, error = super().publish_many(sent, timeout)
+        acked, error = super().publish_many(sent, timeout, max_in_flight)
         got = iter(acked)
         out = [None if m[0] in self.refuse else next(got) for m in messages]
         if error is None and None in out:
@@ -189,7 +189,7 @@ class RefusingSession(MqttSession):
 class RefusingSink(MqttSink):
     def __init__(self, config, settings) -> None:
         super().__init__(config, settings)
-        self.session.close()
+        self._sessions.release(self.session)  # the dispatcher's: closed, its only user
         self.session = RefusingSession.from_url(config["url"], name="sink").start()
 
 
@@ -270,3 +270,85 @@ def test_an_event_the_brokers_acl_refuses_is_a_failed_attempt_retried(db, plant,
         sub.close()
         dispatcher.close()
         broker.kill()
+
+
+def test_the_sinks_of_a_dispatcher_share_one_session_per_broker_user(broker, db, plant):
+    """An `mqtt` and an `andon` sink of one dispatcher on the same broker user publish on
+    one connection (a second one of that user would throw the first off on a broker that
+    pins client ids to user names), each within its own max_in_flight; it closes with the
+    last of them. Another user, or another dispatcher, has a session of its own."""
+    from server.core import andon
+
+    add_sink("bus", "mqtt", {"url": broker.url, "max_in_flight": 3})
+    add_sink("light", "andon", {"url": broker.url}, andon.TYPES)
+    add_sink("other", "mqtt", {"url": f"mqtt://someone@{broker.host}:{broker.port}"})
+    sub = Subscriber(broker.host, broker.port)
+    lights = Subscriber(broker.host, broker.port, "koordinator/stations/#")
+    dispatcher = Dispatcher(db, FAST)
+    other = Dispatcher(db, FAST)
+    try:
+        with writing(db):
+            events.write([("scan.accepted", f"IT-{i}", {"n": i}) for i in range(10)], utcnow())
+        _drain(dispatcher, lambda: len(_ids(sub.got())) >= 10)
+        sessions = dispatcher.sessions.sessions()
+        assert len(sessions) == 2, sessions  # anonymous on the broker, and "someone"
+        assert sorted(s.username or "" for s in sessions) == ["", "someone"]
+        shared = next(s for s in sessions if s.username is None)
+        opened = {sink.name: dispatcher._sink(sink) for sink in Sink.select()}
+        assert opened["bus"].session is opened["light"].session is shared
+        assert opened["other"].session is not shared
+        assert shared.epoch == 1 and shared.max_in_flight == 100  # the largest asked
+        assert opened["bus"].max_in_flight == 3
+        assert _until(lambda: any(t.endswith("/andon") for t, _p, _r in lights.got()))
+        other.run_once()  # another dispatcher (its andon sink ticks): its own session
+        assert other.sessions.sessions() and all(
+            s not in sessions for s in other.sessions.sessions()
+        )
+
+        dispatcher._close_sink(Sink.get(Sink.name == "bus").id)
+        assert shared.connected and shared in dispatcher.sessions.sessions()
+        dispatcher._close_sink(Sink.get(Sink.name == "light").id)
+        assert not shared.connected and shared not in dispatcher.sessions.sessions()
+    finally:
+        sub.close()
+        lights.close()
+        dispatcher.close()
+        other.close()
+    assert dispatcher.sessions.sessions() == [] and other.sessions.sessions() == []
+
+
+def test_one_window_for_all_the_callers_of_a_session(broker):
+    """Two threads publishing on one session at once never have more in flight together
+    than its window (the broker's Receive Maximum is the connection's, not a caller's)."""
+    session = MqttSession.from_url(
+        broker.url, name="sink", mqtt5=True, fall_back_to_311=True, max_in_flight=4
+    )
+    session.start()
+    peak = []
+    original = session._take_room
+
+    def counting(deadline):
+        took = original(deadline)
+        peak.append(session._in_flight)
+        return took
+
+    session._take_room = counting
+    results = []
+    try:
+        assert session.wait_connected(5)
+
+        def publish(name):
+            msgs = [(f"koordinator/test/{name}", b"x" * 10, False)] * 200
+            results.append(session.publish_many(msgs, 10, max_in_flight=4))
+
+        threads = [threading.Thread(target=publish, args=(n,)) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert [error for _acked, error in results] == [None, None]
+        assert all(None not in acked for acked, _e in results)
+        assert max(peak) <= 4 and max(peak) >= 2, max(peak)
+        assert session._in_flight == 0
+    finally:
+        session.close()
