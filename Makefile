@@ -80,8 +80,10 @@ run: install
 demo: install
 	$(BIN)/python -m server demo --port $(PORT)
 
+# With TEST_POSTGRES_URL: two pytest processes side by side, one per backend (the suite
+# mostly waits, so the run takes about its longer half); PYTEST_ARGS reach both.
 test: install-dev system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python tests/run_backends.py $(PYTEST_ARGS)
 
 # Regenerate the screenshots of docs/img/pages (the page tests take them into a temp dir
 # otherwise, so that a test run leaves the work tree clean).

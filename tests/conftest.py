@@ -21,6 +21,49 @@ from server.models import MODELS, SchemaMigration
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+if POSTGRES_URL:
+    # The test database's commits do not wait for the WAL to reach the disk: a test's data
+    # need not outlive a crash of the PostgreSQL server, and each test's fixtures commit
+    # dozens of times (the plant's set-up took 1.8-2.1 s a test with it on, 0.9-1.1 s
+    # off). libpq reads PGOPTIONS on every connection: this session's, its app's, and the
+    # servers and workers it starts as processes. Nothing else changes: the transactions,
+    # locks and isolation a test sees are the same.
+    os.environ["PGOPTIONS"] = (
+        os.environ.get("PGOPTIONS", "") + " -c synchronous_commit=off"
+    ).strip()
+#: the half of the suite that runs the tests with no backend parameter when `make test`
+#: runs one pytest process per backend (`--backend`, tests/run_backends.py): the SQLite
+#: half, whose tests are the quicker ones (README.md "Install, run, test", docs/decisions.md
+#: "The suite's two halves")
+UNPARAMETRIZED_HALF = "sqlite"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backend",
+        choices=["all", "sqlite", "postgres"],
+        default="all",
+        help="run only this backend's half of the suite: its db_url tests, and for "
+        f"{UNPARAMETRIZED_HALF} the tests with no backend (make test runs both side by side)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """`--backend X` keeps X's half: the tests whose db_url is X and, in the half named by
+    UNPARAMETRIZED_HALF, those with no db_url. The other half's tests are deselected (so a
+    SQLite half never connects to TEST_POSTGRES_URL: pytest_collection_finish claims the
+    database only for a selected PostgreSQL test)."""
+    backend = config.getoption("backend")
+    if backend == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        param = callspec.params.get("db_url") if callspec is not None else None
+        (keep if (param or UNPARAMETRIZED_HALF) == backend else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_configure(config):
@@ -132,12 +175,28 @@ class _Postgres:
                     "one a database of its own (TEST_POSTGRES_URL)",
                     returncode=3,
                 )
+            # busy() reads each backend's state; with track_activities off it is 'disabled'
+            # for all of them, and every test would wait SETTLE_S and fail for idle ones
+            cur.execute("SHOW track_activities")
+            if cur.fetchone()[0] != "on":
+                conn.close()
+                pytest.exit(
+                    f"{POSTGRES_URL}: track_activities is off; the tests read "
+                    "pg_stat_activity to find the backends a test left running",
+                    returncode=3,
+                )
         cls.claim_conn = conn
 
     @classmethod
     def busy(cls) -> list[tuple]:
         """The backends of the test database, other than the session's own, that are in a
-        transaction or running a statement (an idle pooled connection holds no lock)."""
+        transaction or running a statement (an idle pooled connection holds no lock). Every
+        backend of the database is this session's (the advisory lock keeps other sessions
+        out, and a `--backend sqlite` half never connects), so unlike the worker threads
+        there is none of an earlier test's to tell apart. A state that is NULL (a backend
+        of a role whose activity this one may not read; the suite connects as the owner)
+        or 'disabled' (track_activities off in that backend; claim() refuses a database
+        where it is off) is counted as busy: unknown is not idle."""
         cls.claim()
         with cls.claim_conn.cursor() as cur:
             cur.execute(
@@ -208,16 +267,22 @@ class _Postgres:
 WORKER_THREADS = ("ingest", "ingest-guard", "dispatcher")
 
 
-def _workers_alive() -> list[str]:
-    """The worker threads still running SETTLE_S after their test (a stopped ingest's
-    guard thread ends within half a second)."""
-    deadline = time.monotonic() + SETTLE_S
+def _worker_threads() -> set[threading.Thread]:
+    return {
+        t
+        for t in threading.enumerate()
+        if t.name in WORKER_THREADS or t.name.startswith("dispatcher-")
+    }
+
+
+def _workers_alive(before: set[threading.Thread], settle_s: float = SETTLE_S) -> list[str]:
+    """The worker threads started during the test (not in `before`, those alive when its
+    database was set up) still running SETTLE_S after it (a stopped ingest's guard thread
+    ends within half a second). A thread an earlier test left running was blamed on that
+    test; it is not blamed again on each test after it."""
+    deadline = time.monotonic() + settle_s
     while True:
-        alive = [
-            t.name
-            for t in threading.enumerate()
-            if t.name in WORKER_THREADS or t.name.startswith("dispatcher-")
-        ]
+        alive = sorted(t.name for t in _worker_threads() - before)
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)
@@ -225,6 +290,7 @@ def _workers_alive() -> list[str]:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path) -> str:
+    workers_before = _worker_threads()
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/koordinator.db"
         busy = []
@@ -235,7 +301,7 @@ def db_url(request, tmp_path) -> str:
             _Postgres.ready = False
     # after every fixture that depends on the database (apps, workers, processes) is gone:
     # a worker still running would write into the next test's database
-    threads = _workers_alive()
+    threads = _workers_alive(workers_before)
     if request.param == "postgres":
         busy = _Postgres.settle()
     if threads or busy:

@@ -6,11 +6,13 @@ dispatcher mid-queue prints no label twice outside the documented window."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -303,9 +305,16 @@ def _cups_pdf_queue() -> bool:
     return done.returncode == 0
 
 
+def _cups_pdfs() -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in CUPS_OUT.glob("*.pdf")} if CUPS_OUT.exists() else {}
+
+
 def test_a_pdf_cups_job_lands_as_a_pdf_that_decodes(plant, api, db):
     """Real CUPS with cups-pdf (docs/labels.md "Testing with CUPS"): the queue KZ_PDF writes
-    each job as a PDF into ~/PDF. Skipped where CUPS is not set up."""
+    each job as a PDF into ~/PDF, named by the job's title (so a second job overwrites the
+    first). The queue and the directory are the machine's: the test holds a lock file
+    while it prints and reads, so `make test`'s other half, or another checkout's run,
+    waits instead of printing over it. Skipped where CUPS is not set up."""
     if not _cups_pdf_queue():
         pytest.skip(f"no CUPS queue {CUPS_QUEUE} (cups + printer-driver-cups-pdf)")
     _register(api, "office-pdf", CUPS_QUEUE, station="END", kind="pdf-cups")
@@ -313,14 +322,21 @@ def test_a_pdf_cups_job_lands_as_a_pdf_that_decodes(plant, api, db):
     unit = _started(plant, qty=1)
     for scanner in ("sc-a2", "sc-qa"):
         assert _scan(db, scanner, unit).accepted
-    before = set(CUPS_OUT.glob("*.pdf")) if CUPS_OUT.exists() else set()
-    done = _scan(db, "sc-end", unit)
-    assert done.message.endswith("label printing at office-pdf"), done.message
-    _drain(Dispatcher(db, FAST), lambda: PrintJob.get().state == "sent")
-    assert _until(lambda: CUPS_OUT.exists() and set(CUPS_OUT.glob("*.pdf")) - before, 30)
-    (landed,) = set(CUPS_OUT.glob("*.pdf")) - before
-    assert _until(lambda: landed.stat().st_size > 0 and landed.read_bytes().rstrip().endswith(
-        b"%%EOF"), 10)  # fmt: skip
-    pages = pdf_pages(landed.read_bytes(), dpi=300)
-    assert [r.text for r in decode_image(pages[0])] == [unit]
-    landed.unlink()
+    lock = Path(tempfile.gettempdir()) / f"koordinator-cups-{CUPS_QUEUE}.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
+        before = _cups_pdfs()
+
+        def landed() -> list[Path]:  # new, or written again since (the same title)
+            return [p for p, mtime in _cups_pdfs().items() if before.get(p) != mtime]
+
+        done = _scan(db, "sc-end", unit)
+        assert done.message.endswith("label printing at office-pdf"), done.message
+        _drain(Dispatcher(db, FAST), lambda: PrintJob.get().state == "sent")
+        assert _until(landed, 30)
+        (pdf,) = landed()
+        assert _until(lambda: pdf.stat().st_size > 0 and pdf.read_bytes().rstrip().endswith(
+            b"%%EOF"), 10)  # fmt: skip
+        pages = pdf_pages(pdf.read_bytes(), dpi=300)
+        assert [r.text for r in decode_image(pages[0])] == [unit]
+        pdf.unlink()

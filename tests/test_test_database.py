@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import psycopg2
 import pytest
@@ -45,3 +46,26 @@ def test_a_backend_left_in_a_transaction_is_found_and_ended(postgres_guard, db_u
         assert postgres_guard.busy() == []
     finally:
         left.close()
+
+
+def test_only_the_worker_threads_a_test_started_are_blamed():
+    """A worker thread alive when a test's database was set up was an earlier test's (and
+    failed that test): the teardown blames only the ones started since."""
+    from tests.conftest import _worker_threads, _workers_alive
+
+    stop = threading.Event()
+    earlier = threading.Thread(target=stop.wait, name="dispatcher", daemon=True)
+    started = threading.Thread(target=stop.wait, name="ingest", daemon=True)
+    earlier.start()
+    try:
+        before = _worker_threads()
+        assert earlier in before
+        assert _workers_alive(before, settle_s=0.2) == []
+        started.start()
+        assert _workers_alive(before, settle_s=0.2) == ["ingest"]
+        stop.set()
+        started.join(5)
+        assert _workers_alive(before, settle_s=0.2) == []
+    finally:
+        stop.set()
+        earlier.join(5)

@@ -128,12 +128,17 @@ def _rows(scanner: str) -> list[LedgerEntry]:
     )
 
 
+#: scans per tablet in the suite: four cuts, each kind (the Wi-Fi, the server process)
+#: twice, each with scans typed during it; bench/bench_scan_outbox.py runs the same test as
+#: a soak (250 a tablet, 25 cuts) through KOORDINATOR_OUTBOX_SOAK
+PER_SCANNER = int(os.environ.get("KOORDINATOR_OUTBOX_SOAK") or 40)
+CUT_EVERY, CUT_LEN = 20, 6
+
+
 @pytest.mark.timeout(900)  # a loaded CI machine: each server start can take seconds
-def test_500_scans_through_20_network_cuts_land_once_in_order(
-    plant, web_users, server, tablet, api
-):
+def test_scans_through_network_cuts_land_once_in_order(plant, web_users, server, tablet, api):
     api.post("/api/scanners", {"id": "sc-recv2", "station": "RECV"}, expected=201)
-    per_scanner = 250
+    per_scanner = PER_SCANNER
     codes = {
         "sc-recv": plant.items("NUT", count=per_scanner),
         "sc-recv2": plant.items("NUT", count=per_scanner),
@@ -143,7 +148,7 @@ def test_500_scans_through_20_network_cuts_land_once_in_order(
         pages[scanner] = tablet()
         _open(pages[scanner], web_users["operator"], scanner)
 
-    cut_every, cut_len, cuts = 25, 6, 0
+    cut_every, cut_len, cuts = CUT_EVERY, CUT_LEN, 0
     started = time.monotonic()
     for i in range(2 * per_scanner):
         scanner = "sc-recv" if i % 2 == 0 else "sc-recv2"
@@ -161,7 +166,7 @@ def test_500_scans_through_20_network_cuts_land_once_in_order(
             else:
                 server.start()
         _type(pages[scanner], codes[scanner][i // 2])
-    assert cuts == 20
+    assert cuts == (2 * per_scanner - 5 - 1) // cut_every + 1 >= 4  # each kind twice at least
     for pg in pages.values():
         expect(_pending(pg)).to_have_text("0", timeout=90_000)
         expect(pg.locator("#offline")).to_be_hidden()
@@ -181,9 +186,9 @@ def test_500_scans_through_20_network_cuts_land_once_in_order(
         assert {r.status for r in rows} == {"accepted"}
         assert [r.scan_id for r in rows] == sorted(r.scan_id for r in rows)  # time-ordered ids
         assert all(len(r.scan_id) == 32 for r in rows)
-    # about a minute on an idle 2-core machine; typing (10 keystrokes a scan over CDP) is
-    # most of it. A bound here would fail for a loaded machine, not for the page.
-    print(f"500 scans, 20 cuts: {elapsed:.0f} s")
+    # typing (10 keystrokes a scan over CDP) is most of it; a bound here would fail for a
+    # loaded machine, not for the page (the soak's figure: bench/bench_scan_outbox.py)
+    print(f"{2 * per_scanner} scans, {cuts} cuts: {elapsed:.1f} s")
 
 
 @pytest.mark.parametrize("lang", ["en", "id"])
