@@ -539,6 +539,8 @@ class MqttSink:
         if not url:
             raise DeliveryError("no broker: set DISPATCH_MQTT_URL (or MQTT_URL) or the sink's url")
         self.prefix = config.get("prefix") or settings.topic_prefix
+        if not self.prefix or any(c in self.prefix for c in "#+\x00"):
+            raise DeliveryError(f"prefix {self.prefix!r}: a topic, no # or + in it")
         self.timeout = settings.timeout_s
         try:
             limit = int(config.get("max_in_flight") or MAX_IN_FLIGHT)

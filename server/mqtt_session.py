@@ -311,6 +311,7 @@ class MqttSession:
         infos: list = []
         acked: list[float | None] = []
         error = None
+        bad = None  # why paho refused to publish a message (its place given back)
         try:
             while len(acked) < n:
                 done = len(acked)
@@ -319,12 +320,17 @@ class MqttSession:
                         # nothing of ours in flight: wait for room; else take what is free
                         if not self._take_room(deadline if len(infos) == done else None):
                             break
-                        info = client.publish(topic, payload, qos=1, retain=retain)
+                        try:
+                            info = client.publish(topic, payload, qos=1, retain=retain)
+                        except ValueError as exc:  # a topic with a wildcard, a payload too big
+                            self._give_room(1)  # taken above, never in flight
+                            bad = f"cannot publish {topic}: {exc}"
+                            break
                         infos.append(info)
                         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                             break  # the connection just went
                 if len(infos) == done:
-                    error = (
+                    error = bad or (
                         f"no room to publish {messages[done][0]}: the connection's window "
                         "stayed full (other sinks on this broker user)"
                     )

@@ -383,3 +383,23 @@ def test_threaded_falls_back_to_mqtt_311_for_a_broker_without_mqtt5(tmp_path):
         session.close()
         strict.close()
         embedded.stop()
+
+
+def test_threaded_publish_many_gives_back_the_place_of_a_topic_paho_refuses(broker):
+    """A topic paho refuses to publish (a wildcard in it: a sink's bad prefix) is an error
+    of that call, and its place in the window is given back: the sinks sharing the
+    session's window go on publishing (it once leaked a place a call, until none was left)."""
+    session = MqttSession.from_url(broker.url, name="test", max_in_flight=3).start()
+    try:
+        assert session.wait_connected(10)
+        for _ in range(5):
+            acked, error = session.publish_many(
+                [("t/ok/a", b"a", False), ("t/#/x", b"x", False)], timeout=5
+            )
+            assert acked[0] is not None and acked[1] is None
+            assert error and "cannot publish t/#/x" in error
+        assert session._in_flight == 0
+        acked, error = session.publish_many([("t/ok/b", b"b", False)] * 5, timeout=5)
+        assert error is None and None not in acked
+    finally:
+        session.close()
