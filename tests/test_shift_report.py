@@ -5,10 +5,12 @@ flags, downtime — in the reader's language."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pypdfium2 as pdfium
 import pytest
 
+from server.core.errors import NotFound
 from server.models import LedgerEntry, User
 from tests.test_exports import D, at, get, shop  # noqa: F401 - the fixture
 
@@ -257,3 +259,29 @@ def test_a_sites_own_shift(shifts_of_day, api, db):
 def test_shift_refusals(shifts_of_day, api, qs, status, error):
     resp, data = get(api, f"/api/reports/shift.pdf{qs}")
     assert resp.status_code == status and resp.get_json()["error"] == error, data[:200]
+
+
+def test_the_share_of_a_plant_wide_shift_at_a_site_counts_the_sites_own_shifts(plant, api, db):
+    """Plant-wide Day and Night of 8 h; EAST has its own Night of 12 h. At EAST, Day's
+    share is 8 of the 8 + 12 hours its stations work (0.4), not the plant's 8 of 16."""
+    from server.core import locations, shiftreport
+
+    api.post("/api/sites", {"code": "EAST", "name": "East hall"}, expected=201)
+    for body in (
+        {"name": "Day", "start": "06:00", "end": "14:00"},
+        {"name": "Night", "start": "22:00", "end": "06:00"},
+        {"name": "Night", "start": "18:00", "end": "06:00", "site": "EAST"},
+    ):
+        api.post("/api/shifts", body, expected=201)
+    east = locations.known_site("EAST").id
+    day = shiftreport.resolve_shift("Day", east)
+    assert shiftreport.shift_share(day, east) == Decimal("0.4")
+    assert shiftreport.shift_share(day) == Decimal("0.5")
+    # a user limited to another site is not told of EAST's own shifts
+    api.post("/api/sites", {"code": "WEST", "name": "West hall"}, expected=201)
+    api.post("/api/shifts", {"name": "Late", "start": "14:00", "end": "22:00", "site": "EAST"},
+             expected=201)  # fmt: skip
+    assert shiftreport.resolve_shift("Late", None).site_id == east
+    west = locations.known_site("WEST").id
+    with pytest.raises(NotFound):
+        shiftreport.resolve_shift("Late", None, {west})

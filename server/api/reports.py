@@ -93,7 +93,7 @@ def shift_report(query: ShiftQuery):
     if site_id is None and mine is not None and len(mine) == 1:
         site_id = next(iter(mine))  # a user of one site: its own shifts
     shift_name = (query.shift or "").strip() or None
-    shift = shiftreport.resolve_shift(shift_name, site_id) if shift_name else None
+    shift = shiftreport.resolve_shift(shift_name, site_id, mine) if shift_name else None
     # a user limited to sites: those sites' stations (siteaccess.py)
     codes = siteaccess.station_codes(user, station_codes(query.stations))
     pdf = shift_pdf(day, codes, user.language or "en", shift, site_id)

@@ -132,30 +132,37 @@ def _station_ids(codes: list[str]) -> dict[int, str]:
     return {i: c for c, i in found.items()}
 
 
-def shift_share(shift: Shift) -> Decimal:
+def shift_share(shift: Shift, site_id: int | None = None) -> Decimal:
     """The shift's part of its site's working day: its planned minutes (length less breaks)
-    over those of every active shift its stations work (shifts.of_site, with this one
-    even if inactive); 1 when it is the only one."""
+    over those of every active shift its stations work (shifts.of_site of the report's
+    site `site_id`, else of the shift's own; with this one even if inactive); 1 when it is
+    the only one."""
 
     def planned(s: Shift) -> int:
         return max(round(shifts.hours(s) * 60) - shifts.break_minutes(s), 0)
 
-    day = [s for s in shifts.of_site(shift.site_id) if s.id != shift.id] + [shift]
+    site = site_id if site_id is not None else shift.site_id
+    day = [s for s in shifts.of_site(site) if s.id != shift.id] + [shift]
     total = sum(planned(s) for s in day)
     return Decimal(1) if total <= 0 else Decimal(planned(shift)) / Decimal(total)
 
 
-def resolve_shift(name: str, site_id: int | None) -> Shift:
+def resolve_shift(name: str, site_id: int | None, sites: set[int] | None = None) -> Shift:
     """The shift a report of shift `name` is of: at site `site_id`, the site's own shift
     of that name, else the plant-wide one; with no site, the plant-wide one, else the one
     site's that has it (`unknown_shift`; `bad_payload` when several sites have their own
-    and none is plant-wide: the site must be named)."""
+    and none is plant-wide: the site must be named). `sites`: the only sites whose own
+    shifts count (a limited user's; None: every site)."""
     if site_id is not None:
         shift = shifts.for_site(name, site_id)
         if shift is None:
             raise NotFound("unknown_shift", f"No shift {name} at that site")
         return shift
-    rows = list(Shift.select().where(Shift.name == name))
+    rows = [
+        s
+        for s in Shift.select().where(Shift.name == name)
+        if sites is None or s.site_id is None or s.site_id in sites
+    ]  # a user limited to `sites` is not told of another site's shifts
     plant_wide = [s for s in rows if s.site_id is None]
     if plant_wide:
         return plant_wide[0]
@@ -226,7 +233,7 @@ def gather(
             shift.end,
             shifts.break_texts(shift),
             shifts.site_code_map().get(shift.site_id) if shift.site_id else None,
-            shift_share(shift),
+            shift_share(shift, site_id),
         )
     else:
         lo = plantday.day_start(day, tz)

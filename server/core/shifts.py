@@ -193,9 +193,12 @@ def _is_for(shift: Shift, site_id: int | None) -> bool:
     return not own.exists()
 
 
-def active_names() -> list[str]:
-    """The names of the active shifts, each once (a name may exist on several sites)."""
+def active_names(site_ids: Iterable[int] | None = None) -> list[str]:
+    """The names of the active shifts, each once (a name may exist on several sites); with
+    `site_ids`, those of these sites and the plant-wide ones only."""
     query = Shift.select(Shift.name).where(Shift.active == True).distinct()  # noqa: E712
+    if site_ids is not None:
+        query = query.where(Shift.site_id.is_null() | Shift.site_id.in_(list(site_ids) or [-1]))
     return sorted(n for (n,) in query.tuples())
 
 

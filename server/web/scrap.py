@@ -67,7 +67,7 @@ def scrap():
         release_reasons=_reasons_for("release"),
         hold_reasons=_reasons_for("hold"),
         # the shift report's choices: a shift of the day, a site
-        shift_names=shifts.active_names(),
+        shift_names=shifts.active_names(siteaccess.site_ids(user)),
         report_sites=[s.code for s in siteaccess.visible_sites(user)],
     )
 
