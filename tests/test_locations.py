@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from server.core import stock
+from server.core import locations, stock
 from server.models import Item, LedgerEntry, Scanner
 from tests.test_scans import _in_stock
 
@@ -492,5 +492,28 @@ def test_moving_a_place_and_changing_a_unit_move_its_totals(plant, api, db):
     assert stock.stored_totals() == stock.recount_totals_from_items()
     api.call("PATCH", "/api/locations/A-01", {"parent": None}, expected=200)
     assert top()["A-01"] == (2, {"t": 20}) and top()["YARD"] == (0, {})
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    _counters_agree()
+
+
+def test_a_move_from_a_stale_read_moves_the_totals_from_where_the_place_is(plant, api, db):
+    """Two moves of one place race: the second was read before the first committed, so it
+    believes the place still under its first parent. The totals leave where the place is
+    now (read again under the totals' lock), not where the stale read put it."""
+    _stores(plant)
+    for code in ("YARD", "YARD2"):
+        api.post("/api/locations", {"code": code, "kind": "area"}, expected=201)
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-1"):
+        plant.scan("sc-recv", lot, expected=201)
+    stale = locations.by_code("A-01")
+    api.call("PATCH", "/api/locations/A-01", {"parent": "YARD"}, expected=200)
+    with db.atomic():
+        locations.edit(stale, parent="YARD2")
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    # back where the stale read had it: still a move (from YARD2), not nothing
+    first = locations.codes_of([stale.parent_id])[stale.parent_id]
+    with db.atomic():
+        locations.edit(stale, parent=first)
     assert stock.stored_totals() == stock.recount_totals_from_items()
     _counters_agree()

@@ -217,7 +217,7 @@ def edit_product(sku: str, body: ProductEdit):
     if changes:
         try:
             with _db().atomic():
-                if "unit" in changes and changes["unit"] != product.unit:
+                if "unit" in changes:  # `product` may be stale: unit_change locks, reads
                     with stock.unit_change(product.id):  # its stock by place, per unit
                         Product.update(**changes).where(Product.id == product.id).execute()
                 else:

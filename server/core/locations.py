@@ -214,9 +214,9 @@ def edit(
         parent_loc = _parent(parent)
         _check_parent(location.kind, Site.get_by_id(location.site_id), parent_loc, location.id)
         changes["parent_id"] = parent_loc.id if parent_loc else None
-        if changes["parent_id"] != location.parent_id:
-            # its subtree's totals go with it (server/core/stock.py), in this transaction
-            stock.move_subtree(location.id, location.parent_id, changes["parent_id"])
+        # its subtree's totals go with it (server/core/stock.py), in this transaction; it
+        # reads the parent it leaves itself, under its lock (`location` may be stale)
+        stock.move_subtree(location.id, location.parent_id, changes["parent_id"])
     if allow is not _UNSET:
         changes["allow"] = _check_allow(allow)
     if active is not None:

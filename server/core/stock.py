@@ -245,8 +245,13 @@ def _chain(location_id: int | None) -> list[int]:
 def move_subtree(location_id: int, old_parent: int | None, new_parent: int | None) -> None:
     """Location `location_id` moves from under `old_parent` to under `new_parent`: its
     subtree's totals leave every location above it and join those above its new place.
-    Call inside the transaction that changes `parent_id`, before the change."""
+    Call inside the transaction that changes `parent_id`, before the change. The parent
+    it leaves is read again once the totals are locked: `old_parent` may be stale when
+    two moves of one place race (the second then moves from where the first put it)."""
     lock_totals()
+    old_parent = Location.select(Location.parent_id).where(Location.id == location_id).scalar()
+    if old_parent == new_parent:
+        return
     moved = list(
         LocationTotal.select(LocationTotal.unit, LocationTotal.count, LocationTotal.qty)
         .where(LocationTotal.location_id == location_id)
