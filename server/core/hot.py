@@ -121,8 +121,13 @@ def upsert_location_counter(location_id: int, product_id: int, stage: str, count
     db.execute_sql(sql, (location_id, product_id, stage, count, Item.qty.db_value(qty)))
 
 
-#: rows at most in one totals statement (4 or 5 parameters each)
-TOTALS_CHUNK = 200
+#: rows at most in one totals statement (4 or 5 parameters each: 20,000 parameters, under
+#: SQLite's 32,766 and PostgreSQL's 65,535). A statement upserts its rows in key order, so
+#: two PostgreSQL workers lock them in the same order; a batch split in two statements
+#: would sort each half alone, and the areas above its bins appear in both (a deadlock
+#: between two large batches). A scan batch (INGEST_BATCH, at most a few hundred places)
+#: is always one statement; only a bulk change of more places splits.
+TOTALS_CHUNK = 4000
 
 
 @cache
