@@ -262,8 +262,10 @@ def list_orders(
     due_from: dt.date | None = None,
     due_to: dt.date | None = None,
     limit: int = 1000,
+    stations=None,
 ):
-    """Orders by due date, filtered."""
+    """Orders by due date, filtered; `stations` (ids, or a subquery of them): the orders
+    of those lines only, chosen before the limit."""
     query = (
         ProductionOrder.select(ProductionOrder, Product)
         .join(Product)
@@ -277,6 +279,8 @@ def list_orders(
         query = query.where(ProductionOrder.due >= due_from)
     if due_to:
         query = query.where(ProductionOrder.due <= due_to)
+    if stations is not None:
+        query = query.where(ProductionOrder.station.in_(stations))
     return list(query.limit(limit))
 
 
