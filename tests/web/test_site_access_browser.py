@@ -31,6 +31,7 @@ def test_an_admin_limits_a_supervisor_to_a_site(page, plant, api, web_users, use
     expect(page.locator("[data-user-sites]").get_by_label("MAIN", exact=False)).not_to_be_checked()
     assert User.get_by_id(supervisor.id).site_ids is not None
 
+    page.goto("about:blank")  # no poll of the page before in flight (its cookie)
     page.context.clear_cookies()
     sign_in(page, web_users["supervisor"])
     page.goto("/stock")
@@ -42,6 +43,7 @@ def test_an_admin_limits_a_supervisor_to_a_site(page, plant, api, web_users, use
     assert page.goto("/stock?site=MAIN").status == 404  # unknown to this user
 
     # the admin unticks it: every site again
+    page.goto("about:blank")  # no poll of the page before in flight (its cookie)
     page.context.clear_cookies()
     sign_in(page, web_users["admin"])
     page.goto(f"/admin/users/{supervisor.id}")
