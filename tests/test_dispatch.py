@@ -62,6 +62,27 @@ def _drain(dispatcher: Dispatcher, check, timeout: float = 20.0) -> None:
             time.sleep(0.02)
 
 
+def read_request(conn, data: bytes = b"") -> tuple[bytes, bytes] | None:
+    """One HTTP request read off `conn` (`data`: what was read already) as its body and
+    what came after it; None when the peer closed first."""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, data = data.partition(b"\r\n\r\n")
+    length = int(next(
+        line.split(b":")[1] for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    ))  # fmt: skip
+    while len(data) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data[:length], data[length:]
+
+
 def test_a_webhook_gets_every_event_in_order_through_an_outage(plant, db):
     """The receiver fails twice, times out once, then accepts: every event arrives, in
     order, signed; each attempt is recorded and the failed event is retried first."""
@@ -157,16 +178,7 @@ def test_a_connection_the_receiver_closed_is_opened_again(plant, db):
         for _ in range(2):
             conn, _addr = listener.accept()
             with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(next(
-                    line.split(b":")[1] for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                ))  # fmt: skip
-                while len(body) < length:
-                    body += conn.recv(65536)
+                body, _rest = read_request(conn)
                 got.append(body)
                 # answered as if the connection stays open, then dropped while idle
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
@@ -745,19 +757,10 @@ class RawReceiver:
             conn.settimeout(10)
             data = b""
             while not self.done.is_set():
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, data = data.partition(b"\r\n\r\n")
-                length = int(next(
-                    line.split(b":")[1] for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                ))  # fmt: skip
-                while len(data) < length:
-                    data += conn.recv(65536)
-                body, data = data[:length], data[length:]
+                request = read_request(conn, data)
+                if request is None:
+                    return
+                body, data = request
                 i = len(self.got)
                 self.got.append((n, json.loads(body)["id"]))
                 answer = self.answers[i] if i < len(self.answers) else None
