@@ -254,3 +254,261 @@ def test_orders_import_edits_open_orders_by_the_planning_rules(plant, api):
     shown = api.get("/api/orders/WO-1", as_="operator").get_json()
     assert (shown["qty"], shown["due"]) == (4, day(9))
     assert shown["history"][-1]["note"] == "CSV import"
+
+
+# --- moves in the tree and unit changes: out of the file's transaction --------------------
+
+
+def _is_postgres(db) -> bool:
+    import peewee as pw
+
+    return isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase)
+
+
+def _totals_seen_from_another_connection(db) -> tuple[list[str], bool]:
+    """From a second connection: the locks the import's own connection holds on
+    `location_total`, and whether a scan batch's write of the totals (ROW EXCLUSIVE, as
+    its upserts take) would be let in now (NOWAIT: refused at once, never waited for)."""
+    import contextlib
+
+    import psycopg2
+
+    from tests.conftest import POSTGRES_URL
+
+    pid = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    with contextlib.closing(psycopg2.connect(POSTGRES_URL)) as conn:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT mode FROM pg_locks WHERE pid = %s AND relation = 'location_total'::regclass",
+            (pid,),
+        )
+        modes = sorted(m for (m,) in cur.fetchall())
+        try:
+            cur.execute('LOCK TABLE "location_total" IN ROW EXCLUSIVE MODE NOWAIT')
+            let_in = True
+        except psycopg2.errors.LockNotAvailable:
+            let_in = False
+        conn.rollback()
+    return modes, let_in
+
+
+def _scan_from_another_connection(db, scanner: str, code: str):
+    """A scan batch on a connection of its own (a thread, as the ingest's), to its commit.
+    On PostgreSQL a lock wait ends in an error after 30 s rather than hanging the test on
+    the import that waits for this thread (the assertion is that it was not waited for)."""
+    import threading
+
+    from server.core.scans import ScanIn, apply_scans
+    from tests.conftest import new_scan_id
+
+    out: list = []
+
+    def run():
+        try:
+            with db.connection_context():
+                if _is_postgres(db):
+                    db.execute_sql("SET lock_timeout = '30s'")
+                try:
+                    out.extend(apply_scans(db, [ScanIn(new_scan_id(), scanner, code)]))
+                finally:
+                    if _is_postgres(db):
+                        db.execute_sql("RESET lock_timeout")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            out.append(exc)
+
+    t = threading.Thread(target=run, name="scan-meanwhile")
+    t.start()
+    t.join(120)
+    assert not t.is_alive() and len(out) == 1, out
+    assert not isinstance(out[0], Exception), out[0]
+    assert out[0].accepted, out[0]
+    return out[0]
+
+
+def _places_with_stock(plant):
+    """The stores of test_locations (STORE > A-01 > A-01-03) with 2 lots of STEEL in the
+    bin, YARD and YARD2 empty; the receiving scanner's location set to the bin."""
+    from tests.test_locations import _stores
+
+    _stores(plant)
+    for code in ("YARD", "YARD2"):
+        plant.api.post("/api/locations", {"code": code, "kind": "area"}, expected=201)
+    plant.api.post("/api/locations", {"code": "B-01", "kind": "area", "parent": "STORE"},
+                   expected=201)  # fmt: skip
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-1"):
+        plant.scan("sc-recv", lot, expected=201)
+
+
+def _tree() -> dict[str, str | None]:
+    from server.core import locations
+    from server.models import Location
+
+    locs = list(Location.select())
+    codes = locations.codes_of([loc.parent_id for loc in locs if loc.parent_id])
+    return {loc.code: codes.get(loc.parent_id) for loc in locs}
+
+
+def _state():
+    from server.core import stock
+    from server.models import Item, Location
+
+    return (
+        stock.stored_totals(),
+        stock.location_counters(),
+        _tree(),
+        sorted(Product.select(Product.sku, Product.unit, Product.name).tuples()),
+        sorted(Location.select(Location.code, Location.name).tuples()),
+        sorted(Item.select(Item.code, Item.location_id, Item.qty, Item.stage).tuples()),
+    )
+
+
+LOCATIONS = "code,kind,name,site,parent,allow_products,allow_kinds,active\n"
+
+
+def test_a_dry_run_reports_moves_and_unit_changes_and_locks_and_changes_nothing(
+    plant, api, db, monkeypatch
+):
+    """A dry run with moves in the tree and a unit change checks them and says what it
+    would do, leaves the totals, the tree, the items and the products as they were, and
+    on PostgreSQL never holds `location_total` against a scan batch while it runs."""
+    from server.api.imports import MODELS
+    from server.core import imports, stock
+
+    _places_with_stock(plant)
+    before = _state()
+    seen: list = []
+    if _is_postgres(db):
+        monkeypatch.setattr(
+            imports, "_checkpoint", lambda stage, line: seen.append(
+                (stage, line, _totals_seen_from_another_connection(db))
+            ),
+        )  # fmt: skip
+    text = (
+        LOCATIONS + "A-01,area,Rack A renamed,,YARD,,,\n"  # moves A-01 with its stock
+        "B-01,area,,,A-01,,,\n"  # then B-01 under the moved A-01
+        "NEW,area,New area,,YARD2,,,\n"
+    )
+    out = imports.import_csv(db, "locations", text, models=MODELS, now=utcnow(), dry_run=True)
+    assert (out.dry_run, out.created, out.updated) == (True, 1, 2)
+    assert out.moves == [
+        {"line": 2, "code": "A-01", "from": "STORE", "to": "YARD"},
+        {"line": 3, "code": "B-01", "from": "STORE", "to": "A-01"},
+    ]
+    assert _state() == before
+    # over HTTP too, and a unit change: reported, not made
+    products = "sku,name,kind,tracking,gtin,unit,reorder_point\nSTEEL,Steel,raw,lot,,t,\n"
+    shown = post_csv(api, "products", products, qs="?dry_run=1")
+    assert shown["unit_changes"] == [{"line": 2, "sku": "STEEL", "from": "kg", "to": "t"}]
+    assert shown["moves"] == [] and shown["updated"] == 1
+    assert _state() == before
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    if _is_postgres(db):
+        # each row of both files was looked at from another connection mid-run
+        assert [(s, n) for s, n, _ in seen] == [("row", 2), ("row", 3), ("row", 4), ("row", 2)]
+        assert all(locks == ([], True) for _, _, locks in seen), seen
+
+
+def test_an_import_moves_each_place_in_a_short_transaction_while_scans_go_on(
+    plant, api, db, monkeypatch
+):
+    """A real import with two moves in the tree and a unit change: while its file's
+    transaction is open (PostgreSQL) and between its moves (both backends), a scan batch
+    on another connection writes the totals and commits, not waiting for the import; the
+    import holds the totals' lock only inside each move's own transaction. After it the
+    kept totals equal a recount from the items."""
+    from server.api.imports import MODELS
+    from server.core import imports, stock
+    from tests.test_locations import _counters_agree
+
+    _places_with_stock(plant)
+    lots = plant.items("STEEL", count=7, qty=5, lot="H-2")
+    events: list = []
+
+    def checkpoint(stage, line):
+        locks = _totals_seen_from_another_connection(db) if _is_postgres(db) else None
+        # SQLite has one writer: a scan waits for the file's transaction (but not longer)
+        if stage == "committed" or _is_postgres(db):
+            _scan_from_another_connection(db, "sc-recv", lots.pop())
+        events.append((stage, line, locks))
+
+    monkeypatch.setattr(imports, "_checkpoint", checkpoint)
+    text = (
+        LOCATIONS + "A-01,area,Rack A renamed,,YARD,,,\n"
+        "B-01,area,,,A-01,,,\n"
+        "YARD2,area,Yard two,,,,,\n"  # renamed only
+    )
+    out = imports.import_csv(db, "locations", text, models=MODELS, now=utcnow())
+    assert (out.dry_run, out.created, out.updated, out.unchanged) == (False, 0, 3, 0)
+    assert [m["code"] for m in out.moves] == ["A-01", "B-01"]
+    assert [(s, n) for s, n, _ in events] == [
+        ("row", 2), ("row", 3), ("row", 4), ("committed", 2), ("committed", 3)
+    ]  # fmt: skip
+    if _is_postgres(db):
+        assert all(locks == ([], True) for _, _, locks in events), events
+    assert _tree()["A-01"] == "YARD" and _tree()["B-01"] == "A-01"
+    from server.models import Location
+
+    assert Location.get(Location.code == "A-01").name == "Rack A renamed"
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    _counters_agree()
+    # every lot received meanwhile is in the bin, counted in YARD now (2 + 5 or 2 lots)
+    yard = Location.get(Location.code == "YARD").id
+    received = 2 + (5 if _is_postgres(db) else 2)
+    assert stock.stored_totals()[0][(yard, "kg")][0] == received
+
+    # the products file's unit change, the same way
+    events.clear()
+    products = "sku,name,kind,tracking,gtin,unit,reorder_point\nSTEEL,Steel,raw,lot,,t,\n"
+    out = post_csv(api, "products", products)
+    assert out["unit_changes"] == [{"line": 2, "sku": "STEEL", "from": "kg", "to": "t"}]
+    assert [(s, n) for s, n, _ in events] == [("row", 2), ("committed", 2)]
+    if _is_postgres(db):
+        assert all(locks == ([], True) for _, _, locks in events), events
+    assert Product.get(Product.sku == "STEEL").unit == "t"
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    assert stock.stored_totals()[0][(yard, "t")][0] == received + (2 if _is_postgres(db) else 1)
+    # the same files again: nothing left to do
+    monkeypatch.setattr(imports, "_checkpoint", lambda stage, line: None)
+    again = imports.import_csv(db, "locations", text, models=MODELS, now=utcnow())
+    assert (again.updated, again.unchanged, again.moves) == (0, 3, [])
+    assert post_csv(api, "products", products)["unchanged"] == 1
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+
+
+def test_a_move_refused_after_the_commit_is_reported_by_line_and_a_rerun_finishes(
+    plant, api, db, monkeypatch
+):
+    """Between the import's moves the tree changes under it (another admin puts YARD2
+    under B-01): B-01's move to YARD2 is now a loop and refused. The rest of the file is
+    in and A-01's move made; the answer is 409 `import_incomplete` naming the line. Once
+    the tree is fixed, the same file again makes the missing move and nothing else."""
+    from server.core import imports, locations, stock
+
+    _places_with_stock(plant)
+
+    def meddle(stage, line):
+        if (stage, line) == ("committed", 2):
+            with db.atomic():
+                locations.edit(locations.by_code("YARD2"), parent="B-01")
+
+    monkeypatch.setattr(imports, "_checkpoint", meddle)
+    text = LOCATIONS + "A-01,area,,,YARD,,,\nB-01,area,Shelf B,,YARD2,,,\nNEW,area,New,,,,,\n"
+    out = post_csv(api, "locations", text, expected=409)
+    assert out["error"] == "import_incomplete"
+    assert [d["line"] for d in out["details"]] == [3] and out["details"][0]["error"]
+    assert "1 made" in out["message"]
+    tree = _tree()
+    assert (tree["A-01"], tree["B-01"], tree["YARD2"], tree["NEW"]) == (
+        "YARD", "STORE", "B-01", None
+    )  # fmt: skip
+    assert locations.by_code("B-01").name == "Shelf B"
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+    monkeypatch.setattr(imports, "_checkpoint", lambda stage, line: None)
+    with db.atomic():
+        locations.edit(locations.by_code("YARD2"), parent=None)
+    again = post_csv(api, "locations", text)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 1, 2)
+    assert [m["code"] for m in again["moves"]] == ["B-01"]
+    assert _tree()["B-01"] == "YARD2"
+    assert stock.stored_totals() == stock.recount_totals_from_items()

@@ -88,6 +88,11 @@ def _csv_text() -> str:
     responses={
         200: ("Imported (or checked, with dry_run)", None),
         400: ("bad_csv: every bad row with its line number; nothing written", None),
+        409: (
+            "import_incomplete: the rows are in, but the moves or unit changes listed by "
+            "line were refused after the commit; importing the file again finishes them",
+            None,
+        ),
     },
 )
 def import_csv(kind: str, query: ImportQuery):

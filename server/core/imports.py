@@ -7,6 +7,18 @@ needs no Flask), then against the database while it is applied — and every bad
 reported with its line number in the file (the header is line 1; a quoted cell spanning
 lines counts its first line). One bad row and nothing is written.
 
+Except for what moves kept totals: a location moved to another parent and a product whose
+unit changes (`stock.move_subtree`, `stock.unit_change`, which on PostgreSQL lock
+`location_total` against every scan batch to the commit). The file's transaction checks
+each such move in the tree as it goes (the move is made there, so later rows see it, and
+put back before the commit) but moves no totals and takes no lock; after that transaction
+commits, each move and unit change is made in a short transaction of its own, in the
+file's order, checked again. A dry run stops before that: it reports the moves and unit
+changes it would make (`moves`, `unit_changes`) and locks nothing. One of them refused
+then (the tree or the product changed meanwhile) leaves the others made and the rest of
+the file committed, and is reported (`ImportIncomplete`, by line); the file imported again
+is then unchanged where it landed and finishes the rest.
+
 | file | columns (* required) | a row means |
 |---|---|---|
 | products | sku*, name*, kind*, tracking, gtin, unit, reorder_point | the whole product, created or replaced by sku |
@@ -46,12 +58,14 @@ from server.core.errors import DomainError, Invalid
 from server.models import (
     BomLine,
     Item,
+    Location,
     Machine,
     Product,
     ProductionOrder,
     Reason,
     RoutingStep,
     Shift,
+    Site,
     Station,
 )
 
@@ -144,6 +158,18 @@ class BadCSV(Invalid):
         self.details = errors  # a list, so the JSON answer carries it as is
 
 
+class ImportIncomplete(DomainError):
+    """The file's rows are in, but some of its moves or unit changes were refused after it
+    committed (`details` as BadCSV's); importing the file again finishes them."""
+
+    status = 409
+
+    def __init__(self, message: str, errors: list[dict], result: Result):
+        super().__init__("import_incomplete", message)
+        self.details = errors
+        self.result = result
+
+
 class _Abort(Exception):
     """Leaves the transaction so that it rolls back."""
 
@@ -163,9 +189,29 @@ class Result:
     updated: int = 0
     unchanged: int = 0
     dry_run: bool = False
+    #: locations moved to another parent: {"line", "code", "from", "to"} (parent codes)
+    moves: list[dict] = dataclasses.field(default_factory=list)
+    #: products whose unit changed: {"line", "sku", "from", "to"}
+    unit_changes: list[dict] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class _Later:
+    """A move or unit change, made after the file's transaction in one of its own."""
+
+    line: int
+    kind: str  # "move" or "unit"
+    target_id: int  # the location's or the product's id
+    to: str | None  # the new parent's code (None: the top) or the new unit
+    undo: int | None = None  # a move: the parent id the file's transaction puts back
+
+
+def _checkpoint(stage: str, line: int) -> None:
+    """Called after each row applied in the file's transaction (`stage` "row") and after
+    each move or unit change committed ("committed"); tests hold an import here."""
 
 
 def _pydantic_error(exc: pydantic.ValidationError) -> str:
@@ -253,9 +299,17 @@ def import_csv(
             errors.append({"line": row.line, "error": str(exc)})
     good = [r for r in rows if r.model is not None]
     result = Result(kind=kind, rows=len(rows), dry_run=dry_run)
+    later: list[_Later] = []
     try:
         with db.atomic():
-            apply(db, good, errors, result, models=models, now=now, user_id=user_id)
+            apply(db, good, errors, result, models=models, now=now, user_id=user_id, later=later)
+            # the moves were made to check the rows after them: put back, with no totals
+            # moved; each is made again below, with its totals, in a transaction of its own
+            for change in reversed(later):
+                if change.kind == "move":
+                    Location.update(parent_id=change.undo).where(
+                        Location.id == change.target_id
+                    ).execute()
             if errors or dry_run:
                 raise _Abort
     except _Abort:
@@ -263,14 +317,59 @@ def import_csv(
     if errors:
         errors.sort(key=lambda e: e["line"])
         raise BadCSV(f"{len(errors)} bad row(s) in the {kind} file; nothing was imported", errors)
+    if dry_run:
+        return result
+    refused = _make_later(db, later)
+    if refused:
+        made = len(later) - len(refused)
+        raise ImportIncomplete(
+            f"{len(refused)} of the {kind} file's {len(later)} move(s) or unit change(s) "
+            f"refused ({made} made, every other row imported); import the file again to "
+            "finish",
+            refused,
+            result,
+        )
     return result
+
+
+def _make_later(db: pw.Database, later: list[_Later]) -> list[dict]:
+    """Each move or unit change in a short transaction of its own, in the file's order:
+    the totals' lock (PostgreSQL) is held for one of them at a time. Returns the refused
+    ones by line; the ones made stay made."""
+    refused: list[dict] = []
+    for change in later:
+        try:
+            with db.atomic():
+                if change.kind == "move":
+                    loc = Location.get_or_none(Location.id == change.target_id)
+                    if loc is None:
+                        raise Invalid("unknown_location", "the location is gone")
+                    # checks the parent again; move_subtree locks the totals and reads where
+                    # the place is now (a re-run, or a move made meanwhile, moves nothing)
+                    locations.edit(loc, parent=change.to)
+                else:
+                    with stock.unit_change(change.target_id):  # locks, reads the unit now
+                        Product.update(unit=change.to).where(
+                            Product.id == change.target_id
+                        ).execute()
+        except DomainError as exc:
+            refused.append({"line": change.line, "error": exc.message})
+            continue
+        except pw.IntegrityError as exc:
+            error = f"conflicts with existing data ({exc})"[:300]
+            refused.append({"line": change.line, "error": error})
+            continue
+        _checkpoint("committed", change.line)
+    return refused
 
 
 def _row_step(db: pw.Database, row: Row, errors: list[dict], fn: Callable[[], str | None]):
     """Run one row's change in a savepoint; a refusal becomes the row's error."""
     try:
         with db.atomic():
-            return fn()
+            outcome = fn()
+        _checkpoint("row", row.line)
+        return outcome
     except DomainError as exc:
         errors.append({"line": row.line, "error": exc.message})
     except pw.IntegrityError as exc:
@@ -303,14 +402,16 @@ def _prep_product(cells, models):
     return models["product"].model_validate(cells)
 
 
-def _apply_products(db, rows, errors, result, **_):
+def _apply_products(db, rows, errors, result, later, **_):
     rows = _first_seen(rows, lambda r: r.model.sku, errors, "sku")
     rows = _first_seen(rows, lambda r: r.model.gtin or f"none-{r.line}", errors, "gtin")
     for row in rows:
-        _count(result, _row_step(db, row, errors, lambda row=row: _upsert_product(row.model)))
+        step = lambda row=row: _upsert_product(row, result, later)  # noqa: E731
+        _count(result, _row_step(db, row, errors, step))
 
 
-def _upsert_product(m) -> str:
+def _upsert_product(row: Row, result: Result, later: list[_Later]) -> str:
+    m = row.model
     data = m.model_dump()
     if m.gtin:
         other = Product.get_or_none((Product.gtin == m.gtin) & (Product.sku != m.sku))
@@ -329,10 +430,14 @@ def _upsert_product(m) -> str:
     if _same(product, data):
         return "unchanged"
     if "unit" in data and data["unit"] != product.unit:
-        with stock.unit_change(product.id):  # its stock by place, per unit
-            Product.update(**data).where(Product.id == product.id).execute()
-    else:
-        Product.update(**data).where(Product.id == product.id).execute()
+        # the rest of the row now; the unit (its stock by place moves to the new unit's
+        # totals) after the file's transaction, in one of its own (the module's doc)
+        unit = data.pop("unit")
+        later.append(_Later(row.line, "unit", product.id, unit))
+        result.unit_changes.append(
+            {"line": row.line, "sku": product.sku, "from": product.unit, "to": unit}
+        )
+    Product.update(**data).where(Product.id == product.id).execute()
     return "updated"
 
 
@@ -665,7 +770,7 @@ def _prep_location(cells, models):
     return types.SimpleNamespace(**dict(model), active=active)
 
 
-def _apply_locations(db, rows, errors, result, **_):
+def _apply_locations(db, rows, errors, result, later, **_):
     rows = _first_seen(rows, lambda r: r.model.code.upper(), errors, "code")
     pending = list(rows)
     # parents first: a row waits while its parent is a location of the file not made yet
@@ -683,12 +788,14 @@ def _apply_locations(db, rows, errors, result, **_):
                 errors.append({"line": r.line, "error": f"parent {r.model.parent}: a loop"})
             break
         for row in ready:
-            _count(result, _row_step(db, row, errors, lambda row=row: _upsert_location(row.model)))
+            step = lambda row=row: _upsert_location(row, result, later)  # noqa: E731
+            _count(result, _row_step(db, row, errors, step))
             in_file.discard(row.model.code.upper())
         pending = [r for r in pending if r not in ready]
 
 
-def _upsert_location(m) -> str:
+def _upsert_location(row: Row, result: Result, later: list[_Later]) -> str:
+    m = row.model
     allow = m.allow.model_dump() if m.allow is not None else None
     active = m.active
     loc = locations.by_code(m.code)
@@ -705,16 +812,30 @@ def _upsert_location(m) -> str:
         if locations.site_by_code(m.site).id != loc.site_id:
             raise Invalid("bad_parent", f"{loc.code} is in another site")
     parent_code = locations.codes_of([loc.parent_id]).get(loc.parent_id)
+    want_parent = locations.normal_code(m.parent) if m.parent else None
     want_allow = locations._check_allow(allow)
     same = (
         loc.name == (m.name or loc.code)
-        and parent_code == (m.parent.upper() if m.parent else None)
+        and parent_code == want_parent
         and (loc.allow or None) == want_allow
         and loc.active == active
     )
     if same:
         return "unchanged"
-    locations.edit(loc, name=m.name or loc.code, parent=m.parent, allow=allow, active=active)
+    if parent_code != want_parent:
+        # checked and made here, for the rows after it to see, without its totals; put back
+        # before the commit and made with them after it (the module's doc)
+        parent = locations._parent(want_parent)
+        site = Site.get_by_id(loc.site_id)
+        locations._check_parent(loc.kind, site, parent, loc.id)
+        Location.update(parent_id=parent.id if parent else None).where(
+            Location.id == loc.id
+        ).execute()
+        later.append(_Later(row.line, "move", loc.id, want_parent, undo=loc.parent_id))
+        result.moves.append(
+            {"line": row.line, "code": loc.code, "from": parent_code, "to": want_parent}
+        )
+    locations.edit(loc, name=m.name or loc.code, allow=allow, active=active)
     return "updated"
 
 
