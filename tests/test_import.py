@@ -492,6 +492,12 @@ def test_a_move_refused_after_the_commit_is_reported_by_line_and_a_rerun_finishe
             with db.atomic():
                 locations.edit(locations.by_code("YARD2"), parent="B-01")
 
+    # a bad row refuses the whole file, its move too (checked in the file's transaction)
+    before = _state()
+    bad = LOCATIONS + "A-01,area,,,YARD,,,\nYARD,area,,,A-01-03,,,\n"
+    refused = post_csv(api, "locations", bad, expected=400)
+    assert [d["line"] for d in refused["details"]] == [3], refused
+    assert _state() == before
     monkeypatch.setattr(imports, "_checkpoint", meddle)
     text = LOCATIONS + "A-01,area,,,YARD,,,\nB-01,area,Shelf B,,YARD2,,,\nNEW,area,New,,,,,\n"
     out = post_csv(api, "locations", text, expected=409)

@@ -285,6 +285,11 @@ def import_csv(
     `models` are the API's request models: `product` (products), `bom_line` (bom),
     `routing` (routings), `station` (stations), `order` (orders), `reason` (reasons),
     `shift` (shifts), `machine` (machines), `step_times` (standard_times).
+
+    Moves in the tree and unit changes are made after the file's commit, each in a
+    transaction of its own (the module's doc); ImportIncomplete lists those refused then.
+    Called inside an open transaction, all of it is that transaction's (savepoints), and
+    the totals' lock is held to its commit: callers open none (the API does not).
     """
     if kind not in SPECS:
         raise Invalid("not_found", f"No import for {kind}")
@@ -433,10 +438,12 @@ def _upsert_product(row: Row, result: Result, later: list[_Later]) -> str:
         # the rest of the row now; the unit (its stock by place moves to the new unit's
         # totals) after the file's transaction, in one of its own (the module's doc)
         unit = data.pop("unit")
+        Product.update(**data).where(Product.id == product.id).execute()
         later.append(_Later(row.line, "unit", product.id, unit))
         result.unit_changes.append(
             {"line": row.line, "sku": product.sku, "from": product.unit, "to": unit}
         )
+        return "updated"
     Product.update(**data).where(Product.id == product.id).execute()
     return "updated"
 
@@ -822,6 +829,7 @@ def _upsert_location(row: Row, result: Result, later: list[_Later]) -> str:
     )
     if same:
         return "unchanged"
+    locations.edit(loc, name=m.name or loc.code, allow=allow, active=active)
     if parent_code != want_parent:
         # checked and made here, for the rows after it to see, without its totals; put back
         # before the commit and made with them after it (the module's doc)
@@ -835,7 +843,6 @@ def _upsert_location(row: Row, result: Result, later: list[_Later]) -> str:
         result.moves.append(
             {"line": row.line, "code": loc.code, "from": parent_code, "to": want_parent}
         )
-    locations.edit(loc, name=m.name or loc.code, allow=allow, active=active)
     return "updated"
 
 
