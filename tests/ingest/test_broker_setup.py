@@ -259,6 +259,89 @@ def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
         broker.kill()
 
 
+def _run_credentials(tmp_path, db_url, *extra) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=db_url, KOORDINATOR_ENV="test")
+    files = ("--passwd", str(tmp_path / "passwd"), "--acl", str(tmp_path / "acl"))
+    return subprocess.run(
+        [sys.executable, "-m", "server", "mqtt-credentials", *files, *extra],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_a_run_naming_some_server_users_keeps_the_others(plant, db_url, tmp_path):
+    """docs/deploy.md's `--site` run named only the ingest workers' users: it dropped
+    `koordinator-server` (the ingest of `serve`) from the password file and the ACL. The
+    users of an earlier run now stay with their rights unless `--remove-user` names them;
+    a user of the password file that is none of ours is refused, nothing written. Checked
+    on a Mosquitto with the generated files."""
+    shown = _credentials(
+        tmp_path,
+        db_url,
+        *("--server-user", "koordinator-server", "--server-user", "ingest-1"),
+        *("--dispatch-user", "koordinator-dispatch"),
+    )
+    assert {"koordinator-server", "ingest-1", "koordinator-dispatch"} <= set(shown)
+    hashes = mc.read_password_file(str(tmp_path / "passwd"))
+    # as the --site example did: only the ingest workers named
+    run = _run_credentials(tmp_path, db_url, "--server-user", "ingest-1")
+    assert run.returncode == 0, run.stderr
+    assert "kept from" in run.stdout and "server user koordinator-server" in run.stdout
+    assert "dispatch user koordinator-dispatch" in run.stdout
+    assert mc.read_password_file(str(tmp_path / "passwd")) == hashes  # same users, same hashes
+    roles = mc.read_acl_roles(str(tmp_path / "acl"))
+    assert roles["koordinator-server"] == roles["ingest-1"] == "server"
+    assert roles["koordinator-dispatch"] == "dispatch" and roles["sc-recv"] == "scanner"
+
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    clients = []
+
+    def connect(user):
+        c = Client(broker.port, user, shown[user])
+        clients.append(c)
+        assert c.connected.wait(5)
+        return c
+
+    try:
+        server = connect("koordinator-server")
+        assert server.refused is None, broker.log_text()[-2000:]
+        server.subscribe("koordinator/scanners/+/scans")
+        recv = connect("sc-recv")
+        recv.publish("koordinator/scanners/sc-recv/scans", b"still read")
+        assert wait_for(lambda: server.got, 5), broker.log_text()[-2000:]
+        assert server.got[0][:2] == ("koordinator/scanners/sc-recv/scans", b"still read")
+        server.close()
+        clients.remove(server)
+
+        # a user added by hand is refused, not dropped without a word; nothing written
+        with open(tmp_path / "passwd", "a", encoding="utf-8") as fh:
+            fh.write(f"stranger:{mc.hash_password('x')}\n")
+        before = (tmp_path / "passwd").read_text(), (tmp_path / "acl").read_text()
+        run = _run_credentials(tmp_path, db_url, "--server-user", "ingest-1")
+        assert run.returncode == 2 and "stranger" in run.stderr and "--remove-user" in run.stderr
+        assert ((tmp_path / "passwd").read_text(), (tmp_path / "acl").read_text()) == before
+
+        run = _run_credentials(
+            tmp_path, db_url, "--remove-user", "koordinator-server", "--remove-user", "stranger"
+        )
+        assert run.returncode == 0, run.stderr
+        users = set(mc.read_password_file(str(tmp_path / "passwd")))
+        assert {"ingest-1", "koordinator-dispatch", "sc-recv"} <= users
+        assert not {"koordinator-server", "stranger"} & users
+        assert "user koordinator-server" not in (tmp_path / "acl").read_text()
+        broker.restart()
+        assert connect("koordinator-server").refused is not None
+        assert connect("ingest-1").refused is None
+    finally:
+        for c in clients:
+            c.close()
+        broker.kill()
+
+
 @pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
 def test_a_scanner_cannot_take_an_ingest_workers_client_id(
     plant, db, db_url, tmp_path, make_agent, pty_factory
