@@ -945,14 +945,26 @@ class DispatchSettings:
 
 def dispatch_mqtt_url(env: Mapping[str, str]) -> str | None:
     """The sinks' default broker: DISPATCH_MQTT_URL (checked), else MQTT_URL, else None
-    (the embedded broker's run has no sink broker unless a sink names one)."""
-    from server.mqtt_session import parse_mqtt_url
+    (the embedded broker's run has no sink broker unless a sink names one). The password
+    may be given apart, as the ingest's MQTT_PASSWORD is: DISPATCH_MQTT_PASSWORD (with
+    DISPATCH_MQTT_URL only), MQTT_PASSWORD for MQTT_URL; it wins over one in the URL."""
+    from server.mqtt_session import MqttConfigError, parse_mqtt_url, with_password
 
     url = (env.get("DISPATCH_MQTT_URL") or "").strip()
+    password = env.get("DISPATCH_MQTT_PASSWORD") or None
     if url:
         parse_mqtt_url(url, "DISPATCH_MQTT_URL")  # MqttConfigError, a ValueError
-        return url
-    return env.get("MQTT_URL") or None
+        return with_password(url, password, "DISPATCH_MQTT_URL") if password else url
+    if password:
+        raise MqttConfigError(
+            "DISPATCH_MQTT_PASSWORD is set but DISPATCH_MQTT_URL is not: set "
+            "DISPATCH_MQTT_URL=mqtt://koordinator-dispatch@host:1883 (the dispatcher's user)"
+        )
+    url = (env.get("MQTT_URL") or "").strip()
+    if url and env.get("MQTT_PASSWORD"):
+        parse_mqtt_url(url)
+        return with_password(url, env["MQTT_PASSWORD"], "MQTT_URL")
+    return url or None
 
 
 def shared_user_warning(ingest_url: str | None, sinks_url: str | None) -> str | None:

@@ -20,10 +20,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server import mqtt_credentials as mc
 from server.broker import EmbeddedBroker, ensure_local_broker
+from server.config import ConfigError
+from server.config import from_env as config_from_env
 from server.core import andon
 from server.dispatch import Dispatcher, DispatchSettings, add_sink, shared_user_warning
 from server.ingest import IngestSettings, IngestWorker
-from server.models import Scanner
+from server.models import DeliveryAttempt, Scanner
 from server.mqtt_session import MqttSession, MqttSessionError
 from tests.ingest.conftest import (
     HAVE_MOSQUITTO,
@@ -33,6 +35,7 @@ from tests.ingest.conftest import (
 )
 from tests.support.agent_process import REPO_ROOT
 from tests.support.broker import free_port, start_mosquitto
+from tests.support.dispatch_process import dispatch_process
 
 
 class Client:
@@ -513,6 +516,107 @@ def test_serve_with_the_dispatchers_mqtt_sinks_on_a_broker_set_up_as_deploy_md(
         watcher.close()
         scanner.close()
         broker.kill()
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_the_dispatchers_password_given_apart(plant, db, db_url, tmp_path):
+    """A `dispatch` process with DISPATCH_MQTT_URL naming the user only and the password in
+    DISPATCH_MQTT_PASSWORD (as MQTT_PASSWORD is for MQTT_URL), on a Mosquitto with the
+    generated password file: its mqtt sink logs in and publishes; the password is in no
+    line of its log nor in the sink's attempts. Without it the broker refuses the login."""
+    shown = _credentials(tmp_path, db_url)
+    password = shown["koordinator-dispatch"]
+    watch_password = _watcher(tmp_path)
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    add_sink("bus", "mqtt", {}, ["scan.accepted"])
+    watcher = Client(broker.port, "watch", watch_password)
+    log = tmp_path / "dispatch.log"
+    url = f"mqtt://koordinator-dispatch@{broker.host}:{broker.port}"
+    procs = []
+    try:
+        assert watcher.connected.wait(5) and watcher.refused is None
+        watcher.subscribe("koordinator/events/#")
+        codes = plant.items("STEEL", count=3, qty=5)
+        for code in codes:
+            plant.scan("sc-recv", code, expected=201)
+        # the user alone: refused by the broker, nothing published
+        procs.append(dispatch_process(db_url, log, DISPATCH_MQTT_URL=url, MQTT_URL=None))
+        assert wait_for(lambda: "not authorised" in broker.log_text().lower(), 10), (
+            log.read_text()[-2000:] + broker.log_text()[-2000:]
+        )
+        procs[0].kill()
+        procs[0].wait()
+        assert watcher.got == []
+        procs.append(
+            dispatch_process(
+                db_url,
+                log,
+                DISPATCH_MQTT_URL=url,
+                DISPATCH_MQTT_PASSWORD=password,
+                MQTT_URL=None,
+                LOG_LEVEL="DEBUG",
+            )
+        )
+        accepted = lambda: [t for t, _p, _r in watcher.got if t.endswith("/scan.accepted")]  # noqa: E731
+        assert wait_for(lambda: len(accepted()) == len(codes), 20), (
+            log.read_text()[-3000:] + broker.log_text()[-2000:]
+        )
+        assert "sink connected" in log.read_text()
+        assert password not in log.read_text()
+
+        def details() -> list[str]:
+            with db.connection_context():
+                return [a.detail or "" for a in DeliveryAttempt.select().where(DeliveryAttempt.ok)]
+
+        assert wait_for(lambda: len(details()) >= len(codes), 10)  # written after the PUBACKs
+        with db.connection_context():
+            every = [a.detail or "" for a in DeliveryAttempt.select()]
+        assert not any(password in d for d in every)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        watcher.close()
+        broker.kill()
+
+
+def test_the_dispatchers_password_settings_are_checked():
+    """DISPATCH_MQTT_PASSWORD wins over a password in DISPATCH_MQTT_URL and is quoted into
+    it; without DISPATCH_MQTT_URL it is a start-up error (it would go to the ingest's user);
+    the sinks' fallback to MQTT_URL takes MQTT_PASSWORD, as the ingest does."""
+    env = {
+        "DISPATCH_MQTT_URL": "mqtt://koordinator-dispatch:old@10.0.0.5:1883",
+        "DISPATCH_MQTT_PASSWORD": "p@ss:w/rd",
+    }
+    url = DispatchSettings.from_env(env).mqtt_url
+    session = MqttSession.from_url(url)
+    assert (session.username, session.url) == (
+        "koordinator-dispatch",
+        "mqtt://koordinator-dispatch:***@10.0.0.5:1883",
+    )
+    assert mqtt_url_password(url) == "p@ss:w/rd"
+    for bad in ({"DISPATCH_MQTT_PASSWORD": "x"}, {"DISPATCH_MQTT_PASSWORD": "x", "MQTT_URL": url}):
+        with pytest.raises(ValueError, match="DISPATCH_MQTT_URL is not"):
+            DispatchSettings.from_env(bad)
+        with pytest.raises(ConfigError, match="DISPATCH_MQTT_URL is not"):
+            config_from_env(bad)
+    with pytest.raises(ValueError, match="names no user"):
+        DispatchSettings.from_env({"DISPATCH_MQTT_URL": "mqtt://h", "DISPATCH_MQTT_PASSWORD": "x"})
+    fallback = DispatchSettings.from_env(
+        {"MQTT_URL": "mqtt://koordinator-server@h:1883", "MQTT_PASSWORD": "s"}
+    ).mqtt_url
+    assert mqtt_url_password(fallback) == "s"
+    assert (
+        IngestSettings.from_env("mqtt://koordinator-server@h:1883", {"MQTT_PASSWORD": "s"}).password
+        == "s"
+    )
+
+
+def mqtt_url_password(url: str) -> str | None:
+    from server.mqtt_session import parse_mqtt_url
+
+    return parse_mqtt_url(url)["password"]
 
 
 def test_the_start_up_warning_of_sinks_on_the_ingests_user():
