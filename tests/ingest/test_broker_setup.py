@@ -113,6 +113,39 @@ def test_embedded_broker_keeps_qos1_for_an_offline_persistent_session_and_retain
     worker.close()
 
 
+def test_embedded_broker_sends_a_client_the_retained_messages_of_its_own_filters(embedded):
+    """amqtt 0.12 sent every client that connected the retained messages of every filter
+    any client held: a light subscribed to its own station got every station's colour
+    (the andon test failed on the embedded broker, not on Mosquitto). As Mosquitto: a
+    client gets those matching its own subscriptions, once; a persistent session that
+    comes back, those of its own filters only."""
+    page = Client(embedded.port, client_id="floor-page")
+    assert page.connected.wait(5)
+    page.subscribe("k/stations/#")
+    other = Client(embedded.port, client_id="other", clean=False)
+    assert other.connected.wait(5)
+    other.subscribe("k/stations/LINE/andon")
+    other.close()
+    station = Client(embedded.port)
+    assert station.connected.wait(5)
+    for code in ("A1", "RECV", "LINE"):
+        station.publish(f"k/stations/{code}/andon", b"green", retain=True)
+        station.publish(f"k/stations/{code}/andon/detail", code.encode(), retain=True)
+    station.publish("k/stations/RECV/andon", b"red", retain=True)
+    assert wait_for(lambda: len(page.got) == 7, 5), page.got
+    light = Client(embedded.port, client_id="light-recv")
+    assert light.connected.wait(5)
+    light.subscribe("k/stations/RECV/andon")
+    time.sleep(0.5)  # anything more would have come by now
+    assert light.got == [("k/stations/RECV/andon", b"red", True)]
+    back = Client(embedded.port, client_id="other", clean=False)
+    assert back.connected.wait(5)
+    time.sleep(0.5)
+    assert {t for t, _p, _r in back.got} == {"k/stations/LINE/andon"}, back.got
+    for c in (page, station, light, back):
+        c.close()
+
+
 def test_ensure_local_broker_uses_one_that_already_answers(embedded, capsys):
     assert ensure_local_broker("127.0.0.1", embedded.port) is None
     assert "already answering" in capsys.readouterr().out
