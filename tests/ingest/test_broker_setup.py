@@ -25,7 +25,7 @@ from server.config import from_env as config_from_env
 from server.core import andon
 from server.dispatch import Dispatcher, DispatchSettings, add_sink, shared_user_warning
 from server.ingest import IngestSettings, IngestWorker
-from server.models import DeliveryAttempt, Scanner
+from server.models import DeliveryAttempt, Event, Scanner
 from server.mqtt_session import MqttSession, MqttSessionError
 from tests.ingest.conftest import (
     HAVE_MOSQUITTO,
@@ -650,6 +650,75 @@ def mqtt_url_password(url: str) -> str | None:
     from server.mqtt_session import parse_mqtt_url
 
     return parse_mqtt_url(url)["password"]
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_two_dispatchers_on_one_broker_user_take_turns(plant, db, db_url, tmp_path):
+    """Two `dispatch` processes on one database whose sinks connect as the same broker
+    user, on a Mosquitto as deploy.md sets it up (client ids pinned to user names): before,
+    their two connections threw each other off in a loop. Now the second one finds the
+    user's lock taken, says so, and leaves the sink to the first: no connection is taken
+    over, every event arrives once, in order. When the first is killed (-9), the second
+    takes the user over and delivers the rest."""
+    from tests.test_dispatch import _write
+
+    shown = _credentials(tmp_path, db_url)
+    watch_password = _watcher(tmp_path)
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    add_sink("bus", "mqtt", {}, ["scan.accepted"])
+    watcher = Client(broker.port, "watch", watch_password)
+    env = {
+        "DISPATCH_MQTT_URL": f"mqtt://koordinator-dispatch@{broker.host}:{broker.port}",
+        "DISPATCH_MQTT_PASSWORD": shown["koordinator-dispatch"],
+        "MQTT_URL": None,
+    }
+    logs = [tmp_path / "d1.log", tmp_path / "d2.log"]
+    procs = []
+
+    def received() -> list[int]:
+        return [json.loads(p)["id"] for t, p, _r in watcher.got if t.endswith("/scan.accepted")]
+
+    def expected() -> list[int]:
+        with db.connection_context():
+            return [e.id for e in Event.select().where(Event.type == "scan.accepted")]
+
+    def taken_over() -> int:
+        return broker.log_text().count("already connected, closing old connection")
+
+    try:
+        assert watcher.connected.wait(5) and watcher.refused is None
+        watcher.subscribe("koordinator/events/#")
+        procs.append(dispatch_process(db_url, logs[0], **env))
+        _write(db, 5)
+        assert wait_for(lambda: len(received()) == 5, 20), logs[0].read_text()[-2000:]
+        procs.append(dispatch_process(db_url, logs[1], **env))
+        assert wait_for(lambda: "another dispatcher on this database" in logs[1].read_text(), 20), (
+            logs[1].read_text()[-2000:]
+        )
+        for n in range(6):  # events while both run, for a few seconds
+            _write(db, 5, start=100 + 10 * n)
+            time.sleep(0.4)
+        assert wait_for(lambda: received() == expected(), 20), (received(), expected())
+        assert taken_over() == 0, broker.log_text()[-3000:]
+        assert "sink connected" not in logs[1].read_text()
+
+        procs[0].kill()  # -9: no goodbye; its lock goes with its process
+        procs[0].wait()
+        _write(db, 10, start=1000)
+        assert wait_for(lambda: received() == expected(), 30), (
+            received()[-5:],
+            expected()[-5:],
+            logs[1].read_text()[-3000:],
+        )
+        assert "its sinks are ours" in logs[1].read_text()
+        assert taken_over() == 0, broker.log_text()[-3000:]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        watcher.close()
+        broker.kill()
 
 
 def test_the_start_up_warning_of_sinks_on_the_ingests_user():
