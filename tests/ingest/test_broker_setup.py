@@ -307,6 +307,28 @@ def _run_credentials(tmp_path, db_url, *extra) -> subprocess.CompletedProcess:
     )
 
 
+def test_the_roles_read_back_from_an_acl_of_an_earlier_version(tmp_path):
+    """Before the dispatcher had a user of its own, the ingest users' entries also wrote
+    the events: such a user is still a server user, not a dispatcher's; the prefix of the
+    earlier run does not matter."""
+    acl = tmp_path / "acl"
+    acl.write_text(
+        "user koordinator-server\ntopic read plant1/scanners/+/scans\n"
+        "topic write plant1/scanners/+/results\ntopic write plant1/events/#\n"
+        "topic write plant1/stations/+/andon/#\n\n"
+        "user koordinator-dispatch\ntopic write plant1/events/#\n\n"
+        "user sc-1\ntopic write plant1/scanners/sc-1/scans\n\n"
+        "user site.SBY\ntopic write plant1/scanners/sc-1/scans\n"
+    )
+    assert mc.read_acl_roles(str(acl)) == {
+        "koordinator-server": "server",
+        "koordinator-dispatch": "dispatch",
+        "sc-1": "scanner",
+        "site.SBY": "other",
+    }
+    assert mc.read_acl_roles(str(tmp_path / "none")) == {}
+
+
 @pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
 def test_a_run_naming_some_server_users_keeps_the_others(plant, db_url, tmp_path):
     """docs/deploy.md's `--site` run named only the ingest workers' users: it dropped
