@@ -11,6 +11,10 @@ those messages only for *authenticated* sessions - it drops them for sessions it
 anonymous plugin let in - so this module lets every local client in through its own
 `LocalAuthPlugin`, which does not mark sessions anonymous.
 
+amqtt 0.12 also sent every connecting client the retained messages of every other
+client's subscriptions; `LocalBroker` sends a client those of its own only, as Mosquitto
+does.
+
 What it is not: durable (messages and sessions live in memory; the agents' outboxes
 cover a restart), MQTT 5 (no shared subscriptions: run one ingest worker against it), or
 secured (no credentials, no ACL; it binds to 127.0.0.1 only). Production uses Mosquitto;
@@ -51,6 +55,31 @@ class LocalAuthPlugin(BaseAuthPlugin):
 
     async def authenticate(self, *, session) -> bool:  # noqa: ARG002 - amqtt's signature
         return True
+
+
+class LocalBroker(Broker):
+    """amqtt's broker, with retained messages sent to a client for its own subscriptions
+    only.
+
+    amqtt 0.12 sends, to every client that connects, the retained messages matching every
+    topic filter *any* client has subscribed to (its loop over the broker's whole
+    subscription table, meant for a reconnecting session's own subscriptions): a stack
+    light subscribed to `…/stations/RECV/andon` got the colours of every station a floor
+    page subscribed to with `…/stations/#`, the last of them standing as its colour.
+    Mosquitto sends retained messages for the filters of the SUBSCRIBE that asks; here a
+    session gets those of the filters it holds itself, at the QoS it holds them with."""
+
+    async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
+        topic_filter, _qos = subscription
+        held = [
+            qos
+            for subscriber, qos in self._subscriptions.get(topic_filter, ())
+            if subscriber.client_id == session.client_id
+        ]
+        if held:
+            await super()._publish_retained_messages_for_subscription(
+                (topic_filter, held[0]), session
+            )
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -102,7 +131,7 @@ class EmbeddedBroker:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            self._broker = Broker(self.config(), loop=loop)
+            self._broker = LocalBroker(self.config(), loop=loop)
             loop.run_until_complete(self._broker.start())
         except BaseException as exc:  # reported to start()'s caller
             self._error = exc

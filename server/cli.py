@@ -301,22 +301,48 @@ def cmd_mqtt_credentials(args, settings) -> int:
     from server.models import Machine, Scanner, Site
 
     prefix = settings["MQTT_TOPIC_PREFIX"]
+    named_server = list(dict.fromkeys(args.server_user or []))
+    named_dispatch = list(dict.fromkeys(args.dispatch_user or []))
+    removed = list(dict.fromkeys(args.remove_user or []))
+    for option, users in (("--server-user", named_server), ("--dispatch-user", named_dispatch)):
+        for user in users:
+            if not mc.SAFE_ID.match(user):
+                raise UsageError(f"{option} {user!r} is not a valid user name")
+            if user in removed:
+                raise UsageError(f"{option} {user!r} is also a --remove-user")
+    existing = mc.read_password_file(args.passwd)
+    roles = mc.read_acl_roles(args.acl)
+    # the server's and the dispatcher's users of an earlier run stay unless removed: a run
+    # naming only some of them (`--site`, a new worker) must not lock the others out
+    kept = {
+        role: [
+            u
+            for u, r in roles.items()
+            if r == role and u in existing and u not in removed
+            if u not in named_server and u not in named_dispatch
+        ]
+        for role in ("server", "dispatch")
+    }
     # one user per ingest worker: the broker makes the user name the client id
-    server_users = list(dict.fromkeys(args.server_user or ["koordinator-server"]))
-    for user in server_users:
-        if not mc.SAFE_ID.match(user):
-            raise UsageError(f"--server-user {user!r} is not a valid user name")
+    server_users = named_server + kept["server"] or ["koordinator-server"]
     # the dispatcher's sinks: a user of their own, or they and the ingest of the same
     # process would throw each other off (one client id per user)
-    dispatch_users = list(dict.fromkeys(args.dispatch_user or [mc.DISPATCH_USER]))
-    for user in dispatch_users:
-        if not mc.SAFE_ID.match(user):
-            raise UsageError(f"--dispatch-user {user!r} is not a valid user name")
+    dispatch_users = named_dispatch + kept["dispatch"] or [mc.DISPATCH_USER]
+    for user in named_dispatch:
         if user in server_users:
             raise UsageError(
-                f"--dispatch-user {user!r} is also a --server-user: the dispatcher needs a "
+                f"--dispatch-user {user!r} is also a server user: the dispatcher needs a "
                 "user of its own (the broker makes the user name the client id)"
             )
+    for user in removed:
+        if user not in existing:
+            print(f"warning: --remove-user {user}: no such user in {args.passwd}", file=sys.stderr)
+    if kept["server"] + kept["dispatch"]:
+        print(
+            f"kept from {args.passwd}: "
+            + ", ".join(f"{role} user {u}" for role in kept for u in kept[role])
+            + " (--remove-user NAME drops one)"
+        )
     for path in (args.passwd, args.acl):
         # checked before the transaction: new passwords must not be stored unwritten
         folder = os.path.dirname(os.path.abspath(path))
@@ -341,6 +367,26 @@ def cmd_mqtt_credentials(args, settings) -> int:
             print(
                 f"error: a scanner is called {taken[0]!r}; pick another --server-user "
                 "or --dispatch-user",
+                file=sys.stderr,
+            )
+            return 2
+        # a user of the password file that is none of ours (added by hand, or a server
+        # user whose ACL entry is gone): refused rather than dropped without a word
+        ours = {s.id for s in scanners} | set(server_users) | set(dispatch_users)
+        unknown = [
+            u
+            for u in existing
+            if u not in ours
+            and u not in removed
+            and roles.get(u) != "scanner"  # a scanner removed since: its user goes
+            and not u.startswith((mc.MACHINE_USER_PREFIX, mc.SITE_USER_PREFIX))
+        ]
+        if unknown:
+            print(
+                f"error: {args.passwd} has user(s) {', '.join(unknown)} that are neither "
+                f"scanners, machines, sites nor server or dispatcher users in {args.acl}; "
+                "name each with --server-user or --dispatch-user to keep it, or "
+                "--remove-user to drop it (nothing written)",
                 file=sys.stderr,
             )
             return 2
@@ -378,7 +424,6 @@ def cmd_mqtt_credentials(args, settings) -> int:
                 shown.append((user, password))
             accounts.append(mc.Account(user, machine.secret_hash))
             machine_codes.append(machine.code)
-        existing = mc.read_password_file(args.passwd)
         # every site bridged before keeps its bridge user; the named ones are (re)written
         bridged = [
             code
@@ -637,13 +682,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--server-user",
         action="append",
-        help="an ingest worker's user, one per worker (repeatable; default koordinator-server)",
+        help="an ingest worker's user, one per worker (repeatable; those of an earlier run "
+        "stay; none at all: koordinator-server)",
     )
     p.add_argument(
         "--dispatch-user",
         action="append",
         help="the dispatcher's user for its mqtt and andon sinks, one per dispatcher process "
-        "(repeatable; default koordinator-dispatch)",
+        "(repeatable; those of an earlier run stay; none at all: koordinator-dispatch)",
+    )
+    p.add_argument(
+        "--remove-user",
+        action="append",
+        help="drop this server or dispatcher user of an earlier run (repeatable; the others stay)",
     )
     p.add_argument(
         "--new-server-password",

@@ -8,9 +8,11 @@
   defaults).
 - `MQTT_URL`: the broker of the ingest; unset means the embedded broker of the zero-setup
   run.
+- `MQTT_PASSWORD`: the password of MQTT_URL's user, given apart (wins over one in the URL).
 - `DISPATCH_MQTT_URL`: the broker, with the dispatcher's own user, of the `mqtt` and
   `andon` sinks without a url of their own; unset: MQTT_URL (docs/deploy.md: give the
   dispatcher its own user, the broker pins client ids to user names).
+  `DISPATCH_MQTT_PASSWORD`: its user's password, given apart (needs DISPATCH_MQTT_URL).
 - `MQTT_TOPIC_PREFIX`: `koordinator` by default.
 - `LOG_LEVEL`: `INFO` by default.
 - `PLANT_TIMEZONE`: the plant's IANA time zone (`Asia/Jakarta`), `UTC` by default: where
@@ -64,6 +66,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict:
             "(e.g. Asia/Jakarta, Europe/Berlin, UTC)"
         ) from None
     secure = _flag(env, "SESSION_COOKIE_SECURE", default=mode == "production")
+    if env.get("DISPATCH_MQTT_PASSWORD") and not (env.get("DISPATCH_MQTT_URL") or "").strip():
+        raise ConfigError(
+            "DISPATCH_MQTT_PASSWORD is set but DISPATCH_MQTT_URL is not: set "
+            "DISPATCH_MQTT_URL=mqtt://koordinator-dispatch@host:1883 (the dispatcher's user)"
+        )
     return {
         "ENV_MODE": mode,
         "PLANT_TIMEZONE": plant_tz,

@@ -59,6 +59,11 @@ SIGNATURE_HEADER = "X-Koordinator-Signature"
 SIGNATURE_TOLERANCE_S = 300
 
 
+class BrokerUserBusy(Exception):
+    """Another dispatcher holds the broker user a sink would connect as
+    (server/dispatch_locks.py): the sink is left to it, no attempt is recorded."""
+
+
 class DeliveryError(Exception):
     """A sink refused or could not take an event; it is tried again later."""
 
@@ -558,6 +563,18 @@ class MqttSink:
             max_in_flight=limit,
         )
 
+    @staticmethod
+    def broker_key(config: Mapping, settings: DispatchSettings) -> tuple | None:
+        """The broker user (`MqttSessions.key`) a sink of this config connects as; None:
+        no broker, or a wrong url (its delivery says why)."""
+        url = config.get("url") or settings.mqtt_url
+        if not url:
+            return None
+        try:
+            return MqttSessions.key(url)
+        except DeliveryError:
+            return None
+
     def _publish(self, topic: str, body: bytes, retain: bool) -> None:
         acked, error = self.session.publish_many(
             [(topic, body, retain)], self.timeout, self.max_in_flight
@@ -638,10 +655,18 @@ class MqttSessions:
     sink asking otherwise gets the session as it is, with a warning. The window is the
     largest `max_in_flight` asked; each sink keeps its own within it."""
 
-    def __init__(self) -> None:
+    def __init__(self, locks=None) -> None:
         self._lock = threading.Lock()
         #: key -> [session, users, (mqtt5, client_id) it was opened with]
         self._open: dict[tuple, list] = {}
+        #: the dispatcher's `BrokerUserLocks` (one dispatcher per broker user); None: no
+        #: lock (a sink made on its own, a test)
+        self.locks = locks
+
+    def may_use(self, key: tuple) -> bool:
+        """Whether this dispatcher may connect as the broker user `key`: it holds (or has
+        just taken) the user's lock, or it takes no locks."""
+        return self.locks is None or self.locks.hold(key)
 
     @staticmethod
     def key(url: str) -> tuple:
@@ -657,6 +682,8 @@ class MqttSessions:
         from server.mqtt_session import MqttSession
 
         key = self.key(url)
+        if key not in self._open and not self.may_use(key):
+            raise BrokerUserBusy(f"another dispatcher connects as {url_user(key)}")
         with self._lock:
             known = self._open.get(key)
             if known is None:
@@ -706,6 +733,14 @@ class MqttSessions:
             opened, self._open = list(self._open.values()), {}
         for session, _users, _how in opened:
             session.close()
+        if self.locks is not None:
+            self.locks.close()  # after the sessions: no other dispatcher connects meanwhile
+
+
+def url_user(key: tuple) -> str:
+    """A broker user key for a log line: user@host:port (no password)."""
+    tls, host, port, user = key
+    return f"{'mqtts' if tls else 'mqtt'}://{user or '(anonymous)'}@{host}:{port}"
 
 
 class AndonSink(MqttSink):
@@ -945,14 +980,26 @@ class DispatchSettings:
 
 def dispatch_mqtt_url(env: Mapping[str, str]) -> str | None:
     """The sinks' default broker: DISPATCH_MQTT_URL (checked), else MQTT_URL, else None
-    (the embedded broker's run has no sink broker unless a sink names one)."""
-    from server.mqtt_session import parse_mqtt_url
+    (the embedded broker's run has no sink broker unless a sink names one). The password
+    may be given apart, as the ingest's MQTT_PASSWORD is: DISPATCH_MQTT_PASSWORD (with
+    DISPATCH_MQTT_URL only), MQTT_PASSWORD for MQTT_URL; it wins over one in the URL."""
+    from server.mqtt_session import MqttConfigError, parse_mqtt_url, with_password
 
     url = (env.get("DISPATCH_MQTT_URL") or "").strip()
+    password = env.get("DISPATCH_MQTT_PASSWORD") or None
     if url:
         parse_mqtt_url(url, "DISPATCH_MQTT_URL")  # MqttConfigError, a ValueError
-        return url
-    return env.get("MQTT_URL") or None
+        return with_password(url, password, "DISPATCH_MQTT_URL") if password else url
+    if password:
+        raise MqttConfigError(
+            "DISPATCH_MQTT_PASSWORD is set but DISPATCH_MQTT_URL is not: set "
+            "DISPATCH_MQTT_URL=mqtt://koordinator-dispatch@host:1883 (the dispatcher's user)"
+        )
+    url = (env.get("MQTT_URL") or "").strip()
+    if url and env.get("MQTT_PASSWORD"):
+        parse_mqtt_url(url)
+        return with_password(url, env["MQTT_PASSWORD"], "MQTT_URL")
+    return url or None
 
 
 def shared_user_warning(ingest_url: str | None, sinks_url: str | None) -> str | None:
@@ -976,6 +1023,15 @@ def shared_user_warning(ingest_url: str | None, sinks_url: str | None) -> str | 
     )
 
 
+#: how often a dispatcher tries again the lock of a broker user another one holds
+BUSY_RETRY_S = 2.0
+
+
+def session_key(session) -> tuple:
+    """A session's broker user, as `MqttSessions.key` gives it for its url."""
+    return (session.tls, session.host.lower(), session.port, session.username)
+
+
 class Dispatcher:
     """Delivers events to every active sink; `run()` until `stop` is set, or `start()` as a
     thread of another process."""
@@ -989,8 +1045,13 @@ class Dispatcher:
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
-        #: one MQTT session per broker user for all of this dispatcher's sinks
-        self.sessions = MqttSessions()
+        from server.dispatch_locks import BrokerUserLocks
+
+        #: one MQTT session per broker user for all of this dispatcher's sinks, each user
+        #: locked against another dispatcher on the same database (server/dispatch_locks.py)
+        self.sessions = MqttSessions(BrokerUserLocks(db))
+        #: broker users another dispatcher holds -> when to try their lock again
+        self._busy: dict[tuple, float] = {}
         self.settings = dataclasses.replace(settings or DispatchSettings(), sessions=self.sessions)
         self.kinds = dict(KINDS if kinds is None else kinds)
         self.clock = clock
@@ -1102,6 +1163,8 @@ class Dispatcher:
     def _tick(self, sink: Sink | None) -> None:
         if sink is None or not hasattr(self.kinds.get(sink.kind), "tick"):
             return
+        if not self._may_serve(sink):
+            return
         try:
             self._sink(sink).tick(self.clock())
         except Exception as exc:  # a light that cannot be reached must not stop the others
@@ -1151,6 +1214,8 @@ class Dispatcher:
         if not ticking:
             return
         for sink in Sink.select().where(Sink.active & Sink.kind.in_(ticking)):
+            if not self._may_serve(sink):
+                continue
             try:
                 self._sink(sink).tick(self.clock())
             except Exception as exc:  # a light that cannot be reached must not stop the others
@@ -1211,7 +1276,44 @@ class Dispatcher:
         sql = _claim_sql(self.db.param, len(types), bool(wanted), size)
         return [Outgoing(row) for row in self.db.execute_sql(sql, params)]
 
+    def _may_serve(self, sink: Sink) -> bool:
+        """False while another dispatcher holds the broker user the sink connects as: the
+        sink is left to it (its events are not claimed, no attempt is written), and its
+        lock tried again every few seconds, so this one takes over when the other stops.
+        Said once per user in the log, with the fix."""
+        broker_key = getattr(self.kinds.get(sink.kind), "broker_key", None)
+        key = broker_key(sink.config or {}, self.settings) if broker_key else None
+        if key is None:
+            return True
+        now = time.monotonic()
+        retry = self._busy.get(key)
+        if retry is not None and now < retry:
+            return False
+        if self.sessions.may_use(key):
+            if self._busy.pop(key, None) is not None:
+                log.warning("dispatcher: broker user %s is free: its sinks are ours", url_user(key))
+            return True
+        if retry is None:
+            log.warning(
+                "dispatcher: another dispatcher on this database connects as broker user %s; "
+                "this one leaves the mqtt and andon sinks on it to that one and takes them "
+                "over when it stops. Two connections of one user would throw each other off "
+                "(use_username_as_clientid): give this dispatcher its own user "
+                "(mqtt-credentials --dispatch-user, DISPATCH_MQTT_URL) to share the work",
+                url_user(key),
+            )
+        self._busy[key] = now + BUSY_RETRY_S
+        # a user lost since (the database connection holding its lock went away): the
+        # sinks this dispatcher has open on it let their session go
+        for sink_id, (_config, made) in list(self._open.items()):
+            session = getattr(made, "session", None)
+            if session is not None and session_key(session) == key:
+                self._close_sink(sink_id)
+        return False
+
     def _deliver(self, sink: Sink) -> int:
+        if not self._may_serve(sink):
+            return 0
         now = self.clock()
         if sink.retry_at is not None and sink.retry_at > now:
             return 0

@@ -78,6 +78,37 @@ def read_password_file(path: str) -> dict[str, str]:
     return out
 
 
+def read_acl_roles(path: str) -> dict[str, str]:
+    """user -> role of the users an earlier run wrote into the ACL at `path` ({} if there
+    is none): `server` (an ingest worker's: it reads every scanner's scans), `dispatch` (the
+    dispatcher's: it writes the events), `scanner` (it writes its own scans), `other`.
+    Whatever the topic prefix was, so a changed prefix keeps the users; a user that reads
+    the scans is a server user even if it also writes the events (as the ingest users of
+    versions before the dispatcher's own user did)."""
+    roles: dict[str, str] = {}
+    user = None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                words = line.split()
+                if len(words) == 2 and words[0] == "user":
+                    user = words[1]
+                    roles.setdefault(user, "other")
+                elif user and len(words) == 3 and words[0] == "topic":
+                    access, topic = words[1], words[2]
+                    if access == "read" and topic.endswith("/scanners/+/scans"):
+                        roles[user] = "server"
+                    elif access == "write" and topic.endswith("/events/#"):
+                        # an ingest user of an earlier version wrote the events too
+                        if roles[user] != "server":
+                            roles[user] = "dispatch"
+                    elif access == "write" and topic.endswith(f"/scanners/{user}/scans"):
+                        roles[user] = "scanner"
+    except FileNotFoundError:
+        pass
+    return roles
+
+
 @dataclass(frozen=True)
 class Account:
     user: str

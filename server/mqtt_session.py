@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import mqtt_ms_wait_for_puback
@@ -95,6 +95,17 @@ def parse_mqtt_url(url: str, setting: str = "MQTT_URL") -> dict[str, Any]:
         "username": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
     }
+
+
+def with_password(url: str, password: str, setting: str = "MQTT_URL") -> str:
+    """`url` with `password` in place of any it holds (quoted): a password given in a
+    setting of its own (DISPATCH_MQTT_PASSWORD) for a URL that names the user only."""
+    parts = urlsplit(url)
+    if not parts.username:
+        raise MqttConfigError(f"{setting} names no user for the password given apart")
+    where = parts.netloc.rpartition("@")[2]
+    user = quote(unquote(parts.username), safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{where}"))
 
 
 class MqttSession:

@@ -967,3 +967,34 @@ def test_an_https_sink_makes_its_tls_context_once(plant, db, tmp_path, monkeypat
         rx.done.set()
     assert sink.tls is not None and all(c is sink.tls for c in contexts)
     assert [n for n, _eid in rx.got] == [1, 2, 3]
+
+
+def test_a_broker_users_lock_is_one_dispatchers_until_it_lets_go(db, monkeypatch):
+    """server/dispatch_locks.py on the test's database: one holder per broker user, others
+    refused until it closes; on PostgreSQL a holder whose lock connection was killed finds
+    out at its next check and does not think it still holds the user."""
+    from server import dispatch_locks
+    from server.dispatch_locks import BrokerUserLocks
+
+    user = (False, "10.0.0.5", 1883, "koordinator-dispatch")
+    other_user = (False, "10.0.0.5", 1883, "koordinator-dispatch-2")
+    first, second = BrokerUserLocks(db), BrokerUserLocks(db)
+    try:
+        assert first.hold(user) and first.hold(user)
+        assert not second.hold(user)
+        assert second.hold(other_user)
+        first.close()
+        assert second.hold(user)
+        assert not first.hold(user)  # now the second's
+        second.close()
+        assert first.hold(user)
+        if isinstance(db, pw.PostgresqlDatabase):
+            monkeypatch.setattr(dispatch_locks, "CHECK_EVERY_S", 0.0)
+            pid = first._conn.get_backend_pid()
+            with db.connection_context():
+                db.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+            assert _until(lambda: second.hold(user), 5)  # the lock went with its connection
+            assert not first.hold(user)  # and the first one knows
+    finally:
+        first.close()
+        second.close()

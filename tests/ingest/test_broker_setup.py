@@ -20,10 +20,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server import mqtt_credentials as mc
 from server.broker import EmbeddedBroker, ensure_local_broker
+from server.config import ConfigError
+from server.config import from_env as config_from_env
 from server.core import andon
 from server.dispatch import Dispatcher, DispatchSettings, add_sink, shared_user_warning
 from server.ingest import IngestSettings, IngestWorker
-from server.models import Scanner
+from server.models import DeliveryAttempt, Event, Scanner
 from server.mqtt_session import MqttSession, MqttSessionError
 from tests.ingest.conftest import (
     HAVE_MOSQUITTO,
@@ -33,6 +35,7 @@ from tests.ingest.conftest import (
 )
 from tests.support.agent_process import REPO_ROOT
 from tests.support.broker import free_port, start_mosquitto
+from tests.support.dispatch_process import dispatch_process
 
 
 class Client:
@@ -108,6 +111,39 @@ def test_embedded_broker_keeps_qos1_for_an_offline_persistent_session_and_retain
     worker.subscribe("k/+/status")
     assert wait_for(lambda: any(t == "k/sc/status" for t, _p, _r in worker.got), 5)
     worker.close()
+
+
+def test_embedded_broker_sends_a_client_the_retained_messages_of_its_own_filters(embedded):
+    """amqtt 0.12 sent every client that connected the retained messages of every filter
+    any client held: a light subscribed to its own station got every station's colour
+    (the andon test failed on the embedded broker, not on Mosquitto). As Mosquitto: a
+    client gets those matching its own subscriptions, once; a persistent session that
+    comes back, those of its own filters only."""
+    page = Client(embedded.port, client_id="floor-page")
+    assert page.connected.wait(5)
+    page.subscribe("k/stations/#")
+    other = Client(embedded.port, client_id="other", clean=False)
+    assert other.connected.wait(5)
+    other.subscribe("k/stations/LINE/andon")
+    other.close()
+    station = Client(embedded.port)
+    assert station.connected.wait(5)
+    for code in ("A1", "RECV", "LINE"):
+        station.publish(f"k/stations/{code}/andon", b"green", retain=True)
+        station.publish(f"k/stations/{code}/andon/detail", code.encode(), retain=True)
+    station.publish("k/stations/RECV/andon", b"red", retain=True)
+    assert wait_for(lambda: len(page.got) == 7, 5), page.got
+    light = Client(embedded.port, client_id="light-recv")
+    assert light.connected.wait(5)
+    light.subscribe("k/stations/RECV/andon")
+    time.sleep(0.5)  # anything more would have come by now
+    assert light.got == [("k/stations/RECV/andon", b"red", True)]
+    back = Client(embedded.port, client_id="other", clean=False)
+    assert back.connected.wait(5)
+    time.sleep(0.5)
+    assert {t for t, _p, _r in back.got} == {"k/stations/LINE/andon"}, back.got
+    for c in (page, station, light, back):
+        c.close()
 
 
 def test_ensure_local_broker_uses_one_that_already_answers(embedded, capsys):
@@ -253,6 +289,111 @@ def test_scanners_may_use_only_their_own_topics(plant, db_url, tmp_path):
             sink.close()
             for forger in forgers:
                 forger.close()
+    finally:
+        for c in clients:
+            c.close()
+        broker.kill()
+
+
+def _run_credentials(tmp_path, db_url, *extra) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=db_url, KOORDINATOR_ENV="test")
+    files = ("--passwd", str(tmp_path / "passwd"), "--acl", str(tmp_path / "acl"))
+    return subprocess.run(
+        [sys.executable, "-m", "server", "mqtt-credentials", *files, *extra],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_roles_read_back_from_an_acl_of_an_earlier_version(tmp_path):
+    """Before the dispatcher had a user of its own, the ingest users' entries also wrote
+    the events: such a user is still a server user, not a dispatcher's; the prefix of the
+    earlier run does not matter."""
+    acl = tmp_path / "acl"
+    acl.write_text(
+        "user koordinator-server\ntopic read plant1/scanners/+/scans\n"
+        "topic write plant1/scanners/+/results\ntopic write plant1/events/#\n"
+        "topic write plant1/stations/+/andon/#\n\n"
+        "user koordinator-dispatch\ntopic write plant1/events/#\n\n"
+        "user sc-1\ntopic write plant1/scanners/sc-1/scans\n\n"
+        "user site.SBY\ntopic write plant1/scanners/sc-1/scans\n"
+    )
+    assert mc.read_acl_roles(str(acl)) == {
+        "koordinator-server": "server",
+        "koordinator-dispatch": "dispatch",
+        "sc-1": "scanner",
+        "site.SBY": "other",
+    }
+    assert mc.read_acl_roles(str(tmp_path / "none")) == {}
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_a_run_naming_some_server_users_keeps_the_others(plant, db_url, tmp_path):
+    """docs/deploy.md's `--site` run named only the ingest workers' users: it dropped
+    `koordinator-server` (the ingest of `serve`) from the password file and the ACL. The
+    users of an earlier run now stay with their rights unless `--remove-user` names them;
+    a user of the password file that is none of ours is refused, nothing written. Checked
+    on a Mosquitto with the generated files."""
+    shown = _credentials(
+        tmp_path,
+        db_url,
+        *("--server-user", "koordinator-server", "--server-user", "ingest-1"),
+        *("--dispatch-user", "koordinator-dispatch"),
+    )
+    assert {"koordinator-server", "ingest-1", "koordinator-dispatch"} <= set(shown)
+    hashes = mc.read_password_file(str(tmp_path / "passwd"))
+    # as the --site example did: only the ingest workers named
+    run = _run_credentials(tmp_path, db_url, "--server-user", "ingest-1")
+    assert run.returncode == 0, run.stderr
+    assert "kept from" in run.stdout and "server user koordinator-server" in run.stdout
+    assert "dispatch user koordinator-dispatch" in run.stdout
+    assert mc.read_password_file(str(tmp_path / "passwd")) == hashes  # same users, same hashes
+    roles = mc.read_acl_roles(str(tmp_path / "acl"))
+    assert roles["koordinator-server"] == roles["ingest-1"] == "server"
+    assert roles["koordinator-dispatch"] == "dispatch" and roles["sc-recv"] == "scanner"
+
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    clients = []
+
+    def connect(user):
+        c = Client(broker.port, user, shown[user])
+        clients.append(c)
+        assert c.connected.wait(5)
+        return c
+
+    try:
+        server = connect("koordinator-server")
+        assert server.refused is None, broker.log_text()[-2000:]
+        server.subscribe("koordinator/scanners/+/scans")
+        recv = connect("sc-recv")
+        recv.publish("koordinator/scanners/sc-recv/scans", b"still read")
+        assert wait_for(lambda: server.got, 5), broker.log_text()[-2000:]
+        assert server.got[0][:2] == ("koordinator/scanners/sc-recv/scans", b"still read")
+        server.close()
+        clients.remove(server)
+
+        # a user added by hand is refused, not dropped without a word; nothing written
+        with open(tmp_path / "passwd", "a", encoding="utf-8") as fh:
+            fh.write(f"stranger:{mc.hash_password('x')}\n")
+        before = (tmp_path / "passwd").read_text(), (tmp_path / "acl").read_text()
+        run = _run_credentials(tmp_path, db_url, "--server-user", "ingest-1")
+        assert run.returncode == 2 and "stranger" in run.stderr and "--remove-user" in run.stderr
+        assert ((tmp_path / "passwd").read_text(), (tmp_path / "acl").read_text()) == before
+
+        run = _run_credentials(
+            tmp_path, db_url, "--remove-user", "koordinator-server", "--remove-user", "stranger"
+        )
+        assert run.returncode == 0, run.stderr
+        users = set(mc.read_password_file(str(tmp_path / "passwd")))
+        assert {"ingest-1", "koordinator-dispatch", "sc-recv"} <= users
+        assert not {"koordinator-server", "stranger"} & users
+        assert "user koordinator-server" not in (tmp_path / "acl").read_text()
+        broker.restart()
+        assert connect("koordinator-server").refused is not None
+        assert connect("ingest-1").refused is None
     finally:
         for c in clients:
             c.close()
@@ -429,6 +570,176 @@ def test_serve_with_the_dispatchers_mqtt_sinks_on_a_broker_set_up_as_deploy_md(
         ingest.stop()
         watcher.close()
         scanner.close()
+        broker.kill()
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_the_dispatchers_password_given_apart(plant, db, db_url, tmp_path):
+    """A `dispatch` process with DISPATCH_MQTT_URL naming the user only and the password in
+    DISPATCH_MQTT_PASSWORD (as MQTT_PASSWORD is for MQTT_URL), on a Mosquitto with the
+    generated password file: its mqtt sink logs in and publishes; the password is in no
+    line of its log nor in the sink's attempts. Without it the broker refuses the login."""
+    shown = _credentials(tmp_path, db_url)
+    password = shown["koordinator-dispatch"]
+    watch_password = _watcher(tmp_path)
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    add_sink("bus", "mqtt", {}, ["scan.accepted"])
+    watcher = Client(broker.port, "watch", watch_password)
+    log = tmp_path / "dispatch.log"
+    url = f"mqtt://koordinator-dispatch@{broker.host}:{broker.port}"
+    procs = []
+    try:
+        assert watcher.connected.wait(5) and watcher.refused is None
+        watcher.subscribe("koordinator/events/#")
+        codes = plant.items("STEEL", count=3, qty=5)
+        for code in codes:
+            plant.scan("sc-recv", code, expected=201)
+        # the user alone: refused by the broker, nothing published
+        procs.append(dispatch_process(db_url, log, DISPATCH_MQTT_URL=url, MQTT_URL=None))
+        assert wait_for(lambda: "not authorised" in broker.log_text().lower(), 10), (
+            log.read_text()[-2000:] + broker.log_text()[-2000:]
+        )
+        procs[0].kill()
+        procs[0].wait()
+        assert watcher.got == []
+        procs.append(
+            dispatch_process(
+                db_url,
+                log,
+                DISPATCH_MQTT_URL=url,
+                DISPATCH_MQTT_PASSWORD=password,
+                MQTT_URL=None,
+                LOG_LEVEL="DEBUG",
+            )
+        )
+        accepted = lambda: [t for t, _p, _r in watcher.got if t.endswith("/scan.accepted")]  # noqa: E731
+        assert wait_for(lambda: len(accepted()) == len(codes), 20), (
+            log.read_text()[-3000:] + broker.log_text()[-2000:]
+        )
+        assert "sink connected" in log.read_text()
+        assert password not in log.read_text()
+
+        def details() -> list[str]:
+            with db.connection_context():
+                return [a.detail or "" for a in DeliveryAttempt.select().where(DeliveryAttempt.ok)]
+
+        assert wait_for(lambda: len(details()) >= len(codes), 10)  # written after the PUBACKs
+        with db.connection_context():
+            every = [a.detail or "" for a in DeliveryAttempt.select()]
+        assert not any(password in d for d in every)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        watcher.close()
+        broker.kill()
+
+
+def test_the_dispatchers_password_settings_are_checked():
+    """DISPATCH_MQTT_PASSWORD wins over a password in DISPATCH_MQTT_URL and is quoted into
+    it; without DISPATCH_MQTT_URL it is a start-up error (it would go to the ingest's user);
+    the sinks' fallback to MQTT_URL takes MQTT_PASSWORD, as the ingest does."""
+    env = {
+        "DISPATCH_MQTT_URL": "mqtt://koordinator-dispatch:old@10.0.0.5:1883",
+        "DISPATCH_MQTT_PASSWORD": "p@ss:w/rd",
+    }
+    url = DispatchSettings.from_env(env).mqtt_url
+    session = MqttSession.from_url(url)
+    assert (session.username, session.url) == (
+        "koordinator-dispatch",
+        "mqtt://koordinator-dispatch:***@10.0.0.5:1883",
+    )
+    assert mqtt_url_password(url) == "p@ss:w/rd"
+    for bad in ({"DISPATCH_MQTT_PASSWORD": "x"}, {"DISPATCH_MQTT_PASSWORD": "x", "MQTT_URL": url}):
+        with pytest.raises(ValueError, match="DISPATCH_MQTT_URL is not"):
+            DispatchSettings.from_env(bad)
+        with pytest.raises(ConfigError, match="DISPATCH_MQTT_URL is not"):
+            config_from_env(bad)
+    with pytest.raises(ValueError, match="names no user"):
+        DispatchSettings.from_env({"DISPATCH_MQTT_URL": "mqtt://h", "DISPATCH_MQTT_PASSWORD": "x"})
+    fallback = DispatchSettings.from_env(
+        {"MQTT_URL": "mqtt://koordinator-server@h:1883", "MQTT_PASSWORD": "s"}
+    ).mqtt_url
+    assert mqtt_url_password(fallback) == "s"
+    assert (
+        IngestSettings.from_env("mqtt://koordinator-server@h:1883", {"MQTT_PASSWORD": "s"}).password
+        == "s"
+    )
+
+
+def mqtt_url_password(url: str) -> str | None:
+    from server.mqtt_session import parse_mqtt_url
+
+    return parse_mqtt_url(url)["password"]
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs a mosquitto binary")
+def test_two_dispatchers_on_one_broker_user_take_turns(plant, db, db_url, tmp_path):
+    """Two `dispatch` processes on one database whose sinks connect as the same broker
+    user, on a Mosquitto as deploy.md sets it up (client ids pinned to user names): before,
+    their two connections threw each other off in a loop. Now the second one finds the
+    user's lock taken, says so, and leaves the sink to the first: no connection is taken
+    over, every event arrives once, in order. When the first is killed (-9), the second
+    takes the user over and delivers the rest."""
+    from tests.test_dispatch import _write
+
+    shown = _credentials(tmp_path, db_url)
+    watch_password = _watcher(tmp_path)
+    conf = mc.broker_config(str(tmp_path / "passwd"), str(tmp_path / "acl"))
+    broker = start_mosquitto(tmp_path / "mosq", conf_extra=conf)
+    add_sink("bus", "mqtt", {}, ["scan.accepted"])
+    watcher = Client(broker.port, "watch", watch_password)
+    env = {
+        "DISPATCH_MQTT_URL": f"mqtt://koordinator-dispatch@{broker.host}:{broker.port}",
+        "DISPATCH_MQTT_PASSWORD": shown["koordinator-dispatch"],
+        "MQTT_URL": None,
+    }
+    logs = [tmp_path / "d1.log", tmp_path / "d2.log"]
+    procs = []
+
+    def received() -> list[int]:
+        return [json.loads(p)["id"] for t, p, _r in watcher.got if t.endswith("/scan.accepted")]
+
+    def expected() -> list[int]:
+        with db.connection_context():
+            return [e.id for e in Event.select().where(Event.type == "scan.accepted")]
+
+    def taken_over() -> int:
+        return broker.log_text().count("already connected, closing old connection")
+
+    try:
+        assert watcher.connected.wait(5) and watcher.refused is None
+        watcher.subscribe("koordinator/events/#")
+        procs.append(dispatch_process(db_url, logs[0], **env))
+        _write(db, 5)
+        assert wait_for(lambda: len(received()) == 5, 20), logs[0].read_text()[-2000:]
+        procs.append(dispatch_process(db_url, logs[1], **env))
+        assert wait_for(lambda: "another dispatcher on this database" in logs[1].read_text(), 20), (
+            logs[1].read_text()[-2000:]
+        )
+        for n in range(6):  # events while both run, for a few seconds
+            _write(db, 5, start=100 + 10 * n)
+            time.sleep(0.4)
+        assert wait_for(lambda: received() == expected(), 20), (received(), expected())
+        assert taken_over() == 0, broker.log_text()[-3000:]
+        assert "sink connected" not in logs[1].read_text()
+
+        procs[0].kill()  # -9: no goodbye; its lock goes with its process
+        procs[0].wait()
+        _write(db, 10, start=1000)
+        assert wait_for(lambda: received() == expected(), 30), (
+            received()[-5:],
+            expected()[-5:],
+            logs[1].read_text()[-3000:],
+        )
+        assert "its sinks are ours" in logs[1].read_text()
+        assert taken_over() == 0, broker.log_text()[-3000:]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        watcher.close()
         broker.kill()
 
 
