@@ -442,3 +442,60 @@ def test_a_users_stations_are_one_statement_and_read_once_a_request(two_sites, a
     main = locations.site_by_code("MAIN")
     siteaccess.set_sites(supervisor, ["MAIN"])
     assert siteaccess.station_ids(supervisor) == locations.station_ids_of_site(main)
+
+
+def test_the_floor_of_a_limited_user_is_its_stations_tiles_read_in_sql(two_sites, app, db, users):
+    """`plantfloor.tiles` with a user's stations gives exactly the whole floor's tiles of
+    those stations (machines, operators, WIP, held, order, last answer) and reads no row
+    of another station: the statements choose them, not Python after reading them all."""
+    from server.core import plantfloor
+    from server.models import Station, utcnow
+
+    now = utcnow()
+    supervisor = users["supervisor"][0]
+    mine = siteaccess.station_ids(supervisor)
+    whole = plantfloor.tiles(now)
+    assert {t["code"] for t in whole} > {"SBY-RECV"}
+    expected = [t for t in whole if t["station"].id in set(mine)]
+    assert [t["code"] for t in expected] == ["SBY-RECV"]
+    assert expected[0]["machines"] and expected[0]["operators"] and expected[0]["order"]
+    assert expected[0]["last"] is not None
+
+    others = {sid for (sid,) in Station.select(Station.id).tuples()} - set(mine)
+    run, rows_read = db.execute_sql, []
+
+    def reading(sql, params=None, *a, **kw):
+        cursor = run(sql, params, *a, **kw)
+        rows = cursor.fetchall()
+        rows_read.append((sql, rows))
+        return _Rows(rows)
+
+    db.execute_sql = reading
+    try:
+        assert plantfloor.tiles(now, mine) == expected
+    finally:
+        db.execute_sql = run
+    by_station = [(sql, rows) for sql, rows in rows_read if '"station_id"' in sql.split("FROM")[0]]
+    assert by_station, rows_read
+    for sql, rows in by_station:
+        column = [c.strip().strip('"') for c in sql.split("FROM")[0][6:].split(",")]
+        at = column.index("station_id")
+        assert not {r[at] for r in rows} & others, (sql, rows)
+    stations_sql, station_rows = rows_read[0]
+    assert [r[1] for r in station_rows] == ["SBY-RECV"], stations_sql
+
+
+class _Rows:
+    """A cursor's rows read already (what `fetchall()` and iteration give)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self):
+        return iter(self.rows)
