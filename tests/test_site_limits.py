@@ -499,3 +499,34 @@ class _Rows:
 
     def __iter__(self):
         return iter(self.rows)
+
+
+@pytest.mark.parametrize(("path", "runs"), [("/api/people", 1), ("/supplies/live", 2)])
+def test_a_limited_users_stations_are_chosen_once_a_listing(two_sites, app, api, db, path, runs):
+    """`/api/people` filtered its two statements (sign-ins, scans today) each by the
+    stations' subquery, the supplies page its two of the supplies (quantity, labels)
+    besides its near-expiry lots': the user's stations (and the default site's two
+    lookups in them) are read once a request, or once a listing."""
+    from server.auth import hash_password
+    from tests.web.conftest import PASSWORD, Browser
+
+    supervisor = User.get(User.username == "supervisor1")
+    User.update(password_hash=hash_password(PASSWORD)).where(User.id == supervisor.id).execute()
+    browser = Browser(app.test_client())
+    assert browser.login("supervisor1").status_code == 302
+    run, statements = db.execute_sql, []
+
+    def counted(sql, *args, **kw):
+        statements.append(sql)
+        return run(sql, *args, **kw)
+
+    db.execute_sql = counted
+    try:
+        if path.startswith("/api/"):
+            resp = _call(api, "GET", path, role="supervisor")
+        else:
+            resp = browser.get(path)
+    finally:
+        db.execute_sql = run
+    assert resp.status_code == 200
+    assert sum(sql.count('FROM "site"') for sql in statements) == 2 * runs, statements

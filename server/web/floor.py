@@ -182,18 +182,16 @@ def supply_rows(expiring: list[dict] | None = None, stations=None) -> list[dict]
     `siteaccess.stations_query`), the supplies at those stations, each against the
     product's reorder point (docs/decisions.md)."""
     mine = pw.SQL("1 = 1") if stations is None else StockCounter.station_id.in_(stations)
-    in_stock = dict(
-        StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.qty))
+    in_stock, counts = {}, {}
+    for pid, qty, n in (  # quantity and labels in one statement (one run of `stations`)
+        StockCounter.select(
+            StockCounter.product, pw.fn.SUM(StockCounter.qty), pw.fn.SUM(StockCounter.count)
+        )
         .where((StockCounter.stage == "supplies") & mine)
         .group_by(StockCounter.product)
         .tuples()
-    )
-    counts = dict(
-        StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.count))
-        .where((StockCounter.stage == "supplies") & mine)
-        .group_by(StockCounter.product)
-        .tuples()
-    )
+    ):
+        in_stock[pid], counts[pid] = qty, n
     near = {f["product"]: f for f in expiring or ()}
     rows = []
     for p in Product.select().where(Product.kind == "supplies").order_by(Product.sku):
