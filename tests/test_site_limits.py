@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -505,8 +506,8 @@ class _Rows:
 def test_a_limited_users_stations_are_chosen_once_a_listing(two_sites, app, api, db, path, runs):
     """`/api/people` filtered its two statements (sign-ins, scans today) each by the
     stations' subquery, the supplies page its two of the supplies (quantity, labels)
-    besides its near-expiry lots': the user's stations (and the default site's two
-    lookups in them) are read once a request, or once a listing."""
+    besides its near-expiry lots': the user's stations (`siteaccess.stations_query`) are
+    read once a request, or once a listing."""
     from server.auth import hash_password
     from tests.web.conftest import PASSWORD, Browser
 
@@ -529,4 +530,59 @@ def test_a_limited_users_stations_are_chosen_once_a_listing(two_sites, app, api,
     finally:
         db.execute_sql = run
     assert resp.status_code == 200
-    assert sum(sql.count('FROM "site"') for sql in statements) == 2 * runs, statements
+    chosen = re.compile(r'SELECT "t\d+"\."id" FROM "station" AS "t\d+" LEFT OUTER JOIN "location"')
+    assert sum(len(chosen.findall(sql)) for sql in statements) == runs, statements
+
+
+def test_the_reorder_point_applies_to_each_sites_own_stock(two_sites, plant, app, api, db):
+    """GLOVES (reorder point 5) has 4 at MAIN and 4 at SURABAYA: 8 in the plant hid two
+    sites below the point. Stocked at two sites, each site's stock is checked: a flag per
+    site naming it (its own key and event, alerting that site's people), the supplies page
+    a row per site; a product stocked nowhere keeps the plant-wide flag."""
+    from server.auth import hash_password
+    from server.core import alerts, events, locations
+    from server.models import Product, utcnow
+    from tests.web.conftest import PASSWORD, Browser
+
+    Product.update(reorder_point=3).where(Product.sku == "NUT").execute()
+
+    def reorder():
+        flags = api.get("/api/flags", as_="operator", expected=200).get_json()["flags"]
+        return {
+            (f["product"], f.get("site"), f["on_hand"]) for f in flags if f["flag"] == "reorder"
+        }
+
+    assert reorder() == {("GLOVES", "MAIN", "4"), ("GLOVES", SITE, "4"), ("NUT", None, "0")}
+    keys = set(events.evaluate_flags(db, utcnow()))
+    assert {"reorder:product:GLOVES@MAIN", f"reorder:product:GLOVES@{SITE}"} <= keys
+    assert "reorder:product:NUT" in keys
+    (raised,) = [
+        e.payload
+        for e in events.Event.select().where(
+            events.Event.subject == "flag:reorder:product:GLOVES@MAIN"
+        )
+    ]
+    assert "on hand at MAIN" in raised["message"]
+    main = locations.site_by_code("MAIN").id
+    assert alerts.event_site("flag.raised", raised) == main  # MAIN's people are alerted
+    assert alerts.event_site("flag.raised", {"flag": "reorder", "product": "NUT"}) is None
+
+    def supplies(who: str) -> dict:
+        User.update(password_hash=hash_password(PASSWORD)).where(User.username == who).execute()
+        browser = Browser(app.test_client())
+        assert browser.login(who).status_code == 302
+        html = browser.get("/supplies/live").get_data(as_text=True)
+        rows = re.findall(
+            r'<tr( class="alert")? data-product="GLOVES"(?: data-site="(\w+)")?>', html
+        )
+        return {site: bool(alert) for alert, site in rows}
+
+    assert supplies("admin1") == {"MAIN": True, SITE: True}
+    assert supplies("supervisor1") == {SITE: True}  # limited to SURABAYA
+
+    # more gloves at SURABAYA: its flag clears, MAIN's stands
+    (more,) = plant.items("GLOVES", qty=4, lot="G-SBY2")
+    plant.scan(SCANNER, more, expected=201)
+    assert reorder() == {("GLOVES", "MAIN", "4"), ("NUT", None, "0")}
+    assert events.evaluate_flags(db, utcnow()) == [f"reorder:product:GLOVES@{SITE}"]
+    assert supplies("admin1") == {"MAIN": True, SITE: False}

@@ -101,6 +101,12 @@ def check_location(user: User | None, code: str | None) -> None:
         raise NotFound("unknown_location", f"No location {locations.normal_code(code)}")
 
 
+def station_site_sql() -> pw.Node:
+    """A station's site as SQL, for a query joined to `Location` on the station's line side
+    (`Station.location_id`): the line side's site, else the default site."""
+    return pw.fn.COALESCE(Location.site_id, _default_site_id())
+
+
 def _default_site_id() -> pw.Node:
     """The default site's id as SQL, as `locations.default_site` finds it (MAIN, else the
     first site): a station without a line side falls into it."""
@@ -117,7 +123,7 @@ def stations_query(user: User | None) -> pw.Select | None:
     ids = site_ids(user)
     if ids is None:
         return None
-    site = pw.fn.COALESCE(Location.site_id, _default_site_id())
+    site = station_site_sql()
     return (
         Station.select(Station.id)
         .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
