@@ -21,7 +21,8 @@ search, an item's page, the scan station's item answer, `GET /api/items/{code}` 
 item's label, `GET /api/labels/{code}` or `POST /api/labels`, a print sheet), counts,
 shipments, print jobs, stations, scanners, machines, the people at stations, the rejected
 scans, the plant floor, the exports and the shift report, the scrap Pareto, supplies, the
-timeline, OEE, labour and shifts.
+timeline, OEE, labour and shifts, and alerts (those sites' events and the plant-wide
+ones, decided as the alert is recorded: `alerts.record`).
 A thing of another site is answered as unknown, as if it did not exist (`unknown_site`,
 `unknown_location`, `unknown_item`, `unknown_count`, `unknown_shipment`,
 `unknown_printer`, `unknown_print_job`, `unknown_machine`, `unknown_station`), and so is
