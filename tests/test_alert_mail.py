@@ -314,3 +314,23 @@ def test_a_limited_supervisor_is_mailed_its_sites_alerts_only(two_sites, plant, 
     assert "Koordinator: 2 alert(s)" in {m["Subject"] for m in inbox.got()}
     assert all(f"Scan rejected: {s}" in whole for s in ("sc-recv", SCANNER, "sc-nowhere"))
     dispatcher.close()
+
+
+def test_an_events_site_is_its_stations_items_or_orders_lines(two_sites, plant):
+    """The site an alert is routed by: the station's, else the item's, else the order's
+    line's, else none (plant-wide)."""
+    from server.core import locations
+
+    main, sby = (locations.site_by_code(c).id for c in ("MAIN", test_site_limits.SITE))
+    site = alerts.event_site
+    assert site("scan.rejected", {"station": "SBY-RECV", "item": None}) == sby
+    assert site("item.held", {"station": None, "item": two_sites["main"][0]}) == main
+    assert site("item.held", {"station": None, "item": two_sites["sby"][0]}) == sby
+    assert site("flag.raised", {"flag": "late", "order": "WO-SBY", "product": "WIDGET"}) == sby
+    assert site("order.released", {"order": "WO-MAIN", "product": "WIDGET"}) == main
+    assert site("flag.raised", {"flag": "dwell", "station": "A2"}) == main
+    assert site("flag.raised", {"flag": "reorder", "product": "GLOVES", "site": "MAIN"}) == main
+    assert site("flag.raised", {"flag": "near_expiry", "product": "GLOVES"}) is None
+    assert site("sink.disabled", {"sink": "erp", "kind": "webhook"}) is None
+    plant.order("WO-NOLINE", "WIDGET", 1)
+    assert site("order.released", {"order": "WO-NOLINE"}) is None
