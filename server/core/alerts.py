@@ -176,23 +176,18 @@ def record(event: Event, now: dt.datetime) -> int:
         .objects()
         if kind in (s.kinds or [])
     ]
-    if any(_limited(s) is not None for s in subscribed):
+    # the subscription row carries its user's role and sites: siteaccess reads them
+    if any(siteaccess.site_ids(s) is not None for s in subscribed):
         site = event_site(event.type, payload)
         if site is not None:
-            subscribed = [s for s in subscribed if (mine := _limited(s)) is None or site in mine]
+            subscribed = [
+                s for s in subscribed if (mine := siteaccess.site_ids(s)) is None or site in mine
+            ]
     users = [s.user_id for s in subscribed]
     if not users:
         return 0
     rows = [{"user": u, "event_id": event.id, "kind": kind, "created_at": now} for u in users]
     return Alert.insert_many(rows).on_conflict_ignore().execute() and len(users)
-
-
-def _limited(sub) -> set[int] | None:
-    """The sites of a subscriber limited to sites (None: every site), as siteaccess reads
-    them (an admin is never limited)."""
-    if sub.site_ids is None or sub.role == "admin":
-        return None
-    return {int(i) for i in sub.site_ids}
 
 
 def due_mail(now: dt.datetime, batch_s: float) -> list[tuple[User, list[Alert]]]:
