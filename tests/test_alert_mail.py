@@ -16,7 +16,12 @@ from aiosmtpd.controller import Controller
 from server.core import alerts
 from server.dispatch import Dispatcher, DispatchSettings
 from server.models import Alert, Sink, User, utcnow
+from tests import test_site_limits
+from tests.ingest.test_site_bridge import SCANNER
 from tests.support.broker import free_port
+
+#: MAIN and SURABAYA with their things, the supervisor limited to SURABAYA (a fixture)
+two_sites = test_site_limits.two_sites
 
 
 class Inbox:
@@ -231,3 +236,101 @@ def test_two_dispatchers_on_postgres_mail_an_alert_once(plant, db, users):
         assert Alert.select().where(Alert.mailed_at.is_null()).count() == 0
     finally:
         controller.stop()
+
+
+# --- a user limited to sites (issue 16) ------------------------------------------------------
+
+
+def _signed_in(app, user: User):
+    """A test client signed in through the login form as `user` (a page's session)."""
+    import re
+
+    from server.auth import hash_password
+
+    User.update(password_hash=hash_password("site-limits-9")).where(User.id == user.id).execute()
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    form = {"username": user.username, "password": "site-limits-9", "csrf_token": token}
+    assert client.post("/login", data=form).status_code == 302
+    return client
+
+
+def _rejected_at_each_site_and_nowhere(plant) -> None:
+    """A rejected scan through each site's scanner, and one through a scanner no one
+    registered (no station: a plant-wide alert)."""
+    plant.scan("sc-recv", "nonsense", expected=422)
+    plant.scan(SCANNER, "nonsense", expected=422)
+    plant.scan("sc-nowhere", "nonsense", expected=422)
+
+
+def test_a_limited_supervisor_is_alerted_of_its_sites_events_only(
+    two_sites, plant, api, app, db, users
+):
+    """The alerts page, the header's count, `GET /api/alerts` of a supervisor limited to
+    SURABAYA: its site's rejected scan and the plant-wide one, not MAIN's; the admin (never
+    limited) all three."""
+    boss = users["supervisor"][0]
+    for role in ("supervisor", "admin"):
+        alerts.subscribe(users[role][0], ["scan.rejected"], email=False, now=utcnow())
+    settings = DispatchSettings(poll_s=0.02, flags=False)
+    dispatcher = Dispatcher(db, settings)
+    _rejected_at_each_site_and_nowhere(plant)
+    dispatcher.run_once()
+    dispatcher.close()
+
+    def texts(role):
+        got = api.get("/api/alerts", as_=role, expected=200).get_json()
+        assert got["unread"] == len(got["alerts"])
+        return {a["text"] for a in got["alerts"]}
+
+    mine = {f"Scan rejected: {SCANNER}", "Scan rejected: sc-nowhere"}
+    assert texts("supervisor") == mine
+    assert texts("admin") == mine | {"Scan rejected: sc-recv"}
+    browser = _signed_in(app, boss)
+    html = browser.get("/alerts").get_data(as_text=True)
+    assert f"Scan rejected: {SCANNER}" in html and "Scan rejected: sc-nowhere" in html
+    assert "Scan rejected: sc-recv" not in html
+    assert "data-unread>2<" in browser.get("/stations").get_data(as_text=True)
+
+
+def test_a_limited_supervisor_is_mailed_its_sites_alerts_only(two_sites, plant, db, users, smtp):
+    """The mail of a supervisor limited to SURABAYA lists its site's alerts and the
+    plant-wide one; the admin's lists all three."""
+    controller, inbox = smtp
+    for role in ("supervisor", "admin"):
+        alerts.subscribe(_supervisor(users, role), ["scan.rejected"], now=utcnow())
+    settings = _settings(controller, batch_s=0.3)
+    settings.flags = False
+    dispatcher = Dispatcher(db, settings)
+    _rejected_at_each_site_and_nowhere(plant)
+    _until(dispatcher, lambda: len(inbox.got()) >= 2)
+    _run(dispatcher, 0.5)
+    mails = {m["To"]: m.get_payload() for m in inbox.got()}
+    assert len(inbox.got()) == 2
+    limited, whole = mails["supervisor@plant.example"], mails["admin@plant.example"]
+    assert f"Scan rejected: {SCANNER}" in limited and "Scan rejected: sc-nowhere" in limited
+    assert "Scan rejected: sc-recv" not in limited
+    assert "Koordinator: 2 alert(s)" in {m["Subject"] for m in inbox.got()}
+    assert all(f"Scan rejected: {s}" in whole for s in ("sc-recv", SCANNER, "sc-nowhere"))
+    dispatcher.close()
+
+
+def test_an_events_site_is_its_stations_items_or_orders_lines(two_sites, plant):
+    """The site an alert is routed by: the station's, else the item's, else the order's
+    line's, else none (plant-wide)."""
+    from server.core import locations
+
+    main, sby = (locations.site_by_code(c).id for c in ("MAIN", test_site_limits.SITE))
+    site = alerts.event_site
+    assert site("scan.rejected", {"station": "SBY-RECV", "item": None}) == sby
+    assert site("item.held", {"station": None, "item": two_sites["main"][0]}) == main
+    assert site("item.held", {"station": None, "item": two_sites["sby"][0]}) == sby
+    assert site("flag.raised", {"flag": "late", "order": "WO-SBY", "product": "WIDGET"}) == sby
+    assert site("order.released", {"order": "WO-MAIN", "product": "WIDGET"}) == main
+    assert site("flag.raised", {"flag": "dwell", "station": "A2"}) == main
+    assert site("flag.raised", {"flag": "reorder", "product": "GLOVES", "site": "MAIN"}) == main
+    assert site("flag.raised", {"flag": "near_expiry", "product": "GLOVES"}) is None
+    assert site("sink.disabled", {"sink": "erp", "kind": "webhook"}) is None
+    plant.order("WO-NOLINE", "WIDGET", 1)
+    assert site("order.released", {"order": "WO-NOLINE"}) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -442,3 +443,146 @@ def test_a_users_stations_are_one_statement_and_read_once_a_request(two_sites, a
     main = locations.site_by_code("MAIN")
     siteaccess.set_sites(supervisor, ["MAIN"])
     assert siteaccess.station_ids(supervisor) == locations.station_ids_of_site(main)
+
+
+def test_the_floor_of_a_limited_user_is_its_stations_tiles_read_in_sql(two_sites, app, db, users):
+    """`plantfloor.tiles` with a user's stations gives exactly the whole floor's tiles of
+    those stations (machines, operators, WIP, held, order, last answer) and reads no row
+    of another station: the statements choose them, not Python after reading them all."""
+    from server.core import plantfloor
+    from server.models import Station, utcnow
+
+    now = utcnow()
+    supervisor = users["supervisor"][0]
+    mine = siteaccess.station_ids(supervisor)
+    whole = plantfloor.tiles(now)
+    assert {t["code"] for t in whole} > {"SBY-RECV"}
+    expected = [t for t in whole if t["station"].id in set(mine)]
+    assert [t["code"] for t in expected] == ["SBY-RECV"]
+    assert expected[0]["machines"] and expected[0]["operators"] and expected[0]["order"]
+    assert expected[0]["last"] is not None
+
+    others = {sid for (sid,) in Station.select(Station.id).tuples()} - set(mine)
+    run, rows_read = db.execute_sql, []
+
+    def reading(sql, params=None, *a, **kw):
+        cursor = run(sql, params, *a, **kw)
+        rows = cursor.fetchall()
+        rows_read.append((sql, rows))
+        return _Rows(rows)
+
+    db.execute_sql = reading
+    try:
+        assert plantfloor.tiles(now, mine) == expected
+    finally:
+        db.execute_sql = run
+    by_station = [(sql, rows) for sql, rows in rows_read if '"station_id"' in sql.split("FROM")[0]]
+    assert by_station, rows_read
+    for sql, rows in by_station:
+        column = [c.strip().strip('"') for c in sql.split("FROM")[0][6:].split(",")]
+        at = column.index("station_id")
+        assert not {r[at] for r in rows} & others, (sql, rows)
+    stations_sql, station_rows = rows_read[0]
+    assert [r[1] for r in station_rows] == ["SBY-RECV"], stations_sql
+
+
+class _Rows:
+    """A cursor's rows read already (what `fetchall()` and iteration give)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+@pytest.mark.parametrize(("path", "runs"), [("/api/people", 1), ("/supplies/live", 2)])
+def test_a_limited_users_stations_are_chosen_once_a_listing(two_sites, app, api, db, path, runs):
+    """`/api/people` filtered its two statements (sign-ins, scans today) each by the
+    stations' subquery, the supplies page its two of the supplies (quantity, labels)
+    besides its near-expiry lots': the user's stations (`siteaccess.stations_query`) are
+    read once a request, or once a listing."""
+    from server.auth import hash_password
+    from tests.web.conftest import PASSWORD, Browser
+
+    supervisor = User.get(User.username == "supervisor1")
+    User.update(password_hash=hash_password(PASSWORD)).where(User.id == supervisor.id).execute()
+    browser = Browser(app.test_client())
+    assert browser.login("supervisor1").status_code == 302
+    run, statements = db.execute_sql, []
+
+    def counted(sql, *args, **kw):
+        statements.append(sql)
+        return run(sql, *args, **kw)
+
+    db.execute_sql = counted
+    try:
+        if path.startswith("/api/"):
+            resp = _call(api, "GET", path, role="supervisor")
+        else:
+            resp = browser.get(path)
+    finally:
+        db.execute_sql = run
+    assert resp.status_code == 200
+    chosen = re.compile(r'SELECT "t\d+"\."id" FROM "station" AS "t\d+" LEFT OUTER JOIN "location"')
+    assert sum(len(chosen.findall(sql)) for sql in statements) == runs, statements
+
+
+def test_the_reorder_point_applies_to_each_sites_own_stock(two_sites, plant, app, api, db):
+    """GLOVES (reorder point 5) has 4 at MAIN and 4 at SURABAYA: 8 in the plant hid two
+    sites below the point. Stocked at two sites, each site's stock is checked: a flag per
+    site naming it (its own key and event, alerting that site's people), the supplies page
+    a row per site; a product stocked nowhere keeps the plant-wide flag."""
+    from server.auth import hash_password
+    from server.core import alerts, events, locations
+    from server.models import Product, utcnow
+    from tests.web.conftest import PASSWORD, Browser
+
+    Product.update(reorder_point=3).where(Product.sku == "NUT").execute()
+
+    def reorder():
+        flags = api.get("/api/flags", as_="operator", expected=200).get_json()["flags"]
+        return {
+            (f["product"], f.get("site"), f["on_hand"]) for f in flags if f["flag"] == "reorder"
+        }
+
+    assert reorder() == {("GLOVES", "MAIN", "4"), ("GLOVES", SITE, "4"), ("NUT", None, "0")}
+    keys = set(events.evaluate_flags(db, utcnow()))
+    assert {"reorder:product:GLOVES@MAIN", f"reorder:product:GLOVES@{SITE}"} <= keys
+    assert "reorder:product:NUT" in keys
+    (raised,) = [
+        e.payload
+        for e in events.Event.select().where(
+            events.Event.subject == "flag:reorder:product:GLOVES@MAIN"
+        )
+    ]
+    assert "on hand at MAIN" in raised["message"]
+    main = locations.site_by_code("MAIN").id
+    assert alerts.event_site("flag.raised", raised) == main  # MAIN's people are alerted
+    assert alerts.event_site("flag.raised", {"flag": "reorder", "product": "NUT"}) is None
+
+    def supplies(who: str) -> dict:
+        User.update(password_hash=hash_password(PASSWORD)).where(User.username == who).execute()
+        browser = Browser(app.test_client())
+        assert browser.login(who).status_code == 302
+        html = browser.get("/supplies/live").get_data(as_text=True)
+        rows = re.findall(
+            r'<tr( class="alert")? data-product="GLOVES"(?: data-site="(\w+)")?>', html
+        )
+        return {site: bool(alert) for alert, site in rows}
+
+    assert supplies("admin1") == {"MAIN": True, SITE: True}
+    assert supplies("supervisor1") == {SITE: True}  # limited to SURABAYA
+
+    # more gloves at SURABAYA: its flag clears, MAIN's stands
+    (more,) = plant.items("GLOVES", qty=4, lot="G-SBY2")
+    plant.scan(SCANNER, more, expected=201)
+    assert reorder() == {("GLOVES", "MAIN", "4"), ("NUT", None, "0")}
+    assert events.evaluate_flags(db, utcnow()) == [f"reorder:product:GLOVES@{SITE}"]
+    assert supplies("admin1") == {"MAIN": True, SITE: False}

@@ -9,6 +9,16 @@ sink calls `record()` for each event, which writes one `Alert` row per subscribe
 batches: `due_mail()` gives each user whose oldest unmailed alert is at least `batch_s`
 old all of their unmailed alerts, so a storm of events is one mail; the sink sends it and
 calls `mark_mailed()`.
+
+**Sites.** A user limited to sites (server/core/siteaccess.py) is alerted of the events of
+those sites only, and of the plant-wide ones: `record()` writes no alert of another
+site's event for them, so the pages, the header's count, `GET /api/alerts` and the mail
+all follow from the rows. An event's site (`event_site`) is its station's (a scan, an
+item event, a dwell flag), else its item's (an API hold at no station), its order's
+line's (order events, the late, behind and short flags), or the site a reorder flag
+names; an event with none of these (a near-expiry flag of a product, `sink.disabled`,
+an order with no line, a malformed scan's unknown scanner) is plant-wide and reaches
+every subscriber (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -17,7 +27,18 @@ import datetime as dt
 
 import peewee as pw
 
-from server.models import Alert, AlertSubscription, Event, Sink, User
+from server.core import locations, siteaccess
+from server.models import (
+    Alert,
+    AlertSubscription,
+    Event,
+    Item,
+    Location,
+    ProductionOrder,
+    Sink,
+    Station,
+    User,
+)
 
 FLAG_KINDS = ("late", "behind", "short", "reorder", "near_expiry", "dwell")
 #: every alert kind a user may subscribe to, with its words in each language
@@ -96,19 +117,73 @@ def ensure_sink(now: dt.datetime) -> None:
         )
 
 
+def event_site(event_type: str, payload: dict) -> int | None:
+    """The id of the site an event belongs to, or None: plant-wide (see the module's
+    docstring). A few primary-key reads; called only when a subscriber is limited."""
+    site = payload.get("site")
+    if isinstance(site, str) and site:  # a flag of one site's stock (reorder)
+        found = locations.site_by_code(site)
+        return found.id if found is not None else None
+    station = payload.get("station")
+    if isinstance(station, str) and station:
+        found = Station.get_or_none(Station.code == station)
+        if found is not None:
+            return siteaccess.station_site(found.id)
+    item = payload.get("item")
+    if isinstance(item, str) and item and event_type.startswith(("item.", "scan.")):
+        found = Item.get_or_none(Item.code == item)
+        if found is not None:
+            return _item_site(found)
+    order = payload.get("order")
+    if isinstance(order, str) and order:
+        line = (
+            ProductionOrder.select(ProductionOrder.station)
+            .where(ProductionOrder.number == order)
+            .tuples()
+            .first()
+        )
+        if line is not None and line[0] is not None:
+            return siteaccess.station_site(line[0])
+    return None
+
+
+def _item_site(item: Item) -> int | None:
+    """An item's site as siteaccess places it: its location's, else its station's."""
+    if item.location_id:
+        loc = Location.get_or_none(Location.id == item.location_id)
+        if loc is not None:
+            return loc.site_id
+    if item.station_id:
+        return siteaccess.station_site(item.station_id)
+    return None
+
+
 def record(event: Event, now: dt.datetime) -> int:
-    """Write the alerts of `event` for every user subscribed to its kind; returns how many
-    users were alerted (an event recorded before alerts nobody again)."""
-    kind = kind_of(event.type, event.payload or {})
+    """Write the alerts of `event` for every user subscribed to its kind (a user limited
+    to sites: of an event of those sites, or of none); returns how many users were
+    alerted (an event recorded before alerts nobody again)."""
+    payload = event.payload or {}
+    kind = kind_of(event.type, payload)
     if kind is None:
         return 0
-    users = [
-        s.user_id
-        for s in AlertSubscription.select(AlertSubscription.user, AlertSubscription.kinds)
+    subscribed = [
+        s
+        for s in AlertSubscription.select(
+            AlertSubscription.user, AlertSubscription.kinds, User.role, User.site_ids
+        )
         .join(User)
         .where(User.active)
+        .objects()
         if kind in (s.kinds or [])
     ]
+    # the subscription row carries its user's role and sites: siteaccess reads them
+    if any(siteaccess.site_ids(s) is not None for s in subscribed):
+        site = event_site(event.type, payload)
+        if site is not None:
+            subscribed = [
+                s for s in subscribed if (mine := siteaccess.site_ids(s)) is None or site in mine
+            ]
+    users = [s.user_id for s in subscribed]
     if not users:
         return 0
     rows = [{"user": u, "event_id": event.id, "kind": kind, "created_at": now} for u in users]

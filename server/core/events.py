@@ -154,7 +154,8 @@ def current_flags(now: dt.datetime, tz: str | None = None) -> dict[str, dict]:
         elif flag == "dwell" and "items" in f:
             kind, name = "station", f["station"]
         elif "product" in f and "order" not in f:
-            kind, name = "product", f["product"]
+            # a reorder flag of one site's stock (flags.py): one flag per site
+            kind, name = "product", f["product"] + (f"@{f['site']}" if f.get("site") else "")
         else:
             continue
         detail = {k: v for k, v in f.items() if k not in ("items", "lots", "materials")}

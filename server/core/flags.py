@@ -5,7 +5,7 @@
 | `late` | open order | today is past its due date | completing it (done) or closing it |
 | `behind` | released or in-progress order | completed < pro-rata plan | complete scans |
 | `short` | open order | remaining need by BOM > what stock can still give it | receive scans |
-| `reorder` | product with a reorder point | on-hand stock < reorder point | receive scans |
+| `reorder` | product (or site, below) with a reorder point | on hand < reorder point | receive |
 | `dwell` | WIP item (and its order) | at a station longer than its `dwell_limit_minutes` | a move |
 | `near_expiry` | product with expiry days | stock expires within them (or has) | use, ship, scrap |
 
@@ -22,6 +22,15 @@ Short: stock is shared. Each material's available stock (items in stage raw or c
 not held) is given to open orders (planned, released, in progress) earliest due first; an order is
 short of a material when its remaining need (`BOM qty x order qty - issued`) exceeds what is
 left for it. The flag names each material and the missing quantity.
+
+Reorder with sites: the product's one reorder point applies to **each site's own stock**
+when the product is stocked at two or more sites (it has on-hand counters at stations of
+two or more sites, a station's site being its line side's: stock received or moved there,
+even if used up since, so a site that ran out is still checked); the flag then names the
+site (`site`, key `reorder:product:<sku>@<site>`), one flag per site below the point.
+A product stocked at one site or none is checked against the plant's stock as before
+(no `site`: the plant-wide flag). `reorder_levels()` gives the levels the flags and the
+supplies page both read.
 
 Near expiry: "in stock" is raw, component, supplies and finished; an item expiring on
 `today + near_expiry_days` is near (0 days: only what expires today or has expired). The
@@ -40,14 +49,16 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import plantday
+from server.core import plantday, siteaccess
 from server.core.stages import Stage, Tracking
 from server.models import (
     BomLine,
     Item,
+    Location,
     OrderMaterial,
     Product,
     ProductionOrder,
+    Site,
     Station,
     StockCounter,
 )
@@ -314,29 +325,95 @@ def _stock(product_ids, stages) -> dict[int, Decimal]:
     return out
 
 
-def _reorder() -> list[dict]:
-    products = list(
-        Product.select(Product.id, Product.sku, Product.name, Product.unit, Product.reorder_point)
-        .where(Product.reorder_point.is_null(False))
-        .order_by(Product.sku)
+@dataclasses.dataclass(frozen=True)
+class ReorderLevel:
+    """A product's on-hand stock against its reorder point: of one site (`site`, its code)
+    when the product is stocked at two or more sites, else of the plant (`site` None)."""
+
+    product: Product
+    site_id: int | None
+    site: str | None
+    on_hand: Decimal
+    point: Decimal
+
+    @property
+    def below(self) -> bool:
+        return self.on_hand < self.point
+
+
+def _site_stock(product_ids, stages) -> dict[int, dict[int, Decimal]]:
+    """product id -> {site id: on-hand quantity less held} over the counters at stations
+    (a counter at 0 included: the site stocked the product and ran out), a station's site
+    being its line side's (else the default site's); two statements."""
+    site = siteaccess.station_site_sql()
+    counters = (
+        StockCounter.select(StockCounter.product, site, pw.fn.SUM(StockCounter.qty))
+        .join(Station, on=(StockCounter.station_id == Station.id))
+        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
+        .where(StockCounter.stage.in_(list(stages)) & StockCounter.product.in_(product_ids))
+        .group_by(StockCounter.product, site)
     )
+    held = (
+        Item.select(Item.product, site, pw.fn.SUM(Item.qty))
+        .join(Station, on=(Item.station == Station.id))
+        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
+        # the partial index item_held serves only a WHERE that states its condition
+        .where(Item.held & Item.stage.in_(list(stages)) & Item.product.in_(product_ids))
+        .group_by(Item.product, site)
+    )
+    out: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for pid, site_id, q in counters.tuples():
+        out[pid][int(site_id)] = _dec(q or 0)
+    for pid, site_id, q in held.tuples():
+        if pid in out and int(site_id) in out[pid]:
+            out[pid][int(site_id)] -= _dec(q or 0)
+    return out
+
+
+def reorder_levels(where: pw.Expression | None = None) -> list[ReorderLevel]:
+    """The reorder levels of the products with a reorder point (`where` narrows the
+    products), by product, then site code: see the module docstring. Four statements
+    (five with sites), whatever the number of products and sites."""
+    query = Product.select().where(Product.reorder_point.is_null(False)).order_by(Product.sku)
+    if where is not None:
+        query = query.where(where)
+    products = list(query)
     if not products:
         return []
-    stock = _stock([p.id for p in products], ON_HAND_STAGES)
+    ids = [p.id for p in products]
+    plant = _stock(ids, ON_HAND_STAGES)
+    by_site = _site_stock(ids, ON_HAND_STAGES)
+    split = {pid for pid, sites in by_site.items() if len(sites) > 1}
+    # the sites of the split products' levels, by code
+    codes = dict(Site.select(Site.id, Site.code).tuples()) if split else {}
     out = []
     for p in products:
-        have, point = stock.get(p.id, Decimal(0)), Decimal(p.reorder_point)
-        if have < point:
-            out.append(
-                {
-                    "flag": "reorder",
-                    "product": p.sku,
-                    "on_hand": txt(have),
-                    "reorder_point": txt(point),
-                    "message": f"{p.name}: {txt(have)} {p.unit} on hand, "
-                    f"reorder point {txt(point)}",
-                }
-            )
+        point = Decimal(p.reorder_point)
+        if p.id not in split:
+            out.append(ReorderLevel(p, None, None, plant.get(p.id, Decimal(0)), point))
+            continue
+        for site_id, have in sorted(by_site[p.id].items(), key=lambda kv: codes.get(kv[0], "")):
+            out.append(ReorderLevel(p, site_id, codes.get(site_id), have, point))
+    return out
+
+
+def _reorder() -> list[dict]:
+    out = []
+    for level in reorder_levels():
+        if not level.below:
+            continue
+        p, have, point = level.product, level.on_hand, level.point
+        at = f" at {level.site}" if level.site else ""
+        flag = {
+            "flag": "reorder",
+            "product": p.sku,
+            "on_hand": txt(have),
+            "reorder_point": txt(point),
+            "message": f"{p.name}: {txt(have)} {p.unit} on hand{at}, reorder point {txt(point)}",
+        }
+        if level.site:
+            flag["site"] = level.site
+        out.append(flag)
     return out
 
 

@@ -7,6 +7,10 @@ every second by every supervisor watching it): stations, machines, scanners with
 operator and order, WIP counters, held items, open orders by line, and the last answer of
 each scanner - read by its primary key, the scanner's `last_ledger_id` (kept beside
 `last_scan_at` on the scan path), so the ledger is never searched.
+
+For a user limited to sites the caller hands in the ids of their stations
+(`siteaccess.station_ids`, once a request): every statement reads those stations' rows
+only, so a site's supervisor's floor costs in proportion to their sites, not the plant.
 """
 
 from __future__ import annotations
@@ -113,23 +117,26 @@ class Order(NamedTuple):
 #: the floor's statements, written out once: peewee built each anew from its expression
 #: tree and made every row through its cursor wrapper, a third of the data's time for 950
 #: rows a render (bench/bench_floor.py); the same SQL on SQLite and PostgreSQL
-_STATIONS_SQL = 'SELECT "id", "code", "name", "active" FROM "station" ORDER BY "code"'
+#: `{mine}` is "" for the whole plant, else `AND "<column>" IN (<the stations' ids>)`
+_STATIONS_SQL = (
+    'SELECT "id", "code", "name", "active" FROM "station" WHERE 1 = 1{mine} ORDER BY "code"'
+)
 _MACHINES_SQL = (
     'SELECT "code", "name", "station_id", "state", "state_why", "state_since" FROM "machine" '
-    'WHERE "active" ORDER BY "code"'
+    'WHERE "active"{mine} ORDER BY "code"'
 )
 _WIP_SQL = (
-    'SELECT "station_id", SUM("count") FROM "stock_counter" WHERE "stage" = \'wip\' '
+    'SELECT "station_id", SUM("count") FROM "stock_counter" WHERE "stage" = \'wip\'{mine} '
     'GROUP BY "station_id"'
 )
 # `WHERE "held"` as written: the partial index item_held_station has that very condition
 # and holds the station (server/db.py), so only held rows are read, from the index alone;
 # counted in Python, as a GROUP BY would have SQLite walk the (station, stage) index over
 # every item instead
-_HELD_SQL = 'SELECT "station_id" FROM "item" WHERE "held"'
+_HELD_SQL = 'SELECT "station_id" FROM "item" WHERE "held"{mine}'
 _SCANNERS_SQL = (
     'SELECT "id", "station_id", "operator_id", "order_id", "last_ledger_id" FROM "scanner" '
-    'ORDER BY "id"'
+    'WHERE 1 = 1{mine} ORDER BY "id"'
 )
 _ORDERS_SQL = (
     'SELECT "id", "number", "station_id", "due", "qty", "completed" FROM "production_order" '
@@ -151,13 +158,21 @@ def _marks(db, n: int) -> str:
     return ", ".join([db.param] * n)
 
 
-def tiles(now: dt.datetime) -> list[dict]:
-    """One dict per station (by code): see the module docstring."""
+def tiles(now: dt.datetime, station_ids: list[int] | None = None) -> list[dict]:
+    """One dict per station (by code): see the module docstring. With `station_ids` (a
+    user limited to sites), those stations only, each statement filtered in SQL."""
     db = Station._meta.database
-    run = db.execute_sql
+    params: list = [] if station_ids is None else sorted(station_ids) or [-1]
+
+    def mine(column: str) -> str:
+        return "" if station_ids is None else f' AND "{column}" IN ({_marks(db, len(params))})'
+
+    def run(sql: str, column: str = "station_id"):
+        return db.execute_sql(sql.format(mine=mine(column)), params)
+
     stations = [
         Tile(sid, code, name, bool(active))
-        for sid, code, name, active in run(_STATIONS_SQL).fetchall()
+        for sid, code, name, active in run(_STATIONS_SQL, "id").fetchall()
     ]
     by_station: dict[int, list[dict]] = {s.id: [] for s in stations}
     since_value = _datetime
@@ -174,8 +189,10 @@ def tiles(now: dt.datetime) -> list[dict]:
     users: dict[int, str] = {}
     if user_ids:
         sql = f'SELECT "id", "username" FROM "user" WHERE "id" IN ({_marks(db, len(user_ids))})'
-        users = dict(run(sql, user_ids).fetchall())
-    orders = _orders(db, f'"status" IN ({_marks(db, len(OPEN))})', list(OPEN))
+        users = dict(db.execute_sql(sql, user_ids).fetchall())
+    orders = _orders(
+        db, f'"status" IN ({_marks(db, len(OPEN))}){mine("station_id")}', [*OPEN, *params]
+    )
     line_order: dict[int, Order] = {}
     for o in sorted(orders.values(), key=lambda o: (o.due, o.number)):
         if o.station_id is not None:

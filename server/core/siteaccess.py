@@ -21,7 +21,8 @@ search, an item's page, the scan station's item answer, `GET /api/items/{code}` 
 item's label, `GET /api/labels/{code}` or `POST /api/labels`, a print sheet), counts,
 shipments, print jobs, stations, scanners, machines, the people at stations, the rejected
 scans, the plant floor, the exports and the shift report, the scrap Pareto, supplies, the
-timeline, OEE, labour and shifts.
+timeline, OEE, labour and shifts, and alerts (those sites' events and the plant-wide
+ones, decided as the alert is recorded: `alerts.record`).
 A thing of another site is answered as unknown, as if it did not exist (`unknown_site`,
 `unknown_location`, `unknown_item`, `unknown_count`, `unknown_shipment`,
 `unknown_printer`, `unknown_print_job`, `unknown_machine`, `unknown_station`), and so is
@@ -101,6 +102,12 @@ def check_location(user: User | None, code: str | None) -> None:
         raise NotFound("unknown_location", f"No location {locations.normal_code(code)}")
 
 
+def station_site_sql() -> pw.Node:
+    """A station's site as SQL, for a query joined to `Location` on the station's line side
+    (`Station.location_id`): the line side's site, else the default site."""
+    return pw.fn.COALESCE(Location.site_id, _default_site_id())
+
+
 def _default_site_id() -> pw.Node:
     """The default site's id as SQL, as `locations.default_site` finds it (MAIN, else the
     first site): a station without a line side falls into it."""
@@ -117,7 +124,7 @@ def stations_query(user: User | None) -> pw.Select | None:
     ids = site_ids(user)
     if ids is None:
         return None
-    site = pw.fn.COALESCE(Location.site_id, _default_site_id())
+    site = station_site_sql()
     return (
         Station.select(Station.id)
         .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
 import peewee as pw
@@ -11,6 +12,7 @@ from server.core import flags, siteaccess
 from server.models import (
     Item,
     LedgerEntry,
+    Location,
     Product,
     ProductionOrder,
     Scanner,
@@ -177,39 +179,58 @@ def rejected_live():
     return render_template("_rejected_live.html", rows=rejected_rows(_reason_arg()))
 
 
-def supply_rows(expiring: list[dict] | None = None, stations=None) -> list[dict]:
-    """Supplies against their reorder points; with `stations` (a user limited to sites:
-    `siteaccess.stations_query`), the supplies at those stations, each against the
-    product's reorder point (docs/decisions.md)."""
+def supply_rows(
+    expiring: list[dict] | None = None, stations=None, sites: set[int] | None = None
+) -> list[dict]:
+    """Supplies against their reorder points, marked as the reorder flag is
+    (`flags.reorder_levels`): a product stocked at two or more sites a row per site, each
+    site's stock against the point; any other a row of the plant's. With `stations` and
+    `sites` (a user limited to sites: `siteaccess.stations_query`, `site_ids`), the
+    supplies at those stations and the rows of those sites (docs/decisions.md)."""
     mine = pw.SQL("1 = 1") if stations is None else StockCounter.station_id.in_(stations)
-    in_stock = dict(
-        StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.qty))
+    # a counter at no station (a label printed, not received) is at no site
+    site = pw.Case(None, ((Station.id.is_null(), None),), siteaccess.station_site_sql())
+    in_stock: dict[tuple, Decimal] = defaultdict(Decimal)
+    counts: dict[tuple, int] = defaultdict(int)
+    for pid, site_id, qty, n in (  # quantity and labels in one statement
+        StockCounter.select(
+            StockCounter.product,
+            site,
+            pw.fn.SUM(StockCounter.qty),
+            pw.fn.SUM(StockCounter.count),
+        )
+        .join(Station, pw.JOIN.LEFT_OUTER, on=(StockCounter.station_id == Station.id))
+        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
         .where((StockCounter.stage == "supplies") & mine)
-        .group_by(StockCounter.product)
+        .group_by(StockCounter.product, site)
         .tuples()
-    )
-    counts = dict(
-        StockCounter.select(StockCounter.product, pw.fn.SUM(StockCounter.count))
-        .where((StockCounter.stage == "supplies") & mine)
-        .group_by(StockCounter.product)
-        .tuples()
-    )
+    ):
+        for key in ((pid, None), (pid, site_id)):  # the plant's, the site's
+            in_stock[key] += Decimal(qty or 0)
+            counts[key] += int(n or 0)
+    levels: dict[int, list[flags.ReorderLevel]] = defaultdict(list)
+    for level in flags.reorder_levels(Product.kind == "supplies"):
+        levels[level.product.id].append(level)
     near = {f["product"]: f for f in expiring or ()}
     rows = []
     for p in Product.select().where(Product.kind == "supplies").order_by(Product.sku):
-        have = Decimal(in_stock.get(p.id) or 0)
         point = Decimal(p.reorder_point) if p.reorder_point is not None else None
-        rows.append(
-            {
-                "product": p,
-                "qty": have,
-                "labels": int(counts.get(p.id) or 0),
-                "reorder_point": point,
-                "reorder": point is not None and have <= point,
-                "near_expiry": near.get(p.sku),
-            }
-        )
-    rows.sort(key=lambda r: (not r["reorder"], r["product"].sku))
+        for level in levels.get(p.id) or [None]:
+            at = level.site_id if level is not None else None
+            if at is not None and sites is not None and at not in sites:
+                continue  # another site's row of a product stocked at several
+            rows.append(
+                {
+                    "product": p,
+                    "site": level.site if level is not None else None,
+                    "qty": in_stock.get((p.id, at), Decimal(0)),
+                    "labels": counts.get((p.id, at), 0),
+                    "reorder_point": point,
+                    "reorder": level is not None and level.below,
+                    "near_expiry": near.get(p.sku),
+                }
+            )
+    rows.sort(key=lambda r: (not r["reorder"], r["product"].sku, r["site"] or ""))
     return rows
 
 
@@ -231,6 +252,8 @@ def _supplies() -> dict:
     user = web_user()  # a user limited to sites: those sites' supplies and lots
     expiring = flags.near_expiry(today(), where=siteaccess.items_where(user))
     return {
-        "rows": supply_rows(expiring, stations=siteaccess.stations_query(user)),
+        "rows": supply_rows(
+            expiring, stations=siteaccess.stations_query(user), sites=siteaccess.site_ids(user)
+        ),
         "expiring": expiring,
     }
