@@ -12,15 +12,19 @@ evenly over the bins in the stages on hand, the counters rebuilt from the items 
 existing file is upgraded by `create_schema`: migration 0019 sums its subtree totals). Then,
 through the WSGI app (server time, no network), p50 and p95 over `--calls` GETs of
 
-- `/api/stock?site=S1`: the whole site (every area and bin with its counts);
+- `/api/stock?site=S1`: the whole site (every area and bin with its counts), since the
+  listing is paged its first page (`limit` 500 by default);
+- `/api/stock?site=S1&after=<cursor>`: a page in the middle and the last page, each
+  beside the raw read of its own places' counter rows (when the code pages);
 - `/api/stock?site=S1&depth=0`: the site's areas with their totals (what the page lists);
 - `/api/stock?site=S1&depth=1`: the site's areas and the level below them, here every bin
   (10,100 places, as with no depth);
 - `/api/stock?site=S1&location=<area>`: one area and its 100 bins;
 - `/api/stock?location=<bin>`: one bin;
 - `/stock?site=S1`: the page of the site (it lists the areas: more than 500 places);
-- `/stock?site=S1&location=<area>`: the page a supervisor drills down on (the page also
-  shows the whole plant's stock by product and stage, 200 products here);
+- `/stock?site=S1&location=<area>`: the page a supervisor drills down on (its figures by
+  product and stage: once the whole plant's, 200 products here, now the scope's);
+- `/stock/live?site=S1`, `/stock/live?site=S1&location=<area>`: the page's live poll;
 
 and, **the ceiling in the same run**, the same scopes read as raw SQL (the counter rows of
 the scope, fetched, no Python work on them): `ratio` is the route's p95 over the raw read's.
@@ -120,6 +124,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--bins", type=int, default=10_000)
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--only", default="", help="comma-separated case names")
     args = parser.parse_args()
     from server import auth, create_app
     from server.core import locations
@@ -176,17 +181,49 @@ def main() -> None:
 
         return call
 
+    # the pages of the site's listing, where the code pages it: (codes, cursor) a page
+    pages: list[tuple[list[str], str | None]] = []
+    after = None
+    while True:
+        query = "/api/stock?site=S1" + (f"&after={after}" if after else "")
+        places = client.get(query, headers=headers).get_json()["places"]
+        if "next" not in places:
+            break
+        pages.append(([r["code"] for r in places["locations"]], after))
+        after = places["next"]
+        if not after:
+            break
+    with db.connection_context():
+        ids_of = {code: lid for lid, code in Location.select(Location.id, Location.code).tuples()}
+    paged = []
+    if len(pages) > 2:
+        for name, (codes, cursor) in (("api_site_page_mid", pages[len(pages) // 2]),
+                                      ("api_site_page_last", pages[-1])):  # fmt: skip
+            paged.append(
+                (
+                    name,
+                    get(f"/api/stock?site=S1&after={cursor}", headers=headers),
+                    raw([ids_of[c] for c in codes]),
+                )
+            )
+        print(f"  the site's listing: {len(pages)} pages of up to {len(pages[0][0])} places")
     cases = [
         ("api_site", get("/api/stock?site=S1", headers=headers), raw(None)),
+        *paged,
         ("api_site_areas", get("/api/stock?site=S1&depth=0", headers=headers), raw(None)),
         ("api_site_top", get("/api/stock?site=S1&depth=1", headers=headers), raw(None)),
         ("api_area", get("/api/stock?site=S1&location=A000", headers=headers), raw(area_ids)),
         ("api_bin", get("/api/stock?location=A000-07", headers=headers), raw([a_bin.id])),
         ("page_site", get("/stock?site=S1"), raw(None)),
         ("page_area", get("/stock?site=S1&location=A000"), raw(area_ids)),
+        ("live_site", get("/stock/live?site=S1"), raw(None)),
+        ("live_area", get("/stock/live?site=S1&location=A000"), raw(area_ids)),
     ]
     out: dict = {"items": args.items, "bins": args.bins, "calls": args.calls}
+    only = {c for c in args.only.split(",") if c}
     for name, route, ceiling in cases:
+        if only and name not in only:
+            continue
         route()  # warm
         before = timed(ceiling, args.calls)
         p50, p95 = timed(route, args.calls)

@@ -29,6 +29,17 @@ def test_every_query_model_is_declared(api):
     assert orders == {"status", "product", "due_from", "due_to", "limit"}
 
 
+def test_stock_declares_its_paging(api):
+    """`limit` (bounded, with its default) and `after` are in the document, and the 400
+    of a bad one is declared (issue 16)."""
+    op = operation(api, "get", "/api/stock")
+    params = {p["name"]: p for p in op["parameters"]}
+    assert set(params) == {"site", "location", "depth", "limit", "after"}
+    limit = params["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 2000, 500), limit
+    assert "400" in op["responses"]
+
+
 def _qty_schema(api, component: str, field: str) -> dict:
     return doc(api)["components"]["schemas"][component]["properties"][field]
 

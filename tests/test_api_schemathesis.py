@@ -25,7 +25,8 @@ Two settings say what the document cannot:
   a day inside the planning window, `to` not before `from` and station codes between the
   commas (exports and the shift report), a shift that ends where it starts, a machine
   state's reason (down needs one of the list, running and idle none), a place's parent by
-  its kind and a location inside the site asked for (locations, stock), a label design's
+  its kind and a location inside the site asked for (locations, stock), a paging cursor
+  the listing gave (stock), a label design's
   geometry (one symbol box that the code fits at a readable size) and a print sheet that
   chooses at least one item.
 
@@ -83,7 +84,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/shifts": [400],
     "POST /api/machines/{code}/state": [400, 422],
     # a place's parent by kind (a bin lies in an area, a line not in a line) and a location
-    # inside the site asked for (issue 16)
+    # inside the site asked for (issue 16); the places' cursor, any text in the schema, is
+    # one the listing gave (`bad_cursor`)
     "POST /api/locations": [400],
     "PATCH /api/locations/{code}": [400],
     "GET /api/stock": [400],

@@ -298,6 +298,52 @@ def test_stock_by_place_depth_a_large_scope_and_a_page_of_many_places(plant, api
     ]
 
 
+def test_stock_places_page_by_limit_and_cursor_over_http(plant, api, db):
+    """`GET /api/stock?limit=&after=`: the pages list every place of the scope once, in
+    tree order, with the figures of the unpaged answer; the last says no more; a bad
+    limit is `400 bad_payload`, a bad cursor `400 bad_cursor`; the default limit leaves a
+    small scope's answer as it was."""
+    _stores(plant)
+    for n in range(4, 9):
+        api.post("/api/locations", {"code": f"A-01-0{n}", "kind": "bin", "parent": "A-01"},
+                 expected=201)  # fmt: skip
+    api.post("/api/locations", {"code": "B", "kind": "area", "parent": "STORE"}, expected=201)
+    for bin_, n in (("LOC-A-01-03", 1), ("LOC-A-01-05", 2), ("LOC-A-01-08", 3)):
+        plant.scan("sc-recv", bin_, expected=201)
+        for lot in plant.items("STEEL", count=n, qty=5, lot=f"L{n}"):
+            plant.scan("sc-recv", lot, expected=201)
+
+    def get(qs: str, expected: int = 200) -> dict:
+        return api.get(f"/api/stock?{qs}", as_="operator", expected=expected).get_json()
+
+    for scope in ("location=STORE", "location=A-01", "", "location=STORE&depth=1"):
+        whole = get(scope)["places"]
+        assert whole["more"] is False and whole["next"] is None
+        for limit in (1, 2, 4):
+            rows, qs, pages = [], f"{scope}&limit={limit}", 0
+            while True:
+                page = get(qs)["places"]
+                pages += 1
+                assert len(page["locations"]) <= limit
+                rows += page["locations"]
+                if not page["more"]:
+                    assert page["next"] is None
+                    break
+                qs = f"{scope}&limit={limit}&after={page['next']}"
+            assert rows == whole["locations"], (scope, limit)  # each once, in order
+            assert pages == -(-len(rows) // limit), (scope, limit)
+            assert [r["code"] for r in rows].count("A-01-05") == (0 if "depth" in scope else 1)
+    store = {r["code"]: r for r in get("location=STORE")["places"]["locations"]}
+    assert (store["STORE"]["total_count"], store["A-01"]["qty"]) == (6, {"kg": 30})
+    assert store["A-01-08"]["count"] == 3
+
+    for qs in ("limit=0", "limit=2001", "limit=two", "limit=-1"):
+        assert get(qs, 400)["error"] == "bad_payload", qs
+    for cursor in ("x", "!!", "bm90IGpzb24", "W1sxLCJBIl0sMl0", "e30", "a" * 5000):
+        assert get(f"after={cursor}", 400)["error"] == "bad_cursor", cursor
+    assert get("limit=2000")["places"]["more"] is False
+
+
 def test_stock_by_place_equals_a_recount_from_the_items_on_random_trees(plant, db, monkeypatch):
     """Random trees over two sites (areas in areas, bins, inactive places), items with
     fractional quantities (0.1 + 0.2 kg: SQLite sums floats) in every stage, some
@@ -434,6 +480,33 @@ def test_stock_by_place_equals_a_recount_from_the_items_on_random_trees(plant, d
             check(part)
             assert listed(part, None) == listed(every, 1)
             assert part["products"] == every["products"]
+
+    # paged (the API's `limit` and `after`): the pages' places, in order, are the unpaged
+    # listing, each place once, with the same figures (read from the kept totals)
+    def paged(limit: int, **scope) -> list[dict]:
+        out, after = [], None
+        while True:
+            page = locations.stock_by_place(limit=limit, after=after, **scope)
+            assert 1 <= len(page["locations"]) <= limit, scope
+            check(page)
+            out += page["locations"]
+            if not page["more"]:
+                assert page["next"] is None
+                return out
+            assert page["next"] and page["next"] != after
+            after = page["next"]
+
+    s2 = {locations.site_by_code("S2").id}
+    scopes = [{}, {"site": "S2"}, {"site": locations.default_site().code}, {"site_ids": s2}]
+    scopes += [{"location": code} for code in rng.sample(sorted(by_code), 6)]
+    for scope in scopes:
+        for depth in (None, 0, 1, 3):
+            every = locations.stock_by_place(depth=depth, **scope)
+            for limit in (1, 3, 7):
+                pages = paged(limit, depth=depth, **scope)
+                assert listed({"locations": pages}, None) == listed(every, None), (scope, limit)
+            one = locations.stock_by_place(depth=depth, limit=len(every["locations"]), **scope)
+            assert one == every  # a listing in one page: the unpaged answer
 
 
 def test_stock_by_place_of_a_location_outside_the_users_sites_is_unknown(plant, db):

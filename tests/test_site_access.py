@@ -78,3 +78,42 @@ def test_limiting_to_a_site_that_does_not_exist_is_refused(plant, users):
     else:
         raise AssertionError("an unknown site was stored")
     assert User.get_by_id(supervisor.id).site_ids is None
+
+
+def test_a_limited_users_pages_of_places_hold_its_sites_only(plant, api, users):
+    """Paging the places (`limit`, `after`) of the whole plant as a user limited to
+    SURABAYA walks its places only, each once; a cursor of another site's place gives
+    nothing of that site."""
+    _stock_plant(plant, api)
+    for code in ("SBY-A", "SBY-B"):
+        api.post("/api/locations", {"code": code, "kind": "area", "site": SITE}, expected=201)
+        api.post("/api/locations", {"code": f"{code}1", "kind": "bin", "parent": code},
+                 expected=201)  # fmt: skip
+    api.post("/api/locations", {"code": "M-A", "kind": "area"}, expected=201)
+    supervisor = users["supervisor"][0]
+    siteaccess.set_sites(supervisor, [SITE])
+
+    def walk(role: str, qs: str = "") -> list[str]:
+        codes, after = [], None
+        while True:
+            query = f"/api/stock?limit=2{qs}" + (f"&after={after}" if after else "")
+            places = api.get(query, as_=role, expected=200).get_json()["places"]
+            codes += [r["code"] for r in places["locations"]]
+            if not places["more"]:
+                return codes
+            after = places["next"]
+
+    mine = ["SBY-A", "SBY-A1", "SBY-B", "SBY-B1", "SBY-DOCK"]
+    assert walk("supervisor") == mine
+    assert walk("supervisor", f"&site={SITE}") == mine
+    every = walk("admin")
+    assert set(mine) < set(every) and {"RECV", "M-A"} <= set(every)
+    assert len(every) == len(set(every))
+    # the admin's cursor after a place of MAIN: still only SURABAYA's places for this user
+    first = api.get("/api/stock?limit=1", as_="admin", expected=200).get_json()["places"]
+    assert first["locations"][0]["code"] not in mine
+    rest = api.get(f"/api/stock?limit=50&after={first['next']}", as_="supervisor",
+                   expected=200).get_json()["places"]  # fmt: skip
+    assert {r["code"] for r in rest["locations"]} <= set(mine)
+    assert api.get(f"/api/stock?site=MAIN&limit=1&after={first['next']}", as_="supervisor",
+                   expected=404).get_json()["error"] == "unknown_site"  # fmt: skip

@@ -15,6 +15,10 @@ from server.core import locations, scrapreport, siteaccess
 from server.core.stages import GONE, Stage
 from server.models import Product, Station, StockCounter
 
+#: places in `places.locations` of one answer, by default and at most (docs/api.md)
+PLACES_LIMIT = 500
+PLACES_LIMIT_MAX = 2000
+
 
 class StockQuery(Strict):
     site: str | None = pydantic.Field(
@@ -32,6 +36,19 @@ class StockQuery(Strict):
         description="`places.locations` lists this many levels below the scope's top "
         "(0: the top only); absent: every level. Totals always count the whole subtree",
     )
+    limit: QueryInt = pydantic.Field(
+        default=PLACES_LIMIT,
+        ge=1,
+        le=PLACES_LIMIT_MAX,
+        description=f"at most this many places in `places.locations` (default {PLACES_LIMIT}, "
+        f"at most {PLACES_LIMIT_MAX}); `places.more` says whether more remain and "
+        "`places.next` is the cursor to them",
+    )
+    after: str | None = pydantic.Field(
+        default=None,
+        description="the `places.next` of the page before: the places after it, in the same "
+        "order (the same `site`, `location` and `depth`); `400 bad_cursor` for any other text",
+    )
 
 
 def _places(query: StockQuery) -> dict:
@@ -41,7 +58,12 @@ def _places(query: StockQuery) -> dict:
     siteaccess.check_site(user, query.site)
     siteaccess.check_location(user, query.location)
     data = locations.stock_by_place(
-        query.site, query.location, siteaccess.site_ids(user), depth=query.depth
+        query.site,
+        query.location,
+        siteaccess.site_ids(user),
+        depth=query.depth,
+        limit=query.limit,
+        after=query.after,
     )
     for loc in data["locations"]:
         loc["qty"] = {unit: num(q) for unit, q in loc["qty"].items()}
@@ -113,7 +135,11 @@ def _qty(value):
     summary="Counts and quantities by stage, product x stage, station and place "
     "(site, location and its subtree)",
     query=StockQuery,
-    responses={200: ("Stock", None), 404: ("unknown_site, unknown_location", None)},
+    responses={
+        200: ("Stock", None),
+        400: ("bad_payload, bad_cursor", None),
+        404: ("unknown_site, unknown_location", None),
+    },
 )
 def get_stock(query: StockQuery):
     user = current_user()

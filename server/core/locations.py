@@ -20,6 +20,8 @@ tree (`edit`) moves its subtree's totals in the same transaction.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections import defaultdict
@@ -88,6 +90,19 @@ def station_ids_of_site(site: Site) -> list[int]:
         )
         ids += [s.id for s in unplaced]
     return sorted(set(ids))
+
+
+def station_ids_under(location: Location) -> list[int]:
+    """The stations whose line side lies at `location` or anywhere below it (one
+    statement: the subtree by a recursive read, not an id list)."""
+    db = Location._meta.database
+    db = getattr(db, "obj", db)
+    rows = db.execute_sql(
+        f'{_subtree(db)} SELECT "id" FROM "station" '
+        'WHERE "location_id" IN (SELECT "id" FROM "sub")',
+        [location.id],
+    ).fetchall()
+    return sorted(sid for (sid,) in rows)
 
 
 def create_site(code: str, name: str) -> Site:
@@ -399,6 +414,8 @@ def stock_by_place(
     site_ids: set[int] | None = None,
     depth: int | None = None,
     most: int | None = None,
+    limit: int | None = None,
+    after: str | None = None,
 ) -> dict:
     """Stock on hand under a site and/or location (a location includes its subtree).
 
@@ -422,7 +439,15 @@ def stock_by_place(
     bins listed at depth 1 reads its ~100 areas' rows. Otherwise (every place of a site,
     or a small subtree) the database sums the location counters per location and unit,
     and they are folded up the tree here.
+
+    `limit` pages the listing (the API): at most that many places, in tree order, after
+    the place the cursor `after` (a `next` of the page before) names; `more` says whether
+    places remain and `next` is the cursor to the rest (None on the last page). A listing
+    that fits in one page and has no cursor is the unpaged answer; a paged one reads its
+    page's figures from the kept totals (its own rows only). A cursor that does not
+    decode is `400 bad_cursor`.
     """
+    after_key = _uncursor(after) if after else None
     the_site = None
     if site:
         the_site = site_by_code(site)
@@ -456,7 +481,14 @@ def stock_by_place(
     sites = {s.id: s.code for s in Site.select(Site.id, Site.code)}
     whole_plant = root is None and the_site is None and site_ids is None
     scope: list[int] | None = None
-    if depth is not None and (root is None or size > _IN_LIMIT):
+    page = None
+    if limit is not None:
+        page = _page(db, root, sites_read, depth, limit, after_key)
+    more, next_cursor = False, None
+    if page is not None:
+        out_locs, more, next_cursor = _page_rows(db, page, sites, limit)
+        unplaced = _unplaced(db) if whole_plant else None
+    elif depth is not None and (root is None or size > _IN_LIMIT):
         out_locs = _listed_from_totals(db, root, sites_read, depth, sites)
         unplaced = _unplaced(db) if whole_plant else None
     else:
@@ -469,6 +501,8 @@ def stock_by_place(
         "location": root.code if root else None,
         "listed_depth": depth,
         "locations": out_locs,
+        "more": more,
+        "next": next_cursor,
         "unplaced": unplaced,
         "products": [
             {"sku": sku, "name": name, "unit": unit, "stage": stage, "count": n, "qty": q}
@@ -559,7 +593,171 @@ def _listed_from_totals(db, root, sites_read, depth: int, sites) -> list[dict]:
     for kids in children.values():
         kids.sort(key=lambda i: (locs[i][2], locs[i][3]))
     tops.sort(key=lambda i: (locs[i][2], locs[i][3]))
-    ids = sorted(locs)
+    own, totals = _figures(db, sorted(locs))
+    out = []
+    stack = [(lid, 0) for lid in reversed(tops)]
+    while stack:
+        lid, level = stack.pop()
+        row = locs[lid]
+        if row[1] is None:
+            parent_code = None
+        elif row[1] in locs:
+            parent_code = locs[row[1]][3]
+        else:  # the scope's top: its parent is outside
+            parent_code = Location.get_by_id(row[1]).code
+        n, qty = totals.get(lid, (0, {}))
+        out.append(_place_row(row, level, parent_code, sites, own.get(lid, 0), n, _units(qty)))
+        if level < depth:
+            stack.extend((kid, level + 1) for kid in reversed(children.get(lid, [])))
+    return out
+
+
+#: the most levels a cursor's path may have (a tree deeper than this is not a plant's)
+_DEEPEST = 1_000
+
+
+class _Page:
+    """One page of a listing: the places read, id -> (id, parent_id, site_id, code, kind),
+    and the page's places in tree order, one more than the limit when more remain, as
+    (id, level, path)."""
+
+    __slots__ = ("rows", "listed")
+
+    def __init__(self, rows, listed):
+        self.rows, self.listed = rows, listed
+
+
+#: the kinds a place may lie in (`PARENTS`): only these are asked for their children
+_PARENT_KINDS = frozenset(k for kinds in PARENTS.values() for k in kinds if k)
+_TREE_COLUMNS = '"id", "parent_id", "site_id", "code", "kind"'
+
+
+def _page(db, root, sites_read, depth, limit: int, after: list | None) -> _Page | None:
+    """The places of the page after the cursor's (`after`, a path of (site_id, code)),
+    or None when the listing fits in one page and no cursor was given (the unpaged
+    answer).
+
+    Walks the tree in order from the scope's top, reading a place's children only when
+    the walk reaches it (and only an area's: nothing else holds places), a few areas a
+    statement (one, then twice as many while they hold fewer places than the page still
+    needs); the cursor's path skips whole subtrees before it unread. A page of the
+    bench's site reads its ~100 areas and the bins of the ~5 it lists, not its 10,100
+    places; a page's cost does not grow with the site."""
+    rows: dict[int, tuple] = {}
+    where, site_args = _in_sites(db, '"site_id"', sites_read)
+    if root is not None:
+        found = db.execute_sql(
+            f'SELECT {_TREE_COLUMNS} FROM "location" WHERE "id" = {db.param}', [root.id]
+        ).fetchall()
+    else:  # a top: no parent, or one outside the sites read
+        inner, inner_args = _in_sites(db, 'p."site_id"', sites_read)
+        found = db.execute_sql(
+            f'SELECT {_TREE_COLUMNS} FROM "location" l WHERE {where} AND ("parent_id" IS NULL '
+            f'OR NOT EXISTS (SELECT 1 FROM "location" p WHERE p."id" = l."parent_id" AND '
+            f"{inner}))",
+            site_args + inner_args,
+        ).fetchall()
+    for row in found:
+        rows[row[0]] = row
+    children: dict[int, list[int]] = {}
+
+    def key(lid: int) -> tuple:
+        return (rows[lid][2], rows[lid][3])
+
+    def load(ids: list[int]) -> int:
+        """The children of the places `ids`, sorted; how many places were read."""
+        got: dict[int, list[int]] = {i: [] for i in ids}
+        n = 0
+        for i in range(0, len(ids), _IN_LIMIT):
+            chunk = ids[i : i + _IN_LIMIT]
+            marks = ", ".join([db.param] * len(chunk))
+            for row in db.execute_sql(
+                f'SELECT {_TREE_COLUMNS} FROM "location" '
+                f'WHERE "parent_id" IN ({marks}) AND {where}',
+                [*chunk, *site_args],
+            ).fetchall():
+                rows.setdefault(row[0], row)
+                got[row[1]].append(row[0])
+                n += 1
+        for pid, kids in got.items():
+            children[pid] = sorted(kids, key=key, reverse=True)  # a stack's order
+        return n
+
+    listed: list[tuple] = []
+    # (id, level, path, on the cursor's path: every place above it is the cursor's)
+    stack = [(lid, 0, (), after is not None) for lid in sorted(rows, key=key, reverse=True)]
+    seen: set[int] = set()
+    ahead = 1
+    while stack and len(listed) <= limit:
+        lid, level, above, on_path = stack.pop()
+        if lid in seen:
+            continue
+        seen.add(lid)
+        here = key(lid)
+        path = (*above, here)
+        if on_path and level < len(after):
+            if here < after[level]:
+                continue  # it and its subtree lie before the cursor
+            on_path = here == after[level]
+        else:
+            on_path = False
+        if not on_path:
+            listed.append((lid, level, path))
+        if rows[lid][4] not in _PARENT_KINDS or (depth is not None and level >= depth):
+            continue
+        if lid not in children:
+            want = [lid]
+            for other, other_level, _p, _o in reversed(stack):
+                if len(want) >= ahead:
+                    break
+                if (
+                    rows[other][4] in _PARENT_KINDS
+                    and other not in children
+                    and (depth is None or other_level < depth)
+                ):
+                    want.append(other)
+            read = load(want)
+            ahead = min(ahead * 2, _IN_LIMIT) if read < limit + 1 - len(listed) else 1
+        stack.extend((kid, level + 1, path, on_path) for kid in children[lid])
+    if after is None and not stack and len(listed) <= limit:
+        return None
+    return _Page(rows, listed)
+
+
+def _page_rows(db, page: _Page, sites, limit: int) -> tuple[list[dict], bool, str | None]:
+    """The page's places with their figures from the kept totals, whether more remain,
+    and the cursor to them."""
+    more = len(page.listed) > limit
+    listed = page.listed[:limit]
+    ids = sorted(lid for lid, _level, _path in listed)
+    columns = ", ".join(f'"{c}"' for c in _LOC_COLUMNS)
+    full: dict[int, tuple] = {}
+    for i in range(0, len(ids), _IN_LIMIT):
+        chunk = ids[i : i + _IN_LIMIT]
+        marks = ", ".join([db.param] * len(chunk))
+        for row in db.execute_sql(
+            f'SELECT {columns} FROM "location" WHERE "id" IN ({marks})', chunk
+        ).fetchall():
+            full[row[0]] = row
+    own, totals = _figures(db, ids)
+    codes = {lid: row[3] for lid, row in page.rows.items()}
+    out = []
+    for lid, level, _path in listed:
+        row = full[lid]
+        if row[1] is None:
+            parent_code = None
+        elif row[1] in codes:
+            parent_code = codes[row[1]]
+        else:  # a top: its parent is outside the scope
+            parent_code = Location.get_by_id(row[1]).code
+        n, qty = totals.get(lid, (0, {}))
+        out.append(_place_row(row, level, parent_code, sites, own.get(lid, 0), n, _units(qty)))
+    return out, more, _cursor(listed[-1][2]) if more and listed else None
+
+
+def _figures(db, ids: list[int]) -> tuple[dict[int, int], dict[int, list]]:
+    """Of the places `ids`: their own items on hand, and their subtree totals (count, {unit:
+    qty}) kept in `location_total`; an IN list of at most `_IN_LIMIT` ids a statement."""
     own: dict[int, int] = defaultdict(int)
     totals: dict[int, list] = {}
     marks, stages = _on_hand(db)
@@ -581,21 +779,35 @@ def _listed_from_totals(db, root, sites_read, depth: int, sites) -> list[dict]:
             entry = totals.setdefault(lid, [0, {}])
             entry[0] += int(n)
             entry[1][unit] = _dec(q)
-    out = []
-    stack = [(lid, 0) for lid in reversed(tops)]
-    while stack:
-        lid, level = stack.pop()
-        row = locs[lid]
-        if row[1] is None:
-            parent_code = None
-        elif row[1] in locs:
-            parent_code = locs[row[1]][3]
-        else:  # the scope's top: its parent is outside
-            parent_code = Location.get_by_id(row[1]).code
-        n, qty = totals.get(lid, (0, {}))
-        out.append(_place_row(row, level, parent_code, sites, own.get(lid, 0), n, _units(qty)))
-        if level < depth:
-            stack.extend((kid, level + 1) for kid in reversed(children.get(lid, [])))
+    return own, totals
+
+
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _cursor(path: tuple) -> str:
+    """The opaque cursor after a place: its path from the scope's top, (site id, code) a
+    level, as base64url JSON."""
+    text = json.dumps([[site, code] for site, code in path], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _uncursor(text: str) -> list[tuple[int, str]]:
+    """A cursor's path; `400 bad_cursor` for anything `_cursor` did not make."""
+    try:
+        if len(text) > 4000 or not _CURSOR.match(text):
+            raise ValueError
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        path = json.loads(raw.decode())
+        if not isinstance(path, list) or not 1 <= len(path) <= _DEEPEST:
+            raise ValueError
+        out = []
+        for site, code in path:
+            if type(site) is not int or not isinstance(code, str) or not CODE.match(code):
+                raise ValueError
+            out.append((site, code))
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        raise Invalid("bad_cursor", "after: not a cursor of this listing (its `next`)") from None
     return out
 
 
@@ -742,10 +954,13 @@ def _products(db, root, sites_read, scope: list[int] | None) -> dict[tuple, list
         )
     else:
         where, args = _in_sites(db, 'c."site_id"', sites_read)
+        # a row a site, product and stage already: no GROUP BY (sorting 1,000 rows by
+        # their text took half the read); several sites' rows are added up below
         queries.append(
             (
-                f'{select}FROM "site_counter" c JOIN "product" p ON p."id" = c."product_id" '
-                f'WHERE {where} AND c."stage" IN ({marks}) AND c."count" != 0' + group,
+                'SELECT p."sku", p."name", p."unit", c."stage", c."count", c."qty" '
+                'FROM "site_counter" c JOIN "product" p ON p."id" = c."product_id" '
+                f'WHERE {where} AND c."stage" IN ({marks}) AND c."count" != 0',
                 args + stages,
             )
         )

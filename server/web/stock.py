@@ -17,6 +17,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
+from jinja2.utils import url_quote
+from markupsafe import Markup, escape
 
 from labels import Label, render_pdf, render_svg
 from server import labelling
@@ -27,6 +29,7 @@ from server.core.stages import GONE, ON_HAND
 from server.models import (
     Item,
     LedgerEntry,
+    Location,
     Product,
     ProductionOrder,
     Station,
@@ -138,6 +141,98 @@ def stock_figures() -> dict:
     }
 
 
+#: the stages a site's or a location's figures have: stock on hand lies in a place; new
+#: items (labels not received) and shipped, consumed or scrapped ones lie in none
+PLACED_STAGES = [s for s in STAGES if s in {x.value for x in ON_HAND}]
+
+
+class _Product:
+    """What the matrix shows of a product (its row is drawn from a scope's sums)."""
+
+    __slots__ = ("sku", "name", "unit")
+
+    def __init__(self, sku: str, name: str, unit: str) -> None:
+        self.sku, self.name, self.unit = sku, name, unit
+
+
+def scope_figures(places: dict, station_ids: list[int]) -> dict:
+    """The figures of the page filtered to a site or a location, the same keys as
+    `stock_figures()`: by stage and product x stage from the scope's stock on hand that
+    the stock by place has summed already (a site's from its kept site counters, a
+    location's from its subtree's location counters), the stations those whose line side
+    lies in the scope (`station_ids`), from their counters."""
+    db = Product._meta.database
+    lots = {
+        sku
+        for (sku,) in db.execute_sql(
+            f'SELECT "sku" FROM "product" WHERE "tracking" = {getattr(db, "obj", db).param}',
+            ["lot"],
+        ).fetchall()
+    }
+    by_stage: dict[str, list] = {s: [0, Decimal(0)] for s in PLACED_STAGES}
+    by_unit: dict[str, dict[str, Decimal]] = {s: {} for s in PLACED_STAGES}
+    by_product: dict[tuple, dict[str, list]] = {}
+    for row in places["products"]:  # sorted by sku, name, unit, stage; one unit a product
+        stage, count, qty = row["stage"], row["count"], row["qty"]
+        if stage not in by_stage:
+            continue
+        lot = row["sku"] in lots
+        by_product.setdefault((row["sku"], row["name"], row["unit"], lot), {})[stage] = [count, qty]
+        entry = by_stage[stage]
+        entry[0] += count
+        entry[1] += qty
+        if lot or qty != count:
+            units = by_unit[stage]
+            units[row["unit"]] = units.get(row["unit"], Decimal(0)) + qty
+    product_rows = []
+    for (sku, name, unit, lot), cells in by_product.items():
+        row = []
+        for s in PLACED_STAGES:
+            c = cells.get(s)
+            if not c:
+                row.append((s, 0, None))
+            else:
+                extra = f"{fmt_qty(c[1])} {unit}" if (lot or c[1] != c[0]) else None
+                row.append((s, c[0], extra))
+        product_rows.append((_Product(sku, name, unit), row))
+    station_rows = []
+    if station_ids:
+        n = pw.fn.SUM(StockCounter.count)
+        by_station: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for station_id, stage, count in (
+            StockCounter.select(StockCounter.station_id, StockCounter.stage, n)
+            .where(
+                StockCounter.station_id.in_(station_ids)
+                & StockCounter.stage.not_in([g.value for g in GONE])
+            )
+            .group_by(StockCounter.station_id, StockCounter.stage)
+            .having(n != 0)
+            .tuples()
+        ):
+            by_station[station_id][stage] = count
+        stations = {}
+        if by_station:
+            query = Station.select(Station.id, Station.code, Station.name)
+            stations = {s.id: s for s in query.where(Station.id.in_(sorted(by_station)))}
+        station_rows = [
+            (stations[sid], cells)
+            for sid, cells in sorted(by_station.items(), key=lambda kv: stations[kv[0]].code)
+            if sid in stations and any(cells.values())
+        ]
+    chart = charts.bar_chart(
+        [(s, i18n.stage_text(s), by_stage[s][0]) for s in PLACED_STAGES],
+        title=gettext("Items by stage"),
+    )
+    return {
+        "by_stage": by_stage,
+        "by_unit": {s: sorted(units.items()) for s, units in by_unit.items()},
+        "stages": PLACED_STAGES,
+        "product_rows": product_rows,
+        "station_rows": station_rows,
+        "chart": chart,
+    }
+
+
 #: past this many locations in the scope, the page lists its top and the level below (a
 #: link on each goes down a level), and the picker offers areas and line sides only
 PLACES_LISTED = 500
@@ -145,7 +240,9 @@ PLACES_LISTED = 500
 
 def place_figures() -> dict:
     """The stock by place of the page's `site` and `location` filters: the location tree
-    with item counts and quantities per unit (server/core/locations.py)."""
+    with item counts and quantities per unit (server/core/locations.py), and the scope
+    the page's figures are of (`figures_scope`: the plant, the user's sites' stations, a
+    site, a location with everything below it)."""
     site = request.args.get("site", "").strip() or None
     location = request.args.get("location", "").strip() or None
     user = web_user()
@@ -156,24 +253,71 @@ def place_figures() -> dict:
         places = locations.stock_by_place(site, location, mine, most=PLACES_LISTED)
     except DomainError as exc:
         abort(404, exc.message)
+    if places["location"]:
+        scope = {"kind": "location", "code": places["location"], "link": "location"}
+    elif places["site"]:
+        scope = {"kind": "site", "code": places["site"], "link": "site"}
+    else:
+        scope = {"kind": "plant" if mine is None else "mine", "code": None, "link": None}
     return {
         "places": places,
         "place_filters": {"site": site or "", "location": location or ""},
+        "figures_scope": scope,
         "sites": siteaccess.visible_sites(user),
         "all_locations": locations.choices(site, PLACES_LISTED, site_ids=mine),
     }
 
 
+def page_figures() -> dict:
+    """Everything the stock page and its live poll draw: one function, so the poll's
+    figures are always of the page's scope. Filtered to a site or a location, the
+    figures are of that scope (`scope_figures`); unfiltered, of the plant (or, for a user
+    limited to sites, of the stations of those sites: `stock_figures`)."""
+    place = place_figures()
+    scope = place["figures_scope"]
+    if scope["kind"] == "location":
+        stations = locations.station_ids_under(locations.by_code(scope["code"]))
+        figures = scope_figures(place["places"], stations)
+    elif scope["kind"] == "site":
+        stations = locations.station_ids_of_site(locations.site_by_code(scope["code"]))
+        figures = scope_figures(place["places"], stations)
+    else:
+        figures = stock_figures()
+    # the matrix's rows drawn here, its links in the page's scope: 200 products x stages
+    # cells through the template's per-cell logic were most of the page's time
+    items_url = url_for("web.items")
+    scope_q = f"&{scope['link']}={url_quote(scope['code'])}" if scope["link"] else ""
+    rows = []
+    for product, cells in figures["product_rows"]:
+        base = f"{items_url}?product={url_quote(product.sku)}{scope_q}"
+        rows.append((product, base, _cells_html(str(escape(base)), cells)))
+    figures["product_rows"] = rows
+    return {**figures, **place}
+
+
+def _cells_html(base: str, cells: list[tuple]) -> Markup:
+    """A matrix row's cells: its count linked to the items of the product and stage, and
+    the quantity with its unit where it says more than the count."""
+    out = []
+    for stage, n, extra in cells:
+        if not n:
+            out.append('<td class="num"></td>')
+            continue
+        more = f" <small>({str(escape(extra))})</small>" if extra else ""
+        out.append(f'<td class="num"><a href="{base}&stage={stage}">{n}</a>{more}</td>')
+    return Markup("".join(out))
+
+
 @bp.route("/stock")
 @role_required("operator")
 def stock():
-    return render_template("stock.html", **stock_figures(), **place_figures())
+    return render_template("stock.html", **page_figures())
 
 
 @bp.route("/stock/live")
 @role_required("operator")
 def stock_live():
-    return render_template("_stock_live.html", **stock_figures(), **place_figures())
+    return render_template("_stock_live.html", **page_figures())
 
 
 def _lookup(model, field, value):
@@ -198,6 +342,15 @@ def items():
         place = locations.by_code(args["location"])
         if place is None:
             abort(404, gettext("Nothing named %(v)s", v=args["location"].strip()))
+    site = None
+    if args.get("site", "").strip():  # the stock page of a site links here with it
+        site = locations.site_by_code(args["site"])
+        try:
+            siteaccess.check_site(web_user(), args["site"] if site else None)
+        except DomainError:
+            site = None
+        if site is None:
+            abort(404, gettext("Nothing named %(v)s", v=args["site"].strip()))
     stage = args.get("stage", "").strip()
     lot = args.get("lot", "").strip()
     if stage and stage not in STAGES:
@@ -222,6 +375,12 @@ def items():
             Item.location_id.in_(locations.subtree_ids(place))
             & Item.stage.in_([str(s) for s in ON_HAND])
         )
+    if site is not None:
+        # the items on hand in the site's places (a site holds only what lies in it)
+        query = query.where(
+            Item.location_id.in_(Location.select(Location.id).where(Location.site_id == site.id))
+            & Item.stage.in_([str(s) for s in ON_HAND])
+        )
     before = args.get("before", type=int)
     if before:
         query = query.where(Item.id < before)
@@ -240,7 +399,7 @@ def items():
             )
         }
     total = None
-    if not (order or lot or place):  # the counters know the total of these filters
+    if not (order or lot or place or site):  # the counters know the total of these
         counted = StockCounter.select(pw.fn.COALESCE(pw.fn.SUM(StockCounter.count), 0))
         if product:
             counted = counted.where(StockCounter.product == product.id)
@@ -251,7 +410,7 @@ def items():
         total = counted.scalar()
     filters = {
         k: args[k].strip()
-        for k in ("product", "stage", "station", "lot", "order", "location")
+        for k in ("product", "stage", "station", "lot", "order", "location", "site")
         if args.get(k, "").strip()
     }
     return render_template(
