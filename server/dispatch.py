@@ -997,7 +997,10 @@ def dispatch_mqtt_url(env: Mapping[str, str]) -> str | None:
         )
     url = (env.get("MQTT_URL") or "").strip()
     if url and env.get("MQTT_PASSWORD"):
-        parse_mqtt_url(url)
+        if not parse_mqtt_url(url)["username"]:
+            # as the ingest does: a password with no user is not sent (anonymous broker)
+            log.warning("MQTT_PASSWORD is set but MQTT_URL names no user: the password is ignored")
+            return url
         return with_password(url, env["MQTT_PASSWORD"], "MQTT_URL")
     return url or None
 
@@ -1027,11 +1030,6 @@ def shared_user_warning(ingest_url: str | None, sinks_url: str | None) -> str | 
 BUSY_RETRY_S = 2.0
 
 
-def session_key(session) -> tuple:
-    """A session's broker user, as `MqttSessions.key` gives it for its url."""
-    return (session.tls, session.host.lower(), session.port, session.username)
-
-
 class Dispatcher:
     """Delivers events to every active sink; `run()` until `stop` is set, or `start()` as a
     thread of another process."""
@@ -1050,8 +1048,8 @@ class Dispatcher:
         #: one MQTT session per broker user for all of this dispatcher's sinks, each user
         #: locked against another dispatcher on the same database (server/dispatch_locks.py)
         self.sessions = MqttSessions(BrokerUserLocks(db))
-        #: broker users another dispatcher holds -> when to try their lock again
-        self._busy: dict[tuple, float] = {}
+        #: broker user names another dispatcher holds -> when to try their lock again
+        self._busy: dict[str, float] = {}
         self.settings = dataclasses.replace(settings or DispatchSettings(), sessions=self.sessions)
         self.kinds = dict(KINDS if kinds is None else kinds)
         self.clock = clock
@@ -1280,35 +1278,40 @@ class Dispatcher:
         """False while another dispatcher holds the broker user the sink connects as: the
         sink is left to it (its events are not claimed, no attempt is written), and its
         lock tried again every few seconds, so this one takes over when the other stops.
-        Said once per user in the log, with the fix."""
+        Said once per user in the log, with the fix. The lock is the user name's, however
+        the broker's address is written (server/dispatch_locks.py)."""
         broker_key = getattr(self.kinds.get(sink.kind), "broker_key", None)
         key = broker_key(sink.config or {}, self.settings) if broker_key else None
         if key is None:
             return True
+        user = key[3] or ""
         now = time.monotonic()
-        retry = self._busy.get(key)
-        if retry is not None and now < retry:
-            return False
-        if self.sessions.may_use(key):
-            if self._busy.pop(key, None) is not None:
-                log.warning("dispatcher: broker user %s is free: its sinks are ours", url_user(key))
-            return True
-        if retry is None:
-            log.warning(
-                "dispatcher: another dispatcher on this database connects as broker user %s; "
-                "this one leaves the mqtt and andon sinks on it to that one and takes them "
-                "over when it stops. Two connections of one user would throw each other off "
-                "(use_username_as_clientid): give this dispatcher its own user "
-                "(mqtt-credentials --dispatch-user, DISPATCH_MQTT_URL) to share the work",
-                url_user(key),
-            )
-        self._busy[key] = now + BUSY_RETRY_S
-        # a user lost since (the database connection holding its lock went away): the
-        # sinks this dispatcher has open on it let their session go
-        for sink_id, (_config, made) in list(self._open.items()):
-            session = getattr(made, "session", None)
-            if session is not None and session_key(session) == key:
-                self._close_sink(sink_id)
+        retry = self._busy.get(user)
+        if retry is None or now >= retry:
+            if self.sessions.may_use(key):
+                if self._busy.pop(user, None) is not None:
+                    log.warning(
+                        "dispatcher: broker user %s is free: its sinks are ours", url_user(key)
+                    )
+                return True
+            if retry is None:
+                log.warning(
+                    "dispatcher: another dispatcher on this database connects as broker user "
+                    "%s (or the database holding its lock cannot be reached); this one leaves "
+                    "the mqtt and andon sinks on it to that one and takes them over when it "
+                    "stops. Two connections of one user would throw each other off "
+                    "(use_username_as_clientid): give this dispatcher its own user "
+                    "(mqtt-credentials --dispatch-user, DISPATCH_MQTT_URL) to share the work",
+                    url_user(key),
+                )
+            self._busy[user] = now + BUSY_RETRY_S
+        # a user lost since (the database connection holding its lock went away): this
+        # sink lets its session go. Only this one: the others on the user may be in a
+        # delivery on their own threads; each lets go at its own next turn here
+        opened = self._open.get(sink.id)
+        session = getattr(opened[1], "session", None) if opened is not None else None
+        if session is not None and (session.username or "") == user:
+            self._close_sink(sink.id)
         return False
 
     def _deliver(self, sink: Sink) -> int:

@@ -22,6 +22,7 @@ from server.dispatch import (
     Dispatcher,
     DispatchSettings,
     add_sink,
+    dispatch_mqtt_url,
     sign,
     verify,
 )
@@ -970,31 +971,164 @@ def test_an_https_sink_makes_its_tls_context_once(plant, db, tmp_path, monkeypat
 
 
 def test_a_broker_users_lock_is_one_dispatchers_until_it_lets_go(db, monkeypatch):
-    """server/dispatch_locks.py on the test's database: one holder per broker user, others
-    refused until it closes; on PostgreSQL a holder whose lock connection was killed finds
+    """server/dispatch_locks.py on the test's database: one holder per broker user name
+    (however the broker's address is written), others refused until it closes; a closed
+    one takes no lock again; on PostgreSQL a holder whose lock connection was killed finds
     out at its next check and does not think it still holds the user."""
     from server import dispatch_locks
     from server.dispatch_locks import BrokerUserLocks
 
+    monkeypatch.setattr(dispatch_locks, "CHECK_EVERY_S", 0.05)
     user = (False, "10.0.0.5", 1883, "koordinator-dispatch")
     other_user = (False, "10.0.0.5", 1883, "koordinator-dispatch-2")
-    first, second = BrokerUserLocks(db), BrokerUserLocks(db)
+    # the same user on the same broker, written otherwise (a name, TLS's port)
+    same_user = [(False, "localhost", 1883, user[3]), (True, "broker.plant", 8883, user[3])]
+    first, second, third = BrokerUserLocks(db), BrokerUserLocks(db), BrokerUserLocks(db)
     try:
         assert first.hold(user) and first.hold(user)
+        assert all(first.hold(k) for k in same_user)
         assert not second.hold(user)
+        assert not any(second.hold(k) for k in same_user)
         assert second.hold(other_user)
         first.close()
-        assert second.hold(user)
-        assert not first.hold(user)  # now the second's
+        assert second.hold(same_user[0])
+        assert not first.hold(user)  # closed: it takes no lock again
         second.close()
-        assert first.hold(user)
+        assert not second.hold(user)
+        assert third.hold(user)  # nobody held it after the two closed
         if isinstance(db, pw.PostgresqlDatabase):
-            monkeypatch.setattr(dispatch_locks, "CHECK_EVERY_S", 0.0)
-            pid = first._conn.get_backend_pid()
+            pid = third._conn.get_backend_pid()
             with db.connection_context():
                 db.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
-            assert _until(lambda: second.hold(user), 5)  # the lock went with its connection
-            assert not first.hold(user)  # and the first one knows
+            fourth = BrokerUserLocks(db)
+            try:
+                assert _until(lambda: fourth.hold(user), 5)  # the lock went with its connection
+                assert _until(lambda: not third.hold(user), 5)  # and the third one knows
+            finally:
+                fourth.close()
     finally:
         first.close()
         second.close()
+        third.close()
+
+
+def test_the_lock_connection_is_not_the_pools(db, monkeypatch):
+    """PostgreSQL: the broker user's lock is on a connection opened apart from the pool
+    and closed apart: lost lock connections (a restart, pg_terminate_backend) and a
+    dispatcher's stop leave the pool's connections as they were (a checked-out one never
+    given back took a pool slot each, until the pool refused and the lock was thought
+    another dispatcher's)."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        pytest.skip("SQLite: a lock file, no connection")
+    from server import dispatch_locks
+    from server.dispatch_locks import BrokerUserLocks
+
+    monkeypatch.setattr(dispatch_locks, "CHECK_EVERY_S", 0.05)
+    user = (False, "localhost", 1883, "koordinator-dispatch")
+    db.close()
+    db.connect()
+    db.close()  # an idle connection in the pool
+    pool = (len(db._connections), len(db._in_use))
+    assert pool[0] >= 1 and pool[1] == 0, pool
+    locks = BrokerUserLocks(db)
+    try:
+        assert locks.hold(user)
+        assert (len(db._connections), len(db._in_use)) == pool
+        for _ in range(3):
+            pid = locks._conn.get_backend_pid()
+            with db.connection_context():
+                db.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+            assert _until(lambda: locks._conn is None, 5)  # the heartbeat finds it gone
+            assert locks.hold(user)
+            assert locks._conn.get_backend_pid() != pid
+        assert (len(db._connections), len(db._in_use)) == pool
+    finally:
+        locks.close()
+    assert (len(db._connections), len(db._in_use)) == pool
+    db.connect(reuse_if_open=True)
+
+
+def _proxy_to(db) -> tuple[subprocess.Popen, pw.PostgresqlDatabase]:
+    """A TCP proxy to the test's PostgreSQL (tests/support/tcp_proxy.py), and a database
+    object that connects through it."""
+    params = dict(db.connect_params)
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "support" / "tcp_proxy.py"),
+            params.get("host") or "127.0.0.1",
+            str(params.get("port") or 5432),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = int(proxy.stdout.readline())
+    params.update(host="127.0.0.1", port=port)
+    return proxy, pw.PostgresqlDatabase(db.database, **params)
+
+
+def test_a_silent_lock_holder_lets_go_in_bounded_time(db, monkeypatch):
+    """PostgreSQL: the link of a dispatcher holding a broker user's lock goes silent (no
+    FIN, no reset: a crashed host, a cut network; here a frozen proxy). Its own sink
+    threads' `hold()` calls return at once or within the round trip's bound (a check on the
+    dead link held them all for as long as TCP took to give up), it gives the user up, and
+    the server lets the lock go within GONE_AFTER_S, so another dispatcher takes over
+    (it kept the lock for the server's tcp_keepalives_idle, 2 h). While the link is up,
+    the heartbeat keeps the holder's session past that idle timeout."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        pytest.skip("SQLite: a lock file, the kernel lets it go with the process")
+    import signal
+    import threading
+
+    from server import dispatch_locks
+    from server.dispatch_locks import BrokerUserLocks
+
+    monkeypatch.setattr(dispatch_locks, "CHECK_EVERY_S", 0.3)
+    monkeypatch.setattr(dispatch_locks, "IO_TIMEOUT_S", 1.0, raising=False)
+    monkeypatch.setattr(dispatch_locks, "GONE_AFTER_S", 2.0, raising=False)
+    user = (False, "localhost", 1883, "koordinator-dispatch")
+    proxy, far = _proxy_to(db)
+    holder, other = BrokerUserLocks(far), BrokerUserLocks(db)
+    try:
+        assert holder.hold(user)
+        time.sleep(3.0)  # past the idle timeout: the heartbeat keeps the session
+        assert holder.hold(user) and not other.hold(user)
+        os.kill(proxy.pid, signal.SIGSTOP)  # the link goes silent
+        took: list[float] = []
+
+        def sink_thread():
+            started = time.monotonic()
+            for _ in range(20):
+                holder.hold(user)
+                time.sleep(0.1)
+            took.append(time.monotonic() - started)
+
+        threads = [threading.Thread(target=sink_thread, daemon=True) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        # 20 turns of 0.1 s, and a few bounded waits for a round trip under way
+        assert len(took) == 3 and max(took) < 2 + 4 * 1.0 + 2, took
+        assert _until(lambda: not holder.hold(user), 5)  # it gave the user up
+        started = time.monotonic()
+        assert _until(lambda: other.hold(user), 10)  # the server let the lock go
+        assert time.monotonic() - started < 2.0 + 3
+    finally:
+        os.kill(proxy.pid, signal.SIGKILL)
+        proxy.wait()
+        proxy.stdout.close()
+        holder.close()
+        other.close()
+
+
+def test_a_password_apart_for_an_anonymous_mqtt_url_is_ignored(caplog):
+    """MQTT_URL with no user and MQTT_PASSWORD set: the ingest sends no password (it runs
+    as before); the dispatcher's sinks do the same, with a warning, instead of the
+    dispatcher (and `serve --dispatch`, `ingest --dispatch`) failing to start."""
+    env = {"MQTT_URL": "mqtt://127.0.0.1:1883", "MQTT_PASSWORD": "secret"}
+    assert dispatch_mqtt_url(env) == "mqtt://127.0.0.1:1883"
+    assert "MQTT_PASSWORD is set but MQTT_URL names no user" in caplog.text
+    assert DispatchSettings.from_env(env).mqtt_url == "mqtt://127.0.0.1:1883"
+    with_user = {**env, "MQTT_URL": "mqtt://plant@127.0.0.1:1883"}
+    assert dispatch_mqtt_url(with_user) == "mqtt://plant:secret@127.0.0.1:1883"

@@ -321,6 +321,35 @@ def test_the_sinks_of_a_dispatcher_share_one_session_per_broker_user(broker, db,
     assert dispatcher.sessions.sessions() == [] and other.sessions.sessions() == []
 
 
+def test_a_lost_broker_user_lets_each_sink_go_at_its_own_turn(broker, db, plant):
+    """When a broker user's lock is lost (its database connection went away and another
+    dispatcher took it), a sink's turn lets its own session go, not the others': another
+    sink on the user may be in a delivery on its own thread, and closing its session under
+    it would write a failed attempt and a retry to its row. Each lets go at its own turn
+    (also within the retry's wait, when no lock is asked); the session closes with the
+    last."""
+    from server.core import andon
+
+    add_sink("bus", "mqtt", {"url": broker.url})
+    add_sink("light", "andon", {"url": broker.url}, andon.TYPES)
+    dispatcher = Dispatcher(db, FAST)
+    try:
+        sinks = {s.name: s for s in Sink.select()}
+        opened = {name: dispatcher._sink(s) for name, s in sinks.items()}
+        session = opened["bus"].session
+        assert opened["light"].session is session and session.wait_connected(5)
+        dispatcher.sessions.locks.hold = lambda key: False  # lost: another's now
+        assert not dispatcher._may_serve(sinks["bus"])
+        assert sinks["bus"].id not in dispatcher._open
+        assert dispatcher._open[sinks["light"].id][1] is opened["light"]
+        assert session.connected  # the light's delivery under way goes on
+        assert not dispatcher._may_serve(sinks["light"])
+        assert sinks["light"].id not in dispatcher._open and not session.connected
+        assert DeliveryAttempt.select().count() == 0
+    finally:
+        dispatcher.close()
+
+
 def test_one_window_for_all_the_callers_of_a_session(broker):
     """Two threads publishing on one session at once never have more in flight together
     than its window (the broker's Receive Maximum is the connection's, not a caller's)."""
