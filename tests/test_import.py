@@ -502,6 +502,9 @@ def test_a_move_refused_after_the_commit_is_reported_by_line_and_a_rerun_finishe
     text = LOCATIONS + "A-01,area,,,YARD,,,\nB-01,area,Shelf B,,YARD2,,,\nNEW,area,New,,,,,\n"
     out = post_csv(api, "locations", text, expected=409)
     assert out["error"] == "import_incomplete"
+    from server.api.imports import ImportIncompleteBody
+
+    ImportIncompleteBody.model_validate(out)  # the answer is what the OpenAPI doc declares
     done = out["details"]  # what was done, for a script: counts, moves made, refused by line
     assert [d["line"] for d in done["refused"]] == [3] and done["refused"][0]["error"]
     assert (done["rows"], done["created"], done["updated"], done["unchanged"]) == (3, 1, 2, 0)
