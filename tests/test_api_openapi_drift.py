@@ -221,3 +221,22 @@ def test_a_code_is_checked_as_sent_against_its_anchored_pattern(plant, api, path
     assert pattern == r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
     resp = api.post(path, body, expected=400).get_json()
     assert resp["error"] == "bad_payload", resp
+
+
+def test_an_incomplete_import_declares_what_it_did(api):
+    """409 import_incomplete: `details` is the counts, the moves and unit changes made and
+    the refused ones by line (tests/test_import.py checks the answer against it)."""
+    spec = doc(api)
+    schemas = spec["components"]["schemas"]
+    op = operation(api, "post", "/api/import/{kind}")
+    ref = op["responses"]["409"]["content"]["application/json"]["schema"]["$ref"]
+    body = schemas[ref.rsplit("/", 1)[1]]
+    assert body["properties"]["error"]["const"] == "import_incomplete"
+    done = schemas[body["properties"]["details"]["$ref"].rsplit("/", 1)[1]]
+    assert {"rows", "created", "updated", "unchanged", "moves", "unit_changes", "refused"} <= set(
+        done["required"]
+    )
+    move = schemas["ImportMove"]["properties"]
+    assert {"line", "code", "from", "to"} == set(move)
+    ok = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ok.endswith("/ImportResult")

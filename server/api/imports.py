@@ -52,6 +52,58 @@ class ImportQuery(Strict):
     )
 
 
+class ImportMove(pydantic.BaseModel):
+    line: int = pydantic.Field(description="the row's line in the file (the header is 1)")
+    code: str = pydantic.Field(description="the location moved")
+    from_: str | None = pydantic.Field(alias="from", description="its parent's code before")
+    to: str | None = pydantic.Field(description="its new parent's code (null: the top)")
+
+
+class ImportUnitChange(pydantic.BaseModel):
+    line: int
+    sku: str
+    from_: str = pydantic.Field(alias="from")
+    to: str
+
+
+class ImportResult(pydantic.BaseModel):
+    kind: str
+    rows: int = pydantic.Field(description="rows in the file")
+    created: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    moves: list[ImportMove] = pydantic.Field(
+        description="locations moved to another parent (a dry run: to be moved)"
+    )
+    unit_changes: list[ImportUnitChange] = pydantic.Field(
+        description="products whose unit changed (a dry run: to change)"
+    )
+
+
+class RefusedLine(pydantic.BaseModel):
+    line: int
+    error: str
+
+
+class ImportDone(ImportResult):
+    """What an import answered 409 did: its rows are in (the counts), `moves` and
+    `unit_changes` are those made, `refused` those refused after the commit."""
+
+    moves: list[ImportMove] = pydantic.Field(description="the moves made")
+    unit_changes: list[ImportUnitChange] = pydantic.Field(description="the unit changes made")
+    refused: list[RefusedLine] = pydantic.Field(
+        description="moves and unit changes refused after the commit, by line; importing "
+        "the file again makes them"
+    )
+
+
+class ImportIncompleteBody(pydantic.BaseModel):
+    error: Literal["import_incomplete"]
+    message: str
+    details: ImportDone
+
+
 def _kind(kind: str) -> str:
     if kind not in imports.KINDS:
         raise NotFound("not_found", f"No CSV for {kind}; use one of {', '.join(imports.KINDS)}")
@@ -86,12 +138,14 @@ def _csv_text() -> str:
     query=ImportQuery,
     content_type="text/csv",
     responses={
-        200: ("Imported (or checked, with dry_run)", None),
+        200: ("Imported (or checked, with dry_run)", ImportResult),
         400: ("bad_csv: every bad row with its line number; nothing written", None),
         409: (
-            "import_incomplete: the rows are in, but the moves or unit changes listed by "
-            "line were refused after the commit; importing the file again finishes them",
-            None,
+            "import_incomplete: the rows are in, but some moves or unit changes were "
+            "refused after the commit; `details` says what was done (the counts, the moves "
+            "and unit changes made) and what was refused, by line; importing the file "
+            "again finishes them",
+            ImportIncompleteBody,
         ),
     },
 )

@@ -10,14 +10,17 @@ lines counts its first line). One bad row and nothing is written.
 Except for what moves kept totals: a location moved to another parent and a product whose
 unit changes (`stock.move_subtree`, `stock.unit_change`, which on PostgreSQL lock
 `location_total` against every scan batch to the commit). The file's transaction checks
-each such move in the tree as it goes (the move is made there, so later rows see it, and
-put back before the commit) but moves no totals and takes no lock; after that transaction
-commits, each move and unit change is made in a short transaction of its own, in the
-file's order, checked again. A dry run stops before that: it reports the moves and unit
+each such move against the committed tree with the file's earlier moves laid over it in
+memory (so a later row's loop check sees them), never writing a parent there (a parent
+written and put back would undo a move someone else commits meanwhile), and moves no
+totals and takes no lock; after that transaction commits, each move and unit change is
+made in a short transaction of its own, in the file's order, checked again under the
+totals' lock against the tree as it is then. A dry run stops before that: it reports the moves and unit
 changes it would make (`moves`, `unit_changes`) and locks nothing. One of them refused
 then (the tree or the product changed meanwhile) leaves the others made and the rest of
-the file committed, and is reported (`ImportIncomplete`, by line); the file imported again
-is then unchanged where it landed and finishes the rest.
+the file committed, and is reported (`ImportIncomplete`: the counts, the moves and unit
+changes made, the refused ones by line); the file imported again is then unchanged where it
+landed and finishes the rest.
 
 | file | columns (* required) | a row means |
 |---|---|---|
@@ -160,13 +163,21 @@ class BadCSV(Invalid):
 
 class ImportIncomplete(DomainError):
     """The file's rows are in, but some of its moves or unit changes were refused after it
-    committed (`details` as BadCSV's); importing the file again finishes them."""
+    committed; importing the file again finishes them. `details` is what was done, for a
+    script: the result's counts, `moves` and `unit_changes` limited to those made, and
+    `refused` (`{"line", "error"}` each)."""
 
     status = 409
 
     def __init__(self, message: str, errors: list[dict], result: Result):
         super().__init__("import_incomplete", message)
-        self.details = errors
+        refused = {e["line"] for e in errors}
+        done = result.as_dict()
+        done["moves"] = [m for m in result.moves if m["line"] not in refused]
+        done["unit_changes"] = [u for u in result.unit_changes if u["line"] not in refused]
+        done["refused"] = errors
+        self.details = done
+        self.refused = errors
         self.result = result
 
 
@@ -206,7 +217,7 @@ class _Later:
     kind: str  # "move" or "unit"
     target_id: int  # the location's or the product's id
     to: str | None  # the new parent's code (None: the top) or the new unit
-    undo: int | None = None  # a move: the parent id the file's transaction puts back
+    to_id: int | None = None  # a move: the new parent's id (the file's overlay of the tree)
 
 
 def _checkpoint(stage: str, line: int) -> None:
@@ -307,14 +318,9 @@ def import_csv(
     later: list[_Later] = []
     try:
         with db.atomic():
+            # no move is written here (checked against the tree and the file's own moves,
+            # `_upsert_location`); each is made below, with its totals, on its own
             apply(db, good, errors, result, models=models, now=now, user_id=user_id, later=later)
-            # the moves were made to check the rows after them: put back, with no totals
-            # moved; each is made again below, with its totals, in a transaction of its own
-            for change in reversed(later):
-                if change.kind == "move":
-                    Location.update(parent_id=change.undo).where(
-                        Location.id == change.target_id
-                    ).execute()
             if errors or dry_run:
                 raise _Abort
     except _Abort:
@@ -831,19 +837,34 @@ def _upsert_location(row: Row, result: Result, later: list[_Later]) -> str:
         return "unchanged"
     locations.edit(loc, name=m.name or loc.code, allow=allow, active=active)
     if parent_code != want_parent:
-        # checked and made here, for the rows after it to see, without its totals; put back
-        # before the commit and made with them after it (the module's doc)
+        # checked here against the tree with the file's earlier moves laid over it, never
+        # written: made with its totals after the commit (the module's doc)
         parent = locations._parent(want_parent)
         site = Site.get_by_id(loc.site_id)
-        locations._check_parent(loc.kind, site, parent, loc.id)
-        Location.update(parent_id=parent.id if parent else None).where(
-            Location.id == loc.id
-        ).execute()
-        later.append(_Later(row.line, "move", loc.id, want_parent, undo=loc.parent_id))
+        locations._check_parent(loc.kind, site, parent)
+        overlay = {c.target_id: c.to_id for c in later if c.kind == "move"}
+        if parent is not None and loc.id in _ancestors_of(parent, overlay):
+            raise Invalid("bad_parent", "A location cannot lie inside itself")
+        to_id = parent.id if parent else None
+        later.append(_Later(row.line, "move", loc.id, want_parent, to_id=to_id))
         result.moves.append(
             {"line": row.line, "code": loc.code, "from": parent_code, "to": want_parent}
         )
     return "updated"
+
+
+def _ancestors_of(place: Location, overlay: dict[int, int | None]) -> list[int]:
+    """`place` and the ids above it, nearest first, in the tree as the file would leave it
+    so far: the database's parents, but the parent a move earlier in the file gives."""
+    out: list[int] = []
+    place_id: int | None = place.id
+    while place_id is not None and place_id not in out:
+        out.append(place_id)
+        if place_id in overlay:
+            place_id = overlay[place_id]
+        else:
+            place_id = Location.select(Location.parent_id).where(Location.id == place_id).scalar()
+    return out
 
 
 # --- shifts, machines, standard times (server/core/shifts.py, machines.py, labour.py) -------
