@@ -4,6 +4,7 @@ and the stock by place; over HTTP on both backends."""
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 
 from server.core import locations, stock
@@ -339,8 +340,11 @@ def test_stock_places_page_by_limit_and_cursor_over_http(plant, api, db):
 
     for qs in ("limit=0", "limit=2001", "limit=two", "limit=-1"):
         assert get(qs, 400)["error"] == "bad_payload", qs
-    for cursor in ("x", "!!", "bm90IGpzb24", "W1sxLCJBIl0sMl0", "e30", "a" * 5000):
-        assert get(f"after={cursor}", 400)["error"] == "bad_cursor", cursor
+    # deeply nested JSON under the length cap: the decoder's RecursionError is a bad
+    # cursor too, not a 500
+    nested = base64.urlsafe_b64encode(b"[" * 2900).decode().rstrip("=")
+    for cursor in ("x", "!!", "bm90IGpzb24", "W1sxLCJBIl0sMl0", "e30", "a" * 5000, nested):
+        assert get(f"after={cursor}", 400)["error"] == "bad_cursor", cursor[:40]
     assert get("limit=2000")["places"]["more"] is False
 
 

@@ -806,7 +806,8 @@ def _uncursor(text: str) -> list[tuple[int, str]]:
             if type(site) is not int or not isinstance(code, str) or not CODE.match(code):
                 raise ValueError
             out.append((site, code))
-    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, RecursionError):
+        # RecursionError: JSON nested a thousand deep fits under the length cap
         raise Invalid("bad_cursor", "after: not a cursor of this listing (its `next`)") from None
     return out
 
