@@ -599,15 +599,19 @@ def _reorder_flags() -> set[tuple]:
     }
 
 
-def _supplies_rows(app, who: str, sku: str) -> dict:
-    """{site or None: marked} of `sku`'s rows on the supplies page as `who` sees it."""
+def _supplies_page(app, who: str) -> str:
     from server.auth import hash_password
     from tests.web.conftest import PASSWORD, Browser
 
     User.update(password_hash=hash_password(PASSWORD)).where(User.username == who).execute()
     browser = Browser(app.test_client())
     assert browser.login(who).status_code == 302
-    html = browser.get("/supplies/live").get_data(as_text=True)
+    return browser.get("/supplies/live").get_data(as_text=True)
+
+
+def _supplies_rows(app, who: str, sku: str) -> dict:
+    """{site or None: marked} of `sku`'s rows on the supplies page as `who` sees it."""
+    html = _supplies_page(app, who)
     rows = re.findall(rf'<tr( class="alert")? data-product="{sku}"(?: data-site="(\w+)")?>', html)
     return {site or None: bool(alert) for alert, site in rows}
 
@@ -673,6 +677,16 @@ def test_a_product_one_site_stocks_alerts_that_sites_people_only(two_sites, plan
     assert _supplies_rows(app, "admin1", "TAPE") == {None: True}
     assert _supplies_rows(app, "supervisor1", "TAPE") == {}
     assert _supplies_rows(app, "supervisor1", "GLOVES") == {SITE: True}  # its own site's
+
+    # a supplies product with no reorder point, at MAIN: its row, with SURABAYA's stock
+    body = {"sku": "RAGS", "name": "Rags", "kind": "supplies", "tracking": "lot"}
+    plant.api.post("/api/products", body, expected=201)
+    (lot,) = plant.items("RAGS", qty=7, lot="R-1")
+    plant.scan("sc-recv", lot, expected=201)
+    for who, qty in (("admin1", "7"), ("supervisor1", "0")):
+        html = _supplies_page(app, who)
+        row = re.search(r'data-product="RAGS">.*?<td class="num">([\d.,]+) ', html, re.S)
+        assert row is not None and row.group(1) == qty, (who, html)
 
 
 def test_a_sites_stock_is_what_lies_at_its_places_in_flags_and_pages(two_sites, plant, app, api):

@@ -185,7 +185,8 @@ def supply_rows(expiring: list[dict] | None = None, sites: set[int] | None = Non
     site's stock (its site counters, as the stock page) against the point; any other a
     row of the plant's, which belongs to the one site that stocks it, if one does. With
     `sites` (a user limited to sites: `siteaccess.site_ids`), the rows of those sites and
-    of no site, as their alerts (docs/decisions.md)."""
+    of no site, as their alerts, a row of no site with those sites' quantity
+    (docs/decisions.md)."""
     in_stock: dict[tuple, Decimal] = defaultdict(Decimal)
     counts: dict[tuple, int] = defaultdict(int)
     for pid, qty, n in (  # the plant's, labels not yet received included
@@ -211,6 +212,9 @@ def supply_rows(expiring: list[dict] | None = None, sites: set[int] | None = Non
     ):
         in_stock[(pid, site_id)] += Decimal(qty or 0)
         counts[(pid, site_id)] += int(n or 0)
+        if sites is not None and site_id in sites:  # a limited user's: their sites' only
+            in_stock[(pid, "mine")] += Decimal(qty or 0)
+            counts[(pid, "mine")] += int(n or 0)
     levels: dict[int, list[flags.ReorderLevel]] = defaultdict(list)
     for level in flags.reorder_levels(Product.kind == "supplies"):
         levels[level.product.id].append(level)
@@ -223,12 +227,14 @@ def supply_rows(expiring: list[dict] | None = None, sites: set[int] | None = Non
             about = level.about if level is not None else None
             if about is not None and sites is not None and about not in sites:
                 continue  # another site's row (of a product it alone stocks, or of several)
+            # a row of no one site: the plant's figures, a limited user's sites' for them
+            key = (p.id, at if at is not None or sites is None else "mine")
             rows.append(
                 {
                     "product": p,
                     "site": level.site if level is not None else None,
-                    "qty": in_stock.get((p.id, at), Decimal(0)),
-                    "labels": counts.get((p.id, at), 0),
+                    "qty": in_stock.get(key, Decimal(0)),
+                    "labels": counts.get(key, 0),
                     "reorder_point": point,
                     "reorder": level is not None and level.below,
                     "near_expiry": near.get(p.sku),
