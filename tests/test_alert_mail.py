@@ -330,7 +330,76 @@ def test_an_events_site_is_its_stations_items_or_orders_lines(two_sites, plant):
     assert site("order.released", {"order": "WO-MAIN", "product": "WIDGET"}) == main
     assert site("flag.raised", {"flag": "dwell", "station": "A2"}) == main
     assert site("flag.raised", {"flag": "reorder", "product": "GLOVES", "site": "MAIN"}) == main
+    stocked = {"flag": "reorder", "product": "NUT", "stocked_at": "MAIN"}  # one site has it
+    assert site("flag.raised", stocked) == main
+    assert site("flag.raised", {"flag": "reorder", "product": "NUT"}) is None  # no site
     assert site("flag.raised", {"flag": "near_expiry", "product": "GLOVES"}) is None
     assert site("sink.disabled", {"sink": "erp", "kind": "webhook"}) is None
     plant.order("WO-NOLINE", "WIDGET", 1)
     assert site("order.released", {"order": "WO-NOLINE"}) is None
+
+
+def test_a_sites_reorder_alert_names_its_site_in_each_language(two_sites, db, users):
+    """GLOVES below its point at both sites is two alerts; in Indonesian both read
+    "Pesan ulang: GLOVES" (the English line carried the flag's message, the Indonesian
+    none), so an unlimited Indonesian supervisor could not tell which site to restock.
+    The site is named in every language, on the page's line and in the mail."""
+    from server.models import Event
+
+    user = users["admin"][0]
+    made = {}
+    for site in ("MAIN", test_site_limits.SITE):
+        payload = {
+            "key": f"reorder:product:GLOVES@{site}",
+            "state": "raised",
+            "flag": "reorder",
+            "subject": f"product:GLOVES@{site}",
+            "product": "GLOVES",
+            "site": site,
+            "on_hand": "4",
+            "reorder_point": "5",
+            "message": f"Gloves box: 4 pcs on hand at {site}, reorder point 5",
+        }
+        event = Event.create(
+            type="flag.raised",
+            subject=f"flag:{payload['key']}",
+            payload=payload,
+            created_at=utcnow(),
+        )
+        made[site] = Alert.create(
+            user=user.id, event_id=event.id, kind="reorder", created_at=utcnow()
+        )
+    for lang in ("en", "id"):
+        lines = {
+            site: alerts.line(a, Event.get_by_id(a.event_id), lang) for site, a in made.items()
+        }
+        for site, text in lines.items():
+            assert site in text, (lang, lines)
+        assert len(set(lines.values())) == 2, lines
+    User.update(language="id").where(User.id == user.id).execute()
+    _, body = alerts.mail(User.get_by_id(user.id), list(made.values()))
+    assert "GLOVES @ MAIN" in body and f"GLOVES @ {test_site_limits.SITE}" in body, body
+
+
+def test_an_api_hold_alerts_the_site_the_item_lies_in(two_sites, plant, api, users):
+    """A MAIN scanner receives a lot into SURABAYA's dock: the item lies at SURABAYA
+    (station RECV of MAIN); siteaccess shows it to SURABAYA's supervisor, not to MAIN's
+    people. Held through the API, its `item.held` event carries the item's station, which
+    routed the alert to MAIN (whose people get 404 on the item) and not to SURABAYA. An
+    item event goes by where the item lies, as siteaccess places it."""
+    from server.core import locations, siteaccess
+    from server.models import Event, Item
+
+    plant.scan("sc-recv", "LOC-SBY-DOCK", expected=201)
+    (code,) = plant.items("STEEL", count=1, qty=1)
+    assert plant.scan("sc-recv", code, expected=201)["location"] == "SBY-DOCK"
+    supervisor = users["supervisor"][0]  # limited to SURABAYA
+    assert siteaccess.item_visible(supervisor, Item.get(Item.code == code))
+    alerts.subscribe(supervisor, ["item.held"], email=False, now=utcnow())
+    api.post(f"/api/items/{code}/hold", {"reason": "QC_CHECK"}, as_="admin", expected=200)
+    held = Event.select().where(Event.type == "item.held").order_by(Event.id.desc()).first()
+    assert held.payload["item"] == code and held.payload["station"] == "RECV"
+    sby = locations.site_by_code(test_site_limits.SITE).id
+    assert alerts.event_site(held.type, held.payload) == sby
+    assert alerts.record(held, utcnow()) == 1
+    assert Alert.select().where(Alert.user == supervisor.id, Alert.event_id == held.id).count() == 1

@@ -13,12 +13,14 @@ calls `mark_mailed()`.
 **Sites.** A user limited to sites (server/core/siteaccess.py) is alerted of the events of
 those sites only, and of the plant-wide ones: `record()` writes no alert of another
 site's event for them, so the pages, the header's count, `GET /api/alerts` and the mail
-all follow from the rows. An event's site (`event_site`) is its station's (a scan, an
-item event, a dwell flag), else its item's (an API hold at no station), its order's
-line's (order events, the late, behind and short flags), or the site a reorder flag
-names; an event with none of these (a near-expiry flag of a product, `sink.disabled`,
-an order with no line, a malformed scan's unknown scanner) is plant-wide and reaches
-every subscriber (docs/decisions.md).
+all follow from the rows. An event's site (`event_site`) is the site a reorder flag names
+(`site`, or `stocked_at`: the plant-wide flag of a product only one site stocks), else,
+for an item event, the site the item lies in as siteaccess places items (its location's,
+else its station's), else its station's (a scan, a dwell flag), else a scanned item's,
+else its order's line's (order events, the late, behind and short flags); an event with
+none of these (a near-expiry flag of a product, `sink.disabled`, an order with no line,
+a malformed scan's unknown scanner, a reorder flag of a product no site stocks) is
+plant-wide and reaches every subscriber (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -120,17 +122,28 @@ def ensure_sink(now: dt.datetime) -> None:
 def event_site(event_type: str, payload: dict) -> int | None:
     """The id of the site an event belongs to, or None: plant-wide (see the module's
     docstring). A few primary-key reads; called only when a subscriber is limited."""
-    site = payload.get("site")
-    if isinstance(site, str) and site:  # a flag of one site's stock (reorder)
-        found = locations.site_by_code(site)
-        return found.id if found is not None else None
+    # a flag of one site's stock, or the plant-wide reorder flag of a product only one
+    # site stocks (flags.py)
+    for key in ("site", "stocked_at"):
+        site = payload.get(key)
+        if isinstance(site, str) and site:
+            found = locations.site_by_code(site)
+            return found.id if found is not None else None
+    item = payload.get("item")
+    if event_type.startswith("item.") and isinstance(item, str) and item:
+        # an item event: where the item lies, as siteaccess places items (a lot received
+        # by one site's scanner into another site's place is the latter's)
+        found = Item.get_or_none(Item.code == item)
+        if found is not None:
+            placed = _item_site(found)
+            if placed is not None:
+                return placed
     station = payload.get("station")
     if isinstance(station, str) and station:
         found = Station.get_or_none(Station.code == station)
         if found is not None:
             return siteaccess.station_site(found.id)
-    item = payload.get("item")
-    if isinstance(item, str) and item and event_type.startswith(("item.", "scan.")):
+    if isinstance(item, str) and item and event_type.startswith("scan."):
         found = Item.get_or_none(Item.code == item)
         if found is not None:
             return _item_site(found)
@@ -226,7 +239,9 @@ def mark_mailed(alerts: list[Alert], now: dt.datetime) -> None:
 def _name(event: Event) -> str:
     p = event.payload or {}
     if event.type == "flag.raised":
-        return str(p.get("order") or p.get("product") or p.get("station") or p.get("subject", ""))
+        name = str(p.get("order") or p.get("product") or p.get("station") or p.get("subject", ""))
+        site = p.get("site")  # a flag of one site's stock: one alert per site, told apart
+        return f"{name} @ {site}" if isinstance(site, str) and site else name
     return event.subject
 
 

@@ -24,13 +24,14 @@ short of a material when its remaining need (`BOM qty x order qty - issued`) exc
 left for it. The flag names each material and the missing quantity.
 
 Reorder with sites: the product's one reorder point applies to **each site's own stock**
-when the product is stocked at two or more sites (it has on-hand counters at stations of
-two or more sites, a station's site being its line side's: stock received or moved there,
-even if used up since, so a site that ran out is still checked); the flag then names the
-site (`site`, key `reorder:product:<sku>@<site>`), one flag per site below the point.
-A product stocked at one site or none is checked against the plant's stock as before
-(no `site`: the plant-wide flag). `reorder_levels()` gives the levels the flags and the
-supplies page both read.
+when the product is stocked at two or more sites (it has on-hand site counters at two or
+more sites, a site's stock being what lies at its places, as on the stock page: stock
+received or moved there, even if used up since, so a site that ran out is still checked;
+`recount-stock` keeps such a counter at zero); the flag then names the site (`site`, key
+`reorder:product:<sku>@<site>`), one flag per site below the point. A product stocked at
+one site or none is checked against the plant's stock as before (no `site`: the
+plant-wide flag; `stocked_at` names the one site that stocks it, which alerts route by).
+`reorder_levels()` gives the levels the flags and the supplies page both read.
 
 Near expiry: "in stock" is raw, component, supplies and finished; an item expiring on
 `today + near_expiry_days` is near (0 days: only what expires today or has expired). The
@@ -49,7 +50,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from server.core import plantday, siteaccess
+from server.core import plantday
 from server.core.stages import Stage, Tracking
 from server.models import (
     BomLine,
@@ -59,6 +60,7 @@ from server.models import (
     Product,
     ProductionOrder,
     Site,
+    SiteCounter,
     Station,
     StockCounter,
 )
@@ -328,38 +330,44 @@ def _stock(product_ids, stages) -> dict[int, Decimal]:
 @dataclasses.dataclass(frozen=True)
 class ReorderLevel:
     """A product's on-hand stock against its reorder point: of one site (`site`, its code)
-    when the product is stocked at two or more sites, else of the plant (`site` None)."""
+    when the product is stocked at two or more sites, else of the plant (`site` None;
+    `stocked_at`, the code of the one site that stocks it, if one does)."""
 
     product: Product
     site_id: int | None
     site: str | None
     on_hand: Decimal
     point: Decimal
+    stocked_at_id: int | None = None
+    stocked_at: str | None = None
 
     @property
     def below(self) -> bool:
         return self.on_hand < self.point
 
+    @property
+    def about(self) -> int | None:
+        """The site the level concerns (its own, else the one that stocks the product),
+        or None: every site's."""
+        return self.site_id if self.site_id is not None else self.stocked_at_id
+
 
 def _site_stock(product_ids, stages) -> dict[int, dict[int, Decimal]]:
-    """product id -> {site id: on-hand quantity less held} over the counters at stations
-    (a counter at 0 included: the site stocked the product and ran out), a station's site
-    being its line side's (else the default site's); two statements."""
-    site = siteaccess.station_site_sql()
+    """product id -> {site id: on-hand quantity less held} from the site counters (the
+    stock page's "a site's stock": items located at the site's places; a counter at 0
+    included: the site stocked the product and ran out, and `recount-stock` keeps it),
+    held items placed by their location's site; two statements."""
     counters = (
-        StockCounter.select(StockCounter.product, site, pw.fn.SUM(StockCounter.qty))
-        .join(Station, on=(StockCounter.station_id == Station.id))
-        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
-        .where(StockCounter.stage.in_(list(stages)) & StockCounter.product.in_(product_ids))
-        .group_by(StockCounter.product, site)
+        SiteCounter.select(SiteCounter.product_id, SiteCounter.site_id, pw.fn.SUM(SiteCounter.qty))
+        .where(SiteCounter.stage.in_(list(stages)) & SiteCounter.product_id.in_(product_ids))
+        .group_by(SiteCounter.product_id, SiteCounter.site_id)
     )
     held = (
-        Item.select(Item.product, site, pw.fn.SUM(Item.qty))
-        .join(Station, on=(Item.station == Station.id))
-        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
+        Item.select(Item.product, Location.site_id, pw.fn.SUM(Item.qty))
+        .join(Location, on=(Item.location_id == Location.id))
         # the partial index item_held serves only a WHERE that states its condition
         .where(Item.held & Item.stage.in_(list(stages)) & Item.product.in_(product_ids))
-        .group_by(Item.product, site)
+        .group_by(Item.product, Location.site_id)
     )
     out: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for pid, site_id, q in counters.tuples():
@@ -383,16 +391,18 @@ def reorder_levels(where: pw.Expression | None = None) -> list[ReorderLevel]:
     ids = [p.id for p in products]
     plant = _stock(ids, ON_HAND_STAGES)
     by_site = _site_stock(ids, ON_HAND_STAGES)
-    split = {pid for pid, sites in by_site.items() if len(sites) > 1}
-    # the sites of the split products' levels, by code
-    codes = dict(Site.select(Site.id, Site.code).tuples()) if split else {}
+    # the sites of the levels, by code
+    codes = dict(Site.select(Site.id, Site.code).tuples()) if by_site else {}
     out = []
     for p in products:
         point = Decimal(p.reorder_point)
-        if p.id not in split:
-            out.append(ReorderLevel(p, None, None, plant.get(p.id, Decimal(0)), point))
+        sites = by_site.get(p.id, {})
+        if len(sites) < 2:
+            one = next(iter(sites), None)  # the one site that stocks it, if any
+            have = plant.get(p.id, Decimal(0))
+            out.append(ReorderLevel(p, None, None, have, point, one, codes.get(one)))
             continue
-        for site_id, have in sorted(by_site[p.id].items(), key=lambda kv: codes.get(kv[0], "")):
+        for site_id, have in sorted(sites.items(), key=lambda kv: codes.get(kv[0], "")):
             out.append(ReorderLevel(p, site_id, codes.get(site_id), have, point))
     return out
 
@@ -413,6 +423,8 @@ def _reorder() -> list[dict]:
         }
         if level.site:
             flag["site"] = level.site
+        elif level.stocked_at:  # the plant-wide flag, routed to the one site stocking it
+            flag["stocked_at"] = level.stocked_at
         out.append(flag)
     return out
 

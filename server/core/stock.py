@@ -191,13 +191,17 @@ def _on_hand_marks(db: pw.Database) -> tuple[str, list[str]]:
 
 def rebuild_totals(db: pw.Database) -> int:
     """Replace the subtree totals and the site counters with sums of the location
-    counters (`init-db` on upgrade, migration 0019; `recount-stock`)."""
+    counters (`init-db` on upgrade, migration 0019; `recount-stock`); a site counter the
+    sums do not give is kept at zero (see `SiteCounter`)."""
     target = getattr(db, "obj", db)
     marks, stages = _on_hand_marks(target)
     with db.atomic():
         lock_totals(db)
         LocationTotal.delete().execute()
-        SiteCounter.delete().execute()
+        # a site counter is zeroed, not deleted: a site that stocked a product and ran
+        # out stays "stocked" there (the per-site reorder check, flags.py), so a repair
+        # never clears a real shortage
+        SiteCounter.update(count=0, qty=0).execute()
         # every location with each location above it (UNION: a cycle cannot loop)
         target.execute_sql(
             'WITH RECURSIVE "up"("lid", "aid") AS (SELECT "id", "id" FROM "location" UNION '
@@ -218,7 +222,9 @@ def rebuild_totals(db: pw.Database) -> int:
             'JOIN "location" "l" ON "l"."id" = "lc"."location_id" '
             f'WHERE "lc"."stage" IN ({marks}) '
             'GROUP BY "l"."site_id", "lc"."product_id", "lc"."stage" '
-            'HAVING SUM("lc"."count") != 0 OR SUM("lc"."qty") != 0',
+            'HAVING SUM("lc"."count") != 0 OR SUM("lc"."qty") != 0 '
+            'ON CONFLICT ("site_id", "product_id", "stage") DO UPDATE SET '
+            '"count" = EXCLUDED."count", "qty" = EXCLUDED."qty"',
             stages,
         )
     return LocationTotal.select().count() + SiteCounter.select().count()

@@ -12,10 +12,10 @@ from server.core import flags, siteaccess
 from server.models import (
     Item,
     LedgerEntry,
-    Location,
     Product,
     ProductionOrder,
     Scanner,
+    SiteCounter,
     Station,
     StockCounter,
     User,
@@ -179,35 +179,42 @@ def rejected_live():
     return render_template("_rejected_live.html", rows=rejected_rows(_reason_arg()))
 
 
-def supply_rows(
-    expiring: list[dict] | None = None, stations=None, sites: set[int] | None = None
-) -> list[dict]:
+def supply_rows(expiring: list[dict] | None = None, sites: set[int] | None = None) -> list[dict]:
     """Supplies against their reorder points, marked as the reorder flag is
     (`flags.reorder_levels`): a product stocked at two or more sites a row per site, each
-    site's stock against the point; any other a row of the plant's. With `stations` and
-    `sites` (a user limited to sites: `siteaccess.stations_query`, `site_ids`), the
-    supplies at those stations and the rows of those sites (docs/decisions.md)."""
-    mine = pw.SQL("1 = 1") if stations is None else StockCounter.station_id.in_(stations)
-    # a counter at no station (a label printed, not received) is at no site
-    site = pw.Case(None, ((Station.id.is_null(), None),), siteaccess.station_site_sql())
+    site's stock (its site counters, as the stock page) against the point; any other a
+    row of the plant's, which belongs to the one site that stocks it, if one does. With
+    `sites` (a user limited to sites: `siteaccess.site_ids`), the rows of those sites and
+    of no site, as their alerts, a row of no site with those sites' quantity
+    (docs/decisions.md)."""
     in_stock: dict[tuple, Decimal] = defaultdict(Decimal)
     counts: dict[tuple, int] = defaultdict(int)
-    for pid, site_id, qty, n in (  # quantity and labels in one statement
+    for pid, qty, n in (  # the plant's, labels not yet received included
         StockCounter.select(
-            StockCounter.product,
-            site,
-            pw.fn.SUM(StockCounter.qty),
-            pw.fn.SUM(StockCounter.count),
+            StockCounter.product, pw.fn.SUM(StockCounter.qty), pw.fn.SUM(StockCounter.count)
         )
-        .join(Station, pw.JOIN.LEFT_OUTER, on=(StockCounter.station_id == Station.id))
-        .join(Location, pw.JOIN.LEFT_OUTER, on=(Station.location_id == Location.id))
-        .where((StockCounter.stage == "supplies") & mine)
-        .group_by(StockCounter.product, site)
+        .where(StockCounter.stage == "supplies")
+        .group_by(StockCounter.product)
         .tuples()
     ):
-        for key in ((pid, None), (pid, site_id)):  # the plant's, the site's
-            in_stock[key] += Decimal(qty or 0)
-            counts[key] += int(n or 0)
+        in_stock[(pid, None)] += Decimal(qty or 0)
+        counts[(pid, None)] += int(n or 0)
+    for pid, site_id, qty, n in (  # each site's
+        SiteCounter.select(
+            SiteCounter.product_id,
+            SiteCounter.site_id,
+            pw.fn.SUM(SiteCounter.qty),
+            pw.fn.SUM(SiteCounter.count),
+        )
+        .where(SiteCounter.stage == "supplies")
+        .group_by(SiteCounter.product_id, SiteCounter.site_id)
+        .tuples()
+    ):
+        in_stock[(pid, site_id)] += Decimal(qty or 0)
+        counts[(pid, site_id)] += int(n or 0)
+        if sites is not None and site_id in sites:  # a limited user's: their sites' only
+            in_stock[(pid, "mine")] += Decimal(qty or 0)
+            counts[(pid, "mine")] += int(n or 0)
     levels: dict[int, list[flags.ReorderLevel]] = defaultdict(list)
     for level in flags.reorder_levels(Product.kind == "supplies"):
         levels[level.product.id].append(level)
@@ -217,14 +224,17 @@ def supply_rows(
         point = Decimal(p.reorder_point) if p.reorder_point is not None else None
         for level in levels.get(p.id) or [None]:
             at = level.site_id if level is not None else None
-            if at is not None and sites is not None and at not in sites:
-                continue  # another site's row of a product stocked at several
+            about = level.about if level is not None else None
+            if about is not None and sites is not None and about not in sites:
+                continue  # another site's row (of a product it alone stocks, or of several)
+            # a row of no one site: the plant's figures, a limited user's sites' for them
+            key = (p.id, at if at is not None or sites is None else "mine")
             rows.append(
                 {
                     "product": p,
                     "site": level.site if level is not None else None,
-                    "qty": in_stock.get((p.id, at), Decimal(0)),
-                    "labels": counts.get((p.id, at), 0),
+                    "qty": in_stock.get(key, Decimal(0)),
+                    "labels": counts.get(key, 0),
                     "reorder_point": point,
                     "reorder": level is not None and level.below,
                     "near_expiry": near.get(p.sku),
@@ -252,8 +262,6 @@ def _supplies() -> dict:
     user = web_user()  # a user limited to sites: those sites' supplies and lots
     expiring = flags.near_expiry(today(), where=siteaccess.items_where(user))
     return {
-        "rows": supply_rows(
-            expiring, stations=siteaccess.stations_query(user), sites=siteaccess.site_ids(user)
-        ),
+        "rows": supply_rows(expiring, sites=siteaccess.site_ids(user)),
         "expiring": expiring,
     }
