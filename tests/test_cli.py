@@ -370,7 +370,10 @@ def test_serve_dispatch_warns_at_start_when_the_sinks_are_the_ingests_user(tmp_p
         serving.wait(30)  # printed once the ingest and the dispatcher have started
         time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM, as systemd stops it: a process started in the background by a
+        # non-interactive shell (a CI script's `&`) inherits SIGINT ignored, and Python
+        # then leaves it ignored, so Ctrl-C's signal would never stop it
+        proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=20)[1]
         reader.join(5)
     out = "".join(lines)
