@@ -27,6 +27,7 @@ from server.dispatch import (
     verify,
 )
 from server.models import DeliveryAttempt, Event, Sink, utcnow
+from tests.support.dispatch_process import dispatch_process
 from tests.support.receiver import Receiver
 from tests.test_scans import _in_stock
 
@@ -569,25 +570,8 @@ def test_the_dispatcher_raises_and_clears_flags_once(db, plant, monkeypatch):
 
 
 def _dispatch_process(db_url: str, log: Path, **env) -> subprocess.Popen:
-    environ = dict(os.environ)
-    environ.update(
-        DATABASE_URL=db_url,
-        DISPATCH_POLL_S="0.02",
-        DISPATCH_BATCH="20",
-        DISPATCH_BACKOFF_BASE_S="0.05",
-        DISPATCH_BACKOFF_MAX_S="0.2",
-        WEBHOOK_TIMEOUT_S="2",
-        **env,
-    )
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "server", "dispatch"],
-            cwd=REPO_ROOT,
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    """A real `python -m server dispatch` on `db_url` (tests/support/dispatch_process.py)."""
+    return dispatch_process(db_url, log, **env)
 
 
 def _in_order_once_each(received: list[int], expected: list[int]) -> None:
