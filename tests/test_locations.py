@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 from decimal import Decimal
 
+import pytest
+
 from server.core import locations, stock
-from server.models import Item, LedgerEntry, Scanner
+from server.models import Item, LedgerEntry, Location, Scanner
 from tests.test_scans import _in_stock
 
 
@@ -594,3 +596,88 @@ def test_a_move_from_a_stale_read_moves_the_totals_from_where_the_place_is(plant
         locations.edit(stale, parent=first)
     assert stock.stored_totals() == stock.recount_totals_from_items()
     _counters_agree()
+
+
+def _postgres(db) -> bool:
+    import peewee as pw
+
+    return isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase)
+
+
+def test_two_moves_racing_cannot_make_a_loop(plant, api, db, monkeypatch):
+    """YARD is moved under YARD2 while, between that move's first check and its write,
+    another admin moves YARD2 under YARD and commits. Each move alone is fine; both would
+    be a loop (YARD > YARD2 > YARD), its subtree's totals counted round it for ever. The
+    move checks the tree again once it holds the totals' lock, so the second to get there
+    is refused (`bad_parent`) and the tree and its totals stay whole.
+
+    PostgreSQL only: on SQLite a writing transaction holds the one write lock from its
+    start (BEGIN IMMEDIATE), so the other admin's move cannot land inside it."""
+    import threading
+
+    from server.core.errors import DomainError
+
+    if not _postgres(db):
+        pytest.skip("SQLite: one writer, held from the transaction's start")
+    _stores(plant)
+    for code in ("YARD", "YARD2"):
+        api.post("/api/locations", {"code": code, "kind": "area"}, expected=201)
+    api.call("PATCH", "/api/locations/A-01", {"parent": "YARD2"}, expected=200)
+    plant.scan("sc-recv", "LOC-A-01-03", expected=201)
+    for lot in plant.items("STEEL", count=2, qty=10, lot="H-1"):
+        plant.scan("sc-recv", lot, expected=201)
+    real_check = locations._check_parent
+    other: list = []
+
+    def the_other_admin_moves_meanwhile(*args, **kwargs):
+        real_check(*args, **kwargs)  # this move's check has passed
+        if other:
+            return
+        other.append("started")
+
+        def move():
+            with db.connection_context(), db.atomic():
+                locations.edit(locations.by_code("YARD2"), parent="YARD")
+            other.append("committed")
+
+        t = threading.Thread(target=move)
+        t.start()
+        t.join(30)
+        assert other[-1] == "committed", other
+
+    monkeypatch.setattr(locations, "_check_parent", the_other_admin_moves_meanwhile)
+    with pytest.raises(DomainError) as refused, db.atomic():
+        locations.edit(locations.by_code("YARD"), parent="YARD2")
+    assert refused.value.code == "bad_parent"
+    parents = {loc.code: loc.parent_id for loc in Location.select().where(Location.kind == "area")}
+    ids = {loc.code: loc.id for loc in Location.select().where(Location.kind == "area")}
+    assert (parents["YARD"], parents["YARD2"]) == (None, ids["YARD"])  # the other's move
+    assert stock.stored_totals() == stock.recount_totals_from_items()
+
+
+def test_a_place_sent_back_with_its_parent_unchanged_takes_no_totals_lock(plant, api, db):
+    """The admin page sends a place's whole form back: a rename with the parent it already
+    has is no move, and must not take the totals' table lock that every scan batch waits
+    for (PostgreSQL). Another session holds that lock here; the rename still commits at
+    once, and a real move waits for it (`lock_timeout` turns the wait into an error)."""
+    import contextlib
+
+    import psycopg2
+
+    from tests.conftest import POSTGRES_URL
+
+    if not _postgres(db):
+        pytest.skip("SQLite: no table locks; one writer at a time")
+    _stores(plant)
+    api.post("/api/locations", {"code": "YARD", "kind": "area"}, expected=201)
+    with contextlib.closing(psycopg2.connect(POSTGRES_URL)) as holder:
+        holder.cursor().execute('LOCK TABLE "location_total" IN SHARE ROW EXCLUSIVE MODE')
+        with db.atomic():
+            db.execute_sql("SET LOCAL lock_timeout = '2s'")
+            locations.edit(locations.by_code("A-01"), name="Rack A", parent="STORE")
+        assert locations.by_code("A-01").name == "Rack A"
+        with pytest.raises(Exception, match="lock timeout"), db.atomic():
+            db.execute_sql("SET LOCAL lock_timeout = '200ms'")
+            locations.edit(locations.by_code("A-01"), parent="YARD")
+        holder.rollback()
+    assert locations.by_code("A-01").parent_id == locations.by_code("STORE").id

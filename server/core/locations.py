@@ -226,12 +226,25 @@ def edit(
     if name is not None:
         changes["name"] = name
     if parent is not _UNSET:
+        site = Site.get_by_id(location.site_id)
         parent_loc = _parent(parent)
-        _check_parent(location.kind, Site.get_by_id(location.site_id), parent_loc, location.id)
-        changes["parent_id"] = parent_loc.id if parent_loc else None
-        # its subtree's totals go with it (server/core/stock.py), in this transaction; it
-        # reads the parent it leaves itself, under its lock (`location` may be stale)
-        stock.move_subtree(location.id, location.parent_id, changes["parent_id"])
+        _check_parent(location.kind, site, parent_loc, location.id)
+        new_parent = parent_loc.id if parent_loc else None
+        now = Location.select(Location.parent_id).where(Location.id == location.id).scalar()
+        if now != new_parent:
+            # a move. The totals are locked first (PostgreSQL: against every scan batch,
+            # so only for a real move, not a form sent back with its parent unchanged),
+            # then the tree is read and checked again under the lock: two moves racing
+            # (A under B, B under A), each checked before the other committed, would
+            # otherwise make a loop between them
+            stock.lock_totals()
+            if parent_loc is not None:
+                parent_loc = Location.get_by_id(parent_loc.id)
+            _check_parent(location.kind, site, parent_loc, location.id)
+            # its subtree's totals go with it (server/core/stock.py), in this transaction;
+            # it reads the parent it leaves itself, under the lock (`location` may be stale)
+            stock.move_subtree(location.id, location.parent_id, new_parent)
+            changes["parent_id"] = new_parent
     if allow is not _UNSET:
         changes["allow"] = _check_allow(allow)
     if active is not None:
