@@ -104,29 +104,13 @@ def stock_figures() -> dict:
         .tuples()
     ):
         by_station[station_id][stage] = count
-    # each row's cells in stage order, numbers formatted here: the matrix is products x
-    # stages cells, and per-cell logic in the template was most of the page's time
+    shown = shown_stages(by_stage)
     product_rows = []
     for pid, cells in sorted(by_product.items(), key=lambda kv: products[kv[0]].sku):
-        product = products.get(pid)
-        if product is None:
-            continue
-        lot = product.tracking == "lot"
-        row = []
-        for s in shown_stages(by_stage):
-            c = cells.get(s)
-            if not c:
-                row.append((s, 0, None))
-            else:
-                extra = f"{fmt_qty(c[1])} {product.unit}" if (lot or c[1] != c[0]) else None
-                row.append((s, c[0], extra))
+        product = products[pid]
+        row = _matrix_row(cells, shown, product.unit, product.tracking == "lot")
         product_rows.append((product, row))
-    station_rows = [
-        (stations[sid], cells)
-        for sid, cells in sorted(by_station.items(), key=lambda kv: stations[kv[0]].code)
-        if sid in stations and any(cells.values())
-    ]
-    shown = shown_stages(by_stage)
+    station_rows = _station_rows(by_station, stations)
     chart = charts.bar_chart(
         [(s, i18n.stage_text(s), by_stage[s][0]) for s in STOCK_STAGES],
         title=gettext("Items by stage"),
@@ -139,6 +123,30 @@ def stock_figures() -> dict:
         "station_rows": station_rows,
         "chart": chart,
     }
+
+
+def _matrix_row(cells: dict, stages: list[str], unit: str, lot: bool) -> list[tuple]:
+    """A product's cells in stage order, `(stage, count, quantity text or None)`, numbers
+    formatted here: the matrix is products x stages cells, and per-cell logic in the
+    template was most of the page's time. The quantity is shown where it says more than
+    the count (a lot, or a unit product counted in something else than ones)."""
+    row = []
+    for s in stages:
+        c = cells.get(s)
+        if not c:
+            row.append((s, 0, None))
+        else:
+            row.append((s, c[0], f"{fmt_qty(c[1])} {unit}" if (lot or c[1] != c[0]) else None))
+    return row
+
+
+def _station_rows(by_station: dict, stations: dict) -> list[tuple]:
+    """The stations with stock, by code, each with its counts by stage."""
+    return [
+        (stations[sid], cells)
+        for sid, cells in sorted(by_station.items(), key=lambda kv: stations[kv[0]].code)
+        if sid in stations and any(cells.values())
+    ]
 
 
 #: the stages a site's or a location's figures have: stock on hand lies in a place; new
@@ -184,17 +192,10 @@ def scope_figures(places: dict, station_ids: list[int]) -> dict:
         if lot or qty != count:
             units = by_unit[stage]
             units[row["unit"]] = units.get(row["unit"], Decimal(0)) + qty
-    product_rows = []
-    for (sku, name, unit, lot), cells in by_product.items():
-        row = []
-        for s in PLACED_STAGES:
-            c = cells.get(s)
-            if not c:
-                row.append((s, 0, None))
-            else:
-                extra = f"{fmt_qty(c[1])} {unit}" if (lot or c[1] != c[0]) else None
-                row.append((s, c[0], extra))
-        product_rows.append((_Product(sku, name, unit), row))
+    product_rows = [
+        (_Product(sku, name, unit), _matrix_row(cells, PLACED_STAGES, unit, lot))
+        for (sku, name, unit, lot), cells in by_product.items()
+    ]
     station_rows = []
     if station_ids:
         n = pw.fn.SUM(StockCounter.count)
@@ -214,11 +215,7 @@ def scope_figures(places: dict, station_ids: list[int]) -> dict:
         if by_station:
             query = Station.select(Station.id, Station.code, Station.name)
             stations = {s.id: s for s in query.where(Station.id.in_(sorted(by_station)))}
-        station_rows = [
-            (stations[sid], cells)
-            for sid, cells in sorted(by_station.items(), key=lambda kv: stations[kv[0]].code)
-            if sid in stations and any(cells.values())
-        ]
+        station_rows = _station_rows(by_station, stations)
     chart = charts.bar_chart(
         [(s, i18n.stage_text(s), by_stage[s][0]) for s in PLACED_STAGES],
         title=gettext("Items by stage"),
