@@ -126,8 +126,9 @@ class BrokerUserLocks:
         path = getattr(db, "database", None) or ""
         self._dir_file = path if not self.postgres and path and path != ":memory:" else None
 
-    def hold(self, key) -> bool:
-        user = broker_user(key)
+    def _known(self, user: str) -> bool | None:
+        """The answer without a round trip: False after close() or while the database is
+        down, True while held; None: the database must be asked."""
         with self._state:
             if self._closed:
                 return False
@@ -135,17 +136,20 @@ class BrokerUserLocks:
                 return True
             if time.monotonic() < self._down_until:
                 return False
+        return None
+
+    def hold(self, key) -> bool:
+        user = broker_user(key)
+        known = self._known(user)
+        if known is not None:
+            return known
         # a round trip is bounded; another's under way is waited for at most that long
         if not self._io.acquire(timeout=2 * IO_TIMEOUT_S + 1):
             return False
         try:
-            with self._state:
-                if self._closed:
-                    return False
-                if user in self._held:
-                    return True
-                if time.monotonic() < self._down_until:
-                    return False
+            known = self._known(user)  # again: the round trip waited for may have settled it
+            if known is not None:
+                return known
             taken = self._try_pg(user) if self.postgres else self._try_file(user)
             if taken is False:
                 return False
